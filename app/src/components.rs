@@ -1,0 +1,183 @@
+//! The app shell: header, navigation, the signed-in person, theme toggle and environment badges.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::api::{shell_info, EnvironmentSummary};
+
+/// Runs in `<head>` before the first paint: applies the theme saved by [`ThemeToggle`].
+pub const THEME_BOOT_SCRIPT: &str = "try{var t=localStorage.getItem('onwatch-theme');\
+if(t==='light'||t==='dark'){document.documentElement.dataset.theme=t;}}catch(e){}";
+
+const THEME_KEY: &str = "onwatch-theme";
+
+/// The sections of the portal, in the order of the navigation bar.
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("/environments", "Environments"),
+    ("/services", "Services"),
+    ("/actions", "Actions"),
+    ("/audit", "Audit"),
+    ("/console", "Console"),
+    ("/oncall", "On-call"),
+    ("/onboarding", "Onboarding"),
+];
+
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    let info = Resource::new(|| (), |_| shell_info());
+    view! {
+        <div class="shell">
+            <header class="topbar">
+                <a class="brand" href="/">
+                    <span class="brand-mark" aria-hidden="true">"◉"</span>
+                    <span class="brand-name">"Onwatch"</span>
+                </a>
+                <nav class="mainnav" aria-label="Sections">
+                    {SECTIONS
+                        .iter()
+                        .map(|(href, label)| view! { <A href=*href>{*label}</A> })
+                        .collect_view()}
+                </nav>
+                <div class="topbar-right">
+                    <Suspense fallback=|| view! { <span class="muted">"…"</span> }>
+                        {move || Suspend::new(async move {
+                            match info.await {
+                                Ok(info) => {
+                                    let production: Vec<_> = info
+                                        .environments
+                                        .into_iter()
+                                        .filter(|e| e.production)
+                                        .collect();
+                                    view! {
+                                        <span class="prod-badges">
+                                            {production
+                                                .into_iter()
+                                                .map(|e| view! { <EnvBadge env=e/> })
+                                                .collect_view()}
+                                        </span>
+                                        <ViewerSlot viewer=info.viewer/>
+                                    }
+                                        .into_any()
+                                }
+                                Err(e) => {
+                                    view! {
+                                        <span class="error-inline" role="alert">
+                                            "Portal unreachable: " {e.to_string()}
+                                        </span>
+                                    }
+                                        .into_any()
+                                }
+                            }
+                        })}
+                    </Suspense>
+                    <ThemeToggle/>
+                </div>
+            </header>
+            <main class="content">{children()}</main>
+        </div>
+    }
+}
+
+/// Who is signed in, and with which role.
+#[component]
+fn ViewerSlot(viewer: Option<crate::api::Viewer>) -> impl IntoView {
+    match viewer {
+        Some(v) => view! {
+            <span class="viewer" data-testid="viewer">
+                <span class="viewer-name">{v.name}</span>
+                <span class=format!("role role-{}", v.role)>{v.role.clone()}</span>
+            </span>
+        }
+        .into_any(),
+        None => view! {
+            <span class="viewer viewer-anon" data-testid="viewer">"Not signed in"</span>
+        }
+        .into_any(),
+    }
+}
+
+/// An environment's name, impossible to miss when it is production.
+#[component]
+pub fn EnvBadge(env: EnvironmentSummary) -> impl IntoView {
+    let class = if env.production {
+        "env-badge env-prod"
+    } else {
+        "env-badge env-nonprod"
+    };
+    let title = if env.production {
+        format!("{}: production environment", env.name)
+    } else {
+        format!("{}: not production", env.name)
+    };
+    view! {
+        <span class=class title=title data-env=env.name.clone()>
+            {if env.production { "⚠ " } else { "" }}
+            {env.name.to_uppercase()}
+        </span>
+    }
+}
+
+/// Cycles the theme: follow the OS → light → dark. Saved in the browser, applied without reload.
+#[component]
+pub fn ThemeToggle() -> impl IntoView {
+    let (theme, set_theme) = signal(String::from("system"));
+    // In the browser only: pick up the theme saved by an earlier visit.
+    Effect::new(move |_| {
+        if let Some(saved) = saved_theme() {
+            set_theme.set(saved);
+        }
+    });
+    let cycle = move |_| {
+        let next = match theme.get_untracked().as_str() {
+            "system" => "light",
+            "light" => "dark",
+            _ => "system",
+        };
+        apply_theme(next);
+        set_theme.set(next.to_owned());
+    };
+    view! {
+        <button
+            class="theme-toggle"
+            type="button"
+            data-testid="theme-toggle"
+            data-theme-choice=move || theme.get()
+            on:click=cycle
+            title="Theme: follow the system, light or dark"
+        >
+            {move || match theme.get().as_str() {
+                "light" => "☀ Light",
+                "dark" => "☾ Dark",
+                _ => "◐ System",
+            }}
+        </button>
+    }
+}
+
+fn saved_theme() -> Option<String> {
+    let storage = web_sys::window()?.local_storage().ok()??;
+    storage
+        .get_item(THEME_KEY)
+        .ok()?
+        .filter(|t| t == "light" || t == "dark")
+}
+
+fn apply_theme(theme: &str) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    if let Some(root) = window.document().and_then(|d| d.document_element()) {
+        let _ = if theme == "system" {
+            root.remove_attribute("data-theme")
+        } else {
+            root.set_attribute("data-theme", theme)
+        };
+    }
+    if let Ok(Some(storage)) = window.local_storage() {
+        let _ = if theme == "system" {
+            storage.remove_item(THEME_KEY)
+        } else {
+            storage.set_item(THEME_KEY, theme)
+        };
+    }
+}

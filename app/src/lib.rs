@@ -1,0 +1,68 @@
+//! Onwatch's user interface: the app shell, the pages and the server functions they call.
+//!
+//! Server functions stay thin: they check the caller and hand the work to the `ops` crate, which
+//! is only linked into the server build (feature `ssr`).
+
+pub mod api;
+pub mod components;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod portal;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::Layout;
+use crate::pages::*;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="data:,"/>
+                // Apply a saved theme before the first paint, so a dark-theme user never sees a
+                // white flash at 3 a.m.
+                <script>{components::THEME_BOOT_SCRIPT}</script>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/onwatch.css"/>
+        <Title formatter=|text: String| {
+            if text.is_empty() { "Onwatch".to_owned() } else { format!("{text} · Onwatch") }
+        }/>
+        <Router>
+            <Layout>
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/environments") view=EnvironmentsPage/>
+                    <Route path=path!("/services") view=ServicesPage/>
+                    <Route path=path!("/services/:slug") view=ServicePage/>
+                    <Route path=path!("/actions") view=ActionsPage/>
+                    <Route path=path!("/audit") view=AuditPage/>
+                    <Route path=path!("/console") view=ConsolePage/>
+                    <Route path=path!("/oncall") view=OnCallPage/>
+                    <Route path=path!("/onboarding") view=OnboardingPage/>
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,92 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::LoadError;
+use crate::api::{shell_info, EnvironmentSummary};
+use crate::components::{EnvBadge, SECTIONS};
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let info = Resource::new(|| (), |_| shell_info());
+    view! {
+        <Title text="Overview"/>
+        <section class="page">
+            <h1>"Overview"</h1>
+            <Suspense fallback=|| view! { <p class="muted">"Loading environments…"</p> }>
+                {move || Suspend::new(async move {
+                    match info.await {
+                        Ok(info) => view! {
+                            <EnvironmentCards envs=info.environments/>
+                            <p class="muted small">
+                                "Onwatch " {info.version} " · store: " {info.store_backend}
+                            </p>
+                        }.into_any(),
+                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <h2>"Sections"</h2>
+            <ul class="section-grid">
+                {SECTIONS
+                    .iter()
+                    .map(|(href, label)| view! { <li><a class="section-link" href=*href>{*label}</a></li> })
+                    .collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+pub fn EnvironmentsPage() -> impl IntoView {
+    let info = Resource::new(|| (), |_| shell_info());
+    view! {
+        <Title text="Environments"/>
+        <section class="page">
+            <h1>"Environments"</h1>
+            <p class="lede">
+                "Each environment is the set of EC2 instances tagged with its "
+                <code>"X-Environment"</code>
+                " value. Production is marked in red on every page."
+            </p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading environments…"</p> }>
+                {move || Suspend::new(async move {
+                    match info.await {
+                        Ok(info) => view! { <EnvironmentCards envs=info.environments/> }.into_any(),
+                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn EnvironmentCards(envs: Vec<EnvironmentSummary>) -> impl IntoView {
+    if envs.is_empty() {
+        return view! {
+            <div class="callout">
+                "No environments are configured. Add an [environments.NAME] table to the configuration file."
+            </div>
+        }
+        .into_any();
+    }
+    view! {
+        <div class="env-cards">
+            {envs
+                .into_iter()
+                .map(|env| {
+                    let class = if env.production { "env-card env-card-prod" } else { "env-card" };
+                    let description = env.description.clone();
+                    let name = env.name.clone();
+                    view! {
+                        <article class=class data-env=name>
+                            <header><EnvBadge env=env/></header>
+                            <p>{description}</p>
+                        </article>
+                    }
+                })
+                .collect_view()}
+        </div>
+    }
+    .into_any()
+}

@@ -1,0 +1,106 @@
+//! Sections whose live features arrive with later capabilities. Each says what it will hold and,
+//! meanwhile, gives the runbook's manual procedure so the page is useful during an incident today.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+fn SectionPage(
+    title: &'static str,
+    purpose: &'static str,
+    /// The manual procedure from the runbook, one step per item.
+    manual: &'static [&'static str],
+) -> impl IntoView {
+    view! {
+        <Title text=title/>
+        <section class="page">
+            <h1>{title}</h1>
+            <p class="lede">{purpose}</p>
+            <div class="callout">
+                <h2>"Until this section is live, by hand"</h2>
+                <ol class="manual">{manual.iter().map(|step| view! { <li>{*step}</li> }).collect_view()}</ol>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+pub fn ActionsPage() -> impl IntoView {
+    view! {
+        <SectionPage
+            title="Actions"
+            purpose="Guarded restarts: one service, the whole Supervisor of a host, or the sentinel bot. Each asks for a reason and a confirmation, and is written to the audit log before it runs."
+            manual=&[
+                "ssh to the instance that runs the service.",
+                "sudo hab sup status — see which services are loaded and their state.",
+                "One service: sudo hab svc stop <ident>, then sudo hab svc start <ident>.",
+                "The whole Supervisor (every service on the host): sudo systemctl restart hab-sup.",
+                "The sentinel bot (bots.habitat.sh): sudo systemctl restart sentinel.",
+                "Tell the team what you restarted and why.",
+            ]
+        />
+    }
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    view! {
+        <SectionPage
+            title="Audit"
+            purpose="Every action and console query taken through Onwatch: who, what, why, when and the outcome, in a tamper-evident (hash-chained) log that admins can export."
+            manual=&[
+                "Record by hand in the incident channel what you ran, on which host, and why.",
+            ]
+        />
+    }
+}
+
+#[component]
+pub fn ConsolePage() -> impl IntoView {
+    view! {
+        <SectionPage
+            title="Query console"
+            purpose="Read-only SQL against the builder datastore: pick a database and a shard (shard_0 … shard_127) or all of them; writes are refused, and every query is audited."
+            manual=&[
+                "ssh to the builder-datastore instance and become the hab user: sudo su - hab.",
+                "Run the packaged psql against the postgres database; \\l lists databases, \\c <name> connects.",
+                "SET SEARCH_PATH TO shard_<n>; — \\dn lists the shards. Unsharded data is in shard_0.",
+                "Data of the core origin in builder_originsrv lives in shard_30.",
+            ]
+        />
+    }
+}
+
+#[component]
+pub fn OnCallPage() -> impl IntoView {
+    view! {
+        <SectionPage
+            title="On-call"
+            purpose="Who is on call now and next (72-hour rotations), incident declaration and status updates in a friendly, professional tone."
+            manual=&[
+                "Check PagerDuty for the current primary and secondary.",
+                "Declare the operational issue on statuspage.io; it posts to #general and tweets.",
+                "Tell the team you are taking charge, and tell them when you stop.",
+                "Post updates on statuspage.io only when the status materially changes.",
+                "Escalate early: phone people, whatever the time.",
+            ]
+        />
+    }
+}
+
+#[component]
+pub fn OnboardingPage() -> impl IntoView {
+    view! {
+        <SectionPage
+            title="Onboarding"
+            purpose="A checklist per team member of everything needed before a first on-call shift, ticked off and tracked here."
+            manual=&[
+                "Member of the core origin and the habitat-sh GitHub group.",
+                "Access to the team 1Password vault, PagerDuty, Datadog, Pingdom and statuspage.io.",
+                "The Habitat AWS Portal app on your Okta dashboard (ask #helpdesk).",
+                "ssh access to the production instances.",
+                "Read the service synopses on the Services page.",
+            ]
+        />
+    }
+}

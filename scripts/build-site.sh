@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the browser half into target/site: the hydrate WASM (wasm-bindgen'd), its JS glue and the
+# CSS. Plain cargo + the wasm-bindgen CLI, no cargo-leptos needed.
+#   scripts/build-site.sh debug|release
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=${1:-debug}
+. ./.web-toolchain.env 2>/dev/null || WASM_MODE=rustup
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+SITE=${ONWATCH_SITE_DIR:-target/site}
+EXTRA=()
+if [ "$WASM_MODE" = buildstd ]; then
+  # Debian's rustc-web with std built from source (no prebuilt wasm32 std from rustup).
+  export PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
+  EXTRA=(-Zbuild-std=std,panic_abort)
+fi
+if [ "$MODE" = release ]; then
+  PROFILE=wasm-release
+else
+  PROFILE=dev
+fi
+DIR=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
+cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE" "${EXTRA[@]}"
+WASM="$TARGET_DIR/wasm32-unknown-unknown/$DIR/frontend.wasm"
+rm -rf "$SITE.tmp" && mkdir -p "$SITE.tmp/pkg"
+[ -d public ] && cp -r public/. "$SITE.tmp/"
+wasm-bindgen --target web --no-typescript --out-dir "$SITE.tmp/pkg" --out-name onwatch "$WASM"
+mv "$SITE.tmp/pkg/onwatch_bg.wasm" "$SITE.tmp/pkg/onwatch.wasm"
+if [ "$MODE" = release ]; then
+  # npm binaryen: Debian's wasm-opt 108 produces a module the browser rejects.
+  end2end/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    "$SITE.tmp/pkg/onwatch.wasm" -o "$SITE.tmp/pkg/onwatch.wasm"
+fi
+cp style/main.css "$SITE.tmp/pkg/onwatch.css"
+rm -rf "$SITE" && mv "$SITE.tmp" "$SITE"
+raw=$(stat -c %s "$SITE/pkg/onwatch.wasm")
+gz=$(gzip -9 -c "$SITE/pkg/onwatch.wasm" | wc -c)
+echo "site built in $SITE ($MODE): onwatch.wasm $raw bytes, $gz gzipped"

@@ -1,0 +1,248 @@
+//! Building and running the server: store, router, Leptos, operability endpoints, shutdown.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::api::EnvironmentSummary;
+use app::portal::Portal;
+use app::{shell, App};
+use axum::extract::{FromRef, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use ops::store::{Store, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::metrics::{self, HttpMetrics};
+
+/// Why the server could not start. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Store(#[from] ops::store::StoreError),
+    #[error("cannot listen on {addr}: {source}. Is another process using the port? Set server.listen or ONWATCH_SERVER__LISTEN")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub metrics: HttpMetrics,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// A built server, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+    grace: Duration,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+/// Stops a running [`Application`] gracefully (the programmatic SIGTERM, for tests).
+#[derive(Clone)]
+pub struct ShutdownHandle(Arc<watch::Sender<bool>>);
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Application {
+    /// Opens the store (applying migrations), builds the router and binds the listener.
+    pub async fn build(config: Config) -> Result<Application, StartError> {
+        Application::build_with_routes(config, Router::new()).await
+    }
+
+    /// As [`Application::build`], with extra routes merged in (tests use this to add probes).
+    pub async fn build_with_routes(
+        config: Config,
+        extra: Router,
+    ) -> Result<Application, StartError> {
+        let store = Store::open(
+            &config.store.url,
+            &StoreOptions {
+                max_connections: config.store.max_connections,
+                password: config.store.password.clone(),
+                ..StoreOptions::default()
+            },
+        )
+        .await?;
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.server.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.server.listen,
+            source,
+        })?;
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("onwatch")
+            .site_root(config.server.site_root.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(local_addr)
+            .build();
+        let portal = Portal {
+            store: store.clone(),
+            environments: config
+                .environments_in_order()
+                .into_iter()
+                .map(|(name, env)| EnvironmentSummary {
+                    name: name.clone(),
+                    production: env.production,
+                    description: env.description.clone(),
+                })
+                .collect(),
+        };
+        let state = AppState {
+            leptos_options: leptos_options.clone(),
+            store: store.clone(),
+            metrics: HttpMetrics::default(),
+        };
+        let router = routes(state, portal).merge(extra);
+        let (shutdown_tx, _) = watch::channel(false);
+        Ok(Application {
+            listener,
+            router,
+            store,
+            grace: Duration::from_secs(config.server.shutdown_grace_secs),
+            shutdown_tx,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(Arc::new(self.shutdown_tx.clone()))
+    }
+
+    /// Serves until SIGTERM, Ctrl-C or the [`ShutdownHandle`]; then stops accepting, lets
+    /// in-flight requests finish (up to `server.shutdown_grace_secs`) and closes the store.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let mut rx = self.shutdown_tx.subscribe();
+        let (stopping_tx, mut stopping_rx) = watch::channel(false);
+        let signal = async move {
+            tokio::select! {
+                _ = os_signal() => {},
+                _ = rx.wait_for(|stop| *stop) => {},
+            }
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        };
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+        let grace = self.grace;
+        let outcome = tokio::select! {
+            r = serve.into_future() => r,
+            _ = async {
+                let _ = stopping_rx.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(?grace, "requests still running after the grace period; exiting anyway");
+                Ok(())
+            }
+        };
+        self.store.close().await;
+        outcome
+    }
+}
+
+async fn os_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn routes(state: AppState, portal: Portal) -> Router {
+    let leptos_options = state.leptos_options.clone();
+    let route_list = generate_route_list(App);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .leptos_routes_with_context(
+            &state,
+            route_list,
+            move || provide_context(portal.clone()),
+            move || shell(leptos_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
+}
+
+/// Liveness and readiness: 200 when the store answers, 503 (with the reason) when it does not.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let backend = state.store.backend().name();
+    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => Json(serde_json::json!({"status": "ok", "store": backend})).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: store unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable", "store": backend, "error": e.to_string()})),
+            )
+                .into_response()
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable", "store": backend, "error": "the store did not answer within 2 s"})),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
