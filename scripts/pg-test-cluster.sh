@@ -18,22 +18,23 @@ as_pg() {
   fi
 }
 
+running() { as_pg "$PGBIN/pg_ctl -D '$DIR/data' status" >/dev/null 2>&1 9>&-; }
+
 start() {
+  if [ -f "$DIR/data/PG_VERSION" ] && running; then echo "$URL"; return 0; fi
   mkdir -p "$DIR"
   chmod 755 "$DIR"
   exec 9>"$DIR/.lock"
   flock 9
   if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$DIR"; fi
-  if as_pg "$PGBIN/pg_ctl -D '$DIR/data' status" >/dev/null 2>&1; then
-    echo "$URL"; return 0
-  fi
+  if running; then echo "$URL"; return 0; fi
   if [ ! -f "$DIR/data/PG_VERSION" ]; then
-    as_pg "$PGBIN/initdb -D '$DIR/data' -U postgres --auth=trust -E UTF8 --no-locale --no-sync" >"$DIR/initdb.log" 2>&1 \
+    as_pg "$PGBIN/initdb -D '$DIR/data' -U postgres --auth=trust -E UTF8 --no-locale --no-sync" >"$DIR/initdb.log" 2>&1 9>&- \
       || { cat "$DIR/initdb.log" >&2; exit 1; }
   fi
   as_pg "$PGBIN/pg_ctl -D '$DIR/data' -l '$DIR/server.log' -w -t 60 \
       -o \"-p $PORT -k '$DIR' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-          -c full_page_writes=off -c max_connections=300\" start" >/dev/null \
+          -c full_page_writes=off -c max_connections=300\" start" >/dev/null 9>&- \
     || { tail -n 20 "$DIR/server.log" >&2; exit 1; }
   echo "$URL"
 }

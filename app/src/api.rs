@@ -40,7 +40,7 @@ pub struct ServiceSynopsis {
     pub cautions: Vec<String>,
 }
 
-#[server]
+#[server(endpoint = "shell-info")]
 pub async fn shell_info() -> Result<ShellData, ServerFnError> {
     let portal = use_context::<crate::portal::Portal>()
         .ok_or_else(|| ServerFnError::new("the portal context is missing"))?;
@@ -52,12 +52,12 @@ pub async fn shell_info() -> Result<ShellData, ServerFnError> {
     })
 }
 
-#[server]
+#[server(endpoint = "list-services")]
 pub async fn list_services() -> Result<Vec<ServiceSynopsis>, ServerFnError> {
     Ok(ops::catalog::SERVICES.iter().map(synopsis).collect())
 }
 
-#[server]
+#[server(endpoint = "get-service")]
 pub async fn get_service(slug: String) -> Result<Option<ServiceSynopsis>, ServerFnError> {
     Ok(ops::catalog::service(&slug).map(synopsis))
 }

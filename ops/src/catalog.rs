@@ -181,7 +181,10 @@ mod tests {
             let s = service(slug).unwrap_or_else(|| panic!("{slug} missing"));
             assert!(!s.role.is_empty() && !s.symptoms.is_empty(), "{slug}");
         }
-        assert_eq!(service("builder-originsrv").map(|s| s.slug), Some("originsrv"));
+        assert_eq!(
+            service("builder-originsrv").map(|s| s.slug),
+            Some("originsrv")
+        );
         assert!(service("nope").is_none());
     }
 

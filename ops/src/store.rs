@@ -123,13 +123,12 @@ impl Store {
             parsed
                 .set_password(Some(password))
                 .map_err(|()| StoreError::UnsupportedUrl(redact_url(&url)))?;
-            connect_options =
-                AnyConnectOptions::from_str(parsed.as_str()).map_err(|source| {
-                    StoreError::Connect {
-                        url: redact_url(&url),
-                        source,
-                    }
-                })?;
+            connect_options = AnyConnectOptions::from_str(parsed.as_str()).map_err(|source| {
+                StoreError::Connect {
+                    url: redact_url(&url),
+                    source,
+                }
+            })?;
         }
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections.max(1))
@@ -361,7 +360,10 @@ mod tests {
 
     #[test]
     fn backend_from_url() {
-        assert_eq!(Backend::from_url("sqlite://data/x.db"), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::from_url("sqlite://data/x.db"),
+            Some(Backend::Sqlite)
+        );
         assert_eq!(Backend::from_url("sqlite:x.db"), Some(Backend::Sqlite));
         assert_eq!(
             Backend::from_url("postgres://u@h/db"),

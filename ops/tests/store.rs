@@ -46,7 +46,10 @@ async fn history_round_trip(store: Store) {
         .await
         .unwrap();
     assert_eq!(
-        history.iter().map(|t| t.to_state.as_str()).collect::<Vec<_>>(),
+        history
+            .iter()
+            .map(|t| t.to_state.as_str())
+            .collect::<Vec<_>>(),
         ["up", "critical", "up"],
         "newest first"
     );
@@ -64,7 +67,9 @@ async fn history_round_trip(store: Store) {
     assert!(last
         .iter()
         .any(|t| t.service == "builder-api.live" && t.to_state == "up" && t.at_ms == 3_000));
-    assert!(last.iter().any(|t| t.service.is_empty() && t.to_state == "reachable"));
+    assert!(last
+        .iter()
+        .any(|t| t.service.is_empty() && t.to_state == "reachable"));
 }
 
 async fn prune_keeps_the_newest_row_of_each_subject(store: Store) {
@@ -140,7 +145,11 @@ async fn sqlite_store_runs_in_wal_mode_and_survives_reopen() {
         store.close().await;
     }
     let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
-    assert_eq!(store.last_states().await.unwrap().len(), 1, "data survives a restart");
+    assert_eq!(
+        store.last_states().await.unwrap().len(),
+        1,
+        "data survives a restart"
+    );
 }
 
 #[tokio::test]

@@ -404,9 +404,8 @@ fn quote_key(k: &str) -> String {
 fn parse_env_value(value: &str) -> String {
     let v = value.trim();
     let is_bool = v == "true" || v == "false";
-    let is_number = !v.is_empty()
-        && v.parse::<i64>().is_ok()
-        && !(v.len() > 1 && v.starts_with('0'));
+    let is_number =
+        !v.is_empty() && v.parse::<i64>().is_ok() && !(v.len() > 1 && v.starts_with('0'));
     let is_array = v.starts_with('[') && v.ends_with(']');
     if is_bool || is_number || is_array {
         v.to_owned()
@@ -469,7 +468,11 @@ mod tests {
         let c = load("", &[]).unwrap();
         assert_eq!(c.store.url, "sqlite://data/onwatch.db");
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:3000");
-        let order: Vec<_> = c.environments_in_order().into_iter().map(|(n, _)| n.clone()).collect();
+        let order: Vec<_> = c
+            .environments_in_order()
+            .into_iter()
+            .map(|(n, _)| n.clone())
+            .collect();
         assert_eq!(order, ["live", "acceptance"], "production first");
         assert!(c.environments["live"].production);
     }
@@ -489,19 +492,26 @@ mod tests {
         .unwrap();
         assert_eq!(c.store.url, "sqlite://x/y.db");
         assert_eq!(c.store.max_connections, 3);
-        assert_eq!(c.server.listen.to_string(), "0.0.0.0:5000", "env wins over file");
+        assert_eq!(
+            c.server.listen.to_string(),
+            "0.0.0.0:5000",
+            "env wins over file"
+        );
     }
 
     #[test]
     fn unknown_key_is_named() {
         let e = load("[server]\nlisten = \"127.0.0.1:4000\"\nlistne = 1\n", &[]).unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("server"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("server.listne"), "{e}");
         assert!(e.message.contains("listne"), "{e}");
         let e = load("[stroe]\nurl = \"sqlite://a.db\"\n", &[]).unwrap_err();
         assert!(e.to_string().contains("stroe"), "{e}");
         let e = load("", &[("ONWATCH_STORE__URLL", "sqlite://a.db")]).unwrap_err();
         assert!(e.to_string().contains("urll"), "{e}");
-        assert!(e.to_string().contains("environment"), "names the origin: {e}");
+        assert!(
+            e.to_string().contains("environment"),
+            "names the origin: {e}"
+        );
     }
 
     #[test]

@@ -11,7 +11,13 @@ use server::startup::Application;
 struct Cli {
     /// Configuration file (TOML). Default: ./onwatch.toml if present. Every key can be
     /// overridden by an ONWATCH_SECTION__KEY environment variable.
-    #[arg(long, short, global = true, env = "ONWATCH_CONFIG", value_name = "PATH")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "ONWATCH_CONFIG",
+        value_name = "PATH"
+    )]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -37,7 +43,10 @@ fn main() -> ExitCode {
         }
     };
     server::telemetry::init(&config.log.filter);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("onwatch: cannot start the async runtime: {e}");

@@ -147,12 +147,10 @@ mod tests {
         m.observe("GET", "/", 200, 0.02);
         m.observe("GET", "/", 500, 3.0);
         let text = m.render();
-        assert!(text.contains(
-            "onwatch_http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 2"
-        ));
-        assert!(text.contains(
-            "onwatch_http_requests_total{method=\"GET\",route=\"/\",status=\"500\"} 1"
-        ));
+        assert!(text
+            .contains("onwatch_http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 2"));
+        assert!(text
+            .contains("onwatch_http_requests_total{method=\"GET\",route=\"/\",status=\"500\"} 1"));
         assert!(text.contains(
             "onwatch_http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",le=\"0.001\"} 1"
         ));
@@ -162,7 +160,8 @@ mod tests {
         assert!(text.contains(
             "onwatch_http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",le=\"+Inf\"} 3"
         ));
-        assert!(text.contains("onwatch_http_request_duration_seconds_count{method=\"GET\",route=\"/\"} 3"));
+        assert!(text
+            .contains("onwatch_http_request_duration_seconds_count{method=\"GET\",route=\"/\"} 3"));
     }
 
     #[test]

@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/onwatch/target
+
+.PHONY: demo test site site-release server-release bench fmt clippy clean-site
+
+## Build and start Onwatch on its embedded default (SQLite under ./data) at http://127.0.0.1:3000
+demo:
+	scripts/bootstrap.sh demo
+	cargo build --release -p server --bin onwatch --locked
+	scripts/build-site.sh release
+	@echo "Onwatch: http://127.0.0.1:3000  (Ctrl-C to stop)"
+	$(CARGO_TARGET_DIR)/release/onwatch --config config/demo.toml serve
+
+## Everything: fmt, clippy (ssr + hydrate), unit + integration (SQLite + Postgres), end-to-end
+test:
+	scripts/test.sh
+
+site:
+	scripts/build-site.sh debug
+
+site-release:
+	scripts/build-site.sh release
+
+server-release:
+	cargo build --release -p server --bin onwatch --locked
+
+fmt:
+	cargo fmt --all
+
+clippy:
+	cargo clippy -p ops -p app -p server --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings

@@ -1,0 +1,128 @@
+//! The binary's start-up: bad configuration stops it with one clear message.
+
+use std::process::Command;
+
+fn onwatch(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onwatch"));
+    cmd.args(args).current_dir(dir.path());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ONWATCH_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn config_file(contents: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), contents).unwrap();
+    f
+}
+
+#[test]
+fn help_lists_the_commands_and_the_config_flag() {
+    let (code, out, _) = onwatch(&["--help"], &[]);
+    assert_eq!(code, 0);
+    for word in ["serve", "migrate", "check-config", "--config"] {
+        assert!(out.contains(word), "{word} in --help:\n{out}");
+    }
+}
+
+#[test]
+fn bad_configurations_stop_start_up_with_one_clear_line() {
+    let unknown = config_file("[server]\nlisen = \"127.0.0.1:1\"\n");
+    let malformed = config_file("[store]\nurl = \"postgres://not a url\"\n");
+    let secret = config_file(
+        "[store]\nurl = \"postgres://onwatch@db/onwatch\"\npassword_file = \"/nonexistent/secret\"\n",
+    );
+    // (arguments, environment, what the message must name)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec!["--config", unknown.path().to_str().unwrap(), "check-config"],
+            vec![],
+            "lisen",
+        ),
+        (
+            vec![
+                "--config",
+                malformed.path().to_str().unwrap(),
+                "check-config",
+            ],
+            vec![],
+            "store.url",
+        ),
+        (
+            vec!["--config", "/nonexistent/onwatch.toml", "check-config"],
+            vec![],
+            "/nonexistent/onwatch.toml",
+        ),
+        (
+            vec!["--config", secret.path().to_str().unwrap(), "check-config"],
+            vec![],
+            "store.password_file",
+        ),
+        (
+            vec!["check-config"],
+            vec![("ONWATCH_SERVER__LISTEN", "nowhere")],
+            "server.listen",
+        ),
+        (
+            vec!["check-config"],
+            vec![("ONWATCH_CONFIG", "/nonexistent/via-env.toml")],
+            "via-env.toml",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let (code, out, err) = onwatch(&args, &env);
+        assert_eq!(code, 2, "{args:?} {env:?}: exit code 2\n{out}{err}");
+        assert!(err.starts_with("onwatch: configuration error"), "{err}");
+        assert!(err.contains(expected), "{args:?}: names {expected}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    }
+}
+
+#[test]
+fn check_config_and_migrate_succeed_on_a_good_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = config_file(&format!(
+        "[store]\nurl = \"sqlite://{}/o.db\"\n[environments.live]\nproduction = true\n",
+        dir.path().display()
+    ));
+    let (code, out, err) = onwatch(
+        &["--config", good.path().to_str().unwrap(), "check-config"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("configuration OK"), "{out}");
+    let (code, out, err) = onwatch(&["--config", good.path().to_str().unwrap(), "migrate"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("store migrated"), "{out}");
+    assert!(dir.path().join("o.db").exists());
+}
+
+#[test]
+fn an_unreachable_store_stops_start_up_with_a_clear_message() {
+    let (code, _, err) = onwatch(
+        &["serve"],
+        &[
+            (
+                "ONWATCH_STORE__URL",
+                "postgres://onwatch:hunter2@127.0.0.1:1/onwatch",
+            ),
+            ("ONWATCH_SERVER__LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot connect to the store"), "{err}");
+    assert!(!err.contains("hunter2"), "no password in messages: {err}");
+}

@@ -1,0 +1,96 @@
+use crate::helpers::{spawn_app, StoreKind};
+
+async fn healthz_reports_the_store(kind: StoreKind, name: &str) {
+    let app = spawn_app(kind).await;
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["store"], name);
+}
+
+#[tokio::test]
+async fn healthz_ok_on_sqlite() {
+    healthz_reports_the_store(StoreKind::Sqlite, "sqlite").await;
+}
+
+#[tokio::test]
+async fn healthz_ok_on_postgres() {
+    healthz_reports_the_store(StoreKind::Postgres, "postgres").await;
+}
+
+#[tokio::test]
+async fn healthz_is_503_when_the_store_is_gone() {
+    use sqlx::{Connection, Executor};
+    let app = spawn_app(StoreKind::Postgres).await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    // Take the database away: refuse new connections and end the existing ones.
+    let db = app.store_url.rsplit('/').next().unwrap().to_owned();
+    let admin = ops::testkit::postgres_admin_url().unwrap();
+    let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap();
+    conn.execute(format!("ALTER DATABASE {db} WITH ALLOW_CONNECTIONS false").as_str())
+        .await
+        .unwrap();
+    conn.execute(
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'")
+            .as_str(),
+    )
+    .await
+    .unwrap();
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert!(!body["error"].as_str().unwrap_or("").is_empty(), "{body}");
+
+    // And it recovers when the database comes back.
+    conn.execute(format!("ALTER DATABASE {db} WITH ALLOW_CONNECTIONS true").as_str())
+        .await
+        .unwrap();
+    let mut ok = false;
+    for _ in 0..20 {
+        if app.get("/healthz").await.status() == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(ok, "healthz recovers once the store is back");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    app.get("/healthz").await;
+    app.get("/services/sessionsrv").await;
+    app.get("/services/originsrv").await;
+    app.get("/no-such-page").await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"onwatch_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"onwatch_http_requests_total{method="GET",route="/services/{slug}",status="200"} 2"#
+        ),
+        "routes are patterns, not raw paths:\n{text}"
+    );
+    assert!(
+        text.contains(
+            r#"onwatch_http_requests_total{method="GET",route="unmatched",status="404"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"onwatch_http_request_duration_seconds_count{method="GET",route="/services/{slug}"} 2"#
+    ));
+}

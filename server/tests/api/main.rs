@@ -1,0 +1,8 @@
+//! Integration tests: the real server on a random port, on SQLite and on Postgres.
+//! One test binary (modules below) so that the server is linked once.
+
+mod cli;
+mod health;
+mod helpers;
+mod pages;
+mod shutdown;
