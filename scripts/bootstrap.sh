@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PURPOSE=${1:-test}
 export DEBIAN_FRONTEND=noninteractive
-CACHE=${ONWATCH_CACHE:-$HOME/.cache/onwatch}
+CACHE=${ONWATCH_DEV_CACHE:-$HOME/.cache/onwatch}
 mkdir -p "$CACHE"
 say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 
@@ -36,7 +36,7 @@ apt_install curl ca-certificates gzip
 
 # 1. The wasm32 standard library: rustup's prebuilt one where it can be had (faster builds),
 #    otherwise Debian's rustc-web with std built from source (-Zbuild-std).
-if [ -z "${ONWATCH_FORCE_BUILD_STD:-}" ] && command -v rustup >/dev/null && \
+if [ -z "${ONWATCH_DEV_FORCE_BUILD_STD:-}" ] && command -v rustup >/dev/null && \
    { rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || \
      timeout 180 rustup target add wasm32-unknown-unknown; }; then
   echo "WASM_MODE=rustup" > .web-toolchain.env

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 MODE=${1:-debug}
 . ./.web-toolchain.env 2>/dev/null || WASM_MODE=rustup
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
-SITE=${ONWATCH_SITE_DIR:-target/site}
+SITE=${ONWATCH_DEV_SITE_DIR:-target/site}
 EXTRA=()
 if [ "$WASM_MODE" = buildstd ]; then
   # Debian's rustc-web with std built from source (no prebuilt wasm32 std from rustup).

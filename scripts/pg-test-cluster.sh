@@ -5,8 +5,8 @@
 #   scripts/pg-test-cluster.sh stop
 set -euo pipefail
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-DIR=${ONWATCH_PG_DIR:-/tmp/onwatch-test-pg}
-PORT=${ONWATCH_PG_PORT:-55432}
+DIR=${ONWATCH_TEST_PG_DIR:-/tmp/onwatch-test-pg}
+PORT=${ONWATCH_TEST_PG_PORT:-55432}
 URL="postgres://postgres@127.0.0.1:${PORT}/postgres"
 
 as_pg() {

@@ -14,11 +14,11 @@ scripts/bootstrap.sh test
 . ./.web-toolchain.env
 
 # One throwaway Postgres cluster for the whole run; each test creates its own database in it.
-export ONWATCH_PG_DIR=$(mktemp -d /tmp/onwatch-ci-pg.XXXXXX)
-export ONWATCH_PG_PORT=${ONWATCH_PG_PORT:-55433}
-cleanup() { scripts/pg-test-cluster.sh stop || true; rm -rf "$ONWATCH_PG_DIR"; }
+export ONWATCH_TEST_PG_DIR=$(mktemp -d /tmp/onwatch-ci-pg.XXXXXX)
+export ONWATCH_TEST_PG_PORT=${ONWATCH_TEST_PG_PORT:-55433}
+cleanup() { scripts/pg-test-cluster.sh stop || true; rm -rf "$ONWATCH_TEST_PG_DIR"; }
 trap cleanup EXIT
-chmod 755 "$ONWATCH_PG_DIR"
+chmod 755 "$ONWATCH_TEST_PG_DIR"
 step "postgres test cluster"
 export ONWATCH_TEST_PG_URL=$(scripts/pg-test-cluster.sh start)
 echo "$ONWATCH_TEST_PG_URL"

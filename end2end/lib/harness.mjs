@@ -12,7 +12,7 @@ export const root = path.resolve(here, '..', '..');
 export const screenshotDir = path.join(root, 'end2end', 'screenshots');
 
 function onwatchBinary() {
-  if (process.env.ONWATCH_BIN) return process.env.ONWATCH_BIN;
+  if (process.env.ONWATCH_TEST_BIN) return process.env.ONWATCH_TEST_BIN;
   const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
   return path.join(target, 'debug', 'onwatch');
 }
@@ -25,7 +25,7 @@ export async function startServer({ env = {}, args = [] } = {}) {
     env: {
       ...process.env,
       ONWATCH_SERVER__LISTEN: '127.0.0.1:0',
-      ONWATCH_SERVER__SITE_ROOT: process.env.ONWATCH_SITE_ROOT || path.join(root, 'target', 'site'),
+      ONWATCH_SERVER__SITE_ROOT: process.env.ONWATCH_TEST_SITE_ROOT || path.join(root, 'target', 'site'),
       ONWATCH_STORE__URL: `sqlite://${dir}/onwatch.db`,
       RUST_LOG: 'info',
       ...env,

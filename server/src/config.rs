@@ -206,7 +206,13 @@ impl Config {
         let vars: Vec<(String, String)> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with("ONWATCH_"))
-            .filter(|(k, _)| k != "ONWATCH_CONFIG" && !k.starts_with("ONWATCH_TEST_"))
+            .filter(|(k, _)| {
+                // ONWATCH_CONFIG is the file's path; ONWATCH_TEST_* and ONWATCH_DEV_* steer the
+                // test-suite and the build scripts, not the server.
+                k != "ONWATCH_CONFIG"
+                    && !k.starts_with("ONWATCH_TEST_")
+                    && !k.starts_with("ONWATCH_DEV_")
+            })
             .collect();
         // `ONWATCH_A__B=v` sets `a.b`, as figment's `Env::prefixed("ONWATCH_").split("__")` would;
         // converting them ourselves lets tests pass an environment without touching the process's.
@@ -486,6 +492,7 @@ mod tests {
                 ("ONWATCH_SERVER__LISTEN", "0.0.0.0:5000"),
                 ("ONWATCH_CONFIG", "/ignored"),
                 ("ONWATCH_TEST_PG_URL", "ignored"),
+                ("ONWATCH_DEV_CACHE", "ignored"),
                 ("PATH", "/bin"),
             ],
         )
