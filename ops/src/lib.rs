@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod store;
+pub mod supervisor;
 pub mod time;
 
 /// Helpers for the test-suites of this and the other crates (throwaway Postgres databases).
