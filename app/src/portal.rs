@@ -3,8 +3,11 @@
 use crate::api::EnvironmentSummary;
 
 /// The portal's services, provided as Leptos context by the server for each request.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Portal {
     pub store: ops::store::Store,
     pub environments: Vec<EnvironmentSummary>,
+    pub fleet: std::sync::Arc<ops::fleet::FleetModel>,
+    /// "fleet file data/demo-fleet.toml", "EC2 us-west-2", or `None` when no inventory is set up.
+    pub fleet_source: Option<String>,
 }

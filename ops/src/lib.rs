@@ -4,6 +4,11 @@
 //! One module per capability: [`store`] is the portal's own database (SQLite or Postgres).
 
 pub mod catalog;
+pub mod fleet;
+pub mod inventory;
+pub mod probe;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod store;
 pub mod supervisor;
 pub mod time;

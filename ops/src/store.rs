@@ -84,7 +84,7 @@ pub struct Store {
 }
 
 /// A change of observed state of one service (or, with `service == ""`, of the Supervisor itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Transition {
     pub environment: String,
     pub host: String,

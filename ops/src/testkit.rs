@@ -74,3 +74,67 @@ pub fn workspace_root() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_default()
 }
+
+/// A `moto_server` (the AWS API stand-in) on a free loopback port, stopped when dropped.
+pub struct MotoServer {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl MotoServer {
+    /// Starts moto from `ONWATCH_TEST_MOTO_SERVER` or the bootstrap's venv, and waits until it
+    /// answers (the first EC2 call after start is slow; callers should allow for it).
+    pub async fn start() -> Result<MotoServer, String> {
+        let bin = std::env::var("ONWATCH_TEST_MOTO_SERVER").unwrap_or_else(|_| {
+            let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+            format!("{home}/.cache/onwatch/venv/bin/moto_server")
+        });
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("no free port: {e}"))?;
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {bin} (run scripts/bootstrap.sh test): {e}"))?;
+        let server = MotoServer {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let http = reqwest::Client::new();
+        for _ in 0..300 {
+            if http
+                .get(format!("{}/moto-api/", server.url))
+                .send()
+                .await
+                .is_ok()
+            {
+                return Ok(server);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(format!("{bin} did not answer within 30 s"))
+    }
+
+    /// Makes every following call fail with `AuthFailure` (or, with `false`, work again).
+    pub async fn fail_auth(&self, fail: bool) -> Result<(), String> {
+        reqwest::Client::new()
+            .post(format!("{}/moto-api/reset-auth", self.url))
+            .header("content-type", "text/plain")
+            .body(if fail { "0" } else { "inf" })
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}

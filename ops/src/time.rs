@@ -10,3 +10,36 @@ pub fn now_ms() -> i64 {
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
+
+/// "3 s", "5 min", "2 h 10 min", "4 d": an age for people.
+pub fn human_age(ms: i64) -> String {
+    let s = (ms.max(0)) / 1000;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => {
+            let m = (s % 3600) / 60;
+            if m == 0 {
+                format!("{} h", s / 3600)
+            } else {
+                format!("{} h {m} min", s / 3600)
+            }
+        }
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(human_age(-5), "0 s");
+        assert_eq!(human_age(59_000), "59 s");
+        assert_eq!(human_age(61_000), "1 min");
+        assert_eq!(human_age(3_600_000), "1 h");
+        assert_eq!(human_age(3_660_000), "1 h 1 min");
+        assert_eq!(human_age(90_000_000), "1 d");
+    }
+}

@@ -24,6 +24,104 @@ pub struct Config {
     /// Environments by name (`live`, `acceptance`, …).
     #[serde(default = "default_environments")]
     pub environments: BTreeMap<String, EnvironmentConfig>,
+    #[serde(default)]
+    pub inventory: InventoryConfig,
+    #[serde(default)]
+    pub fleet: FleetConfig,
+    /// Extra endpoint probes (each environment's Builder API is probed by default).
+    #[serde(default)]
+    pub probes: Vec<ProbeConfig>,
+}
+
+/// Where the hosts come from.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct InventoryConfig {
+    /// `static` (a fleet file), `ec2`, or `none` (no fleet: the portal without live health).
+    pub source: InventorySourceKind,
+    /// The fleet file, for `source = "static"`.
+    pub fleet_file: Option<PathBuf>,
+    pub ec2: Ec2Config,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InventorySourceKind {
+    #[default]
+    None,
+    Static,
+    Ec2,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ec2Config {
+    /// Default: from AWS_REGION / the profile.
+    pub region: Option<String>,
+    /// Another endpoint (a VPC endpoint; moto in tests).
+    pub endpoint_url: Option<url::Url>,
+    /// The tag whose value names the environment.
+    pub environment_tag: String,
+    /// Connect to instances' public IPs instead of private ones.
+    pub use_public_ip: bool,
+    pub gateway_port: u16,
+    pub ctl_port: u16,
+}
+
+impl Default for Ec2Config {
+    fn default() -> Self {
+        Ec2Config {
+            region: None,
+            endpoint_url: None,
+            environment_tag: "X-Environment".to_owned(),
+            use_public_ip: false,
+            gateway_port: 9631,
+            ctl_port: 9632,
+        }
+    }
+}
+
+/// How the fleet is watched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FleetConfig {
+    pub poll_interval_ms: u64,
+    pub poll_concurrency: usize,
+    pub host_timeout_ms: u64,
+    /// A reachable host not heard from for this long shows as stale.
+    pub stale_after_secs: u64,
+    pub inventory_refresh_secs: u64,
+    /// Read each Supervisor's census every this many polls.
+    pub census_every: u64,
+    pub max_backoff_secs: u64,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        FleetConfig {
+            poll_interval_ms: 1000,
+            poll_concurrency: 64,
+            host_timeout_ms: 3000,
+            stale_after_secs: 15,
+            inventory_refresh_secs: 60,
+            census_every: 10,
+            max_backoff_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    pub name: String,
+    pub environment: String,
+    pub url: url::Url,
+    #[serde(default = "default_probe_interval")]
+    pub interval_secs: u64,
+}
+
+fn default_probe_interval() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,7 +190,7 @@ impl Default for LogConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
     /// Production environments get the red badge and the strictest guards.
@@ -100,6 +198,18 @@ pub struct EnvironmentConfig {
     pub production: bool,
     #[serde(default)]
     pub description: String,
+    /// Builder API base URL, probed at /v1/depot/origins/core (e.g. https://bldr.habitat.sh).
+    #[serde(default)]
+    pub builder_api_url: Option<url::Url>,
+    /// File with the Supervisors' HTTP gateway token (HAB_SUP_GATEWAY_AUTH_TOKEN).
+    #[serde(default)]
+    pub gateway_token_file: Option<PathBuf>,
+    /// The gateways speak HTTPS.
+    #[serde(default)]
+    pub gateway_tls: bool,
+    /// Set from `gateway_token_file`.
+    #[serde(skip)]
+    pub gateway_token: Option<String>,
 }
 
 fn default_environments() -> BTreeMap<String, EnvironmentConfig> {
@@ -109,6 +219,7 @@ fn default_environments() -> BTreeMap<String, EnvironmentConfig> {
             EnvironmentConfig {
                 production: true,
                 description: "Production: the Builder services the world uses.".to_owned(),
+                ..EnvironmentConfig::default()
             },
         ),
         (
@@ -117,6 +228,7 @@ fn default_environments() -> BTreeMap<String, EnvironmentConfig> {
                 production: false,
                 description: "Mirrors production, sometimes with newer releases. Reproduce and test here first."
                     .to_owned(),
+                ..EnvironmentConfig::default()
             },
         ),
     ])
@@ -129,6 +241,9 @@ impl Default for Config {
             store: StoreConfig::default(),
             log: LogConfig::default(),
             environments: default_environments(),
+            inventory: InventoryConfig::default(),
+            fleet: FleetConfig::default(),
+            probes: Vec::new(),
         }
     }
 }
@@ -280,6 +395,52 @@ impl Config {
                 "environments",
                 "at least one environment is needed, e.g. [environments.live] production = true",
             ));
+        }
+        for (name, env) in self.environments.iter_mut() {
+            if let Some(file) = &env.gateway_token_file {
+                env.gateway_token = Some(read_secret(
+                    &format!("environments.{name}.gateway_token_file"),
+                    file,
+                )?);
+            }
+        }
+        match self.inventory.source {
+            InventorySourceKind::Static => match &self.inventory.fleet_file {
+                None => {
+                    return Err(ConfigError::key(
+                        "inventory.fleet_file",
+                        "inventory.source = \"static\" needs a fleet file path",
+                    ))
+                }
+                Some(p) if !p.exists() => {
+                    return Err(ConfigError::key(
+                        "inventory.fleet_file",
+                        format!("{} does not exist; expected a TOML fleet file", p.display()),
+                    ))
+                }
+                Some(_) => {}
+            },
+            InventorySourceKind::Ec2 | InventorySourceKind::None => {}
+        }
+        if self.fleet.poll_interval_ms < 100 {
+            return Err(ConfigError::key(
+                "fleet.poll_interval_ms",
+                "must be at least 100",
+            ));
+        }
+        if self.fleet.poll_concurrency == 0 {
+            return Err(ConfigError::key(
+                "fleet.poll_concurrency",
+                "must be at least 1",
+            ));
+        }
+        for (i, p) in self.probes.iter().enumerate() {
+            if !matches!(p.url.scheme(), "http" | "https") {
+                return Err(ConfigError::key(
+                    &format!("probes[{i}].url"),
+                    format!("`{}` is not an http(s) URL", p.url),
+                ));
+            }
         }
         for name in self.environments.keys() {
             let ok = !name.is_empty()

@@ -29,6 +29,8 @@ use crate::metrics::{self, HttpMetrics};
 pub enum StartError {
     #[error("{0}")]
     Store(#[from] ops::store::StoreError),
+    #[error("cannot start the fleet engine: {0}")]
+    Fleet(String),
     #[error("cannot listen on {addr}: {source}. Is another process using the port? Set server.listen or ONWATCH_SERVER__LISTEN")]
     Bind {
         addr: SocketAddr,
@@ -55,6 +57,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    fleet: crate::fleet::FleetRuntime,
     grace: Duration,
     shutdown_tx: watch::Sender<bool>,
 }
@@ -100,6 +103,9 @@ impl Application {
             source,
         })?;
 
+        let fleet = crate::fleet::start(&config, store.clone())
+            .await
+            .map_err(StartError::Fleet)?;
         let leptos_options = LeptosOptions::builder()
             .output_name("onwatch")
             .site_root(config.server.site_root.display().to_string())
@@ -108,6 +114,8 @@ impl Application {
             .build();
         let portal = Portal {
             store: store.clone(),
+            fleet: fleet.model.clone(),
+            fleet_source: fleet.source.clone(),
             environments: config
                 .environments_in_order()
                 .into_iter()
@@ -129,6 +137,7 @@ impl Application {
             listener,
             router,
             store,
+            fleet,
             grace: Duration::from_secs(config.server.shutdown_grace_secs),
             shutdown_tx,
         })
@@ -138,6 +147,11 @@ impl Application {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The live fleet model (tests read it; pages get it through the portal context).
+    pub fn fleet_model(&self) -> Arc<ops::fleet::FleetModel> {
+        self.fleet.model.clone()
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {
@@ -169,6 +183,7 @@ impl Application {
                 Ok(())
             }
         };
+        self.fleet.stop().await;
         self.store.close().await;
         outcome
     }

@@ -196,7 +196,19 @@ impl Frame {
 
 // ---- proto2 messages (sup.net, sup.types, sup.ctl); field numbers from the .proto files ----
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    prost::Enumeration,
+    Serialize,
+    Deserialize,
+)]
 #[repr(i32)]
 pub enum ErrCode {
     Internal = 0,
@@ -377,7 +389,11 @@ impl Default for CtlClient {
 
 impl CtlClient {
     /// `hab svc stop ORIGIN/NAME`. Asynchronous on the Supervisor: poll the gateway to see it.
-    pub async fn stop(&self, target: &CtlTarget, ident: PackageIdentMsg) -> Result<CtlReply, CtlError> {
+    pub async fn stop(
+        &self,
+        target: &CtlTarget,
+        ident: PackageIdentMsg,
+    ) -> Result<CtlReply, CtlError> {
         let msg = SvcStop {
             ident: Some(ident),
             timeout_in_seconds: None,
@@ -386,7 +402,11 @@ impl CtlClient {
     }
 
     /// `hab svc start ORIGIN/NAME`.
-    pub async fn start(&self, target: &CtlTarget, ident: PackageIdentMsg) -> Result<CtlReply, CtlError> {
+    pub async fn start(
+        &self,
+        target: &CtlTarget,
+        ident: PackageIdentMsg,
+    ) -> Result<CtlReply, CtlError> {
         let msg = SvcStart { ident: Some(ident) };
         self.request(target, "SvcStart", msg.encode_to_vec()).await
     }
@@ -534,7 +554,11 @@ mod tests {
 
     #[test]
     fn svc_status_all_bytes() {
-        let f = Frame::message(Some(Txn::request(1)), "SvcStatus", &SvcStatus { ident: None });
+        let f = Frame::message(
+            Some(Txn::request(1)),
+            "SvcStatus",
+            &SvcStatus { ident: None },
+        );
         assert_eq!(
             hex(&f.encode().unwrap()),
             expect(&[&[0x80, 0x90, 0x00, 0x00, 0, 0, 0, 1], b"SvcStatus"])
@@ -594,6 +618,9 @@ mod tests {
         // Non-transactional frames are complete.
         let nt = Frame::new(None, "NetOk", vec![]);
         assert!(nt.is_complete());
-        assert_eq!(hex(&nt.encode().unwrap()), expect(&[&[0x00, 0x50, 0, 0], b"NetOk"]));
+        assert_eq!(
+            hex(&nt.encode().unwrap()),
+            expect(&[&[0x00, 0x50, 0, 0], b"NetOk"])
+        );
     }
 }

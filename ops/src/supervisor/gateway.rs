@@ -444,7 +444,11 @@ impl GatewayClient {
     }
 
     /// GETs `path`, returning the status and the body (up to [`MAX_BODY_BYTES`]).
-    async fn get(&self, target: &GatewayTarget, path: &str) -> Result<(u16, Vec<u8>), GatewayError> {
+    async fn get(
+        &self,
+        target: &GatewayTarget,
+        path: &str,
+    ) -> Result<(u16, Vec<u8>), GatewayError> {
         let url = format!("{}{path}", target.base_url);
         let mut req = self.http.get(&url);
         if let Some(token) = &target.token {
@@ -499,7 +503,10 @@ impl GatewayClient {
     }
 
     /// `GET /services`: every loaded service.
-    pub async fn services(&self, target: &GatewayTarget) -> Result<Vec<ServiceStatus>, GatewayError> {
+    pub async fn services(
+        &self,
+        target: &GatewayTarget,
+    ) -> Result<Vec<ServiceStatus>, GatewayError> {
         let (status, body) = self.get(target, "/services").await?;
         GatewayClient::check(status, &body)?;
         parse_services(&body)
@@ -533,7 +540,10 @@ impl GatewayClient {
     }
 
     /// `GET /butterfly`, as raw JSON (shown for debugging on the host page).
-    pub async fn butterfly(&self, target: &GatewayTarget) -> Result<serde_json::Value, GatewayError> {
+    pub async fn butterfly(
+        &self,
+        target: &GatewayTarget,
+    ) -> Result<serde_json::Value, GatewayError> {
         let (status, body) = self.get(target, "/butterfly").await?;
         GatewayClient::check(status, &body)?;
         serde_json::from_slice(&body).map_err(|e| GatewayError::Garbage(format!("butterfly: {e}")))
@@ -546,7 +556,8 @@ mod tests {
 
     const SERVICES_2_1_78: &[u8] =
         include_bytes!("../../tests/fixtures/supervisor-2.1.78/services.json");
-    const CENSUS_2_1_78: &[u8] = include_bytes!("../../tests/fixtures/supervisor-2.1.78/census.json");
+    const CENSUS_2_1_78: &[u8] =
+        include_bytes!("../../tests/fixtures/supervisor-2.1.78/census.json");
 
     #[test]
     fn parses_a_real_2_1_78_services_payload() {
@@ -555,7 +566,10 @@ mod tests {
         let svc = &s[0];
         assert_eq!(svc.service_group, "httpd.default");
         assert_eq!(svc.service_and_group(), ("httpd", "default"));
-        assert_eq!(svc.ident.to_ident_string(), "probe/httpd/0.1.0/20260101000000");
+        assert_eq!(
+            svc.ident.to_ident_string(),
+            "probe/httpd/0.1.0/20260101000000"
+        );
         assert_eq!(svc.process_state, ProcessState::Up);
         assert_eq!(svc.pid, Some(22437));
         assert_eq!(svc.desired_up, Some(true));
@@ -612,11 +626,17 @@ mod tests {
     #[test]
     fn parses_a_real_census() {
         let c = parse_census(CENSUS_2_1_78).unwrap();
-        assert_eq!(c.local_member_id.as_deref(), Some("8a689e66d8dd444a9871474bde658f1f"));
+        assert_eq!(
+            c.local_member_id.as_deref(),
+            Some("8a689e66d8dd444a9871474bde658f1f")
+        );
         let members = &c.groups["httpd.default"];
         assert_eq!(members.len(), 1);
         assert_eq!(members[0].health, "alive");
-        assert_eq!(members[0].package.as_deref(), Some("probe/httpd/0.1.0/20260101000000"));
+        assert_eq!(
+            members[0].package.as_deref(),
+            Some("probe/httpd/0.1.0/20260101000000")
+        );
         assert_eq!(c.health_counts().get("alive"), Some(&1));
         assert!(parse_census(b"[]").is_err());
     }

@@ -1,0 +1,139 @@
+//! Alarms: what the dashboard shows at the top, derived from a snapshot.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{EnvironmentSnapshot, Reachability};
+use crate::probe::ProbeStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmKind {
+    UnreachableHost,
+    FailingProbe,
+    StaleInventory,
+    DevelopmentSupervisor,
+    VersionDrift,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alarm {
+    pub kind: AlarmKind,
+    pub environment: String,
+    /// The host, probe or `""` for the whole environment.
+    pub subject: String,
+    pub message: String,
+    pub since_ms: Option<i64>,
+}
+
+/// A Supervisor version that is not a released build: releases read `X.Y.Z/YYYYMMDDhhmmss`; a
+/// locally built Supervisor has no release timestamp, or says `dev`.
+pub fn is_development_build(version: &str) -> bool {
+    let lower = version.to_ascii_lowercase();
+    if lower.contains("dev") {
+        return true;
+    }
+    match version.split_once('/') {
+        Some((_, release)) => !(release.len() == 14 && release.bytes().all(|b| b.is_ascii_digit())),
+        None => true,
+    }
+}
+
+pub(super) fn compute(
+    envs: &[EnvironmentSnapshot],
+    probes: &[ProbeStatus],
+    now_ms: i64,
+) -> Vec<Alarm> {
+    let mut alarms = Vec::new();
+    for env in envs {
+        if let Some(err) = &env.inventory.error {
+            let age = env
+                .inventory
+                .refreshed_ms
+                .map(|r| format!("last good read {} ago", crate::time::human_age(now_ms - r)))
+                .unwrap_or_else(|| "never read successfully".to_owned());
+            alarms.push(Alarm {
+                kind: AlarmKind::StaleInventory,
+                environment: env.name.clone(),
+                subject: String::new(),
+                message: format!("inventory is stale ({age}): {err}"),
+                since_ms: env.inventory.error_since_ms,
+            });
+        }
+        for h in &env.hosts {
+            if h.reachability == Reachability::Unreachable {
+                alarms.push(Alarm {
+                    kind: AlarmKind::UnreachableHost,
+                    environment: env.name.clone(),
+                    subject: h.host.name.clone(),
+                    message: format!(
+                        "Supervisor unreachable: {}",
+                        h.last_error.as_deref().unwrap_or("no answer")
+                    ),
+                    since_ms: Some(h.since_ms),
+                });
+            }
+        }
+        // Version drift: the hosts of one environment should run one Supervisor version.
+        let mut versions: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for h in &env.hosts {
+            if let Some(v) = &h.sup_version {
+                versions
+                    .entry(v.as_str())
+                    .or_default()
+                    .push(h.host.name.as_str());
+            }
+        }
+        if versions.len() > 1 {
+            let detail: Vec<String> = versions
+                .iter()
+                .map(|(v, hosts)| format!("{v} on {}", hosts.join(", ")))
+                .collect();
+            alarms.push(Alarm {
+                kind: AlarmKind::VersionDrift,
+                environment: env.name.clone(),
+                subject: String::new(),
+                message: format!(
+                    "hosts run different Supervisor versions: {}",
+                    detail.join("; ")
+                ),
+                since_ms: None,
+            });
+        }
+        if env.production {
+            for (v, hosts) in &versions {
+                if is_development_build(v) {
+                    alarms.push(Alarm {
+                        kind: AlarmKind::DevelopmentSupervisor,
+                        environment: env.name.clone(),
+                        subject: hosts.join(", "),
+                        message: format!(
+                            "development Supervisor build {v} in production on {}; do a Supervisor release instead",
+                            hosts.join(", ")
+                        ),
+                        since_ms: None,
+                    });
+                }
+            }
+        }
+    }
+    for p in probes {
+        if p.last_ok() == Some(false) {
+            alarms.push(Alarm {
+                kind: AlarmKind::FailingProbe,
+                environment: p.environment.clone(),
+                subject: p.name.clone(),
+                message: format!(
+                    "{} {}: {}",
+                    p.method,
+                    p.url,
+                    p.last_error().unwrap_or("failed")
+                ),
+                since_ms: p.failing_since_ms(),
+            });
+        }
+    }
+    alarms.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.environment.cmp(&b.environment)));
+    alarms
+}

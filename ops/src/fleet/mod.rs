@@ -1,0 +1,784 @@
+//! The fleet model: environment → host → service, as last seen by the poller.
+//!
+//! One rule runs through it: nothing is shown as healthy that was not seen healthy. A host that
+//! does not answer is `unreachable`, not "up as before"; data older than `stale_after` is `stale`;
+//! a failed inventory keeps the last good host list, marked stale with its error and age.
+
+mod alarms;
+pub mod poller;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+pub use alarms::{is_development_build, Alarm, AlarmKind};
+
+use crate::inventory::Host;
+use crate::probe::ProbeStatus;
+use crate::store::Transition;
+use crate::supervisor::gateway::{
+    CensusSummary, GatewayError, HealthReport, HealthStatus, PackageIdent, ProcessState,
+    ServiceStatus,
+};
+
+/// What a dashboard cell says about a service. Every value has a word; colour is extra.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellState {
+    Critical,
+    Down,
+    Unreachable,
+    Stale,
+    Warning,
+    Unknown,
+    Healthy,
+}
+
+impl CellState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellState::Healthy => "healthy",
+            CellState::Warning => "warning",
+            CellState::Critical => "critical",
+            CellState::Down => "down",
+            CellState::Unreachable => "unreachable",
+            CellState::Unknown => "unknown",
+            CellState::Stale => "stale",
+        }
+    }
+
+    pub const ALL: [CellState; 7] = [
+        CellState::Critical,
+        CellState::Down,
+        CellState::Unreachable,
+        CellState::Stale,
+        CellState::Warning,
+        CellState::Unknown,
+        CellState::Healthy,
+    ];
+}
+
+/// Whether the poller reaches a host's Supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reachability {
+    /// In the inventory, not polled yet.
+    NotPolled,
+    Reachable,
+    Unreachable,
+    /// The instance is not running (EC2 state), so it is not polled.
+    NotRunning,
+}
+
+/// The inventory of one environment: when it was last read and whether that worked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct InventoryStatus {
+    pub source: String,
+    /// Last successful read.
+    pub refreshed_ms: Option<i64>,
+    /// Set while the last read failed: the hosts shown are the last good ones.
+    pub error: Option<String>,
+    pub error_since_ms: Option<i64>,
+}
+
+impl InventoryStatus {
+    pub fn is_stale(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSnapshot {
+    pub service_group: String,
+    /// `builder-api`
+    pub service: String,
+    /// `live`
+    pub group: String,
+    pub ident: PackageIdent,
+    pub process: ProcessState,
+    pub desired_up: Option<bool>,
+    pub health: HealthStatus,
+    /// The health hook's output, fetched when the service is not `Ok`.
+    pub health_report: Option<HealthReport>,
+    pub pid: Option<u32>,
+    pub state_entered: Option<i64>,
+    pub update_strategy: Option<String>,
+    pub channel: Option<String>,
+    pub cell: CellState,
+    /// When `cell` last changed (epoch ms).
+    pub since_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostSnapshot {
+    pub host: Host,
+    pub reachability: Reachability,
+    /// The worst cell of the host (its Supervisor counts as a cell: unreachable, stale).
+    pub cell: CellState,
+    pub since_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub sup_version: Option<String>,
+    pub member_id: Option<String>,
+    pub services: Vec<ServiceSnapshot>,
+    pub census: Option<CensusSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentSnapshot {
+    pub name: String,
+    pub production: bool,
+    pub inventory: InventoryStatus,
+    pub hosts: Vec<HostSnapshot>,
+    /// Services (and unreachable/stale hosts without services) per state.
+    pub counts: BTreeMap<CellState, usize>,
+}
+
+/// The whole fleet at one moment, as pages render it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetSnapshot {
+    /// Increases with every change; pages use it to know they are current.
+    pub version: u64,
+    pub generated_ms: i64,
+    pub environments: Vec<EnvironmentSnapshot>,
+    pub alarms: Vec<Alarm>,
+    pub probes: Vec<ProbeStatus>,
+}
+
+impl FleetSnapshot {
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentSnapshot> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    pub fn host(&self, environment: &str, host: &str) -> Option<&HostSnapshot> {
+        self.environment(environment)?
+            .hosts
+            .iter()
+            .find(|h| h.host.name == host)
+    }
+}
+
+/// A change the UI and the store hear about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetChange {
+    pub version: u64,
+    pub transitions: Vec<Transition>,
+}
+
+/// Result of polling one host.
+#[derive(Debug, Clone)]
+pub struct HostPoll {
+    pub result: Result<Vec<ServiceStatus>, GatewayError>,
+    /// Health reports for the services that were not `Ok`, by service group.
+    pub health: BTreeMap<String, HealthReport>,
+    pub census: Option<CensusSummary>,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+struct ServiceEntry {
+    status: ServiceStatus,
+    health_report: Option<HealthReport>,
+    cell: CellState,
+    since_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+struct HostEntry {
+    host: Host,
+    reachability: Reachability,
+    host_since_ms: i64,
+    last_seen_ms: Option<i64>,
+    last_error: Option<String>,
+    consecutive_failures: u32,
+    sup_version: Option<String>,
+    member_id: Option<String>,
+    services: BTreeMap<String, ServiceEntry>,
+    census: Option<CensusSummary>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct EnvEntry {
+    production: bool,
+    inventory: InventoryStatus,
+    hosts: BTreeMap<String, HostEntry>,
+}
+
+#[derive(Default)]
+struct State {
+    envs: BTreeMap<String, EnvEntry>,
+    probes: BTreeMap<String, ProbeStatus>,
+    version: u64,
+}
+
+/// Settings of the model.
+#[derive(Debug, Clone)]
+pub struct ModelOptions {
+    /// Environments known from the configuration, with their production flag, in display order.
+    pub environments: Vec<(String, bool)>,
+    /// After this long without a successful poll, a reachable host's services show as stale.
+    pub stale_after_ms: i64,
+}
+
+/// The shared, in-memory fleet model. Writers: the inventory refresher, the poller, the probes.
+/// Readers: pages (through [`FleetModel::snapshot`]) and the SSE stream (through
+/// [`FleetModel::subscribe`]).
+pub struct FleetModel {
+    state: RwLock<State>,
+    options: ModelOptions,
+    changes: broadcast::Sender<FleetChange>,
+    cached: Mutex<Option<Arc<FleetSnapshot>>>,
+}
+
+impl FleetModel {
+    pub fn new(options: ModelOptions) -> FleetModel {
+        let mut state = State::default();
+        for (name, production) in &options.environments {
+            state.envs.insert(
+                name.clone(),
+                EnvEntry {
+                    production: *production,
+                    ..EnvEntry::default()
+                },
+            );
+        }
+        let (changes, _) = broadcast::channel(1024);
+        FleetModel {
+            state: RwLock::new(state),
+            options,
+            changes,
+            cached: Mutex::new(None),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<FleetChange> {
+        self.changes.subscribe()
+    }
+
+    pub fn version(&self) -> u64 {
+        self.state.read().map(|s| s.version).unwrap_or(0)
+    }
+
+    fn production_default(&self, env: &str) -> bool {
+        self.options
+            .environments
+            .iter()
+            .find(|(n, _)| n == env)
+            .map(|(_, p)| *p)
+            .unwrap_or(matches!(env, "live" | "prod" | "production"))
+    }
+
+    /// Replaces an environment's host list after a successful inventory read. Hosts that left
+    /// the inventory are dropped; new ones start as not polled.
+    pub fn set_inventory(
+        &self,
+        source: &str,
+        hosts_by_env: BTreeMap<String, Vec<Host>>,
+        now_ms: i64,
+    ) {
+        let mut transitions = Vec::new();
+        {
+            let Ok(mut state) = self.state.write() else {
+                return;
+            };
+            // Environments the source knows nothing about keep their (empty) entry.
+            let env_names: Vec<String> = state
+                .envs
+                .keys()
+                .cloned()
+                .chain(hosts_by_env.keys().cloned())
+                .collect();
+            for env_name in env_names {
+                let hosts = hosts_by_env.get(&env_name).cloned().unwrap_or_default();
+                let production = self.production_default(&env_name);
+                let env = state
+                    .envs
+                    .entry(env_name.clone())
+                    .or_insert_with(|| EnvEntry {
+                        production,
+                        ..EnvEntry::default()
+                    });
+                let was_stale = env.inventory.is_stale();
+                env.inventory = InventoryStatus {
+                    source: source.to_owned(),
+                    refreshed_ms: Some(now_ms),
+                    error: None,
+                    error_since_ms: None,
+                };
+                if was_stale {
+                    transitions.push(transition(
+                        &env_name,
+                        "",
+                        "",
+                        Some("inventory-stale"),
+                        "inventory-ok",
+                        "inventory read again",
+                        now_ms,
+                    ));
+                }
+                let mut next = BTreeMap::new();
+                for host in hosts {
+                    let running = host.is_running();
+                    let entry = match env.hosts.remove(&host.name) {
+                        Some(mut existing) => {
+                            existing.host = host.clone();
+                            if !running {
+                                existing.reachability = Reachability::NotRunning;
+                            } else if existing.reachability == Reachability::NotRunning {
+                                existing.reachability = Reachability::NotPolled;
+                            }
+                            existing
+                        }
+                        None => HostEntry {
+                            host: host.clone(),
+                            reachability: if running {
+                                Reachability::NotPolled
+                            } else {
+                                Reachability::NotRunning
+                            },
+                            host_since_ms: now_ms,
+                            last_seen_ms: None,
+                            last_error: None,
+                            consecutive_failures: 0,
+                            sup_version: None,
+                            member_id: None,
+                            services: BTreeMap::new(),
+                            census: None,
+                        },
+                    };
+                    next.insert(host.name.clone(), entry);
+                }
+                env.hosts = next;
+            }
+            state.version += 1;
+        }
+        self.publish(transitions);
+    }
+
+    /// Records a failed inventory read: the last good hosts stay, marked stale.
+    pub fn inventory_failed(&self, source: &str, error: &str, now_ms: i64) {
+        let mut transitions = Vec::new();
+        {
+            let Ok(mut state) = self.state.write() else {
+                return;
+            };
+            for (name, env) in state.envs.iter_mut() {
+                if env.inventory.error.is_none() {
+                    transitions.push(transition(
+                        name,
+                        "",
+                        "",
+                        Some("inventory-ok"),
+                        "inventory-stale",
+                        error,
+                        now_ms,
+                    ));
+                    env.inventory.error_since_ms = Some(now_ms);
+                }
+                env.inventory.source = source.to_owned();
+                env.inventory.error = Some(error.to_owned());
+            }
+            state.version += 1;
+        }
+        self.publish(transitions);
+    }
+
+    /// Hosts to poll: every running host of every environment.
+    pub fn pollable_hosts(&self) -> Vec<Host> {
+        let Ok(state) = self.state.read() else {
+            return Vec::new();
+        };
+        state
+            .envs
+            .values()
+            .flat_map(|e| e.hosts.values())
+            .filter(|h| h.reachability != Reachability::NotRunning)
+            .map(|h| h.host.clone())
+            .collect()
+    }
+
+    /// Consecutive failures of a host (for the poller's backoff).
+    pub fn failures(&self, environment: &str, host: &str) -> u32 {
+        self.state
+            .read()
+            .ok()
+            .and_then(|s| {
+                s.envs
+                    .get(environment)?
+                    .hosts
+                    .get(host)
+                    .map(|h| h.consecutive_failures)
+            })
+            .unwrap_or(0)
+    }
+
+    /// Folds one host's poll into the model. Returns the transitions it caused (also published).
+    pub fn apply_poll(
+        &self,
+        environment: &str,
+        host_name: &str,
+        poll: HostPoll,
+    ) -> Vec<Transition> {
+        let now = poll.at_ms;
+        let mut transitions = Vec::new();
+        {
+            let Ok(mut state) = self.state.write() else {
+                return transitions;
+            };
+            let Some(host) = state
+                .envs
+                .get_mut(environment)
+                .and_then(|e| e.hosts.get_mut(host_name))
+            else {
+                return transitions; // left the inventory while being polled
+            };
+            match poll.result {
+                Ok(services) => {
+                    if host.reachability != Reachability::Reachable {
+                        transitions.push(transition(
+                            environment,
+                            host_name,
+                            "",
+                            Some(reach_word(host.reachability)),
+                            "reachable",
+                            "",
+                            now,
+                        ));
+                        host.host_since_ms = now;
+                    }
+                    host.reachability = Reachability::Reachable;
+                    host.last_seen_ms = Some(now);
+                    host.last_error = None;
+                    host.consecutive_failures = 0;
+                    if let Some(c) = poll.census {
+                        host.census = Some(c);
+                    }
+                    // The Supervisor's version and member id are on every service element.
+                    if let Some(first) = services.first() {
+                        if first.sup_version != host.sup_version && host.sup_version.is_some() {
+                            transitions.push(transition(
+                                environment,
+                                host_name,
+                                "",
+                                host.sup_version.as_deref(),
+                                first.sup_version.as_deref().unwrap_or("unknown"),
+                                "Supervisor version changed",
+                                now,
+                            ));
+                        }
+                        host.sup_version = first.sup_version.clone();
+                        host.member_id = first.member_id.clone();
+                    }
+                    let mut next = BTreeMap::new();
+                    for status in services {
+                        let report = poll.health.get(&status.service_group).cloned();
+                        let cell = service_cell(&status);
+                        let key = status.service_group.clone();
+                        // `Some(from)` when the cell changed; `from` is `None` for a new service.
+                        let (since, changed_from) = match host.services.remove(&key) {
+                            Some(prev) if prev.cell == cell => (prev.since_ms, None),
+                            Some(prev) => (now, Some(Some(prev.cell))),
+                            None => (now, Some(None)),
+                        };
+                        if let Some(from) = changed_from {
+                            let detail = report
+                                .as_ref()
+                                .map(|r| first_line(&r.stdout, &r.stderr))
+                                .unwrap_or_default();
+                            transitions.push(transition(
+                                environment,
+                                host_name,
+                                &key,
+                                from.map(CellState::as_str),
+                                cell.as_str(),
+                                &detail,
+                                now,
+                            ));
+                        }
+                        next.insert(
+                            key,
+                            ServiceEntry {
+                                status,
+                                health_report: report,
+                                cell,
+                                since_ms: since,
+                            },
+                        );
+                    }
+                    for gone in host.services.keys() {
+                        transitions.push(transition(
+                            environment,
+                            host_name,
+                            gone,
+                            None,
+                            "unloaded",
+                            "no longer loaded on the Supervisor",
+                            now,
+                        ));
+                    }
+                    host.services = next;
+                }
+                Err(err) => {
+                    host.consecutive_failures = host.consecutive_failures.saturating_add(1);
+                    let msg = err.to_string();
+                    if host.reachability != Reachability::Unreachable {
+                        transitions.push(transition(
+                            environment,
+                            host_name,
+                            "",
+                            Some(reach_word(host.reachability)),
+                            "unreachable",
+                            &msg,
+                            now,
+                        ));
+                        host.host_since_ms = now;
+                    }
+                    host.reachability = Reachability::Unreachable;
+                    host.last_error = Some(msg);
+                    // Service entries stay as last seen, but every one now reads `unreachable`.
+                    for svc in host.services.values_mut() {
+                        if svc.cell != CellState::Unreachable {
+                            svc.cell = CellState::Unreachable;
+                            svc.since_ms = now;
+                        }
+                    }
+                }
+            }
+            state.version += 1;
+        }
+        self.publish(transitions.clone());
+        transitions
+    }
+
+    /// Records the latest result of an endpoint probe.
+    pub fn set_probe(&self, status: ProbeStatus) {
+        let mut transitions = Vec::new();
+        {
+            let Ok(mut state) = self.state.write() else {
+                return;
+            };
+            let prev_ok = state.probes.get(&status.name).and_then(|p| p.last_ok());
+            if prev_ok != status.last_ok() {
+                transitions.push(transition(
+                    &status.environment,
+                    "",
+                    &format!("probe:{}", status.name),
+                    prev_ok.map(|ok| if ok { "ok" } else { "failing" }),
+                    if status.last_ok() == Some(true) {
+                        "ok"
+                    } else {
+                        "failing"
+                    },
+                    status.last_error().unwrap_or(""),
+                    status.history.last().map(|r| r.at_ms).unwrap_or(0),
+                ));
+            }
+            state.probes.insert(status.name.clone(), status);
+            state.version += 1;
+        }
+        self.publish(transitions);
+    }
+
+    fn publish(&self, transitions: Vec<Transition>) {
+        if let Ok(mut c) = self.cached.lock() {
+            *c = None;
+        }
+        let version = self.version();
+        // No receivers is fine: nobody is watching.
+        let _ = self.changes.send(FleetChange {
+            version,
+            transitions,
+        });
+    }
+
+    /// The fleet as pages show it. Cached until the next change, so many readers are cheap.
+    pub fn snapshot(&self, now_ms: i64) -> Arc<FleetSnapshot> {
+        if let Ok(cached) = self.cached.lock() {
+            if let Some(s) = cached.as_ref() {
+                // Staleness depends on the clock: rebuild at least every second.
+                if now_ms - s.generated_ms < 1000 {
+                    return s.clone();
+                }
+            }
+        }
+        let snap = Arc::new(self.build_snapshot(now_ms));
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = Some(snap.clone());
+        }
+        snap
+    }
+
+    fn build_snapshot(&self, now_ms: i64) -> FleetSnapshot {
+        let Ok(state) = self.state.read() else {
+            return FleetSnapshot {
+                version: 0,
+                generated_ms: now_ms,
+                environments: Vec::new(),
+                alarms: Vec::new(),
+                probes: Vec::new(),
+            };
+        };
+        let order: Vec<String> = self
+            .options
+            .environments
+            .iter()
+            .map(|(n, _)| n.clone())
+            .chain(state.envs.keys().cloned())
+            .fold(Vec::new(), |mut acc, n| {
+                if !acc.contains(&n) {
+                    acc.push(n);
+                }
+                acc
+            });
+        let mut environments = Vec::new();
+        for name in order {
+            let Some(env) = state.envs.get(&name) else {
+                continue;
+            };
+            let hosts: Vec<HostSnapshot> = env
+                .hosts
+                .values()
+                .map(|h| self.host_snapshot(h, now_ms))
+                .collect();
+            let mut counts = BTreeMap::new();
+            for h in &hosts {
+                if h.services.is_empty() {
+                    *counts.entry(h.cell).or_insert(0) += 1;
+                }
+                for s in &h.services {
+                    *counts.entry(s.cell).or_insert(0) += 1;
+                }
+            }
+            environments.push(EnvironmentSnapshot {
+                name: name.clone(),
+                production: env.production,
+                inventory: env.inventory.clone(),
+                hosts,
+                counts,
+            });
+        }
+        let probes: Vec<ProbeStatus> = state.probes.values().cloned().collect();
+        let alarms = alarms::compute(&environments, &probes, now_ms);
+        FleetSnapshot {
+            version: state.version,
+            generated_ms: now_ms,
+            environments,
+            alarms,
+            probes,
+        }
+    }
+
+    fn host_snapshot(&self, h: &HostEntry, now_ms: i64) -> HostSnapshot {
+        let stale = h.reachability == Reachability::Reachable
+            && h.last_seen_ms
+                .map(|seen| now_ms - seen > self.options.stale_after_ms)
+                .unwrap_or(false);
+        let services: Vec<ServiceSnapshot> = h
+            .services
+            .values()
+            .map(|s| {
+                let cell = if stale { CellState::Stale } else { s.cell };
+                let (service, group) = s.status.service_and_group();
+                ServiceSnapshot {
+                    service_group: s.status.service_group.clone(),
+                    service: service.to_owned(),
+                    group: group.to_owned(),
+                    ident: s.status.ident.clone(),
+                    process: s.status.process_state,
+                    desired_up: s.status.desired_up,
+                    health: s.status.health,
+                    health_report: s.health_report.clone(),
+                    pid: s.status.pid,
+                    state_entered: s.status.state_entered,
+                    update_strategy: s.status.update_strategy.clone(),
+                    channel: s.status.channel.clone(),
+                    cell,
+                    since_ms: s.since_ms,
+                }
+            })
+            .collect();
+        let host_cell = match h.reachability {
+            Reachability::Unreachable => CellState::Unreachable,
+            Reachability::NotPolled | Reachability::NotRunning => CellState::Unknown,
+            Reachability::Reachable if stale => CellState::Stale,
+            Reachability::Reachable => services
+                .iter()
+                .map(|s| s.cell)
+                .min()
+                .unwrap_or(CellState::Healthy),
+        };
+        HostSnapshot {
+            host: h.host.clone(),
+            reachability: h.reachability,
+            cell: host_cell,
+            since_ms: h.host_since_ms,
+            last_seen_ms: h.last_seen_ms,
+            last_error: h.last_error.clone(),
+            consecutive_failures: h.consecutive_failures,
+            sup_version: h.sup_version.clone(),
+            member_id: h.member_id.clone(),
+            services,
+            census: h.census.clone(),
+        }
+    }
+}
+
+/// The cell of one service from what its Supervisor said.
+pub fn service_cell(s: &ServiceStatus) -> CellState {
+    match (s.process_state, s.health) {
+        (ProcessState::Down, _) => CellState::Down,
+        (ProcessState::Up, HealthStatus::Ok) => CellState::Healthy,
+        (ProcessState::Up, HealthStatus::Warning) => CellState::Warning,
+        (ProcessState::Up, HealthStatus::Critical) => CellState::Critical,
+        (ProcessState::Up, HealthStatus::Unknown) => CellState::Unknown,
+    }
+}
+
+fn reach_word(r: Reachability) -> &'static str {
+    match r {
+        Reachability::NotPolled => "not-polled",
+        Reachability::Reachable => "reachable",
+        Reachability::Unreachable => "unreachable",
+        Reachability::NotRunning => "not-running",
+    }
+}
+
+fn first_line(stdout: &str, stderr: &str) -> String {
+    let text = if stdout.trim().is_empty() {
+        stderr
+    } else {
+        stdout
+    };
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect()
+}
+
+fn transition(
+    environment: &str,
+    host: &str,
+    service: &str,
+    from: Option<&str>,
+    to: &str,
+    detail: &str,
+    at_ms: i64,
+) -> Transition {
+    Transition {
+        environment: environment.to_owned(),
+        host: host.to_owned(),
+        service: service.to_owned(),
+        from_state: from.map(str::to_owned),
+        to_state: to.to_owned(),
+        detail: detail.to_owned(),
+        at_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests;

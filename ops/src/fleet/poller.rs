@@ -1,0 +1,242 @@
+//! The poller: visits every running host's Supervisor gateway with bounded concurrency, a per-host
+//! timeout, a jittered interval and exponential backoff for hosts that keep failing, and folds the
+//! results into the [`FleetModel`]. Transitions go to the store so history survives a restart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt};
+use tokio::sync::watch;
+
+use super::{FleetModel, HostPoll};
+use crate::inventory::Host;
+use crate::store::{Store, Transition};
+use crate::supervisor::gateway::{GatewayClient, GatewayError, GatewayTarget, HealthStatus};
+
+#[derive(Debug, Clone)]
+pub struct PollerOptions {
+    pub interval: Duration,
+    /// Each round waits `interval × (1 ± jitter)`, so many Onwatch replicas do not poll in step.
+    pub jitter: f64,
+    /// Hosts polled at once.
+    pub concurrency: usize,
+    /// For the whole visit of one host (services + health of unhealthy ones + census).
+    pub host_timeout: Duration,
+    /// A failing host is retried after interval × 2^(failures−1), at most this long.
+    pub max_backoff: Duration,
+    /// Read `/census` every this many rounds (0 = never).
+    pub census_every: u64,
+}
+
+impl Default for PollerOptions {
+    fn default() -> Self {
+        PollerOptions {
+            interval: Duration::from_secs(1),
+            jitter: 0.1,
+            concurrency: 64,
+            host_timeout: Duration::from_secs(3),
+            max_backoff: Duration::from_secs(60),
+            census_every: 10,
+        }
+    }
+}
+
+/// How to talk to one environment's gateways.
+#[derive(Debug, Clone, Default)]
+pub struct EnvironmentAccess {
+    pub token: Option<String>,
+    pub tls: bool,
+}
+
+/// What a round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoundStats {
+    pub polled: usize,
+    pub ok: usize,
+    pub failed: usize,
+    /// Hosts skipped because they are backing off.
+    pub deferred: usize,
+    pub transitions: usize,
+}
+
+pub struct Poller {
+    model: Arc<FleetModel>,
+    client: GatewayClient,
+    access: BTreeMap<String, EnvironmentAccess>,
+    store: Option<Store>,
+    options: PollerOptions,
+    round: AtomicU64,
+    next_due: Mutex<HashMap<(String, String), Instant>>,
+    rng: Mutex<u64>,
+}
+
+impl Poller {
+    pub fn new(
+        model: Arc<FleetModel>,
+        client: GatewayClient,
+        access: BTreeMap<String, EnvironmentAccess>,
+        store: Option<Store>,
+        options: PollerOptions,
+    ) -> Poller {
+        let seed = crate::time::now_ms() as u64 | 1;
+        Poller {
+            model,
+            client,
+            access,
+            store,
+            options,
+            round: AtomicU64::new(0),
+            next_due: Mutex::new(HashMap::new()),
+            rng: Mutex::new(seed),
+        }
+    }
+
+    fn target(&self, host: &Host) -> GatewayTarget {
+        let access = self
+            .access
+            .get(&host.environment)
+            .cloned()
+            .unwrap_or_default();
+        GatewayTarget::new(&host.address, host.gateway_port, access.tls, access.token)
+    }
+
+    /// Visits one host: `/services`, then the health endpoint of each service that is not `Ok`
+    /// (for the hook's output), then `/census` when asked.
+    pub async fn poll_host(&self, host: &Host, with_census: bool) -> HostPoll {
+        let target = self.target(host);
+        let visit = async {
+            let services = self.client.services(&target).await?;
+            let mut health = BTreeMap::new();
+            for s in services.iter().filter(|s| s.health != HealthStatus::Ok) {
+                let (svc, group) = s.service_and_group();
+                if let Ok(report) = self.client.health(&target, svc, group).await {
+                    health.insert(s.service_group.clone(), report);
+                }
+            }
+            let census = if with_census {
+                self.client.census(&target).await.ok()
+            } else {
+                None
+            };
+            Ok::<_, GatewayError>((services, health, census))
+        };
+        let result = tokio::time::timeout(self.options.host_timeout, visit).await;
+        let at_ms = crate::time::now_ms();
+        match result {
+            Ok(Ok((services, health, census))) => HostPoll {
+                result: Ok(services),
+                health,
+                census,
+                at_ms,
+            },
+            Ok(Err(e)) => HostPoll {
+                result: Err(e),
+                health: BTreeMap::new(),
+                census: None,
+                at_ms,
+            },
+            Err(_) => HostPoll {
+                result: Err(GatewayError::Timeout(
+                    self.options.host_timeout.as_millis() as u64
+                )),
+                health: BTreeMap::new(),
+                census: None,
+                at_ms,
+            },
+        }
+    }
+
+    /// One round over every due host. Returns what happened; transitions are recorded in the store.
+    pub async fn poll_once(&self) -> RoundStats {
+        let round = self.round.fetch_add(1, Ordering::Relaxed);
+        let census = self.options.census_every > 0 && round.is_multiple_of(self.options.census_every);
+        let now = Instant::now();
+        let hosts = self.model.pollable_hosts();
+        let mut stats = RoundStats::default();
+        let due: Vec<Host> = {
+            let next_due = self.next_due.lock().map(|g| g.clone()).unwrap_or_default();
+            hosts
+                .into_iter()
+                .filter(|h| {
+                    let key = (h.environment.clone(), h.name.clone());
+                    let is_due = next_due.get(&key).is_none_or(|t| *t <= now);
+                    if !is_due {
+                        stats.deferred += 1;
+                    }
+                    is_due
+                })
+                .collect()
+        };
+        let results: Vec<(Host, HostPoll)> = stream::iter(due)
+            .map(|h| async move {
+                let poll = self.poll_host(&h, census).await;
+                (h, poll)
+            })
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        let mut transitions: Vec<Transition> = Vec::new();
+        for (host, poll) in results {
+            stats.polled += 1;
+            let failed = poll.result.is_err();
+            if failed {
+                stats.failed += 1;
+            } else {
+                stats.ok += 1;
+            }
+            transitions.extend(self.model.apply_poll(&host.environment, &host.name, poll));
+            let failures = self.model.failures(&host.environment, &host.name);
+            let key = (host.environment.clone(), host.name.clone());
+            if let Ok(mut next_due) = self.next_due.lock() {
+                if failures > 1 {
+                    let factor = 1u32 << (failures - 1).min(16);
+                    let wait = (self.options.interval * factor).min(self.options.max_backoff);
+                    next_due.insert(key, Instant::now() + wait);
+                } else {
+                    next_due.remove(&key);
+                }
+            }
+        }
+        stats.transitions = transitions.len();
+        if let Some(store) = &self.store {
+            if let Err(e) = store.record_transitions(&transitions).await {
+                // The live view is still right; only history misses these rows.
+                tracing::warn!(error = %e, n = transitions.len(), "cannot record fleet transitions");
+            }
+        }
+        stats
+    }
+
+    fn jittered(&self, base: Duration) -> Duration {
+        let Ok(mut state) = self.rng.lock() else {
+            return base;
+        };
+        // xorshift64: fine for spreading timers.
+        let mut x = *state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *state = x;
+        let unit = (x % 10_000) as f64 / 10_000.0; // [0, 1)
+        let factor = 1.0 + self.options.jitter * (2.0 * unit - 1.0);
+        base.mul_f64(factor.max(0.0))
+    }
+
+    /// Polls until `shutdown` turns true.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let started = Instant::now();
+            let stats = self.poll_once().await;
+            tracing::debug!(?stats, elapsed = ?started.elapsed(), "poll round");
+            let wait = self
+                .jittered(self.options.interval)
+                .saturating_sub(started.elapsed());
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,413 @@
+use super::*;
+use crate::supervisor::gateway::{GatewayError, HealthReport};
+
+fn host(env: &str, name: &str) -> Host {
+    Host {
+        environment: env.into(),
+        name: name.into(),
+        instance_id: None,
+        address: "127.0.0.1".into(),
+        private_ip: None,
+        public_ip: None,
+        state: None,
+        launch_time: None,
+        gateway_port: 9631,
+        ctl_port: 9632,
+        labels: BTreeMap::new(),
+    }
+}
+
+fn svc(name: &str, env: &str, up: bool, health: HealthStatus, sup: &str) -> ServiceStatus {
+    ServiceStatus {
+        service_group: format!("{name}.{env}"),
+        ident: PackageIdent {
+            origin: "habitat".into(),
+            name: name.into(),
+            version: Some("7602".into()),
+            release: Some("20180906202535".into()),
+        },
+        process_state: if up {
+            ProcessState::Up
+        } else {
+            ProcessState::Down
+        },
+        pid: up.then_some(42),
+        state_entered: Some(1_700_000_000),
+        desired_up: Some(up),
+        health,
+        update_strategy: Some("at-once".into()),
+        channel: Some("stable".into()),
+        topology: Some("standalone".into()),
+        sup_version: Some(sup.into()),
+        member_id: Some("m".into()),
+        hostname: None,
+        ip: None,
+    }
+}
+
+fn model() -> FleetModel {
+    FleetModel::new(ModelOptions {
+        environments: vec![("live".into(), true), ("acceptance".into(), false)],
+        stale_after_ms: 10_000,
+    })
+}
+
+fn ok(services: Vec<ServiceStatus>, at_ms: i64) -> HostPoll {
+    HostPoll {
+        result: Ok(services),
+        health: BTreeMap::new(),
+        census: None,
+        at_ms,
+    }
+}
+
+fn fail(at_ms: i64) -> HostPoll {
+    HostPoll {
+        result: Err(GatewayError::Connect("Connection refused".into())),
+        health: BTreeMap::new(),
+        census: None,
+        at_ms,
+    }
+}
+
+const REL: &str = "0.61.0/20180815173401";
+
+fn inventory(m: &FleetModel, hosts: &[(&str, &str)]) {
+    let hosts: Vec<Host> = hosts.iter().map(|(e, n)| host(e, n)).collect();
+    m.set_inventory("test", crate::inventory::group_hosts(hosts), 0);
+}
+
+#[test]
+fn hosts_start_unknown_and_become_healthy_when_seen_healthy() {
+    let m = model();
+    inventory(&m, &[("live", "api-1")]);
+    let s = m.snapshot(0);
+    let h = s.host("live", "api-1").unwrap();
+    assert_eq!(h.reachability, Reachability::NotPolled);
+    assert_eq!(
+        h.cell,
+        CellState::Unknown,
+        "never shown healthy before it was seen"
+    );
+
+    let t = m.apply_poll(
+        "live",
+        "api-1",
+        ok(
+            vec![svc("builder-api", "live", true, HealthStatus::Ok, REL)],
+            1_000,
+        ),
+    );
+    assert_eq!(t.len(), 2, "host reachable + service first seen: {t:?}");
+    assert_eq!(t[1].from_state, None);
+    assert_eq!(t[1].to_state, "healthy");
+    let s = m.snapshot(1_000);
+    let h = s.host("live", "api-1").unwrap();
+    assert_eq!(h.cell, CellState::Healthy);
+    assert_eq!(h.sup_version.as_deref(), Some(REL));
+    assert_eq!(
+        s.environment("live").unwrap().counts[&CellState::Healthy],
+        1
+    );
+}
+
+#[test]
+fn cell_states_follow_process_and_health() {
+    assert_eq!(
+        service_cell(&svc("a", "live", true, HealthStatus::Critical, REL)),
+        CellState::Critical
+    );
+    assert_eq!(
+        service_cell(&svc("a", "live", true, HealthStatus::Warning, REL)),
+        CellState::Warning
+    );
+    assert_eq!(
+        service_cell(&svc("a", "live", true, HealthStatus::Unknown, REL)),
+        CellState::Unknown
+    );
+    assert_eq!(
+        service_cell(&svc("a", "live", false, HealthStatus::Ok, REL)),
+        CellState::Down
+    );
+}
+
+#[test]
+fn transitions_record_changes_only_and_keep_since() {
+    let m = model();
+    inventory(&m, &[("live", "api-1")]);
+    m.apply_poll(
+        "live",
+        "api-1",
+        ok(
+            vec![svc("builder-api", "live", true, HealthStatus::Ok, REL)],
+            1_000,
+        ),
+    );
+    let t = m.apply_poll(
+        "live",
+        "api-1",
+        ok(
+            vec![svc("builder-api", "live", true, HealthStatus::Ok, REL)],
+            2_000,
+        ),
+    );
+    assert!(t.is_empty(), "no change, no transition");
+    assert_eq!(
+        m.snapshot(2_000).host("live", "api-1").unwrap().services[0].since_ms,
+        1_000
+    );
+
+    let mut critical = HostPoll {
+        result: Ok(vec![svc(
+            "builder-api",
+            "live",
+            true,
+            HealthStatus::Critical,
+            REL,
+        )]),
+        health: BTreeMap::new(),
+        census: None,
+        at_ms: 3_000,
+    };
+    critical.health.insert(
+        "builder-api.live".into(),
+        HealthReport {
+            status: HealthStatus::Critical,
+            stdout: "\ncannot reach router\n".into(),
+            stderr: String::new(),
+        },
+    );
+    let t = m.apply_poll("live", "api-1", critical);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].from_state.as_deref(), Some("healthy"));
+    assert_eq!(t[0].to_state, "critical");
+    assert_eq!(
+        t[0].detail, "cannot reach router",
+        "the hook's first line explains it"
+    );
+    let s = m.snapshot(3_000);
+    let svc_snap = &s.host("live", "api-1").unwrap().services[0];
+    assert_eq!(svc_snap.cell, CellState::Critical);
+    assert_eq!(svc_snap.since_ms, 3_000);
+    assert!(svc_snap.health_report.is_some());
+
+    let t = m.apply_poll("live", "api-1", ok(vec![], 4_000));
+    assert_eq!(t[0].to_state, "unloaded");
+}
+
+#[test]
+fn an_unreachable_host_is_never_shown_as_its_last_healthy_state() {
+    let m = model();
+    inventory(&m, &[("live", "api-1")]);
+    m.apply_poll(
+        "live",
+        "api-1",
+        ok(
+            vec![svc("builder-api", "live", true, HealthStatus::Ok, REL)],
+            1_000,
+        ),
+    );
+    let t = m.apply_poll("live", "api-1", fail(2_000));
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].to_state, "unreachable");
+    assert!(t[0].detail.contains("refused"));
+    let s = m.snapshot(2_000);
+    let h = s.host("live", "api-1").unwrap();
+    assert_eq!(h.cell, CellState::Unreachable);
+    assert_eq!(
+        h.services[0].cell,
+        CellState::Unreachable,
+        "last known kept, but not as healthy"
+    );
+    assert_eq!(m.failures("live", "api-1"), 1);
+    assert!(s
+        .alarms
+        .iter()
+        .any(|a| a.kind == AlarmKind::UnreachableHost && a.subject == "api-1"));
+    m.apply_poll("live", "api-1", fail(3_000));
+    assert_eq!(m.failures("live", "api-1"), 2);
+    m.apply_poll(
+        "live",
+        "api-1",
+        ok(
+            vec![svc("builder-api", "live", true, HealthStatus::Ok, REL)],
+            4_000,
+        ),
+    );
+    assert_eq!(m.failures("live", "api-1"), 0);
+    assert_eq!(
+        m.snapshot(4_000).host("live", "api-1").unwrap().cell,
+        CellState::Healthy
+    );
+}
+
+#[test]
+fn old_data_turns_stale() {
+    let m = model();
+    inventory(&m, &[("live", "api-1")]);
+    m.apply_poll(
+        "live",
+        "api-1",
+        ok(
+            vec![svc("builder-api", "live", true, HealthStatus::Ok, REL)],
+            1_000,
+        ),
+    );
+    let s = m.snapshot(20_000);
+    let h = s.host("live", "api-1").unwrap();
+    assert_eq!(h.cell, CellState::Stale);
+    assert_eq!(h.services[0].cell, CellState::Stale);
+}
+
+#[test]
+fn a_failed_inventory_keeps_the_last_good_hosts_marked_stale() {
+    let m = model();
+    inventory(&m, &[("live", "api-1"), ("live", "router-1")]);
+    m.inventory_failed("EC2", "AuthFailure: bad key", 5_000);
+    let s = m.snapshot(65_000);
+    let live = s.environment("live").unwrap();
+    assert_eq!(live.hosts.len(), 2, "hosts kept");
+    assert!(live.inventory.is_stale());
+    let alarm = s
+        .alarms
+        .iter()
+        .find(|a| a.kind == AlarmKind::StaleInventory)
+        .unwrap();
+    assert!(alarm.message.contains("AuthFailure"), "{}", alarm.message);
+    assert!(alarm.message.contains("1 min ago"), "{}", alarm.message);
+    inventory(&m, &[("live", "api-1")]);
+    let s = m.snapshot(66_000);
+    assert!(!s.environment("live").unwrap().inventory.is_stale());
+    assert_eq!(s.environment("live").unwrap().hosts.len(), 1);
+}
+
+#[test]
+fn version_drift_and_development_builds_raise_alarms() {
+    let m = model();
+    inventory(&m, &[("live", "a"), ("live", "b"), ("acceptance", "c")]);
+    m.apply_poll(
+        "live",
+        "a",
+        ok(
+            vec![svc("builder-api", "live", true, HealthStatus::Ok, REL)],
+            1,
+        ),
+    );
+    m.apply_poll(
+        "live",
+        "b",
+        ok(
+            vec![svc(
+                "builder-router",
+                "live",
+                true,
+                HealthStatus::Ok,
+                "0.62.0-dev",
+            )],
+            1,
+        ),
+    );
+    m.apply_poll(
+        "acceptance",
+        "c",
+        ok(
+            vec![svc(
+                "builder-api",
+                "acceptance",
+                true,
+                HealthStatus::Ok,
+                "0.63.0",
+            )],
+            1,
+        ),
+    );
+    let s = m.snapshot(1);
+    let drift: Vec<_> = s
+        .alarms
+        .iter()
+        .filter(|a| a.kind == AlarmKind::VersionDrift)
+        .collect();
+    assert_eq!(drift.len(), 1);
+    assert_eq!(drift[0].environment, "live");
+    assert!(drift[0].message.contains("0.62.0-dev on b"));
+    let dev: Vec<_> = s
+        .alarms
+        .iter()
+        .filter(|a| a.kind == AlarmKind::DevelopmentSupervisor)
+        .collect();
+    assert_eq!(
+        dev.len(),
+        1,
+        "only production is held to release builds: {dev:?}"
+    );
+    assert_eq!(dev[0].subject, "b");
+}
+
+#[test]
+fn development_build_rule() {
+    assert!(!is_development_build("0.61.0/20180815173401"));
+    assert!(is_development_build("2.1.78"));
+    assert!(is_development_build("0.62.0-dev/20180815173401"));
+    assert!(is_development_build("0.62.0/dev"));
+}
+
+#[test]
+fn stopped_instances_are_not_polled_and_show_unknown() {
+    let m = model();
+    let mut stopped = host("live", "old");
+    stopped.state = Some("stopped".into());
+    m.set_inventory(
+        "EC2",
+        crate::inventory::group_hosts(vec![stopped, host("live", "api")]),
+        0,
+    );
+    let pollable: Vec<_> = m.pollable_hosts().into_iter().map(|h| h.name).collect();
+    assert_eq!(pollable, ["api"]);
+    let s = m.snapshot(0);
+    assert_eq!(
+        s.host("live", "old").unwrap().reachability,
+        Reachability::NotRunning
+    );
+}
+
+#[test]
+fn changes_are_broadcast_with_increasing_versions() {
+    let m = model();
+    let mut rx = m.subscribe();
+    inventory(&m, &[("live", "api-1")]);
+    let first = rx.try_recv().unwrap();
+    m.apply_poll(
+        "live",
+        "api-1",
+        ok(
+            vec![svc("builder-api", "live", true, HealthStatus::Ok, REL)],
+            1,
+        ),
+    );
+    let second = rx.try_recv().unwrap();
+    assert!(second.version > first.version);
+    assert_eq!(second.transitions.len(), 2);
+}
+
+#[test]
+fn failing_probes_raise_alarms() {
+    use crate::probe::{ProbeResult, ProbeSpec, ProbeStatus};
+    let m = model();
+    let mut p = ProbeStatus::new(&ProbeSpec::builder_api("live", "http://x"));
+    p.push(ProbeResult {
+        at_ms: 5,
+        ok: false,
+        status: Some(503),
+        latency_ms: 3,
+        error: Some("HTTP 503".into()),
+    });
+    m.set_probe(p);
+    let s = m.snapshot(10);
+    let a = s
+        .alarms
+        .iter()
+        .find(|a| a.kind == AlarmKind::FailingProbe)
+        .unwrap();
+    assert_eq!(a.since_ms, Some(5));
+    assert!(a.message.contains("/v1/depot/origins/core"));
+}

@@ -1,0 +1,95 @@
+//! The simulator's control API: read its state, inject and lift faults, fetch the fleet file.
+//!
+//! - `GET /state`
+//! - `GET /fleet.toml`
+//! - `POST /faults` with `{"host": "builder-api-live-1", "fault": "health", "service": "builder-api", "status": "Critical"}`
+//!   (`fault` is one of down, up, slow{ms}, garbage, health{service,status}, flapping{service},
+//!   stopped{service}, started{service}, sup_version{version}, release{service,version,release}, clear)
+//! - `POST /reset`: clear every host
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::http::{self, Req};
+use super::state::{Fault, SimHost};
+
+#[derive(Deserialize)]
+struct FaultRequest {
+    host: String,
+    #[serde(flatten)]
+    fault: Fault,
+}
+
+pub async fn serve(
+    listener: TcpListener,
+    hosts: Vec<Arc<SimHost>>,
+    api: BTreeMap<String, SocketAddr>,
+) {
+    let hosts = Arc::new(hosts);
+    let api = Arc::new(api);
+    http::serve(
+        listener,
+        || true,
+        move |req: Req| {
+            let hosts = hosts.clone();
+            let api = api.clone();
+            async move { respond(&hosts, &api, req) }
+        },
+    )
+    .await;
+}
+
+fn respond(
+    hosts: &[Arc<SimHost>],
+    api: &BTreeMap<String, SocketAddr>,
+    req: Req,
+) -> hyper::Response<http::Body> {
+    match (&req.method, req.path.as_str()) {
+        (&Method::GET, "/state") => http::json(
+            StatusCode::OK,
+            &json!({
+                "hosts": hosts.iter().map(|h| h.state_json()).collect::<Vec<_>>(),
+                "builder_api": api.iter().map(|(e, a)| (e.clone(), format!("http://{a}"))).collect::<BTreeMap<_, _>>(),
+            }),
+        ),
+        (&Method::GET, "/fleet.toml") => http::raw(
+            StatusCode::OK,
+            "application/toml",
+            super::fleet_file(hosts, api).to_toml(),
+        ),
+        (&Method::POST, "/faults") => {
+            let fr: FaultRequest = match serde_json::from_slice(&req.body) {
+                Ok(f) => f,
+                Err(e) => {
+                    return http::json(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"error": format!("bad fault request: {e}")}),
+                    )
+                }
+            };
+            let Some(host) = hosts.iter().find(|h| h.spec.name == fr.host) else {
+                return http::json(
+                    StatusCode::NOT_FOUND,
+                    &json!({"error": format!("no simulated host `{}`", fr.host)}),
+                );
+            };
+            match host.inject(&fr.fault) {
+                Ok(()) => http::json(StatusCode::OK, &host.state_json()),
+                Err(e) => http::json(StatusCode::BAD_REQUEST, &json!({"error": e})),
+            }
+        }
+        (&Method::POST, "/reset") => {
+            for h in hosts {
+                let _ = h.inject(&Fault::Clear);
+            }
+            http::json(StatusCode::OK, &json!({"reset": hosts.len()}))
+        }
+        _ => http::empty(StatusCode::NOT_FOUND),
+    }
+}

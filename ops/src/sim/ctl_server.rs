@@ -1,0 +1,177 @@
+//! The simulated control gateway (port 9632 on a real Supervisor): the framing and handshake of
+//! the real one, one request per connection, asynchronous stop/start.
+
+use std::sync::Arc;
+
+use prost::Message;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::state::SimHost;
+use crate::supervisor::ctl::{
+    ConsoleLine, DesiredState, ErrCode, Frame, Handshake, NetErr, NetOk, PackageIdentMsg,
+    ProcessStateMsg, ProcessStatus, ServiceGroupMsg, ServiceStatusMsg, SvcStart, SvcStatus,
+    SvcStop, Txn, REQUEST_TIMEOUT,
+};
+
+pub async fn serve(listener: TcpListener, host: Arc<SimHost>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        if host.is_down() {
+            continue; // dropped: a down host does not answer
+        }
+        let host = host.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(REQUEST_TIMEOUT, handle(stream, &host)).await;
+        });
+    }
+}
+
+fn net_err(txn: u32, code: ErrCode, msg: &str) -> Frame {
+    Frame::message(
+        Some(Txn::reply(txn, true)),
+        "NetErr",
+        &NetErr {
+            code: code as i32,
+            msg: msg.to_owned(),
+        },
+    )
+}
+
+async fn handle(
+    mut stream: TcpStream,
+    host: &SimHost,
+) -> Result<(), crate::supervisor::ctl::CtlError> {
+    // 1. The first message must be a transactional Handshake with the right secret.
+    let Some(first) = Frame::read(&mut stream).await? else {
+        return Ok(());
+    };
+    let Some(txn) = first.txn.filter(|_| first.message_id == "Handshake") else {
+        return Ok(()); // the real Supervisor drops the connection
+    };
+    let hs: Handshake = first.decode()?;
+    if hs.secret_key.as_deref() != Some(host.ctl_secret.as_str()) {
+        net_err(txn.id, ErrCode::Unauthorized, "secret key mismatch")
+            .write(&mut stream)
+            .await?;
+        return Ok(());
+    }
+    Frame::message(Some(Txn::reply(txn.id, true)), "NetOk", &NetOk {})
+        .write(&mut stream)
+        .await?;
+
+    // 2. Exactly one request.
+    let Some(req) = Frame::read(&mut stream).await? else {
+        return Ok(());
+    };
+    let txn = req.txn.map(|t| t.id).unwrap_or(0);
+    match req.message_id.as_str() {
+        "SvcStop" | "SvcStart" => {
+            let up = req.message_id == "SvcStart";
+            let ident = if up {
+                req.decode::<SvcStart>()?.ident
+            } else {
+                req.decode::<SvcStop>()?.ident
+            };
+            let Some(ident) = ident else {
+                net_err(txn, ErrCode::UpdateClient, "client out of date")
+                    .write(&mut stream)
+                    .await?;
+                return Ok(());
+            };
+            match host.set_desired(&ident.origin, &ident.name, up) {
+                None => {
+                    let msg = format!("Service not loaded, {}", ident.to_ident_string());
+                    net_err(txn, ErrCode::NotFound, &msg)
+                        .write(&mut stream)
+                        .await?;
+                }
+                Some((changed, full)) => {
+                    if changed {
+                        let verb = if up { "starting" } else { "stopping" };
+                        let line = ConsoleLine {
+                            line: format!("Supervisor {verb} {full}. See the Supervisor output for more details.\n"),
+                            color: None,
+                            bold: false,
+                        };
+                        Frame::message(Some(Txn::reply(txn, false)), "ConsoleLine", &line)
+                            .write(&mut stream)
+                            .await?;
+                    }
+                    Frame::message(Some(Txn::reply(txn, true)), "NetOk", &NetOk {})
+                        .write(&mut stream)
+                        .await?;
+                }
+            }
+        }
+        "SvcStatus" => {
+            let want = req.decode::<SvcStatus>()?.ident;
+            let statuses = statuses(host, want.as_ref());
+            if statuses.is_empty() {
+                if let Some(ident) = want {
+                    let msg = format!("Service not loaded, {}", ident.to_ident_string());
+                    net_err(txn, ErrCode::NotFound, &msg)
+                        .write(&mut stream)
+                        .await?;
+                } else {
+                    Frame::message(Some(Txn::reply(txn, true)), "NetOk", &NetOk {})
+                        .write(&mut stream)
+                        .await?;
+                }
+            } else {
+                let n = statuses.len();
+                for (i, s) in statuses.into_iter().enumerate() {
+                    Frame::new(
+                        Some(Txn::reply(txn, i + 1 == n)),
+                        "ServiceStatus",
+                        s.encode_to_vec(),
+                    )
+                    .write(&mut stream)
+                    .await?;
+                }
+            }
+        }
+        _ => {
+            // "Unhandled message": the real Supervisor closes without a reply.
+        }
+    }
+    Ok(())
+}
+
+fn statuses(host: &SimHost, want: Option<&PackageIdentMsg>) -> Vec<ServiceStatusMsg> {
+    let st = host.lock();
+    let now = crate::time::now_ms() / 1000;
+    st.services
+        .iter()
+        .filter(|s| want.is_none_or(|w| w.origin == s.spec.origin && w.name == s.spec.name))
+        .take(if want.is_some() { 1 } else { usize::MAX })
+        .map(|s| ServiceStatusMsg {
+            ident: PackageIdentMsg {
+                origin: s.spec.origin.clone(),
+                name: s.spec.name.clone(),
+                version: Some(s.spec.version.clone()),
+                release: Some(s.spec.release.clone()),
+            },
+            process: Some(ProcessStatus {
+                elapsed: Some((now - s.state_entered).max(0) as u64),
+                pid: s.process_up.then_some(s.pid),
+                state: if s.process_up {
+                    ProcessStateMsg::Up
+                } else {
+                    ProcessStateMsg::Down
+                } as i32,
+            }),
+            service_group: ServiceGroupMsg {
+                service: s.spec.name.clone(),
+                group: s.spec.group.clone(),
+                organization: None,
+            },
+            desired_state: Some(if s.desired_up {
+                DesiredState::DesiredUp
+            } else {
+                DesiredState::DesiredDown
+            } as i32),
+        })
+        .collect()
+}

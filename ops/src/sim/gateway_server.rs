@@ -1,0 +1,77 @@
+//! The simulated HTTP gateway (port 9631 on a real Supervisor).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+use tokio::net::TcpListener;
+
+use super::http::{self, Req};
+use super::state::SimHost;
+
+pub async fn serve(listener: TcpListener, host: Arc<SimHost>) {
+    let accept_host = host.clone();
+    http::serve(
+        listener,
+        move || !accept_host.is_down(),
+        move |req: Req| {
+            let host = host.clone();
+            async move { respond(&host, req).await }
+        },
+    )
+    .await;
+}
+
+async fn respond(host: &SimHost, req: Req) -> hyper::Response<http::Body> {
+    let (slow, garbage) = {
+        let st = host.lock();
+        (st.slow_ms, st.garbage)
+    };
+    if slow > 0 {
+        tokio::time::sleep(Duration::from_millis(slow)).await;
+    }
+    if let Some(token) = &host.gateway_token {
+        // Like the real gateway: any missing or wrong header is a bare 401.
+        if req.authorization.as_deref() != Some(&format!("Bearer {token}")) {
+            return http::empty(StatusCode::UNAUTHORIZED);
+        }
+    }
+    if req.method != Method::GET {
+        return http::empty(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["services"] => {
+            if garbage {
+                return http::raw(
+                    StatusCode::OK,
+                    "application/json",
+                    "{\"services\": [oops, <html>",
+                );
+            }
+            http::json(StatusCode::OK, &host.services_json())
+        }
+        ["services", svc, group] => match host.service_json_by_group(svc, group) {
+            Some(v) => http::json(StatusCode::OK, &v),
+            None => http::empty(StatusCode::NOT_FOUND),
+        },
+        ["services", svc, group, "health"] => match host.health_json(svc, group) {
+            Some((code, body)) => {
+                http::json(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &body)
+            }
+            None => http::empty(StatusCode::NOT_FOUND),
+        },
+        ["services", svc, group, "config"] => match host.service_json_by_group(svc, group) {
+            Some(v) => http::json(StatusCode::OK, &v["cfg"]),
+            None => http::empty(StatusCode::NOT_FOUND),
+        },
+        ["census"] => http::json(StatusCode::OK, &host.census_json()),
+        ["butterfly"] => http::json(StatusCode::OK, &host.butterfly_json()),
+        [""] => http::raw(
+            StatusCode::OK,
+            "text/plain",
+            "No API docs provided at build",
+        ),
+        _ => http::empty(StatusCode::NOT_FOUND),
+    }
+}

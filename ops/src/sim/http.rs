@@ -1,0 +1,107 @@
+//! A minimal HTTP/1 server on hyper for the simulator's listeners (ops stays free of axum).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+pub type Body = Full<Bytes>;
+
+pub struct Req {
+    pub method: hyper::Method,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: Bytes,
+}
+
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(value.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub fn raw(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+/// Serves `handler` on `listener`. `accept` decides per connection whether to serve it at all
+/// (a "down" host drops its connections).
+pub async fn serve<H, F, A>(listener: TcpListener, accept: A, handler: H)
+where
+    H: Fn(Req) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+    A: Fn() -> bool + Send + Sync + 'static,
+{
+    let handler = Arc::new(handler);
+    let accept = Arc::new(accept);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        if !accept() {
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let accept = accept.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let handler = handler.clone();
+                let up = accept();
+                async move {
+                    if !up {
+                        // A host that went down also breaks its open keep-alive connections.
+                        return Err(std::io::Error::other("simulated host is down"));
+                    }
+                    let (parts, body) = req.into_parts();
+                    let body = body
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let req = Req {
+                        method: parts.method,
+                        path: parts.uri.path().to_owned(),
+                        authorization: parts
+                            .headers
+                            .get(hyper::header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned),
+                        body,
+                    };
+                    Ok::<_, std::io::Error>(handler(req).await)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

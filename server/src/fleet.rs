@@ -1,0 +1,212 @@
+//! Starts the fleet engine of `ops` with the configuration: the model, the inventory refresher,
+//! the poller, the probes and history retention, all stopped by one shutdown signal.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ops::fleet::poller::{EnvironmentAccess, Poller, PollerOptions};
+use ops::fleet::{FleetModel, ModelOptions};
+use ops::inventory::ec2::{Ec2Inventory, Ec2Options};
+use ops::inventory::static_file::{FleetFile, StaticInventory};
+use ops::inventory::InventorySource;
+use ops::probe::ProbeSpec;
+use ops::store::Store;
+use ops::supervisor::gateway::{GatewayClient, GatewayClientOptions};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, InventorySourceKind};
+
+/// The running fleet engine.
+pub struct FleetRuntime {
+    pub model: Arc<FleetModel>,
+    pub source: Option<String>,
+    tasks: Vec<JoinHandle<()>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl FleetRuntime {
+    /// Stops every task and waits for them.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String> {
+    let model = Arc::new(FleetModel::new(ModelOptions {
+        environments: config
+            .environments_in_order()
+            .into_iter()
+            .map(|(n, e)| (n.clone(), e.production))
+            .collect(),
+        stale_after_ms: (config.fleet.stale_after_secs * 1000) as i64,
+    }));
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let source: Option<Arc<dyn InventorySource>> = match config.inventory.source {
+        InventorySourceKind::None => None,
+        InventorySourceKind::Static => config
+            .inventory
+            .fleet_file
+            .clone()
+            .map(|path| Arc::new(StaticInventory { path }) as Arc<dyn InventorySource>),
+        InventorySourceKind::Ec2 => {
+            let e = &config.inventory.ec2;
+            Some(Arc::new(
+                Ec2Inventory::new(Ec2Options {
+                    region: e.region.clone(),
+                    endpoint_url: e
+                        .endpoint_url
+                        .as_ref()
+                        .map(|u| u.as_str().trim_end_matches('/').to_owned()),
+                    environment_tag: e.environment_tag.clone(),
+                    use_public_ip: e.use_public_ip,
+                    gateway_port: e.gateway_port,
+                    ctl_port: e.ctl_port,
+                    ..Ec2Options::default()
+                })
+                .await,
+            ) as Arc<dyn InventorySource>)
+        }
+    };
+    let source_name = source.as_ref().map(|s| s.describe());
+
+    if let Some(source) = source.clone() {
+        // The first read happens before serving, so the first page already shows hosts.
+        let _ = ops::inventory::refresh(source.as_ref(), &model).await;
+        let every = Duration::from_secs(config.fleet.inventory_refresh_secs.max(5));
+        let inventory_model = model.clone();
+        let mut rx = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let model = inventory_model;
+            let mut failures = 0u32;
+            loop {
+                // After a failure (throttling, say), retry sooner but back off: 5 s, 10 s, … ≤ interval.
+                let wait = if failures == 0 {
+                    every
+                } else {
+                    (Duration::from_secs(5) * (1u32 << failures.min(6))).min(every)
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = rx.wait_for(|s| *s) => return,
+                }
+                match ops::inventory::refresh(source.as_ref(), &model).await {
+                    Ok(_) => failures = 0,
+                    Err(_) => failures += 1,
+                }
+            }
+        }));
+
+        let client = GatewayClient::new(&GatewayClientOptions {
+            connect_timeout: Duration::from_millis(config.fleet.host_timeout_ms.min(1500)),
+            request_timeout: Duration::from_millis(config.fleet.host_timeout_ms),
+            ..GatewayClientOptions::default()
+        })
+        .map_err(|e| e.to_string())?;
+        let access: BTreeMap<String, EnvironmentAccess> = config
+            .environments
+            .iter()
+            .map(|(n, e)| {
+                (
+                    n.clone(),
+                    EnvironmentAccess {
+                        token: e.gateway_token.clone(),
+                        tls: e.gateway_tls,
+                    },
+                )
+            })
+            .collect();
+        let poller = Arc::new(Poller::new(
+            model.clone(),
+            client,
+            access,
+            Some(store.clone()),
+            PollerOptions {
+                interval: Duration::from_millis(config.fleet.poll_interval_ms),
+                concurrency: config.fleet.poll_concurrency,
+                host_timeout: Duration::from_millis(config.fleet.host_timeout_ms),
+                max_backoff: Duration::from_secs(config.fleet.max_backoff_secs),
+                census_every: config.fleet.census_every,
+                ..PollerOptions::default()
+            },
+        ));
+        // First round now, so the first page shows real states rather than "not polled".
+        poller.poll_once().await;
+        tasks.push(tokio::spawn(poller.run(shutdown_rx.clone())));
+    }
+
+    let probes = probe_specs(config);
+    if !probes.is_empty() {
+        tasks.push(tokio::spawn(ops::probe::run(
+            probes,
+            model.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+
+    // History retention: prune hourly.
+    let retention_ms = i64::from(config.store.history_retention_days) * 86_400_000;
+    let mut rx = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            let cutoff = ops::time::now_ms() - retention_ms;
+            match store.prune_transitions(cutoff).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "pruned old service history"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot prune service history"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = rx.wait_for(|s| *s) => return,
+            }
+        }
+    }));
+
+    Ok(FleetRuntime {
+        model,
+        source: source_name,
+        tasks,
+        shutdown,
+    })
+}
+
+/// Configured probes, plus the default Builder API probe of each environment whose API URL is
+/// known (from the configuration, or from the static fleet file).
+fn probe_specs(config: &Config) -> Vec<ProbeSpec> {
+    let mut specs: Vec<ProbeSpec> = config
+        .probes
+        .iter()
+        .map(|p| ProbeSpec {
+            name: p.name.clone(),
+            environment: p.environment.clone(),
+            url: p.url.to_string(),
+            interval: Duration::from_secs(p.interval_secs.max(1)),
+            timeout: Duration::from_secs(10),
+        })
+        .collect();
+    let mut api_urls: BTreeMap<String, String> = BTreeMap::new();
+    if config.inventory.source == InventorySourceKind::Static {
+        if let Some(path) = &config.inventory.fleet_file {
+            if let Ok(file) = FleetFile::load(path) {
+                api_urls.extend(file.builder_api);
+            }
+        }
+    }
+    for (name, env) in &config.environments {
+        if let Some(url) = &env.builder_api_url {
+            api_urls.insert(name.clone(), url.as_str().trim_end_matches('/').to_owned());
+        }
+    }
+    for (env, url) in api_urls {
+        let mut spec = ProbeSpec::builder_api(&env, &url);
+        spec.interval = Duration::from_secs(10);
+        specs.push(spec);
+    }
+    specs
+}
