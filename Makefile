@@ -4,17 +4,17 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/onwatch/target
 
 .PHONY: demo test site site-release server-release bench fmt clippy clean-site
 
-## Build and start Onwatch on its embedded default (SQLite under ./data) at http://127.0.0.1:3000
+## Build and start Onwatch on its embedded default (SQLite under ./data) with a simulated fleet, at http://127.0.0.1:3000
 demo:
-	scripts/bootstrap.sh demo
-	cargo build --release -p server --bin onwatch --locked
-	scripts/build-site.sh release
-	@echo "Onwatch: http://127.0.0.1:3000  (Ctrl-C to stop)"
-	$(CARGO_TARGET_DIR)/release/onwatch --config config/demo.toml serve
+	scripts/demo.sh
 
 ## Everything: fmt, clippy (ssr + hydrate), unit + integration (SQLite + Postgres), end-to-end
 test:
 	scripts/test.sh
+
+## Benchmarks: fleet polling (1,000 simulated Supervisors), dashboard under load, bundle size
+bench:
+	scripts/bench.sh
 
 site:
 	scripts/build-site.sh debug
