@@ -45,6 +45,7 @@ fi
 
 step "end-to-end (Playwright, headless Chromium)"
 cargo build -p server --bin onwatch --locked
+cargo build -p ops --features sim --bin fleet-sim --locked
 scripts/build-site.sh debug
 (cd end2end && node --test --test-concurrency=1 tests/)
 

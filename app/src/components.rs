@@ -25,6 +25,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let info = Resource::new(|| (), |_| shell_info());
+    crate::live::provide_live_fleet();
     view! {
         <div class="shell">
             <header class="topbar">
@@ -70,9 +71,11 @@ pub fn Layout(children: Children) -> impl IntoView {
                             }
                         })}
                     </Suspense>
+                    <crate::palette::Palette/>
                     <ThemeToggle/>
                 </div>
             </header>
+            <crate::live::StaleBanner/>
             <main class="content">{children()}</main>
         </div>
     }

@@ -5,7 +5,11 @@
 
 pub mod api;
 pub mod components;
+pub mod fleet;
+pub mod fmt;
+pub mod live;
 pub mod pages;
+pub mod palette;
 #[cfg(feature = "ssr")]
 pub mod portal;
 
@@ -54,6 +58,10 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/environments") view=EnvironmentsPage/>
+                    <Route path=path!("/environments/:env") view=EnvironmentPage/>
+                    <Route path=path!("/environments/:env/hosts/:host") view=HostPage/>
+                    <Route path=path!("/releases") view=ReleasesPage/>
+                    <Route path=path!("/broken") view=BrokenPage/>
                     <Route path=path!("/services") view=ServicesPage/>
                     <Route path=path!("/services/:slug") view=ServicePage/>
                     <Route path=path!("/actions") view=ActionsPage/>

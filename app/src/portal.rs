@@ -11,3 +11,9 @@ pub struct Portal {
     /// "fleet file data/demo-fleet.toml", "EC2 us-west-2", or `None` when no inventory is set up.
     pub fleet_source: Option<String>,
 }
+
+/// The portal from the request's context, or a server error that says it is missing.
+pub fn portal() -> Result<Portal, leptos::prelude::ServerFnError> {
+    leptos::prelude::use_context::<Portal>()
+        .ok_or_else(|| leptos::prelude::ServerFnError::new("the portal context is missing"))
+}

@@ -102,3 +102,46 @@ export async function waitForHydration(page) {
   // frontend/src/lib.rs sets this once hydrate_body() has attached every handler.
   await page.waitForFunction(() => document.documentElement.dataset.hydrated === 'true', null, { timeout: 30_000 });
 }
+
+function fleetSimBinary() {
+  if (process.env.ONWATCH_TEST_FLEET_SIM) return process.env.ONWATCH_TEST_FLEET_SIM;
+  const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
+  return path.join(target, 'debug', 'fleet-sim');
+}
+
+/** Starts the fleet simulator (demo layout); resolves to { controlUrl, fleetFile, fault(), stop() }. */
+export async function startSim() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'onwatch-sim-'));
+  const fleetFile = path.join(dir, 'fleet.toml');
+  const child = spawn(fleetSimBinary(), ['--layout', 'demo', '--seed', '7', '--fleet-file', fleetFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const controlUrl = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`fleet-sim did not start:\n${output}`)), 20_000);
+    const onData = (c) => {
+      output += c.toString();
+      const m = output.match(/control API (http:\/\/[0-9.:]+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`fleet-sim exited with ${code}:\n${output}`)); });
+  });
+  return {
+    controlUrl,
+    fleetFile,
+    async fault(body) {
+      const r = await fetch(`${controlUrl}/faults`, { method: 'POST', body: JSON.stringify(body) });
+      if (!r.ok) throw new Error(`fault ${JSON.stringify(body)}: ${r.status} ${await r.text()}`);
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

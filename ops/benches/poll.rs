@@ -39,13 +39,17 @@ fn rss_mb() -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(run());
 }
 
 async fn run() {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let sim_bin = std::env::var("FLEET_SIM_BIN").unwrap_or_else(|_| format!("{target}/release/fleet-sim"));
+    let sim_bin =
+        std::env::var("FLEET_SIM_BIN").unwrap_or_else(|_| format!("{target}/release/fleet-sim"));
     let dir = tempfile::tempdir().expect("tempdir");
     let fleet_path = dir.path().join("fleet.toml");
     let mut sim = Command::new(&sim_bin)
@@ -55,7 +59,10 @@ async fn run() {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {sim_bin} (build it: cargo build --release -p ops --features sim): {e}"));
     for _ in 0..200 {
-        if std::fs::metadata(&fleet_path).map(|m| m.len() > 0).unwrap_or(false) {
+        if std::fs::metadata(&fleet_path)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -67,9 +74,14 @@ async fn run() {
         environments: vec![("live".into(), true), ("acceptance".into(), false)],
         stale_after_ms: 60_000,
     }));
-    ops::inventory::refresh(&StaticInventory { path: fleet_path.clone() }, &model)
-        .await
-        .expect("inventory");
+    ops::inventory::refresh(
+        &StaticInventory {
+            path: fleet_path.clone(),
+        },
+        &model,
+    )
+    .await
+    .expect("inventory");
     let client = GatewayClient::new(&GatewayClientOptions::default()).expect("client");
     let poller = Poller::new(
         model.clone(),
@@ -85,7 +97,10 @@ async fn run() {
 
     // Warm-up: connections established, model populated.
     let warm = poller.poll_once().await;
-    assert_eq!(warm.ok, HOSTS, "every simulated Supervisor answered: {warm:?}");
+    assert_eq!(
+        warm.ok, HOSTS,
+        "every simulated Supervisor answered: {warm:?}"
+    );
     let mut poll_times = Vec::new();
     for _ in 0..ROUNDS {
         let t = Instant::now();
@@ -94,12 +109,19 @@ async fn run() {
         assert_eq!(stats.ok, HOSTS);
     }
     let snap = model.snapshot(ops::time::now_ms());
-    let healthy: usize = snap.environments.iter().map(|e| e.counts.get(&CellState::Healthy).copied().unwrap_or(0)).sum();
+    let healthy: usize = snap
+        .environments
+        .iter()
+        .map(|e| e.counts.get(&CellState::Healthy).copied().unwrap_or(0))
+        .sum();
     assert_eq!(healthy, HOSTS * SERVICES, "every service in the model");
     let rss = rss_mb();
 
     // The limit: the same GETs, bodies read, nothing parsed.
-    let bare = reqwest::Client::builder().pool_max_idle_per_host(2).build().expect("client");
+    let bare = reqwest::Client::builder()
+        .pool_max_idle_per_host(2)
+        .build()
+        .expect("client");
     let urls: Vec<String> = file
         .hosts
         .iter()
@@ -137,15 +159,31 @@ async fn run() {
     let b = median(bare_times);
     let ratio = p.as_secs_f64() / b.as_secs_f64();
     println!("fleet poll benchmark: {HOSTS} Supervisors x {SERVICES} services, concurrency {CONCURRENCY}, median of {ROUNDS} rounds");
-    println!("  /services bodies: {:.1} MB per round ({} bytes per host)", body_bytes as f64 / 1e6, body_bytes / HOSTS);
-    println!("  poll into model : {:>8.1} ms  ({:.0} host polls/s)", p.as_secs_f64() * 1e3, HOSTS as f64 / p.as_secs_f64());
-    println!("  bare HTTP client: {:>8.1} ms  ({:.0} GETs/s)", b.as_secs_f64() * 1e3, HOSTS as f64 / b.as_secs_f64());
+    println!(
+        "  /services bodies: {:.1} MB per round ({} bytes per host)",
+        body_bytes as f64 / 1e6,
+        body_bytes / HOSTS
+    );
+    println!(
+        "  poll into model : {:>8.1} ms  ({:.0} host polls/s)",
+        p.as_secs_f64() * 1e3,
+        HOSTS as f64 / p.as_secs_f64()
+    );
+    println!(
+        "  bare HTTP client: {:>8.1} ms  ({:.0} GETs/s)",
+        b.as_secs_f64() * 1e3,
+        HOSTS as f64 / b.as_secs_f64()
+    );
     println!("  ratio poll/bare : {ratio:.2}x   (target <= 2x)");
     println!("  poller RSS      : {rss:.1} MB with {HOSTS} hosts in the model (target < 100 MB)");
     println!(
         "  targets: ratio {} | under 1 s {} | RSS {}",
         if ratio <= 2.0 { "met" } else { "MISSED" },
-        if p < Duration::from_secs(1) { "met" } else { "MISSED" },
+        if p < Duration::from_secs(1) {
+            "met"
+        } else {
+            "MISSED"
+        },
         if rss < 100.0 { "met" } else { "MISSED" }
     );
 }

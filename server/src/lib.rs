@@ -2,6 +2,7 @@
 //! operability (`/healthz`, `/metrics`, graceful shutdown). `main.rs` is a thin CLI over this.
 
 pub mod config;
+pub mod events;
 pub mod fleet;
 pub mod metrics;
 pub mod startup;

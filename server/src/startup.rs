@@ -44,6 +44,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub metrics: HttpMetrics,
+    pub fleet: Arc<ops::fleet::FleetModel>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -130,6 +131,7 @@ impl Application {
             leptos_options: leptos_options.clone(),
             store: store.clone(),
             metrics: HttpMetrics::default(),
+            fleet: fleet.model.clone(),
         };
         let router = routes(state, portal).merge(extra);
         let (shutdown_tx, _) = watch::channel(false);
@@ -213,6 +215,7 @@ fn routes(state: AppState, portal: Portal) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .route(app::live::EVENTS_PATH, get(crate::events::fleet_events))
         .leptos_routes_with_context(
             &state,
             route_list,

@@ -3,38 +3,7 @@ use leptos_meta::Title;
 
 use super::LoadError;
 use crate::api::{shell_info, EnvironmentSummary};
-use crate::components::{EnvBadge, SECTIONS};
-
-#[component]
-pub fn HomePage() -> impl IntoView {
-    let info = Resource::new(|| (), |_| shell_info());
-    view! {
-        <Title text="Overview"/>
-        <section class="page">
-            <h1>"Overview"</h1>
-            <Suspense fallback=|| view! { <p class="muted">"Loading environments…"</p> }>
-                {move || Suspend::new(async move {
-                    match info.await {
-                        Ok(info) => view! {
-                            <EnvironmentCards envs=info.environments/>
-                            <p class="muted small">
-                                "Onwatch " {info.version} " · store: " {info.store_backend}
-                            </p>
-                        }.into_any(),
-                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
-                    }
-                })}
-            </Suspense>
-            <h2>"Sections"</h2>
-            <ul class="section-grid">
-                {SECTIONS
-                    .iter()
-                    .map(|(href, label)| view! { <li><a class="section-link" href=*href>{*label}</a></li> })
-                    .collect_view()}
-            </ul>
-        </section>
-    }
-}
+use crate::components::EnvBadge;
 
 #[component]
 pub fn EnvironmentsPage() -> impl IntoView {
@@ -79,8 +48,8 @@ fn EnvironmentCards(envs: Vec<EnvironmentSummary>) -> impl IntoView {
                     let description = env.description.clone();
                     let name = env.name.clone();
                     view! {
-                        <article class=class data-env=name>
-                            <header><EnvBadge env=env/></header>
+                        <article class=class data-env=name.clone()>
+                            <header><a href=format!("/environments/{name}")><EnvBadge env=env/></a></header>
                             <p>{description}</p>
                         </article>
                     }

@@ -1,11 +1,17 @@
 //! One component per page. Pages that later capabilities fill describe what they will hold and,
 //! until then, the runbook procedure the on-call engineer follows by hand.
 
+mod dashboard;
+mod fleet_common;
+mod fleet_pages;
 mod home;
 mod sections;
 mod services;
 
-pub use home::{EnvironmentsPage, HomePage};
+pub use dashboard::HomePage;
+pub use fleet_common::host_href;
+pub use fleet_pages::{BrokenPage, EnvironmentPage, HostPage, ReleasesPage};
+pub use home::EnvironmentsPage;
 pub use sections::{ActionsPage, AuditPage, ConsolePage, OnCallPage, OnboardingPage};
 pub use services::{ServicePage, ServicesPage};
 

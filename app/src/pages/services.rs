@@ -2,8 +2,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use super::fleet_common::{host_href, icon, StateCell};
 use super::LoadError;
 use crate::api::{get_service, list_services, ServiceSynopsis};
+use crate::fleet::load_service_instances;
+use crate::fmt;
+use crate::live::use_live_fleet;
 
 #[component]
 pub fn ServicesPage() -> impl IntoView {
@@ -91,5 +95,96 @@ fn ServiceDetail(service: ServiceSynopsis) -> impl IntoView {
             <h2>"Before you restart it"</h2>
             <ul class="cautions">{cautions.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}</ul>
         })}
+        <ServiceLive slug=service.slug.clone() package=service.package.clone()/>
     }
+}
+
+/// Where the service runs now, its health hook's output, and its recent history.
+#[component]
+fn ServiceLive(slug: String, package: String) -> impl IntoView {
+    let live = use_live_fleet();
+    let slug_for_fetch = slug.clone();
+    let package_for_help = package.clone();
+    let data = Resource::new(
+        move || live.version.get(),
+        move |_| load_service_instances(slug_for_fetch.clone()),
+    );
+    view! {
+        <h2>"Instances now"</h2>
+        <Transition fallback=|| view! { <p class="muted">"Loading instances…"</p> }>
+            {move || {
+                let package = package.clone();
+                Suspend::new(async move {
+                    match data.await {
+                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                        Ok(d) if d.instances.is_empty() => view! {
+                            <p class="muted" data-testid="no-instances">"No host in the inventory runs " <code>{package.clone()}</code> " right now."</p>
+                        }.into_any(),
+                        Ok(d) => {
+                            let now = d.now_ms;
+                            view! {
+                                <table class="instances" data-testid="instances">
+                                    <thead><tr><th>"Environment"</th><th>"Host"</th><th>"State"</th><th>"Release"</th><th>"Health hook output"</th></tr></thead>
+                                    <tbody>
+                                        {d.instances.into_iter().map(|(env, production, host, s)| {
+                                            let badge = crate::api::EnvironmentSummary { name: env.clone(), production, description: String::new() };
+                                            let out = [s.health_stdout.clone(), s.health_stderr.clone()].into_iter().flatten().filter(|o| !o.trim().is_empty()).collect::<Vec<_>>().join("\n");
+                                            view! {
+                                                <tr data-host=host.clone()>
+                                                    <td><crate::components::EnvBadge env=badge/></td>
+                                                    <td><a href=host_href(&env, &host)>{host.clone()}</a></td>
+                                                    <td><StateCell state=s.cell.clone()/><div class="muted small">{fmt::since(now, s.since_ms)}</div></td>
+                                                    <td class="mono small">{s.release.clone()}</td>
+                                                    <td>{if out.is_empty() { view! { <span class="muted">"—"</span> }.into_any() } else { view! { <pre class="hook-output">{out}</pre> }.into_any() }}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                                <h2>"Recent history"</h2>
+                                <History history=d.history now_ms=now/>
+                            }.into_any()
+                        }
+                    }
+                })
+            }}
+        </Transition>
+        <section class="slot-actions" data-testid="actions-slot">
+            <h2>"Restart"</h2>
+            <p class="muted">"Guarded, audited restart buttons belong here. By hand, on the instance: "
+                <code>"sudo hab svc stop habitat/" {package_for_help}</code>" then "<code>"start"</code>
+                "; the whole Supervisor: "<code>"sudo systemctl restart hab-sup"</code>"."</p>
+        </section>
+    }
+}
+
+#[component]
+fn History(history: Vec<(String, crate::fleet::TransitionView)>, now_ms: i64) -> impl IntoView {
+    if history.is_empty() {
+        return view! { <p class="muted">"No state changes recorded yet."</p> }.into_any();
+    }
+    // A strip of the last changes, oldest left: one block per change, coloured and titled by state.
+    let strip: Vec<_> = history.iter().take(40).rev().cloned().collect();
+    view! {
+        <div class="history-strip" role="img" aria-label="recent state changes, oldest first">
+            {strip.into_iter().map(|(env, t)| {
+                let title = format!("{} {} → {} {}", t.host, t.from_state.clone().unwrap_or_else(|| "—".into()), t.to_state, fmt::utc_clock(t.at_ms));
+                view! { <span class=format!("hblock state-{}", t.to_state) title=title data-env=env>{icon(&t.to_state)}</span> }
+            }).collect_view()}
+        </div>
+        <table class="history">
+            <thead><tr><th>"When"</th><th>"Where"</th><th>"Change"</th><th>"Why"</th></tr></thead>
+            <tbody>
+                {history.into_iter().take(20).map(|(env, t)| view! {
+                    <tr>
+                        <td class="small">{fmt::utc_clock(t.at_ms)} " (" {fmt::age(now_ms - t.at_ms)} " ago)"</td>
+                        <td>{env} " / " {t.host}</td>
+                        <td>{t.from_state.unwrap_or_else(|| "—".into())} " → " <strong>{t.to_state}</strong></td>
+                        <td class="small">{t.detail}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }

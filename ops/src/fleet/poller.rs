@@ -151,7 +151,8 @@ impl Poller {
     /// One round over every due host. Returns what happened; transitions are recorded in the store.
     pub async fn poll_once(&self) -> RoundStats {
         let round = self.round.fetch_add(1, Ordering::Relaxed);
-        let census = self.options.census_every > 0 && round.is_multiple_of(self.options.census_every);
+        let census =
+            self.options.census_every > 0 && round.is_multiple_of(self.options.census_every);
         let now = Instant::now();
         let hosts = self.model.pollable_hosts();
         let mut stats = RoundStats::default();

@@ -1,0 +1,376 @@
+//! The fleet as pages show it: view types shared by server and browser, and the server
+//! functions that build them from the `ops` fleet model.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetView {
+    pub version: u64,
+    /// The moment the snapshot was taken; every age on the page is relative to it.
+    pub now_ms: i64,
+    /// `None` when no inventory source is configured.
+    pub source: Option<String>,
+    pub alarms: Vec<AlarmView>,
+    pub environments: Vec<EnvView>,
+    pub probes: Vec<ProbeView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmView {
+    pub kind: String,
+    pub environment: String,
+    pub subject: String,
+    pub message: String,
+    pub since_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvView {
+    pub name: String,
+    pub production: bool,
+    pub inventory_source: String,
+    pub inventory_refreshed_ms: Option<i64>,
+    pub inventory_error: Option<String>,
+    /// (state word, count), worst first.
+    pub counts: Vec<(String, usize)>,
+    /// Service names found in the environment, in runbook order.
+    pub services: Vec<String>,
+    pub hosts: Vec<HostView>,
+    /// Newest successful poll of any host.
+    pub last_poll_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostView {
+    pub environment: String,
+    pub name: String,
+    pub address: String,
+    pub instance_id: Option<String>,
+    pub instance_state: Option<String>,
+    pub launch_time: Option<String>,
+    pub private_ip: Option<String>,
+    pub public_ip: Option<String>,
+    pub gateway_port: u16,
+    pub labels: Vec<(String, String)>,
+    pub cell: String,
+    pub reachability: String,
+    pub since_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub sup_version: Option<String>,
+    pub member_id: Option<String>,
+    pub services: Vec<ServiceView>,
+    pub census: Option<CensusView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceView {
+    /// `builder-api`
+    pub service: String,
+    pub group: String,
+    pub ident: String,
+    pub release: String,
+    pub process: String,
+    pub desired_up: Option<bool>,
+    pub health: String,
+    pub cell: String,
+    pub since_ms: i64,
+    pub pid: Option<u32>,
+    pub state_entered_s: Option<i64>,
+    pub update_strategy: Option<String>,
+    pub channel: Option<String>,
+    pub health_stdout: Option<String>,
+    pub health_stderr: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CensusView {
+    /// (gossip health, members)
+    pub counts: Vec<(String, usize)>,
+    /// (service group, member hostname or id, health)
+    pub members: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeView {
+    pub name: String,
+    pub environment: String,
+    pub url: String,
+    pub last_ok: Option<bool>,
+    pub last_status: Option<u16>,
+    pub last_latency_ms: Option<u64>,
+    pub last_error: Option<String>,
+    pub failing_since_ms: Option<i64>,
+    /// (at_ms, ok, latency_ms), oldest first.
+    pub history: Vec<(i64, bool, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitionView {
+    pub host: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub detail: String,
+    pub at_ms: i64,
+}
+
+/// A service page's live part: every instance of the service, and its recent history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceInstances {
+    pub now_ms: i64,
+    /// (environment, production, host, service view)
+    pub instances: Vec<(String, bool, String, ServiceView)>,
+    pub history: Vec<(String, TransitionView)>,
+}
+
+/// The runbook order of services; others follow alphabetically.
+pub const SERVICE_ORDER: &[&str] = &[
+    "builder-api",
+    "builder-router",
+    "builder-sessionsrv",
+    "builder-originsrv",
+    "builder-jobsrv",
+    "builder-scheduler",
+    "builder-datastore",
+    "sentinel",
+];
+
+pub fn service_rank(name: &str) -> (usize, String) {
+    (
+        SERVICE_ORDER
+            .iter()
+            .position(|s| *s == name)
+            .unwrap_or(usize::MAX),
+        name.to_owned(),
+    )
+}
+
+/// The short slug of a package name (`builder-api` → `api`).
+pub fn slug_of(service: &str) -> String {
+    service.trim_start_matches("builder-").to_owned()
+}
+
+#[server(endpoint = "fleet")]
+pub async fn load_fleet() -> Result<FleetView, ServerFnError> {
+    let portal = crate::portal::portal()?;
+    Ok(ssr::view(&portal))
+}
+
+#[server(endpoint = "service-instances")]
+pub async fn load_service_instances(slug: String) -> Result<ServiceInstances, ServerFnError> {
+    let portal = crate::portal::portal()?;
+    ssr::service_instances(&portal, &slug)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::*;
+    use ops::fleet::{CellState, FleetSnapshot, HostSnapshot, Reachability, ServiceSnapshot};
+
+    use crate::portal::Portal;
+
+    pub fn view(portal: &Portal) -> FleetView {
+        let now = ops::time::now_ms();
+        let snap = portal.fleet.snapshot(now);
+        from_snapshot(&snap, portal.fleet_source.clone(), now)
+    }
+
+    pub fn from_snapshot(snap: &FleetSnapshot, source: Option<String>, now: i64) -> FleetView {
+        FleetView {
+            version: snap.version,
+            now_ms: now,
+            source,
+            alarms: snap
+                .alarms
+                .iter()
+                .map(|a| AlarmView {
+                    kind: serde_json::to_value(a.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    environment: a.environment.clone(),
+                    subject: a.subject.clone(),
+                    message: a.message.clone(),
+                    since_ms: a.since_ms,
+                })
+                .collect(),
+            environments: snap
+                .environments
+                .iter()
+                .map(|e| {
+                    let mut services: Vec<String> = e
+                        .hosts
+                        .iter()
+                        .flat_map(|h| h.services.iter().map(|s| s.service.clone()))
+                        .collect();
+                    services.sort_by_key(|s| service_rank(s));
+                    services.dedup();
+                    EnvView {
+                        name: e.name.clone(),
+                        production: e.production,
+                        inventory_source: e.inventory.source.clone(),
+                        inventory_refreshed_ms: e.inventory.refreshed_ms,
+                        inventory_error: e.inventory.error.clone(),
+                        counts: CellState::ALL
+                            .iter()
+                            .filter_map(|c| e.counts.get(c).map(|n| (c.as_str().to_owned(), *n)))
+                            .collect(),
+                        services,
+                        hosts: e.hosts.iter().map(host_view).collect(),
+                        last_poll_ms: e.hosts.iter().filter_map(|h| h.last_seen_ms).max(),
+                    }
+                })
+                .collect(),
+            probes: snap
+                .probes
+                .iter()
+                .map(|p| {
+                    let last = p.history.last();
+                    ProbeView {
+                        name: p.name.clone(),
+                        environment: p.environment.clone(),
+                        url: p.url.clone(),
+                        last_ok: p.last_ok(),
+                        last_status: last.and_then(|r| r.status),
+                        last_latency_ms: last.map(|r| r.latency_ms),
+                        last_error: p.last_error().map(str::to_owned),
+                        failing_since_ms: p.failing_since_ms(),
+                        history: p
+                            .history
+                            .iter()
+                            .map(|r| (r.at_ms, r.ok, r.latency_ms))
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    fn host_view(h: &HostSnapshot) -> HostView {
+        let mut services: Vec<ServiceView> = h.services.iter().map(service_view).collect();
+        services.sort_by_key(|s| service_rank(&s.service));
+        HostView {
+            environment: h.host.environment.clone(),
+            name: h.host.name.clone(),
+            address: h.host.address.clone(),
+            instance_id: h.host.instance_id.clone(),
+            instance_state: h.host.state.clone(),
+            launch_time: h.host.launch_time.clone(),
+            private_ip: h.host.private_ip.clone(),
+            public_ip: h.host.public_ip.clone(),
+            gateway_port: h.host.gateway_port,
+            labels: h
+                .host
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            cell: h.cell.as_str().to_owned(),
+            reachability: match h.reachability {
+                Reachability::NotPolled => "not polled yet",
+                Reachability::Reachable => "reachable",
+                Reachability::Unreachable => "unreachable",
+                Reachability::NotRunning => "instance not running",
+            }
+            .to_owned(),
+            since_ms: h.since_ms,
+            last_seen_ms: h.last_seen_ms,
+            last_error: h.last_error.clone(),
+            sup_version: h.sup_version.clone(),
+            member_id: h.member_id.clone(),
+            services,
+            census: h.census.as_ref().map(|c| CensusView {
+                counts: c.health_counts().into_iter().collect(),
+                members: c
+                    .groups
+                    .iter()
+                    .flat_map(|(g, ms)| {
+                        ms.iter().map(move |m| {
+                            (
+                                g.clone(),
+                                m.hostname.clone().unwrap_or_else(|| m.member_id.clone()),
+                                m.health.clone(),
+                            )
+                        })
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    fn service_view(s: &ServiceSnapshot) -> ServiceView {
+        ServiceView {
+            service: s.service.clone(),
+            group: s.group.clone(),
+            ident: s.ident.to_ident_string(),
+            release: match (&s.ident.version, &s.ident.release) {
+                (Some(v), Some(r)) => format!("{v}/{r}"),
+                (Some(v), None) => v.clone(),
+                _ => "unknown".to_owned(),
+            },
+            process: format!("{:?}", s.process).to_lowercase(),
+            desired_up: s.desired_up,
+            health: format!("{:?}", s.health),
+            cell: s.cell.as_str().to_owned(),
+            since_ms: s.since_ms,
+            pid: s.pid,
+            state_entered_s: s.state_entered,
+            update_strategy: s.update_strategy.clone(),
+            channel: s.channel.clone(),
+            health_stdout: s.health_report.as_ref().map(|r| r.stdout.clone()),
+            health_stderr: s.health_report.as_ref().map(|r| r.stderr.clone()),
+        }
+    }
+
+    pub async fn service_instances(
+        portal: &Portal,
+        slug: &str,
+    ) -> Result<ServiceInstances, String> {
+        let info = ops::catalog::service(slug).ok_or_else(|| format!("no service `{slug}`"))?;
+        let now = ops::time::now_ms();
+        let snap = portal.fleet.snapshot(now);
+        let mut instances = Vec::new();
+        for e in &snap.environments {
+            for h in &e.hosts {
+                for s in h.services.iter().filter(|s| s.service == info.package) {
+                    instances.push((
+                        e.name.clone(),
+                        e.production,
+                        h.host.name.clone(),
+                        service_view(s),
+                    ));
+                }
+            }
+        }
+        let mut history = Vec::new();
+        for (env, _, host, s) in &instances {
+            let group = format!("{}.{}", s.service, s.group);
+            let rows = portal
+                .store
+                .history(env, host, &group, 50)
+                .await
+                .map_err(|e| e.to_string())?;
+            history.extend(rows.into_iter().map(|t| {
+                (
+                    env.clone(),
+                    TransitionView {
+                        host: t.host,
+                        from_state: t.from_state,
+                        to_state: t.to_state,
+                        detail: t.detail,
+                        at_ms: t.at_ms,
+                    },
+                )
+            }));
+        }
+        history.sort_by_key(|h| std::cmp::Reverse(h.1.at_ms));
+        Ok(ServiceInstances {
+            now_ms: now,
+            instances,
+            history,
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! Live updates: the browser listens to `/api/fleet/events` (server-sent events) and bumps a
+//! version signal that the pages' resources depend on, so they refetch within a second of a change.
+//! When the stream breaks (the server restarts, the network drops), a banner says since when the
+//! page may be stale; the browser's EventSource reconnects by itself.
+
+use leptos::prelude::*;
+
+/// The URL of the fleet event stream.
+pub const EVENTS_PATH: &str = "/api/fleet/events";
+
+#[derive(Clone, Copy)]
+pub struct LiveFleet {
+    /// The fleet model's version, as last announced by the server.
+    pub version: RwSignal<u64>,
+    /// Epoch ms since which the stream is down; `None` while it is connected.
+    pub down_since: RwSignal<Option<f64>>,
+}
+
+/// Provides [`LiveFleet`] and, in the browser, connects the event stream.
+pub fn provide_live_fleet() -> LiveFleet {
+    let live = LiveFleet {
+        version: RwSignal::new(0),
+        down_since: RwSignal::new(None),
+    };
+    provide_context(live);
+    Effect::new(move |_| connect(live));
+    live
+}
+
+pub fn use_live_fleet() -> LiveFleet {
+    use_context::<LiveFleet>().unwrap_or_else(|| LiveFleet {
+        version: RwSignal::new(0),
+        down_since: RwSignal::new(None),
+    })
+}
+
+#[cfg(feature = "hydrate")]
+fn connect(live: LiveFleet) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+
+    let Ok(source) = web_sys::EventSource::new(EVENTS_PATH) else {
+        live.down_since.set(Some(js_sys::Date::now()));
+        return;
+    };
+    let on_fleet =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            if let Some(v) = ev
+                .data()
+                .as_string()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+            {
+                live.version.set(v);
+            }
+            live.down_since.set(None);
+        });
+    let _ = source.add_event_listener_with_callback("fleet", on_fleet.as_ref().unchecked_ref());
+    on_fleet.forget();
+    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        if live.down_since.get_untracked().is_some() {
+            // Back after an outage: refetch even if the version number happens to match.
+            live.version.update(|v| *v = v.wrapping_add(1_000_000_007));
+        }
+        live.down_since.set(None);
+    });
+    source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    on_open.forget();
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        if live.down_since.get_untracked().is_none() {
+            live.down_since.set(Some(js_sys::Date::now()));
+        }
+    });
+    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+    // The EventSource lives as long as the page.
+    std::mem::forget(source);
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn connect(_live: LiveFleet) {}
+
+/// The banner shown while live updates are interrupted.
+#[component]
+pub fn StaleBanner() -> impl IntoView {
+    let live = use_live_fleet();
+    move || {
+        live.down_since.get().map(|since| {
+            view! {
+                <div class="stale-banner" role="alert" data-testid="stale-banner">
+                    <strong>"⌛ Live updates interrupted"</strong>
+                    " since " {clock(since)} ": what you see may be out of date. Reconnecting…"
+                </div>
+            }
+        })
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn clock(ms: f64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
+    String::from(d.to_locale_time_string("en-GB"))
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn clock(ms: f64) -> String {
+    crate::fmt::utc_clock(ms as i64)
+}

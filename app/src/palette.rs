@@ -1,0 +1,158 @@
+//! Quick navigation: Ctrl/Cmd+K opens a palette to jump to any environment, host, service or
+//! section. Every target is a plain link, so pages also have deep links to paste into a channel.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+use crate::fleet::load_fleet;
+
+#[derive(Clone, Debug, PartialEq)]
+struct Entry {
+    label: String,
+    kind: &'static str,
+    href: String,
+}
+
+#[component]
+pub fn Palette() -> impl IntoView {
+    let open = RwSignal::new(false);
+    let query = RwSignal::new(String::new());
+    let input_ref = NodeRef::<leptos::html::Input>::new();
+    // Fetched when first opened.
+    let fleet = Resource::new(
+        move || open.get(),
+        |is_open| async move {
+            if is_open {
+                load_fleet().await.ok()
+            } else {
+                None
+            }
+        },
+    );
+
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        Effect::new(move |_| {
+            let on_key = Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(
+                move |ev: web_sys::KeyboardEvent| {
+                    if (ev.ctrl_key() || ev.meta_key()) && ev.key().eq_ignore_ascii_case("k") {
+                        ev.prevent_default();
+                        open.update(|o| *o = !*o);
+                        query.set(String::new());
+                    } else if ev.key() == "Escape" {
+                        open.set(false);
+                    }
+                },
+            );
+            if let Some(w) = web_sys::window() {
+                let _ =
+                    w.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref());
+            }
+            on_key.forget();
+        });
+        Effect::new(move |_| {
+            if open.get() {
+                if let Some(input) = input_ref.get() {
+                    let _ = input.focus();
+                }
+            }
+        });
+    }
+
+    let entries = move || {
+        let mut list: Vec<Entry> = crate::components::SECTIONS
+            .iter()
+            .map(|(href, label)| Entry {
+                label: (*label).to_owned(),
+                kind: "section",
+                href: (*href).to_owned(),
+            })
+            .collect();
+        list.push(Entry {
+            label: "What's broken?".into(),
+            kind: "section",
+            href: "/broken".into(),
+        });
+        list.push(Entry {
+            label: "Acceptance vs live".into(),
+            kind: "section",
+            href: "/releases".into(),
+        });
+        for (slug, _) in crate::fleet::SERVICE_ORDER
+            .iter()
+            .map(|s| (crate::fleet::slug_of(s), ()))
+        {
+            list.push(Entry {
+                label: slug.clone(),
+                kind: "service",
+                href: format!("/services/{slug}"),
+            });
+        }
+        if let Some(Some(f)) = fleet.get() {
+            for e in &f.environments {
+                list.push(Entry {
+                    label: e.name.clone(),
+                    kind: "environment",
+                    href: format!("/environments/{}", e.name),
+                });
+                for h in &e.hosts {
+                    list.push(Entry {
+                        label: format!("{} ({})", h.name, e.name),
+                        kind: "host",
+                        href: crate::pages::host_href(&e.name, &h.name),
+                    });
+                }
+            }
+        }
+        let q = query.get().to_lowercase();
+        list.into_iter()
+            .filter(|e| q.is_empty() || e.label.to_lowercase().contains(&q))
+            .take(12)
+            .collect::<Vec<_>>()
+    };
+
+    let navigate = use_navigate();
+    let go_first = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Some(first) = entries().into_iter().next() {
+            open.set(false);
+            navigate(&first.href, Default::default());
+        }
+    };
+
+    view! {
+        <button class="palette-open" type="button" title="Jump to… (Ctrl+K)" on:click=move |_| open.set(true)>
+            "⌘K"
+        </button>
+        <Show when=move || open.get()>
+            <div class="palette-backdrop" on:click=move |_| open.set(false)></div>
+            <div class="palette" role="dialog" aria-label="Jump to" data-testid="palette">
+                <form on:submit=go_first.clone()>
+                    <input
+                        node_ref=input_ref
+                        type="search"
+                        placeholder="Jump to an environment, host, service or section…"
+                        aria-label="Jump to"
+                        prop:value=move || query.get()
+                        on:input=move |ev| query.set(event_target_value(&ev))
+                    />
+                </form>
+                <ul>
+                    {move || entries().into_iter().map(|e| {
+                        let href = e.href.clone();
+                        view! {
+                            <li>
+                                <a href=href on:click=move |_| open.set(false)>
+                                    <span class="palette-kind">{e.kind}</span>
+                                    {e.label}
+                                </a>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </div>
+        </Show>
+    }
+}
