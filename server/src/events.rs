@@ -19,6 +19,7 @@ pub async fn fleet_events(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.fleet.subscribe();
     let model = state.fleet.clone();
+    let mut stopping = state.stopping.clone();
     // First event at once: the current version, so a (re)connected page knows where it stands.
     let initial = Some(model.version());
     let stream = stream::unfold(

@@ -45,6 +45,8 @@ pub struct AppState {
     pub store: Store,
     pub metrics: HttpMetrics,
     pub fleet: Arc<ops::fleet::FleetModel>,
+    /// Turns true when shutdown begins (long-lived streams end then).
+    pub stopping: watch::Receiver<bool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -61,6 +63,7 @@ pub struct Application {
     fleet: crate::fleet::FleetRuntime,
     grace: Duration,
     shutdown_tx: watch::Sender<bool>,
+    stopping_tx: watch::Sender<bool>,
 }
 
 /// Stops a running [`Application`] gracefully (the programmatic SIGTERM, for tests).
@@ -104,6 +107,8 @@ impl Application {
             source,
         })?;
 
+        let (shutdown_tx, _) = watch::channel(false);
+        let (stopping_tx, stopping_rx) = watch::channel(false);
         let fleet = crate::fleet::start(&config, store.clone())
             .await
             .map_err(StartError::Fleet)?;
@@ -132,14 +137,15 @@ impl Application {
             store: store.clone(),
             metrics: HttpMetrics::default(),
             fleet: fleet.model.clone(),
+            stopping: stopping_rx,
         };
         let router = routes(state, portal).merge(extra);
-        let (shutdown_tx, _) = watch::channel(false);
         Ok(Application {
             listener,
             router,
             store,
             fleet,
+            stopping_tx,
             grace: Duration::from_secs(config.server.shutdown_grace_secs),
             shutdown_tx,
         })
@@ -164,7 +170,8 @@ impl Application {
     /// in-flight requests finish (up to `server.shutdown_grace_secs`) and closes the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mut rx = self.shutdown_tx.subscribe();
-        let (stopping_tx, mut stopping_rx) = watch::channel(false);
+        let stopping_tx = self.stopping_tx;
+        let mut stopping_rx = stopping_tx.subscribe();
         let signal = async move {
             tokio::select! {
                 _ = os_signal() => {},
@@ -185,8 +192,19 @@ impl Application {
                 Ok(())
             }
         };
-        self.fleet.stop().await;
-        self.store.close().await;
+        // Neither the fleet tasks nor the store may hold the exit hostage.
+        if tokio::time::timeout(Duration::from_secs(5), self.fleet.stop())
+            .await
+            .is_err()
+        {
+            tracing::warn!("fleet tasks did not stop within 5 s");
+        }
+        if tokio::time::timeout(Duration::from_secs(5), self.store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the store did not close within 5 s");
+        }
         outcome
     }
 }

@@ -2,6 +2,7 @@
 //! One test binary (modules below) so that the server is linked once.
 
 mod cli;
+mod fleet;
 mod health;
 mod helpers;
 mod pages;

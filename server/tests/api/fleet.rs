@@ -1,0 +1,248 @@
+//! Server-rendered fleet pages against the simulator, with faults. These run on a multi-thread
+//! runtime, as the server does in production: the simulator and the server share the test's
+//! runtime, and on a single thread a graceful shutdown stalled behind the simulator's listeners.
+
+use std::time::Duration;
+
+use axum::Router;
+use ops::sim::{demo_layout, Fault, FleetSim};
+use ops::supervisor::gateway::HealthStatus;
+use server::config::InventorySourceKind;
+
+use crate::helpers::{spawn_app_with, test_config, StoreKind, TestApp};
+
+async fn app_on_sim(sim: &FleetSim, kind: StoreKind) -> TestApp {
+    let (mut config, dir) = test_config(kind).await;
+    let fleet_file = dir.path().join("fleet.toml");
+    std::fs::write(&fleet_file, sim.fleet_file().to_toml()).unwrap();
+    config.inventory.source = InventorySourceKind::Static;
+    config.inventory.fleet_file = Some(fleet_file);
+    config.fleet.poll_interval_ms = 200;
+    config.fleet.host_timeout_ms = 800;
+    spawn_app_with(config, dir, Router::new()).await
+}
+
+fn inject(sim: &FleetSim, host: &str, fault: Fault) {
+    sim.host(host).unwrap().inject(&fault).unwrap();
+}
+
+/// The chip of (service, host) in an environment panel, and its state.
+fn chip_state(html: &str, host: &str, service: &str) -> Option<String> {
+    let marker = format!("data-host=\"{host}\" data-service=\"{service}\"");
+    let at = html.find(&marker)?;
+    let rest = &html[at..];
+    let s = rest.find("data-state=\"")? + "data-state=\"".len();
+    Some(rest[s..s + rest[s..].find('"')?].to_owned())
+}
+
+/// The chip of a host with no services seen.
+fn chip_state_bare(html: &str, host: &str) -> Option<String> {
+    let marker = format!("data-host=\"{host}\" title=");
+    let at = html.find(&marker)?;
+    let rest = &html[at..];
+    let s = rest.find("data-state=\"")? + "data-state=\"".len();
+    Some(rest[s..s + rest[s..].find('"')?].to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_every_fault_in_words() {
+    let sim = FleetSim::start(demo_layout(11)).await.unwrap();
+    inject(
+        &sim,
+        "builder-api-live-1",
+        Fault::Health {
+            service: "builder-api".into(),
+            status: HealthStatus::Critical,
+        },
+    );
+    inject(
+        &sim,
+        "builder-sessionsrv-live-1",
+        Fault::Health {
+            service: "builder-sessionsrv".into(),
+            status: HealthStatus::Warning,
+        },
+    );
+    inject(
+        &sim,
+        "builder-originsrv-live-1",
+        Fault::Stopped {
+            service: "builder-originsrv".into(),
+        },
+    );
+    inject(&sim, "builder-router-acceptance-1", Fault::Down);
+    inject(
+        &sim,
+        "builder-datastore-live-1",
+        Fault::SupVersion {
+            version: "0.62.0-dev".into(),
+        },
+    );
+    let app = app_on_sim(&sim, StoreKind::Sqlite).await;
+
+    let html = app.get("/").await.text().await.unwrap();
+    assert_eq!(
+        chip_state(&html, "builder-api-live-1", "builder-api").as_deref(),
+        Some("critical")
+    );
+    assert_eq!(
+        chip_state(&html, "builder-sessionsrv-live-1", "builder-sessionsrv").as_deref(),
+        Some("warning")
+    );
+    assert_eq!(
+        chip_state(&html, "builder-originsrv-live-1", "builder-originsrv").as_deref(),
+        Some("down")
+    );
+    assert_eq!(
+        chip_state(&html, "builder-router-live-1", "builder-router").as_deref(),
+        Some("healthy")
+    );
+    assert_eq!(
+        chip_state_bare(&html, "builder-router-acceptance-1").as_deref(),
+        Some("unreachable"),
+        "a host unreachable from the start has no services to show, and says so"
+    );
+    for word in ["critical", "warning", "down", "unreachable", "healthy"] {
+        assert!(
+            html.contains(&format!("<span class=\"state-word\">{word}</span>")),
+            "{word} as a word"
+        );
+    }
+    for kind in [
+        "unreachable_host",
+        "version_drift",
+        "development_supervisor",
+    ] {
+        assert!(
+            html.contains(&format!("data-kind=\"{kind}\"")),
+            "alarm {kind}"
+        );
+    }
+    let live = html.find("data-env=\"live\" aria-label").unwrap();
+    let acceptance = html.find("data-env=\"acceptance\" aria-label").unwrap();
+    assert!(live < acceptance, "live first");
+
+    // Deep links: environment, host (with the hook output), service (with instances).
+    let env = app.get("/environments/live").await.text().await.unwrap();
+    assert!(env.contains("Instances") && env.contains("builder-datastore-live-1"));
+    let host = app
+        .get("/environments/live/hosts/builder-api-live-1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        host.contains("cannot reach the router"),
+        "health hook output on the host page"
+    );
+    let host = app
+        .get("/environments/acceptance/hosts/builder-router-acceptance-1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(host.contains("Supervisor unreachable"));
+    let svc = app.get("/services/originsrv").await.text().await.unwrap();
+    assert!(svc.contains("builder-originsrv-live-1") && svc.contains("Package search"));
+    let missing = app.get("/environments/nope").await.text().await.unwrap();
+    assert!(missing.contains("Unknown environment"));
+    let missing = app
+        .get("/environments/live/hosts/nope")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(missing.contains("Unknown host"));
+
+    // Acceptance one release ahead of live on the api.
+    let rel = app.get("/releases").await.text().await.unwrap();
+    let api_row = &rel[rel.find("<tr data-service=\"builder-api\"").unwrap()..];
+    let api_row = &api_row[..api_row.find("</tr>").unwrap()];
+    assert!(
+        api_row.contains("rel-ahead") && api_row.contains("7611/20180912181703"),
+        "{api_row}"
+    );
+
+    let broken = app.get("/broken").await.text().await.unwrap();
+    assert!(broken.contains("href=\"/services/sessionsrv\"") && broken.contains("My Origins"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_announces_changes() {
+    let sim = FleetSim::start(demo_layout(12)).await.unwrap();
+    let app = app_on_sim(&sim, StoreKind::Sqlite).await;
+    let res = app.get("/api/fleet/events").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut res = res;
+    let first = String::from_utf8(res.chunk().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(first.starts_with("event: fleet\ndata: "), "{first}");
+    let v0: u64 = first
+        .trim_start_matches("event: fleet\ndata: ")
+        .trim()
+        .parse()
+        .unwrap();
+    inject(
+        &sim,
+        "builder-api-live-1",
+        Fault::Health {
+            service: "builder-api".into(),
+            status: HealthStatus::Critical,
+        },
+    );
+    let next = tokio::time::timeout(Duration::from_secs(3), res.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let next = String::from_utf8(next.to_vec()).unwrap();
+    let v1: u64 = next
+        .trim_start_matches("event: fleet\ndata: ")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(v1 > v0, "{v0} then {v1}");
+}
+
+/// A second Onwatch on the same store (a restart, or another replica) sees the history the
+/// first one recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_history_survives_a_restart() {
+    let sim = FleetSim::start(demo_layout(13)).await.unwrap();
+    let (mut config, dir) = test_config(StoreKind::Postgres).await;
+    let fleet_file = dir.path().join("fleet.toml");
+    std::fs::write(&fleet_file, sim.fleet_file().to_toml()).unwrap();
+    config.inventory.source = InventorySourceKind::Static;
+    config.inventory.fleet_file = Some(fleet_file);
+    config.fleet.poll_interval_ms = 200;
+    inject(
+        &sim,
+        "builder-jobsrv-live-1",
+        Fault::Health {
+            service: "builder-jobsrv".into(),
+            status: HealthStatus::Critical,
+        },
+    );
+    // The first instance records the critical spell during its first poll, before it serves.
+    let first = spawn_app_with(config.clone(), tempfile::tempdir().unwrap(), Router::new()).await;
+    first.handle.abort();
+
+    inject(&sim, "builder-jobsrv-live-1", Fault::Clear);
+    let second = spawn_app_with(config, dir, Router::new()).await;
+    let html = tokio::time::timeout(Duration::from_secs(20), async {
+        second.get("/services/jobsrv").await.text().await.unwrap()
+    })
+    .await
+    .expect("the service page renders");
+    assert!(
+        html.contains("<strong>critical</strong>"),
+        "the critical spell from before the restart is in the history"
+    );
+    assert!(
+        html.contains("data-state=\"healthy\""),
+        "and the service is healthy now"
+    );
+}
