@@ -39,6 +39,9 @@ pub struct EnvView {
     pub hosts: Vec<HostView>,
     /// Newest successful poll of any host.
     pub last_poll_ms: Option<i64>,
+    /// Set when healthy hosts were left out (large environments on the dashboard): the number
+    /// of healthy instances left out, per service.
+    pub healthy_omitted: Option<Vec<(String, usize)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +91,8 @@ pub struct ServiceView {
 pub struct CensusView {
     /// (gossip health, members)
     pub counts: Vec<(String, usize)>,
+    /// Members not listed (large rings).
+    pub omitted: usize,
     /// (service group, member hostname or id, health)
     pub members: Vec<(String, String, String)>,
 }
@@ -151,10 +156,57 @@ pub fn slug_of(service: &str) -> String {
     service.trim_start_matches("builder-").to_owned()
 }
 
+/// The whole fleet, without the census of each host (the host page has it).
 #[server(endpoint = "fleet")]
 pub async fn load_fleet() -> Result<FleetView, ServerFnError> {
     let portal = crate::portal::portal()?;
-    Ok(ssr::view(&portal))
+    let mut view = ssr::view(&portal);
+    for h in view
+        .environments
+        .iter_mut()
+        .flat_map(|e| e.hosts.iter_mut())
+    {
+        h.census = None;
+    }
+    Ok(view)
+}
+
+/// The dashboard's view: like [`load_fleet`], but without what only the host page shows
+/// (census, tags, hook output), and, in environments of more than `collapse_above` hosts,
+/// without the hosts that are entirely healthy (counted instead).
+#[server(endpoint = "dashboard")]
+pub async fn load_dashboard(collapse_above: usize) -> Result<FleetView, ServerFnError> {
+    let portal = crate::portal::portal()?;
+    let now = ops::time::now_ms();
+    let snap = portal.fleet.snapshot(now);
+    Ok(ssr::dashboard(
+        &snap,
+        portal.fleet_source.clone(),
+        now,
+        collapse_above,
+    ))
+}
+
+/// One host, in full.
+#[server(endpoint = "host")]
+pub async fn load_host(
+    environment: String,
+    host: String,
+) -> Result<Option<(bool, HostView, i64)>, ServerFnError> {
+    let portal = crate::portal::portal()?;
+    let view = ssr::view(&portal);
+    let now = view.now_ms;
+    Ok(view
+        .environments
+        .into_iter()
+        .find(|e| e.name == environment)
+        .and_then(|e| {
+            let production = e.production;
+            e.hosts
+                .into_iter()
+                .find(|h| h.name == host)
+                .map(|h| (production, h, now))
+        }))
 }
 
 #[server(endpoint = "service-instances")]
@@ -221,6 +273,7 @@ pub mod ssr {
                         services,
                         hosts: e.hosts.iter().map(host_view).collect(),
                         last_poll_ms: e.hosts.iter().filter_map(|h| h.last_seen_ms).max(),
+                        healthy_omitted: None,
                     }
                 })
                 .collect(),
@@ -247,6 +300,71 @@ pub mod ssr {
                 })
                 .collect(),
         }
+    }
+
+    /// The dashboard's slim view, built straight from the snapshot: healthy hosts of large
+    /// environments are counted, not converted.
+    pub fn dashboard(
+        snap: &FleetSnapshot,
+        source: Option<String>,
+        now: i64,
+        collapse_above: usize,
+    ) -> FleetView {
+        let slim = FleetSnapshot {
+            version: snap.version,
+            generated_ms: snap.generated_ms,
+            alarms: snap.alarms.clone(),
+            probes: snap.probes.clone(),
+            environments: Vec::new(),
+        };
+        let mut view = from_snapshot(&slim, source, now);
+        for e in &snap.environments {
+            let large = e.hosts.len() > collapse_above;
+            let mut services: Vec<String> = e
+                .hosts
+                .iter()
+                .flat_map(|h| h.services.iter().map(|s| s.service.clone()))
+                .collect();
+            services.sort_by_key(|s| service_rank(s));
+            services.dedup();
+            let mut omitted: Vec<(String, usize)> =
+                services.iter().map(|s| (s.clone(), 0)).collect();
+            let mut hosts = Vec::new();
+            for h in &e.hosts {
+                if large && h.cell == CellState::Healthy {
+                    for s in &h.services {
+                        if let Some(o) = omitted.iter_mut().find(|(n, _)| *n == s.service) {
+                            o.1 += 1;
+                        }
+                    }
+                    continue;
+                }
+                let mut hv = host_view(h);
+                hv.census = None;
+                hv.labels.clear();
+                for s in &mut hv.services {
+                    s.health_stdout = None;
+                    s.health_stderr = None;
+                }
+                hosts.push(hv);
+            }
+            view.environments.push(EnvView {
+                name: e.name.clone(),
+                production: e.production,
+                inventory_source: e.inventory.source.clone(),
+                inventory_refreshed_ms: e.inventory.refreshed_ms,
+                inventory_error: e.inventory.error.clone(),
+                counts: CellState::ALL
+                    .iter()
+                    .filter_map(|c| e.counts.get(c).map(|n| (c.as_str().to_owned(), *n)))
+                    .collect(),
+                services,
+                hosts,
+                last_poll_ms: e.hosts.iter().filter_map(|h| h.last_seen_ms).max(),
+                healthy_omitted: large.then_some(omitted),
+            });
+        }
+        view
     }
 
     fn host_view(h: &HostSnapshot) -> HostView {
@@ -283,7 +401,8 @@ pub mod ssr {
             member_id: h.member_id.clone(),
             services,
             census: h.census.as_ref().map(|c| CensusView {
-                counts: c.health_counts().into_iter().collect(),
+                counts: c.counts.clone().into_iter().collect(),
+                omitted: c.omitted,
                 members: c
                     .groups
                     .iter()

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Onwatch's user interface: the app shell, the pages and the server functions they call.
 //!
 //! Server functions stay thin: they check the caller and hand the work to the `ops` crate, which

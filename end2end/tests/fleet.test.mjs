@@ -85,3 +85,16 @@ test('a healthy host page shows its Supervisor, services and census', async () =
   await page.screenshot({ path: screenshotPath('host'), fullPage: true });
   await page.close();
 });
+
+test('when the server goes away, a banner says the page may be stale', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(`${server.url}/`);
+  await waitForHydration(page);
+  assert.equal(await page.getByTestId('stale-banner').count(), 0);
+  await server.stop();
+  const banner = page.getByTestId('stale-banner');
+  await banner.waitFor({ timeout: 10_000 });
+  assert.match(await banner.textContent(), /Live updates interrupted since .*out of date/);
+  await page.screenshot({ path: screenshotPath('dashboard-stale') });
+  await page.close();
+});

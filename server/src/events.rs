@@ -19,20 +19,25 @@ pub async fn fleet_events(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.fleet.subscribe();
     let model = state.fleet.clone();
-    let mut stopping = state.stopping.clone();
+    let stopping = state.stopping.clone();
     // First event at once: the current version, so a (re)connected page knows where it stands.
     let initial = Some(model.version());
     let stream = stream::unfold(
-        (rx, model, initial, 0u64),
-        |(mut rx, model, pending, last)| async move {
+        (rx, model, stopping, initial, 0u64),
+        |(mut rx, model, mut stopping, pending, last)| async move {
             if let Some(v) = pending {
                 let event = Event::default().event("fleet").data(v.to_string());
-                return Some((Ok(event), (rx, model, None, v)));
+                return Some((Ok(event), (rx, model, stopping, None, v)));
             }
             loop {
-                match rx.recv().await {
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return None,
+                tokio::select! {
+                    r = rx.recv() => match r {
+                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return None,
+                    },
+                    // The server is shutting down: end the stream so that it does not hold the
+                    // shutdown open; the browser's EventSource reconnects to the next instance.
+                    _ = stopping.wait_for(|s| *s) => return None,
                 }
                 tokio::time::sleep(MIN_GAP).await;
                 // Drain what arrived meanwhile: one event stands for all of them.
@@ -42,7 +47,7 @@ pub async fn fleet_events(
                 let v = model.version();
                 if v != last {
                     let event = Event::default().event("fleet").data(v.to_string());
-                    return Some((Ok(event), (rx, model, None, v)));
+                    return Some((Ok(event), (rx, model, stopping, None, v)));
                 }
             }
         },

@@ -136,8 +136,9 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
                 ..PollerOptions::default()
             },
         ));
-        // First round now, so the first page shows real states rather than "not polled".
-        poller.poll_once().await;
+        // First round now, so the first page shows real states rather than "not polled"; bounded,
+        // so a slow fleet never delays serving (the background loop carries on).
+        let _ = tokio::time::timeout(Duration::from_secs(3), poller.poll_once()).await;
         tasks.push(tokio::spawn(poller.run(shutdown_rx.clone())));
     }
 

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use super::fleet_common::*;
 use super::LoadError;
-use crate::fleet::{load_fleet, EnvView, FleetView};
+use crate::fleet::{load_dashboard, EnvView, FleetView};
 use crate::live::use_live_fleet;
 
 /// Above this many hosts, an environment's grid lists only the hosts with a problem; the
@@ -16,7 +16,10 @@ pub const FULL_GRID_MAX_HOSTS: usize = 40;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let live = use_live_fleet();
-    let fleet = Resource::new(move || live.version.get(), |_| load_fleet());
+    let fleet = Resource::new(
+        move || live.version.get(),
+        |_| load_dashboard(FULL_GRID_MAX_HOSTS),
+    );
     view! {
         <Title text="Dashboard"/>
         <section class="page dashboard">
@@ -71,8 +74,13 @@ fn Dashboard(fleet: FleetView) -> impl IntoView {
 /// polled yet, unreachable from the start) get their own row.
 #[component]
 pub fn EnvGrid(env: EnvView, now_ms: i64, #[prop(optional)] full: bool) -> impl IntoView {
-    let total = env.hosts.len();
-    let show_all = full || total <= FULL_GRID_MAX_HOSTS;
+    let total = env.hosts.len()
+        + env
+            .healthy_omitted
+            .as_ref()
+            .map(|o| o.iter().map(|(_, n)| *n).max().unwrap_or(0))
+            .unwrap_or(0);
+    let show_all = full || env.healthy_omitted.is_none() && total <= FULL_GRID_MAX_HOSTS;
     let class = if env.production {
         "env-panel env-panel-prod"
     } else {
@@ -90,7 +98,12 @@ pub fn EnvGrid(env: EnvView, now_ms: i64, #[prop(optional)] full: bool) -> impl 
                     chips.push((h.name.clone(), s.cell.clone(), title, h.environment.clone()));
                 }
             }
-            let healthy_hidden = if show_all { 0 } else { chips.iter().filter(|c| c.1 == "healthy").count() };
+            let omitted_here = env
+                .healthy_omitted
+                .as_ref()
+                .and_then(|o| o.iter().find(|(n, _)| n == svc).map(|(_, n)| *n))
+                .unwrap_or(0);
+            let healthy_hidden = omitted_here + if show_all { 0 } else { chips.iter().filter(|c| c.1 == "healthy").count() };
             if !show_all {
                 chips.retain(|c| c.1 != "healthy");
             }

@@ -143,6 +143,7 @@ fn Spark(points: Vec<(bool, u64)>) -> impl IntoView {
 #[component]
 pub fn HostPage() -> impl IntoView {
     let params = use_params_map();
+    let live = use_live_fleet();
     let key = move || {
         let p = params.read();
         (
@@ -150,26 +151,27 @@ pub fn HostPage() -> impl IntoView {
             p.get("host").unwrap_or_default(),
         )
     };
+    let data = Resource::new(
+        move || (key(), live.version.get()),
+        |((env, host), _)| crate::fleet::load_host(env, host),
+    );
     view! {
         <section class="page">
-            {move || {
-                let (env, host) = key();
-                with_fleet(move |f: FleetView| {
-                    let now = f.now_ms;
-                    let found = f.environments.iter().find(|e| e.name == env).and_then(|e| {
-                        e.hosts.iter().find(|h| h.name == host).cloned().map(|h| (e.production, h))
-                    });
-                    match found {
-                        None => view! {
+            <Transition fallback=|| view! { <p class="muted">"Loading the host…"</p> }>
+                {move || Suspend::new(async move {
+                    let (env, host) = key();
+                    match data.await {
+                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                        Ok(None) => view! {
                             <Title text="Unknown host"/>
                             <h1>"Unknown host"</h1>
                             <p>"No host " <code>{host.clone()}</code> " in environment " <code>{env.clone()}</code>
                                ". It may have left the inventory. "<a href=env_href(&env)>"See the environment"</a></p>
                         }.into_any(),
-                        Some((production, h)) => view! { <HostDetail host=h production=production now_ms=now/> }.into_any(),
+                        Ok(Some((production, h, now))) => view! { <HostDetail host=h production=production now_ms=now/> }.into_any(),
                     }
-                })
-            }}
+                })}
+            </Transition>
         </section>
     }
 }
@@ -235,7 +237,8 @@ fn HostDetail(host: HostView, production: bool, now_ms: i64) -> impl IntoView {
         {match census {
             None => view! { <p class="muted">"No census read yet (it is read every few polls)."</p> }.into_any(),
             Some(c) => view! {
-                <p>{c.counts.iter().map(|(h, n)| format!("{n} {h}")).collect::<Vec<_>>().join(" · ")}</p>
+                <p>{c.counts.iter().map(|(h, n)| format!("{n} {h}")).collect::<Vec<_>>().join(" · ")}
+                   {(c.omitted > 0).then(|| format!(" — {} more members not listed", c.omitted))}</p>
                 <table class="census">
                     <thead><tr><th>"Service group"</th><th>"Member"</th><th>"Gossip health"</th></tr></thead>
                     <tbody>{c.members.into_iter().map(|(g, m, health)| view! { <tr><td>{g}</td><td>{m}</td><td>{health}</td></tr> }).collect_view()}</tbody>

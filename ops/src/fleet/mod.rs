@@ -23,6 +23,9 @@ use crate::supervisor::gateway::{
     ServiceStatus,
 };
 
+/// Census members kept per host (the counts always cover the whole census).
+pub const CENSUS_MEMBERS_KEPT: usize = 64;
+
 /// What a dashboard cell says about a service. Every value has a word; colour is extra.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -424,6 +427,8 @@ impl FleetModel {
     ) -> Vec<Transition> {
         let now = poll.at_ms;
         let mut transitions = Vec::new();
+        // Whether anything a page shows has changed (a steady poll changes nothing but the time).
+        let mut changed = false;
         {
             let Ok(mut state) = self.state.write() else {
                 return transitions;
@@ -453,8 +458,13 @@ impl FleetModel {
                     host.last_seen_ms = Some(now);
                     host.last_error = None;
                     host.consecutive_failures = 0;
-                    if let Some(c) = poll.census {
-                        host.census = Some(c);
+                    if let Some(mut c) = poll.census {
+                        // The ring of a large fleet lists every host; keep a page's worth.
+                        c.truncate(CENSUS_MEMBERS_KEPT);
+                        if host.census.as_ref() != Some(&c) {
+                            changed = true;
+                            host.census = Some(c);
+                        }
                     }
                     // The Supervisor's version and member id are on every service element.
                     if let Some(first) = services.first() {
@@ -479,7 +489,12 @@ impl FleetModel {
                         let key = status.service_group.clone();
                         // `Some(from)` when the cell changed; `from` is `None` for a new service.
                         let (since, changed_from) = match host.services.remove(&key) {
-                            Some(prev) if prev.cell == cell => (prev.since_ms, None),
+                            Some(prev) if prev.cell == cell => {
+                                if prev.status != status || prev.health_report != report {
+                                    changed = true;
+                                }
+                                (prev.since_ms, None)
+                            }
                             Some(prev) => (now, Some(Some(prev.cell))),
                             None => (now, Some(None)),
                         };
@@ -537,19 +552,28 @@ impl FleetModel {
                         host.host_since_ms = now;
                     }
                     host.reachability = Reachability::Unreachable;
+                    if host.last_error.as_deref() != Some(msg.as_str()) {
+                        changed = true;
+                    }
                     host.last_error = Some(msg);
                     // Service entries stay as last seen, but every one now reads `unreachable`.
                     for svc in host.services.values_mut() {
                         if svc.cell != CellState::Unreachable {
                             svc.cell = CellState::Unreachable;
                             svc.since_ms = now;
+                            changed = true;
                         }
                     }
                 }
             }
-            state.version += 1;
+            changed |= !transitions.is_empty();
+            if changed {
+                state.version += 1;
+            }
         }
-        self.publish(transitions.clone());
+        if changed {
+            self.publish(transitions.clone());
+        }
         transitions
     }
 
@@ -583,9 +607,6 @@ impl FleetModel {
     }
 
     fn publish(&self, transitions: Vec<Transition>) {
-        if let Ok(mut c) = self.cached.lock() {
-            *c = None;
-        }
         let version = self.version();
         // No receivers is fine: nobody is watching.
         let _ = self.changes.send(FleetChange {
@@ -594,12 +615,14 @@ impl FleetModel {
         });
     }
 
-    /// The fleet as pages show it. Cached until the next change, so many readers are cheap.
+    /// The fleet as pages show it. Shared by every reader until the model changes, or for a
+    /// second at most (ages and staleness depend on the clock). A poll that sees nothing new does
+    /// not change the model, so a steady fleet of any size costs one rebuild a second.
     pub fn snapshot(&self, now_ms: i64) -> Arc<FleetSnapshot> {
+        let version = self.version();
         if let Ok(cached) = self.cached.lock() {
             if let Some(s) = cached.as_ref() {
-                // Staleness depends on the clock: rebuild at least every second.
-                if now_ms - s.generated_ms < 1000 {
+                if s.version == version && now_ms - s.generated_ms < 1000 {
                     return s.clone();
                 }
             }

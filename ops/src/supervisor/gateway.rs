@@ -286,8 +286,13 @@ pub fn parse_health(body: &[u8]) -> Result<HealthReport, GatewayError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct CensusSummary {
     pub local_member_id: Option<String>,
-    /// service group → members (id, package, ip, alive/suspect/confirmed/departed)
+    /// service group → members (id, package, ip, alive/suspect/confirmed/departed); at most
+    /// [`CensusSummary::truncate`]'s limit of them in all.
     pub groups: BTreeMap<String, Vec<CensusMember>>,
+    /// Distinct members by gossip health, over the whole census (before any truncation).
+    pub counts: BTreeMap<String, usize>,
+    /// Members left out by truncation.
+    pub omitted: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,6 +307,21 @@ pub struct CensusMember {
 }
 
 impl CensusSummary {
+    /// Keeps at most `max` members (the ring of a large fleet lists every host in every group);
+    /// the counts still describe the whole census.
+    pub fn truncate(&mut self, max: usize) {
+        let mut kept = 0;
+        for members in self.groups.values_mut() {
+            let room = max.saturating_sub(kept);
+            if members.len() > room {
+                self.omitted += members.len() - room;
+                members.truncate(room);
+            }
+            kept += members.len();
+        }
+        self.groups.retain(|_, m| !m.is_empty());
+    }
+
     /// Members by gossip health across all groups (a member counted once).
     pub fn health_counts(&self) -> BTreeMap<String, usize> {
         let mut seen = BTreeMap::new();
@@ -358,13 +378,17 @@ pub fn parse_census(body: &[u8]) -> Result<CensusSummary, GatewayError> {
         }
         groups.insert(name.clone(), members);
     }
-    Ok(CensusSummary {
+    let mut summary = CensusSummary {
         local_member_id: v
             .get("local_member_id")
             .and_then(|x| x.as_str())
             .map(str::to_owned),
         groups,
-    })
+        counts: BTreeMap::new(),
+        omitted: 0,
+    };
+    summary.counts = summary.health_counts();
+    Ok(summary)
 }
 
 /// Where a Supervisor's HTTP gateway is, and how to authenticate.
@@ -638,6 +662,16 @@ mod tests {
             Some("probe/httpd/0.1.0/20260101000000")
         );
         assert_eq!(c.health_counts().get("alive"), Some(&1));
+        assert_eq!(c.counts.get("alive"), Some(&1));
+        let mut t = c.clone();
+        t.truncate(0);
+        assert!(t.groups.is_empty());
+        assert_eq!(t.omitted, 1);
+        assert_eq!(
+            t.counts.get("alive"),
+            Some(&1),
+            "counts describe the whole census"
+        );
         assert!(parse_census(b"[]").is_err());
     }
 

@@ -42,3 +42,26 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         "no new connections after shutdown"
     );
 }
+
+/// An open event stream (every dashboard has one) does not hold a shutdown open.
+#[tokio::test]
+async fn open_event_streams_end_at_shutdown() {
+    let (config, dir) = test_config(StoreKind::Sqlite).await;
+    let app = spawn_app_with(config, dir, Router::new()).await;
+    let mut events = app.get("/api/fleet/events").await;
+    assert!(
+        events.chunk().await.unwrap().is_some(),
+        "the first event arrives"
+    );
+    app.shutdown.shutdown();
+    let ended = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Ok(Some(_)) = events.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ends when the server shuts down");
+    tokio::time::timeout(Duration::from_secs(3), app.handle)
+        .await
+        .expect("the server stops well before the grace period")
+        .unwrap()
+        .unwrap();
+}
