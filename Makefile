@@ -30,4 +30,4 @@ fmt:
 
 clippy:
 	cargo clippy -p ops -p app -p server --all-targets -- -D warnings
-	RUSTFLAGS="--cfg erase_components" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings

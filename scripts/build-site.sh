@@ -20,9 +20,7 @@ else
   PROFILE=dev
 fi
 DIR=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
-# Type-erased components: much smaller and faster-to-build WASM (the HTML is the same).
-RUSTFLAGS="${RUSTFLAGS:-} --cfg erase_components" \
-  cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE" "${EXTRA[@]}"
+cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE" "${EXTRA[@]}"
 WASM="$TARGET_DIR/wasm32-unknown-unknown/$DIR/frontend.wasm"
 rm -rf "$SITE.tmp" && mkdir -p "$SITE.tmp/pkg"
 [ -d public ] && cp -r public/. "$SITE.tmp/"

@@ -31,8 +31,7 @@ cargo clippy -p ops -p app -p server --all-targets --features ops/sim --locked -
 
 step "clippy (hydrate: frontend + app for wasm32)"
 if [ "$WASM_MODE" = rustup ]; then
-  # Same flags as scripts/build-site.sh, so the two share one build of the wasm dependencies.
-  RUSTFLAGS="--cfg erase_components" cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
+  cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
 else
   echo "Debian's rustc-web ships no clippy: the hydrate build is checked by compiling it below."
 fi
