@@ -220,7 +220,9 @@ pub async fn load_service_instances(slug: String) -> Result<ServiceInstances, Se
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::*;
-    use ops::fleet::{CellState, FleetSnapshot, HostSnapshot, Reachability, ServiceSnapshot};
+    use ops::fleet::{
+        CellState, EnvironmentSnapshot, FleetSnapshot, HostSnapshot, Reachability, ServiceSnapshot,
+    };
 
     use crate::portal::Portal;
 
@@ -252,30 +254,7 @@ pub mod ssr {
             environments: snap
                 .environments
                 .iter()
-                .map(|e| {
-                    let mut services: Vec<String> = e
-                        .hosts
-                        .iter()
-                        .flat_map(|h| h.services.iter().map(|s| s.service.clone()))
-                        .collect();
-                    services.sort_by_key(|s| service_rank(s));
-                    services.dedup();
-                    EnvView {
-                        name: e.name.clone(),
-                        production: e.production,
-                        inventory_source: e.inventory.source.clone(),
-                        inventory_refreshed_ms: e.inventory.refreshed_ms,
-                        inventory_error: e.inventory.error.clone(),
-                        counts: CellState::ALL
-                            .iter()
-                            .filter_map(|c| e.counts.get(c).map(|n| (c.as_str().to_owned(), *n)))
-                            .collect(),
-                        services,
-                        hosts: e.hosts.iter().map(host_view).collect(),
-                        last_poll_ms: e.hosts.iter().filter_map(|h| h.last_seen_ms).max(),
-                        healthy_omitted: None,
-                    }
-                })
+                .map(|e| env_view(e, e.hosts.iter().map(host_view).collect(), None))
                 .collect(),
             probes: snap
                 .probes
@@ -320,15 +299,8 @@ pub mod ssr {
         let mut view = from_snapshot(&slim, source, now);
         for e in &snap.environments {
             let large = e.hosts.len() > collapse_above;
-            let mut services: Vec<String> = e
-                .hosts
-                .iter()
-                .flat_map(|h| h.services.iter().map(|s| s.service.clone()))
-                .collect();
-            services.sort_by_key(|s| service_rank(s));
-            services.dedup();
             let mut omitted: Vec<(String, usize)> =
-                services.iter().map(|s| (s.clone(), 0)).collect();
+                services_of(e).into_iter().map(|s| (s, 0)).collect();
             let mut hosts = Vec::new();
             for h in &e.hosts {
                 if large && h.cell == CellState::Healthy {
@@ -348,23 +320,45 @@ pub mod ssr {
                 }
                 hosts.push(hv);
             }
-            view.environments.push(EnvView {
-                name: e.name.clone(),
-                production: e.production,
-                inventory_source: e.inventory.source.clone(),
-                inventory_refreshed_ms: e.inventory.refreshed_ms,
-                inventory_error: e.inventory.error.clone(),
-                counts: CellState::ALL
-                    .iter()
-                    .filter_map(|c| e.counts.get(c).map(|n| (c.as_str().to_owned(), *n)))
-                    .collect(),
-                services,
-                hosts,
-                last_poll_ms: e.hosts.iter().filter_map(|h| h.last_seen_ms).max(),
-                healthy_omitted: large.then_some(omitted),
-            });
+            view.environments
+                .push(env_view(e, hosts, large.then_some(omitted)));
         }
         view
+    }
+
+    /// Service names of an environment, in runbook order.
+    fn services_of(e: &EnvironmentSnapshot) -> Vec<String> {
+        let mut services: Vec<String> = e
+            .hosts
+            .iter()
+            .flat_map(|h| h.services.iter().map(|s| s.service.clone()))
+            .collect();
+        services.sort_by_key(|s| service_rank(s));
+        services.dedup();
+        services
+    }
+
+    /// An environment's view with the given (possibly filtered) hosts.
+    fn env_view(
+        e: &EnvironmentSnapshot,
+        hosts: Vec<HostView>,
+        healthy_omitted: Option<Vec<(String, usize)>>,
+    ) -> EnvView {
+        EnvView {
+            name: e.name.clone(),
+            production: e.production,
+            inventory_source: e.inventory.source.clone(),
+            inventory_refreshed_ms: e.inventory.refreshed_ms,
+            inventory_error: e.inventory.error.clone(),
+            counts: CellState::ALL
+                .iter()
+                .filter_map(|c| e.counts.get(c).map(|n| (c.as_str().to_owned(), *n)))
+                .collect(),
+            services: services_of(e),
+            hosts,
+            last_poll_ms: e.hosts.iter().filter_map(|h| h.last_seen_ms).max(),
+            healthy_omitted,
+        }
     }
 
     fn host_view(h: &HostSnapshot) -> HostView {

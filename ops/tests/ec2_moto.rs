@@ -11,14 +11,19 @@ use ops::inventory::ec2::{Ec2Inventory, Ec2Options};
 use ops::inventory::{InventoryError, InventorySource};
 use ops::testkit::MotoServer;
 
-async fn seed(url: &str, name: &str, env: Option<&str>) -> String {
+/// An SDK client on moto, for seeding (the inventory under test builds its own).
+fn sdk(url: &str) -> aws_sdk_ec2::Client {
     let conf = aws_sdk_ec2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-west-2"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
         .endpoint_url(url)
         .build();
-    let client = aws_sdk_ec2::Client::from_conf(conf);
+    aws_sdk_ec2::Client::from_conf(conf)
+}
+
+async fn seed(url: &str, name: &str, env: Option<&str>) -> String {
+    let client = sdk(url);
     let mut tags = vec![Tag::builder().key("Name").value(name).build()];
     if let Some(env) = env {
         tags.push(Tag::builder().key("X-Environment").value(env).build());
@@ -42,13 +47,7 @@ async fn seed(url: &str, name: &str, env: Option<&str>) -> String {
 }
 
 async fn stop(url: &str, id: &str) {
-    let conf = aws_sdk_ec2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .endpoint_url(url)
-        .build();
-    aws_sdk_ec2::Client::from_conf(conf)
+    sdk(url)
         .stop_instances()
         .instance_ids(id)
         .send()

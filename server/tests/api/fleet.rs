@@ -26,22 +26,24 @@ fn inject(sim: &FleetSim, host: &str, fault: Fault) {
     sim.host(host).unwrap().inject(&fault).unwrap();
 }
 
-/// The chip of (service, host) in an environment panel, and its state.
-fn chip_state(html: &str, host: &str, service: &str) -> Option<String> {
-    let marker = format!("data-host=\"{host}\" data-service=\"{service}\"");
-    let at = html.find(&marker)?;
-    let rest = &html[at..];
+/// The state shown right after `marker` in the page (the first `data-state` that follows).
+fn state_after(html: &str, marker: &str) -> Option<String> {
+    let rest = &html[html.find(marker)?..];
     let s = rest.find("data-state=\"")? + "data-state=\"".len();
     Some(rest[s..s + rest[s..].find('"')?].to_owned())
 }
 
+/// The chip of (service, host) in an environment panel, and its state.
+fn chip_state(html: &str, host: &str, service: &str) -> Option<String> {
+    state_after(
+        html,
+        &format!("data-host=\"{host}\" data-service=\"{service}\""),
+    )
+}
+
 /// The chip of a host with no services seen.
 fn chip_state_bare(html: &str, host: &str) -> Option<String> {
-    let marker = format!("data-host=\"{host}\" title=");
-    let at = html.find(&marker)?;
-    let rest = &html[at..];
-    let s = rest.find("data-state=\"")? + "data-state=\"".len();
-    Some(rest[s..s + rest[s..].find('"')?].to_owned())
+    state_after(html, &format!("data-host=\"{host}\" title="))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
