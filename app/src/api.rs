@@ -12,11 +12,28 @@ pub struct EnvironmentSummary {
     pub description: String,
 }
 
-/// Who is signed in. `None` until a sign-in provider is configured.
+/// Who is signed in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Viewer {
     pub name: String,
+    pub login: String,
+    /// `viewer`, `responder` or `admin`.
     pub role: String,
+    /// `github`, `oidc` or `dev`.
+    pub provider: String,
+}
+
+impl Viewer {
+    /// Whether the role includes `needed` (`viewer` < `responder` < `admin`). The UI uses this to
+    /// hide what the role cannot do; the server checks again on every request.
+    pub fn can(&self, needed: &str) -> bool {
+        let rank = |r: &str| match r {
+            "admin" => 2,
+            "responder" => 1,
+            _ => 0,
+        };
+        rank(&self.role) >= rank(needed)
+    }
 }
 
 /// What the app shell needs on every page.
@@ -26,6 +43,10 @@ pub struct ShellData {
     pub store_backend: String,
     pub environments: Vec<EnvironmentSummary>,
     pub viewer: Option<Viewer>,
+    /// The development sign-in is on: the shell shows a banner on every page.
+    pub dev_signin: bool,
+    /// For the sign-out form, which posts without JavaScript.
+    pub csrf_token: String,
 }
 
 /// A Builder service as the catalogue describes it.
@@ -40,25 +61,34 @@ pub struct ServiceSynopsis {
     pub cautions: Vec<String>,
 }
 
-#[server(endpoint = "shell-info")]
+#[server(prefix = "/api/read", endpoint = "shell-info")]
 pub async fn shell_info() -> Result<ShellData, ServerFnError> {
-    let portal = use_context::<crate::portal::Portal>()
-        .ok_or_else(|| ServerFnError::new("the portal context is missing"))?;
+    let id = crate::portal::require(ops::auth::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
     Ok(ShellData {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         store_backend: portal.store.backend().name().to_owned(),
         environments: portal.environments.clone(),
-        viewer: None,
+        viewer: Some(Viewer {
+            name: id.name,
+            login: id.login,
+            role: id.role.as_str().to_owned(),
+            provider: id.provider,
+        }),
+        dev_signin: portal.dev_signin,
+        csrf_token: crate::portal::csrf_token(),
     })
 }
 
-#[server(endpoint = "list-services")]
+#[server(prefix = "/api/read", endpoint = "list-services")]
 pub async fn list_services() -> Result<Vec<ServiceSynopsis>, ServerFnError> {
+    crate::portal::require(ops::auth::Role::Viewer)?;
     Ok(ops::catalog::SERVICES.iter().map(synopsis).collect())
 }
 
-#[server(endpoint = "get-service")]
+#[server(prefix = "/api/read", endpoint = "get-service")]
 pub async fn get_service(slug: String) -> Result<Option<ServiceSynopsis>, ServerFnError> {
+    crate::portal::require(ops::auth::Role::Viewer)?;
     Ok(ops::catalog::service(&slug).map(synopsis))
 }
 

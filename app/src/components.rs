@@ -38,6 +38,17 @@ pub fn Layout(children: Children) -> impl IntoView {
                         .iter()
                         .map(|(href, label)| view! { <A href=*href>{*label}</A> })
                         .collect_view()}
+                    // Only admins see the admin section; the server refuses it to anyone else.
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let admin = info
+                                .await
+                                .ok()
+                                .and_then(|i| i.viewer)
+                                .is_some_and(|v| v.can("admin"));
+                            admin.then(|| view! { <A href="/admin/sessions">"Admin"</A> })
+                        })}
+                    </Transition>
                 </nav>
                 <div class="topbar-right">
                     <Suspense fallback=|| view! { <span class="muted">"…"</span> }>
@@ -56,7 +67,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                                                 .map(|e| view! { <EnvBadge env=e/> })
                                                 .collect_view()}
                                         </span>
-                                        <ViewerSlot viewer=info.viewer/>
+                                        <ViewerSlot viewer=info.viewer csrf=info.csrf_token/>
                                     }
                                         .into_any()
                                 }
@@ -75,20 +86,35 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <ThemeToggle/>
                 </div>
             </header>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    info.await.ok().filter(|i| i.dev_signin).map(|_| view! {
+                        <div class="dev-banner" role="alert" data-testid="dev-banner">
+                            <strong>"Development sign-in is enabled."</strong>
+                            " Anyone who can reach this portal can pick any name and role. For a laptop or a test run only, never for the real fleet."
+                        </div>
+                    })
+                })}
+            </Transition>
             <crate::live::StaleBanner/>
             <main class="content">{children()}</main>
         </div>
     }
 }
 
-/// Who is signed in, and with which role.
+/// Who is signed in, with which role, and the sign-out button (a plain form: it works before
+/// the page is interactive).
 #[component]
-fn ViewerSlot(viewer: Option<crate::api::Viewer>) -> impl IntoView {
+fn ViewerSlot(viewer: Option<crate::api::Viewer>, csrf: String) -> impl IntoView {
     match viewer {
         Some(v) => view! {
-            <span class="viewer" data-testid="viewer">
+            <span class="viewer" data-testid="viewer" title=format!("{} via {}", v.login, v.provider)>
                 <span class="viewer-name">{v.name}</span>
-                <span class=format!("role role-{}", v.role)>{v.role.clone()}</span>
+                <span class=format!("role role-{}", v.role) data-testid="viewer-role">{v.role.clone()}</span>
+                <form method="post" action="/auth/signout" class="signout">
+                    <input type="hidden" name="_csrf" value=csrf/>
+                    <button type="submit" class="link-button" data-testid="signout">"Sign out"</button>
+                </form>
             </span>
         }
         .into_any(),

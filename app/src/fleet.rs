@@ -157,8 +157,9 @@ pub fn slug_of(service: &str) -> String {
 }
 
 /// The whole fleet, without the census of each host (the host page has it).
-#[server(endpoint = "fleet")]
+#[server(prefix = "/api/read", endpoint = "fleet")]
 pub async fn load_fleet() -> Result<FleetView, ServerFnError> {
+    crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let mut view = ssr::view(&portal);
     for h in view
@@ -174,8 +175,9 @@ pub async fn load_fleet() -> Result<FleetView, ServerFnError> {
 /// The dashboard's view: like [`load_fleet`], but without what only the host page shows
 /// (census, tags, hook output), and, in environments of more than `collapse_above` hosts,
 /// without the hosts that are entirely healthy (counted instead).
-#[server(endpoint = "dashboard")]
+#[server(prefix = "/api/read", endpoint = "dashboard")]
 pub async fn load_dashboard(collapse_above: usize) -> Result<FleetView, ServerFnError> {
+    crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let now = ops::time::now_ms();
     let snap = portal.fleet.snapshot(now);
@@ -188,11 +190,12 @@ pub async fn load_dashboard(collapse_above: usize) -> Result<FleetView, ServerFn
 }
 
 /// One host, in full.
-#[server(endpoint = "host")]
+#[server(prefix = "/api/read", endpoint = "host")]
 pub async fn load_host(
     environment: String,
     host: String,
 ) -> Result<Option<(bool, HostView, i64)>, ServerFnError> {
+    crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let view = ssr::view(&portal);
     let now = view.now_ms;
@@ -209,8 +212,9 @@ pub async fn load_host(
         }))
 }
 
-#[server(endpoint = "service-instances")]
+#[server(prefix = "/api/read", endpoint = "service-instances")]
 pub async fn load_service_instances(slug: String) -> Result<ServiceInstances, ServerFnError> {
+    crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     ssr::service_instances(&portal, &slug)
         .await

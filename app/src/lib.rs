@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/console") view=ConsolePage/>
                     <Route path=path!("/oncall") view=OnCallPage/>
                     <Route path=path!("/onboarding") view=OnboardingPage/>
+                    <Route path=path!("/admin/sessions") view=AdminSessionsPage/>
                 </Routes>
             </Layout>
         </Router>

@@ -14,6 +14,8 @@ pub struct LiveFleet {
     pub version: RwSignal<u64>,
     /// Epoch ms since which the stream is down; `None` while it is connected.
     pub down_since: RwSignal<Option<f64>>,
+    /// The server ended the stream because the session ended (revoked, expired, signed out).
+    pub signed_out: RwSignal<bool>,
 }
 
 /// Provides [`LiveFleet`] and, in the browser, connects the event stream.
@@ -21,6 +23,7 @@ pub fn provide_live_fleet() -> LiveFleet {
     let live = LiveFleet {
         version: RwSignal::new(0),
         down_since: RwSignal::new(None),
+        signed_out: RwSignal::new(false),
     };
     provide_context(live);
     Effect::new(move |_| connect(live));
@@ -31,6 +34,7 @@ pub fn use_live_fleet() -> LiveFleet {
     use_context::<LiveFleet>().unwrap_or_else(|| LiveFleet {
         version: RwSignal::new(0),
         down_since: RwSignal::new(None),
+        signed_out: RwSignal::new(false),
     })
 }
 
@@ -56,6 +60,15 @@ fn connect(live: LiveFleet) {
         });
     let _ = source.add_event_listener_with_callback("fleet", on_fleet.as_ref().unchecked_ref());
     on_fleet.forget();
+    let closer = source.clone();
+    let on_signed_out = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+        // Do not reconnect: the next attempt would be refused (401) anyway.
+        closer.close();
+        live.signed_out.set(true);
+    });
+    let _ = source
+        .add_event_listener_with_callback("signed_out", on_signed_out.as_ref().unchecked_ref());
+    on_signed_out.forget();
     let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
         if live.down_since.get_untracked().is_some() {
             // Back after an outage: refetch even if the version number happens to match.
@@ -65,9 +78,15 @@ fn connect(live: LiveFleet) {
     });
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     on_open.forget();
+    let probe = source.clone();
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
         if live.down_since.get_untracked().is_none() {
             live.down_since.set(Some(js_sys::Date::now()));
+        }
+        // CLOSED (2): the browser gave up, which it does when the server refuses the stream
+        // (401 after the session ended) rather than when the server is merely away.
+        if probe.ready_state() == 2 {
+            live.signed_out.set(true);
         }
     });
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -84,6 +103,19 @@ fn connect(_live: LiveFleet) {}
 pub fn StaleBanner() -> impl IntoView {
     let live = use_live_fleet();
     move || {
+        if live.signed_out.get() {
+            return Some(
+                view! {
+                    <div class="stale-banner" role="alert" data-testid="signed-out-banner">
+                        <strong>"⌛ Live updates stopped"</strong>
+                        ": your session has ended (signed out, revoked or expired), or the server refused the stream. What you see is not live. "
+                        <a href="/signin" rel="external">"Sign in again"</a>
+                        " or reload the page."
+                    </div>
+                }
+                .into_any(),
+            );
+        }
         live.down_since.get().map(|since| {
             view! {
                 <div class="stale-banner" role="alert" data-testid="stale-banner">
@@ -91,6 +123,7 @@ pub fn StaleBanner() -> impl IntoView {
                     " since " {clock(since)} ": what you see may be out of date. Reconnecting…"
                 </div>
             }
+            .into_any()
         })
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! One module per capability: [`store`] is the portal's own database (SQLite or Postgres).
 
+pub mod auth;
 pub mod catalog;
 pub mod fleet;
 pub mod inventory;

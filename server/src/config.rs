@@ -31,6 +31,99 @@ pub struct Config {
     /// Extra endpoint probes (each environment's Builder API is probed by default).
     #[serde(default)]
     pub probes: Vec<ProbeConfig>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// Sign-in: the providers, the session lifetimes, and the loopback-only development sign-in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// A sign-in form where anyone picks a name and a role. Only for a portal bound to loopback
+    /// (`make demo`, tests); every page then says so.
+    pub dev_signin: bool,
+    /// A session ends after this long without a request.
+    pub session_idle_minutes: u64,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute_hours: u64,
+    pub github: Option<GitHubAuthConfig>,
+    pub oidc: Option<OidcAuthConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            dev_signin: false,
+            session_idle_minutes: 8 * 60,
+            session_absolute_hours: 24,
+            github: None,
+            oidc: None,
+        }
+    }
+}
+
+/// Sign-in with GitHub (an OAuth app of the organisation).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitHubAuthConfig {
+    pub client_id: String,
+    /// File holding the OAuth app's client secret.
+    pub client_secret_file: PathBuf,
+    /// GitHub's web address (GitHub Enterprise: your server).
+    #[serde(default = "default_github_web")]
+    pub web_url: url::Url,
+    /// GitHub's API (GitHub Enterprise: https://HOST/api/v3).
+    #[serde(default = "default_github_api")]
+    pub api_url: url::Url,
+    /// Organisations (`habitat-sh`), teams (`habitat-sh/builder-oncall`) or people (`@login`)
+    /// per role.
+    pub roles: ops::auth::RoleRules,
+    #[serde(skip)]
+    pub client_secret: String,
+}
+
+fn default_github_web() -> url::Url {
+    url::Url::parse("https://github.com").expect("a valid constant URL")
+}
+
+fn default_github_api() -> url::Url {
+    url::Url::parse("https://api.github.com").expect("a valid constant URL")
+}
+
+/// Sign-in with an OpenID Connect provider (Okta, Azure AD, Google, Keycloak, …).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcAuthConfig {
+    /// What the sign-in button says: "Sign in with …".
+    #[serde(default = "default_oidc_name")]
+    pub display_name: String,
+    /// The issuer; discovery reads ISSUER/.well-known/openid-configuration.
+    pub issuer_url: url::Url,
+    pub client_id: String,
+    pub client_secret_file: PathBuf,
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The claim listing the person's groups (in the id_token or at the userinfo endpoint).
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Groups (or `@preferred_username`) per role.
+    pub roles: ops::auth::RoleRules,
+    #[serde(skip)]
+    pub client_secret: String,
+}
+
+fn default_oidc_name() -> String {
+    "single sign-on".to_owned()
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    ["openid", "email", "profile", "groups"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+fn default_groups_claim() -> String {
+    "groups".to_owned()
 }
 
 /// Where the hosts come from.
@@ -244,6 +337,7 @@ impl Default for Config {
             inventory: InventoryConfig::default(),
             fleet: FleetConfig::default(),
             probes: Vec::new(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -442,6 +536,7 @@ impl Config {
                 ));
             }
         }
+        self.validate_auth()?;
         for name in self.environments.keys() {
             let ok = !name.is_empty()
                 && name
@@ -453,6 +548,82 @@ impl Config {
                     "environment names are lower-case letters, digits, '-' and '_' (they appear in URLs)",
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn validate_auth(&mut self) -> Result<(), ConfigError> {
+        let auth = &mut self.auth;
+        if auth.dev_signin && !self.server.listen.ip().is_loopback() {
+            return Err(ConfigError::key(
+                "auth.dev_signin",
+                format!(
+                    "the development sign-in lets anyone pick any role, so it is only allowed when server.listen is a loopback address (127.0.0.1 or ::1); server.listen is {}. Configure [auth.github] or [auth.oidc] instead",
+                    self.server.listen
+                ),
+            ));
+        }
+        if auth.github.is_none() && auth.oidc.is_none() && !auth.dev_signin {
+            return Err(ConfigError::key(
+                "auth",
+                "nobody could sign in: configure [auth.github] or [auth.oidc] (see the README), or, on a loopback address only, auth.dev_signin = true",
+            ));
+        }
+        if auth.session_idle_minutes == 0 || auth.session_absolute_hours == 0 {
+            return Err(ConfigError::key(
+                "auth.session_idle_minutes",
+                "session lifetimes must be at least 1 (minute / hour)",
+            ));
+        }
+        if let Some(gh) = auth.github.as_mut() {
+            if gh.client_id.trim().is_empty() {
+                return Err(ConfigError::key(
+                    "auth.github.client_id",
+                    "is empty; copy the Client ID of the GitHub OAuth app",
+                ));
+            }
+            gh.client_secret =
+                read_secret("auth.github.client_secret_file", &gh.client_secret_file)?;
+            if gh.roles.is_empty() {
+                return Err(ConfigError::key(
+                    "auth.github.roles",
+                    "maps nobody to a role; add e.g. viewer = [\"habitat-sh\"], responder = [\"habitat-sh/builder-oncall\"]",
+                ));
+            }
+            gh.roles.case_insensitive = true;
+        }
+        if let Some(oidc) = auth.oidc.as_mut() {
+            if oidc.client_id.trim().is_empty() {
+                return Err(ConfigError::key(
+                    "auth.oidc.client_id",
+                    "is empty; copy the client id of the OIDC application",
+                ));
+            }
+            if !matches!(oidc.issuer_url.scheme(), "http" | "https") {
+                return Err(ConfigError::key(
+                    "auth.oidc.issuer_url",
+                    "must be an http(s) URL",
+                ));
+            }
+            oidc.client_secret =
+                read_secret("auth.oidc.client_secret_file", &oidc.client_secret_file)?;
+            if oidc.roles.is_empty() {
+                return Err(ConfigError::key(
+                    "auth.oidc.roles",
+                    "maps nobody to a role; add e.g. viewer = [\"builder-team\"], responder = [\"builder-oncall\"]",
+                ));
+            }
+            oidc.roles.case_insensitive = false;
+        }
+        let needs_public_url = auth.github.is_some() || auth.oidc.is_some();
+        if needs_public_url
+            && self.server.public_url.is_none()
+            && !self.server.listen.ip().is_loopback()
+        {
+            return Err(ConfigError::key(
+                "server.public_url",
+                "sign-in providers send people back to Onwatch's public address: set server.public_url, e.g. https://onwatch.example.com",
+            ));
         }
         Ok(())
     }
@@ -622,8 +793,14 @@ mod tests {
         f
     }
 
+    /// Loads `contents` with the development sign-in on, unless the contents say otherwise.
     fn load(contents: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let f = write(contents);
+        let contents = if contents.contains("[auth") {
+            contents.to_owned()
+        } else {
+            format!("{contents}\n[auth]\ndev_signin = true\n")
+        };
+        let f = write(&contents);
         Config::load_with_env(
             Some(f.path()),
             env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
@@ -650,7 +827,7 @@ mod tests {
             "[server]\nlisten = \"127.0.0.1:4000\"\n[store]\nurl = \"sqlite://x/y.db\"\n",
             &[
                 ("ONWATCH_STORE__MAX_CONNECTIONS", "3"),
-                ("ONWATCH_SERVER__LISTEN", "0.0.0.0:5000"),
+                ("ONWATCH_SERVER__LISTEN", "127.0.0.2:5000"),
                 ("ONWATCH_CONFIG", "/ignored"),
                 ("ONWATCH_TEST_PG_URL", "ignored"),
                 ("ONWATCH_DEV_CACHE", "ignored"),
@@ -662,7 +839,7 @@ mod tests {
         assert_eq!(c.store.max_connections, 3);
         assert_eq!(
             c.server.listen.to_string(),
-            "0.0.0.0:5000",
+            "127.0.0.2:5000",
             "env wins over file"
         );
     }
@@ -744,6 +921,109 @@ mod tests {
     fn the_password_field_cannot_be_set_directly() {
         let e = load("[store]\npassword = \"x\"\n", &[]).unwrap_err();
         assert!(e.message.contains("password"), "{e}");
+    }
+
+    #[test]
+    fn dev_signin_only_on_loopback() {
+        let e = load("[server]\nlisten = \"0.0.0.0:3000\"\n", &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.dev_signin"), "{e}");
+        assert!(e.message.contains("loopback"), "{e}");
+        let c = load("[server]\nlisten = \"[::1]:3000\"\n", &[]).unwrap();
+        assert!(c.auth.dev_signin);
+    }
+
+    #[test]
+    fn someone_must_be_able_to_sign_in() {
+        let e = load("[auth]\ndev_signin = false\n", &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth"), "{e}");
+        assert!(e.message.contains("[auth.github]"), "{e}");
+    }
+
+    fn github(extra: &str, secret: &std::path::Path) -> String {
+        format!(
+            "[auth.github]\nclient_id = \"Iv1.abc\"\nclient_secret_file = \"{}\"\n{extra}",
+            secret.display()
+        )
+    }
+
+    #[test]
+    fn github_provider_is_checked() {
+        let secret = write("gh-secret\n");
+        let c = load(
+            &github(
+                "[auth.github.roles]\nviewer = [\"habitat-sh\"]\n",
+                secret.path(),
+            ),
+            &[],
+        )
+        .unwrap();
+        let gh = c.auth.github.unwrap();
+        assert_eq!(gh.client_secret, "gh-secret");
+        assert_eq!(gh.api_url.as_str(), "https://api.github.com/");
+        assert!(gh.roles.case_insensitive, "GitHub names ignore case");
+
+        let e = load(&github("[auth.github.roles]\n", secret.path()), &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.github.roles"), "{e}");
+
+        let e = load(
+            &github(
+                "[auth.github.roles]\nviewer = [\"x\"]\n",
+                Path::new("/nonexistent/secret"),
+            ),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("auth.github.client_secret_file"),
+            "{e}"
+        );
+
+        let e = load(
+            &github(
+                "[auth.github.roles]\nviewer = [\"x\"]\nadmin = [1]\n",
+                secret.path(),
+            ),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.github.roles.admin.0"), "{e}");
+
+        let e = load(
+            &format!(
+                "[server]\nlisten = \"0.0.0.0:3000\"\n{}",
+                github("[auth.github.roles]\nviewer = [\"x\"]\n", secret.path())
+            ),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("server.public_url"), "{e}");
+    }
+
+    #[test]
+    fn oidc_provider_is_checked() {
+        let secret = write("oidc-secret");
+        let base = format!(
+            "[auth.oidc]\nissuer_url = \"https://example.okta.com/oauth2/default\"\nclient_id = \"0oa1\"\nclient_secret_file = \"{}\"\n",
+            secret.path().display()
+        );
+        let c = load(
+            &format!("{base}[auth.oidc.roles]\nresponder = [\"builder-oncall\"]\n"),
+            &[],
+        )
+        .unwrap();
+        let oidc = c.auth.oidc.unwrap();
+        assert_eq!(oidc.groups_claim, "groups");
+        assert!(oidc.scopes.contains(&"openid".to_owned()));
+        assert!(!oidc.roles.case_insensitive);
+        let e = load(&format!("{base}[auth.oidc.roles]\n"), &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.oidc.roles"), "{e}");
+        let e = load(
+            &base.replace("https://example.okta.com/oauth2/default", "not a url"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.oidc.issuer_url"), "{e}");
     }
 
     #[test]

@@ -1,34 +1,64 @@
 //! Server-sent events: `/api/fleet/events` announces the fleet model's version whenever it
 //! changes, so pages refetch within a second. Changes are coalesced (at most one event per
-//! 250 ms) so a busy fleet cannot flood a browser.
+//! 250 ms) so a busy fleet cannot flood a browser. The stream needs a session, and ends with a
+//! `signed_out` event when that session is revoked or expires (checked every
+//! [`SESSION_CHECK`]).
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::auth::wall::SessionKey;
 use crate::startup::AppState;
 
 const MIN_GAP: Duration = Duration::from_millis(250);
+/// How often an open stream checks that its session still exists.
+pub const SESSION_CHECK: Duration = Duration::from_secs(5);
+
+/// What the stream carries besides its receiver.
+struct Watch {
+    model: std::sync::Arc<ops::fleet::FleetModel>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    store: ops::store::Store,
+    session: String,
+    check: tokio::time::Interval,
+    ended: bool,
+}
 
 pub async fn fleet_events(
     State(state): State<AppState>,
+    Extension(SessionKey(session)): Extension<SessionKey>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.fleet.subscribe();
-    let model = state.fleet.clone();
-    let stopping = state.stopping.clone();
+    let mut check = tokio::time::interval(SESSION_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    check.reset();
+    let watch = Watch {
+        model: state.fleet.clone(),
+        stopping: state.stopping.clone(),
+        store: state.store.clone(),
+        session,
+        check,
+        ended: false,
+    };
     // First event at once: the current version, so a (re)connected page knows where it stands.
-    let initial = Some(model.version());
+    let initial = Some(watch.model.version());
     let stream = stream::unfold(
-        (rx, model, stopping, initial, 0u64),
-        |(mut rx, model, mut stopping, pending, last)| async move {
+        (rx, watch, initial, 0u64),
+        |(mut rx, mut w, pending, last)| async move {
+            if w.ended {
+                return None;
+            }
             if let Some(v) = pending {
                 let event = Event::default().event("fleet").data(v.to_string());
-                return Some((Ok(event), (rx, model, stopping, None, v)));
+                return Some((Ok(event), (rx, w, None, v)));
             }
+            let mut check = false;
             loop {
                 tokio::select! {
                     r = rx.recv() => match r {
@@ -37,17 +67,28 @@ pub async fn fleet_events(
                     },
                     // The server is shutting down: end the stream so that it does not hold the
                     // shutdown open; the browser's EventSource reconnects to the next instance.
-                    _ = stopping.wait_for(|s| *s) => return None,
+                    _ = w.stopping.wait_for(|s| *s) => return None,
+                    _ = w.check.tick() => check = true,
+                }
+                if check {
+                    check = false;
+                    // A revoked or expired session ends the stream; a store hiccup does not.
+                    if let Ok(None) = w.store.session_load(&w.session, ops::time::now_ms()).await {
+                        w.ended = true;
+                        let event = Event::default().event("signed_out").data("session ended");
+                        return Some((Ok(event), (rx, w, None, last)));
+                    }
+                    continue;
                 }
                 tokio::time::sleep(MIN_GAP).await;
                 // Drain what arrived meanwhile: one event stands for all of them.
                 while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) =
                     rx.try_recv()
                 {}
-                let v = model.version();
+                let v = w.model.version();
                 if v != last {
                     let event = Event::default().event("fleet").data(v.to_string());
-                    return Some((Ok(event), (rx, model, stopping, None, v)));
+                    return Some((Ok(event), (rx, w, None, v)));
                 }
             }
         },

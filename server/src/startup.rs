@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::metrics::{self, HttpMetrics};
 
@@ -31,6 +32,8 @@ pub enum StartError {
     Store(#[from] ops::store::StoreError),
     #[error("cannot start the fleet engine: {0}")]
     Fleet(String),
+    #[error("cannot set up sign-in: {0}")]
+    Auth(String),
     #[error("cannot listen on {addr}: {source}. Is another process using the port? Set server.listen or ONWATCH_SERVER__LISTEN")]
     Bind {
         addr: SocketAddr,
@@ -47,11 +50,18 @@ pub struct AppState {
     pub fleet: Arc<ops::fleet::FleetModel>,
     /// Turns true when shutdown begins (long-lived streams end then).
     pub stopping: watch::Receiver<bool>,
+    pub auth: Auth,
 }
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for Auth {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
     }
 }
 
@@ -61,6 +71,7 @@ pub struct Application {
     router: Router,
     store: Store,
     fleet: crate::fleet::FleetRuntime,
+    session_cleanup: tokio::task::JoinHandle<()>,
     grace: Duration,
     shutdown_tx: watch::Sender<bool>,
     stopping_tx: watch::Sender<bool>,
@@ -118,7 +129,10 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(local_addr)
             .build();
+        let auth =
+            Auth::from_config(&config, store.clone(), local_addr).map_err(StartError::Auth)?;
         let portal = Portal {
+            dev_signin: config.auth.dev_signin,
             store: store.clone(),
             fleet: fleet.model.clone(),
             fleet_source: fleet.source.clone(),
@@ -137,14 +151,17 @@ impl Application {
             store: store.clone(),
             metrics: HttpMetrics::default(),
             fleet: fleet.model.clone(),
-            stopping: stopping_rx,
+            stopping: stopping_rx.clone(),
+            auth,
         };
-        let router = routes(state, portal).merge(extra);
+        let session_cleanup = crate::auth::spawn_session_cleanup(store.clone(), stopping_rx);
+        let router = routes(state, portal, extra);
         Ok(Application {
             listener,
             router,
             store,
             fleet,
+            session_cleanup,
             stopping_tx,
             grace: Duration::from_secs(config.server.shutdown_grace_secs),
             shutdown_tx,
@@ -180,7 +197,12 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
         };
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+        let serve = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
         let grace = self.grace;
         let outcome = tokio::select! {
             r = serve.into_future() => r,
@@ -192,6 +214,7 @@ impl Application {
                 Ok(())
             }
         };
+        self.session_cleanup.abort();
         // Neither the fleet tasks nor the store may hold the exit hostage.
         if tokio::time::timeout(Duration::from_secs(5), self.fleet.stop())
             .await
@@ -227,13 +250,27 @@ async fn os_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-fn routes(state: AppState, portal: Portal) -> Router {
+/// Every route the server answers itself (Leptos adds the pages and server functions). The
+/// router is built from this list, and the auth-wall test walks it.
+pub fn server_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>)> {
+    let mut routes = vec![
+        ("/healthz", get(healthz)),
+        ("/metrics", get(metrics_text)),
+        (app::live::EVENTS_PATH, get(crate::events::fleet_events)),
+    ];
+    routes.extend(crate::auth::server_routes());
+    routes
+}
+
+/// The whole router. Every request, including static files and the 404 page, passes the auth
+/// wall (which sits inside the session layer); `/metrics` and the trace span see everything.
+fn routes(state: AppState, portal: Portal, extra: Router) -> Router {
     let leptos_options = state.leptos_options.clone();
     let route_list = generate_route_list(App);
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
-        .route(app::live::EVENTS_PATH, get(crate::events::fleet_events))
+    let auth = state.auth.clone();
+    server_routes()
+        .into_iter()
+        .fold(Router::new(), |r, (path, handler)| r.route(path, handler))
         .leptos_routes_with_context(
             &state,
             route_list,
@@ -241,6 +278,13 @@ fn routes(state: AppState, portal: Portal) -> Router {
             move || shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state.clone())
+        .merge(extra)
+        .layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            crate::auth::wall::wall,
+        ))
+        .layer(auth.session_layer())
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -248,7 +292,6 @@ fn routes(state: AppState, portal: Portal) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
         }))
-        .with_state(state)
 }
 
 /// Liveness and readiness: 200 when the store answers, 503 (with the reason) when it does not.

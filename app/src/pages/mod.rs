@@ -1,6 +1,7 @@
 //! One component per page. Pages that later capabilities fill describe what they will hold and,
 //! until then, the runbook procedure the on-call engineer follows by hand.
 
+pub mod admin;
 mod dashboard;
 mod fleet_common;
 mod fleet_pages;
@@ -8,6 +9,7 @@ mod home;
 mod sections;
 mod services;
 
+pub use admin::AdminSessionsPage;
 pub use dashboard::HomePage;
 pub use fleet_common::host_href;
 pub use fleet_pages::{BrokenPage, EnvironmentPage, HostPage, ReleasesPage};

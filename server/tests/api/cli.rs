@@ -81,6 +81,15 @@ fn bad_configurations_stop_start_up_with_one_clear_line() {
             vec![("ONWATCH_CONFIG", "/nonexistent/via-env.toml")],
             "via-env.toml",
         ),
+        (
+            vec!["check-config"],
+            vec![
+                ("ONWATCH_AUTH__DEV_SIGNIN", "true"),
+                ("ONWATCH_SERVER__LISTEN", "0.0.0.0:3000"),
+            ],
+            "auth.dev_signin",
+        ),
+        (vec!["check-config"], vec![], "nobody could sign in"),
     ];
     for (args, env, expected) in cases {
         let (code, out, err) = onwatch(&args, &env);
@@ -95,7 +104,7 @@ fn bad_configurations_stop_start_up_with_one_clear_line() {
 fn check_config_and_migrate_succeed_on_a_good_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let good = config_file(&format!(
-        "[store]\nurl = \"sqlite://{}/o.db\"\n[environments.live]\nproduction = true\n",
+        "[store]\nurl = \"sqlite://{}/o.db\"\n[environments.live]\nproduction = true\n[auth]\ndev_signin = true\n",
         dir.path().display()
     ));
     let (code, out, err) = onwatch(
@@ -120,6 +129,7 @@ fn an_unreachable_store_stops_start_up_with_a_clear_message() {
                 "postgres://onwatch:hunter2@127.0.0.1:1/onwatch",
             ),
             ("ONWATCH_SERVER__LISTEN", "127.0.0.1:0"),
+            ("ONWATCH_AUTH__DEV_SIGNIN", "true"),
         ],
     );
     assert_eq!(code, 1);

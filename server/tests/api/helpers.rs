@@ -1,5 +1,7 @@
 //! `spawn_app()`: the whole Onwatch server on a random port with a fresh store, in the style of
-//! zero2prod. Later capabilities add their fixtures (fleet simulator, identity provider) here.
+//! zero2prod. The app's `client` is signed in as a viewer through the development sign-in;
+//! [`TestApp::signed_in`] gives clients of other roles, [`TestApp::anonymous`] one without a
+//! session.
 
 use axum::Router;
 use server::config::Config;
@@ -13,11 +15,21 @@ pub enum StoreKind {
 
 pub struct TestApp {
     pub address: String,
+    /// Signed in as `test-viewer` (role viewer).
     pub client: reqwest::Client,
     pub store_url: String,
     pub shutdown: ShutdownHandle,
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
+}
+
+/// A client that keeps cookies and does not follow redirects (tests look at them).
+pub fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("a reqwest client")
 }
 
 impl TestApp {
@@ -28,15 +40,57 @@ impl TestApp {
             .await
             .expect("request to the test server")
     }
+
+    /// A client with no session.
+    pub fn anonymous(&self) -> reqwest::Client {
+        cookie_client()
+    }
+
+    /// A new client signed in with the development sign-in as `name` with `role`.
+    pub async fn signed_in(&self, name: &str, role: &str) -> reqwest::Client {
+        let client = cookie_client();
+        self.dev_signin(&client, name, role).await;
+        client
+    }
+
+    /// Signs `client` in (a same-origin form post, as the sign-in page makes it).
+    pub async fn dev_signin(&self, client: &reqwest::Client, name: &str, role: &str) {
+        let res = client
+            .post(format!("{}/auth/dev", self.address))
+            .header("origin", &self.address)
+            .form(&[("name", name), ("role", role), ("next", "/")])
+            .send()
+            .await
+            .expect("dev sign-in request");
+        assert_eq!(res.status(), 303, "dev sign-in as {name} ({role})");
+    }
+
+    /// POSTs a server function as the browser's client does (same origin, form encoded).
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(format!("{}{path}", self.address))
+            .header("origin", &self.address)
+            .form(form)
+            .send()
+            .await
+            .expect("server function request")
+    }
 }
 
-/// A configuration for tests: loopback, random port, a store of the given kind.
+/// A configuration for tests: loopback, random port, a store of the given kind, and the
+/// development sign-in (allowed because the address is loopback).
 pub async fn test_config(kind: StoreKind) -> (Config, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.server.site_root = dir.path().join("site");
     config.server.shutdown_grace_secs = 5;
+    config.auth.dev_signin = true;
     config.store.url = match kind {
         StoreKind::Sqlite => format!("sqlite://{}/onwatch.db", dir.path().display()),
         StoreKind::Postgres => ops::testkit::postgres_database()
@@ -60,15 +114,14 @@ pub async fn spawn_app_with(config: Config, dir: tempfile::TempDir, extra: Route
     let addr = app.local_addr();
     let shutdown = app.shutdown_handle();
     let handle = tokio::spawn(app.run_until_stopped());
-    TestApp {
+    let mut app = TestApp {
         address: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client: cookie_client(),
         store_url,
         shutdown,
         handle,
         _dir: dir,
-    }
+    };
+    app.client = app.signed_in("test-viewer", "viewer").await;
+    app
 }

@@ -1,9 +1,11 @@
 use crate::helpers::{spawn_app, StoreKind};
 
-/// Every page route, taken from the router itself, renders complete HTML on the server.
+/// Every page route, taken from the router itself, renders complete HTML on the server (for an
+/// admin, who may see all of them).
 #[tokio::test]
 async fn every_page_route_renders_on_the_server() {
     let app = spawn_app(StoreKind::Sqlite).await;
+    let admin = app.signed_in("test-admin", "admin").await;
     let routes = leptos_axum::generate_route_list(app::App);
     assert!(
         routes.len() >= 9,
@@ -15,7 +17,11 @@ async fn every_page_route_renders_on_the_server() {
             .path()
             .replace("{slug}", "datastore")
             .replace(":slug", "datastore");
-        let res = app.get(&path).await;
+        let res = admin
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200, "{path}");
         let html = res.text().await.unwrap();
         assert!(html.starts_with("<!DOCTYPE html>"), "{path}");
@@ -57,14 +63,7 @@ async fn unknown_pages_are_404() {
 #[tokio::test]
 async fn server_functions_answer_json() {
     let app = spawn_app(StoreKind::Postgres).await;
-    let res = app
-        .client
-        .post(format!("{}/api/shell-info", app.address))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("")
-        .send()
-        .await
-        .unwrap();
+    let res = app.call(&app.client, "/api/read/shell-info", &[]).await;
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["store_backend"], "postgres");

@@ -1,0 +1,188 @@
+//! Sign-in sessions as rows of the portal's store, so that they survive a restart and are shared
+//! by every Onwatch replica on the same Postgres store (revoking one is immediate everywhere).
+//!
+//! The session id is a bearer credential: it is the primary key, and never leaves the server
+//! except in the person's own cookie. The admin page names sessions by a separate random
+//! `handle`.
+
+use sqlx::Row;
+
+use crate::store::{Store, StoreError};
+
+/// One stored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    /// The session's key-value data, as JSON.
+    pub data: String,
+    /// The session ends at this moment unless activity moves it forward (idle expiry).
+    pub expires_ms: i64,
+    /// Copied out of `data` for the admin page; `None` before sign-in.
+    pub meta: Option<SessionMeta>,
+}
+
+/// Who a session belongs to, as the admin page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionMeta {
+    pub login: String,
+    pub name: String,
+    pub provider: String,
+    pub role: String,
+    pub signed_in_ms: i64,
+    pub user_agent: Option<String>,
+    pub address: Option<String>,
+}
+
+/// An active, signed-in session as an admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ActiveSession {
+    /// Names the session for revocation; not the session id.
+    pub handle: String,
+    pub login: String,
+    pub name: String,
+    pub provider: String,
+    pub role: String,
+    pub signed_in_ms: i64,
+    pub last_seen_ms: i64,
+    pub expires_ms: i64,
+    pub user_agent: Option<String>,
+    pub address: Option<String>,
+}
+
+impl Store {
+    /// Inserts a new session; `false` if the id is taken (the caller draws another).
+    pub async fn session_create(&self, row: &SessionRow, now_ms: i64) -> Result<bool, StoreError> {
+        let meta = row.meta.as_ref();
+        let done = sqlx::query(
+            "INSERT INTO sessions (id, handle, data, expires_ms, created_ms, updated_ms, \
+             login, name, provider, role, signed_in_ms, user_agent, address) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&row.id)
+        .bind(new_handle())
+        .bind(&row.data)
+        .bind(row.expires_ms)
+        .bind(now_ms)
+        .bind(meta.map(|m| m.login.as_str()))
+        .bind(meta.map(|m| m.name.as_str()))
+        .bind(meta.map(|m| m.provider.as_str()))
+        .bind(meta.map(|m| m.role.as_str()))
+        .bind(meta.map(|m| m.signed_in_ms))
+        .bind(meta.and_then(|m| m.user_agent.as_deref()))
+        .bind(meta.and_then(|m| m.address.as_deref()))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Writes a session's data and expiry (inserting it if it is new).
+    pub async fn session_save(&self, row: &SessionRow, now_ms: i64) -> Result<(), StoreError> {
+        let meta = row.meta.as_ref();
+        sqlx::query(
+            "INSERT INTO sessions (id, handle, data, expires_ms, created_ms, updated_ms, \
+             login, name, provider, role, signed_in_ms, user_agent, address) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_ms = excluded.expires_ms, \
+             updated_ms = excluded.updated_ms, login = excluded.login, name = excluded.name, \
+             provider = excluded.provider, role = excluded.role, \
+             signed_in_ms = excluded.signed_in_ms, user_agent = excluded.user_agent, \
+             address = excluded.address",
+        )
+        .bind(&row.id)
+        .bind(new_handle())
+        .bind(&row.data)
+        .bind(row.expires_ms)
+        .bind(now_ms)
+        .bind(meta.map(|m| m.login.as_str()))
+        .bind(meta.map(|m| m.name.as_str()))
+        .bind(meta.map(|m| m.provider.as_str()))
+        .bind(meta.map(|m| m.role.as_str()))
+        .bind(meta.map(|m| m.signed_in_ms))
+        .bind(meta.and_then(|m| m.user_agent.as_deref()))
+        .bind(meta.and_then(|m| m.address.as_deref()))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A session's data and expiry, if it exists and has not expired.
+    pub async fn session_load(
+        &self,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let row =
+            sqlx::query("SELECT data, expires_ms FROM sessions WHERE id = $1 AND expires_ms > $2")
+                .bind(id)
+                .bind(now_ms)
+                .fetch_optional(self.pool())
+                .await?;
+        match row {
+            Some(r) => Ok(Some((r.try_get("data")?, r.try_get("expires_ms")?))),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn session_delete(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends the session named by `handle` (the admin page's revoke). `false` if there is none.
+    pub async fn session_revoke(&self, handle: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE handle = $1")
+            .bind(handle)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Every signed-in session that has not expired, most recently active first.
+    pub async fn sessions_active(&self, now_ms: i64) -> Result<Vec<ActiveSession>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT handle, login, name, provider, role, signed_in_ms, updated_ms, expires_ms, \
+             user_agent, address FROM sessions \
+             WHERE login IS NOT NULL AND expires_ms > $1 ORDER BY updated_ms DESC, handle",
+        )
+        .bind(now_ms)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ActiveSession {
+                    handle: r.try_get("handle")?,
+                    login: r.try_get("login")?,
+                    name: r.try_get::<Option<String>, _>("name")?.unwrap_or_default(),
+                    provider: r
+                        .try_get::<Option<String>, _>("provider")?
+                        .unwrap_or_default(),
+                    role: r.try_get::<Option<String>, _>("role")?.unwrap_or_default(),
+                    signed_in_ms: r.try_get::<Option<i64>, _>("signed_in_ms")?.unwrap_or(0),
+                    last_seen_ms: r.try_get("updated_ms")?,
+                    expires_ms: r.try_get("expires_ms")?,
+                    user_agent: r.try_get("user_agent")?,
+                    address: r.try_get("address")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes sessions that expired before `now_ms`; returns how many.
+    pub async fn sessions_delete_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1")
+            .bind(now_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// A random handle for the admin page (not derived from the session id).
+fn new_handle() -> String {
+    let token = oauth2::CsrfToken::new_random_len(9);
+    token.secret().replace(['-', '_'], "x")
+}

@@ -1,0 +1,406 @@
+//! The sign-in routes: the sign-in page, each provider's start and callback, the development
+//! sign-in, and sign-out.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use ops::auth::{AuthError, CsrfToken, Identity, PendingSignIn, Role};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::session_store::{PENDING_KEY, SIGNED_IN_KEY};
+use super::{pages, Auth, SignedIn, SIGN_IN_TIMEOUT_MS};
+
+#[derive(Debug, Deserialize, Default)]
+pub struct SigninQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DevForm {
+    name: String,
+    role: String,
+    next: Option<String>,
+}
+
+/// A local path to return to after sign-in; anything else (another site, `//host`, a scheme)
+/// becomes `/`, so the sign-in cannot be used as an open redirect.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(|c| c.is_control() || c == '\\')
+                && !n.starts_with("/signin")
+                && !n.starts_with("/auth/") =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+fn csrf(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<CsrfToken>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default()
+}
+
+pub async fn signin_page(
+    State(auth): State<Auth>,
+    Query(q): Query<SigninQuery>,
+    parts: Parts,
+) -> Response {
+    let signed_in = parts.extensions.get::<Identity>();
+    let notice = q.signed_out.is_some().then_some("You are signed out.");
+    pages::signin(
+        &auth,
+        signed_in,
+        &safe_next(q.next.as_deref()),
+        notice,
+        &csrf(&parts),
+    )
+    .into_response()
+}
+
+fn not_configured(provider: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        pages::problem(
+            "Sign-in not configured",
+            &format!("Sign-in with {provider} is not configured on this Onwatch. Use another way on the sign-in page."),
+            &[],
+        ),
+    )
+        .into_response()
+}
+
+fn store_error(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "session store error during sign-in");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::problem(
+            "Sign-in unavailable",
+            "Onwatch cannot write the session to its store right now. Try again shortly; if it persists, check /healthz.",
+            &[],
+        ),
+    )
+        .into_response()
+}
+
+async fn start(
+    session: Session,
+    next: Option<String>,
+    begun: Result<(url::Url, PendingSignIn), AuthError>,
+) -> Response {
+    match begun {
+        Ok((url, mut pending)) => {
+            pending.next = Some(safe_next(next.as_deref()));
+            if let Err(e) = session.insert(PENDING_KEY, &pending).await {
+                return store_error(e);
+            }
+            Redirect::to(url.as_str()).into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+pub async fn github_start(
+    State(auth): State<Auth>,
+    session: Session,
+    Query(q): Query<StartQuery>,
+) -> Response {
+    let Some(gh) = &auth.github else {
+        return not_configured("GitHub");
+    };
+    start(session, q.next, gh.begin(&auth.callback_url("github"))).await
+}
+
+pub async fn oidc_start(
+    State(auth): State<Auth>,
+    session: Session,
+    Query(q): Query<StartQuery>,
+) -> Response {
+    let Some(oidc) = &auth.oidc else {
+        return not_configured("OpenID Connect");
+    };
+    let begun = oidc.provider.begin(&auth.callback_url("oidc")).await;
+    start(session, q.next, begun).await
+}
+
+/// The checks every callback makes before the provider is asked anything: the provider's own
+/// error, a pending sign-in of this browser, its age, and the `state`.
+async fn pending_for(
+    session: &Session,
+    provider: &str,
+    q: &CallbackQuery,
+) -> Result<(PendingSignIn, String), Response> {
+    let pending = match session.remove::<PendingSignIn>(PENDING_KEY).await {
+        Ok(p) => p,
+        Err(e) => return Err(store_error(e)),
+    };
+    if let Some(err) = &q.error {
+        let detail = q.error_description.clone().unwrap_or_default();
+        return Err(failure(AuthError::Refused(format!(
+            "{err}{}{detail}",
+            if detail.is_empty() { "" } else { ": " }
+        ))));
+    }
+    let Some(pending) = pending.filter(|p| p.provider == provider) else {
+        return Err(failure(AuthError::Invalid(
+            "this browser has no sign-in in progress (it was started elsewhere, or already finished)".to_owned(),
+        )));
+    };
+    if ops::time::now_ms() - pending.started_ms > SIGN_IN_TIMEOUT_MS {
+        return Err(failure(AuthError::Invalid(
+            "the sign-in took more than 10 minutes".to_owned(),
+        )));
+    }
+    let state_ok = q.state.as_deref().is_some_and(|s| pending.state_matches(s));
+    if !state_ok {
+        return Err(failure(AuthError::Invalid(
+            "the state parameter does not match this browser's sign-in".to_owned(),
+        )));
+    }
+    let Some(code) = q.code.clone().filter(|c| !c.is_empty()) else {
+        return Err(failure(AuthError::Invalid(
+            "the provider sent no authorization code".to_owned(),
+        )));
+    };
+    Ok((pending, code))
+}
+
+pub async fn github_callback(
+    State(auth): State<Auth>,
+    session: Session,
+    Query(q): Query<CallbackQuery>,
+    parts: Parts,
+) -> Response {
+    let Some(gh) = &auth.github else {
+        return not_configured("GitHub");
+    };
+    let (pending, code) = match pending_for(&session, "github", &q).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match gh.finish(&pending, &code).await {
+        Ok(identity) => complete(&session, &parts, identity, pending.next).await,
+        Err(e) => failure(e),
+    }
+}
+
+pub async fn oidc_callback(
+    State(auth): State<Auth>,
+    session: Session,
+    Query(q): Query<CallbackQuery>,
+    parts: Parts,
+) -> Response {
+    let Some(oidc) = &auth.oidc else {
+        return not_configured("OpenID Connect");
+    };
+    let (pending, code) = match pending_for(&session, "oidc", &q).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match oidc.provider.finish(&pending, &code).await {
+        Ok(identity) => complete(&session, &parts, identity, pending.next).await,
+        Err(e) => failure(e),
+    }
+}
+
+pub async fn dev_signin(
+    State(auth): State<Auth>,
+    session: Session,
+    parts: Parts,
+    form: Result<Form<DevForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    if !auth.dev_signin {
+        return not_configured("the development sign-in");
+    }
+    let Ok(Form(form)) = form else {
+        return bad_dev_form("the form is incomplete: it needs a name and a role");
+    };
+    let name = form.name.trim();
+    let valid_name = !name.is_empty()
+        && name.chars().count() <= 40
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '@'));
+    if !valid_name {
+        return bad_dev_form("the name must be 1 to 40 letters, digits, spaces or - _ . @");
+    }
+    let role = match form.role.parse::<Role>() {
+        Ok(r) => r,
+        Err(e) => return bad_dev_form(&e),
+    };
+    let identity = Identity {
+        provider: "dev".to_owned(),
+        subject: name.to_owned(),
+        login: name.to_owned(),
+        name: name.to_owned(),
+        email: None,
+        role,
+        memberships: Vec::new(),
+    };
+    complete(
+        &session,
+        &parts,
+        identity,
+        Some(safe_next(form.next.as_deref())),
+    )
+    .await
+}
+
+fn bad_dev_form(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        pages::problem(
+            "Sign-in refused",
+            &format!("Development sign-in: {message}. Go back and correct it."),
+            &[],
+        ),
+    )
+        .into_response()
+}
+
+/// Signs the identity in: a new session id (no fixation), the identity stored, then on to
+/// where the person was going.
+async fn complete(
+    session: &Session,
+    parts: &Parts,
+    identity: Identity,
+    next: Option<String>,
+) -> Response {
+    let now = ops::time::now_ms();
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(200).collect::<String>());
+    let address = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|s| s.trim().to_owned())
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        });
+    let signed_in = SignedIn {
+        identity: identity.clone(),
+        signed_in_ms: now,
+        last_seen_ms: now,
+        user_agent,
+        address,
+    };
+    if let Err(e) = session.cycle_id().await {
+        return store_error(e);
+    }
+    if let Err(e) = session.insert(SIGNED_IN_KEY, &signed_in).await {
+        return store_error(e);
+    }
+    tracing::info!(who = %identity.label(), role = %identity.role, "signed in");
+    Redirect::to(&safe_next(next.as_deref())).into_response()
+}
+
+/// A failed sign-in, as a page that says what happened and what to do.
+fn failure(e: AuthError) -> Response {
+    match &e {
+        AuthError::NoRole {
+            login,
+            provider,
+            seen,
+            wanted,
+        } => {
+            tracing::info!(login = %login, provider = %provider, "sign-in refused: no role");
+            let list = |v: &[String]| {
+                if v.is_empty() {
+                    "none".to_owned()
+                } else {
+                    v.join(", ")
+                }
+            };
+            (
+                StatusCode::FORBIDDEN,
+                pages::problem(
+                    "No access to Onwatch",
+                    &format!("{e}. Ask an Onwatch admin to add you to one of the groups below, then sign in again."),
+                    &[
+                        ("Your memberships".to_owned(), list(seen)),
+                        ("Memberships with a role".to_owned(), list(wanted)),
+                    ],
+                ),
+            )
+                .into_response()
+        }
+        AuthError::Provider(_) => {
+            tracing::warn!(error = %e, "sign-in failed at the provider");
+            (
+                StatusCode::BAD_GATEWAY,
+                pages::problem("Sign-in failed", &e.to_string(), &[]),
+            )
+                .into_response()
+        }
+        AuthError::Refused(_) | AuthError::Invalid(_) => {
+            tracing::warn!(error = %e, "sign-in refused");
+            (
+                StatusCode::BAD_REQUEST,
+                pages::problem("Sign-in failed", &e.to_string(), &[]),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn signout(session: Session) -> Response {
+    if let Ok(Some(s)) = session.get::<SignedIn>(SIGNED_IN_KEY).await {
+        tracing::info!(who = %s.identity.label(), "signed out");
+    }
+    if let Err(e) = session.flush().await {
+        return store_error(e);
+    }
+    Redirect::to("/signin?signed_out=1").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_local_path_or_home() {
+        assert_eq!(
+            safe_next(Some("/environments/live?x=1")),
+            "/environments/live?x=1"
+        );
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/signin?next=/")), "/", "no loops");
+        assert_eq!(safe_next(Some("/x\r\nSet-Cookie: a=b")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

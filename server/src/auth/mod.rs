@@ -1,0 +1,190 @@
+//! Sign-in and roles at the web edge: the providers (GitHub, OIDC, the loopback-only development
+//! sign-in), sessions in the store (tower-sessions), the auth wall that every request passes,
+//! and CSRF protection for every state-changing request.
+//!
+//! The rules of the wall are in [`wall::access_for`]: a path says what it needs. Server
+//! functions follow the convention `/api/read/…` (viewer), `/api/act/…` (responder),
+//! `/api/admin/…` (admin), `/api/public/…` (anyone); any other `/api/…` path is refused, so an
+//! endpoint that forgot to say what it needs fails closed.
+
+mod handlers;
+mod pages;
+pub mod session_store;
+pub mod wall;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use ops::auth::github::GitHubProvider;
+use ops::auth::oidc::{OidcProvider, OidcSettings};
+use ops::auth::Identity;
+use ops::store::Store;
+use serde::{Deserialize, Serialize};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use url::Url;
+
+use crate::config::Config;
+use crate::startup::AppState;
+use session_store::StoreSessions;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "onwatch_session";
+/// How long a sign-in may take between leaving for the provider and coming back.
+pub const SIGN_IN_TIMEOUT_MS: i64 = 10 * 60 * 1000;
+/// Activity moves a session's idle expiry forward at most this often (one store write).
+pub const TOUCH_EVERY_MS: i64 = 60 * 1000;
+
+/// What a signed-in session remembers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub identity: Identity,
+    pub signed_in_ms: i64,
+    pub last_seen_ms: i64,
+    pub user_agent: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A configured OIDC provider and the name on its button.
+pub struct OidcEntry {
+    pub display_name: String,
+    pub provider: OidcProvider,
+}
+
+/// The sign-in configuration, shared by the handlers and the wall.
+pub struct AuthSettings {
+    /// Where people reach Onwatch: sign-in redirects come back here.
+    pub public_url: Url,
+    /// Cookies get `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+    pub idle: Duration,
+    pub absolute: Duration,
+    pub dev_signin: bool,
+    pub github: Option<GitHubProvider>,
+    pub oidc: Option<OidcEntry>,
+    pub store: Store,
+}
+
+/// Cheap to clone: shared settings.
+#[derive(Clone)]
+pub struct Auth(pub Arc<AuthSettings>);
+
+impl std::ops::Deref for Auth {
+    type Target = AuthSettings;
+    fn deref(&self) -> &AuthSettings {
+        &self.0
+    }
+}
+
+impl Auth {
+    /// Builds the providers from the configuration. `local` is the bound address, used as the
+    /// public URL when none is configured (loopback only; the configuration check ensures it).
+    pub fn from_config(
+        config: &Config,
+        store: Store,
+        local: std::net::SocketAddr,
+    ) -> Result<Auth, String> {
+        let public_url = match &config.server.public_url {
+            Some(u) => u.clone(),
+            None => Url::parse(&format!("http://{local}"))
+                .map_err(|e| format!("cannot make a public URL from {local}: {e}"))?,
+        };
+        let http = ops::auth::http_client().map_err(|e| e.to_string())?;
+        let a = &config.auth;
+        let github = a.github.as_ref().map(|g| GitHubProvider {
+            client_id: g.client_id.clone(),
+            client_secret: g.client_secret.clone(),
+            web_url: g.web_url.clone(),
+            api_url: g.api_url.clone(),
+            rules: g.roles.clone(),
+            http: http.clone(),
+        });
+        let oidc = a.oidc.as_ref().map(|o| OidcEntry {
+            display_name: o.display_name.clone(),
+            provider: OidcProvider::new(
+                OidcSettings {
+                    issuer_url: o.issuer_url.clone(),
+                    client_id: o.client_id.clone(),
+                    client_secret: o.client_secret.clone(),
+                    scopes: o.scopes.clone(),
+                    groups_claim: o.groups_claim.clone(),
+                    rules: o.roles.clone(),
+                },
+                http.clone(),
+            ),
+        });
+        Ok(Auth(Arc::new(AuthSettings {
+            secure_cookies: public_url.scheme() == "https",
+            public_url,
+            idle: Duration::from_secs(a.session_idle_minutes * 60),
+            absolute: Duration::from_secs(a.session_absolute_hours * 3600),
+            dev_signin: a.dev_signin,
+            github,
+            oidc,
+            store,
+        })))
+    }
+
+    /// The session layer: cookie `onwatch_session`, HttpOnly, SameSite=Lax, Secure on https,
+    /// idle expiry; sessions live in the portal's store.
+    pub fn session_layer(&self) -> SessionManagerLayer<StoreSessions> {
+        let idle = time::Duration::seconds(self.idle.as_secs() as i64);
+        SessionManagerLayer::new(StoreSessions {
+            store: self.store.clone(),
+        })
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(self.secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle))
+    }
+
+    /// `https://onwatch.example.com/auth/github/callback` and the like.
+    pub fn callback_url(&self, provider: &str) -> String {
+        format!(
+            "{}/auth/{provider}/callback",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+
+    /// Whether any real provider (not the development sign-in) is configured.
+    pub fn has_provider(&self) -> bool {
+        self.github.is_some() || self.oidc.is_some()
+    }
+}
+
+/// The sign-in routes with their handlers (part of [`crate::startup::server_routes`]).
+pub fn server_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>)> {
+    vec![
+        ("/signin", get(handlers::signin_page)),
+        ("/auth/github", get(handlers::github_start)),
+        ("/auth/github/callback", get(handlers::github_callback)),
+        ("/auth/oidc", get(handlers::oidc_start)),
+        ("/auth/oidc/callback", get(handlers::oidc_callback)),
+        ("/auth/dev", post(handlers::dev_signin)),
+        ("/auth/signout", post(handlers::signout)),
+    ]
+}
+
+/// Deletes expired sessions every few minutes, until `stop` turns true.
+pub fn spawn_session_cleanup(
+    store: Store,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            match store.sessions_delete_expired(ops::time::now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
+                Err(e) => tracing::warn!(error = %e, "cannot delete expired sessions"),
+            }
+        }
+    })
+}

@@ -1,0 +1,114 @@
+//! tower-sessions over the portal's store (SQLite or Postgres): the session rows of
+//! `ops::auth::sessions`, with who signed in copied out for the admin page.
+
+use async_trait::async_trait;
+use ops::auth::sessions::{SessionMeta, SessionRow};
+use ops::store::Store;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
+
+use super::SignedIn;
+
+/// The key under which a signed-in session keeps its [`SignedIn`].
+pub const SIGNED_IN_KEY: &str = "signed_in";
+/// The key under which a sign-in in progress keeps its `PendingSignIn`.
+pub const PENDING_KEY: &str = "pending";
+
+#[derive(Debug, Clone)]
+pub struct StoreSessions {
+    pub store: Store,
+}
+
+fn backend(e: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+fn to_row(record: &Record) -> Result<SessionRow, session_store::Error> {
+    let data = serde_json::to_string(&record.data)
+        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let meta = record
+        .data
+        .get(SIGNED_IN_KEY)
+        .and_then(|v| serde_json::from_value::<SignedIn>(v.clone()).ok())
+        .map(|s| SessionMeta {
+            login: s.identity.login,
+            name: s.identity.name,
+            provider: s.identity.provider,
+            role: s.identity.role.as_str().to_owned(),
+            signed_in_ms: s.signed_in_ms,
+            user_agent: s.user_agent,
+            address: s.address,
+        });
+    Ok(SessionRow {
+        id: record.id.to_string(),
+        data,
+        expires_ms: (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64,
+        meta,
+    })
+}
+
+#[async_trait]
+impl SessionStore for StoreSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // Ids are 128 random bits, so a collision is all but impossible; still, never overwrite.
+        for _ in 0..8 {
+            let row = to_row(record)?;
+            if self
+                .store
+                .session_create(&row, ops::time::now_ms())
+                .await
+                .map_err(backend)?
+            {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+        Err(backend("could not find a free session id"))
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.store
+            .session_save(&to_row(record)?, ops::time::now_ms())
+            .await
+            .map_err(backend)
+    }
+
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        let Some((data, expires_ms)) = self
+            .store
+            .session_load(&session_id.to_string(), ops::time::now_ms())
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let data =
+            serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_ms) * 1_000_000)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record {
+            id: *session_id,
+            data,
+            expiry_date,
+        }))
+    }
+
+    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        self.store
+            .session_delete(&session_id.to_string())
+            .await
+            .map_err(backend)
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for StoreSessions {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        self.store
+            .sessions_delete_expired(ops::time::now_ms())
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+}

@@ -1,0 +1,386 @@
+//! The auth wall: every request passes here. It refuses cross-site state-changing requests,
+//! finds out who is asking (ending sessions past their absolute lifetime), and checks the role
+//! the path needs. What a path needs is decided by [`access_for`] alone.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use ops::auth::{CsrfToken, Identity, Role};
+use tower_sessions::Session;
+
+use super::session_store::SIGNED_IN_KEY;
+use super::{pages, Auth, SignedIn, TOUCH_EVERY_MS};
+
+/// What a path needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: sign-in, health, metrics, static assets.
+    Public,
+    /// A signed-in person with at least this role.
+    Signed(Role),
+    /// An `/api/…` path outside the conventions: refused for everyone (fails closed).
+    Unclassified,
+}
+
+/// The session's id, for long-lived streams that re-check that the session still exists.
+#[derive(Debug, Clone)]
+pub struct SessionKey(pub String);
+
+/// The double-submit CSRF cookie, for requests that carry neither `Sec-Fetch-Site` nor `Origin`.
+pub const CSRF_COOKIE: &str = "onwatch_csrf";
+/// The form field and header that carry the token.
+pub const CSRF_FIELD: &str = "_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// What a path needs. Server functions: `/api/read/` viewer, `/api/act/` responder,
+/// `/api/admin/` admin, `/api/public/` anyone. Pages: `/admin…` admin, every other page viewer.
+pub fn access_for(path: &str) -> Access {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if matches!(path, "/healthz" | "/metrics" | "/signin" | "/favicon.ico")
+        || under("/pkg")
+        || under("/auth")
+        || under("/api/public")
+    {
+        Access::Public
+    } else if path == app::live::EVENTS_PATH || under("/api/read") {
+        Access::Signed(Role::Viewer)
+    } else if under("/api/act") {
+        Access::Signed(Role::Responder)
+    } else if under("/api/admin") {
+        Access::Signed(Role::Admin)
+    } else if under("/api") {
+        Access::Unclassified
+    } else if under("/admin") {
+        Access::Signed(Role::Admin)
+    } else {
+        Access::Signed(Role::Viewer)
+    }
+}
+
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// A refusal in the shape the caller understands: server functions decode `ServerError|…`
+/// bodies into an error message; pages get HTML.
+fn refuse(status: StatusCode, path: &str, title: &str, message: &str) -> Response {
+    if is_api(path) {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("ServerError|{message}"),
+        )
+            .into_response()
+    } else {
+        (status, pages::problem(title, message, &[])).into_response()
+    }
+}
+
+pub async fn wall(State(auth): State<Auth>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let access = access_for(&path);
+    let Some(session) = req.extensions().get::<Session>().cloned() else {
+        tracing::error!("the session layer is missing in front of the auth wall");
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &path,
+            "Server error",
+            "Onwatch is misconfigured (no session layer).",
+        );
+    };
+
+    // 1. CSRF: a state-changing request must come from an Onwatch page.
+    let (csrf, fresh_csrf) = match cookie(req.headers(), CSRF_COOKIE) {
+        Some(t) if t.len() >= 20 => (t, false),
+        _ => (ops::auth::random_token(), true),
+    };
+    let mut req = req;
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        match check_csrf(&auth, req, &csrf, fresh_csrf).await {
+            Ok(r) => req = r,
+            Err(reason) => {
+                tracing::warn!(path = %path, reason = %reason, "cross-site request refused");
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    &path,
+                    "Request refused",
+                    &format!("Refused: this request did not come from an Onwatch page ({reason}). Reload Onwatch and try again."),
+                );
+            }
+        }
+    }
+
+    // 2. Who is asking.
+    let signed_in = match current(&auth, &session).await {
+        Ok(s) => s,
+        // Public paths (health, sign-in) work without the session store.
+        Err(e) if access == Access::Public => {
+            tracing::warn!(error = %e, path = %path, "cannot read the session; serving a public path anonymously");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the session");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &path,
+                "Sessions unavailable",
+                "Onwatch cannot read sessions from its store right now. Try again shortly; if it persists, check /healthz.",
+            );
+        }
+    };
+
+    // 3. What the path needs.
+    match access {
+        Access::Public => {}
+        Access::Unclassified => {
+            tracing::error!(path = %path, "refused: an /api/ path outside /api/{{read,act,admin,public}}/ (fails closed)");
+            return refuse(
+                StatusCode::FORBIDDEN,
+                &path,
+                "Not allowed",
+                "This endpoint does not declare the role it needs, so Onwatch refuses it for everyone.",
+            );
+        }
+        Access::Signed(needed) => match &signed_in {
+            None => return unauthenticated(&req, &path),
+            Some(s) if !s.identity.role.allows(needed) => {
+                tracing::info!(path = %path, who = %s.identity.label(), role = %s.identity.role, needed = %needed, "refused: role too low");
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    &path,
+                    "Not allowed",
+                    &format!(
+                        "You are signed in as {} with the {} role; this needs the {needed} role. Ask an Onwatch admin if you should have it.",
+                        s.identity.login, s.identity.role
+                    ),
+                );
+            }
+            Some(_) => {}
+        },
+    }
+
+    if let Some(s) = &signed_in {
+        req.extensions_mut().insert(s.identity.clone());
+        if let Some(id) = session.id() {
+            req.extensions_mut().insert(SessionKey(id.to_string()));
+        }
+    }
+    req.extensions_mut().insert(CsrfToken(csrf.clone()));
+    let mut res = next.run(req).await;
+
+    let headers = res.headers_mut();
+    if fresh_csrf {
+        let secure = if auth.secure_cookies { "; Secure" } else { "" };
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict{secure}"
+        )) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    if access != Access::Public || path == "/signin" {
+        // Pages and data are personal and live: never from a cache.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    res
+}
+
+/// Not signed in: pages go to the sign-in page (and come back after); data gets 401.
+fn unauthenticated(req: &Request, path: &str) -> Response {
+    if !is_api(path) && req.method() == Method::GET {
+        let back = req
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_else(|| path.to_owned());
+        let to = format!("/signin?next={}", encode(&back));
+        return Redirect::to(&to).into_response();
+    }
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        path,
+        "Sign in",
+        "Not signed in, or your session has ended: sign in again at /signin.",
+    )
+}
+
+/// The signed-in person of this session, if any. Ends a session past its absolute lifetime;
+/// moves the idle expiry forward (at most one store write a minute).
+async fn current(auth: &Auth, session: &Session) -> Result<Option<SignedIn>, String> {
+    let Some(mut s) = session
+        .get::<SignedIn>(SIGNED_IN_KEY)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let now = ops::time::now_ms();
+    if now - s.signed_in_ms > auth.absolute.as_millis() as i64 {
+        tracing::info!(who = %s.identity.label(), "session past its absolute lifetime: signed out");
+        session.flush().await.map_err(|e| e.to_string())?;
+        return Ok(None);
+    }
+    if now - s.last_seen_ms > TOUCH_EVERY_MS {
+        s.last_seen_ms = now;
+        session
+            .insert(SIGNED_IN_KEY, &s)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(Some(s))
+}
+
+/// Same-origin check: `Sec-Fetch-Site` where the browser sends it, else `Origin`, else the
+/// double-submit token (header or form field) against the CSRF cookie.
+async fn check_csrf(
+    auth: &Auth,
+    req: Request,
+    cookie_token: &str,
+    fresh: bool,
+) -> Result<Request, String> {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return match site.to_str().unwrap_or("") {
+            "same-origin" | "none" => Ok(req),
+            other => Err(format!("Sec-Fetch-Site: {other}")),
+        };
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
+        let public = auth.public_url.origin().ascii_serialization();
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let authority = origin.split_once("://").map(|(_, a)| a).unwrap_or("");
+        return if origin == public || (!host.is_empty() && authority == host) {
+            Ok(req)
+        } else {
+            Err(format!("Origin: {origin}"))
+        };
+    }
+    // Neither header: only the token will do.
+    if fresh {
+        return Err("no CSRF cookie".to_owned());
+    }
+    if let Some(t) = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+        return if same_token(t, cookie_token) {
+            Ok(req)
+        } else {
+            Err("wrong CSRF token".to_owned())
+        };
+    }
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err("no Origin, no Sec-Fetch-Site and no CSRF token".to_owned());
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .map_err(|_| "form too large".to_owned())?;
+    let found = url::form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v.into_owned());
+    match found {
+        Some(t) if same_token(&t, cookie_token) => {
+            Ok(Request::from_parts(parts, Body::from(bytes)))
+        }
+        Some(_) => Err("wrong CSRF token".to_owned()),
+        None => Err("no Origin, no Sec-Fetch-Site and no CSRF token".to_owned()),
+    }
+}
+
+fn same_token(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The signed-in identity of a request (set by the wall).
+pub fn identity_of(req: &axum::http::request::Parts) -> Option<&Identity> {
+    req.extensions.get::<Identity>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_by_path() {
+        assert_eq!(access_for("/healthz"), Access::Public);
+        assert_eq!(access_for("/pkg/onwatch.wasm"), Access::Public);
+        assert_eq!(access_for("/auth/github/callback"), Access::Public);
+        assert_eq!(access_for("/signin"), Access::Public);
+        assert_eq!(access_for("/"), Access::Signed(Role::Viewer));
+        assert_eq!(
+            access_for("/environments/live"),
+            Access::Signed(Role::Viewer)
+        );
+        assert_eq!(access_for("/api/read/fleet"), Access::Signed(Role::Viewer));
+        assert_eq!(
+            access_for("/api/fleet/events"),
+            Access::Signed(Role::Viewer)
+        );
+        assert_eq!(
+            access_for("/api/act/restart"),
+            Access::Signed(Role::Responder)
+        );
+        assert_eq!(
+            access_for("/api/admin/sessions"),
+            Access::Signed(Role::Admin)
+        );
+        assert_eq!(access_for("/admin/sessions"), Access::Signed(Role::Admin));
+        assert_eq!(access_for("/admin"), Access::Signed(Role::Admin));
+        assert_eq!(access_for("/api/forgot-to-classify"), Access::Unclassified);
+        assert_eq!(access_for("/api"), Access::Unclassified);
+        // No prefix tricks.
+        assert_eq!(access_for("/api/readme"), Access::Unclassified);
+        assert_eq!(access_for("/administer"), Access::Signed(Role::Viewer));
+        assert_eq!(access_for("/pkgx"), Access::Signed(Role::Viewer));
+        assert_eq!(access_for("/authx"), Access::Signed(Role::Viewer));
+    }
+
+    #[test]
+    fn cookies_and_tokens() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; onwatch_csrf=tok; b=2"),
+        );
+        assert_eq!(cookie(&h, CSRF_COOKIE).as_deref(), Some("tok"));
+        assert_eq!(cookie(&h, "c"), None);
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd"));
+        assert!(!same_token("abc", "ab"));
+        assert_eq!(encode("/x?y=1&z"), "%2Fx%3Fy%3D1%26z");
+    }
+}
