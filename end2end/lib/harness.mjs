@@ -27,6 +27,7 @@ export async function startServer({ env = {}, args = [] } = {}) {
       ONWATCH_SERVER__LISTEN: '127.0.0.1:0',
       ONWATCH_SERVER__SITE_ROOT: process.env.ONWATCH_TEST_SITE_ROOT || path.join(root, 'target', 'site'),
       ONWATCH_STORE__URL: `sqlite://${dir}/onwatch.db`,
+      ONWATCH_AUTH__DEV_SIGNIN: 'true',
       RUST_LOG: 'info',
       ...env,
     },
@@ -95,6 +96,30 @@ export function watchProblems(page) {
 export function screenshotPath(name) {
   mkdirSync(screenshotDir, { recursive: true });
   return path.join(screenshotDir, `${name}.png`);
+}
+
+/** Signs in through the development sign-in form, as a person would; lands on `next`. */
+export async function devSignIn(page, url, { name = 'e2e-responder', role = 'responder', next = '/' } = {}) {
+  await page.goto(`${url}/signin?next=${encodeURIComponent(next)}`);
+  const form = page.getByTestId('dev-signin');
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Role').selectOption(role);
+  await Promise.all([
+    page.waitForURL((u) => !u.pathname.startsWith('/signin') && !u.pathname.startsWith('/auth/')),
+    form.getByRole('button', { name: 'Sign in' }).click(),
+  ]);
+}
+
+/** Signs in over HTTP (for plain `fetch` checks); resolves to the Cookie header to send. */
+export async function devSessionCookie(url, { name = 'e2e-viewer', role = 'viewer' } = {}) {
+  const res = await fetch(`${url}/auth/dev`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { origin: url, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ name, role, next: '/' }).toString(),
+  });
+  if (res.status !== 303) throw new Error(`dev sign-in answered ${res.status}: ${await res.text()}`);
+  return res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
 }
 
 /** Waits until the WASM has hydrated the page (the toggle reacts only after hydration). */

@@ -2,7 +2,7 @@
 // without a reload; the cell leads to the service page; the palette jumps to a host.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startSim, launchBrowser, watchProblems, screenshotPath, waitForHydration } from '../lib/harness.mjs';
+import { startServer, startSim, launchBrowser, watchProblems, screenshotPath, waitForHydration, devSignIn } from '../lib/harness.mjs';
 
 let sim;
 let server;
@@ -18,6 +18,9 @@ before(async () => {
     },
   });
   browser = await launchBrowser();
+  const page = await browser.context.newPage();
+  await devSignIn(page, server.url, { name: 'Riley Oncall', role: 'responder' });
+  await page.close();
 });
 
 after(async () => {

@@ -138,3 +138,67 @@ impl MotoServer {
         Ok(())
     }
 }
+
+/// A real OpenID Connect provider (npm `oidc-provider`, `end2end/lib/oidc-provider.mjs`) on a
+/// loopback port, stopped when dropped. Client `onwatch` / `onwatch-secret`; see the script for
+/// its users and groups.
+pub struct OidcProvider {
+    pub issuer: String,
+    child: std::process::Child,
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port (for a server that must be named before it starts).
+pub fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+impl OidcProvider {
+    /// Starts the provider on `port`, accepting `redirect_uris`; waits for discovery to answer.
+    pub async fn start(port: u16, redirect_uris: &[String]) -> Result<OidcProvider, String> {
+        let script = workspace_root().join("end2end/lib/oidc-provider.mjs");
+        if !workspace_root()
+            .join("end2end/node_modules/oidc-provider")
+            .exists()
+        {
+            return Err(
+                "end2end/node_modules/oidc-provider is missing: run scripts/bootstrap.sh test"
+                    .to_owned(),
+            );
+        }
+        let child = Command::new("node")
+            .arg(&script)
+            .arg(port.to_string())
+            .args(redirect_uris)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start node {}: {e}", script.display()))?;
+        let provider = OidcProvider {
+            issuer: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let http = reqwest::Client::new();
+        let discovery = format!("{}/.well-known/openid-configuration", provider.issuer);
+        for _ in 0..150 {
+            if let Ok(r) = http.get(&discovery).send().await {
+                if r.status().is_success() {
+                    return Ok(provider);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(format!(
+            "oidc-provider did not answer {discovery} within 15 s"
+        ))
+    }
+}

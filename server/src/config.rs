@@ -97,8 +97,9 @@ pub struct OidcAuthConfig {
     /// What the sign-in button says: "Sign in with …".
     #[serde(default = "default_oidc_name")]
     pub display_name: String,
-    /// The issuer; discovery reads ISSUER/.well-known/openid-configuration.
-    pub issuer_url: url::Url,
+    /// The issuer, exactly as the provider writes it (the id_token's `iss` must equal it, so a
+    /// trailing slash matters); discovery reads ISSUER/.well-known/openid-configuration.
+    pub issuer_url: String,
     pub client_id: String,
     pub client_secret_file: PathBuf,
     #[serde(default = "default_oidc_scopes")]
@@ -599,12 +600,19 @@ impl Config {
                     "is empty; copy the client id of the OIDC application",
                 ));
             }
-            if !matches!(oidc.issuer_url.scheme(), "http" | "https") {
-                return Err(ConfigError::key(
-                    "auth.oidc.issuer_url",
-                    "must be an http(s) URL",
-                ));
+            match url::Url::parse(oidc.issuer_url.trim()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                _ => {
+                    return Err(ConfigError::key(
+                        "auth.oidc.issuer_url",
+                        format!(
+                            "`{}` is not an http(s) URL; expected the provider's issuer, e.g. https://example.okta.com/oauth2/default",
+                            oidc.issuer_url
+                        ),
+                    ))
+                }
             }
+            oidc.issuer_url = oidc.issuer_url.trim().to_owned();
             oidc.client_secret =
                 read_secret("auth.oidc.client_secret_file", &oidc.client_secret_file)?;
             if oidc.roles.is_empty() {

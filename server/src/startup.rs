@@ -11,7 +11,6 @@ use app::{shell, App};
 use axum::extract::{FromRef, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -250,13 +249,40 @@ async fn os_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// A route the server answers itself. The method is stated once: the router is built from it.
+pub struct ServerRoute {
+    pub method: axum::http::Method,
+    pub path: &'static str,
+    pub handler: axum::routing::MethodRouter<AppState>,
+}
+
+/// A [`ServerRoute`] for `method` and `path`.
+pub fn route<H, T>(method: axum::http::Method, path: &'static str, handler: H) -> ServerRoute
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = axum::routing::MethodFilter::try_from(method.clone())
+        .unwrap_or(axum::routing::MethodFilter::GET);
+    ServerRoute {
+        method,
+        path,
+        handler: axum::routing::on(filter, handler),
+    }
+}
+
 /// Every route the server answers itself (Leptos adds the pages and server functions). The
 /// router is built from this list, and the auth-wall test walks it.
-pub fn server_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>)> {
+pub fn server_routes() -> Vec<ServerRoute> {
+    use axum::http::Method;
     let mut routes = vec![
-        ("/healthz", get(healthz)),
-        ("/metrics", get(metrics_text)),
-        (app::live::EVENTS_PATH, get(crate::events::fleet_events)),
+        route(Method::GET, "/healthz", healthz),
+        route(Method::GET, "/metrics", metrics_text),
+        route(
+            Method::GET,
+            app::live::EVENTS_PATH,
+            crate::events::fleet_events,
+        ),
     ];
     routes.extend(crate::auth::server_routes());
     routes
@@ -270,7 +296,7 @@ fn routes(state: AppState, portal: Portal, extra: Router) -> Router {
     let auth = state.auth.clone();
     server_routes()
         .into_iter()
-        .fold(Router::new(), |r, (path, handler)| r.route(path, handler))
+        .fold(Router::new(), |r, sr| r.route(sr.path, sr.handler))
         .leptos_routes_with_context(
             &state,
             route_list,

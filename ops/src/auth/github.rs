@@ -90,8 +90,10 @@ impl GitHubProvider {
     /// Exchanges the code for a token, reads the profile, organisations and teams, and applies
     /// the role rules.
     pub async fn finish(&self, pending: &PendingSignIn, code: &str) -> Result<Identity, AuthError> {
+        // GitHub documents the client credentials as form parameters of the token request.
         let client = BasicClient::new(ClientId::new(self.client_id.clone()))
             .set_client_secret(ClientSecret::new(self.client_secret.clone()))
+            .set_auth_type(oauth2::AuthType::RequestBody)
             .set_auth_uri(AuthUrl::from_url(Self::endpoint(
                 &self.web_url,
                 "login/oauth/authorize",

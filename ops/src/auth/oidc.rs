@@ -22,7 +22,8 @@ const METADATA_TTL: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, Clone)]
 pub struct OidcSettings {
-    pub issuer_url: Url,
+    /// Exactly as the provider writes its issuer (compared character for character).
+    pub issuer_url: String,
     pub client_id: String,
     pub client_secret: String,
     /// Requested in addition to `openid` (e.g. `email`, `profile`, `groups`).
@@ -57,7 +58,12 @@ impl OidcProvider {
                 return Ok(m.clone());
             }
         }
-        let issuer = IssuerUrl::from_url(self.settings.issuer_url.clone());
+        let issuer = IssuerUrl::new(self.settings.issuer_url.clone()).map_err(|e| {
+            AuthError::Provider(format!(
+                "the issuer URL {} is not valid: {e}",
+                self.settings.issuer_url
+            ))
+        })?;
         let m = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| {

@@ -15,7 +15,7 @@ pub mod wall;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{get, post};
+use axum::http::Method;
 use ops::auth::github::GitHubProvider;
 use ops::auth::oidc::{OidcProvider, OidcSettings};
 use ops::auth::Identity;
@@ -26,7 +26,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use url::Url;
 
 use crate::config::Config;
-use crate::startup::AppState;
+use crate::startup::{route, ServerRoute};
 use session_store::StoreSessions;
 
 /// The name of the session cookie.
@@ -156,15 +156,19 @@ impl Auth {
 }
 
 /// The sign-in routes with their handlers (part of [`crate::startup::server_routes`]).
-pub fn server_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>)> {
+pub fn server_routes() -> Vec<ServerRoute> {
     vec![
-        ("/signin", get(handlers::signin_page)),
-        ("/auth/github", get(handlers::github_start)),
-        ("/auth/github/callback", get(handlers::github_callback)),
-        ("/auth/oidc", get(handlers::oidc_start)),
-        ("/auth/oidc/callback", get(handlers::oidc_callback)),
-        ("/auth/dev", post(handlers::dev_signin)),
-        ("/auth/signout", post(handlers::signout)),
+        route(Method::GET, "/signin", handlers::signin_page),
+        route(Method::GET, "/auth/github", handlers::github_start),
+        route(
+            Method::GET,
+            "/auth/github/callback",
+            handlers::github_callback,
+        ),
+        route(Method::GET, "/auth/oidc", handlers::oidc_start),
+        route(Method::GET, "/auth/oidc/callback", handlers::oidc_callback),
+        route(Method::POST, "/auth/dev", handlers::dev_signin),
+        route(Method::POST, "/auth/signout", handlers::signout),
     ]
 }
 

@@ -1,7 +1,11 @@
 //! Integration tests: the real server on a random port, on SQLite and on Postgres.
 //! One test binary (modules below) so that the server is linked once.
 
+mod auth;
+mod auth_github;
+mod auth_oidc;
 mod cli;
+mod fake_github;
 mod fleet;
 mod health;
 mod helpers;

@@ -1,0 +1,236 @@
+//! Sign-in with OpenID Connect against a real provider on loopback (npm `oidc-provider`, the
+//! certified implementation): discovery, PKCE, state, nonce, id_token validation, userinfo and
+//! the groups claim, driven through its login and consent pages over HTTP.
+
+use reqwest::{Client, StatusCode};
+
+use crate::helpers::{cookie_client, spawn_app_with, test_config, StoreKind, TestApp};
+
+async fn app_with_oidc(kind: StoreKind) -> (TestApp, ops::testkit::OidcProvider) {
+    let port = ops::testkit::free_port().unwrap();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let (mut config, dir) = test_config(kind).await;
+    let secret = dir.path().join("oidc-secret");
+    std::fs::write(&secret, "onwatch-secret").unwrap();
+    config.auth.oidc = Some(server::config::OidcAuthConfig {
+        display_name: "Example SSO".to_owned(),
+        issuer_url: issuer.clone(),
+        client_id: "onwatch".to_owned(),
+        client_secret_file: secret,
+        client_secret: "onwatch-secret".to_owned(),
+        scopes: ["openid", "email", "profile", "groups"]
+            .map(str::to_owned)
+            .to_vec(),
+        groups_claim: "groups".to_owned(),
+        roles: ops::auth::RoleRules {
+            viewer: vec!["builder-team".into()],
+            responder: vec!["builder-oncall".into()],
+            admin: vec!["builder-admins".into()],
+            case_insensitive: false,
+        },
+    });
+    // Onwatch discovers the provider on first use, so it can start first and tell the provider
+    // its callback address.
+    let app = spawn_app_with(config, dir, axum::Router::new()).await;
+    let provider =
+        ops::testkit::OidcProvider::start(port, &[format!("{}/auth/oidc/callback", app.address)])
+            .await
+            .expect("oidc-provider (run scripts/bootstrap.sh test)");
+    (app, provider)
+}
+
+fn absolute(base: &str, location: &str) -> String {
+    url::Url::parse(base)
+        .unwrap()
+        .join(location)
+        .unwrap()
+        .to_string()
+}
+
+/// The browser's path through the provider's login and consent pages, until the provider
+/// sends it back to Onwatch. Returns Onwatch's callback URL.
+async fn through_provider(client: &Client, provider: &str, mut url: String, login: &str) -> String {
+    for _ in 0..12 {
+        if !url.starts_with(provider) {
+            return url;
+        }
+        let res = client.get(&url).send().await.unwrap();
+        if res.status().is_redirection() {
+            url = absolute(&url, res.headers()["location"].to_str().unwrap());
+            continue;
+        }
+        assert_eq!(res.status(), 200, "{url}");
+        let page = res.text().await.unwrap();
+        let form: Vec<(&str, &str)> = if page.contains("name=\"login\"") {
+            vec![("prompt", "login"), ("login", login), ("password", "any")]
+        } else {
+            assert!(page.contains("value=\"consent\""), "a consent page: {page}");
+            vec![("prompt", "consent")]
+        };
+        let res = client.post(&url).form(&form).send().await.unwrap();
+        assert!(res.status().is_redirection(), "{url}: {}", res.status());
+        url = absolute(&url, res.headers()["location"].to_str().unwrap());
+    }
+    panic!("the provider never sent the browser back");
+}
+
+async fn sign_in(
+    app: &TestApp,
+    provider: &str,
+    client: &Client,
+    login: &str,
+    next: &str,
+) -> reqwest::Response {
+    let start = client
+        .get(format!("{}/auth/oidc?next={next}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        start.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        start.text().await.unwrap_or_default()
+    );
+    let to_provider = start.headers()["location"].to_str().unwrap().to_owned();
+    let q: std::collections::HashMap<String, String> = url::Url::parse(&to_provider)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(q["code_challenge_method"], "S256", "PKCE");
+    assert!(!q["nonce"].is_empty() && !q["state"].is_empty());
+    assert!(
+        q["scope"].split(' ').any(|s| s == "groups"),
+        "{}",
+        q["scope"]
+    );
+    let callback = through_provider(client, provider, to_provider, login).await;
+    assert!(
+        callback.starts_with(&format!("{}/auth/oidc/callback?", app.address)),
+        "{callback}"
+    );
+    client.get(&callback).send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_oidc_flow_against_a_real_provider() {
+    let (app, provider) = app_with_oidc(StoreKind::Sqlite).await;
+    for (login, role) in [("alice", "responder"), ("bob", "viewer"), ("root", "admin")] {
+        let client = cookie_client();
+        let res = sign_in(&app, &provider.issuer, &client, login, "/services").await;
+        assert_eq!(
+            res.status(),
+            StatusCode::SEE_OTHER,
+            "{login}: {}",
+            res.text().await.unwrap_or_default()
+        );
+        assert_eq!(res.headers()["location"], "/services");
+        let me: serde_json::Value = app
+            .call(&client, "/api/read/shell-info", &[])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            me["viewer"]["login"], login,
+            "preferred_username from the provider"
+        );
+        assert_eq!(me["viewer"]["role"], role, "{login}: groups claim → role");
+        assert_eq!(me["viewer"]["provider"], "oidc");
+        assert!(me["viewer"]["name"].as_str().unwrap().ends_with("Example"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_group_no_access_and_tampering_is_refused() {
+    let (app, provider) = app_with_oidc(StoreKind::Postgres).await;
+    // carol has no groups.
+    let client = cookie_client();
+    let res = sign_in(&app, &provider.issuer, &client, "carol", "/").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("carol signed in with oidc"), "{page}");
+    assert!(
+        page.contains("builder-oncall"),
+        "says which groups give a role: {page}"
+    );
+
+    // A code from the provider presented with a forged state is refused; the code is not
+    // exchanged.
+    let client = cookie_client();
+    let start = client
+        .get(format!("{}/auth/oidc", app.address))
+        .send()
+        .await
+        .unwrap();
+    let to_provider = start.headers()["location"].to_str().unwrap().to_owned();
+    let callback = through_provider(&client, &provider.issuer, to_provider, "alice").await;
+    let forged = callback.replace("state=", "state=forged");
+    let res = client.get(&forged).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "not signed in");
+
+    // The person cancels at the provider: the provider's error is shown.
+    let client = cookie_client();
+    let start = client
+        .get(format!("{}/auth/oidc", app.address))
+        .send()
+        .await
+        .unwrap();
+    let to_provider = start.headers()["location"].to_str().unwrap().to_owned();
+    let res = client.get(&to_provider).send().await.unwrap();
+    let interaction = absolute(&to_provider, res.headers()["location"].to_str().unwrap());
+    let abort = client
+        .get(format!("{interaction}/abort"))
+        .send()
+        .await
+        .unwrap();
+    let mut url = absolute(&interaction, abort.headers()["location"].to_str().unwrap());
+    while url.starts_with(&provider.issuer) {
+        let r = client.get(&url).send().await.unwrap();
+        url = absolute(&url, r.headers()["location"].to_str().unwrap());
+    }
+    let res = client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("access_denied"));
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_explained_not_fatal() {
+    let port = ops::testkit::free_port().unwrap();
+    let (mut config, dir) = test_config(StoreKind::Sqlite).await;
+    config.auth.oidc = Some(server::config::OidcAuthConfig {
+        display_name: "Nowhere SSO".to_owned(),
+        issuer_url: format!("http://127.0.0.1:{port}"),
+        client_id: "onwatch".to_owned(),
+        client_secret_file: dir.path().join("unused"),
+        client_secret: "x".to_owned(),
+        scopes: vec!["openid".to_owned()],
+        groups_claim: "groups".to_owned(),
+        roles: ops::auth::RoleRules {
+            viewer: vec!["x".into()],
+            ..Default::default()
+        },
+    });
+    let app = spawn_app_with(config, dir, axum::Router::new()).await;
+    let res = cookie_client()
+        .get(format!("{}/auth/oidc", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("discovery"), "{page}");
+    assert!(page.contains("Try again in a minute"), "{page}");
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        200,
+        "Onwatch itself is fine"
+    );
+}
