@@ -1,7 +1,6 @@
 //! The app shell: header, navigation, the signed-in person, theme toggle and environment badges.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::api::{shell_info, EnvironmentSummary};
 
@@ -28,78 +27,91 @@ pub fn Layout(children: Children) -> impl IntoView {
     crate::live::provide_live_fleet();
     view! {
         <div class="shell">
-            <header class="topbar">
-                <a class="brand" href="/">
-                    <span class="brand-mark" aria-hidden="true">"◉"</span>
-                    <span class="brand-name">"Onwatch"</span>
-                </a>
-                <nav class="mainnav" aria-label="Sections">
-                    {SECTIONS
-                        .iter()
-                        .map(|(href, label)| view! { <A href=*href>{*label}</A> })
-                        .collect_view()}
-                    // Only admins see the admin section; the server refuses it to anyone else.
-                    <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            let admin = info
-                                .await
-                                .ok()
-                                .and_then(|i| i.viewer)
-                                .is_some_and(|v| v.can("admin"));
-                            admin.then(|| view! { <A href="/admin/sessions">"Admin"</A> })
-                        })}
-                    </Transition>
-                </nav>
-                <div class="topbar-right">
-                    <Suspense fallback=|| view! { <span class="muted">"…"</span> }>
-                        {move || Suspend::new(async move {
-                            match info.await {
-                                Ok(info) => {
-                                    let production: Vec<_> = info
-                                        .environments
-                                        .into_iter()
-                                        .filter(|e| e.production)
-                                        .collect();
-                                    view! {
-                                        <span class="prod-badges">
-                                            {production
-                                                .into_iter()
-                                                .map(|e| view! { <EnvBadge env=e/> })
-                                                .collect_view()}
-                                        </span>
-                                        <ViewerSlot viewer=info.viewer csrf=info.csrf_token/>
-                                    }
-                                        .into_any()
-                                }
-                                Err(e) => {
-                                    view! {
-                                        <span class="error-inline" role="alert">
-                                            "Portal unreachable: " {e.to_string()}
-                                        </span>
-                                    }
-                                        .into_any()
-                                }
-                            }
-                        })}
-                    </Suspense>
-                    <crate::palette::Palette/>
-                    <ThemeToggle/>
-                </div>
-            </header>
-            <Transition fallback=|| ()>
+            // One boundary for everything that depends on who is signed in: the admin link, the
+            // production badges, the person and the development banner.
+            <Suspense fallback=|| view! { <TopBar info=None/> }>
                 {move || Suspend::new(async move {
-                    info.await.ok().filter(|i| i.dev_signin).map(|_| view! {
-                        <div class="dev-banner" role="alert" data-testid="dev-banner">
-                            <strong>"Development sign-in is enabled."</strong>
-                            " Anyone who can reach this portal can pick any name and role. For a laptop or a test run only, never for the real fleet."
-                        </div>
-                    })
+                    view! { <TopBar info=Some(info.await)/> }
                 })}
-            </Transition>
+            </Suspense>
             <crate::live::StaleBanner/>
             <main class="content">{children()}</main>
         </div>
     }
+}
+
+/// The header bar, and the development sign-in banner under it.
+#[component]
+fn TopBar(info: Option<Result<crate::api::ShellData, ServerFnError>>) -> impl IntoView {
+    // The fallback (no data yet) has no interactive parts: they are made once, with the data.
+    let resolved = info.is_some();
+    let data = info.as_ref().and_then(|r| r.as_ref().ok()).cloned();
+    let error = info.and_then(|r| r.err()).map(|e| e.to_string());
+    let admin = data
+        .as_ref()
+        .and_then(|i| i.viewer.as_ref())
+        .is_some_and(|v| v.can("admin"));
+    let dev_signin = data.as_ref().is_some_and(|i| i.dev_signin);
+    let right = match (data, error) {
+        (Some(info), _) => {
+            let production: Vec<_> = info
+                .environments
+                .into_iter()
+                .filter(|e| e.production)
+                .collect();
+            view! {
+                <span class="prod-badges">
+                    {production.into_iter().map(|e| view! { <EnvBadge env=e/> }).collect_view()}
+                </span>
+                <ViewerSlot viewer=info.viewer csrf=info.csrf_token/>
+            }
+            .into_any()
+        }
+        (None, Some(e)) => view! {
+            <span class="error-inline" role="alert">"Portal unreachable: " {e}</span>
+        }
+        .into_any(),
+        (None, None) => view! { <span class="muted">"…"</span> }.into_any(),
+    };
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">"◉"</span>
+                <span class="brand-name">"Onwatch"</span>
+            </a>
+            <nav class="mainnav" aria-label="Sections">
+                {SECTIONS
+                    .iter()
+                    .map(|(href, label)| view! { <NavLink href=href>{*label}</NavLink> })
+                    .collect_view()}
+                // Only admins see the admin section; the server refuses it to anyone else.
+                {admin.then(|| view! { <NavLink href="/admin/sessions">"Admin"</NavLink> })}
+            </nav>
+            <div class="topbar-right">
+                {right}
+                {resolved.then(|| view! { <crate::palette::Palette/> <ThemeToggle/> })}
+            </div>
+        </header>
+        {dev_signin.then(|| view! {
+            <div class="dev-banner" role="alert" data-testid="dev-banner">
+                <strong>"Development sign-in is enabled."</strong>
+                " Anyone who can reach this portal can pick any name and role. For a laptop or a test run only, never for the real fleet."
+            </div>
+        })}
+    }
+}
+
+/// A section link, marked `aria-current="page"` while the location is in its section. Plain
+/// anchors (the router handles the clicks) with one location read each: cheaper to render than
+/// the router's `<A>` on every page.
+#[component]
+fn NavLink(href: &'static str, children: Children) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let current = move || {
+        let path = location.pathname.get();
+        (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
+    };
+    view! { <a href=href aria-current=current>{children()}</a> }
 }
 
 /// Who is signed in, with which role, and the sign-out button (a plain form: it works before

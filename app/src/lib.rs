@@ -18,6 +18,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use leptos_router::SsrMode;
 
 use crate::components::Layout;
 use crate::pages::*;
@@ -57,20 +58,20 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=HomePage/>
-                    <Route path=path!("/environments") view=EnvironmentsPage/>
-                    <Route path=path!("/environments/:env") view=EnvironmentPage/>
-                    <Route path=path!("/environments/:env/hosts/:host") view=HostPage/>
-                    <Route path=path!("/releases") view=ReleasesPage/>
-                    <Route path=path!("/broken") view=BrokenPage/>
-                    <Route path=path!("/services") view=ServicesPage/>
-                    <Route path=path!("/services/:slug") view=ServicePage/>
-                    <Route path=path!("/actions") view=ActionsPage/>
-                    <Route path=path!("/audit") view=AuditPage/>
-                    <Route path=path!("/console") view=ConsolePage/>
-                    <Route path=path!("/oncall") view=OnCallPage/>
-                    <Route path=path!("/onboarding") view=OnboardingPage/>
-                    <Route path=path!("/admin/sessions") view=AdminSessionsPage/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/environments") view=EnvironmentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/environments/:env") view=EnvironmentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/environments/:env/hosts/:host") view=HostPage ssr=SsrMode::Async/>
+                    <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/broken") view=BrokenPage ssr=SsrMode::Async/>
+                    <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/services/:slug") view=ServicePage ssr=SsrMode::Async/>
+                    <Route path=path!("/actions") view=ActionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/console") view=ConsolePage ssr=SsrMode::Async/>
+                    <Route path=path!("/oncall") view=OnCallPage ssr=SsrMode::Async/>
+                    <Route path=path!("/onboarding") view=OnboardingPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/sessions") view=AdminSessionsPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

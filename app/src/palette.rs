@@ -18,17 +18,17 @@ pub fn Palette() -> impl IntoView {
     let open = RwSignal::new(false);
     let query = RwSignal::new(String::new());
     let input_ref = NodeRef::<leptos::html::Input>::new();
-    // Fetched when first opened.
-    let fleet = Resource::new(
-        move || open.get(),
-        |is_open| async move {
+    // Fetched in the browser when opened (never during server rendering).
+    let fleet = LocalResource::new(move || {
+        let is_open = open.get();
+        async move {
             if is_open {
                 load_fleet().await.ok()
             } else {
                 None
             }
-        },
-    );
+        }
+    });
 
     #[cfg(feature = "hydrate")]
     {

@@ -15,7 +15,14 @@ pub struct Portal {
     pub fleet_source: Option<String>,
     /// The loopback-only development sign-in is on: every page says so.
     pub dev_signin: bool,
+    /// The dashboard's view of the latest fleet snapshot: (version, generated_ms, collapse_above).
+    pub dashboard_cache: DashboardCache,
 }
+
+/// The last dashboard view built, keyed by the snapshot it came from.
+pub type DashboardCache = std::sync::Arc<
+    std::sync::Mutex<Option<((u64, i64, usize), std::sync::Arc<crate::fleet::FleetView>)>>,
+>;
 
 /// The portal from the request's context, or a server error that says it is missing.
 pub fn portal() -> Result<Portal, ServerFnError> {

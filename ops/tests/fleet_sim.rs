@@ -44,6 +44,55 @@ async fn inject(sim: &FleetSim, host: &str, fault: Fault) {
 const API: &str = "builder-api-live-1";
 
 #[tokio::test]
+async fn the_services_memo_follows_every_change_and_the_census_is_each_members_own() {
+    let sim = FleetSim::start(demo_layout(3)).await.unwrap();
+    let c = client(1000);
+    let t = target(&sim, API);
+    let first = c.services_memo(&t).await.unwrap();
+    assert_eq!(first, c.services(&t).await.unwrap(), "memo = a fresh parse");
+    assert_eq!(
+        c.services_memo(&t).await.unwrap(),
+        first,
+        "same bytes, same answer"
+    );
+    inject(
+        &sim,
+        API,
+        Fault::Health {
+            service: "builder-api".into(),
+            status: HealthStatus::Warning,
+        },
+    )
+    .await;
+    assert_eq!(
+        c.services_memo(&t).await.unwrap()[0].health,
+        HealthStatus::Warning,
+        "a changed body is parsed again"
+    );
+    inject(&sim, API, Fault::Clear).await;
+    assert_eq!(c.services_memo(&t).await.unwrap(), first);
+
+    // Every member's census (shared text inside the simulator) names that member.
+    let router = target(&sim, "builder-router-live-1");
+    let a = c.census(&t).await.unwrap();
+    let b = c.census(&router).await.unwrap();
+    assert_ne!(a.local_member_id, b.local_member_id);
+    assert_eq!(
+        a.groups.keys().collect::<Vec<_>>(),
+        b.groups.keys().collect::<Vec<_>>()
+    );
+    // A member going down shows in everyone's census.
+    inject(&sim, "builder-router-live-1", Fault::Down).await;
+    let after = c.census(&t).await.unwrap();
+    assert!(
+        after.groups["builder-router.live"]
+            .iter()
+            .any(|m| m.health == "suspect"),
+        "{after:?}"
+    );
+}
+
+#[tokio::test]
 async fn gateway_client_under_every_fault() {
     let sim = FleetSim::start(demo_layout(1)).await.unwrap();
     let c = client(1000);

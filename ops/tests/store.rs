@@ -1,5 +1,6 @@
 //! The store's behaviour on both backends: every test runs once on SQLite and once on Postgres.
 
+use ops::auth::sessions::{SessionMeta, SessionRow};
 use ops::store::{Backend, Store, StoreError, StoreOptions, Transition};
 use ops::testkit;
 
@@ -94,6 +95,79 @@ async fn empty_batch_is_a_no_op(store: Store) {
     assert!(store.last_states().await.unwrap().is_empty());
 }
 
+fn session(id: &str, expires_ms: i64, who: Option<&str>) -> SessionRow {
+    SessionRow {
+        id: id.into(),
+        data: format!("{{\"n\":\"{id}\"}}"),
+        expires_ms,
+        meta: who.map(|login| SessionMeta {
+            login: login.into(),
+            name: format!("{login} Example"),
+            provider: "github".into(),
+            role: "responder".into(),
+            signed_in_ms: 500,
+            user_agent: Some("Firefox".into()),
+            address: Some("10.0.0.1".into()),
+        }),
+    }
+}
+
+async fn sessions_round_trip_expire_and_revoke(store: Store) {
+    let now = 10_000;
+    // Create refuses to overwrite an existing id.
+    assert!(store
+        .session_create(&session("a", now + 1000, None), now)
+        .await
+        .unwrap());
+    assert!(!store
+        .session_create(&session("a", now + 5000, None), now)
+        .await
+        .unwrap());
+    let (data, exp) = store.session_load("a", now).await.unwrap().unwrap();
+    assert_eq!((data.as_str(), exp), ("{\"n\":\"a\"}", now + 1000));
+    // Save updates data and expiry, and signs the session in for the admin list.
+    store
+        .session_save(&session("a", now + 9000, Some("alice")), now + 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_load("a", now).await.unwrap().unwrap().1,
+        now + 9000
+    );
+    store
+        .session_save(&session("b", now + 100, Some("bob")), now)
+        .await
+        .unwrap();
+    store
+        .session_save(&session("anon", now + 100, None), now)
+        .await
+        .unwrap();
+    let active = store.sessions_active(now).await.unwrap();
+    assert_eq!(
+        active.iter().map(|s| s.login.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob"],
+        "signed-in only, most recently active first"
+    );
+    assert_eq!(active[0].name, "alice Example");
+    assert_eq!(active[0].user_agent.as_deref(), Some("Firefox"));
+    assert_eq!(active[0].last_seen_ms, now + 10);
+    assert!(
+        !active[0].handle.is_empty() && active[0].handle != "a",
+        "the handle is not the id"
+    );
+    assert_ne!(active[0].handle, active[1].handle);
+    // Expired sessions do not load and are not listed; clean-up deletes them.
+    assert!(store.session_load("b", now + 100).await.unwrap().is_none());
+    assert_eq!(store.sessions_active(now + 200).await.unwrap().len(), 1);
+    assert_eq!(store.sessions_delete_expired(now + 200).await.unwrap(), 2);
+    // Revocation by handle, once.
+    let handle = active[0].handle.clone();
+    assert!(store.session_revoke(&handle).await.unwrap());
+    assert!(!store.session_revoke(&handle).await.unwrap());
+    assert!(store.session_load("a", now).await.unwrap().is_none());
+    store.session_delete("nothing-here").await.unwrap();
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -126,6 +200,7 @@ on_both_backends!(
     history_round_trip,
     prune_keeps_the_newest_row_of_each_subject,
     empty_batch_is_a_no_op,
+    sessions_round_trip_expire_and_revoke,
 );
 
 #[tokio::test]

@@ -77,6 +77,7 @@ pub struct GitHubAuthConfig {
     pub api_url: url::Url,
     /// Organisations (`habitat-sh`), teams (`habitat-sh/builder-oncall`) or people (`@login`)
     /// per role.
+    #[serde(default)]
     pub roles: ops::auth::RoleRules,
     #[serde(skip)]
     pub client_secret: String,
@@ -108,6 +109,7 @@ pub struct OidcAuthConfig {
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
     /// Groups (or `@preferred_username`) per role.
+    #[serde(default)]
     pub roles: ops::auth::RoleRules,
     #[serde(skip)]
     pub client_secret: String,
@@ -185,8 +187,11 @@ pub struct FleetConfig {
     /// A reachable host not heard from for this long shows as stale.
     pub stale_after_secs: u64,
     pub inventory_refresh_secs: u64,
-    /// Read each Supervisor's census every this many polls.
+    /// Read each Supervisor's census about every this many polls.
     pub census_every: u64,
+    /// At most this many census reads per poll round (each census lists the whole ring, so a
+    /// large fleet reads each host's census less often).
+    pub census_max_per_round: usize,
     pub max_backoff_secs: u64,
 }
 
@@ -199,6 +204,7 @@ impl Default for FleetConfig {
             stale_after_secs: 15,
             inventory_refresh_secs: 60,
             census_every: 10,
+            census_max_per_round: 4,
             max_backoff_secs: 60,
         }
     }
@@ -1026,8 +1032,17 @@ mod tests {
         assert!(!oidc.roles.case_insensitive);
         let e = load(&format!("{base}[auth.oidc.roles]\n"), &[]).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("auth.oidc.roles"), "{e}");
+        let e = load(&base, &[]).unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("auth.oidc.roles"),
+            "no roles at all: {e}"
+        );
         let e = load(
-            &base.replace("https://example.okta.com/oauth2/default", "not a url"),
+            &format!(
+                "{}[auth.oidc.roles]\nviewer = [\"x\"]\n",
+                base.replace("https://example.okta.com/oauth2/default", "not a url")
+            ),
             &[],
         )
         .unwrap_err();

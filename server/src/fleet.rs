@@ -133,6 +133,7 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
                 host_timeout: Duration::from_millis(config.fleet.host_timeout_ms),
                 max_backoff: Duration::from_secs(config.fleet.max_backoff_secs),
                 census_every: config.fleet.census_every,
+                census_max_per_round: config.fleet.census_max_per_round,
                 ..PollerOptions::default()
             },
         ));

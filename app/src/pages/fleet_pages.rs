@@ -260,7 +260,7 @@ pub fn ReleasesPage() -> impl IntoView {
             {with_fleet(|f: FleetView| {
                 let envs: Vec<String> = f.environments.iter().map(|e| e.name.clone()).collect();
                 let mut services: Vec<String> = f.environments.iter().flat_map(|e| e.services.clone()).collect();
-                services.sort_by_key(|s| service_rank(s));
+                services.sort_by_cached_key(|s| service_rank(s));
                 services.dedup();
                 let prod: Vec<String> = f.environments.iter().filter(|e| e.production).map(|e| e.name.clone()).collect();
                 let rows = services.into_iter().map(|svc| {

@@ -234,7 +234,12 @@ pub struct FleetModel {
     options: ModelOptions,
     changes: broadcast::Sender<FleetChange>,
     cached: Mutex<Option<Arc<FleetSnapshot>>>,
+    /// Held by the one reader rebuilding the snapshot.
+    building: Mutex<()>,
 }
+
+/// How old a snapshot readers may get while another reader rebuilds it.
+pub const SNAPSHOT_GRACE_MS: i64 = 3000;
 
 impl FleetModel {
     pub fn new(options: ModelOptions) -> FleetModel {
@@ -254,6 +259,7 @@ impl FleetModel {
             options,
             changes,
             cached: Mutex::new(None),
+            building: Mutex::new(()),
         }
     }
 
@@ -618,19 +624,42 @@ impl FleetModel {
     /// The fleet as pages show it. Shared by every reader until the model changes, or for a
     /// second at most (ages and staleness depend on the clock). A poll that sees nothing new does
     /// not change the model, so a steady fleet of any size costs one rebuild a second.
+    ///
+    /// One reader rebuilds; readers that arrive meanwhile get the previous snapshot if it is at
+    /// most [`SNAPSHOT_GRACE_MS`] old (instead of all rebuilding a 1,000-host fleet at once), or
+    /// wait for the rebuild.
     pub fn snapshot(&self, now_ms: i64) -> Arc<FleetSnapshot> {
         let version = self.version();
-        if let Ok(cached) = self.cached.lock() {
-            if let Some(s) = cached.as_ref() {
-                if s.version == version && now_ms - s.generated_ms < 1000 {
-                    return s.clone();
+        let cached = self.cached.lock().ok().and_then(|c| c.clone());
+        if let Some(s) = &cached {
+            if s.version == version && now_ms - s.generated_ms < 1000 {
+                return s.clone();
+            }
+        }
+        let building = match self.building.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::WouldBlock) => {
+                if let Some(s) = cached.filter(|s| now_ms - s.generated_ms < SNAPSHOT_GRACE_MS) {
+                    return s;
                 }
+                match self.building.lock() {
+                    Ok(guard) => guard,
+                    Err(poisoned) => poisoned.into_inner(),
+                }
+            }
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        };
+        // Someone may have rebuilt while this reader waited.
+        if let Some(s) = self.cached.lock().ok().and_then(|c| c.clone()) {
+            if s.version == self.version() && now_ms - s.generated_ms < 1000 {
+                return s;
             }
         }
         let snap = Arc::new(self.build_snapshot(now_ms));
         if let Ok(mut cached) = self.cached.lock() {
             *cached = Some(snap.clone());
         }
+        drop(building);
         snap
     }
 

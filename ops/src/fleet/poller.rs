@@ -26,8 +26,12 @@ pub struct PollerOptions {
     pub host_timeout: Duration,
     /// A failing host is retried after interval × 2^(failures−1), at most this long.
     pub max_backoff: Duration,
-    /// Read `/census` every this many rounds (0 = never).
+    /// Read each host's `/census` about every this many rounds (0 = never).
     pub census_every: u64,
+    /// At most this many `/census` reads per round. Every Supervisor's census lists the whole
+    /// ring, so reading all of them costs O(hosts²) bytes: in a large fleet each host's census is
+    /// read less often instead (every ⌈hosts / this⌉ rounds).
+    pub census_max_per_round: usize,
 }
 
 impl Default for PollerOptions {
@@ -39,6 +43,7 @@ impl Default for PollerOptions {
             host_timeout: Duration::from_secs(3),
             max_backoff: Duration::from_secs(60),
             census_every: 10,
+            census_max_per_round: 4,
         }
     }
 }
@@ -67,7 +72,8 @@ pub struct Poller {
     access: BTreeMap<String, EnvironmentAccess>,
     store: Option<Store>,
     options: PollerOptions,
-    round: AtomicU64,
+    /// Where the next round's census reads start (see `census_hosts`).
+    census_cursor: AtomicU64,
     next_due: Mutex<HashMap<(String, String), Instant>>,
     rng: Mutex<u64>,
 }
@@ -87,7 +93,7 @@ impl Poller {
             access,
             store,
             options,
-            round: AtomicU64::new(0),
+            census_cursor: AtomicU64::new(0),
             next_due: Mutex::new(HashMap::new()),
             rng: Mutex::new(seed),
         }
@@ -107,7 +113,7 @@ impl Poller {
     pub async fn poll_host(&self, host: &Host, with_census: bool) -> HostPoll {
         let target = self.target(host);
         let visit = async {
-            let services = self.client.services(&target).await?;
+            let services = self.client.services_memo(&target).await?;
             let mut health = BTreeMap::new();
             for s in services.iter().filter(|s| s.health != HealthStatus::Ok) {
                 let (svc, group) = s.service_and_group();
@@ -150,11 +156,9 @@ impl Poller {
 
     /// One round over every due host. Returns what happened; transitions are recorded in the store.
     pub async fn poll_once(&self) -> RoundStats {
-        let round = self.round.fetch_add(1, Ordering::Relaxed);
-        let census =
-            self.options.census_every > 0 && round.is_multiple_of(self.options.census_every);
         let now = Instant::now();
         let hosts = self.model.pollable_hosts();
+        let census_hosts = self.census_hosts(&hosts);
         let mut stats = RoundStats::default();
         let due: Vec<Host> = {
             let next_due = self.next_due.lock().map(|g| g.clone()).unwrap_or_default();
@@ -170,8 +174,10 @@ impl Poller {
                 })
                 .collect()
         };
+        let census_hosts = &census_hosts;
         let results: Vec<(Host, HostPoll)> = stream::iter(due)
             .map(|h| async move {
+                let census = census_hosts.contains(&(h.environment.clone(), h.name.clone()));
                 let poll = self.poll_host(&h, census).await;
                 (h, poll)
             })
@@ -208,6 +214,30 @@ impl Poller {
             }
         }
         stats
+    }
+
+    /// The hosts whose census this round reads: ⌈hosts / census_every⌉ of them (at most
+    /// `census_max_per_round`), taking turns, so each host's census is read about every
+    /// `census_every` rounds and the cost is spread over rounds instead of coming in bursts.
+    pub(super) fn census_hosts(
+        &self,
+        hosts: &[Host],
+    ) -> std::collections::HashSet<(String, String)> {
+        let n = hosts.len();
+        if self.options.census_every == 0 || n == 0 {
+            return Default::default();
+        }
+        let per_round = n
+            .div_ceil(self.options.census_every as usize)
+            .clamp(1, self.options.census_max_per_round.max(1))
+            .min(n);
+        let start = self
+            .census_cursor
+            .fetch_add(per_round as u64, Ordering::Relaxed) as usize;
+        (0..per_round)
+            .map(|k| &hosts[(start + k) % n])
+            .map(|h| (h.environment.clone(), h.name.clone()))
+            .collect()
     }
 
     fn jittered(&self, base: Duration) -> Duration {

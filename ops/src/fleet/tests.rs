@@ -411,3 +411,43 @@ fn failing_probes_raise_alarms() {
     assert_eq!(a.since_ms, Some(5));
     assert!(a.message.contains("/v1/depot/origins/core"));
 }
+
+fn census_poller(census_every: u64, census_max_per_round: usize) -> poller::Poller {
+    poller::Poller::new(
+        Arc::new(model()),
+        crate::supervisor::gateway::GatewayClient::new(&Default::default()).unwrap(),
+        BTreeMap::new(),
+        None,
+        poller::PollerOptions {
+            census_every,
+            census_max_per_round,
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn census_reads_take_turns_within_a_budget() {
+    let hosts: Vec<Host> = (0..12).map(|i| host("live", &format!("h{i:02}"))).collect();
+    // 12 hosts, each about every 10 rounds: 2 a round, every host within 6 rounds.
+    let p = census_poller(10, 4);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..6 {
+        let round = p.census_hosts(&hosts);
+        assert_eq!(round.len(), 2);
+        seen.extend(round);
+    }
+    assert_eq!(seen.len(), 12, "every host's census is read in turn");
+
+    // A ring of 1,000: never more than the budget in one round (each census lists the ring).
+    let many: Vec<Host> = (0..1000)
+        .map(|i| host("live", &format!("h{i:04}")))
+        .collect();
+    let p = census_poller(10, 4);
+    assert_eq!(p.census_hosts(&many).len(), 4);
+    // Off, or no hosts: nothing.
+    assert!(census_poller(0, 4).census_hosts(&hosts).is_empty());
+    assert!(census_poller(10, 4).census_hosts(&[]).is_empty());
+    // One host: read every round it is due, never twice in a round.
+    assert_eq!(census_poller(1, 4).census_hosts(&hosts[..1]).len(), 1);
+}

@@ -49,7 +49,7 @@ async fn respond(host: &SimHost, req: Req) -> hyper::Response<http::Body> {
                     "{\"services\": [oops, <html>",
                 );
             }
-            http::json(StatusCode::OK, &host.services_json())
+            http::raw(StatusCode::OK, "application/json", host.services_body())
         }
         ["services", svc, group] => match host.service_json_by_group(svc, group) {
             Some(v) => http::json(StatusCode::OK, &v),
@@ -65,7 +65,7 @@ async fn respond(host: &SimHost, req: Req) -> hyper::Response<http::Body> {
             Some(v) => http::json(StatusCode::OK, &v["cfg"]),
             None => http::empty(StatusCode::NOT_FOUND),
         },
-        ["census"] => http::json(StatusCode::OK, &host.census_json()),
+        ["census"] => http::raw(StatusCode::OK, "application/json", host.census_body()),
         ["butterfly"] => http::json(StatusCode::OK, &host.butterfly_json()),
         [""] => http::raw(
             StatusCode::OK,

@@ -89,8 +89,9 @@ impl FleetSim {
                 .filter(|h| h.spec.environment == env)
                 .cloned()
                 .collect();
+            let census = Arc::new(state::RingCensus::default());
             for h in &ring {
-                h.set_ring(ring.clone());
+                h.set_ring(ring.clone(), census.clone());
             }
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             builder_api.insert(env.clone(), listener.local_addr()?);

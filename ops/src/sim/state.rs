@@ -94,8 +94,23 @@ pub struct SimHost {
     pub(super) gateway_token: Option<String>,
     pub(super) transition_delay: Duration,
     pub(super) state: Mutex<HostState>,
-    ring: OnceLock<Vec<Arc<SimHost>>>,
+    ring: OnceLock<(Vec<Arc<SimHost>>, Arc<RingCensus>)>,
+    /// The last `/services` body and the fingerprint of the state it was made from: a steady
+    /// host serves the same bytes without rebuilding them (a simulated fleet of 1,000 hosts
+    /// shares its machine with the Onwatch under test; real Supervisors do not).
+    services_cache: Mutex<Option<(u64, bytes::Bytes)>>,
 }
+
+/// The census of a ring, shared by its members: every member's census lists the whole ring, so
+/// it is built once per change of the ring (with a placeholder where each member writes its own
+/// id) rather than once per request.
+#[derive(Default)]
+pub struct RingCensus {
+    last: Mutex<Option<(u64, String)>>,
+}
+
+/// Stands for the asking member's id in the shared census text.
+const LOCAL_MEMBER_PLACEHOLDER: &str = "@@local-member-id@@";
 
 impl std::fmt::Debug for SimHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -157,11 +172,12 @@ impl SimHost {
             gateway_token,
             transition_delay: Duration::from_millis(transition_delay_ms),
             ring: OnceLock::new(),
+            services_cache: Mutex::new(None),
         }
     }
 
-    pub(super) fn set_ring(&self, ring: Vec<Arc<SimHost>>) {
-        let _ = self.ring.set(ring);
+    pub(super) fn set_ring(&self, ring: Vec<Arc<SimHost>>, census: Arc<RingCensus>) {
+        let _ = self.ring.set((ring, census));
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, HostState> {
@@ -299,14 +315,73 @@ impl SimHost {
 
     /// The `/services` body, in the shape of a real Supervisor's (cut to the fields that matter,
     /// plus enough of the rest to be realistic in size).
-    pub(super) fn services_json(&self) -> Value {
+    /// A hash of everything `/services` and `/census` show of this host.
+    fn fingerprint(st: &HostState) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (st.down, &st.sup_version).hash(&mut h);
+        for s in &st.services {
+            (
+                &s.spec.version,
+                &s.spec.release,
+                s.desired_up,
+                s.process_up,
+                s.pid,
+                s.state_entered,
+                Self::effective_health(s),
+            )
+                .hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// The `/census` body for this member: the ring's shared census with this member's id.
+    pub(super) fn census_body(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let Some((ring, shared)) = self.ring.get() else {
+            return self.census_json().to_string();
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for member in ring {
+            (member.is_down(), Self::fingerprint(&member.lock())).hash(&mut h);
+        }
+        let key = h.finish();
+        let mut last = match shared.last.lock() {
+            Ok(l) => l,
+            Err(_) => return self.census_json().to_string(),
+        };
+        let text = match last.as_ref() {
+            Some((k, text)) if *k == key => text,
+            _ => {
+                let text = self.census_json_as(LOCAL_MEMBER_PLACEHOLDER).to_string();
+                &last.insert((key, text)).1
+            }
+        };
+        text.replace(LOCAL_MEMBER_PLACEHOLDER, &self.member_id)
+    }
+
+    /// The `/services` body as bytes, rebuilt only when what it shows has changed.
+    pub(super) fn services_body(&self) -> bytes::Bytes {
         let st = self.lock();
-        Value::Array(
+        let fingerprint = Self::fingerprint(&st);
+        if let Ok(cache) = self.services_cache.lock() {
+            if let Some((k, body)) = cache.as_ref() {
+                if *k == fingerprint {
+                    return body.clone();
+                }
+            }
+        }
+        let value = Value::Array(
             st.services
                 .iter()
                 .map(|s| self.service_json(&st, s))
                 .collect(),
-        )
+        );
+        let body = bytes::Bytes::from(value.to_string());
+        if let Ok(mut cache) = self.services_cache.lock() {
+            *cache = Some((fingerprint, body.clone()));
+        }
+        body
     }
 
     pub(super) fn service_json_by_group(&self, svc: &str, group: &str) -> Option<Value> {
@@ -418,7 +493,11 @@ impl SimHost {
 
     /// The census as this member sees the ring of its environment.
     pub(super) fn census_json(&self) -> Value {
-        let ring: Vec<Arc<SimHost>> = self.ring.get().cloned().unwrap_or_default();
+        self.census_json_as(&self.member_id)
+    }
+
+    fn census_json_as(&self, local_member_id: &str) -> Value {
+        let ring: Vec<Arc<SimHost>> = self.ring.get().map(|(r, _)| r.clone()).unwrap_or_default();
         let mut groups = serde_json::Map::new();
         for member in &ring {
             let alive = !member.is_down();
@@ -427,7 +506,7 @@ impl SimHost {
                 let sg = format!("{}.{}", s.spec.name, s.spec.group);
                 let entry = groups.entry(sg.clone()).or_insert_with(|| {
                     json!({"service_group": sg, "election_status": "None", "update_election_status": "None",
-                           "leader_id": null, "service_config": null, "local_member_id": self.member_id,
+                           "leader_id": null, "service_config": null, "local_member_id": local_member_id,
                            "population": {}})
                 });
                 if let Some(pop) = entry.get_mut("population").and_then(|p| p.as_object_mut()) {
@@ -444,11 +523,11 @@ impl SimHost {
                 }
             }
         }
-        json!({"changed": false, "local_member_id": self.member_id, "census_groups": groups})
+        json!({"changed": false, "local_member_id": local_member_id, "census_groups": groups})
     }
 
     pub(super) fn butterfly_json(&self) -> Value {
-        let ring: Vec<Arc<SimHost>> = self.ring.get().cloned().unwrap_or_default();
+        let ring: Vec<Arc<SimHost>> = self.ring.get().map(|(r, _)| r.clone()).unwrap_or_default();
         let membership: serde_json::Map<String, Value> = ring
             .iter()
             .map(|m| {

@@ -4,7 +4,8 @@
 //! Every failure — refused connection, timeout, 401, 503, a body that is not the JSON we expect —
 //! becomes a [`GatewayError`] with the reason. Nothing here panics on what a host sends.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -336,53 +337,73 @@ impl CensusSummary {
     }
 }
 
+#[derive(Deserialize)]
+struct RawCensus {
+    local_member_id: Option<String>,
+    census_groups: BTreeMap<String, RawCensusGroup>,
+}
+
+#[derive(Deserialize)]
+struct RawCensusGroup {
+    #[serde(default)]
+    population: Option<BTreeMap<String, RawCensusMember>>,
+}
+
+#[derive(Deserialize)]
+struct RawCensusMember {
+    package: Option<String>,
+    sys: Option<RawMemberSys>,
+    alive: Option<bool>,
+    suspect: Option<bool>,
+    confirmed: Option<bool>,
+    departed: Option<bool>,
+    leader: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawMemberSys {
+    ip: Option<String>,
+    hostname: Option<String>,
+}
+
+/// Parses `/census` straight into the summary (typed: a large ring's census is megabytes, and
+/// everything Onwatch does not show is skipped without being built).
 pub fn parse_census(body: &[u8]) -> Result<CensusSummary, GatewayError> {
-    let v: serde_json::Value = serde_json::from_slice(body)
+    let raw: RawCensus = serde_json::from_slice(body)
         .map_err(|e| GatewayError::Garbage(format!("census body: {e}")))?;
-    let groups_v = v
-        .get("census_groups")
-        .and_then(|g| g.as_object())
-        .ok_or_else(|| GatewayError::Garbage("census has no census_groups".into()))?;
     let mut groups = BTreeMap::new();
-    for (name, group) in groups_v {
+    for (name, group) in raw.census_groups {
         let mut members = Vec::new();
-        if let Some(pop) = group.get("population").and_then(|p| p.as_object()) {
-            for (id, m) in pop {
-                let flag = |k: &str| m.get(k).and_then(|b| b.as_bool()).unwrap_or(false);
-                let health = if flag("departed") {
-                    "departed"
-                } else if flag("confirmed") {
-                    "confirmed"
-                } else if flag("suspect") {
-                    "suspect"
-                } else if flag("alive") {
-                    "alive"
-                } else {
-                    "unknown"
-                };
-                let s = |k: &str| {
-                    m.get("sys")
-                        .and_then(|sys| sys.get(k))
-                        .and_then(|x| x.as_str())
-                        .map(str::to_owned)
-                };
-                members.push(CensusMember {
-                    member_id: id.clone(),
-                    package: m.get("package").and_then(|p| p.as_str()).map(str::to_owned),
-                    ip: s("ip"),
-                    hostname: s("hostname"),
-                    health: health.to_owned(),
-                    leader: flag("leader"),
-                });
-            }
+        for (id, m) in group.population.unwrap_or_default() {
+            let flag = |f: Option<bool>| f.unwrap_or(false);
+            let health = if flag(m.departed) {
+                "departed"
+            } else if flag(m.confirmed) {
+                "confirmed"
+            } else if flag(m.suspect) {
+                "suspect"
+            } else if flag(m.alive) {
+                "alive"
+            } else {
+                "unknown"
+            };
+            let (ip, hostname) = match m.sys {
+                Some(sys) => (sys.ip, sys.hostname),
+                None => (None, None),
+            };
+            members.push(CensusMember {
+                member_id: id,
+                package: m.package,
+                ip,
+                hostname,
+                health: health.to_owned(),
+                leader: flag(m.leader),
+            });
         }
-        groups.insert(name.clone(), members);
+        groups.insert(name, members);
     }
     let mut summary = CensusSummary {
-        local_member_id: v
-            .get("local_member_id")
-            .and_then(|x| x.as_str())
-            .map(str::to_owned),
+        local_member_id: raw.local_member_id,
         groups,
         counts: BTreeMap::new(),
         omitted: 0,
@@ -441,7 +462,19 @@ impl Default for GatewayClientOptions {
 pub struct GatewayClient {
     http: reqwest::Client,
     request_timeout: Duration,
+    /// Per gateway: a keyed hash of the last `/services` body and what it parsed to. A steady
+    /// Supervisor sends the same bytes every poll; they are parsed once.
+    services_memo: Arc<Mutex<ServicesMemo>>,
 }
+
+#[derive(Debug, Default)]
+struct ServicesMemo {
+    keys: std::collections::hash_map::RandomState,
+    last: HashMap<String, (u64, Vec<ServiceStatus>)>,
+}
+
+/// Gateways remembered by the `/services` memo before it starts afresh (inventories change).
+const SERVICES_MEMO_MAX: usize = 20_000;
 
 impl GatewayClient {
     pub fn new(options: &GatewayClientOptions) -> Result<GatewayClient, GatewayError> {
@@ -464,7 +497,40 @@ impl GatewayClient {
         Ok(GatewayClient {
             http,
             request_timeout: options.request_timeout,
+            services_memo: Arc::default(),
         })
+    }
+
+    /// `GET /services`, parsed only when the body differs from the last one this client read
+    /// from the same gateway (the poller's steady state: same bytes every second).
+    pub async fn services_memo(
+        &self,
+        target: &GatewayTarget,
+    ) -> Result<Vec<ServiceStatus>, GatewayError> {
+        use std::hash::BuildHasher;
+        let (status, body) = self.get(target, "/services").await?;
+        GatewayClient::check(status, &body)?;
+        let hash = match self.services_memo.lock() {
+            Ok(memo) => {
+                let hash = memo.keys.hash_one(&body);
+                if let Some((h, parsed)) = memo.last.get(&target.base_url) {
+                    if *h == hash {
+                        return Ok(parsed.clone());
+                    }
+                }
+                Some(hash)
+            }
+            Err(_) => None,
+        };
+        let parsed = parse_services(&body)?;
+        if let (Some(hash), Ok(mut memo)) = (hash, self.services_memo.lock()) {
+            if memo.last.len() >= SERVICES_MEMO_MAX {
+                memo.last.clear();
+            }
+            memo.last
+                .insert(target.base_url.clone(), (hash, parsed.clone()));
+        }
+        Ok(parsed)
     }
 
     /// GETs `path`, returning the status and the body (up to [`MAX_BODY_BYTES`]).
