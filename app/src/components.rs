@@ -23,7 +23,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
-    let info = Resource::new(|| (), |_| shell_info());
+    let info = crate::data::resource(|| (), |_| shell_info());
     crate::live::provide_live_fleet();
     view! {
         <div class="shell">
@@ -153,7 +153,7 @@ pub fn EnvBadge(env: EnvironmentSummary) -> impl IntoView {
     view! {
         <span class=class title=title data-env=env.name.clone()>
             {if env.production { "⚠ " } else { "" }}
-            {env.name.to_uppercase()}
+            {env.name.to_ascii_uppercase()}
         </span>
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod components;
+pub mod data;
 pub mod fleet;
 pub mod fmt;
 pub mod live;

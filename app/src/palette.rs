@@ -106,9 +106,9 @@ pub fn Palette() -> impl IntoView {
                 }
             }
         }
-        let q = query.get().to_lowercase();
+        let q = query.get().to_ascii_lowercase();
         list.into_iter()
-            .filter(|e| q.is_empty() || e.label.to_lowercase().contains(&q))
+            .filter(|e| q.is_empty() || e.label.to_ascii_lowercase().contains(&q))
             .take(12)
             .collect::<Vec<_>>()
     };

@@ -1,7 +1,6 @@
 //! Admin: the active sign-in sessions, each revocable. Revoking ends the session at once on
 //! every replica (sessions live in the store).
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
@@ -89,10 +88,13 @@ pub async fn revoke_session(handle: String) -> Result<String, ServerFnError> {
     }
 }
 
+/// Where the revoke form posts (the server function's own path).
+const REVOKE_PATH: &str = <RevokeSession as leptos::server_fn::ServerFn>::PATH;
+
 #[component]
 pub fn AdminSessionsPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
-    let sessions = Resource::new(move || revoke.version().get(), |_| list_sessions());
+    let sessions = crate::data::resource(move || revoke.version().get(), |_| list_sessions());
     view! {
         <Title text="Sessions"/>
         <section class="page">
@@ -140,6 +142,7 @@ fn SessionTable(view: SessionsView, revoke: ServerAction<RevokeSession>) -> impl
                 <tbody>
                     {view.sessions.into_iter().map(|s| {
                         let handle = s.handle.clone();
+                        let for_submit = s.handle.clone();
                         view! {
                             <tr data-login=s.login.clone() data-handle=s.handle.clone()>
                                 <td>
@@ -156,10 +159,19 @@ fn SessionTable(view: SessionsView, revoke: ServerAction<RevokeSession>) -> impl
                                     {s.address.clone().map(|a| view! { <br/> {a} })}
                                 </td>
                                 <td>
-                                    <ActionForm action=revoke>
+                                    // A plain form (posts and comes back without JavaScript); once
+                                    // the page is interactive, the action runs in place.
+                                    <form
+                                        method="post"
+                                        action=REVOKE_PATH
+                                        on:submit=move |ev: leptos::ev::SubmitEvent| {
+                                            ev.prevent_default();
+                                            revoke.dispatch(RevokeSession { handle: for_submit.clone() });
+                                        }
+                                    >
                                         <input type="hidden" name="handle" value=handle/>
                                         <button class="button button-danger" type="submit">"Revoke"</button>
-                                    </ActionForm>
+                                    </form>
                                 </td>
                             </tr>
                         }

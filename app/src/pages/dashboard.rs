@@ -16,7 +16,7 @@ pub const FULL_GRID_MAX_HOSTS: usize = 40;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let live = use_live_fleet();
-    let fleet = Resource::new(
+    let fleet = crate::data::resource(
         move || live.version.get(),
         |_| load_dashboard(FULL_GRID_MAX_HOSTS),
     );

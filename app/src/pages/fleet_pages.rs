@@ -16,7 +16,7 @@ fn with_fleet<V: IntoView + 'static>(
     render: impl Fn(FleetView) -> V + Send + Sync + Clone + 'static,
 ) -> impl IntoView {
     let live = use_live_fleet();
-    let fleet = Resource::new(move || live.version.get(), |_| load_fleet());
+    let fleet = crate::data::resource(move || live.version.get(), |_| load_fleet());
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the fleet…"</p> }>
             {move || {
@@ -127,14 +127,15 @@ fn Probes(probes: Vec<ProbeView>, now_ms: i64) -> impl IntoView {
 /// A small bar chart: one bar per result, height by latency, red when failed.
 #[component]
 fn Spark(points: Vec<(bool, u64)>) -> impl IntoView {
-    let max = points.iter().map(|(_, ms)| *ms).max().unwrap_or(1).max(1) as f64;
-    let w = 4.0;
-    let width = (points.len() as f64 * w).max(4.0);
+    // Whole pixels: integer attributes keep float formatting out of the browser bundle.
+    let max = points.iter().map(|(_, ms)| *ms).max().unwrap_or(1).max(1);
+    let w: u64 = 4;
+    let width = (points.len() as u64 * w).max(4);
     view! {
         <svg class="spark" width=width height="20" role="img" aria-label="recent results">
             {points.into_iter().enumerate().map(|(i, (ok, ms))| {
-                let h = if ok { (ms as f64 / max * 18.0).max(2.0) } else { 20.0 };
-                view! { <rect x=i as f64 * w y=20.0 - h width=w - 1.0 height=h class=if ok { "bar-ok" } else { "bar-fail" }/> }
+                let h = if ok { (ms * 18 / max).max(2) } else { 20 };
+                view! { <rect x=i as u64 * w y=20 - h width=w - 1 height=h class=if ok { "bar-ok" } else { "bar-fail" }/> }
             }).collect_view()}
         </svg>
     }
@@ -151,7 +152,7 @@ pub fn HostPage() -> impl IntoView {
             p.get("host").unwrap_or_default(),
         )
     };
-    let data = Resource::new(
+    let data = crate::data::resource(
         move || (key(), live.version.get()),
         |((env, host), _)| crate::fleet::load_host(env, host),
     );
@@ -309,7 +310,7 @@ fn release_newer(a: &str, b: &str) -> bool {
 /// "What's broken?": pick what you see, get the service to look at.
 #[component]
 pub fn BrokenPage() -> impl IntoView {
-    let services = Resource::new(|| (), |_| crate::api::list_services());
+    let services = crate::data::resource(|| (), |_| crate::api::list_services());
     view! {
         <Title text="What's broken?"/>
         <section class="page">

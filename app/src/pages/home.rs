@@ -7,7 +7,7 @@ use crate::components::EnvBadge;
 
 #[component]
 pub fn EnvironmentsPage() -> impl IntoView {
-    let info = Resource::new(|| (), |_| shell_info());
+    let info = crate::data::resource(|| (), |_| shell_info());
     view! {
         <Title text="Environments"/>
         <section class="page">

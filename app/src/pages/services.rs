@@ -11,7 +11,7 @@ use crate::live::use_live_fleet;
 
 #[component]
 pub fn ServicesPage() -> impl IntoView {
-    let services = Resource::new(|| (), |_| list_services());
+    let services = crate::data::resource(|| (), |_| list_services());
     view! {
         <Title text="Services"/>
         <section class="page">
@@ -48,7 +48,7 @@ fn ServiceCard(service: ServiceSynopsis) -> impl IntoView {
 pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
-    let service = Resource::new(slug, get_service);
+    let service = crate::data::resource(slug, get_service);
     view! {
         <section class="page">
             <Suspense fallback=|| view! { <p class="muted">"Loading service…"</p> }>
@@ -105,7 +105,7 @@ fn ServiceLive(slug: String, package: String) -> impl IntoView {
     let live = use_live_fleet();
     let slug_for_fetch = slug.clone();
     let package_for_help = package.clone();
-    let data = Resource::new(
+    let data = crate::data::resource(
         move || live.version.get(),
         move |_| load_service_instances(slug_for_fetch.clone()),
     );

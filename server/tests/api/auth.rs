@@ -645,3 +645,48 @@ async fn dev_signin_rejects_bad_forms_with_a_reason() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST, "missing role");
 }
+
+#[tokio::test]
+async fn revoking_works_as_a_plain_form_before_the_page_is_interactive() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let admin = app.signed_in("form-admin", "admin").await;
+    let _victim = app.signed_in("form-victim", "viewer").await;
+    let list: serde_json::Value = app
+        .call(&admin, "/api/admin/sessions", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let handle = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["login"] == "form-victim")
+        .unwrap()["handle"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // What a browser sends for the page's form without JavaScript.
+    let page = format!("{}/admin/sessions", app.address);
+    let res = admin
+        .post(format!("{}/api/admin/revoke-session", app.address))
+        .header("origin", &app.address)
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("referer", &page)
+        .form(&[("handle", handle.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let back = res.headers()["location"].to_str().unwrap();
+    assert_eq!(
+        back.trim_end_matches('?'),
+        page.as_str(),
+        "back to the page"
+    );
+    let html = admin.get(&page).send().await.unwrap().text().await.unwrap();
+    assert!(
+        !html.contains("form-victim"),
+        "the session is gone from the list"
+    );
+}
