@@ -193,6 +193,8 @@ pub struct FleetConfig {
     /// large fleet reads each host's census less often).
     pub census_max_per_round: usize,
     pub max_backoff_secs: u64,
+    /// A poll round's visits start spread over this fraction of the interval (0 to 0.9).
+    pub poll_spread: f64,
 }
 
 impl Default for FleetConfig {
@@ -206,6 +208,7 @@ impl Default for FleetConfig {
             census_every: 10,
             census_max_per_round: 4,
             max_backoff_secs: 60,
+            poll_spread: 0.5,
         }
     }
 }
@@ -527,6 +530,12 @@ impl Config {
             return Err(ConfigError::key(
                 "fleet.poll_interval_ms",
                 "must be at least 100",
+            ));
+        }
+        if !(0.0..=0.9).contains(&self.fleet.poll_spread) {
+            return Err(ConfigError::key(
+                "fleet.poll_spread",
+                "must be between 0 (all visits at once) and 0.9 (spread over 90% of the interval)",
             ));
         }
         if self.fleet.poll_concurrency == 0 {

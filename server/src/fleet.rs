@@ -134,6 +134,7 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
                 max_backoff: Duration::from_secs(config.fleet.max_backoff_secs),
                 census_every: config.fleet.census_every,
                 census_max_per_round: config.fleet.census_max_per_round,
+                spread: config.fleet.poll_spread,
                 ..PollerOptions::default()
             },
         ));

@@ -236,6 +236,8 @@ pub struct FleetModel {
     cached: Mutex<Option<Arc<FleetSnapshot>>>,
     /// Held by the one reader rebuilding the snapshot.
     building: Mutex<()>,
+    /// `state.version`, readable without the lock.
+    published: std::sync::atomic::AtomicU64,
 }
 
 /// How old a snapshot readers may get while another reader rebuilds it.
@@ -260,6 +262,7 @@ impl FleetModel {
             changes,
             cached: Mutex::new(None),
             building: Mutex::new(()),
+            published: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -267,8 +270,9 @@ impl FleetModel {
         self.changes.subscribe()
     }
 
+    /// The model's version, without touching the model's lock (pages and streams ask often).
     pub fn version(&self) -> u64 {
-        self.state.read().map(|s| s.version).unwrap_or(0)
+        self.published.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn production_default(&self, env: &str) -> bool {
@@ -363,6 +367,8 @@ impl FleetModel {
                 env.hosts = next;
             }
             state.version += 1;
+            self.published
+                .store(state.version, std::sync::atomic::Ordering::Release);
         }
         self.publish(transitions);
     }
@@ -391,6 +397,8 @@ impl FleetModel {
                 env.inventory.error = Some(error.to_owned());
             }
             state.version += 1;
+            self.published
+                .store(state.version, std::sync::atomic::Ordering::Release);
         }
         self.publish(transitions);
     }
@@ -575,6 +583,8 @@ impl FleetModel {
             changed |= !transitions.is_empty();
             if changed {
                 state.version += 1;
+                self.published
+                    .store(state.version, std::sync::atomic::Ordering::Release);
             }
         }
         if changed {
@@ -608,6 +618,8 @@ impl FleetModel {
             }
             state.probes.insert(status.name.clone(), status);
             state.version += 1;
+            self.published
+                .store(state.version, std::sync::atomic::Ordering::Release);
         }
         self.publish(transitions);
     }

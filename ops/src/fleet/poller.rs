@@ -32,6 +32,10 @@ pub struct PollerOptions {
     /// ring, so reading all of them costs O(hosts²) bytes: in a large fleet each host's census is
     /// read less often instead (every ⌈hosts / this⌉ rounds).
     pub census_max_per_round: usize,
+    /// A round's visits start spread over this fraction of the interval (0 = all at once), so
+    /// the poller's work, and the Supervisors' answers, come as a steady trickle rather than a
+    /// burst each second.
+    pub spread: f64,
 }
 
 impl Default for PollerOptions {
@@ -44,6 +48,7 @@ impl Default for PollerOptions {
             max_backoff: Duration::from_secs(60),
             census_every: 10,
             census_max_per_round: 4,
+            spread: 0.5,
         }
     }
 }
@@ -175,8 +180,18 @@ impl Poller {
                 .collect()
         };
         let census_hosts = &census_hosts;
-        let results: Vec<(Host, HostPoll)> = stream::iter(due)
-            .map(|h| async move {
+        let round_start = tokio::time::Instant::now();
+        let slot = self
+            .options
+            .interval
+            .mul_f64(self.options.spread.clamp(0.0, 0.9))
+            .checked_div(due.len().max(1) as u32)
+            .unwrap_or_default();
+        let results: Vec<(Host, HostPoll)> = stream::iter(due.into_iter().enumerate())
+            .map(|(i, h)| async move {
+                if !slot.is_zero() {
+                    tokio::time::sleep_until(round_start + slot * i as u32).await;
+                }
                 let census = census_hosts.contains(&(h.environment.clone(), h.name.clone()));
                 let poll = self.poll_host(&h, census).await;
                 (h, poll)
