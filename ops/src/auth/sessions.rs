@@ -52,25 +52,11 @@ pub struct ActiveSession {
 impl Store {
     /// Inserts a new session; `false` if the id is taken (the caller draws another).
     pub async fn session_create(&self, row: &SessionRow, now_ms: i64) -> Result<bool, StoreError> {
-        let meta = row.meta.as_ref();
-        let done = sqlx::query(
-            "INSERT INTO sessions (id, handle, data, expires_ms, created_ms, updated_ms, \
-             login, name, provider, role, signed_in_ms, user_agent, address) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (id) DO NOTHING",
+        let done = bind_row(
+            concat!(insert_session!(), " ON CONFLICT (id) DO NOTHING"),
+            row,
+            now_ms,
         )
-        .bind(&row.id)
-        .bind(new_handle())
-        .bind(&row.data)
-        .bind(row.expires_ms)
-        .bind(now_ms)
-        .bind(meta.map(|m| m.login.as_str()))
-        .bind(meta.map(|m| m.name.as_str()))
-        .bind(meta.map(|m| m.provider.as_str()))
-        .bind(meta.map(|m| m.role.as_str()))
-        .bind(meta.map(|m| m.signed_in_ms))
-        .bind(meta.and_then(|m| m.user_agent.as_deref()))
-        .bind(meta.and_then(|m| m.address.as_deref()))
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -78,29 +64,18 @@ impl Store {
 
     /// Writes a session's data and expiry (inserting it if it is new).
     pub async fn session_save(&self, row: &SessionRow, now_ms: i64) -> Result<(), StoreError> {
-        let meta = row.meta.as_ref();
-        sqlx::query(
-            "INSERT INTO sessions (id, handle, data, expires_ms, created_ms, updated_ms, \
-             login, name, provider, role, signed_in_ms, user_agent, address) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_ms = excluded.expires_ms, \
-             updated_ms = excluded.updated_ms, login = excluded.login, name = excluded.name, \
-             provider = excluded.provider, role = excluded.role, \
-             signed_in_ms = excluded.signed_in_ms, user_agent = excluded.user_agent, \
-             address = excluded.address",
+        bind_row(
+            concat!(
+                insert_session!(),
+                " ON CONFLICT (id) DO UPDATE SET data = excluded.data, \
+                 expires_ms = excluded.expires_ms, updated_ms = excluded.updated_ms, \
+                 login = excluded.login, name = excluded.name, provider = excluded.provider, \
+                 role = excluded.role, signed_in_ms = excluded.signed_in_ms, \
+                 user_agent = excluded.user_agent, address = excluded.address"
+            ),
+            row,
+            now_ms,
         )
-        .bind(&row.id)
-        .bind(new_handle())
-        .bind(&row.data)
-        .bind(row.expires_ms)
-        .bind(now_ms)
-        .bind(meta.map(|m| m.login.as_str()))
-        .bind(meta.map(|m| m.name.as_str()))
-        .bind(meta.map(|m| m.provider.as_str()))
-        .bind(meta.map(|m| m.role.as_str()))
-        .bind(meta.map(|m| m.signed_in_ms))
-        .bind(meta.and_then(|m| m.user_agent.as_deref()))
-        .bind(meta.and_then(|m| m.address.as_deref()))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -179,6 +154,38 @@ impl Store {
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// The INSERT both writers start from ($1 id … $12 address; $5 is created and updated).
+macro_rules! insert_session {
+    () => {
+        "INSERT INTO sessions (id, handle, data, expires_ms, created_ms, updated_ms, \
+         login, name, provider, role, signed_in_ms, user_agent, address) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12)"
+    };
+}
+use insert_session;
+
+/// `sql` (an [`insert_session!`] statement) with the row's values bound.
+fn bind_row<'q>(
+    sql: &'q str,
+    row: &'q SessionRow,
+    now_ms: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let meta = row.meta.as_ref();
+    sqlx::query(sql)
+        .bind(&row.id)
+        .bind(new_handle())
+        .bind(&row.data)
+        .bind(row.expires_ms)
+        .bind(now_ms)
+        .bind(meta.map(|m| m.login.as_str()))
+        .bind(meta.map(|m| m.name.as_str()))
+        .bind(meta.map(|m| m.provider.as_str()))
+        .bind(meta.map(|m| m.role.as_str()))
+        .bind(meta.map(|m| m.signed_in_ms))
+        .bind(meta.and_then(|m| m.user_agent.as_deref()))
+        .bind(meta.and_then(|m| m.address.as_deref()))
 }
 
 /// A random handle for the admin page (not derived from the session id).

@@ -197,17 +197,7 @@ pub async fn github_callback(
     Query(q): Query<CallbackQuery>,
     parts: Parts,
 ) -> Response {
-    let Some(gh) = &auth.github else {
-        return not_configured("GitHub");
-    };
-    let (pending, code) = match pending_for(&session, "github", &q).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match gh.finish(&pending, &code).await {
-        Ok(identity) => complete(&session, &parts, identity, pending.next).await,
-        Err(e) => failure(e),
-    }
+    callback(&auth, &session, &q, &parts, Provider::GitHub).await
 }
 
 pub async fn oidc_callback(
@@ -216,15 +206,60 @@ pub async fn oidc_callback(
     Query(q): Query<CallbackQuery>,
     parts: Parts,
 ) -> Response {
-    let Some(oidc) = &auth.oidc else {
-        return not_configured("OpenID Connect");
+    callback(&auth, &session, &q, &parts, Provider::Oidc).await
+}
+
+/// The providers that send people back to a callback.
+#[derive(Debug, Clone, Copy)]
+enum Provider {
+    GitHub,
+    Oidc,
+}
+
+impl Provider {
+    /// As in `PendingSignIn::provider` and the callback path.
+    fn key(self) -> &'static str {
+        match self {
+            Provider::GitHub => "github",
+            Provider::Oidc => "oidc",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Provider::GitHub => "GitHub",
+            Provider::Oidc => "OpenID Connect",
+        }
+    }
+}
+
+/// A provider's callback: checks the browser's pending sign-in, lets the provider finish (code
+/// exchange, identity, role), and signs the identity in.
+async fn callback(
+    auth: &Auth,
+    session: &Session,
+    q: &CallbackQuery,
+    parts: &Parts,
+    provider: Provider,
+) -> Response {
+    let configured = match provider {
+        Provider::GitHub => auth.github.is_some(),
+        Provider::Oidc => auth.oidc.is_some(),
     };
-    let (pending, code) = match pending_for(&session, "oidc", &q).await {
+    if !configured {
+        return not_configured(provider.title());
+    }
+    let (pending, code) = match pending_for(session, provider.key(), q).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    match oidc.provider.finish(&pending, &code).await {
-        Ok(identity) => complete(&session, &parts, identity, pending.next).await,
+    let finished = match (provider, &auth.github, &auth.oidc) {
+        (Provider::GitHub, Some(gh), _) => gh.finish(&pending, &code).await,
+        (Provider::Oidc, _, Some(oidc)) => oidc.provider.finish(&pending, &code).await,
+        _ => return not_configured(provider.title()),
+    };
+    match finished {
+        Ok(identity) => complete(session, parts, identity, pending.next).await,
         Err(e) => failure(e),
     }
 }

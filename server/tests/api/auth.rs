@@ -564,14 +564,7 @@ async fn tampered_or_garbage_cookies_are_anonymous() {
 async fn the_identity_is_in_the_ui() {
     let app = spawn_app(StoreKind::Sqlite).await;
     let client = app.signed_in("Ada Oncall", "responder").await;
-    let html = client
-        .get(format!("{}/", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.html(&client, "/").await;
     assert!(html.contains("Ada Oncall"), "name in the shell");
     let role_at = html
         .find("data-testid=\"viewer-role\"")
@@ -593,14 +586,7 @@ async fn the_identity_is_in_the_ui() {
         "no admin link for a responder"
     );
     let admin = app.signed_in("Root Admin", "admin").await;
-    let html = admin
-        .get(format!("{}/", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.html(&admin, "/").await;
     assert!(
         html.contains("href=\"/admin/sessions\""),
         "admins see the admin link"
@@ -651,21 +637,7 @@ async fn revoking_works_as_a_plain_form_before_the_page_is_interactive() {
     let app = spawn_app(StoreKind::Sqlite).await;
     let admin = app.signed_in("form-admin", "admin").await;
     let _victim = app.signed_in("form-victim", "viewer").await;
-    let list: serde_json::Value = app
-        .call(&admin, "/api/admin/sessions", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let handle = list["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["login"] == "form-victim")
-        .unwrap()["handle"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let handle = app.session_handle(&admin, "form-victim").await;
     // What a browser sends for the page's form without JavaScript.
     let page = format!("{}/admin/sessions", app.address);
     let res = admin
@@ -684,7 +656,7 @@ async fn revoking_works_as_a_plain_form_before_the_page_is_interactive() {
         page.as_str(),
         "back to the page"
     );
-    let html = admin.get(&page).send().await.unwrap().text().await.unwrap();
+    let html = app.html(&admin, "/admin/sessions").await;
     assert!(
         !html.contains("form-victim"),
         "the session is gone from the list"

@@ -261,29 +261,16 @@ async fn the_signin_page_offers_github_and_keeps_next() {
         res.headers()["location"],
         "/signin?next=%2Fenvironments%2Flive"
     );
-    let page = cookie_client()
-        .get(format!(
-            "{}/signin?next=%2Fenvironments%2Flive",
-            app.address
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app
+        .html(&cookie_client(), "/signin?next=%2Fenvironments%2Flive")
+        .await;
     assert!(
         page.contains("href=\"/auth/github?next=%2Fenvironments%2Flive\""),
         "{page}"
     );
-    let page = cookie_client()
-        .get(format!("{}/signin?next=https://evil.example/", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app
+        .html(&cookie_client(), "/signin?next=https://evil.example/")
+        .await;
     assert!(
         page.contains("href=\"/auth/github?next=%2F\""),
         "no open redirect: {page}"

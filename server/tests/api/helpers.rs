@@ -65,6 +65,34 @@ impl TestApp {
         assert_eq!(res.status(), 303, "dev sign-in as {name} ({role})");
     }
 
+    /// The HTML of `path` as `client` sees it.
+    pub async fn html(&self, client: &reqwest::Client, path: &str) -> String {
+        client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("page request")
+            .text()
+            .await
+            .expect("page body")
+    }
+
+    /// The admin page's handle of `login`'s session (as `admin` lists them).
+    pub async fn session_handle(&self, admin: &reqwest::Client, login: &str) -> String {
+        let list: serde_json::Value = self
+            .call(admin, "/api/admin/sessions", &[])
+            .await
+            .json()
+            .await
+            .expect("session list");
+        list["sessions"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["login"] == login))
+            .and_then(|s| s["handle"].as_str())
+            .unwrap_or_else(|| panic!("{login} has no active session: {list}"))
+            .to_owned()
+    }
+
     /// POSTs a server function as the browser's client does (same origin, form encoded).
     pub async fn call(
         &self,
