@@ -16,6 +16,7 @@ trap 'kill $SIM 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do [ -s data/demo-fleet.toml ] && break; sleep 0.1; done
 echo
 echo "Onwatch:        http://127.0.0.1:3000   (Ctrl-C stops everything)"
+echo "Sign in:        development sign-in: pick any name and a role (viewer, responder, admin)"
 echo "Fleet faults:   curl -X POST http://127.0.0.1:3100/faults -d '{\"host\":\"builder-api-live-1\",\"fault\":\"health\",\"service\":\"builder-api\",\"status\":\"Critical\"}'"
 echo
 "$CARGO_TARGET_DIR/release/onwatch" --config config/demo.toml serve

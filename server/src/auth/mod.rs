@@ -192,3 +192,39 @@ pub fn spawn_session_cleanup(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn auth_for(public_url: Option<&str>) -> Auth {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &format!("sqlite://{}/s.db", dir.path().display()),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        let mut config = Config::default();
+        config.auth.dev_signin = true;
+        config.server.public_url = public_url.map(|u| u.parse().unwrap());
+        Auth::from_config(&config, store, "127.0.0.1:3000".parse().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn cookies_are_secure_exactly_when_the_public_url_is_https() {
+        let auth = auth_for(Some("https://onwatch.example.com")).await;
+        assert!(auth.secure_cookies);
+        assert_eq!(
+            auth.callback_url("github"),
+            "https://onwatch.example.com/auth/github/callback"
+        );
+        let auth = auth_for(None).await;
+        assert!(!auth.secure_cookies, "plain http on loopback");
+        assert_eq!(
+            auth.callback_url("oidc"),
+            "http://127.0.0.1:3000/auth/oidc/callback",
+            "without a public URL, the bound address"
+        );
+    }
+}

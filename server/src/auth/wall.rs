@@ -169,6 +169,9 @@ pub async fn wall(State(auth): State<Auth>, req: Request, next: Next) -> Respons
     }
     req.extensions_mut().insert(CsrfToken(csrf.clone()));
     let mut res = next.run(req).await;
+    if is_api(&path) && res.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        res = bad_arguments_are_400(res).await;
+    }
 
     let headers = res.headers_mut();
     if fresh_csrf {
@@ -193,6 +196,33 @@ pub async fn wall(State(auth): State<Auth>, req: Request, next: Next) -> Respons
         HeaderValue::from_static("same-origin"),
     );
     res
+}
+
+/// Server functions answer 500 for every error, including arguments that could not be read (a
+/// missing or malformed field): those are the caller's mistake, so they become 400 with a message
+/// that says which argument.
+async fn bad_arguments_are_400(res: Response) -> Response {
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        parts.status = StatusCode::INTERNAL_SERVER_ERROR;
+        return Response::from_parts(parts, Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let caller_error = ["Args|", "MissingArg|", "Deserialization|"]
+        .iter()
+        .any(|p| text.starts_with(p));
+    if !caller_error {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let detail = text.split_once('|').map(|(_, d)| d).unwrap_or_default();
+    parts.status = StatusCode::BAD_REQUEST;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(
+        parts,
+        Body::from(format!(
+            "ServerError|The request's arguments could not be read ({detail}). Reload the page and try again."
+        )),
+    )
 }
 
 /// Not signed in: pages go to the sign-in page (and come back after); data gets 401.

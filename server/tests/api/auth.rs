@@ -662,3 +662,27 @@ async fn revoking_works_as_a_plain_form_before_the_page_is_interactive() {
         "the session is gone from the list"
     );
 }
+
+#[tokio::test]
+async fn malformed_arguments_are_the_callers_error() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    // get-service needs a slug; a missing one is a 400 that names the problem.
+    let res = app.call(&app.client, "/api/read/get-service", &[]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("arguments could not be read"), "{body}");
+    assert!(body.contains("slug"), "names the argument: {body}");
+    let res = app
+        .call(
+            &app.client,
+            "/api/read/dashboard",
+            &[("collapse_above", "lots")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // A well-formed call still works.
+    let res = app
+        .call(&app.client, "/api/read/get-service", &[("slug", "api")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
