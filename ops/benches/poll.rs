@@ -91,8 +91,6 @@ async fn run() {
         PollerOptions {
             concurrency: CONCURRENCY,
             census_every: 0,
-            // Capacity: every visit at once (the server spreads them over the interval).
-            spread: 0.0,
             ..PollerOptions::default()
         },
     );

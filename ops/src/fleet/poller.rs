@@ -159,8 +159,15 @@ impl Poller {
         }
     }
 
-    /// One round over every due host. Returns what happened; transitions are recorded in the store.
+    /// One round over every due host, all visits at once (start-up, tests, benchmarks). Returns
+    /// what happened; transitions are recorded in the store.
     pub async fn poll_once(&self) -> RoundStats {
+        self.poll_round(false).await
+    }
+
+    /// One round; `spread` starts the visits over `options.spread` of the interval (the steady
+    /// loop), otherwise all at once.
+    async fn poll_round(&self, spread: bool) -> RoundStats {
         let now = Instant::now();
         let hosts = self.model.pollable_hosts();
         let census_hosts = self.census_hosts(&hosts);
@@ -181,10 +188,15 @@ impl Poller {
         };
         let census_hosts = &census_hosts;
         let round_start = tokio::time::Instant::now();
+        let fraction = if spread {
+            self.options.spread.clamp(0.0, 0.9)
+        } else {
+            0.0
+        };
         let slot = self
             .options
             .interval
-            .mul_f64(self.options.spread.clamp(0.0, 0.9))
+            .mul_f64(fraction)
             .checked_div(due.len().max(1) as u32)
             .unwrap_or_default();
         let results: Vec<(Host, HostPoll)> = stream::iter(due.into_iter().enumerate())
@@ -274,7 +286,7 @@ impl Poller {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         loop {
             let started = Instant::now();
-            let stats = self.poll_once().await;
+            let stats = self.poll_round(true).await;
             tracing::debug!(?stats, elapsed = ?started.elapsed(), "poll round");
             let wait = self
                 .jittered(self.options.interval)
