@@ -140,21 +140,25 @@ fn ViewerSlot(viewer: Option<crate::api::Viewer>, csrf: String) -> impl IntoView
 /// An environment's name, impossible to miss when it is production.
 #[component]
 pub fn EnvBadge(env: EnvironmentSummary) -> impl IntoView {
-    let class = if env.production {
-        "env-badge env-prod"
+    let (class, title, label) = badge_parts(&env.name, env.production);
+    view! { <span class=class title=title data-env=env.name.clone()>{label}</span> }
+}
+
+/// The class, title and label of an environment's badge (also written as text by
+/// [`crate::pages::markup`]).
+pub fn badge_parts(name: &str, production: bool) -> (&'static str, String, String) {
+    if production {
+        (
+            "env-badge env-prod",
+            format!("{name}: production environment"),
+            format!("⚠ {}", name.to_ascii_uppercase()),
+        )
     } else {
-        "env-badge env-nonprod"
-    };
-    let title = if env.production {
-        format!("{}: production environment", env.name)
-    } else {
-        format!("{}: not production", env.name)
-    };
-    view! {
-        <span class=class title=title data-env=env.name.clone()>
-            {if env.production { "⚠ " } else { "" }}
-            {env.name.to_ascii_uppercase()}
-        </span>
+        (
+            "env-badge env-nonprod",
+            format!("{name}: not production"),
+            name.to_ascii_uppercase(),
+        )
     }
 }
 

@@ -17,6 +17,30 @@ pub struct Portal {
     pub dev_signin: bool,
     /// The dashboard's view of the latest fleet snapshot: (version, generated_ms, collapse_above).
     pub dashboard_cache: DashboardCache,
+    /// The dashboard's grid as HTML, for the snapshot (version, generated_ms) it shows.
+    pub dashboard_markup: MarkupCache,
+}
+
+/// The last markup written, keyed by the snapshot it shows.
+pub type MarkupCache = std::sync::Arc<std::sync::Mutex<Option<((u64, i64), std::sync::Arc<str>)>>>;
+
+impl Portal {
+    /// The dashboard's alarms and grids as HTML: written once per fleet snapshot, then shared by
+    /// every page view of it (under the lock, so that concurrent views wait for one writer).
+    pub fn dashboard_markup(&self, fleet: &crate::fleet::FleetView) -> std::sync::Arc<str> {
+        let key = (fleet.version, fleet.now_ms);
+        let Ok(mut cache) = self.dashboard_markup.lock() else {
+            return crate::pages::markup::dashboard(fleet).into();
+        };
+        match cache.as_ref() {
+            Some((k, html)) if *k == key => html.clone(),
+            _ => {
+                let html: std::sync::Arc<str> = crate::pages::markup::dashboard(fleet).into();
+                *cache = Some((key, html.clone()));
+                html
+            }
+        }
+    }
 }
 
 /// The last dashboard view built, keyed by the snapshot it came from.

@@ -133,6 +133,7 @@ impl Application {
         let portal = Portal {
             dev_signin: config.auth.dev_signin,
             dashboard_cache: Default::default(),
+            dashboard_markup: Default::default(),
             store: store.clone(),
             fleet: fleet.model.clone(),
             fleet_source: fleet.source.clone(),

@@ -4,7 +4,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::dashboard::EnvGrid;
 use super::fleet_common::*;
 use super::LoadError;
 use crate::fleet::{load_fleet, service_rank, slug_of, FleetView, HostView, ProbeView};
@@ -50,14 +49,13 @@ pub fn EnvironmentPage() -> impl IntoView {
                         }.into_any(),
                         Some(env) => {
                             let probes: Vec<ProbeView> = f.probes.iter().filter(|p| p.environment == env.name).cloned().collect();
-                            let alarms = f.alarms.iter().filter(|a| a.environment == env.name).cloned().collect::<Vec<_>>();
+                            let grid = super::markup::environment(&f, &env);
                             let hosts = env.hosts.clone();
                             view! {
                                 <Title text=env.name.clone()/>
                                 <p class="crumbs"><a href="/environments">"Environments"</a>" / "{env.name.clone()}</p>
                                 <h1>"Environment " {env.name.clone()}</h1>
-                                <Alarms alarms=alarms now_ms=now/>
-                                <EnvGrid env=env.clone() now_ms=now full=true/>
+                                <div class="env-body" inner_html=grid></div>
                                 <h2>"Instances"</h2>
                                 <div class="grid-wrap">
                                 <table class="instances">

@@ -6,6 +6,7 @@ mod dashboard;
 mod fleet_common;
 mod fleet_pages;
 mod home;
+pub mod markup;
 mod sections;
 mod services;
 

@@ -1,0 +1,482 @@
+//! The fleet grid, its alarms and its counts written as HTML text by plain functions.
+//!
+//! These are the biggest and busiest parts of the fleet pages: on the dashboard of a 1,000-host
+//! fleet they are most of the page, and every person on call reloads it. Written as text they
+//! cost a fraction of a component tree to render, and the server renders the dashboard's once
+//! per fleet snapshot for everyone ([`crate::portal::Portal::dashboard_markup`]). The browser runs
+//! the same functions on every live update, so server and browser always agree on the markup.
+//! Every piece of data goes through [`text`] or [`attr`]: host names, messages and errors come
+//! from Supervisors and EC2 tags, never trusted as markup.
+//!
+//! Nothing here is interactive: links are plain anchors, which the router turns into in-app
+//! navigation.
+
+use std::fmt::Write as _;
+
+use crate::fleet::{AlarmView, EnvView, FleetView};
+use crate::fmt as tfmt;
+
+use super::fleet_common::{env_href, host_href, icon, service_href};
+
+/// Above this many hosts, an environment's grid lists only the hosts with a problem; the
+/// environment page has them all.
+pub const FULL_GRID_MAX_HOSTS: usize = 40;
+
+/// Appends `s` as element text.
+pub fn text(out: &mut String, s: &str) {
+    escape(out, s, false);
+}
+
+/// Appends `s` as the value of a double-quoted attribute.
+pub fn attr(out: &mut String, s: &str) {
+    escape(out, s, true);
+}
+
+fn escape(out: &mut String, s: &str, quotes: bool) {
+    let mut last = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' if quotes => "&quot;",
+            b'\'' if quotes => "&#39;",
+            _ => continue,
+        };
+        out.push_str(&s[last..i]);
+        out.push_str(rep);
+        last = i + 1;
+    }
+    out.push_str(&s[last..]);
+}
+
+/// `<tag class="…" data-x="…">`: attribute values escaped.
+fn open(out: &mut String, tag: &str, attrs: &[(&str, &str)]) {
+    out.push('<');
+    out.push_str(tag);
+    for (name, value) in attrs {
+        out.push(' ');
+        out.push_str(name);
+        out.push_str("=\"");
+        attr(out, value);
+        out.push('"');
+    }
+    out.push('>');
+}
+
+/// A state in a word, an icon and a colour (never colour alone).
+pub fn state_cell(out: &mut String, state: &str) {
+    open(
+        out,
+        "span",
+        &[
+            ("class", &format!("state state-{state}")),
+            ("data-state", state),
+        ],
+    );
+    out.push_str("<span class=\"state-icon\" aria-hidden=\"true\">");
+    out.push_str(icon(state));
+    out.push_str("</span> <span class=\"state-word\">");
+    text(out, state);
+    out.push_str("</span></span>");
+}
+
+/// An environment's name, impossible to miss when it is production (as
+/// [`crate::components::EnvBadge`]).
+pub fn env_badge(out: &mut String, name: &str, production: bool) {
+    let (class, title, label) = crate::components::badge_parts(name, production);
+    open(
+        out,
+        "span",
+        &[("class", class), ("title", &title), ("data-env", name)],
+    );
+    text(out, &label);
+    out.push_str("</span>");
+}
+
+/// The fleet model's alarms, or a line that says there are none.
+pub fn alarms<'a>(out: &mut String, alarms: impl IntoIterator<Item = &'a AlarmView>, now_ms: i64) {
+    let mut alarms = alarms.into_iter().peekable();
+    if alarms.peek().is_none() {
+        out.push_str("<div class=\"alarms alarms-none\" data-testid=\"alarms\">✔ No alarms: no unreachable host, no version drift, no development Supervisor in production, inventories fresh, probes passing.</div>");
+        return;
+    }
+    out.push_str("<ul class=\"alarms\" data-testid=\"alarms\" aria-label=\"Alarms\">");
+    for a in alarms {
+        open(
+            out,
+            "li",
+            &[
+                ("class", &format!("alarm alarm-{}", a.kind)),
+                ("data-kind", &a.kind),
+            ],
+        );
+        out.push_str("<span class=\"alarm-kind\">⚠ ");
+        text(out, &a.kind.replace('_', " "));
+        out.push_str("</span>");
+        open(
+            out,
+            "a",
+            &[("class", "alarm-env"), ("href", &env_href(&a.environment))],
+        );
+        text(out, &a.environment);
+        out.push_str("</a>");
+        if !a.subject.is_empty() {
+            out.push_str("<strong class=\"alarm-subject\">");
+            text(out, &a.subject);
+            out.push_str("</strong>");
+        }
+        out.push_str("<span class=\"alarm-msg\">");
+        text(out, &a.message);
+        out.push_str("</span><span class=\"muted small\">");
+        if let Some(since) = a.since_ms {
+            text(out, &tfmt::since(now_ms, since));
+        }
+        out.push_str("</span></li>");
+    }
+    out.push_str("</ul>");
+}
+
+/// How many cells are in each state, worst first.
+pub fn counts(out: &mut String, counts: &[(String, usize)]) {
+    out.push_str("<ul class=\"counts\" aria-label=\"Counts by state\">");
+    for (state, n) in counts {
+        open(
+            out,
+            "li",
+            &[
+                ("class", &format!("count state-{state}")),
+                ("data-state", state),
+            ],
+        );
+        let _ = write!(
+            out,
+            "<span aria-hidden=\"true\">{}</span> <strong>{n}</strong> ",
+            icon(state)
+        );
+        text(out, state);
+        out.push_str("</li>");
+    }
+    out.push_str("</ul>");
+}
+
+/// The header of an environment: name badge, last poll, inventory freshness.
+pub fn env_header(out: &mut String, env: &EnvView, now_ms: i64) {
+    out.push_str("<header class=\"env-head\">");
+    open(
+        out,
+        "a",
+        &[("href", &env_href(&env.name)), ("class", "env-link")],
+    );
+    env_badge(out, &env.name, env.production);
+    out.push_str("</a><span class=\"muted small\">");
+    match env.last_poll_ms {
+        Some(t) => {
+            let _ = write!(out, "last poll {} ago", tfmt::age(now_ms - t));
+        }
+        None => out.push_str("not polled yet"),
+    }
+    out.push_str("</span>");
+    let inventory = match (&env.inventory_error, env.inventory_refreshed_ms) {
+        (Some(err), Some(t)) => format!(
+            "inventory STALE (last good read {} ago): {err}",
+            tfmt::age(now_ms - t)
+        ),
+        (Some(err), None) => format!("inventory never read: {err}"),
+        (None, Some(t)) => format!("inventory read {} ago", tfmt::age(now_ms - t)),
+        (None, None) => "no inventory".to_owned(),
+    };
+    out.push_str(if env.inventory_error.is_some() {
+        "<span class=\"inv inv-stale\">"
+    } else {
+        "<span class=\"inv\">"
+    });
+    text(out, &inventory);
+    out.push_str("</span></header>");
+}
+
+/// One environment: a row per service; in it, one chip per host that runs the service, saying
+/// the state of that (service, host) pair. Hosts whose Supervisor has reported no services (not
+/// polled yet, unreachable from the start) get their own row. Unless `full`, an environment of
+/// more than [`FULL_GRID_MAX_HOSTS`] hosts shows only the chips that are not healthy.
+pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
+    let omitted = |svc: &str| {
+        env.healthy_omitted
+            .as_ref()
+            .and_then(|o| o.iter().find(|(n, _)| n == svc).map(|(_, n)| *n))
+            .unwrap_or(0)
+    };
+    let total = env.hosts.len()
+        + env
+            .healthy_omitted
+            .as_ref()
+            .map(|o| o.iter().map(|(_, n)| *n).max().unwrap_or(0))
+            .unwrap_or(0);
+    let show_all = full || env.healthy_omitted.is_none() && total <= FULL_GRID_MAX_HOSTS;
+    let class = if env.production {
+        "env-panel env-panel-prod"
+    } else {
+        "env-panel"
+    };
+    open(
+        out,
+        "section",
+        &[
+            ("class", class),
+            ("data-env", &env.name),
+            ("aria-label", &format!("environment {}", env.name)),
+        ],
+    );
+    env_header(out, env, now_ms);
+    counts(out, &env.counts);
+    if total == 0 {
+        out.push_str("<p class=\"muted\">No hosts in this environment's inventory.</p></section>");
+        return;
+    }
+    out.push_str("<table class=\"fleet-grid\"><thead><tr><th scope=\"col\">Service</th><th scope=\"col\">Hosts</th></tr></thead><tbody>");
+    for svc in &env.services {
+        let href = service_href(svc);
+        open(out, "tr", &[("data-service", svc)]);
+        out.push_str("<th scope=\"row\">");
+        open(out, "a", &[("href", &href)]);
+        text(out, &crate::fleet::slug_of(svc));
+        out.push_str("</a></th><td class=\"chips\">");
+        let mut healthy_hidden = omitted(svc);
+        for h in &env.hosts {
+            for s in h.services.iter().filter(|s| &s.service == svc) {
+                if !show_all && s.cell == "healthy" {
+                    healthy_hidden += 1;
+                    continue;
+                }
+                let title = format!(
+                    "{} on {}: {} {}",
+                    s.service,
+                    h.name,
+                    s.cell,
+                    tfmt::since(now_ms, s.since_ms)
+                );
+                open(
+                    out,
+                    "span",
+                    &[
+                        ("class", "chip"),
+                        ("data-host", &h.name),
+                        ("data-service", svc),
+                        ("title", &title),
+                    ],
+                );
+                open(out, "a", &[("href", &href)]);
+                state_cell(out, &s.cell);
+                out.push_str("</a>");
+                open(
+                    out,
+                    "a",
+                    &[
+                        ("class", "chip-host"),
+                        ("href", &host_href(&h.environment, &h.name)),
+                    ],
+                );
+                text(out, &h.name);
+                out.push_str("</a></span>");
+            }
+        }
+        if healthy_hidden > 0 {
+            let _ = write!(
+                out,
+                "<span class=\"muted small\">+{healthy_hidden} healthy</span>"
+            );
+        }
+        out.push_str("</td></tr>");
+    }
+    let mut bare = env
+        .hosts
+        .iter()
+        .filter(|h| h.services.is_empty())
+        .peekable();
+    if bare.peek().is_some() {
+        out.push_str(
+            "<tr data-service=\"\"><th scope=\"row\">no services seen</th><td class=\"chips\">",
+        );
+        for h in bare {
+            open(
+                out,
+                "a",
+                &[
+                    ("class", "chip"),
+                    ("href", &host_href(&h.environment, &h.name)),
+                    ("data-host", &h.name),
+                    ("title", h.last_error.as_deref().unwrap_or_default()),
+                ],
+            );
+            state_cell(out, &h.cell);
+            out.push_str("<span class=\"chip-host\">");
+            text(out, &h.name);
+            out.push_str("</span></a>");
+        }
+        out.push_str("</td></tr>");
+    }
+    out.push_str("</tbody></table></section>");
+}
+
+/// The dashboard under its heading: the alarms, then every environment side by side
+/// (production first, as the fleet view orders them).
+pub fn dashboard(fleet: &FleetView) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    alarms(&mut out, &fleet.alarms, fleet.now_ms);
+    out.push_str("<div class=\"env-columns\">");
+    for env in &fleet.environments {
+        env_grid(&mut out, env, fleet.now_ms, false);
+    }
+    out.push_str("</div>");
+    out
+}
+
+/// An environment page's alarms and full grid.
+pub fn environment(fleet: &FleetView, env: &EnvView) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    alarms(
+        &mut out,
+        fleet.alarms.iter().filter(|a| a.environment == env.name),
+        fleet.now_ms,
+    );
+    env_grid(&mut out, env, fleet.now_ms, true);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::{HostView, ServiceView};
+
+    fn service(name: &str, cell: &str) -> ServiceView {
+        serde_json::from_value(serde_json::json!({
+            "service": name, "group": "default", "ident": format!("habitat/{name}/1.0.0/1"),
+            "release": "1", "process": "up", "health": cell, "cell": cell, "since_ms": 0,
+        }))
+        .expect("a minimal service view")
+    }
+
+    fn host(name: &str, services: Vec<ServiceView>) -> HostView {
+        serde_json::from_value(serde_json::json!({
+            "environment": "live", "name": name, "address": "10.0.0.1", "gateway_port": 9631,
+            "labels": [], "cell": "healthy", "reachability": "reachable", "since_ms": 0,
+            "services": services,
+        }))
+        .expect("a minimal host view")
+    }
+
+    fn env(hosts: Vec<HostView>, omitted: Option<Vec<(String, usize)>>) -> EnvView {
+        EnvView {
+            name: "live".to_owned(),
+            production: true,
+            inventory_source: "static".to_owned(),
+            inventory_refreshed_ms: Some(0),
+            inventory_error: None,
+            counts: vec![("critical".to_owned(), 1), ("healthy".to_owned(), 1)],
+            services: vec!["builder-api".to_owned()],
+            hosts,
+            last_poll_ms: Some(0),
+            healthy_omitted: omitted,
+        }
+    }
+
+    #[test]
+    fn text_and_attributes_are_escaped() {
+        let mut out = String::new();
+        text(&mut out, "<script>alert('x')</script> & \"q\"");
+        assert_eq!(out, "&lt;script&gt;alert('x')&lt;/script&gt; &amp; \"q\"");
+        out.clear();
+        attr(&mut out, "a\"b'c<d>&");
+        assert_eq!(out, "a&quot;b&#39;c&lt;d&gt;&amp;");
+        out.clear();
+        attr(&mut out, "plain-ünïcode");
+        assert_eq!(out, "plain-ünïcode");
+    }
+
+    #[test]
+    fn hostile_host_names_and_errors_stay_text() {
+        let mut bad = host("<img src=x onerror=alert(1)>", vec![]);
+        bad.cell = "unreachable".to_owned();
+        bad.last_error = Some("\"><script>x</script>".to_owned());
+        let mut out = String::new();
+        env_grid(&mut out, &env(vec![bad], None), 0, false);
+        assert!(!out.contains("<img"), "{out}");
+        assert!(!out.contains("<script"), "{out}");
+        assert!(out.contains("&lt;img src=x onerror=alert(1)&gt;"), "{out}");
+        assert!(
+            out.contains("title=\"&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("%3Cimg%20src%3Dx"),
+            "host links are percent-encoded: {out}"
+        );
+    }
+
+    #[test]
+    fn cells_say_their_state_in_a_word_and_an_icon() {
+        let hosts = vec![
+            host("api-1", vec![service("builder-api", "critical")]),
+            host("api-2", vec![service("builder-api", "healthy")]),
+        ];
+        let mut out = String::new();
+        env_grid(&mut out, &env(hosts, None), 0, false);
+        assert!(out.contains("data-host=\"api-1\""));
+        assert!(out.contains(
+            "<span class=\"state state-critical\" data-state=\"critical\"><span class=\"state-icon\" aria-hidden=\"true\">✖</span> <span class=\"state-word\">critical</span></span>"
+        ));
+        // A small environment shows every host, the healthy ones too.
+        assert!(out.contains("data-host=\"api-2\""));
+        assert!(!out.contains("healthy</span>\n"));
+        assert!(out.contains("env-panel env-panel-prod"));
+        assert!(out.contains("⚠ LIVE"));
+    }
+
+    #[test]
+    fn large_environments_count_their_healthy_hosts_instead_of_listing_them() {
+        let hosts = vec![
+            host("api-1", vec![service("builder-api", "critical")]),
+            host("api-2", vec![service("builder-api", "healthy")]),
+        ];
+        let mut out = String::new();
+        env_grid(
+            &mut out,
+            &env(hosts.clone(), Some(vec![("builder-api".to_owned(), 998)])),
+            0,
+            false,
+        );
+        assert!(out.contains("data-host=\"api-1\""));
+        assert!(!out.contains("data-host=\"api-2\""));
+        assert!(out.contains("+999 healthy"), "{out}");
+        // The environment page (full) lists every host it has.
+        out.clear();
+        env_grid(
+            &mut out,
+            &env(hosts, Some(vec![("builder-api".to_owned(), 998)])),
+            0,
+            true,
+        );
+        assert!(out.contains("data-host=\"api-2\""));
+        assert!(out.contains("+998 healthy"), "{out}");
+    }
+
+    #[test]
+    fn no_alarms_is_said_and_alarms_link_their_environment() {
+        let mut out = String::new();
+        alarms(&mut out, &[], 0);
+        assert!(out.contains("No alarms"));
+        out.clear();
+        let alarm = AlarmView {
+            kind: "version_drift".to_owned(),
+            environment: "live".to_owned(),
+            subject: "builder-api".to_owned(),
+            message: "2 releases <in> live".to_owned(),
+            since_ms: Some(0),
+        };
+        alarms(&mut out, [&alarm], 60_000);
+        assert!(out.contains("data-kind=\"version_drift\""));
+        assert!(out.contains("⚠ version drift"));
+        assert!(out.contains("href=\"/environments/live\""));
+        assert!(out.contains("2 releases &lt;in&gt; live"));
+    }
+}
