@@ -22,10 +22,21 @@ echo "== dashboard under load"
 WORK=$(mktemp -d)
 cleanup() { kill "${SIM:-}" "${OW:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-"$CARGO_TARGET_DIR/release/fleet-sim" --layout synthetic --hosts 1000 --services 8 --fleet-file "$WORK/fleet.toml" >/dev/null &
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+CONTROL=$(free_port)
+"$CARGO_TARGET_DIR/release/fleet-sim" --layout synthetic --hosts 1000 --services 8 --control-port "$CONTROL" \
+  --fleet-file "$WORK/fleet.toml" >/dev/null &
 SIM=$!
 for _ in $(seq 1 100); do [ -s "$WORK/fleet.toml" ] && break; sleep 0.1; done
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# A bad night, so that the dashboard has something to draw: one host in 25 with a failing health
+# check (critical or warning), one in 100 whose Supervisor does not answer.
+fault() { curl -sf -X POST "http://127.0.0.1:$CONTROL/faults" -d "$1" >/dev/null; }
+for i in $(seq 0 25 999); do
+  status=Critical; [ $((i % 50)) -eq 25 ] && status=Warning
+  fault "{\"host\":\"$(printf host-%04d "$i")\",\"fault\":\"health\",\"service\":\"svc-$((i % 8))\",\"status\":\"$status\"}"
+done
+for i in $(seq 7 100 999); do fault "{\"host\":\"$(printf host-%04d "$i")\",\"fault\":\"down\"}"; done
+PORT=$(free_port)
 ONWATCH_SERVER__LISTEN=127.0.0.1:$PORT ONWATCH_STORE__URL="sqlite://$WORK/onwatch.db" \
 ONWATCH_INVENTORY__SOURCE=static ONWATCH_INVENTORY__FLEET_FILE="$WORK/fleet.toml" \
 ONWATCH_FLEET__POLL_CONCURRENCY=128 ONWATCH_AUTH__DEV_SIGNIN=true RUST_LOG=warn \
@@ -57,8 +68,8 @@ median() { sort -n -k"$2" "$1" | sed -n 2p | awk -v c="$2" '{print $c}'; }
 D_RPS=$(median "$WORK/d.txt" 1); D_P50=$(median "$WORK/d.txt" 2); D_P99=$(median "$WORK/d.txt" 3)
 T_RPS=$(median "$WORK/t.txt" 1); T_P50=$(median "$WORK/t.txt" 2); T_P99=$(median "$WORK/t.txt" 3)
 RATIO=$(python3 -c "t=float('${T_RPS:-0}' or 0); d=float('${D_RPS:-0}' or 0); print(f'{d/t:.2f}' if t else 'n/a')")
-echo "fleet: 1000 hosts x 8 services (fleet-sim), polled every second while measured"
-echo "dashboard page: $BYTES bytes, $HOSTS host chips (healthy hosts collapse above 40 per environment); both routes with a signed-in session cookie"
+echo "fleet: 1000 hosts x 8 services (fleet-sim), polled every second while measured; 40 failing health checks, 10 Supervisors down"
+echo "dashboard page: $BYTES bytes, $HOSTS chips drawn (the problems; healthy hosts are counted, not drawn, above 40 per environment); both routes with a signed-in session cookie"
 echo "medians of 3 alternating 5 s runs each (wrk -t2 -c50), after a warm-up"
 printf "  %-22s %10s req/s   p50 %7.2f ms   p99 %7.2f ms\n" "GET / (dashboard)" "$D_RPS" "$D_P50" "$D_P99"
 printf "  %-22s %10s req/s   p50 %7.2f ms   p99 %7.2f ms\n" "GET /healthz (trivial)" "$T_RPS" "$T_P50" "$T_P99"

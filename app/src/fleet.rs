@@ -44,26 +44,40 @@ pub struct EnvView {
     pub healthy_omitted: Option<Vec<(String, usize)>>,
 }
 
+/// A host. Empty and absent fields are left out of the JSON: the dashboard's view leaves out
+/// everything it does not draw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostView {
     pub environment: String,
     pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_ip: Option<String>,
     pub gateway_port: u16,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<(String, String)>,
     pub cell: String,
     pub reachability: String,
     pub since_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sup_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_id: Option<String>,
     pub services: Vec<ServiceView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub census: Option<CensusView>,
 }
 
@@ -71,19 +85,31 @@ pub struct HostView {
 pub struct ServiceView {
     /// `builder-api`
     pub service: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub group: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub ident: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub release: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub process: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_up: Option<bool>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub health: String,
     pub cell: String,
     pub since_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_entered_s: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_strategy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_stdout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_stderr: Option<String>,
 }
 
@@ -332,11 +358,20 @@ pub mod ssr {
                     continue;
                 }
                 let mut hv = host_view(h);
-                hv.census = None;
-                hv.labels.clear();
-                for s in &mut hv.services {
-                    s.health_stdout = None;
-                    s.health_stderr = None;
+                slim_for_dashboard(&mut hv);
+                // In a large environment the healthy services of a host with a problem are
+                // counted, not drawn, like those of healthy hosts (unless all of them are healthy:
+                // then the host's own state is the problem and its services stay listed).
+                if large && hv.services.iter().any(|s| s.cell != "healthy") {
+                    hv.services.retain(|s| {
+                        let healthy = s.cell == "healthy";
+                        if healthy {
+                            if let Some(o) = omitted.iter_mut().find(|(n, _)| *n == s.service) {
+                                o.1 += 1;
+                            }
+                        }
+                        !healthy
+                    });
                 }
                 hosts.push(hv);
             }
@@ -344,6 +379,34 @@ pub mod ssr {
                 .push(env_view(e, hosts, large.then_some(omitted)));
         }
         view
+    }
+
+    /// Leaves out of a host's view what the dashboard does not draw: it reaches every browser on
+    /// each live update, so it carries names, states and ages only.
+    fn slim_for_dashboard(hv: &mut HostView) {
+        hv.census = None;
+        hv.labels.clear();
+        hv.instance_id = None;
+        hv.instance_state = None;
+        hv.launch_time = None;
+        hv.private_ip = None;
+        hv.public_ip = None;
+        hv.sup_version = None;
+        hv.member_id = None;
+        for s in &mut hv.services {
+            s.group.clear();
+            s.ident.clear();
+            s.release.clear();
+            s.process.clear();
+            s.health.clear();
+            s.desired_up = None;
+            s.pid = None;
+            s.state_entered_s = None;
+            s.update_strategy = None;
+            s.channel = None;
+            s.health_stdout = None;
+            s.health_stderr = None;
+        }
     }
 
     /// Service names of an environment, in runbook order. Unique names first, then the sort:

@@ -135,7 +135,7 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             // A Postgres connection can die with its server, so it is checked before use. A
             // SQLite connection is a file handle in this process: checking it cost a round trip
-            // to its worker thread on every query (a sixth of a page view's CPU under load).
+            // to its worker thread on every query.
             .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {

@@ -248,3 +248,89 @@ async fn service_history_survives_a_restart() {
         "and the service is healthy now"
     );
 }
+
+/// The part of the page from `start` to the next `end`.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in the page"));
+    let rest = &html[from..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_environments_draw_their_problems_and_count_the_rest() {
+    use ops::sim::synthetic_layout;
+    // 50 hosts per environment (above the dashboard's 40), three services each.
+    let sim = FleetSim::start(synthetic_layout(100, 3, 21)).await.unwrap();
+    inject(
+        &sim,
+        "host-0002",
+        Fault::Health {
+            service: "svc-1".into(),
+            status: HealthStatus::Critical,
+        },
+    );
+    let app = app_on_sim(&sim, StoreKind::Sqlite).await;
+
+    let html = app.get("/").await.text().await.unwrap();
+    let live = between(
+        &html,
+        "aria-label=\"environment live\"",
+        "aria-label=\"environment acceptance\"",
+    );
+    assert_eq!(
+        chip_state(live, "host-0002", "svc-1").as_deref(),
+        Some("critical")
+    );
+    // Healthy pairs are counted, not drawn, the failing host's healthy services too.
+    assert_eq!(chip_state(live, "host-0002", "svc-0"), None);
+    assert_eq!(chip_state(live, "host-0004", "svc-1"), None);
+    let row =
+        |svc: &str| between(live, &format!("<tr data-service=\"{svc}\">"), "</tr>").to_owned();
+    assert!(row("svc-0").contains("+50 healthy"), "{}", row("svc-0"));
+    assert!(row("svc-1").contains("+49 healthy"), "{}", row("svc-1"));
+
+    // What reaches the browser on each live update is as small: the failing service alone,
+    // without the fields the dashboard does not draw.
+    let res = app
+        .call(
+            &app.client,
+            "/api/read/dashboard",
+            &[("collapse_above", "40")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let hosts = &body["environments"][0]["hosts"];
+    assert_eq!(body["environments"][0]["name"], "live");
+    assert_eq!(hosts.as_array().map(Vec::len), Some(1), "{hosts}");
+    assert_eq!(hosts[0]["name"], "host-0002");
+    let services = hosts[0]["services"].as_array().unwrap();
+    assert_eq!(services.len(), 1, "{services:?}");
+    assert_eq!(services[0]["service"], "svc-1");
+    assert_eq!(services[0]["cell"], "critical");
+    assert!(services[0].get("ident").is_none(), "{services:?}");
+
+    // The environment page draws every pair.
+    let env = app.get("/environments/live").await.text().await.unwrap();
+    assert_eq!(
+        chip_state(&env, "host-0002", "svc-0").as_deref(),
+        Some("healthy")
+    );
+    assert_eq!(
+        chip_state(&env, "host-0002", "svc-1").as_deref(),
+        Some("critical")
+    );
+    // The host page still has the whole host.
+    let host = app
+        .get("/environments/live/hosts/host-0002")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        host.contains("habitat/svc-0/1.0.0/20180101000000"),
+        "the host page shows idents"
+    );
+}
