@@ -362,6 +362,14 @@ pub mod ssr {
                 // In a large environment the healthy services of a host with a problem are
                 // counted, not drawn, like those of healthy hosts (unless all of them are healthy:
                 // then the host's own state is the problem and its services stay listed).
+                // A host whose Supervisor does not answer is one problem, not one per service:
+                // in a large environment it gets one chip, in the whole-host row.
+                if large
+                    && h.reachability != Reachability::Reachable
+                    && hv.services.iter().all(|s| s.cell == hv.cell)
+                {
+                    hv.services.clear();
+                }
                 if large && hv.services.iter().any(|s| s.cell != "healthy") {
                     hv.services.retain(|s| {
                         let healthy = s.cell == "healthy";

@@ -196,8 +196,9 @@ pub fn env_header(out: &mut String, env: &EnvView, now_ms: i64) {
 }
 
 /// One environment: a row per service; in it, one chip per host that runs the service, saying
-/// the state of that (service, host) pair. Hosts whose Supervisor has reported no services (not
-/// polled yet, unreachable from the start) get their own row. Unless `full`, an environment of
+/// the state of that (service, host) pair. Hosts without service states (not polled yet,
+/// unreachable from the start, or, in a large environment, any host whose Supervisor does not
+/// answer) get one chip each in the whole-host row. Unless `full`, an environment of
 /// more than [`FULL_GRID_MAX_HOSTS`] hosts shows only the chips that are not healthy.
 pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
     let omitted = |svc: &str| {
@@ -295,7 +296,7 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
         .peekable();
     if bare.peek().is_some() {
         out.push_str(
-            "<tr data-service=\"\"><th scope=\"row\">no services seen</th><td class=\"chips\">",
+            "<tr data-service=\"\"><th scope=\"row\" title=\"Hosts without service states: not polled yet, or their Supervisor does not answer\">whole host</th><td class=\"chips\">",
         );
         for h in bare {
             open(

@@ -312,6 +312,33 @@ async fn large_environments_draw_their_problems_and_count_the_rest() {
     assert_eq!(services[0]["cell"], "critical");
     assert!(services[0].get("ident").is_none(), "{services:?}");
 
+    // A Supervisor that stops answering is one problem: one chip in the whole-host row, not
+    // one per service.
+    inject(&sim, "host-0006", Fault::Down);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let html = loop {
+        let html = app.get("/").await.text().await.unwrap();
+        if html.contains("data-host=\"host-0006\"") {
+            break html;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "host-0006 never shown as down"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let live = between(
+        &html,
+        "aria-label=\"environment live\"",
+        "aria-label=\"environment acceptance\"",
+    );
+    assert_eq!(
+        chip_state_bare(live, "host-0006").as_deref(),
+        Some("unreachable")
+    );
+    assert_eq!(chip_state(live, "host-0006", "svc-0"), None);
+    assert!(live.contains("whole host"));
+
     // The environment page draws every pair.
     let env = app.get("/environments/live").await.text().await.unwrap();
     assert_eq!(
