@@ -64,6 +64,9 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// Password for a Postgres store, read from a secret file rather than written in the URL.
     pub password: Option<String>,
+    /// How long a session read from the store is trusted before it is read again (0: read it
+    /// on every request). See [`crate::auth::sessions::SessionCache`].
+    pub session_cache: Duration,
 }
 
 impl Default for StoreOptions {
@@ -72,6 +75,7 @@ impl Default for StoreOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
             password: None,
+            session_cache: Duration::ZERO,
         }
     }
 }
@@ -81,6 +85,7 @@ impl Default for StoreOptions {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    pub(crate) sessions: std::sync::Arc<crate::auth::sessions::SessionCache>,
 }
 
 /// A change of observed state of one service (or, with `service == ""`, of the Supervisor itself).
@@ -164,7 +169,13 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            sessions: std::sync::Arc::new(crate::auth::sessions::SessionCache::new(
+                options.session_cache,
+            )),
+        })
     }
 
     /// Applies every embedded migration that has not run yet. Safe to call at every start.

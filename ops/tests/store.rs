@@ -263,3 +263,59 @@ async fn postgres_password_can_come_from_a_secret() {
     let store = Store::open(&url, &options).await.unwrap();
     store.ping().await.unwrap();
 }
+
+/// With a session cache: another replica's change is seen after the cache's moment, this
+/// process's own writes, deletions and revocations at once.
+#[tokio::test]
+async fn cached_sessions_follow_this_processs_writes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/onwatch.db", dir.path().display());
+    let options = StoreOptions {
+        session_cache: std::time::Duration::from_secs(600),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&url, &options).await.unwrap();
+    let uncached = Store::open(&url, &StoreOptions::default()).await.unwrap();
+    let now = 10_000;
+    store
+        .session_save(&session("a", now + 1000, Some("alice")), now)
+        .await
+        .unwrap();
+    // Another replica changes the row: the cached copy stands for the moment; a store without
+    // a cache sees the change at once.
+    sqlx::query("UPDATE sessions SET data = '{}' WHERE id = 'a'")
+        .execute(uncached.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_load("a", now).await.unwrap().unwrap().0,
+        "{\"n\":\"a\"}"
+    );
+    assert_eq!(
+        uncached.session_load("a", now).await.unwrap().unwrap().0,
+        "{}"
+    );
+    // Expiry is still checked against the cached copy.
+    assert!(store.session_load("a", now + 1000).await.unwrap().is_none());
+    // This process's own writes are seen at once.
+    store
+        .session_save(&session("a", now + 9000, Some("alice")), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_load("a", now).await.unwrap().unwrap().1,
+        now + 9000
+    );
+    // Revocation here: refused at once.
+    let handle = store.sessions_active(now).await.unwrap()[0].handle.clone();
+    assert!(store.session_revoke(&handle).await.unwrap());
+    assert!(store.session_load("a", now).await.unwrap().is_none());
+    // Sign-out (delete) here: refused at once.
+    assert!(store
+        .session_create(&session("b", now + 1000, None), now)
+        .await
+        .unwrap());
+    assert!(store.session_load("b", now).await.unwrap().is_some());
+    store.session_delete("b").await.unwrap();
+    assert!(store.session_load("b", now).await.unwrap().is_none());
+}

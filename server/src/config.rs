@@ -46,6 +46,10 @@ pub struct AuthConfig {
     pub session_idle_minutes: u64,
     /// A session ends this long after sign-in, however active.
     pub session_absolute_hours: u64,
+    /// A session read from the store is trusted this long before it is read again, so that a
+    /// page view costs no store round trip. Sign-out and revocation through this replica take
+    /// effect at once; through another replica, within this. 0 reads it on every request.
+    pub session_cache_ms: u64,
     pub github: Option<GitHubAuthConfig>,
     pub oidc: Option<OidcAuthConfig>,
 }
@@ -56,6 +60,7 @@ impl Default for AuthConfig {
             dev_signin: false,
             session_idle_minutes: 8 * 60,
             session_absolute_hours: 24,
+            session_cache_ms: 2000,
             github: None,
             oidc: None,
         }
@@ -589,6 +594,12 @@ impl Config {
             return Err(ConfigError::key(
                 "auth.session_idle_minutes",
                 "session lifetimes must be at least 1 (minute / hour)",
+            ));
+        }
+        if auth.session_cache_ms > 60_000 {
+            return Err(ConfigError::key(
+                "auth.session_cache_ms",
+                "at most 60000 (a minute): a session revoked through another replica stays usable here this long",
             ));
         }
         if let Some(gh) = auth.github.as_mut() {

@@ -102,6 +102,7 @@ impl Application {
             &StoreOptions {
                 max_connections: config.store.max_connections,
                 password: config.store.password.clone(),
+                session_cache: Duration::from_millis(config.auth.session_cache_ms),
                 ..StoreOptions::default()
             },
         )

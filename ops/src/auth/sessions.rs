@@ -1,13 +1,120 @@
 //! Sign-in sessions as rows of the portal's store, so that they survive a restart and are shared
-//! by every Onwatch replica on the same Postgres store (revoking one is immediate everywhere).
+//! by every Onwatch replica on the same Postgres store.
+//!
+//! Every request needs its session, so a session read from the store is kept in memory for a
+//! moment ([`SessionCache`], `auth.session_cache_ms`, 2 s by default): a page view then costs no
+//! store round trip. Whatever this process writes or deletes (sign-in, sign-out, revocation,
+//! idle-expiry touch) updates the cache at once; a session revoked through another replica is
+//! refused here within that moment.
 //!
 //! The session id is a bearer credential: it is the primary key, and never leaves the server
 //! except in the person's own cookie. The admin page names sessions by a separate random
 //! `handle`.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use sqlx::Row;
 
 use crate::store::{Store, StoreError};
+
+/// Sessions recently read from or written to the store, by id.
+#[derive(Debug)]
+pub struct SessionCache {
+    ttl: Duration,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    by_id: HashMap<String, CachedSession>,
+    /// Moves on every deletion, so that a read that raced with one does not put back what
+    /// was deleted.
+    epoch: u64,
+}
+
+#[derive(Debug, Clone)]
+struct CachedSession {
+    data: String,
+    expires_ms: i64,
+    at: Instant,
+}
+
+/// Above this many cached sessions, stale entries are dropped (and, if all are fresh, all).
+const SESSION_CACHE_MAX: usize = 10_000;
+
+impl SessionCache {
+    pub fn new(ttl: Duration) -> SessionCache {
+        SessionCache {
+            ttl,
+            entries: Mutex::new(Entries::default()),
+        }
+    }
+
+    fn get(&self, id: &str, now_ms: i64) -> Option<(String, i64)> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
+        let e = entries.by_id.get(id)?;
+        (e.at.elapsed() < self.ttl && e.expires_ms > now_ms).then(|| (e.data.clone(), e.expires_ms))
+    }
+
+    fn epoch(&self) -> u64 {
+        self.entries.lock().map(|e| e.epoch).unwrap_or(u64::MAX)
+    }
+
+    /// Remembers a session read from the store, unless a deletion happened since `epoch`.
+    fn put_read(&self, epoch: u64, id: &str, data: &str, expires_ms: i64) {
+        self.put_if(Some(epoch), id, data, expires_ms);
+    }
+
+    /// Remembers a session this process wrote.
+    fn put(&self, id: &str, data: &str, expires_ms: i64) {
+        self.put_if(None, id, data, expires_ms);
+    }
+
+    fn put_if(&self, epoch: Option<u64>, id: &str, data: &str, expires_ms: i64) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if epoch.is_some_and(|e| e != entries.epoch) {
+                return;
+            }
+            if entries.by_id.len() >= SESSION_CACHE_MAX && !entries.by_id.contains_key(id) {
+                let ttl = self.ttl;
+                entries.by_id.retain(|_, e| e.at.elapsed() < ttl);
+                if entries.by_id.len() >= SESSION_CACHE_MAX {
+                    entries.by_id.clear();
+                }
+            }
+            entries.by_id.insert(
+                id.to_owned(),
+                CachedSession {
+                    data: data.to_owned(),
+                    expires_ms,
+                    at: Instant::now(),
+                },
+            );
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.by_id.remove(id);
+            entries.epoch = entries.epoch.wrapping_add(1);
+        }
+    }
+
+    fn forget_all(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.by_id.clear();
+            entries.epoch = entries.epoch.wrapping_add(1);
+        }
+    }
+}
 
 /// One stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +166,11 @@ impl Store {
         )
         .execute(self.pool())
         .await?;
-        Ok(done.rows_affected() == 1)
+        let created = done.rows_affected() == 1;
+        if created {
+            self.sessions.put(&row.id, &row.data, row.expires_ms);
+        }
+        Ok(created)
     }
 
     /// Writes a session's data and expiry (inserting it if it is new).
@@ -78,6 +189,7 @@ impl Store {
         )
         .execute(self.pool())
         .await?;
+        self.sessions.put(&row.id, &row.data, row.expires_ms);
         Ok(())
     }
 
@@ -87,6 +199,10 @@ impl Store {
         id: &str,
         now_ms: i64,
     ) -> Result<Option<(String, i64)>, StoreError> {
+        if let Some(hit) = self.sessions.get(id, now_ms) {
+            return Ok(Some(hit));
+        }
+        let epoch = self.sessions.epoch();
         let row =
             sqlx::query("SELECT data, expires_ms FROM sessions WHERE id = $1 AND expires_ms > $2")
                 .bind(id)
@@ -94,8 +210,16 @@ impl Store {
                 .fetch_optional(self.pool())
                 .await?;
         match row {
-            Some(r) => Ok(Some((r.try_get("data")?, r.try_get("expires_ms")?))),
-            None => Ok(None),
+            Some(r) => {
+                let (data, expires_ms): (String, i64) =
+                    (r.try_get("data")?, r.try_get("expires_ms")?);
+                self.sessions.put_read(epoch, id, &data, expires_ms);
+                Ok(Some((data, expires_ms)))
+            }
+            None => {
+                self.sessions.forget(id);
+                Ok(None)
+            }
         }
     }
 
@@ -104,6 +228,8 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
+        // After the deletion: a read that began before it cannot put the session back (epoch).
+        self.sessions.forget(id);
         Ok(())
     }
 
@@ -113,6 +239,8 @@ impl Store {
             .bind(handle)
             .execute(self.pool())
             .await?;
+        // The cache knows sessions by id, not by handle: forget them all (revocation is rare).
+        self.sessions.forget_all();
         Ok(done.rows_affected() > 0)
     }
 

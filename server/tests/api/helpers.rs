@@ -116,6 +116,9 @@ pub async fn test_config(kind: StoreKind) -> (Config, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
+    // Tests change session rows behind the server's back (as another replica would) and expect
+    // the next request to see it.
+    config.auth.session_cache_ms = 0;
     config.server.site_root = dir.path().join("site");
     config.server.shutdown_grace_secs = 5;
     config.auth.dev_signin = true;
