@@ -44,3 +44,35 @@ where
 {
     Resource::new_with_options(source, fetcher, false)
 }
+
+/// A value shared rather than copied: a server function can hand out its cached answer (the
+/// dashboard's view of a snapshot, the same for every viewer) without cloning it per request.
+/// On the wire it is the value itself.
+#[derive(Debug, PartialEq)]
+pub struct Shared<T>(pub std::sync::Arc<T>);
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Serialize> Serialize for Shared<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Shared<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(|v| Shared(std::sync::Arc::new(v)))
+    }
+}

@@ -202,7 +202,9 @@ pub async fn load_fleet() -> Result<FleetView, ServerFnError> {
 /// (census, tags, hook output), and, in environments of more than `collapse_above` hosts,
 /// without the hosts that are entirely healthy (counted instead).
 #[server(prefix = "/api/read", endpoint = "dashboard")]
-pub async fn load_dashboard(collapse_above: usize) -> Result<FleetView, ServerFnError> {
+pub async fn load_dashboard(
+    collapse_above: usize,
+) -> Result<crate::data::Shared<FleetView>, ServerFnError> {
     crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let now = ops::time::now_ms();
@@ -218,7 +220,7 @@ pub async fn load_dashboard(collapse_above: usize) -> Result<FleetView, ServerFn
         .map_err(|_| ServerFnError::new("the dashboard cache is unusable; restart Onwatch"))?;
     if let Some((k, view)) = cache.as_ref() {
         if *k == key {
-            return Ok(view.as_ref().clone());
+            return Ok(crate::data::Shared(view.clone()));
         }
     }
     let view = std::sync::Arc::new(ssr::dashboard(
@@ -228,7 +230,7 @@ pub async fn load_dashboard(collapse_above: usize) -> Result<FleetView, ServerFn
         collapse_above,
     ));
     *cache = Some((key, view.clone()));
-    Ok(view.as_ref().clone())
+    Ok(crate::data::Shared(view))
 }
 
 /// One host, in full.

@@ -32,7 +32,7 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-fn Dashboard(fleet: FleetView) -> impl IntoView {
+fn Dashboard(fleet: crate::data::Shared<FleetView>) -> impl IntoView {
     let now = fleet.now_ms;
     if fleet.source.is_none() && fleet.environments.iter().all(|e| e.hosts.is_empty()) {
         return view! {
