@@ -23,12 +23,20 @@ WORK=$(mktemp -d)
 cleanup() { kill "${SIM:-}" "${OW:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-CONTROL=$(free_port)
+# The simulator binds 2,000 ephemeral ports of its own: its control port comes from below that range.
+free_low_port() { python3 -c '
+import random, socket
+while True:
+    p = random.randrange(20000, 32000); s = socket.socket()
+    try: s.bind(("127.0.0.1", p)); print(p); break
+    except OSError: pass
+'; }
+CONTROL=$(free_low_port)
 "$CARGO_TARGET_DIR/release/fleet-sim" --layout synthetic --hosts 1000 --services 8 --control-port "$CONTROL" \
   --fleet-file "$WORK/fleet.toml" >/dev/null &
 SIM=$!
 for _ in $(seq 1 100); do [ -s "$WORK/fleet.toml" ] && break; sleep 0.1; done
-PORT=$(free_port)
+PORT=$(free_low_port)
 ONWATCH_SERVER__LISTEN=127.0.0.1:$PORT ONWATCH_STORE__URL="sqlite://$WORK/onwatch.db" \
 ONWATCH_INVENTORY__SOURCE=static ONWATCH_INVENTORY__FLEET_FILE="$WORK/fleet.toml" \
 ONWATCH_FLEET__POLL_CONCURRENCY=128 ONWATCH_AUTH__DEV_SIGNIN=true RUST_LOG=warn \
