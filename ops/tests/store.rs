@@ -134,14 +134,14 @@ async fn sessions_round_trip_expire_and_revoke(store: Store) {
         store.session_load("a", now).await.unwrap().unwrap().1,
         now + 9000
     );
-    store
-        .session_save(&session("b", now + 100, Some("bob")), now)
+    assert!(store
+        .session_create(&session("b", now + 100, Some("bob")), now)
         .await
-        .unwrap();
-    store
-        .session_save(&session("anon", now + 100, None), now)
+        .unwrap());
+    assert!(store
+        .session_create(&session("anon", now + 100, None), now)
         .await
-        .unwrap();
+        .unwrap());
     let active = store.sessions_active(now).await.unwrap();
     assert_eq!(
         active.iter().map(|s| s.login.as_str()).collect::<Vec<_>>(),
@@ -165,6 +165,13 @@ async fn sessions_round_trip_expire_and_revoke(store: Store) {
     assert!(store.session_revoke(&handle).await.unwrap());
     assert!(!store.session_revoke(&handle).await.unwrap());
     assert!(store.session_load("a", now).await.unwrap().is_none());
+    // A request that was in flight during the revocation cannot bring the session back.
+    store
+        .session_save(&session("a", now + 9000, Some("alice")), now + 20)
+        .await
+        .unwrap();
+    assert!(store.session_load("a", now).await.unwrap().is_none());
+    assert!(store.sessions_active(now).await.unwrap().is_empty());
     store.session_delete("nothing-here").await.unwrap();
 }
 
@@ -277,10 +284,10 @@ async fn cached_sessions_follow_this_processs_writes_at_once() {
     let store = Store::open(&url, &options).await.unwrap();
     let uncached = Store::open(&url, &StoreOptions::default()).await.unwrap();
     let now = 10_000;
-    store
-        .session_save(&session("a", now + 1000, Some("alice")), now)
+    assert!(store
+        .session_create(&session("a", now + 1000, Some("alice")), now)
         .await
-        .unwrap();
+        .unwrap());
     // Another replica changes the row: the cached copy stands for the moment; a store without
     // a cache sees the change at once.
     sqlx::query("UPDATE sessions SET data = '{}' WHERE id = 'a'")

@@ -173,23 +173,23 @@ impl Store {
         Ok(created)
     }
 
-    /// Writes a session's data and expiry (inserting it if it is new).
+    /// Writes a session's data and expiry. A session that is no longer stored (revoked, signed
+    /// out, cleaned up after expiry) stays gone: a request that was in flight when an admin
+    /// revoked it cannot bring it back by saving it. New sessions go through
+    /// [`Store::session_create`].
     pub async fn session_save(&self, row: &SessionRow, now_ms: i64) -> Result<(), StoreError> {
-        bind_row(
-            concat!(
-                insert_session!(),
-                " ON CONFLICT (id) DO UPDATE SET data = excluded.data, \
-                 expires_ms = excluded.expires_ms, updated_ms = excluded.updated_ms, \
-                 login = excluded.login, name = excluded.name, provider = excluded.provider, \
-                 role = excluded.role, signed_in_ms = excluded.signed_in_ms, \
-                 user_agent = excluded.user_agent, address = excluded.address"
-            ),
+        let done = bind_row(
+            "UPDATE sessions SET handle = COALESCE(handle, $2), data = $3, expires_ms = $4, \
+             updated_ms = $5, login = $6, name = $7, provider = $8, role = $9, \
+             signed_in_ms = $10, user_agent = $11, address = $12 WHERE id = $1",
             row,
             now_ms,
         )
         .execute(self.pool())
         .await?;
-        self.sessions.put(&row.id, &row.data, row.expires_ms);
+        if done.rows_affected() == 1 {
+            self.sessions.put(&row.id, &row.data, row.expires_ms);
+        }
         Ok(())
     }
 
@@ -284,7 +284,8 @@ impl Store {
     }
 }
 
-/// The INSERT both writers start from ($1 id … $12 address; $5 is created and updated).
+/// The INSERT of a new session ($1 id … $12 address; $5 is created and updated); the UPDATE of
+/// [`Store::session_save`] binds the same values.
 macro_rules! insert_session {
     () => {
         "INSERT INTO sessions (id, handle, data, expires_ms, created_ms, updated_ms, \
