@@ -94,47 +94,121 @@ pub fn env_badge(out: &mut String, name: &str, production: bool) {
     out.push_str("</span>");
 }
 
+/// Above this many alarms of one kind in one environment, they are one line that names them all
+/// (ten unreachable hosts are one outage to read about, not ten lines pushing the grid down).
+pub const ALARM_GROUP_ABOVE: usize = 3;
+
 /// The fleet model's alarms, or a line that says there are none.
 pub fn alarms<'a>(out: &mut String, alarms: impl IntoIterator<Item = &'a AlarmView>, now_ms: i64) {
-    let mut alarms = alarms.into_iter().peekable();
-    if alarms.peek().is_none() {
+    // Groups of (kind, environment), in the order the model lists them (worst first).
+    let mut groups: Vec<Vec<&AlarmView>> = Vec::new();
+    for a in alarms {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].kind == a.kind && g[0].environment == a.environment)
+        {
+            Some(g) => g.push(a),
+            None => groups.push(vec![a]),
+        }
+    }
+    if groups.is_empty() {
         out.push_str("<div class=\"alarms alarms-none\" data-testid=\"alarms\">✔ No alarms: no unreachable host, no version drift, no development Supervisor in production, inventories fresh, probes passing.</div>");
         return;
     }
     out.push_str("<ul class=\"alarms\" data-testid=\"alarms\" aria-label=\"Alarms\">");
-    for a in alarms {
-        open(
-            out,
-            "li",
-            &[
-                ("class", &format!("alarm alarm-{}", a.kind)),
-                ("data-kind", &a.kind),
-            ],
-        );
-        out.push_str("<span class=\"alarm-kind\">⚠ ");
-        text(out, &a.kind.replace('_', " "));
-        out.push_str("</span>");
-        open(
-            out,
-            "a",
-            &[("class", "alarm-env"), ("href", &env_href(&a.environment))],
-        );
-        text(out, &a.environment);
-        out.push_str("</a>");
-        if !a.subject.is_empty() {
+    for group in groups {
+        if group.len() > ALARM_GROUP_ABOVE {
+            alarm_group(out, &group, now_ms);
+        } else {
+            for a in group {
+                alarm(out, a, now_ms);
+            }
+        }
+    }
+    out.push_str("</ul>");
+}
+
+/// `<li class="alarm alarm-KIND" data-kind="KIND"><span class="alarm-kind">⚠ KIND</span>ENV`
+fn alarm_head(out: &mut String, a: &AlarmView, count: Option<usize>) {
+    let mut attrs = vec![
+        ("class", format!("alarm alarm-{}", a.kind)),
+        ("data-kind", a.kind.clone()),
+    ];
+    if let Some(n) = count {
+        attrs.push(("data-count", n.to_string()));
+    }
+    let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    open(out, "li", &attrs);
+    out.push_str("<span class=\"alarm-kind\">⚠ ");
+    text(out, &a.kind.replace('_', " "));
+    if let Some(n) = count {
+        let _ = write!(out, " ×{n}");
+    }
+    out.push_str("</span>");
+    open(
+        out,
+        "a",
+        &[("class", "alarm-env"), ("href", &env_href(&a.environment))],
+    );
+    text(out, &a.environment);
+    out.push_str("</a>");
+}
+
+fn alarm_since(out: &mut String, since_ms: Option<i64>, now_ms: i64) {
+    out.push_str("<span class=\"muted small\">");
+    if let Some(since) = since_ms {
+        text(out, &tfmt::since(now_ms, since));
+    }
+    out.push_str("</span></li>");
+}
+
+fn alarm(out: &mut String, a: &AlarmView, now_ms: i64) {
+    alarm_head(out, a, None);
+    if !a.subject.is_empty() {
+        out.push_str("<strong class=\"alarm-subject\">");
+        text(out, &a.subject);
+        out.push_str("</strong>");
+    }
+    out.push_str("<span class=\"alarm-msg\">");
+    text(out, &a.message);
+    out.push_str("</span>");
+    alarm_since(out, a.since_ms, now_ms);
+}
+
+/// Many alarms of one kind in one environment: every subject (hosts linked to their page), the
+/// first message as an example, since the earliest.
+fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64) {
+    let first = group[0];
+    alarm_head(out, first, Some(group.len()));
+    out.push_str("<span class=\"alarm-subjects\">");
+    for (i, a) in group.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if a.kind == "unreachable_host" {
+            open(
+                out,
+                "a",
+                &[
+                    ("class", "alarm-subject"),
+                    ("href", &host_href(&a.environment, &a.subject)),
+                ],
+            );
+            text(out, &a.subject);
+            out.push_str("</a>");
+        } else {
             out.push_str("<strong class=\"alarm-subject\">");
             text(out, &a.subject);
             out.push_str("</strong>");
         }
-        out.push_str("<span class=\"alarm-msg\">");
-        text(out, &a.message);
-        out.push_str("</span><span class=\"muted small\">");
-        if let Some(since) = a.since_ms {
-            text(out, &tfmt::since(now_ms, since));
-        }
-        out.push_str("</span></li>");
     }
-    out.push_str("</ul>");
+    out.push_str("</span><span class=\"alarm-msg\">");
+    let _ = write!(out, "e.g. ");
+    text(out, &first.subject);
+    out.push_str(": ");
+    text(out, &first.message);
+    out.push_str("</span>");
+    alarm_since(out, group.iter().filter_map(|a| a.since_ms).min(), now_ms);
 }
 
 /// How many cells are in each state, worst first.
@@ -475,9 +549,46 @@ mod tests {
             since_ms: Some(0),
         };
         alarms(&mut out, [&alarm], 60_000);
+        assert!(!out.contains("data-count"));
         assert!(out.contains("data-kind=\"version_drift\""));
         assert!(out.contains("⚠ version drift"));
         assert!(out.contains("href=\"/environments/live\""));
         assert!(out.contains("2 releases &lt;in&gt; live"));
+    }
+
+    #[test]
+    fn many_alarms_of_one_kind_are_one_line_naming_them_all() {
+        let unreachable = |host: &str, since: i64| AlarmView {
+            kind: "unreachable_host".to_owned(),
+            environment: "acceptance".to_owned(),
+            subject: host.to_owned(),
+            message: format!("Supervisor unreachable: {host} <refused>"),
+            since_ms: Some(since),
+        };
+        let many: Vec<AlarmView> = (0..10)
+            .map(|i| unreachable(&format!("host-{i:04}"), 1_000 + i))
+            .collect();
+        let probe = AlarmView {
+            kind: "failing_probe".to_owned(),
+            environment: "live".to_owned(),
+            subject: "live-depot".to_owned(),
+            message: "HTTP 503".to_owned(),
+            since_ms: None,
+        };
+        let mut out = String::new();
+        alarms(&mut out, many.iter().chain([&probe]), 61_000);
+        assert_eq!(out.matches("<li ").count(), 2, "{out}");
+        assert!(out.contains("data-count=\"10\""));
+        assert!(out.contains("⚠ unreachable host ×10"));
+        assert!(out.contains("href=\"/environments/acceptance/hosts/host-0009\""));
+        assert!(out.contains("e.g. host-0000: Supervisor unreachable: host-0000 &lt;refused&gt;"));
+        assert!(
+            out.contains(&crate::fmt::since(61_000, 1_000)),
+            "since the earliest"
+        );
+        // A few of a kind stay one line each.
+        out.clear();
+        alarms(&mut out, many.iter().take(ALARM_GROUP_ABOVE), 61_000);
+        assert_eq!(out.matches("<li ").count(), ALARM_GROUP_ABOVE);
     }
 }
