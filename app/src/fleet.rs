@@ -209,27 +209,15 @@ pub async fn load_dashboard(
     let portal = crate::portal::portal()?;
     let now = ops::time::now_ms();
     let snap = portal.fleet.snapshot(now);
-    // Built once per snapshot (the model's snapshot lives at most a second), shared by every
-    // viewer: a busy team reloading a 1,000-host dashboard costs one build a second.
-    // Built under the lock: readers arriving during a build wait for it (about a millisecond)
-    // rather than all building it.
     let key = (snap.version, snap.generated_ms, collapse_above);
-    let mut cache = portal
-        .dashboard_cache
-        .lock()
-        .map_err(|_| ServerFnError::new("the dashboard cache is unusable; restart Onwatch"))?;
-    if let Some((k, view)) = cache.as_ref() {
-        if *k == key {
-            return Ok(crate::data::Shared(view.clone()));
-        }
-    }
-    let view = std::sync::Arc::new(ssr::dashboard(
-        &snap,
-        portal.fleet_source.clone(),
-        snap.generated_ms,
-        collapse_above,
-    ));
-    *cache = Some((key, view.clone()));
+    let view = portal.dashboard_view.get_or_build(key, || {
+        std::sync::Arc::new(ssr::dashboard(
+            &snap,
+            portal.fleet_source.clone(),
+            snap.generated_ms,
+            collapse_above,
+        ))
+    });
     Ok(crate::data::Shared(view))
 }
 

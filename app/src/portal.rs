@@ -1,5 +1,7 @@
 //! What the server hands to every page render and server function (server build only).
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use leptos::prelude::{use_context, ServerFnError};
 use ops::auth::{Identity, Role};
 
@@ -15,38 +17,62 @@ pub struct Portal {
     pub fleet_source: Option<String>,
     /// The loopback-only development sign-in is on: every page says so.
     pub dev_signin: bool,
-    /// The dashboard's view of the latest fleet snapshot: (version, generated_ms, collapse_above).
-    pub dashboard_cache: DashboardCache,
-    /// The dashboard's grid as HTML, for the snapshot (version, generated_ms) it shows.
-    pub dashboard_markup: MarkupCache,
+    /// The dashboard's view of the latest fleet snapshot, by (version, generated_ms,
+    /// collapse_above).
+    pub dashboard_view: LastBuilt<(u64, i64, usize), crate::fleet::FleetView>,
+    /// The dashboard's alarms and grids as HTML, by the snapshot (version, generated_ms) shown.
+    pub dashboard_markup: LastBuilt<(u64, i64), str>,
 }
 
-/// The last markup written, keyed by the snapshot it shows.
-pub type MarkupCache = std::sync::Arc<std::sync::Mutex<Option<((u64, i64), std::sync::Arc<str>)>>>;
+/// The last value built and the key it was built for: what every page view of one fleet
+/// snapshot shares (a busy team reloading a 1,000-host dashboard costs one build a snapshot).
+pub struct LastBuilt<K, V: ?Sized>(Arc<Mutex<Option<Built<K, V>>>>);
 
-impl Portal {
-    /// The dashboard's alarms and grids as HTML: written once per fleet snapshot, then shared by
-    /// every page view of it (under the lock, so that concurrent views wait for one writer).
-    pub fn dashboard_markup(&self, fleet: &crate::fleet::FleetView) -> std::sync::Arc<str> {
-        let key = (fleet.version, fleet.now_ms);
-        let Ok(mut cache) = self.dashboard_markup.lock() else {
-            return crate::pages::markup::dashboard(fleet).into();
-        };
-        match cache.as_ref() {
-            Some((k, html)) if *k == key => html.clone(),
+/// A value and the key it was built for.
+type Built<K, V> = (K, Arc<V>);
+
+impl<K, V: ?Sized> Default for LastBuilt<K, V> {
+    fn default() -> Self {
+        LastBuilt(Default::default())
+    }
+}
+
+impl<K, V: ?Sized> Clone for LastBuilt<K, V> {
+    fn clone(&self) -> Self {
+        LastBuilt(self.0.clone())
+    }
+}
+
+impl<K: PartialEq, V: ?Sized> LastBuilt<K, V> {
+    /// The value for `key`, built by `build` unless it is the last one built. Built under the
+    /// lock: views arriving during a build wait for it (about a millisecond) rather than all
+    /// building it. A cache left poisoned by a panic is only a cache: it is used all the same.
+    pub fn get_or_build(
+        &self,
+        key: K,
+        build: impl FnOnce() -> std::sync::Arc<V>,
+    ) -> std::sync::Arc<V> {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match last.as_ref() {
+            Some((k, value)) if *k == key => value.clone(),
             _ => {
-                let html: std::sync::Arc<str> = crate::pages::markup::dashboard(fleet).into();
-                *cache = Some((key, html.clone()));
-                html
+                let value = build();
+                *last = Some((key, value.clone()));
+                value
             }
         }
     }
 }
 
-/// The last dashboard view built, keyed by the snapshot it came from.
-pub type DashboardCache = std::sync::Arc<
-    std::sync::Mutex<Option<((u64, i64, usize), std::sync::Arc<crate::fleet::FleetView>)>>,
->;
+impl Portal {
+    /// The dashboard's alarms and grids as HTML, written once per fleet snapshot.
+    pub fn dashboard_markup(&self, fleet: &crate::fleet::FleetView) -> Arc<str> {
+        self.dashboard_markup
+            .get_or_build((fleet.version, fleet.now_ms), || {
+                crate::pages::markup::dashboard(fleet).into()
+            })
+    }
+}
 
 /// The portal from the request's context, or a server error that says it is missing.
 pub fn portal() -> Result<Portal, ServerFnError> {

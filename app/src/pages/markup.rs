@@ -64,6 +64,15 @@ fn open(out: &mut String, tag: &str, attrs: &[(&str, &str)]) {
     out.push('>');
 }
 
+/// `<tag …>text</tag>`: attribute values and text escaped.
+fn element(out: &mut String, tag: &str, attrs: &[(&str, &str)], content: &str) {
+    open(out, tag, attrs);
+    text(out, content);
+    out.push_str("</");
+    out.push_str(tag);
+    out.push('>');
+}
+
 /// A state in a word, an icon and a colour (never colour alone).
 pub fn state_cell(out: &mut String, state: &str) {
     open(
@@ -85,13 +94,12 @@ pub fn state_cell(out: &mut String, state: &str) {
 /// [`crate::components::EnvBadge`]).
 pub fn env_badge(out: &mut String, name: &str, production: bool) {
     let (class, title, label) = crate::components::badge_parts(name, production);
-    open(
+    element(
         out,
         "span",
         &[("class", class), ("title", &title), ("data-env", name)],
+        &label,
     );
-    text(out, &label);
-    out.push_str("</span>");
 }
 
 /// Above this many alarms of one kind in one environment, they are one line that names them all
@@ -130,14 +138,12 @@ pub fn alarms<'a>(out: &mut String, alarms: impl IntoIterator<Item = &'a AlarmVi
 
 /// `<li class="alarm alarm-KIND" data-kind="KIND"><span class="alarm-kind">⚠ KIND</span>ENV`
 fn alarm_head(out: &mut String, a: &AlarmView, count: Option<usize>) {
-    let mut attrs = vec![
-        ("class", format!("alarm alarm-{}", a.kind)),
-        ("data-kind", a.kind.clone()),
-    ];
-    if let Some(n) = count {
-        attrs.push(("data-count", n.to_string()));
+    let class = format!("alarm alarm-{}", a.kind);
+    let n = count.map(|n| n.to_string());
+    let mut attrs = vec![("class", class.as_str()), ("data-kind", a.kind.as_str())];
+    if let Some(n) = &n {
+        attrs.push(("data-count", n));
     }
-    let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     open(out, "li", &attrs);
     out.push_str("<span class=\"alarm-kind\">⚠ ");
     text(out, &a.kind.replace('_', " "));
@@ -145,13 +151,12 @@ fn alarm_head(out: &mut String, a: &AlarmView, count: Option<usize>) {
         let _ = write!(out, " ×{n}");
     }
     out.push_str("</span>");
-    open(
+    element(
         out,
         "a",
         &[("class", "alarm-env"), ("href", &env_href(&a.environment))],
+        &a.environment,
     );
-    text(out, &a.environment);
-    out.push_str("</a>");
 }
 
 fn alarm_since(out: &mut String, since_ms: Option<i64>, now_ms: i64) {
@@ -165,13 +170,9 @@ fn alarm_since(out: &mut String, since_ms: Option<i64>, now_ms: i64) {
 fn alarm(out: &mut String, a: &AlarmView, now_ms: i64) {
     alarm_head(out, a, None);
     if !a.subject.is_empty() {
-        out.push_str("<strong class=\"alarm-subject\">");
-        text(out, &a.subject);
-        out.push_str("</strong>");
+        element(out, "strong", &[("class", "alarm-subject")], &a.subject);
     }
-    out.push_str("<span class=\"alarm-msg\">");
-    text(out, &a.message);
-    out.push_str("</span>");
+    element(out, "span", &[("class", "alarm-msg")], &a.message);
     alarm_since(out, a.since_ms, now_ms);
 }
 
@@ -186,28 +187,20 @@ fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64) {
             out.push_str(", ");
         }
         if a.kind == "unreachable_host" {
-            open(
+            let href = host_href(&a.environment, &a.subject);
+            element(
                 out,
                 "a",
-                &[
-                    ("class", "alarm-subject"),
-                    ("href", &host_href(&a.environment, &a.subject)),
-                ],
+                &[("class", "alarm-subject"), ("href", &href)],
+                &a.subject,
             );
-            text(out, &a.subject);
-            out.push_str("</a>");
         } else {
-            out.push_str("<strong class=\"alarm-subject\">");
-            text(out, &a.subject);
-            out.push_str("</strong>");
+            element(out, "strong", &[("class", "alarm-subject")], &a.subject);
         }
     }
-    out.push_str("</span><span class=\"alarm-msg\">");
-    let _ = write!(out, "e.g. ");
-    text(out, &first.subject);
-    out.push_str(": ");
-    text(out, &first.message);
     out.push_str("</span>");
+    let example = format!("e.g. {}: {}", first.subject, first.message);
+    element(out, "span", &[("class", "alarm-msg")], &example);
     alarm_since(out, group.iter().filter_map(|a| a.since_ms).min(), now_ms);
 }
 
@@ -260,13 +253,13 @@ pub fn env_header(out: &mut String, env: &EnvView, now_ms: i64) {
         (None, Some(t)) => format!("inventory read {} ago", tfmt::age(now_ms - t)),
         (None, None) => "no inventory".to_owned(),
     };
-    out.push_str(if env.inventory_error.is_some() {
-        "<span class=\"inv inv-stale\">"
+    let class = if env.inventory_error.is_some() {
+        "inv inv-stale"
     } else {
-        "<span class=\"inv\">"
-    });
-    text(out, &inventory);
-    out.push_str("</span></header>");
+        "inv"
+    };
+    element(out, "span", &[("class", class)], &inventory);
+    out.push_str("</header>");
 }
 
 /// One environment: a row per service; in it, one chip per host that runs the service, saying
@@ -313,9 +306,8 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
         let href = service_href(svc);
         open(out, "tr", &[("data-service", svc)]);
         out.push_str("<th scope=\"row\">");
-        open(out, "a", &[("href", &href)]);
-        text(out, &crate::fleet::slug_of(svc));
-        out.push_str("</a></th><td class=\"chips\">");
+        element(out, "a", &[("href", &href)], &crate::fleet::slug_of(svc));
+        out.push_str("</th><td class=\"chips\">");
         let mut healthy_hidden = omitted(svc);
         for h in &env.hosts {
             for s in h.services.iter().filter(|s| &s.service == svc) {
@@ -343,16 +335,14 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
                 open(out, "a", &[("href", &href)]);
                 state_cell(out, &s.cell);
                 out.push_str("</a>");
-                open(
+                let host = host_href(&h.environment, &h.name);
+                element(
                     out,
                     "a",
-                    &[
-                        ("class", "chip-host"),
-                        ("href", &host_href(&h.environment, &h.name)),
-                    ],
+                    &[("class", "chip-host"), ("href", &host)],
+                    &h.name,
                 );
-                text(out, &h.name);
-                out.push_str("</a></span>");
+                out.push_str("</span>");
             }
         }
         if healthy_hidden > 0 {
@@ -384,9 +374,8 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
                 ],
             );
             state_cell(out, &h.cell);
-            out.push_str("<span class=\"chip-host\">");
-            text(out, &h.name);
-            out.push_str("</span></a>");
+            element(out, "span", &[("class", "chip-host")], &h.name);
+            out.push_str("</a>");
         }
         out.push_str("</td></tr>");
     }

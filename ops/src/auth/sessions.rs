@@ -65,22 +65,14 @@ impl SessionCache {
         self.entries.lock().map(|e| e.epoch).unwrap_or(u64::MAX)
     }
 
-    /// Remembers a session read from the store, unless a deletion happened since `epoch`.
-    fn put_read(&self, epoch: u64, id: &str, data: &str, expires_ms: i64) {
-        self.put_if(Some(epoch), id, data, expires_ms);
-    }
-
-    /// Remembers a session this process wrote.
-    fn put(&self, id: &str, data: &str, expires_ms: i64) {
-        self.put_if(None, id, data, expires_ms);
-    }
-
-    fn put_if(&self, epoch: Option<u64>, id: &str, data: &str, expires_ms: i64) {
+    /// Remembers a session: one this process wrote (`read_at: None`), or one read from the store
+    /// when the cache was at `read_at`, unless a deletion happened since.
+    fn put(&self, read_at: Option<u64>, id: &str, data: &str, expires_ms: i64) {
         if self.ttl.is_zero() {
             return;
         }
         if let Ok(mut entries) = self.entries.lock() {
-            if epoch.is_some_and(|e| e != entries.epoch) {
+            if read_at.is_some_and(|e| e != entries.epoch) {
                 return;
             }
             if entries.by_id.len() >= SESSION_CACHE_MAX && !entries.by_id.contains_key(id) {
@@ -168,7 +160,7 @@ impl Store {
         .await?;
         let created = done.rows_affected() == 1;
         if created {
-            self.sessions.put(&row.id, &row.data, row.expires_ms);
+            self.sessions.put(None, &row.id, &row.data, row.expires_ms);
         }
         Ok(created)
     }
@@ -188,7 +180,7 @@ impl Store {
         .execute(self.pool())
         .await?;
         if done.rows_affected() == 1 {
-            self.sessions.put(&row.id, &row.data, row.expires_ms);
+            self.sessions.put(None, &row.id, &row.data, row.expires_ms);
         }
         Ok(())
     }
@@ -213,7 +205,7 @@ impl Store {
             Some(r) => {
                 let (data, expires_ms): (String, i64) =
                     (r.try_get("data")?, r.try_get("expires_ms")?);
-                self.sessions.put_read(epoch, id, &data, expires_ms);
+                self.sessions.put(Some(epoch), id, &data, expires_ms);
                 Ok(Some((data, expires_ms)))
             }
             None => {

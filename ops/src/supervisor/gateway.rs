@@ -465,13 +465,12 @@ pub struct GatewayClient {
     /// Per gateway: a keyed hash of the last `/services` body and what it parsed to. A steady
     /// Supervisor sends the same bytes every poll; they are parsed once.
     services_memo: Arc<Mutex<ServicesMemo>>,
+    /// The key of those hashes (random per client: a host cannot aim for a collision).
+    memo_keys: std::collections::hash_map::RandomState,
 }
 
-#[derive(Debug, Default)]
-struct ServicesMemo {
-    keys: std::collections::hash_map::RandomState,
-    last: HashMap<String, (u64, Vec<ServiceStatus>)>,
-}
+/// By gateway URL: the keyed hash of the last `/services` body and what it parsed to.
+type ServicesMemo = HashMap<String, (u64, Vec<ServiceStatus>)>;
 
 /// Gateways remembered by the `/services` memo before it starts afresh (inventories change).
 const SERVICES_MEMO_MAX: usize = 20_000;
@@ -498,6 +497,7 @@ impl GatewayClient {
             http,
             request_timeout: options.request_timeout,
             services_memo: Arc::default(),
+            memo_keys: Default::default(),
         })
     }
 
@@ -508,27 +508,22 @@ impl GatewayClient {
         target: &GatewayTarget,
     ) -> Result<Vec<ServiceStatus>, GatewayError> {
         use std::hash::BuildHasher;
-        let (status, body) = self.get(target, "/services").await?;
-        GatewayClient::check(status, &body)?;
-        let hash = match self.services_memo.lock() {
-            Ok(memo) => {
-                let hash = memo.keys.hash_one(&body);
-                if let Some((h, parsed)) = memo.last.get(&target.base_url) {
-                    if *h == hash {
-                        return Ok(parsed.clone());
-                    }
-                }
-                Some(hash)
-            }
-            Err(_) => None,
-        };
+        let body = self.services_body(target).await?;
+        let hash = self.memo_keys.hash_one(&body);
+        let seen = self.services_memo.lock().ok().and_then(|memo| {
+            memo.get(&target.base_url)
+                .filter(|(h, _)| *h == hash)
+                .map(|(_, parsed)| parsed.clone())
+        });
+        if let Some(parsed) = seen {
+            return Ok(parsed);
+        }
         let parsed = parse_services(&body)?;
-        if let (Some(hash), Ok(mut memo)) = (hash, self.services_memo.lock()) {
-            if memo.last.len() >= SERVICES_MEMO_MAX {
-                memo.last.clear();
+        if let Ok(mut memo) = self.services_memo.lock() {
+            if memo.len() >= SERVICES_MEMO_MAX {
+                memo.clear();
             }
-            memo.last
-                .insert(target.base_url.clone(), (hash, parsed.clone()));
+            memo.insert(target.base_url.clone(), (hash, parsed.clone()));
         }
         Ok(parsed)
     }
@@ -597,9 +592,14 @@ impl GatewayClient {
         &self,
         target: &GatewayTarget,
     ) -> Result<Vec<ServiceStatus>, GatewayError> {
+        parse_services(&self.services_body(target).await?)
+    }
+
+    /// The body of a successful `GET /services`.
+    async fn services_body(&self, target: &GatewayTarget) -> Result<Vec<u8>, GatewayError> {
         let (status, body) = self.get(target, "/services").await?;
         GatewayClient::check(status, &body)?;
-        parse_services(&body)
+        Ok(body)
     }
 
     /// `GET /services/{svc}/{group}/health`. 200 (OK/WARNING), 503 (CRITICAL) and 500 (UNKNOWN)

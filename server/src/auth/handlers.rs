@@ -233,6 +233,12 @@ impl Provider {
     }
 }
 
+/// The configured provider a callback hands the code to.
+enum Finisher<'a> {
+    GitHub(&'a ops::auth::github::GitHubProvider),
+    Oidc(&'a ops::auth::oidc::OidcProvider),
+}
+
 /// A provider's callback: checks the browser's pending sign-in, lets the provider finish (code
 /// exchange, identity, role), and signs the identity in.
 async fn callback(
@@ -242,21 +248,20 @@ async fn callback(
     parts: &Parts,
     provider: Provider,
 ) -> Response {
-    let configured = match provider {
-        Provider::GitHub => auth.github.is_some(),
-        Provider::Oidc => auth.oidc.is_some(),
+    let finisher = match provider {
+        Provider::GitHub => auth.github.as_ref().map(Finisher::GitHub),
+        Provider::Oidc => auth.oidc.as_ref().map(|o| Finisher::Oidc(&o.provider)),
     };
-    if !configured {
+    let Some(finisher) = finisher else {
         return not_configured(provider.title());
-    }
+    };
     let (pending, code) = match pending_for(session, provider.key(), q).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let finished = match (provider, &auth.github, &auth.oidc) {
-        (Provider::GitHub, Some(gh), _) => gh.finish(&pending, &code).await,
-        (Provider::Oidc, _, Some(oidc)) => oidc.provider.finish(&pending, &code).await,
-        _ => return not_configured(provider.title()),
+    let finished = match finisher {
+        Finisher::GitHub(gh) => gh.finish(&pending, &code).await,
+        Finisher::Oidc(oidc) => oidc.finish(&pending, &code).await,
     };
     match finished {
         Ok(identity) => complete(session, parts, identity, pending.next).await,
