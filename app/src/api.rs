@@ -63,6 +63,13 @@ pub struct ServiceSynopsis {
 
 #[server(prefix = "/api/read", endpoint = "shell-info")]
 pub async fn shell_info() -> Result<ShellData, ServerFnError> {
+    shell_data_now()
+}
+
+/// The shell's data for the current request, at once (no I/O: the wall has put the identity and
+/// the CSRF token on the request).
+#[cfg(feature = "ssr")]
+pub fn shell_data_now() -> Result<ShellData, ServerFnError> {
     let id = crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     Ok(ShellData {

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{shell_info, EnvironmentSummary};
+use crate::api::EnvironmentSummary;
 
 /// Runs in `<head>` before the first paint: applies the theme saved by [`ThemeToggle`].
 pub const THEME_BOOT_SCRIPT: &str = "try{var t=localStorage.getItem('onwatch-theme');\
@@ -21,37 +21,74 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/onboarding", "Onboarding"),
 ];
 
+/// The id of the `<script>` that carries the shell's data from the server's render to the browser.
+const SHELL_DATA_ID: &str = "onwatch-shell";
+
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
-    let info = crate::data::resource(|| (), |_| shell_info());
+    // Who is signed in is known before the first render on both sides: the server reads it from
+    // the request and writes it into the page; the browser reads that back before hydrating. The
+    // header is therefore drawn at once, without a round trip or a Suspense boundary.
+    let info = shell_data();
+    let json = info.as_ref().ok().map(script_json).unwrap_or_default();
+    if let Ok(data) = &info {
+        provide_context(data.clone());
+    }
     crate::live::provide_live_fleet();
     view! {
         <div class="shell">
-            // One boundary for everything that depends on who is signed in: the admin link, the
-            // production badges, the person and the development banner.
-            <Suspense fallback=|| view! { <TopBar info=None/> }>
-                {move || Suspend::new(async move {
-                    view! { <TopBar info=Some(info.await)/> }
-                })}
-            </Suspense>
+            <script type="application/json" id=SHELL_DATA_ID inner_html=json></script>
+            <TopBar info=Some(info)/>
             <crate::live::StaleBanner/>
             <main class="content">{children()}</main>
         </div>
     }
 }
 
+/// The shell's data for the page being drawn (see [`Layout`]). Pages read it with
+/// `use_context::<ShellData>()`.
+#[cfg(feature = "ssr")]
+fn shell_data() -> Result<crate::api::ShellData, String> {
+    crate::api::shell_data_now().map_err(|e| e.to_string())
+}
+
+/// The shell's data for the page being drawn: what the server wrote into it (see [`Layout`]).
+#[cfg(not(feature = "ssr"))]
+fn shell_data() -> Result<crate::api::ShellData, String> {
+    let text = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(SHELL_DATA_ID))
+        .and_then(|e| e.text_content())
+        .ok_or_else(|| "the page carries no shell data: reload it".to_owned())?;
+    serde_json::from_slice(text.as_bytes())
+        .map_err(|e| format!("the page's shell data is unreadable ({e}): reload it"))
+}
+
+/// JSON that is safe inside a `<script>` element: no `<` (so no `</script>` or `<!--`), and
+/// no `>` or `&`, whatever a name from the identity provider holds.
+fn script_json(data: &crate::api::ShellData) -> String {
+    serde_json::to_string(data)
+        .unwrap_or_default()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
 /// The header bar, and the development sign-in banner under it.
 #[component]
-fn TopBar(info: Option<Result<crate::api::ShellData, ServerFnError>>) -> impl IntoView {
+fn TopBar(info: Option<Result<crate::api::ShellData, String>>) -> impl IntoView {
     // The fallback (no data yet) has no interactive parts: they are made once, with the data.
     let resolved = info.is_some();
     let data = info.as_ref().and_then(|r| r.as_ref().ok()).cloned();
-    let error = info.and_then(|r| r.err()).map(|e| e.to_string());
+    let error = info.and_then(|r| r.err());
     let admin = data
         .as_ref()
         .and_then(|i| i.viewer.as_ref())
         .is_some_and(|v| v.can("admin"));
     let dev_signin = data.as_ref().is_some_and(|i| i.dev_signin);
+    // The section the location is in, worked out once for all the links.
+    let location = leptos_router::hooks::use_location();
+    let current = Memo::new(move |_| section_of(&location.pathname.get()));
     let right = match (data, error) {
         (Some(info), _) => {
             let production: Vec<_> = info
@@ -82,10 +119,10 @@ fn TopBar(info: Option<Result<crate::api::ShellData, ServerFnError>>) -> impl In
             <nav class="mainnav" aria-label="Sections">
                 {SECTIONS
                     .iter()
-                    .map(|(href, label)| view! { <NavLink href=href>{*label}</NavLink> })
+                    .map(|(href, label)| view! { <NavLink href current>{*label}</NavLink> })
                     .collect_view()}
                 // Only admins see the admin section; the server refuses it to anyone else.
-                {admin.then(|| view! { <NavLink href="/admin/sessions">"Admin"</NavLink> })}
+                {admin.then(|| view! { <NavLink href=ADMIN_SECTION current>"Admin"</NavLink> })}
             </nav>
             <div class="topbar-right">
                 {right}
@@ -101,17 +138,30 @@ fn TopBar(info: Option<Result<crate::api::ShellData, ServerFnError>>) -> impl In
     }
 }
 
-/// A section link, marked `aria-current="page"` while the location is in its section. Plain
-/// anchors (the router handles the clicks) with one location read each: cheaper to render than
-/// the router's `<A>` on every page.
+const ADMIN_SECTION: &str = "/admin/sessions";
+
+/// The section (its link) that `path` is in, if any.
+fn section_of(path: &str) -> Option<&'static str> {
+    SECTIONS
+        .iter()
+        .map(|(href, _)| *href)
+        .chain([ADMIN_SECTION])
+        .find(|href| {
+            path.strip_prefix(href)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+}
+
+/// A section link, marked `aria-current="page"` while the location is in its section. A plain
+/// anchor (the router handles the clicks): cheaper to render than the router's `<A>`.
 #[component]
-fn NavLink(href: &'static str, children: Children) -> impl IntoView {
-    let location = leptos_router::hooks::use_location();
-    let current = move || {
-        let path = location.pathname.get();
-        (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
-    };
-    view! { <a href=href aria-current=current>{children()}</a> }
+fn NavLink(
+    href: &'static str,
+    current: Memo<Option<&'static str>>,
+    children: Children,
+) -> impl IntoView {
+    let aria_current = move || (current.get() == Some(href)).then_some("page");
+    view! { <a href=href aria-current=aria_current>{children()}</a> }
 }
 
 /// Who is signed in, with which role, and the sign-out button (a plain form: it works before
@@ -224,5 +274,41 @@ fn apply_theme(theme: &str) {
         } else {
             storage.set_item(THEME_KEY, theme)
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_in_the_section_it_starts_with_and_no_other() {
+        assert_eq!(section_of("/services"), Some("/services"));
+        assert_eq!(section_of("/services/sessionsrv"), Some("/services"));
+        assert_eq!(section_of("/admin/sessions"), Some(ADMIN_SECTION));
+        assert_eq!(section_of("/servicesx"), None);
+        assert_eq!(section_of("/"), None);
+        assert_eq!(section_of("/releases"), None);
+    }
+
+    #[test]
+    fn shell_data_cannot_end_its_script_element() {
+        let data = crate::api::ShellData {
+            version: "1".into(),
+            store_backend: "sqlite".into(),
+            environments: vec![],
+            viewer: Some(crate::api::Viewer {
+                name: "</script><script>alert(1)</script> & <!--".into(),
+                login: "x".into(),
+                role: "viewer".into(),
+                provider: "dev".into(),
+            }),
+            dev_signin: false,
+            csrf_token: "t".into(),
+        };
+        let json = script_json(&data);
+        assert!(!json.contains('<') && !json.contains('>') && !json.contains('&'));
+        let back: crate::api::ShellData = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, data);
     }
 }

@@ -17,19 +17,6 @@ struct Entry {
 pub fn Palette() -> impl IntoView {
     let open = RwSignal::new(false);
     let query = RwSignal::new(String::new());
-    let input_ref = NodeRef::<leptos::html::Input>::new();
-    // Fetched in the browser when opened (never during server rendering).
-    let fleet = LocalResource::new(move || {
-        let is_open = open.get();
-        async move {
-            if is_open {
-                load_fleet().await.ok()
-            } else {
-                None
-            }
-        }
-    });
-
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::closure::Closure;
@@ -52,14 +39,31 @@ pub fn Palette() -> impl IntoView {
             }
             on_key.forget();
         });
-        Effect::new(move |_| {
-            if open.get() {
-                if let Some(input) = input_ref.get() {
-                    let _ = input.focus();
-                }
-            }
-        });
     }
+
+    view! {
+        <button class="palette-open" type="button" title="Jump to… (Ctrl+K)" on:click=move |_| open.set(true)>
+            "⌘K"
+        </button>
+        // The dialog, and the fleet it lists, exist only while it is open: nothing of it is drawn
+        // on the server or carried by a page that never opens it.
+        <Show when=move || open.get()>
+            <PaletteDialog open query/>
+        </Show>
+    }
+}
+
+/// The open palette: a search box and the first matches.
+#[component]
+fn PaletteDialog(open: RwSignal<bool>, query: RwSignal<String>) -> impl IntoView {
+    let input_ref = NodeRef::<leptos::html::Input>::new();
+    // Fetched in the browser when the palette opens (never during server rendering).
+    let fleet = LocalResource::new(|| async { load_fleet().await.ok() });
+    Effect::new(move |_| {
+        if let Some(input) = input_ref.get() {
+            let _ = input.focus();
+        }
+    });
 
     let entries = move || {
         let mut list: Vec<Entry> = crate::components::SECTIONS
@@ -123,36 +127,31 @@ pub fn Palette() -> impl IntoView {
     };
 
     view! {
-        <button class="palette-open" type="button" title="Jump to… (Ctrl+K)" on:click=move |_| open.set(true)>
-            "⌘K"
-        </button>
-        <Show when=move || open.get()>
-            <div class="palette-backdrop" on:click=move |_| open.set(false)></div>
-            <div class="palette" role="dialog" aria-label="Jump to" data-testid="palette">
-                <form on:submit=go_first.clone()>
-                    <input
-                        node_ref=input_ref
-                        type="search"
-                        placeholder="Jump to an environment, host, service or section…"
-                        aria-label="Jump to"
-                        prop:value=move || query.get()
-                        on:input=move |ev| query.set(event_target_value(&ev))
-                    />
-                </form>
-                <ul>
-                    {move || entries().into_iter().map(|e| {
-                        let href = e.href.clone();
-                        view! {
-                            <li>
-                                <a href=href on:click=move |_| open.set(false)>
-                                    <span class="palette-kind">{e.kind}</span>
-                                    {e.label}
-                                </a>
-                            </li>
-                        }
-                    }).collect_view()}
-                </ul>
-            </div>
-        </Show>
+        <div class="palette-backdrop" on:click=move |_| open.set(false)></div>
+        <div class="palette" role="dialog" aria-label="Jump to" data-testid="palette">
+            <form on:submit=go_first.clone()>
+                <input
+                    node_ref=input_ref
+                    type="search"
+                    placeholder="Jump to an environment, host, service or section…"
+                    aria-label="Jump to"
+                    prop:value=move || query.get()
+                    on:input=move |ev| query.set(event_target_value(&ev))
+                />
+            </form>
+            <ul>
+                {move || entries().into_iter().map(|e| {
+                    let href = e.href.clone();
+                    view! {
+                        <li>
+                            <a href=href on:click=move |_| open.set(false)>
+                                <span class="palette-kind">{e.kind}</span>
+                                {e.label}
+                            </a>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </div>
     }
 }

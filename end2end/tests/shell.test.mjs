@@ -74,6 +74,11 @@ test('navigation works client-side and every section renders', async () => {
     await page.locator('nav.mainnav').getByRole('link', { name: label, exact: true }).click();
     await page.getByRole('heading', { level: 1, name: heading }).waitFor();
     assert.equal(await page.evaluate(() => window.__sameDocument), 'yes', `${label}: client-side navigation`);
+    // The bar marks the section the page is in, and only that one.
+    await page.waitForFunction(
+      (want) => [...document.querySelectorAll('nav.mainnav a[aria-current="page"]')].map((a) => a.textContent).join() === want,
+      label,
+    );
   }
   await page.getByRole('link', { name: 'Services', exact: true }).first().click();
   await page.getByRole('link', { name: 'sessionsrv' }).click();

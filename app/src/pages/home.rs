@@ -2,12 +2,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::LoadError;
-use crate::api::{shell_info, EnvironmentSummary};
+use crate::api::{EnvironmentSummary, ShellData};
 use crate::components::EnvBadge;
 
 #[component]
 pub fn EnvironmentsPage() -> impl IntoView {
-    let info = crate::data::resource(|| (), |_| shell_info());
+    // The shell's data: the environments are known as soon as the page is (see `Layout`).
+    let envs = use_context::<ShellData>().map(|info| info.environments);
     view! {
         <Title text="Environments"/>
         <section class="page">
@@ -17,14 +18,12 @@ pub fn EnvironmentsPage() -> impl IntoView {
                 <code>"X-Environment"</code>
                 " value. Production is marked in red on every page."
             </p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading environments…"</p> }>
-                {move || Suspend::new(async move {
-                    match info.await {
-                        Ok(info) => view! { <EnvironmentCards envs=info.environments/> }.into_any(),
-                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {match envs {
+                Some(envs) => view! { <EnvironmentCards envs/> }.into_any(),
+                None => view! {
+                    <LoadError message="The portal could not say who you are: sign in again at /signin.".to_owned()/>
+                }.into_any(),
+            }}
         </section>
     }
 }
