@@ -30,7 +30,11 @@ pub fn Layout(children: Children) -> impl IntoView {
     // the request and writes it into the page; the browser reads that back before hydrating. The
     // header is therefore drawn at once, without a round trip or a Suspense boundary.
     let info = shell_data();
-    let json = info.as_ref().ok().map(script_json).unwrap_or_default();
+    let json = info
+        .as_ref()
+        .ok()
+        .map(crate::data::script_json)
+        .unwrap_or_default();
     if let Ok(data) = &info {
         provide_context(data.clone());
     }
@@ -55,23 +59,7 @@ fn shell_data() -> Result<crate::api::ShellData, String> {
 /// The shell's data for the page being drawn: what the server wrote into it (see [`Layout`]).
 #[cfg(not(feature = "ssr"))]
 fn shell_data() -> Result<crate::api::ShellData, String> {
-    let text = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id(SHELL_DATA_ID))
-        .and_then(|e| e.text_content())
-        .ok_or_else(|| "the page carries no shell data: reload it".to_owned())?;
-    serde_json::from_slice(text.as_bytes())
-        .map_err(|e| format!("the page's shell data is unreadable ({e}): reload it"))
-}
-
-/// JSON that is safe inside a `<script>` element: no `<` (so no `</script>` or `<!--`), and
-/// no `>` or `&`, whatever a name from the identity provider holds.
-fn script_json(data: &crate::api::ShellData) -> String {
-    serde_json::to_string(data)
-        .unwrap_or_default()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
+    crate::data::embedded(SHELL_DATA_ID)
 }
 
 /// The header bar, and the development sign-in banner under it.
@@ -306,7 +294,7 @@ mod tests {
             dev_signin: false,
             csrf_token: "t".into(),
         };
-        let json = script_json(&data);
+        let json = crate::data::script_json(&data);
         assert!(!json.contains('<') && !json.contains('>') && !json.contains('&'));
         let back: crate::api::ShellData = serde_json::from_str(&json).unwrap();
         assert_eq!(back, data);

@@ -45,15 +45,77 @@ where
     Resource::new_with_options(source, fetcher, false)
 }
 
+/// JSON that is safe inside a `<script>` element: no `<` (so no `</script>` or `<!--`), and no
+/// `>` or `&`, whatever a name from an identity provider or a host tag holds.
+pub fn script_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_default()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// Data the server wrote into the page as `<script type="application/json" id=ID>` (see
+/// [`script_json`]), read back in the browser while it hydrates that page. A page hands its
+/// first state over this way when the state is known at once on the server: no resource, no
+/// Suspense boundary, and only what the browser cannot read from the markup itself.
+#[cfg(not(feature = "ssr"))]
+pub fn embedded<T: DeserializeOwned>(id: &str) -> Result<T, String> {
+    let text = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| e.text_content())
+        .ok_or_else(|| format!("the page carries no {id} data: reload it"))?;
+    serde_json::from_slice(text.as_bytes())
+        .map_err(|e| format!("the page's {id} data is unreadable ({e}): reload it"))
+}
+
+/// Whether the browser is hydrating the page the server rendered (rather than drawing a page
+/// it navigated to by itself). Always false on the server.
+pub fn hydrating() -> bool {
+    cfg!(not(feature = "ssr"))
+        && Owner::current_shared_context().is_some_and(|c| c.during_hydration())
+}
+
 /// A value shared rather than copied: a server function can hand out its cached answer (the
 /// dashboard's view of a snapshot, the same for every viewer) without cloning it per request.
-/// On the wire it is the value itself.
-#[derive(Debug, PartialEq)]
-pub struct Shared<T>(pub std::sync::Arc<T>);
+/// On the wire it is the value itself. On the server it can also carry the value's JSON, written
+/// once with the value: every page that embeds it then copies text instead of serializing again.
+pub struct Shared<T> {
+    value: std::sync::Arc<T>,
+    #[cfg(feature = "ssr")]
+    json: Option<std::sync::Arc<serde_json::value::RawValue>>,
+}
+
+impl<T> Shared<T> {
+    pub fn new(value: std::sync::Arc<T>) -> Self {
+        Shared {
+            value,
+            #[cfg(feature = "ssr")]
+            json: None,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl<T: Serialize> Shared<T> {
+    /// The value with its JSON, written now.
+    pub fn with_json(value: std::sync::Arc<T>) -> Result<Self, serde_json::Error> {
+        let json = serde_json::value::to_raw_value(&*value)?;
+        Ok(Shared {
+            value,
+            json: Some(json.into()),
+        })
+    }
+}
 
 impl<T> Clone for Shared<T> {
     fn clone(&self) -> Self {
-        Shared(self.0.clone())
+        Shared {
+            value: self.value.clone(),
+            #[cfg(feature = "ssr")]
+            json: self.json.clone(),
+        }
     }
 }
 
@@ -61,18 +123,57 @@ impl<T> std::ops::Deref for Shared<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.0
+        &self.value
+    }
+}
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
     }
 }
 
 impl<T: Serialize> Serialize for Shared<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        #[cfg(feature = "ssr")]
+        if let Some(json) = &self.json {
+            return json.serialize(serializer);
+        }
+        self.value.serialize(serializer)
     }
 }
 
 impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Shared<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(|v| Shared(std::sync::Arc::new(v)))
+        T::deserialize(deserializer).map(|v| Shared::new(std::sync::Arc::new(v)))
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::Shared;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_shared_value_with_its_json_is_the_same_on_the_wire_and_reads_back() {
+        let value = Arc::new(vec![("a\"<".to_owned(), 1u32), ("b".to_owned(), 2)]);
+        let plain = serde_json::to_string(&Shared::new(value.clone())).unwrap();
+        let cached = serde_json::to_string(&Shared::with_json(value.clone()).unwrap()).unwrap();
+        assert_eq!(plain, serde_json::to_string(&*value).unwrap());
+        assert_eq!(cached, plain);
+        let back: Shared<Vec<(String, u32)>> = serde_json::from_str(&cached).unwrap();
+        assert_eq!(*back, *value);
+        // Inside a Result (a server function's answer, a resource's hydration data) as well.
+        let ok: Result<Shared<Vec<(String, u32)>>, String> = Ok(Shared::with_json(value).unwrap());
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            format!("{{\"Ok\":{plain}}}")
+        );
     }
 }

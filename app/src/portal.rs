@@ -19,7 +19,7 @@ pub struct Portal {
     pub dev_signin: bool,
     /// The dashboard's view of the latest fleet snapshot, by (version, generated_ms,
     /// collapse_above).
-    pub dashboard_view: LastBuilt<(u64, i64, usize), crate::fleet::FleetView>,
+    pub dashboard_view: LastBuilt<(u64, i64, usize), crate::data::Shared<crate::fleet::FleetView>>,
     /// The dashboard's alarms and grids as HTML, by the snapshot (version, generated_ms) shown.
     pub dashboard_markup: LastBuilt<(u64, i64), str>,
 }

@@ -61,6 +61,39 @@ test('a fault turns the dashboard cell critical without a reload', async () => {
   await page.close();
 });
 
+test('a dashboard reached without a reload draws itself; a failed refresh keeps the last grid, marked not current', async () => {
+  const page = await browser.context.newPage();
+  const problems = watchProblems(page);
+  await page.goto(`${server.url}/services`);
+  await waitForHydration(page);
+  await page.evaluate(() => { window.__sameDocument = 'yes'; });
+  await page.locator('a.brand').click();
+  await apiCell(page).waitFor();
+  assert.equal(await page.evaluate(() => window.__sameDocument), 'yes', 'client-side navigation');
+  assert.equal(await page.getByTestId('refresh-error').count(), 0);
+
+  // The next refresh fails: the grid stays, under a warning that it is not current.
+  const dashboardApi = '**/api/read/dashboard**';
+  await page.route(dashboardApi, (route) => route.fulfill({ status: 500, contentType: 'text/plain', body: 'the server fell over' }));
+  await sim.fault({ host: 'builder-api-acceptance-1', fault: 'health', service: 'builder-api', status: 'Warning' });
+  await page.getByTestId('refresh-error').waitFor({ timeout: 10_000 });
+  assert.match(await page.getByTestId('refresh-error').textContent(), /Not current/);
+  assert.equal(await apiCell(page).count(), 1, 'the last grid is still shown');
+  await page.screenshot({ path: screenshotPath('dashboard-refresh-failed'), fullPage: true });
+
+  // Once the server answers again, the warning goes and the change shows.
+  await page.unroute(dashboardApi);
+  await sim.fault({ host: 'builder-api-acceptance-1', fault: 'health', service: 'builder-api', status: 'Critical' });
+  await page.getByTestId('refresh-error').waitFor({ state: 'detached', timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelector(
+    'section[data-env="acceptance"] .chip[data-service="builder-api"] [data-state]')?.dataset.state === 'critical',
+    null, { timeout: 10_000 });
+  // The only problems are the 500s this test made up.
+  const injected = (p) => p.includes('/api/read/dashboard') || p.includes('status of 500');
+  assert.deepEqual(problems.filter((p) => !p.includes('/api/fleet/events') && !injected(p)), []);
+  await page.close();
+});
+
 test('the palette jumps to a host page', async () => {
   const page = await browser.context.newPage();
   await page.goto(`${server.url}/services`);

@@ -8,62 +8,168 @@ use super::markup::{self, FULL_GRID_MAX_HOSTS};
 use super::LoadError;
 use crate::fleet::{load_dashboard, FleetView};
 use crate::live::use_live_fleet;
+use std::sync::Arc;
 
+/// The id of the `<script>` that hands the dashboard's first state from the server to the browser.
+const DASHBOARD_DATA_ID: &str = "onwatch-dashboard";
+
+/// What the dashboard shows besides its grid: when the snapshot was taken and from which
+/// inventory, or why there is nothing to show.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Head {
+    Fleet {
+        now_ms: i64,
+        source: Option<String>,
+    },
+    /// No inventory source is configured.
+    NoFleet,
+    Failed(String),
+}
+
+/// The dashboard as drawn: its head, and the alarms and grids as HTML (see [`markup`]).
+#[derive(Clone)]
+struct Shown {
+    head: Head,
+    markup: Arc<str>,
+}
+
+impl Shown {
+    fn of(fleet: &FleetView, markup: impl FnOnce(&FleetView) -> Arc<str>) -> Shown {
+        if fleet.source.is_none() && fleet.environments.iter().all(|e| e.hosts.is_empty()) {
+            return Shown {
+                head: Head::NoFleet,
+                markup: Arc::from(""),
+            };
+        }
+        Shown {
+            head: Head::Fleet {
+                now_ms: fleet.now_ms,
+                source: fleet.source.clone(),
+            },
+            markup: markup(fleet),
+        }
+    }
+}
+
+/// The home dashboard. The server draws the latest snapshot at once: its view and markup are
+/// built once per snapshot for every viewer, so a page view is a copy, with no resource and no
+/// Suspense boundary. The browser takes the page over as it is (the grid's HTML stays; only the
+/// head travels, as a few bytes of JSON) and redraws on each live update.
 #[component]
 pub fn HomePage() -> impl IntoView {
     let live = use_live_fleet();
-    let fleet = crate::data::resource(
-        move || live.version.get(),
-        |_| load_dashboard(FULL_GRID_MAX_HOSTS),
-    );
+    let shown = RwSignal::new(first_shown());
+    // A failed refresh: the last good grid stays, under a warning that says it is not current.
+    let refresh_error = RwSignal::new(None::<String>);
+    // Live updates (and the first draw after a client-side navigation). Only the answer to the
+    // latest request is drawn, whatever order the answers come back in.
+    let asked = StoredValue::new(0u64);
+    Effect::new(move |first: Option<()>| {
+        live.version.track();
+        if first.is_none() && shown.with_untracked(Option::is_some) {
+            return; // hydrated from the server's page: it is current
+        }
+        asked.update_value(|n| *n += 1);
+        let ticket = asked.get_value();
+        leptos::task::spawn_local(async move {
+            let answer = load_dashboard(FULL_GRID_MAX_HOSTS).await;
+            if asked.get_value() != ticket {
+                return;
+            }
+            match answer {
+                Ok(fleet) => {
+                    shown.set(Some(Shown::of(&fleet, |f| markup::dashboard(f).into())));
+                    refresh_error.set(None);
+                }
+                Err(e) if shown.with_untracked(Option::is_some) => {
+                    refresh_error.set(Some(e.to_string()));
+                }
+                Err(e) => shown.set(Some(Shown {
+                    head: Head::Failed(e.to_string()),
+                    markup: Arc::from(""),
+                })),
+            }
+        });
+    });
+    let json = shown.with_untracked(|s| s.as_ref().map(|s| crate::data::script_json(&s.head)));
     view! {
         <Title text="Dashboard"/>
         <section class="page dashboard">
-            <Transition fallback=|| view! { <p class="muted">"Loading the fleet…"</p> }>
-                {move || Suspend::new(async move {
-                    match fleet.await {
-                        Ok(f) => view! { <Dashboard fleet=f/> }.into_any(),
-                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <script type="application/json" id=DASHBOARD_DATA_ID inner_html=json.unwrap_or_default()></script>
+            {move || match shown.get() {
+                None => view! { <p class="muted">"Loading the fleet…"</p> }.into_any(),
+                Some(s) => view! { <Dashboard shown=s refresh_error/> }.into_any(),
+            }}
         </section>
     }
 }
 
-#[component]
-fn Dashboard(fleet: crate::data::Shared<FleetView>) -> impl IntoView {
-    let now = fleet.now_ms;
-    if fleet.source.is_none() && fleet.environments.iter().all(|e| e.hosts.is_empty()) {
-        return view! {
-            <h1>"Dashboard"</h1>
-            <div class="callout">
-                <h2>"No fleet configured"</h2>
-                <p>"Set [inventory] source = \"ec2\" (instances by their X-Environment tag) or source = \"static\" with a fleet file, then restart Onwatch. See the README."</p>
-            </div>
-        }
-        .into_any();
+/// The dashboard's first state: on the server, the latest snapshot; in the browser, the head
+/// the server wrote into the page being hydrated (the grid is already in it), or nothing yet
+/// after a client-side navigation.
+fn first_shown() -> Option<Shown> {
+    #[cfg(feature = "ssr")]
+    {
+        Some(match crate::fleet::dashboard_now(FULL_GRID_MAX_HOSTS) {
+            Ok(fleet) => Shown::of(&fleet, |f| match crate::portal::portal() {
+                Ok(portal) => portal.dashboard_markup(f),
+                Err(_) => markup::dashboard(f).into(),
+            }),
+            Err(e) => Shown {
+                head: Head::Failed(e.to_string()),
+                markup: Arc::from(""),
+            },
+        })
     }
+    #[cfg(not(feature = "ssr"))]
+    {
+        if !crate::data::hydrating() {
+            return None;
+        }
+        let head = crate::data::embedded::<Head>(DASHBOARD_DATA_ID).unwrap_or_else(Head::Failed);
+        // The grid's HTML is in the page already: hydration keeps it and does not compare it.
+        Some(Shown {
+            head,
+            markup: Arc::from(""),
+        })
+    }
+}
+
+#[component]
+fn Dashboard(shown: Shown, refresh_error: RwSignal<Option<String>>) -> impl IntoView {
+    let (now, source) = match shown.head {
+        Head::Fleet { now_ms, source } => (now_ms, source),
+        Head::NoFleet => {
+            return view! {
+                <h1>"Dashboard"</h1>
+                <div class="callout">
+                    <h2>"No fleet configured"</h2>
+                    <p>"Set [inventory] source = \"ec2\" (instances by their X-Environment tag) or source = \"static\" with a fleet file, then restart Onwatch. See the README."</p>
+                </div>
+            }
+            .into_any();
+        }
+        Head::Failed(message) => {
+            return view! { <h1>"Dashboard"</h1> <LoadError message/> }.into_any();
+        }
+    };
     view! {
         <div class="dash-head">
             <h1>"Dashboard"</h1>
             <span class="muted small" data-testid="refreshed">
-                "as of " {crate::fmt::utc_clock(now)} " · " {fleet.source.clone().unwrap_or_default()}
+                "as of " {crate::fmt::utc_clock(now)} " · " {source.unwrap_or_default()}
             </span>
             <a class="small" href="/broken">"What's broken? →"</a>
             <a class="small" href="/releases">"Acceptance vs live →"</a>
         </div>
-        <div class="dash-body" inner_html=dashboard_markup(&fleet)></div>
+        {move || refresh_error.get().map(|e| view! {
+            <div class="callout callout-error" role="alert" data-testid="refresh-error">
+                <strong>"Not current: the last refresh failed. "</strong>
+                {e}
+                <p class="muted">"What you see is from the time above. Reload the page; if it persists, check that the Onwatch server is up (/healthz)."</p>
+            </div>
+        })}
+        <div class="dash-body" inner_html=shown.markup></div>
     }
     .into_any()
-}
-
-/// The alarms and the grids (see [`markup`]): on the server, written once per snapshot for every
-/// viewer; in the browser, written again on each live update.
-fn dashboard_markup(fleet: &FleetView) -> std::sync::Arc<str> {
-    #[cfg(feature = "ssr")]
-    if let Ok(portal) = crate::portal::portal() {
-        return portal.dashboard_markup(fleet);
-    }
-    markup::dashboard(fleet).into()
 }
