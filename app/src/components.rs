@@ -24,51 +24,58 @@ pub const SECTIONS: &[(&str, &str)] = &[
 /// The id of the `<script>` that carries the shell's data from the server's render to the browser.
 const SHELL_DATA_ID: &str = "onwatch-shell";
 
+/// The shell's data for the page, or why there is none. Pages read it from the context.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Shell(pub Result<crate::api::ShellData, String>);
+
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     // Who is signed in is known before the first render on both sides: the server reads it from
     // the request and writes it into the page; the browser reads that back before hydrating. The
     // header is therefore drawn at once, without a round trip or a Suspense boundary.
-    let info = shell_data();
-    let json = info
-        .as_ref()
-        .ok()
-        .map(crate::data::script_json)
-        .unwrap_or_default();
-    if let Ok(data) = &info {
-        provide_context(data.clone());
-    }
+    let shell = shell_data();
+    #[cfg(feature = "ssr")]
+    let json = crate::data::script_json(&shell);
+    // In the browser the element is hydrated, not written: what it holds is the server's.
+    #[cfg(not(feature = "ssr"))]
+    let json = String::new();
+    provide_context(shell.clone());
     crate::live::provide_live_fleet();
     view! {
         <div class="shell">
             <script type="application/json" id=SHELL_DATA_ID inner_html=json></script>
-            <TopBar info=Some(info)/>
+            <TopBar shell/>
             <crate::live::StaleBanner/>
             <main class="content">{children()}</main>
         </div>
     }
 }
 
-/// The shell's data for the page being drawn (see [`Layout`]). Pages read it with
-/// `use_context::<ShellData>()`.
+/// The shell's data for the page being drawn (see [`Layout`]).
 #[cfg(feature = "ssr")]
-fn shell_data() -> Result<crate::api::ShellData, String> {
-    crate::api::shell_data_now().map_err(|e| e.to_string())
+fn shell_data() -> Shell {
+    Shell(crate::api::shell_data_now().map_err(|e| e.to_string()))
 }
 
-/// The shell's data for the page being drawn: what the server wrote into it (see [`Layout`]).
+/// The shell's data for the page being drawn: what the server wrote into the page being
+/// hydrated (see [`Layout`]). The layout is drawn once, when the page is hydrated.
 #[cfg(not(feature = "ssr"))]
-fn shell_data() -> Result<crate::api::ShellData, String> {
-    crate::data::embedded(SHELL_DATA_ID)
+fn shell_data() -> Shell {
+    if !crate::data::hydrating() {
+        return Shell(Err(
+            "the portal's layout was drawn outside of a page: reload it".into(),
+        ));
+    }
+    crate::data::embedded(SHELL_DATA_ID).unwrap_or_else(|e| Shell(Err(e)))
 }
 
 /// The header bar, and the development sign-in banner under it.
 #[component]
-fn TopBar(info: Option<Result<crate::api::ShellData, String>>) -> impl IntoView {
-    // The fallback (no data yet) has no interactive parts: they are made once, with the data.
-    let resolved = info.is_some();
-    let data = info.as_ref().and_then(|r| r.as_ref().ok()).cloned();
-    let error = info.and_then(|r| r.err());
+fn TopBar(shell: Shell) -> impl IntoView {
+    let (data, error) = match shell.0 {
+        Ok(data) => (Some(data), None),
+        Err(e) => (None, Some(e)),
+    };
     let admin = data
         .as_ref()
         .and_then(|i| i.viewer.as_ref())
@@ -77,8 +84,8 @@ fn TopBar(info: Option<Result<crate::api::ShellData, String>>) -> impl IntoView 
     // The section the location is in, worked out once for all the links.
     let location = leptos_router::hooks::use_location();
     let current = Memo::new(move |_| section_of(&location.pathname.get()));
-    let right = match (data, error) {
-        (Some(info), _) => {
+    let right = match data {
+        Some(info) => {
             let production: Vec<_> = info
                 .environments
                 .into_iter()
@@ -92,11 +99,10 @@ fn TopBar(info: Option<Result<crate::api::ShellData, String>>) -> impl IntoView 
             }
             .into_any()
         }
-        (None, Some(e)) => view! {
-            <span class="error-inline" role="alert">"Portal unreachable: " {e}</span>
+        None => view! {
+            <span class="error-inline" role="alert">"Portal unreachable: " {error.unwrap_or_default()}</span>
         }
         .into_any(),
-        (None, None) => view! { <span class="muted">"…"</span> }.into_any(),
     };
     view! {
         <header class="topbar">
@@ -114,7 +120,8 @@ fn TopBar(info: Option<Result<crate::api::ShellData, String>>) -> impl IntoView 
             </nav>
             <div class="topbar-right">
                 {right}
-                {resolved.then(|| view! { <crate::palette::Palette/> <ThemeToggle/> })}
+                <crate::palette::Palette/>
+                <ThemeToggle/>
             </div>
         </header>
         {dev_signin.then(|| view! {
@@ -279,6 +286,7 @@ mod tests {
         assert_eq!(section_of("/releases"), None);
     }
 
+    #[cfg(feature = "ssr")]
     #[test]
     fn shell_data_cannot_end_its_script_element() {
         let data = crate::api::ShellData {

@@ -47,8 +47,10 @@ where
 
 /// JSON that is safe inside a `<script>` element: no `<` (so no `</script>` or `<!--`), and no
 /// `>` or `&`, whatever a name from an identity provider or a host tag holds.
+#[cfg(feature = "ssr")]
 pub fn script_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value)
+        .inspect_err(|e| tracing::error!(error = %e, "cannot write a page's data as JSON"))
         .unwrap_or_default()
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
@@ -80,7 +82,9 @@ pub fn hydrating() -> bool {
 /// A value shared rather than copied: a server function can hand out its cached answer (the
 /// dashboard's view of a snapshot, the same for every viewer) without cloning it per request.
 /// On the wire it is the value itself. On the server it can also carry the value's JSON, written
-/// once with the value: every page that embeds it then copies text instead of serializing again.
+/// once with the value: every answer that sends it then copies text instead of serializing again.
+/// That JSON is a `serde_json` raw value, so it is written right by `serde_json` only: the server
+/// functions that return a `Shared` answer in JSON (their default).
 pub struct Shared<T> {
     value: std::sync::Arc<T>,
     #[cfg(feature = "ssr")]

@@ -228,8 +228,10 @@ pub fn dashboard_now(
         ));
         // Its JSON too, once: every live update of every viewer sends it.
         std::sync::Arc::new(
-            crate::data::Shared::with_json(view.clone())
-                .unwrap_or_else(|_| crate::data::Shared::new(view)),
+            crate::data::Shared::with_json(view.clone()).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "dashboard view: JSON not cached");
+                crate::data::Shared::new(view)
+            }),
         )
     });
     Ok((*view).clone())

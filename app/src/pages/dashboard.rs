@@ -13,11 +13,12 @@ use std::sync::Arc;
 /// The id of the `<script>` that hands the dashboard's first state from the server to the browser.
 const DASHBOARD_DATA_ID: &str = "onwatch-dashboard";
 
-/// What the dashboard shows besides its grid: when the snapshot was taken and from which
-/// inventory, or why there is nothing to show.
+/// What the dashboard shows besides its grid: which snapshot (the fleet model's version, when
+/// it was taken, from which inventory), or why there is nothing to show.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 enum Head {
     Fleet {
+        version: u64,
         now_ms: i64,
         source: Option<String>,
     },
@@ -36,17 +37,31 @@ struct Shown {
 impl Shown {
     fn of(fleet: &FleetView, markup: impl FnOnce(&FleetView) -> Arc<str>) -> Shown {
         if fleet.source.is_none() && fleet.environments.iter().all(|e| e.hosts.is_empty()) {
-            return Shown {
-                head: Head::NoFleet,
-                markup: Arc::from(""),
-            };
+            return Shown::bare(Head::NoFleet);
         }
         Shown {
             head: Head::Fleet {
+                version: fleet.version,
                 now_ms: fleet.now_ms,
                 source: fleet.source.clone(),
             },
             markup: markup(fleet),
+        }
+    }
+
+    /// A head without a grid (or whose grid the page already holds).
+    fn bare(head: Head) -> Shown {
+        Shown {
+            head,
+            markup: Arc::from(""),
+        }
+    }
+
+    /// The fleet model's version shown, if a fleet is.
+    fn version(&self) -> Option<u64> {
+        match self.head {
+            Head::Fleet { version, .. } => Some(version),
+            _ => None,
         }
     }
 }
@@ -58,44 +73,66 @@ impl Shown {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let live = use_live_fleet();
-    let shown = RwSignal::new(first_shown());
+    let (first, first_error) = first_shown();
+    let shown = RwSignal::new(first);
     // A failed refresh: the last good grid stays, under a warning that says it is not current.
-    let refresh_error = RwSignal::new(None::<String>);
-    // Live updates (and the first draw after a client-side navigation). Only the answer to the
-    // latest request is drawn, whatever order the answers come back in.
+    let refresh_error = RwSignal::new(first_error);
+    // Live updates, and the first draw after a client-side navigation. An answer is drawn unless
+    // a later request's answer has been drawn already: out-of-order answers are dropped, and a
+    // fleet that changes faster than answers come back still gets drawn.
     let asked = StoredValue::new(0u64);
-    Effect::new(move |first: Option<()>| {
-        live.version.track();
-        if first.is_none() && shown.with_untracked(Option::is_some) {
-            return; // hydrated from the server's page: it is current
+    let drawn = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let announced = live.version.get();
+        let showing = shown.with_untracked(|s| s.as_ref().map(Shown::version));
+        // Nothing announced yet (the stream is connecting): the page is what the server just
+        // drew. Or the page shows the announced version already.
+        if showing.is_some() && (announced == 0 || showing == Some(Some(announced))) {
+            return;
         }
-        asked.update_value(|n| *n += 1);
-        let ticket = asked.get_value();
+        let Some(ticket) = asked.try_update_value(|n| {
+            *n += 1;
+            *n
+        }) else {
+            return;
+        };
         leptos::task::spawn_local(async move {
             let answer = load_dashboard(FULL_GRID_MAX_HOSTS).await;
-            if asked.get_value() != ticket {
+            // The page may have gone (the person navigated away): then there is nothing to draw.
+            if drawn.try_get_value().is_none_or(|d| d > ticket) {
                 return;
             }
+            drawn.set_value(ticket);
+            let showing_fleet = shown
+                .try_with_untracked(|s| s.as_ref().and_then(Shown::version).is_some())
+                .unwrap_or(false);
             match answer {
                 Ok(fleet) => {
-                    shown.set(Some(Shown::of(&fleet, |f| markup::dashboard(f).into())));
-                    refresh_error.set(None);
+                    shown.try_set(Some(Shown::of(&fleet, |f| markup::dashboard(f).into())));
+                    refresh_error.try_set(None);
                 }
-                Err(e) if shown.with_untracked(Option::is_some) => {
-                    refresh_error.set(Some(e.to_string()));
+                Err(e) if showing_fleet => {
+                    refresh_error.try_set(Some(e.to_string()));
                 }
-                Err(e) => shown.set(Some(Shown {
-                    head: Head::Failed(e.to_string()),
-                    markup: Arc::from(""),
-                })),
+                Err(e) => {
+                    shown.try_set(Some(Shown::bare(Head::Failed(e.to_string()))));
+                }
             }
         });
     });
-    let json = shown.with_untracked(|s| s.as_ref().map(|s| crate::data::script_json(&s.head)));
+    #[cfg(feature = "ssr")]
+    let json = shown.with_untracked(|s| {
+        s.as_ref()
+            .map(|s| crate::data::script_json(&s.head))
+            .unwrap_or_default()
+    });
+    // In the browser the element is hydrated, not written: what it holds is the server's.
+    #[cfg(not(feature = "ssr"))]
+    let json = String::new();
     view! {
         <Title text="Dashboard"/>
         <section class="page dashboard">
-            <script type="application/json" id=DASHBOARD_DATA_ID inner_html=json.unwrap_or_default()></script>
+            <script type="application/json" id=DASHBOARD_DATA_ID inner_html=json></script>
             {move || match shown.get() {
                 None => view! { <p class="muted">"Loading the fleet…"</p> }.into_any(),
                 Some(s) => view! { <Dashboard shown=s refresh_error/> }.into_any(),
@@ -104,41 +141,47 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
-/// The dashboard's first state: on the server, the latest snapshot; in the browser, the head
-/// the server wrote into the page being hydrated (the grid is already in it), or nothing yet
-/// after a client-side navigation.
-fn first_shown() -> Option<Shown> {
+/// The dashboard's first state, and an error to show over it: on the server, the latest
+/// snapshot; in the browser, the head the server wrote into the page being hydrated (the grid
+/// is already in it), or nothing yet after a client-side navigation.
+fn first_shown() -> (Option<Shown>, Option<String>) {
     #[cfg(feature = "ssr")]
     {
-        Some(match crate::fleet::dashboard_now(FULL_GRID_MAX_HOSTS) {
+        let shown = match crate::fleet::dashboard_now(FULL_GRID_MAX_HOSTS) {
             Ok(fleet) => Shown::of(&fleet, |f| match crate::portal::portal() {
                 Ok(portal) => portal.dashboard_markup(f),
                 Err(_) => markup::dashboard(f).into(),
             }),
-            Err(e) => Shown {
-                head: Head::Failed(e.to_string()),
-                markup: Arc::from(""),
-            },
-        })
+            Err(e) => Shown::bare(Head::Failed(e.to_string())),
+        };
+        (Some(shown), None)
     }
     #[cfg(not(feature = "ssr"))]
     {
         if !crate::data::hydrating() {
-            return None;
+            return (None, None);
         }
-        let head = crate::data::embedded::<Head>(DASHBOARD_DATA_ID).unwrap_or_else(Head::Failed);
         // The grid's HTML is in the page already: hydration keeps it and does not compare it.
-        Some(Shown {
-            head,
-            markup: Arc::from(""),
-        })
+        match crate::data::embedded::<Head>(DASHBOARD_DATA_ID) {
+            Ok(head) => (Some(Shown::bare(head)), None),
+            // Only a page altered on its way here: take the fleet's structure (the usual one),
+            // say the page is not current, and let the first live update redraw it.
+            Err(e) => (
+                Some(Shown::bare(Head::Fleet {
+                    version: 0,
+                    now_ms: 0,
+                    source: None,
+                })),
+                Some(e),
+            ),
+        }
     }
 }
 
 #[component]
 fn Dashboard(shown: Shown, refresh_error: RwSignal<Option<String>>) -> impl IntoView {
     let (now, source) = match shown.head {
-        Head::Fleet { now_ms, source } => (now_ms, source),
+        Head::Fleet { now_ms, source, .. } => (now_ms, source),
         Head::NoFleet => {
             return view! {
                 <h1>"Dashboard"</h1>

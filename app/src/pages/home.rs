@@ -2,13 +2,17 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::LoadError;
-use crate::api::{EnvironmentSummary, ShellData};
+use crate::api::EnvironmentSummary;
 use crate::components::EnvBadge;
+use crate::components::Shell;
 
 #[component]
 pub fn EnvironmentsPage() -> impl IntoView {
     // The shell's data: the environments are known as soon as the page is (see `Layout`).
-    let envs = use_context::<ShellData>().map(|info| info.environments);
+    let envs = use_context::<Shell>()
+        .map(|shell| shell.0)
+        .unwrap_or_else(|| Err("the page was drawn without the portal's layout: reload it".into()))
+        .map(|info| info.environments);
     view! {
         <Title text="Environments"/>
         <section class="page">
@@ -19,10 +23,8 @@ pub fn EnvironmentsPage() -> impl IntoView {
                 " value. Production is marked in red on every page."
             </p>
             {match envs {
-                Some(envs) => view! { <EnvironmentCards envs/> }.into_any(),
-                None => view! {
-                    <LoadError message="The portal could not say who you are: sign in again at /signin.".to_owned()/>
-                }.into_any(),
+                Ok(envs) => view! { <EnvironmentCards envs/> }.into_any(),
+                Err(message) => view! { <LoadError message/> }.into_any(),
             }}
         </section>
     }
