@@ -34,11 +34,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     // the request and writes it into the page; the browser reads that back before hydrating. The
     // header is therefore drawn at once, without a round trip or a Suspense boundary.
     let shell = shell_data();
-    #[cfg(feature = "ssr")]
-    let json = crate::data::script_json(&shell);
-    // In the browser the element is hydrated, not written: what it holds is the server's.
-    #[cfg(not(feature = "ssr"))]
-    let json = String::new();
+    let json = crate::data::embed(&shell);
     provide_context(shell.clone());
     crate::live::provide_live_fleet();
     view! {

@@ -57,6 +57,19 @@ pub fn script_json<T: Serialize>(value: &T) -> String {
         .replace('&', "\\u0026")
 }
 
+/// What a page's `<script type="application/json">` holds: on the server, `value` as
+/// [`script_json`]; in the browser nothing, since the element is hydrated rather than written
+/// and keeps what the server put in it (read it with [`embedded`]).
+pub fn embed<T: Serialize>(value: &T) -> String {
+    #[cfg(feature = "ssr")]
+    return script_json(value);
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = value;
+        String::new()
+    }
+}
+
 /// Data the server wrote into the page as `<script type="application/json" id=ID>` (see
 /// [`script_json`]), read back in the browser while it hydrates that page. A page hands its
 /// first state over this way when the state is known at once on the server: no resource, no

@@ -205,21 +205,21 @@ pub async fn load_fleet() -> Result<FleetView, ServerFnError> {
 pub async fn load_dashboard(
     collapse_above: usize,
 ) -> Result<crate::data::Shared<FleetView>, ServerFnError> {
-    dashboard_now(collapse_above)
+    Ok(dashboard_now(collapse_above)?.view.clone())
 }
 
-/// The dashboard's view of the latest snapshot, at once: built once per snapshot (with its JSON)
-/// and shared by every viewer. The page's server render and [`load_dashboard`] both read it.
+/// The dashboard of the latest snapshot, at once: built once per snapshot (the view with its
+/// JSON) and shared by every viewer. The page's server render and [`load_dashboard`] both read it.
 #[cfg(feature = "ssr")]
 pub fn dashboard_now(
     collapse_above: usize,
-) -> Result<crate::data::Shared<FleetView>, ServerFnError> {
+) -> Result<std::sync::Arc<crate::portal::DashboardBuilt>, ServerFnError> {
     crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let now = ops::time::now_ms();
     let snap = portal.fleet.snapshot(now);
     let key = (snap.version, snap.generated_ms, collapse_above);
-    let view = portal.dashboard_view.get_or_build(key, || {
+    Ok(portal.dashboard.get_or_build(key, || {
         let view = std::sync::Arc::new(ssr::dashboard(
             &snap,
             portal.fleet_source.clone(),
@@ -227,14 +227,12 @@ pub fn dashboard_now(
             collapse_above,
         ));
         // Its JSON too, once: every live update of every viewer sends it.
-        std::sync::Arc::new(
-            crate::data::Shared::with_json(view.clone()).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "dashboard view: JSON not cached");
-                crate::data::Shared::new(view)
-            }),
-        )
-    });
-    Ok((*view).clone())
+        let view = crate::data::Shared::with_json(view.clone()).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "dashboard view: JSON not cached");
+            crate::data::Shared::new(view)
+        });
+        std::sync::Arc::new(crate::portal::DashboardBuilt::new(view))
+    }))
 }
 
 /// One host, in full.

@@ -17,11 +17,31 @@ pub struct Portal {
     pub fleet_source: Option<String>,
     /// The loopback-only development sign-in is on: every page says so.
     pub dev_signin: bool,
-    /// The dashboard's view of the latest fleet snapshot, by (version, generated_ms,
-    /// collapse_above).
-    pub dashboard_view: LastBuilt<(u64, i64, usize), crate::data::Shared<crate::fleet::FleetView>>,
-    /// The dashboard's alarms and grids as HTML, by the snapshot (version, generated_ms) shown.
-    pub dashboard_markup: LastBuilt<(u64, i64), str>,
+    /// The dashboard of the latest fleet snapshot, by (version, generated_ms, collapse_above).
+    pub dashboard: LastBuilt<(u64, i64, usize), DashboardBuilt>,
+}
+
+/// The dashboard of one fleet snapshot, shared by every viewer: its view (with its JSON, for
+/// live updates) and, once a page asks for it, its alarms and grids as HTML.
+pub struct DashboardBuilt {
+    pub view: crate::data::Shared<crate::fleet::FleetView>,
+    markup: std::sync::OnceLock<Arc<str>>,
+}
+
+impl DashboardBuilt {
+    pub fn new(view: crate::data::Shared<crate::fleet::FleetView>) -> Self {
+        DashboardBuilt {
+            view,
+            markup: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The alarms and grids as HTML, written the first time a page asks.
+    pub fn markup(&self) -> Arc<str> {
+        self.markup
+            .get_or_init(|| crate::pages::markup::dashboard(&self.view).into())
+            .clone()
+    }
 }
 
 /// The last value built and the key it was built for: what every page view of one fleet
@@ -61,16 +81,6 @@ impl<K: PartialEq, V: ?Sized> LastBuilt<K, V> {
                 value
             }
         }
-    }
-}
-
-impl Portal {
-    /// The dashboard's alarms and grids as HTML, written once per fleet snapshot.
-    pub fn dashboard_markup(&self, fleet: &crate::fleet::FleetView) -> Arc<str> {
-        self.dashboard_markup
-            .get_or_build((fleet.version, fleet.now_ms), || {
-                crate::pages::markup::dashboard(fleet).into()
-            })
     }
 }
 

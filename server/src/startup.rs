@@ -133,8 +133,7 @@ impl Application {
             Auth::from_config(&config, store.clone(), local_addr).map_err(StartError::Auth)?;
         let portal = Portal {
             dev_signin: config.auth.dev_signin,
-            dashboard_view: Default::default(),
-            dashboard_markup: Default::default(),
+            dashboard: Default::default(),
             store: store.clone(),
             fleet: fleet.model.clone(),
             fleet_source: fleet.source.clone(),

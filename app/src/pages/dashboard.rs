@@ -120,15 +120,11 @@ pub fn HomePage() -> impl IntoView {
             }
         });
     });
-    #[cfg(feature = "ssr")]
     let json = shown.with_untracked(|s| {
         s.as_ref()
-            .map(|s| crate::data::script_json(&s.head))
+            .map(|s| crate::data::embed(&s.head))
             .unwrap_or_default()
     });
-    // In the browser the element is hydrated, not written: what it holds is the server's.
-    #[cfg(not(feature = "ssr"))]
-    let json = String::new();
     view! {
         <Title text="Dashboard"/>
         <section class="page dashboard">
@@ -148,10 +144,7 @@ fn first_shown() -> (Option<Shown>, Option<String>) {
     #[cfg(feature = "ssr")]
     {
         let shown = match crate::fleet::dashboard_now(FULL_GRID_MAX_HOSTS) {
-            Ok(fleet) => Shown::of(&fleet, |f| match crate::portal::portal() {
-                Ok(portal) => portal.dashboard_markup(f),
-                Err(_) => markup::dashboard(f).into(),
-            }),
+            Ok(built) => Shown::of(&built.view, |_| built.markup()),
             Err(e) => Shown::bare(Head::Failed(e.to_string())),
         };
         (Some(shown), None)

@@ -3,7 +3,7 @@
 //! These are the biggest and busiest parts of the fleet pages: on the dashboard of a 1,000-host
 //! fleet they are most of the page, and every person on call reloads it. Written as text they
 //! cost a fraction of a component tree to render, and the server renders the dashboard's once
-//! per fleet snapshot for everyone ([`crate::portal::Portal::dashboard_markup`]). The browser runs
+//! per fleet snapshot for everyone ([`crate::portal::DashboardBuilt::markup`]). The browser runs
 //! the same functions on every live update, so server and browser always agree on the markup.
 //! Every piece of data goes through [`text`] or [`attr`]: host names, messages and errors come
 //! from Supervisors and EC2 tags, never trusted as markup.
