@@ -12,27 +12,22 @@ pub struct EnvironmentSummary {
     pub description: String,
 }
 
-/// Who is signed in.
+/// The person signed in (whatever their role: a viewer is one of the roles, not the person).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Viewer {
+pub struct SignedIn {
     pub name: String,
     pub login: String,
-    /// `viewer`, `responder` or `admin`.
-    pub role: String,
+    /// A role the browser does not know fails to decode: it never passes for a known one.
+    pub role: vocab::Role,
     /// `github`, `oidc` or `dev`.
     pub provider: String,
 }
 
-impl Viewer {
-    /// Whether the role includes `needed` (`viewer` < `responder` < `admin`). The UI uses this to
-    /// hide what the role cannot do; the server checks again on every request.
-    pub fn can(&self, needed: &str) -> bool {
-        let rank = |r: &str| match r {
-            "admin" => 2,
-            "responder" => 1,
-            _ => 0,
-        };
-        rank(&self.role) >= rank(needed)
+impl SignedIn {
+    /// Whether the role includes `needed`. The UI uses this to hide what the role cannot do;
+    /// the server checks again on every request.
+    pub fn can(&self, needed: vocab::Role) -> bool {
+        self.role.allows(needed)
     }
 }
 
@@ -42,7 +37,7 @@ pub struct ShellData {
     pub version: String,
     pub store_backend: String,
     pub environments: Vec<EnvironmentSummary>,
-    pub viewer: Option<Viewer>,
+    pub signed_in: Option<SignedIn>,
     /// The development sign-in is on: the shell shows a banner on every page.
     pub dev_signin: bool,
     /// For the sign-out form, which posts without JavaScript.
@@ -76,10 +71,10 @@ pub fn shell_data_now() -> Result<ShellData, ServerFnError> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         store_backend: portal.store.backend().name().to_owned(),
         environments: portal.environments.clone(),
-        viewer: Some(Viewer {
+        signed_in: Some(SignedIn {
             name: id.name,
             login: id.login,
-            role: id.role.as_str().to_owned(),
+            role: id.role,
             provider: id.provider,
         }),
         dev_signin: portal.dev_signin,
@@ -116,5 +111,23 @@ fn synopsis(s: &ops::catalog::ServiceInfo) -> ServiceSynopsis {
             .map(|x| (x.observed.to_owned(), x.remedy.to_owned()))
             .collect(),
         cautions: s.cautions.iter().map(|c| (*c).to_owned()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_role_is_no_role_at_all() {
+        let with_role =
+            |role: &str| format!(r#"{{"name":"A","login":"a","role":"{role}","provider":"dev"}}"#);
+        // Before the shared vocabulary, "admn" ranked like a viewer and `can("admn")` was true
+        // for everyone: now a role the browser does not know does not decode.
+        assert!(serde_json::from_str::<SignedIn>(&with_role("admn")).is_err());
+        let responder: SignedIn = serde_json::from_str(&with_role("responder")).unwrap();
+        assert!(responder.can(vocab::Role::Viewer));
+        assert!(responder.can(vocab::Role::Responder));
+        assert!(!responder.can(vocab::Role::Admin));
     }
 }

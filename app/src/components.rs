@@ -74,8 +74,8 @@ fn TopBar(shell: Shell) -> impl IntoView {
     };
     let admin = data
         .as_ref()
-        .and_then(|i| i.viewer.as_ref())
-        .is_some_and(|v| v.can("admin"));
+        .and_then(|i| i.signed_in.as_ref())
+        .is_some_and(|v| v.can(vocab::Role::Admin));
     let dev_signin = data.as_ref().is_some_and(|i| i.dev_signin);
     // The section the location is in, worked out once for all the links.
     let location = leptos_router::hooks::use_location();
@@ -91,7 +91,7 @@ fn TopBar(shell: Shell) -> impl IntoView {
                 <span class="prod-badges">
                     {production.into_iter().map(|e| view! { <EnvBadge env=e/> }).collect_view()}
                 </span>
-                <ViewerSlot viewer=info.viewer csrf=info.csrf_token/>
+                <SignedInSlot signed_in=info.signed_in csrf=info.csrf_token/>
             }
             .into_any()
         }
@@ -158,12 +158,12 @@ fn NavLink(
 /// Who is signed in, with which role, and the sign-out button (a plain form: it works before
 /// the page is interactive).
 #[component]
-fn ViewerSlot(viewer: Option<crate::api::Viewer>, csrf: String) -> impl IntoView {
-    match viewer {
+fn SignedInSlot(signed_in: Option<crate::api::SignedIn>, csrf: String) -> impl IntoView {
+    match signed_in {
         Some(v) => view! {
             <span class="viewer" data-testid="viewer" title=format!("{} via {}", v.login, v.provider)>
                 <span class="viewer-name">{v.name}</span>
-                <span class=format!("role role-{}", v.role) data-testid="viewer-role">{v.role.clone()}</span>
+                <span class=format!("role role-{}", v.role) data-testid="viewer-role">{v.role.as_str()}</span>
                 <form method="post" action="/auth/signout" class="signout">
                     <input type="hidden" name="_csrf" value=csrf/>
                     <button type="submit" class="link-button" data-testid="signout">"Sign out"</button>
@@ -289,10 +289,10 @@ mod tests {
             version: "1".into(),
             store_backend: "sqlite".into(),
             environments: vec![],
-            viewer: Some(crate::api::Viewer {
+            signed_in: Some(crate::api::SignedIn {
                 name: "</script><script>alert(1)</script> & <!--".into(),
                 login: "x".into(),
-                role: "viewer".into(),
+                role: vocab::Role::Viewer,
                 provider: "dev".into(),
             }),
             dev_signin: false,

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use vocab::{AlarmKind, CellState, HealthStatus, ProcessState};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FleetView {
@@ -18,7 +19,7 @@ pub struct FleetView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlarmView {
-    pub kind: String,
+    pub kind: AlarmKind,
     pub environment: String,
     pub subject: String,
     pub message: String,
@@ -32,8 +33,8 @@ pub struct EnvView {
     pub inventory_source: String,
     pub inventory_refreshed_ms: Option<i64>,
     pub inventory_error: Option<String>,
-    /// (state word, count), worst first.
-    pub counts: Vec<(String, usize)>,
+    /// (state, count), worst first.
+    pub counts: Vec<(CellState, usize)>,
     /// Service names found in the environment, in runbook order.
     pub services: Vec<String>,
     pub hosts: Vec<HostView>,
@@ -65,7 +66,7 @@ pub struct HostView {
     pub gateway_port: u16,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<(String, String)>,
-    pub cell: String,
+    pub cell: CellState,
     pub reachability: String,
     pub since_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,13 +92,13 @@ pub struct ServiceView {
     pub ident: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub release: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub process: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_up: Option<bool>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub health: String,
-    pub cell: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
+    pub cell: CellState,
     pub since_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
@@ -155,32 +156,7 @@ pub struct ServiceInstances {
     pub history: Vec<(String, TransitionView)>,
 }
 
-/// The runbook order of services; others follow alphabetically.
-pub const SERVICE_ORDER: &[&str] = &[
-    "builder-api",
-    "builder-router",
-    "builder-sessionsrv",
-    "builder-originsrv",
-    "builder-jobsrv",
-    "builder-scheduler",
-    "builder-datastore",
-    "sentinel",
-];
-
-pub fn service_rank(name: &str) -> (usize, String) {
-    (
-        SERVICE_ORDER
-            .iter()
-            .position(|s| *s == name)
-            .unwrap_or(usize::MAX),
-        name.to_owned(),
-    )
-}
-
-/// The short slug of a package name (`builder-api` → `api`).
-pub fn slug_of(service: &str) -> String {
-    service.trim_start_matches("builder-").to_owned()
-}
+pub use vocab::{service_rank, slug_of, SERVICE_ORDER};
 
 /// The whole fleet, without the census of each host (the host page has it).
 #[server(prefix = "/api/read", endpoint = "fleet")]
@@ -243,19 +219,15 @@ pub async fn load_host(
 ) -> Result<Option<(bool, HostView, i64)>, ServerFnError> {
     crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    let view = ssr::view(&portal);
-    let now = view.now_ms;
-    Ok(view
-        .environments
-        .into_iter()
-        .find(|e| e.name == environment)
-        .and_then(|e| {
-            let production = e.production;
-            e.hosts
-                .into_iter()
-                .find(|h| h.name == host)
-                .map(|h| (production, h, now))
-        }))
+    let now = ops::time::now_ms();
+    let snap = portal.fleet.snapshot(now);
+    let found = snap.environment(&environment).and_then(|e| {
+        e.hosts
+            .iter()
+            .find(|h| h.host.name == host)
+            .map(|h| (e.production, ssr::host_view(h), now))
+    });
+    Ok(found)
 }
 
 #[server(prefix = "/api/read", endpoint = "service-instances")]
@@ -271,7 +243,7 @@ pub async fn load_service_instances(slug: String) -> Result<ServiceInstances, Se
 pub mod ssr {
     use super::*;
     use ops::fleet::{
-        CellState, EnvironmentSnapshot, FleetSnapshot, HostSnapshot, Reachability, ServiceSnapshot,
+        EnvironmentSnapshot, FleetSnapshot, HostSnapshot, Reachability, ServiceSnapshot,
     };
 
     use crate::portal::Portal;
@@ -291,10 +263,7 @@ pub mod ssr {
                 .alarms
                 .iter()
                 .map(|a| AlarmView {
-                    kind: serde_json::to_value(a.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    kind: a.kind,
                     environment: a.environment.clone(),
                     subject: a.subject.clone(),
                     message: a.message.clone(),
@@ -331,8 +300,8 @@ pub mod ssr {
         }
     }
 
-    /// The dashboard's slim view, built straight from the snapshot: healthy hosts of large
-    /// environments are counted, not converted.
+    /// The dashboard's slim view, built straight from the snapshot: what each environment draws
+    /// is the fleet's policy ([`ops::fleet::dashboard::cut`]); this only converts it.
     pub fn dashboard(
         snap: &FleetSnapshot,
         source: Option<String>,
@@ -348,47 +317,19 @@ pub mod ssr {
         };
         let mut view = from_snapshot(&slim, source, now);
         for e in &snap.environments {
-            let large = e.hosts.len() > collapse_above;
-            let mut omitted: Vec<(String, usize)> =
-                services_of(e).into_iter().map(|s| (s, 0)).collect();
-            let mut hosts = Vec::new();
-            for h in &e.hosts {
-                if large && h.cell == CellState::Healthy {
-                    for s in &h.services {
-                        if let Some(o) = omitted.iter_mut().find(|(n, _)| *n == s.service) {
-                            o.1 += 1;
-                        }
-                    }
-                    continue;
-                }
-                let mut hv = host_view(h);
-                slim_for_dashboard(&mut hv);
-                // In a large environment the healthy services of a host with a problem are
-                // counted, not drawn, like those of healthy hosts (unless all of them are healthy:
-                // then the host's own state is the problem and its services stay listed).
-                // A host whose Supervisor does not answer is one problem, not one per service:
-                // in a large environment it gets one chip, in the whole-host row.
-                if large
-                    && h.reachability != Reachability::Reachable
-                    && hv.services.iter().all(|s| s.cell == hv.cell)
-                {
-                    hv.services.clear();
-                }
-                if large && hv.services.iter().any(|s| s.cell != "healthy") {
-                    hv.services.retain(|s| {
-                        let healthy = s.cell == "healthy";
-                        if healthy {
-                            if let Some(o) = omitted.iter_mut().find(|(n, _)| *n == s.service) {
-                                o.1 += 1;
-                            }
-                        }
-                        !healthy
-                    });
-                }
-                hosts.push(hv);
-            }
+            let cut = ops::fleet::dashboard::cut(e, collapse_above);
+            let hosts = cut
+                .hosts
+                .into_iter()
+                .map(|(h, services)| {
+                    let mut hv =
+                        host_view_with(h, services.into_iter().map(service_view).collect());
+                    slim_for_dashboard(&mut hv);
+                    hv
+                })
+                .collect();
             view.environments
-                .push(env_view(e, hosts, large.then_some(omitted)));
+                .push(env_view(e, hosts, cut.healthy_omitted));
         }
         view
     }
@@ -409,8 +350,8 @@ pub mod ssr {
             s.group.clear();
             s.ident.clear();
             s.release.clear();
-            s.process.clear();
-            s.health.clear();
+            s.process = None;
+            s.health = None;
             s.desired_up = None;
             s.pid = None;
             s.state_entered_s = None;
@@ -419,20 +360,6 @@ pub mod ssr {
             s.health_stdout = None;
             s.health_stderr = None;
         }
-    }
-
-    /// Service names of an environment, in runbook order. Unique names first, then the sort:
-    /// a 1,000-host environment has 8,000 service entries but a handful of names.
-    fn services_of(e: &EnvironmentSnapshot) -> Vec<String> {
-        let mut names: Vec<&str> = Vec::new();
-        for s in e.hosts.iter().flat_map(|h| h.services.iter()) {
-            if !names.contains(&s.service.as_str()) {
-                names.push(&s.service);
-            }
-        }
-        let mut services: Vec<String> = names.into_iter().map(str::to_owned).collect();
-        services.sort_by_cached_key(|s| service_rank(s));
-        services
     }
 
     /// An environment's view with the given (possibly filtered) hosts.
@@ -449,18 +376,23 @@ pub mod ssr {
             inventory_error: e.inventory.error.clone(),
             counts: CellState::ALL
                 .iter()
-                .filter_map(|c| e.counts.get(c).map(|n| (c.as_str().to_owned(), *n)))
+                .filter_map(|c| e.counts.get(c).map(|n| (*c, *n)))
                 .collect(),
-            services: services_of(e),
+            services: ops::fleet::dashboard::services_of(e),
             hosts,
             last_poll_ms: e.hosts.iter().filter_map(|h| h.last_seen_ms).max(),
             healthy_omitted,
         }
     }
 
-    fn host_view(h: &HostSnapshot) -> HostView {
+    pub fn host_view(h: &HostSnapshot) -> HostView {
         let mut services: Vec<ServiceView> = h.services.iter().map(service_view).collect();
         services.sort_by_cached_key(|s| service_rank(&s.service));
+        host_view_with(h, services)
+    }
+
+    /// A host's view with the given services.
+    fn host_view_with(h: &HostSnapshot, services: Vec<ServiceView>) -> HostView {
         HostView {
             environment: h.host.environment.clone(),
             name: h.host.name.clone(),
@@ -477,7 +409,7 @@ pub mod ssr {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            cell: h.cell.as_str().to_owned(),
+            cell: h.cell,
             reachability: match h.reachability {
                 Reachability::NotPolled => "not polled yet",
                 Reachability::Reachable => "reachable",
@@ -515,16 +447,15 @@ pub mod ssr {
         ServiceView {
             service: s.service.clone(),
             group: s.group.clone(),
-            ident: s.ident.to_ident_string(),
-            release: match (&s.ident.version, &s.ident.release) {
-                (Some(v), Some(r)) => format!("{v}/{r}"),
-                (Some(v), None) => v.clone(),
-                _ => "unknown".to_owned(),
-            },
-            process: format!("{:?}", s.process).to_lowercase(),
+            ident: s.ident.to_string(),
+            release: s
+                .ident
+                .release_label()
+                .unwrap_or_else(|| "unknown".to_owned()),
+            process: Some(s.process),
             desired_up: s.desired_up,
-            health: format!("{:?}", s.health),
-            cell: s.cell.as_str().to_owned(),
+            health: Some(s.health),
+            cell: s.cell,
             since_ms: s.since_ms,
             pid: s.pid,
             state_entered_s: s.state_entered,
@@ -559,15 +490,15 @@ pub mod ssr {
         for (env, _, host, s) in &instances {
             let group = format!("{}.{}", s.service, s.group);
             let rows = portal
-                .store
-                .history(env, host, &group, 50)
+                .history
+                .of(env, &ops::fleet::Subject::service(host, &group), 50)
                 .await
                 .map_err(|e| e.to_string())?;
             history.extend(rows.into_iter().map(|t| {
                 (
                     env.clone(),
                     TransitionView {
-                        host: t.host,
+                        host: t.subject.host().unwrap_or_default().to_owned(),
                         from_state: t.from_state,
                         to_state: t.to_state,
                         detail: t.detail,

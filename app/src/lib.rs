@@ -9,6 +9,7 @@ pub mod components;
 pub mod data;
 pub mod fleet;
 pub mod fmt;
+pub mod html;
 pub mod live;
 pub mod pages;
 pub mod palette;

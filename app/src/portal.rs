@@ -11,6 +11,8 @@ use crate::api::EnvironmentSummary;
 #[derive(Clone)]
 pub struct Portal {
     pub store: ops::store::Store,
+    pub sessions: ops::auth::sessions::SessionStore,
+    pub history: ops::fleet::History,
     pub environments: Vec<EnvironmentSummary>,
     pub fleet: std::sync::Arc<ops::fleet::FleetModel>,
     /// "fleet file data/demo-fleet.toml", "EC2 us-west-2", or `None` when no inventory is set up.

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
-use ops::fleet::poller::{EnvironmentAccess, Poller, PollerOptions};
+use ops::fleet::poller::{EnvironmentAccess, Poller};
+use ops::fleet::FleetOptions;
 use ops::fleet::{CellState, FleetModel, ModelOptions};
 use ops::inventory::static_file::{FleetFile, StaticInventory};
 use ops::supervisor::gateway::{GatewayClient, GatewayClientOptions};
@@ -74,7 +75,7 @@ async fn run() {
         environments: vec![("live".into(), true), ("acceptance".into(), false)],
         stale_after_ms: 60_000,
     }));
-    ops::inventory::refresh(
+    ops::fleet::feeds::refresh_inventory(
         &StaticInventory {
             path: fleet_path.clone(),
         },
@@ -88,10 +89,10 @@ async fn run() {
         client,
         BTreeMap::from([("live".to_owned(), EnvironmentAccess::default())]),
         None,
-        PollerOptions {
+        FleetOptions {
             concurrency: CONCURRENCY,
             census_every: 0,
-            ..PollerOptions::default()
+            ..FleetOptions::default()
         },
     );
 

@@ -1,18 +1,27 @@
 //! Onwatch's domain crate: everything an on-call portal knows and does, free of any web framework
 //! so that it can be tested with `cargo test -p ops` alone.
 //!
-//! One module per capability: [`store`] is the portal's own database (SQLite or Postgres).
+//! One module per capability, each owning its types and its queries. No module imports one that
+//! imports it back: `fleet` reads `inventory`, `probe` and `supervisor`; `auth` and
+//! `fleet::history` store their rows through `store`; nothing below imports `fleet` or `auth`.
 
+/// Sign-in: providers (GitHub, OIDC), roles and their rules, sessions and their cache.
 pub mod auth;
+/// What the on-call engineer knows about each Builder service: role, symptoms, remedies.
 pub mod catalog;
+/// The fleet model, the poller and its feeds (inventory, probes), alarms, the dashboard's
+/// policy, and the history of state changes.
 pub mod fleet;
+/// Where the hosts are: EC2 by the `X-Environment` tag, or a static fleet file.
 pub mod inventory;
+/// Endpoint probes in the style of Pingdom.
 pub mod probe;
+/// The fleet simulator: Supervisors' gateways with the real wire formats and faults.
 #[cfg(feature = "sim")]
 pub mod sim;
+/// The portal's own store: the pool, its backend (SQLite or Postgres) and the migrations.
 pub mod store;
+/// A Habitat Supervisor: its vocabulary, its HTTP gateway and its control gateway.
 pub mod supervisor;
+/// Clock helpers.
 pub mod time;
-
-/// Helpers for the test-suites of this and the other crates (throwaway Postgres databases).
-pub mod testkit;

@@ -2,13 +2,9 @@
 //! a short history. By default each environment's Builder API is probed at
 //! `GET /v1/depot/origins/core`, which is what Pingdom watched in production.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
-
-use crate::fleet::FleetModel;
 
 /// How many results each probe keeps.
 pub const HISTORY: usize = 60;
@@ -147,40 +143,12 @@ pub async fn check(client: &reqwest::Client, spec: &ProbeSpec) -> ProbeResult {
     }
 }
 
-/// Checks every probe on its interval until shutdown, publishing results into the model.
-pub async fn run(specs: Vec<ProbeSpec>, model: Arc<FleetModel>, shutdown: watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder()
+/// The HTTP client probes share: few redirects, a user agent that says who is asking.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(3))
         .user_agent(concat!("onwatch-probe/", env!("CARGO_PKG_VERSION")))
         .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the probe HTTP client; probes are off");
-            return;
-        }
-    };
-    let mut tasks = Vec::new();
-    for spec in specs {
-        let client = client.clone();
-        let model = model.clone();
-        let mut shutdown = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut status = ProbeStatus::new(&spec);
-            loop {
-                let r = check(&client, &spec).await;
-                status.push(r);
-                model.set_probe(status.clone());
-                tokio::select! {
-                    _ = tokio::time::sleep(spec.interval) => {}
-                    _ = shutdown.wait_for(|s| *s) => break,
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
 }
 
 #[cfg(test)]

@@ -64,9 +64,6 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// Password for a Postgres store, read from a secret file rather than written in the URL.
     pub password: Option<String>,
-    /// How long a session read from the store is trusted before it is read again (0: read it
-    /// on every request). See [`crate::auth::sessions::SessionCache`].
-    pub session_cache: Duration,
 }
 
 impl Default for StoreOptions {
@@ -75,29 +72,17 @@ impl Default for StoreOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
             password: None,
-            session_cache: Duration::ZERO,
         }
     }
 }
 
-/// Handle to the portal's store. Cheap to clone (it is a pool).
+/// Handle to the portal's store: the pool, its backend and its migrations. What is stored in it
+/// belongs to the capability that stores it (sessions in `auth::sessions`, service history in
+/// `fleet::history`, …). Cheap to clone (it is a pool).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    pub(crate) sessions: std::sync::Arc<crate::auth::sessions::SessionCache>,
-}
-
-/// A change of observed state of one service (or, with `service == ""`, of the Supervisor itself).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Transition {
-    pub environment: String,
-    pub host: String,
-    pub service: String,
-    pub from_state: Option<String>,
-    pub to_state: String,
-    pub detail: String,
-    pub at_ms: i64,
 }
 
 impl Store {
@@ -169,13 +154,7 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        Ok(Store {
-            pool,
-            backend,
-            sessions: std::sync::Arc::new(crate::auth::sessions::SessionCache::new(
-                options.session_cache,
-            )),
-        })
+        Ok(Store { pool, backend })
     }
 
     /// Applies every embedded migration that has not run yet. Safe to call at every start.
@@ -222,98 +201,10 @@ impl Store {
         Ok(Some(row.try_get::<String, _>(0)?))
     }
 
-    /// Writes a batch of transitions in one transaction: all of them or none.
-    pub async fn record_transitions(&self, transitions: &[Transition]) -> Result<(), StoreError> {
-        if transitions.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        for t in transitions {
-            sqlx::query(
-                "INSERT INTO service_transitions \
-                 (environment, host, service, from_state, to_state, detail, at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&t.environment)
-            .bind(&t.host)
-            .bind(&t.service)
-            .bind(t.from_state.as_deref())
-            .bind(&t.to_state)
-            .bind(&t.detail)
-            .bind(t.at_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The newest `limit` transitions of one subject, newest first.
-    pub async fn history(
-        &self,
-        environment: &str,
-        host: &str,
-        service: &str,
-        limit: i64,
-    ) -> Result<Vec<Transition>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT environment, host, service, from_state, to_state, detail, at_ms \
-             FROM service_transitions \
-             WHERE environment = $1 AND host = $2 AND service = $3 \
-             ORDER BY at_ms DESC, id DESC LIMIT $4",
-        )
-        .bind(environment)
-        .bind(host)
-        .bind(service)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(transition_from_row).collect()
-    }
-
-    /// The last recorded state of every subject: what the fleet looked like when Onwatch stopped.
-    pub async fn last_states(&self) -> Result<Vec<Transition>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT t.environment, t.host, t.service, t.from_state, t.to_state, t.detail, t.at_ms \
-             FROM service_transitions t \
-             JOIN (SELECT MAX(id) AS id FROM service_transitions \
-                   GROUP BY environment, host, service) latest ON latest.id = t.id \
-             ORDER BY t.environment, t.host, t.service",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(transition_from_row).collect()
-    }
-
-    /// Deletes transitions older than `before_ms`, except the newest one of each subject (so the
-    /// "since" of a long-stable service is never lost). Returns how many rows went.
-    pub async fn prune_transitions(&self, before_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM service_transitions WHERE at_ms < $1 AND id NOT IN \
-             (SELECT MAX(id) FROM service_transitions GROUP BY environment, host, service)",
-        )
-        .bind(before_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
     /// Closes every connection; pending work finishes first.
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-fn transition_from_row(row: &sqlx::any::AnyRow) -> Result<Transition, StoreError> {
-    Ok(Transition {
-        environment: row.try_get("environment")?,
-        host: row.try_get("host")?,
-        service: row.try_get("service")?,
-        from_state: row.try_get("from_state")?,
-        to_state: row.try_get("to_state")?,
-        detail: row.try_get("detail")?,
-        at_ms: row.try_get("at_ms")?,
-    })
 }
 
 /// Normalises a SQLite URL: creates the parent directory and asks SQLite to create the file.

@@ -29,6 +29,16 @@ pub fn human_age(ms: i64) -> String {
     }
 }
 
+/// Configuration values in milliseconds (`poll_interval_ms = 1000`), read as a [`Duration`].
+pub fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    <u64 as serde::Deserialize>::deserialize(d).map(std::time::Duration::from_millis)
+}
+
+/// Configuration values in seconds (`max_backoff_secs = 60`), read as a [`Duration`].
+pub fn secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    <u64 as serde::Deserialize>::deserialize(d).map(std::time::Duration::from_secs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
 use ops::fleet::{AlarmKind, FleetModel, ModelOptions, Reachability};
 use ops::inventory::ec2::{Ec2Inventory, Ec2Options};
 use ops::inventory::{InventoryError, InventorySource};
-use ops::testkit::MotoServer;
+use testkit::MotoServer;
 
 /// An SDK client on moto, for seeding (the inventory under test builds its own).
 fn sdk(url: &str) -> aws_sdk_ec2::Client {
@@ -111,7 +111,12 @@ async fn ec2_inventory_against_moto() {
         environments: vec![("live".into(), true), ("acceptance".into(), false)],
         stale_after_ms: 60_000,
     }));
-    assert_eq!(ops::inventory::refresh(&inv, &model).await.unwrap(), 10);
+    assert_eq!(
+        ops::fleet::feeds::refresh_inventory(&inv, &model)
+            .await
+            .unwrap(),
+        10
+    );
     assert_eq!(
         model
             .snapshot(ops::time::now_ms())
@@ -121,7 +126,9 @@ async fn ec2_inventory_against_moto() {
         Reachability::NotRunning
     );
     moto.fail_auth(true).await.unwrap();
-    let err = ops::inventory::refresh(&inv, &model).await.unwrap_err();
+    let err = ops::fleet::feeds::refresh_inventory(&inv, &model)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, InventoryError::Auth(ref m) if m.contains("AuthFailure")),
         "{err}"
@@ -142,7 +149,9 @@ async fn ec2_inventory_against_moto() {
     assert!(alarm.message.contains("AuthFailure"), "{}", alarm.message);
 
     moto.fail_auth(false).await.unwrap();
-    ops::inventory::refresh(&inv, &model).await.unwrap();
+    ops::fleet::feeds::refresh_inventory(&inv, &model)
+        .await
+        .unwrap();
     assert!(!model
         .snapshot(ops::time::now_ms())
         .environment("live")

@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ops::fleet::poller::{EnvironmentAccess, Poller, PollerOptions};
-use ops::fleet::{AlarmKind, CellState, FleetModel, ModelOptions, Reachability};
+use ops::fleet::poller::{EnvironmentAccess, Poller};
+use ops::fleet::FleetOptions;
+use ops::fleet::{AlarmKind, CellState, FleetModel, History, ModelOptions, Reachability, Subject};
 use ops::inventory::static_file::StaticInventory;
 use ops::sim::{demo_layout, Fault, FleetSim, SimHostSpec, SimServiceSpec, SimSpec};
 use ops::store::{Store, StoreOptions};
 use ops::supervisor::ctl::{CtlClient, CtlError, CtlTarget, ErrCode, PackageIdentMsg};
-use ops::supervisor::gateway::{
-    GatewayClient, GatewayClientOptions, GatewayError, GatewayTarget, HealthStatus, ProcessState,
-};
+use ops::supervisor::gateway::{GatewayClient, GatewayClientOptions, GatewayError, GatewayTarget};
+use ops::supervisor::habitat::{HealthStatus, ProcessState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn client(timeout_ms: u64) -> GatewayClient {
@@ -344,7 +344,7 @@ async fn control_gateway_bytes_match_the_reference() {
 async fn poller_for(
     sim: &FleetSim,
     dir: &tempfile::TempDir,
-) -> (Arc<FleetModel>, Poller, StaticInventory, Store) {
+) -> (Arc<FleetModel>, Poller, StaticInventory, History) {
     let path = dir.path().join("fleet.toml");
     std::fs::write(&path, sim.fleet_file().to_toml()).unwrap();
     let model = Arc::new(FleetModel::new(ModelOptions {
@@ -361,22 +361,24 @@ async fn poller_for(
         model.clone(),
         client(800),
         BTreeMap::from([("live".into(), EnvironmentAccess::default())]),
-        Some(store.clone()),
-        PollerOptions {
+        Some(History::new(store.clone())),
+        FleetOptions {
             host_timeout: Duration::from_millis(800),
             interval: Duration::from_millis(100),
-            ..PollerOptions::default()
+            ..FleetOptions::default()
         },
     );
-    (model, poller, StaticInventory { path }, store)
+    (model, poller, StaticInventory { path }, History::new(store))
 }
 
 #[tokio::test]
 async fn poller_folds_the_simulated_fleet_into_the_model_and_the_store() {
     let sim = FleetSim::start(demo_layout(4)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (model, poller, inventory, store) = poller_for(&sim, &dir).await;
-    let n = ops::inventory::refresh(&inventory, &model).await.unwrap();
+    let (model, poller, inventory, history) = poller_for(&sim, &dir).await;
+    let n = ops::fleet::feeds::refresh_inventory(&inventory, &model)
+        .await
+        .unwrap();
     assert_eq!(n, 12);
 
     let stats = poller.poll_once().await;
@@ -452,14 +454,14 @@ async fn poller_folds_the_simulated_fleet_into_the_model_and_the_store() {
     );
 
     // History survives in the store.
-    let history = store
-        .history("live", API, "builder-api.live", 10)
+    let service_history = history
+        .of("live", &Subject::service(API, "builder-api.live"), 10)
         .await
         .unwrap();
-    assert_eq!(history[0].to_state, "critical");
-    assert_eq!(history[0].from_state.as_deref(), Some("healthy"));
-    let host_history = store
-        .history("live", "builder-router-live-1", "", 10)
+    assert_eq!(service_history[0].to_state, "critical");
+    assert_eq!(service_history[0].from_state.as_deref(), Some("healthy"));
+    let host_history = history
+        .of("live", &Subject::supervisor("builder-router-live-1"), 10)
         .await
         .unwrap();
     assert_eq!(host_history[0].to_state, "unreachable");
@@ -474,10 +476,12 @@ async fn poller_folds_the_simulated_fleet_into_the_model_and_the_store() {
 async fn a_broken_fleet_file_keeps_the_last_good_inventory() {
     let sim = FleetSim::start(demo_layout(5)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (model, _poller, inventory, _store) = poller_for(&sim, &dir).await;
-    ops::inventory::refresh(&inventory, &model).await.unwrap();
+    let (model, _poller, inventory, _history) = poller_for(&sim, &dir).await;
+    ops::fleet::feeds::refresh_inventory(&inventory, &model)
+        .await
+        .unwrap();
     std::fs::write(&inventory.path, "[[hosts]]\nthis is not toml").unwrap();
-    let err = ops::inventory::refresh(&inventory, &model)
+    let err = ops::fleet::feeds::refresh_inventory(&inventory, &model)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("fleet.toml"), "{err}");

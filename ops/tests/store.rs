@@ -1,8 +1,10 @@
 //! The store's behaviour on both backends: every test runs once on SQLite and once on Postgres.
 
-use ops::auth::sessions::{SessionMeta, SessionRow};
-use ops::store::{Backend, Store, StoreError, StoreOptions, Transition};
-use ops::testkit;
+use std::time::Duration;
+
+use ops::auth::sessions::{SessionMeta, SessionRow, SessionStore};
+use ops::fleet::{History, Subject, Transition};
+use ops::store::{Backend, Store, StoreError, StoreOptions};
 
 async fn sqlite_store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -16,16 +18,19 @@ async fn postgres_store() -> Store {
     Store::open(&url, &StoreOptions::default()).await.unwrap()
 }
 
-fn transition(host: &str, service: &str, from: Option<&str>, to: &str, at_ms: i64) -> Transition {
-    Transition {
-        environment: "live".into(),
-        host: host.into(),
-        service: service.into(),
-        from_state: from.map(str::to_owned),
-        to_state: to.into(),
-        detail: format!("{to} at {at_ms}"),
+fn transition(subject: Subject, from: Option<&str>, to: &str, at_ms: i64) -> Transition {
+    Transition::new(
+        "live",
+        subject,
+        from,
+        to,
+        &format!("{to} at {at_ms}"),
         at_ms,
-    }
+    )
+}
+
+fn svc(host: &str, service_group: &str) -> Subject {
+    Subject::service(host, service_group)
 }
 
 async fn migrations_are_idempotent(store: Store) {
@@ -35,64 +40,76 @@ async fn migrations_are_idempotent(store: Store) {
 }
 
 async fn history_round_trip(store: Store) {
+    let history = History::new(store);
     let batch = vec![
-        transition("api-1", "builder-api.live", None, "up", 1_000),
-        transition("api-1", "builder-api.live", Some("up"), "critical", 2_000),
-        transition("api-1", "builder-api.live", Some("critical"), "up", 3_000),
-        transition("api-1", "", None, "reachable", 1_000),
+        transition(svc("api-1", "builder-api.live"), None, "up", 1_000),
+        transition(
+            svc("api-1", "builder-api.live"),
+            Some("up"),
+            "critical",
+            2_000,
+        ),
+        transition(
+            svc("api-1", "builder-api.live"),
+            Some("critical"),
+            "up",
+            3_000,
+        ),
+        transition(Subject::supervisor("api-1"), None, "reachable", 1_000),
     ];
-    store.record_transitions(&batch).await.unwrap();
-    let history = store
-        .history("live", "api-1", "builder-api.live", 10)
+    history.record(&batch).await.unwrap();
+    let rows = history
+        .of("live", &svc("api-1", "builder-api.live"), 10)
         .await
         .unwrap();
     assert_eq!(
-        history
-            .iter()
-            .map(|t| t.to_state.as_str())
-            .collect::<Vec<_>>(),
+        rows.iter().map(|t| t.to_state.as_str()).collect::<Vec<_>>(),
         ["up", "critical", "up"],
         "newest first"
     );
-    assert_eq!(history[1].from_state.as_deref(), Some("up"));
-    assert_eq!(history[2].from_state, None);
-    assert_eq!(history[0], batch[2]);
-    let limited = store
-        .history("live", "api-1", "builder-api.live", 1)
+    assert_eq!(rows[1].from_state.as_deref(), Some("up"));
+    assert_eq!(rows[2].from_state, None);
+    assert_eq!(rows[0], batch[2]);
+    let limited = history
+        .of("live", &svc("api-1", "builder-api.live"), 1)
         .await
         .unwrap();
     assert_eq!(limited.len(), 1);
 
-    let last = store.last_states().await.unwrap();
+    let last = history.last_states().await.unwrap();
     assert_eq!(last.len(), 2, "one row per subject: {last:?}");
     assert!(last
         .iter()
-        .any(|t| t.service == "builder-api.live" && t.to_state == "up" && t.at_ms == 3_000));
+        .any(|t| t.subject == svc("api-1", "builder-api.live")
+            && t.to_state == "up"
+            && t.at_ms == 3_000));
     assert!(last
         .iter()
-        .any(|t| t.service.is_empty() && t.to_state == "reachable"));
+        .any(|t| t.subject == Subject::supervisor("api-1") && t.to_state == "reachable"));
 }
 
 async fn prune_keeps_the_newest_row_of_each_subject(store: Store) {
+    let history = History::new(store);
     let batch = vec![
-        transition("a", "s.live", None, "up", 100),
-        transition("a", "s.live", Some("up"), "down", 200),
-        transition("a", "s.live", Some("down"), "up", 300),
-        transition("b", "s.live", None, "up", 50),
+        transition(svc("a", "s.live"), None, "up", 100),
+        transition(svc("a", "s.live"), Some("up"), "down", 200),
+        transition(svc("a", "s.live"), Some("down"), "up", 300),
+        transition(svc("b", "s.live"), None, "up", 50),
     ];
-    store.record_transitions(&batch).await.unwrap();
-    let removed = store.prune_transitions(1_000).await.unwrap();
+    history.record(&batch).await.unwrap();
+    let removed = history.prune(1_000).await.unwrap();
     assert_eq!(removed, 2, "only a's two older rows go");
-    let a = store.history("live", "a", "s.live", 10).await.unwrap();
+    let a = history.of("live", &svc("a", "s.live"), 10).await.unwrap();
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].at_ms, 300);
-    let b = store.history("live", "b", "s.live", 10).await.unwrap();
+    let b = history.of("live", &svc("b", "s.live"), 10).await.unwrap();
     assert_eq!(b.len(), 1, "a long-stable service keeps its 'since'");
 }
 
 async fn empty_batch_is_a_no_op(store: Store) {
-    store.record_transitions(&[]).await.unwrap();
-    assert!(store.last_states().await.unwrap().is_empty());
+    let history = History::new(store);
+    history.record(&[]).await.unwrap();
+    assert!(history.last_states().await.unwrap().is_empty());
 }
 
 fn session(id: &str, expires_ms: i64, who: Option<&str>) -> SessionRow {
@@ -113,36 +130,37 @@ fn session(id: &str, expires_ms: i64, who: Option<&str>) -> SessionRow {
 }
 
 async fn sessions_round_trip_expire_and_revoke(store: Store) {
+    let sessions = SessionStore::new(store, Duration::ZERO);
     let now = 10_000;
     // Create refuses to overwrite an existing id.
-    assert!(store
-        .session_create(&session("a", now + 1000, None), now)
+    assert!(sessions
+        .create(&session("a", now + 1000, None), now)
         .await
         .unwrap());
-    assert!(!store
-        .session_create(&session("a", now + 5000, None), now)
+    assert!(!sessions
+        .create(&session("a", now + 5000, None), now)
         .await
         .unwrap());
-    let (data, exp) = store.session_load("a", now).await.unwrap().unwrap();
+    let (data, exp) = sessions.load("a", now).await.unwrap().unwrap();
     assert_eq!((data.as_str(), exp), ("{\"n\":\"a\"}", now + 1000));
     // Save updates data and expiry, and signs the session in for the admin list.
-    store
-        .session_save(&session("a", now + 9000, Some("alice")), now + 10)
+    sessions
+        .save(&session("a", now + 9000, Some("alice")), now + 10)
         .await
         .unwrap();
     assert_eq!(
-        store.session_load("a", now).await.unwrap().unwrap().1,
+        sessions.load("a", now).await.unwrap().unwrap().1,
         now + 9000
     );
-    assert!(store
-        .session_create(&session("b", now + 100, Some("bob")), now)
+    assert!(sessions
+        .create(&session("b", now + 100, Some("bob")), now)
         .await
         .unwrap());
-    assert!(store
-        .session_create(&session("anon", now + 100, None), now)
+    assert!(sessions
+        .create(&session("anon", now + 100, None), now)
         .await
         .unwrap());
-    let active = store.sessions_active(now).await.unwrap();
+    let active = sessions.active(now).await.unwrap();
     assert_eq!(
         active.iter().map(|s| s.login.as_str()).collect::<Vec<_>>(),
         ["alice", "bob"],
@@ -157,22 +175,22 @@ async fn sessions_round_trip_expire_and_revoke(store: Store) {
     );
     assert_ne!(active[0].handle, active[1].handle);
     // Expired sessions do not load and are not listed; clean-up deletes them.
-    assert!(store.session_load("b", now + 100).await.unwrap().is_none());
-    assert_eq!(store.sessions_active(now + 200).await.unwrap().len(), 1);
-    assert_eq!(store.sessions_delete_expired(now + 200).await.unwrap(), 2);
+    assert!(sessions.load("b", now + 100).await.unwrap().is_none());
+    assert_eq!(sessions.active(now + 200).await.unwrap().len(), 1);
+    assert_eq!(sessions.delete_expired(now + 200).await.unwrap(), 2);
     // Revocation by handle, once.
     let handle = active[0].handle.clone();
-    assert!(store.session_revoke(&handle).await.unwrap());
-    assert!(!store.session_revoke(&handle).await.unwrap());
-    assert!(store.session_load("a", now).await.unwrap().is_none());
+    assert!(sessions.revoke(&handle).await.unwrap());
+    assert!(!sessions.revoke(&handle).await.unwrap());
+    assert!(sessions.load("a", now).await.unwrap().is_none());
     // A request that was in flight during the revocation cannot bring the session back.
-    store
-        .session_save(&session("a", now + 9000, Some("alice")), now + 20)
+    sessions
+        .save(&session("a", now + 9000, Some("alice")), now + 20)
         .await
         .unwrap();
-    assert!(store.session_load("a", now).await.unwrap().is_none());
-    assert!(store.sessions_active(now).await.unwrap().is_empty());
-    store.session_delete("nothing-here").await.unwrap();
+    assert!(sessions.load("a", now).await.unwrap().is_none());
+    assert!(sessions.active(now).await.unwrap().is_empty());
+    sessions.delete("nothing-here").await.unwrap();
 }
 
 macro_rules! on_both_backends {
@@ -220,15 +238,15 @@ async fn sqlite_store_runs_in_wal_mode_and_survives_reopen() {
             store.sqlite_journal_mode().await.unwrap().as_deref(),
             Some("wal")
         );
-        store
-            .record_transitions(&[transition("h", "s.live", None, "up", 1)])
+        History::new(store.clone())
+            .record(&[transition(svc("h", "s.live"), None, "up", 1)])
             .await
             .unwrap();
         store.close().await;
     }
     let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
     assert_eq!(
-        store.last_states().await.unwrap().len(),
+        History::new(store).last_states().await.unwrap().len(),
         1,
         "data survives a restart"
     );
@@ -277,15 +295,15 @@ async fn postgres_password_can_come_from_a_secret() {
 async fn cached_sessions_follow_this_processs_writes_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/onwatch.db", dir.path().display());
-    let options = StoreOptions {
-        session_cache: std::time::Duration::from_secs(600),
-        ..StoreOptions::default()
-    };
-    let store = Store::open(&url, &options).await.unwrap();
+    let sessions = SessionStore::new(
+        Store::open(&url, &StoreOptions::default()).await.unwrap(),
+        Duration::from_secs(600),
+    );
     let uncached = Store::open(&url, &StoreOptions::default()).await.unwrap();
+    let uncached_sessions = SessionStore::new(uncached.clone(), Duration::ZERO);
     let now = 10_000;
-    assert!(store
-        .session_create(&session("a", now + 1000, Some("alice")), now)
+    assert!(sessions
+        .create(&session("a", now + 1000, Some("alice")), now)
         .await
         .unwrap());
     // Another replica changes the row: the cached copy stands for the moment; a store without
@@ -295,34 +313,34 @@ async fn cached_sessions_follow_this_processs_writes_at_once() {
         .await
         .unwrap();
     assert_eq!(
-        store.session_load("a", now).await.unwrap().unwrap().0,
+        sessions.load("a", now).await.unwrap().unwrap().0,
         "{\"n\":\"a\"}"
     );
     assert_eq!(
-        uncached.session_load("a", now).await.unwrap().unwrap().0,
+        uncached_sessions.load("a", now).await.unwrap().unwrap().0,
         "{}"
     );
     // Expiry is still checked against the cached copy.
-    assert!(store.session_load("a", now + 1000).await.unwrap().is_none());
+    assert!(sessions.load("a", now + 1000).await.unwrap().is_none());
     // This process's own writes are seen at once.
-    store
-        .session_save(&session("a", now + 9000, Some("alice")), now)
+    sessions
+        .save(&session("a", now + 9000, Some("alice")), now)
         .await
         .unwrap();
     assert_eq!(
-        store.session_load("a", now).await.unwrap().unwrap().1,
+        sessions.load("a", now).await.unwrap().unwrap().1,
         now + 9000
     );
     // Revocation here: refused at once.
-    let handle = store.sessions_active(now).await.unwrap()[0].handle.clone();
-    assert!(store.session_revoke(&handle).await.unwrap());
-    assert!(store.session_load("a", now).await.unwrap().is_none());
+    let handle = sessions.active(now).await.unwrap()[0].handle.clone();
+    assert!(sessions.revoke(&handle).await.unwrap());
+    assert!(sessions.load("a", now).await.unwrap().is_none());
     // Sign-out (delete) here: refused at once.
-    assert!(store
-        .session_create(&session("b", now + 1000, None), now)
+    assert!(sessions
+        .create(&session("b", now + 1000, None), now)
         .await
         .unwrap());
-    assert!(store.session_load("b", now).await.unwrap().is_some());
-    store.session_delete("b").await.unwrap();
-    assert!(store.session_load("b", now).await.unwrap().is_none());
+    assert!(sessions.load("b", now).await.unwrap().is_some());
+    sessions.delete("b").await.unwrap();
+    assert!(sessions.load("b", now).await.unwrap().is_none());
 }

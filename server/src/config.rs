@@ -27,7 +27,7 @@ pub struct Config {
     #[serde(default)]
     pub inventory: InventoryConfig,
     #[serde(default)]
-    pub fleet: FleetConfig,
+    pub fleet: ops::fleet::FleetOptions,
     /// Extra endpoint probes (each environment's Builder API is probed by default).
     #[serde(default)]
     pub probes: Vec<ProbeConfig>,
@@ -182,42 +182,6 @@ impl Default for Ec2Config {
     }
 }
 
-/// How the fleet is watched.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FleetConfig {
-    pub poll_interval_ms: u64,
-    pub poll_concurrency: usize,
-    pub host_timeout_ms: u64,
-    /// A reachable host not heard from for this long shows as stale.
-    pub stale_after_secs: u64,
-    pub inventory_refresh_secs: u64,
-    /// Read each Supervisor's census about every this many polls.
-    pub census_every: u64,
-    /// At most this many census reads per poll round (each census lists the whole ring, so a
-    /// large fleet reads each host's census less often).
-    pub census_max_per_round: usize,
-    pub max_backoff_secs: u64,
-    /// A poll round's visits start spread over this fraction of the interval (0 to 0.9).
-    pub poll_spread: f64,
-}
-
-impl Default for FleetConfig {
-    fn default() -> Self {
-        FleetConfig {
-            poll_interval_ms: 1000,
-            poll_concurrency: 64,
-            host_timeout_ms: 3000,
-            stale_after_secs: 15,
-            inventory_refresh_secs: 60,
-            census_every: 10,
-            census_max_per_round: 4,
-            max_backoff_secs: 60,
-            poll_spread: 0.5,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeConfig {
@@ -350,7 +314,7 @@ impl Default for Config {
             log: LogConfig::default(),
             environments: default_environments(),
             inventory: InventoryConfig::default(),
-            fleet: FleetConfig::default(),
+            fleet: ops::fleet::FleetOptions::default(),
             probes: Vec::new(),
             auth: AuthConfig::default(),
         }
@@ -531,24 +495,9 @@ impl Config {
             },
             InventorySourceKind::Ec2 | InventorySourceKind::None => {}
         }
-        if self.fleet.poll_interval_ms < 100 {
-            return Err(ConfigError::key(
-                "fleet.poll_interval_ms",
-                "must be at least 100",
-            ));
-        }
-        if !(0.0..=0.9).contains(&self.fleet.poll_spread) {
-            return Err(ConfigError::key(
-                "fleet.poll_spread",
-                "must be between 0 (all visits at once) and 0.9 (spread over 90% of the interval)",
-            ));
-        }
-        if self.fleet.poll_concurrency == 0 {
-            return Err(ConfigError::key(
-                "fleet.poll_concurrency",
-                "must be at least 1",
-            ));
-        }
+        self.fleet
+            .check()
+            .map_err(|(key, message)| ConfigError::key(&format!("fleet.{key}"), message))?;
         for (i, p) in self.probes.iter().enumerate() {
             if !matches!(p.url.scheme(), "http" | "https") {
                 return Err(ConfigError::key(

@@ -24,7 +24,7 @@ pub const SESSION_CHECK: Duration = Duration::from_secs(5);
 struct Watch {
     model: std::sync::Arc<ops::fleet::FleetModel>,
     stopping: tokio::sync::watch::Receiver<bool>,
-    store: ops::store::Store,
+    sessions: ops::auth::sessions::SessionStore,
     session: String,
     check: tokio::time::Interval,
     ended: bool,
@@ -41,7 +41,7 @@ pub async fn fleet_events(
     let watch = Watch {
         model: state.fleet.clone(),
         stopping: state.stopping.clone(),
-        store: state.store.clone(),
+        sessions: state.auth.sessions.clone(),
         session,
         check,
         ended: false,
@@ -73,7 +73,7 @@ pub async fn fleet_events(
                 if check {
                     check = false;
                     // A revoked or expired session ends the stream; a store hiccup does not.
-                    if let Ok(None) = w.store.session_load(&w.session, ops::time::now_ms()).await {
+                    if let Ok(None) = w.sessions.load(&w.session, ops::time::now_ms()).await {
                         w.ended = true;
                         let event = Event::default().event("signed_out").data("session ended");
                         return Some((Ok(event), (rx, w, None, last)));

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ops::fleet::poller::{EnvironmentAccess, Poller, PollerOptions};
-use ops::fleet::{FleetModel, ModelOptions};
+use ops::fleet::poller::{EnvironmentAccess, Poller};
+use ops::fleet::{feeds, FleetModel, History, ModelOptions};
 use ops::inventory::ec2::{Ec2Inventory, Ec2Options};
 use ops::inventory::static_file::{FleetFile, StaticInventory};
 use ops::inventory::InventorySource;
@@ -43,7 +43,7 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
             .into_iter()
             .map(|(n, e)| (n.clone(), e.production))
             .collect(),
-        stale_after_ms: (config.fleet.stale_after_secs * 1000) as i64,
+        stale_after_ms: i64::try_from(config.fleet.stale_after.as_millis()).unwrap_or(i64::MAX),
     }));
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -78,34 +78,18 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
 
     if let Some(source) = source.clone() {
         // The first read happens before serving, so the first page already shows hosts.
-        let _ = ops::inventory::refresh(source.as_ref(), &model).await;
-        let every = Duration::from_secs(config.fleet.inventory_refresh_secs.max(5));
-        let inventory_model = model.clone();
-        let mut rx = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let model = inventory_model;
-            let mut failures = 0u32;
-            loop {
-                // After a failure (throttling, say), retry sooner but back off: 5 s, 10 s, … ≤ interval.
-                let wait = if failures == 0 {
-                    every
-                } else {
-                    (Duration::from_secs(5) * (1u32 << failures.min(6))).min(every)
-                };
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = rx.wait_for(|s| *s) => return,
-                }
-                match ops::inventory::refresh(source.as_ref(), &model).await {
-                    Ok(_) => failures = 0,
-                    Err(_) => failures += 1,
-                }
-            }
-        }));
+        let _ = feeds::refresh_inventory(source.as_ref(), &model).await;
+        let every = config.fleet.inventory_refresh.max(Duration::from_secs(5));
+        tasks.push(tokio::spawn(feeds::run_inventory(
+            source.clone(),
+            model.clone(),
+            every,
+            shutdown_rx.clone(),
+        )));
 
         let client = GatewayClient::new(&GatewayClientOptions {
-            connect_timeout: Duration::from_millis(config.fleet.host_timeout_ms.min(1500)),
-            request_timeout: Duration::from_millis(config.fleet.host_timeout_ms),
+            connect_timeout: config.fleet.host_timeout.min(Duration::from_millis(1500)),
+            request_timeout: config.fleet.host_timeout,
             ..GatewayClientOptions::default()
         })
         .map_err(|e| e.to_string())?;
@@ -126,17 +110,8 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
             model.clone(),
             client,
             access,
-            Some(store.clone()),
-            PollerOptions {
-                interval: Duration::from_millis(config.fleet.poll_interval_ms),
-                concurrency: config.fleet.poll_concurrency,
-                host_timeout: Duration::from_millis(config.fleet.host_timeout_ms),
-                max_backoff: Duration::from_secs(config.fleet.max_backoff_secs),
-                census_every: config.fleet.census_every,
-                census_max_per_round: config.fleet.census_max_per_round,
-                spread: config.fleet.poll_spread,
-                ..PollerOptions::default()
-            },
+            Some(History::new(store.clone())),
+            config.fleet.clone(),
         ));
         // First round now, so the first page shows real states rather than "not polled"; bounded,
         // so a slow fleet never delays serving (the background loop carries on).
@@ -146,7 +121,7 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
 
     let probes = probe_specs(config);
     if !probes.is_empty() {
-        tasks.push(tokio::spawn(ops::probe::run(
+        tasks.push(tokio::spawn(feeds::run_probes(
             probes,
             model.clone(),
             shutdown_rx.clone(),
@@ -154,22 +129,10 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
     }
 
     // History retention: prune hourly.
-    let retention_ms = i64::from(config.store.history_retention_days) * 86_400_000;
-    let mut rx = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        loop {
-            let cutoff = ops::time::now_ms() - retention_ms;
-            match store.prune_transitions(cutoff).await {
-                Ok(n) if n > 0 => tracing::info!(removed = n, "pruned old service history"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot prune service history"),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                _ = rx.wait_for(|s| *s) => return,
-            }
-        }
-    }));
+    let retention = Duration::from_secs(u64::from(config.store.history_retention_days) * 86_400);
+    tasks.push(tokio::spawn(
+        History::new(store).run_retention(retention, shutdown_rx.clone()),
+    ));
 
     Ok(FleetRuntime {
         model,

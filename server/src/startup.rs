@@ -102,7 +102,6 @@ impl Application {
             &StoreOptions {
                 max_connections: config.store.max_connections,
                 password: config.store.password.clone(),
-                session_cache: Duration::from_millis(config.auth.session_cache_ms),
                 ..StoreOptions::default()
             },
         )
@@ -135,6 +134,8 @@ impl Application {
             dev_signin: config.auth.dev_signin,
             dashboard: Default::default(),
             store: store.clone(),
+            sessions: auth.sessions.clone(),
+            history: ops::fleet::History::new(store.clone()),
             fleet: fleet.model.clone(),
             fleet_source: fleet.source.clone(),
             environments: config
@@ -155,7 +156,8 @@ impl Application {
             stopping: stopping_rx.clone(),
             auth,
         };
-        let session_cleanup = crate::auth::spawn_session_cleanup(store.clone(), stopping_rx);
+        let session_cleanup =
+            crate::auth::spawn_session_cleanup(state.auth.sessions.clone(), stopping_rx);
         let router = routes(state, portal, extra);
         Ok(Application {
             listener,

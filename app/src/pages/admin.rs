@@ -36,8 +36,8 @@ pub async fn list_sessions() -> Result<SessionsView, ServerFnError> {
     let portal = crate::portal::portal()?;
     let now = ops::time::now_ms();
     let rows = portal
-        .store
-        .sessions_active(now)
+        .sessions
+        .active(now)
         .await
         .map_err(|e| ServerFnError::new(format!("cannot read sessions: {e}")))?;
     Ok(SessionsView {
@@ -74,8 +74,8 @@ pub async fn revoke_session(handle: String) -> Result<String, ServerFnError> {
     }
     let portal = crate::portal::portal()?;
     let done = portal
-        .store
-        .session_revoke(&handle)
+        .sessions
+        .revoke(&handle)
         .await
         .map_err(|e| ServerFnError::new(format!("cannot revoke the session: {e}")))?;
     if done {

@@ -2,28 +2,29 @@
 //! and counts are in [`super::markup`].
 
 use leptos::prelude::*;
+use vocab::CellState;
 
-/// The icon of a state word. Colour is never the only signal: the word is always there too.
-pub fn icon(state: &str) -> &'static str {
+/// The icon of a state. Colour is never the only signal: the word is always there too.
+pub fn icon(state: CellState) -> &'static str {
     match state {
-        "healthy" => "✔",
-        "warning" => "▲",
-        "critical" => "✖",
-        "down" => "■",
-        "unreachable" => "⊘",
-        "stale" => "⌛",
-        _ => "?",
+        CellState::Healthy => "✔",
+        CellState::Warning => "▲",
+        CellState::Critical => "✖",
+        CellState::Down => "■",
+        CellState::Unreachable => "⊘",
+        CellState::Stale => "⌛",
+        CellState::Unknown => "?",
     }
 }
 
 #[component]
-pub fn StateCell(state: String, #[prop(optional)] title: String) -> impl IntoView {
-    let class = format!("state state-{state}");
+pub fn StateCell(state: CellState, #[prop(optional)] title: String) -> impl IntoView {
+    let word = state.as_str();
     view! {
-        <span class=class title=title data-state=state.clone()>
-            <span class="state-icon" aria-hidden="true">{icon(&state)}</span>
+        <span class=format!("state state-{word}") title=title data-state=word>
+            <span class="state-icon" aria-hidden="true">{icon(state)}</span>
             " "
-            <span class="state-word">{state.clone()}</span>
+            <span class="state-word">{word}</span>
         </span>
     }
 }

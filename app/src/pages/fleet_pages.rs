@@ -43,6 +43,7 @@ pub fn EnvironmentPage() -> impl IntoView {
                     let now = f.now_ms;
                     match f.environments.iter().find(|e| e.name == name).cloned() {
                         None => view! {
+                            {super::answer_not_found()}
                             <Title text="Unknown environment"/>
                             <h1>"Unknown environment"</h1>
                             <p>"No environment is called " <code>{name.clone()}</code> ". "<a href="/environments">"See all environments"</a></p>
@@ -64,7 +65,7 @@ pub fn EnvironmentPage() -> impl IntoView {
                                         {hosts.into_iter().map(|h| view! {
                                             <tr>
                                                 <td><a href=host_href(&h.environment, &h.name)>{h.name.clone()}</a></td>
-                                                <td><StateCell state=h.cell.clone()/></td>
+                                                <td><StateCell state=h.cell/></td>
                                                 <td class="mono">{h.instance_id.clone().unwrap_or_else(|| "—".into())}</td>
                                                 <td>{h.instance_state.clone().unwrap_or_else(|| "—".into())}</td>
                                                 <td class="mono">{h.private_ip.clone().unwrap_or_else(|| h.address.clone())}</td>
@@ -98,7 +99,7 @@ fn Probes(probes: Vec<ProbeView>, now_ms: i64) -> impl IntoView {
                     <thead><tr><th>"Probe"</th><th>"State"</th><th>"Last"</th><th>"Latency"</th><th>"Recent"</th></tr></thead>
                     <tbody>
                         {probes.into_iter().map(|p| {
-                            let state = match p.last_ok { Some(true) => "healthy", Some(false) => "critical", None => "unknown" };
+                            let state = match p.last_ok { Some(true) => vocab::CellState::Healthy, Some(false) => vocab::CellState::Critical, None => vocab::CellState::Unknown };
                             let last = match (p.last_status, &p.last_error) {
                                 (_, Some(e)) => e.clone(),
                                 (Some(s), None) => format!("HTTP {s}"),
@@ -108,7 +109,7 @@ fn Probes(probes: Vec<ProbeView>, now_ms: i64) -> impl IntoView {
                             view! {
                                 <tr data-probe=p.name.clone()>
                                     <td><code>"GET " {p.url.clone()}</code></td>
-                                    <td><StateCell state=state.to_string()/>" "<span class="muted small">{since}</span></td>
+                                    <td><StateCell state=state/>" "<span class="muted small">{since}</span></td>
                                     <td>{last}</td>
                                     <td>{p.last_latency_ms.map(|l| format!("{l} ms")).unwrap_or_default()}</td>
                                     <td><Spark points=p.history.iter().map(|(_, ok, ms)| (*ok, *ms)).collect()/></td>
@@ -162,6 +163,7 @@ pub fn HostPage() -> impl IntoView {
                     match data.await {
                         Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
                         Ok(None) => view! {
+                            {super::answer_not_found()}
                             <Title text="Unknown host"/>
                             <h1>"Unknown host"</h1>
                             <p>"No host " <code>{host.clone()}</code> " in environment " <code>{env.clone()}</code>
@@ -191,7 +193,7 @@ fn HostDetail(host: HostView, production: bool, now_ms: i64) -> impl IntoView {
     view! {
         <Title text=h.name.clone()/>
         <p class="crumbs"><a href="/environments">"Environments"</a>" / "<a href=env_href(&h.environment)>{h.environment.clone()}</a>" / "{h.name.clone()}</p>
-        <h1><crate::components::EnvBadge env=badge/>" " {h.name.clone()}" "<StateCell state=h.cell.clone()/></h1>
+        <h1><crate::components::EnvBadge env=badge/>" " {h.name.clone()}" "<StateCell state=h.cell/></h1>
         {h.last_error.clone().map(|e| view! {
             <div class="callout callout-error" role="alert">
                 <strong>"Supervisor unreachable " {fmt::since(now_ms, h.since_ms)} ": "</strong>{e}
@@ -219,10 +221,10 @@ fn HostDetail(host: HostView, production: bool, now_ms: i64) -> impl IntoView {
                     view! {
                         <tr data-service=s.service.clone()>
                             <td><a href=service_href(&s.service)>{s.service.clone()}"."{s.group.clone()}</a></td>
-                            <td><StateCell state=s.cell.clone()/><div class="muted small">{fmt::since(now_ms, s.since_ms)}</div>
+                            <td><StateCell state=s.cell/><div class="muted small">{fmt::since(now_ms, s.since_ms)}</div>
                                 {output.map(|o| view! { <pre class="hook-output">{o}</pre> })}</td>
                             <td class="mono small">{s.ident.clone()}</td>
-                            <td>{s.process.clone()}</td>
+                            <td>{s.process.map(|p| p.as_str())}</td>
                             <td>{match s.desired_up { Some(true) => "up", Some(false) => "down", None => "—" }}</td>
                             <td class="mono">{s.pid.map(|p| p.to_string()).unwrap_or_else(|| "—".into())}</td>
                             <td>{uptime}</td>

@@ -13,42 +13,17 @@
 
 use std::fmt::Write as _;
 
+use vocab::{AlarmKind, CellState};
+
 use crate::fleet::{AlarmView, EnvView, FleetView};
 use crate::fmt as tfmt;
+use crate::html::{attr, text};
 
 use super::fleet_common::{env_href, host_href, icon, service_href};
 
 /// Above this many hosts, an environment's grid lists only the hosts with a problem; the
 /// environment page has them all.
 pub const FULL_GRID_MAX_HOSTS: usize = 40;
-
-/// Appends `s` as element text.
-pub fn text(out: &mut String, s: &str) {
-    escape(out, s, false);
-}
-
-/// Appends `s` as the value of a double-quoted attribute.
-pub fn attr(out: &mut String, s: &str) {
-    escape(out, s, true);
-}
-
-fn escape(out: &mut String, s: &str, quotes: bool) {
-    let mut last = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let rep = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' if quotes => "&quot;",
-            b'\'' if quotes => "&#39;",
-            _ => continue,
-        };
-        out.push_str(&s[last..i]);
-        out.push_str(rep);
-        last = i + 1;
-    }
-    out.push_str(&s[last..]);
-}
 
 /// `<tag class="…" data-x="…">`: attribute values escaped.
 fn open(out: &mut String, tag: &str, attrs: &[(&str, &str)]) {
@@ -74,19 +49,20 @@ fn element(out: &mut String, tag: &str, attrs: &[(&str, &str)], content: &str) {
 }
 
 /// A state in a word, an icon and a colour (never colour alone).
-pub fn state_cell(out: &mut String, state: &str) {
+pub fn state_cell(out: &mut String, state: CellState) {
+    let word = state.as_str();
     open(
         out,
         "span",
         &[
-            ("class", &format!("state state-{state}")),
-            ("data-state", state),
+            ("class", &format!("state state-{word}")),
+            ("data-state", word),
         ],
     );
     out.push_str("<span class=\"state-icon\" aria-hidden=\"true\">");
     out.push_str(icon(state));
     out.push_str("</span> <span class=\"state-word\">");
-    text(out, state);
+    text(out, word);
     out.push_str("</span></span>");
 }
 
@@ -146,17 +122,22 @@ fn alarm_head(out: &mut String, a: &AlarmView, count: Option<usize>) {
     }
     open(out, "li", &attrs);
     out.push_str("<span class=\"alarm-kind\">⚠ ");
-    text(out, &a.kind.replace('_', " "));
+    text(out, a.kind.label());
     if let Some(n) = count {
         let _ = write!(out, " ×{n}");
     }
     out.push_str("</span>");
-    element(
-        out,
-        "a",
-        &[("class", "alarm-env"), ("href", &env_href(&a.environment))],
-        &a.environment,
-    );
+    if a.environment.is_empty() {
+        // About Onwatch or the whole fleet, not one environment.
+        element(out, "span", &[("class", "alarm-env")], "all environments");
+    } else {
+        element(
+            out,
+            "a",
+            &[("class", "alarm-env"), ("href", &env_href(&a.environment))],
+            &a.environment,
+        );
+    }
 }
 
 fn alarm_since(out: &mut String, since_ms: Option<i64>, now_ms: i64) {
@@ -186,7 +167,7 @@ fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64) {
         if i > 0 {
             out.push_str(", ");
         }
-        if a.kind == "unreachable_host" {
+        if a.kind == AlarmKind::UnreachableHost {
             let href = host_href(&a.environment, &a.subject);
             element(
                 out,
@@ -205,15 +186,16 @@ fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64) {
 }
 
 /// How many cells are in each state, worst first.
-pub fn counts(out: &mut String, counts: &[(String, usize)]) {
+pub fn counts(out: &mut String, counts: &[(CellState, usize)]) {
     out.push_str("<ul class=\"counts\" aria-label=\"Counts by state\">");
-    for (state, n) in counts {
+    for &(state, n) in counts {
+        let word = state.as_str();
         open(
             out,
             "li",
             &[
-                ("class", &format!("count state-{state}")),
-                ("data-state", state),
+                ("class", &format!("count state-{word}")),
+                ("data-state", word),
             ],
         );
         let _ = write!(
@@ -221,7 +203,7 @@ pub fn counts(out: &mut String, counts: &[(String, usize)]) {
             "<span aria-hidden=\"true\">{}</span> <strong>{n}</strong> ",
             icon(state)
         );
-        text(out, state);
+        text(out, word);
         out.push_str("</li>");
     }
     out.push_str("</ul>");
@@ -311,7 +293,7 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
         let mut healthy_hidden = omitted(svc);
         for h in &env.hosts {
             for s in h.services.iter().filter(|s| &s.service == svc) {
-                if !show_all && s.cell == "healthy" {
+                if !show_all && s.cell.is_healthy() {
                     healthy_hidden += 1;
                     continue;
                 }
@@ -333,7 +315,7 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
                     ],
                 );
                 open(out, "a", &[("href", &href)]);
-                state_cell(out, &s.cell);
+                state_cell(out, s.cell);
                 out.push_str("</a>");
                 let host = host_href(&h.environment, &h.name);
                 element(
@@ -373,7 +355,7 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
                     ("title", h.last_error.as_deref().unwrap_or_default()),
                 ],
             );
-            state_cell(out, &h.cell);
+            state_cell(out, h.cell);
             element(out, "span", &[("class", "chip-host")], &h.name);
             out.push_str("</a>");
         }
@@ -415,7 +397,7 @@ mod tests {
     fn service(name: &str, cell: &str) -> ServiceView {
         serde_json::from_value(serde_json::json!({
             "service": name, "group": "default", "ident": format!("habitat/{name}/1.0.0/1"),
-            "release": "1", "process": "up", "health": cell, "cell": cell, "since_ms": 0,
+            "release": "1", "process": "up", "health": "Ok", "cell": cell, "since_ms": 0,
         }))
         .expect("a minimal service view")
     }
@@ -436,7 +418,7 @@ mod tests {
             inventory_source: "static".to_owned(),
             inventory_refreshed_ms: Some(0),
             inventory_error: None,
-            counts: vec![("critical".to_owned(), 1), ("healthy".to_owned(), 1)],
+            counts: vec![(CellState::Critical, 1), (CellState::Healthy, 1)],
             services: vec!["builder-api".to_owned()],
             hosts,
             last_poll_ms: Some(0),
@@ -460,7 +442,7 @@ mod tests {
     #[test]
     fn hostile_host_names_and_errors_stay_text() {
         let mut bad = host("<img src=x onerror=alert(1)>", vec![]);
-        bad.cell = "unreachable".to_owned();
+        bad.cell = CellState::Unreachable;
         bad.last_error = Some("\"><script>x</script>".to_owned());
         let mut out = String::new();
         env_grid(&mut out, &env(vec![bad], None), 0, false);
@@ -531,7 +513,7 @@ mod tests {
         assert!(out.contains("No alarms"));
         out.clear();
         let alarm = AlarmView {
-            kind: "version_drift".to_owned(),
+            kind: AlarmKind::VersionDrift,
             environment: "live".to_owned(),
             subject: "builder-api".to_owned(),
             message: "2 releases <in> live".to_owned(),
@@ -543,12 +525,24 @@ mod tests {
         assert!(out.contains("⚠ version drift"));
         assert!(out.contains("href=\"/environments/live\""));
         assert!(out.contains("2 releases &lt;in&gt; live"));
+        // An alarm about Onwatch itself belongs to no environment: no link to nowhere.
+        out.clear();
+        let recovered = AlarmView {
+            kind: AlarmKind::ModelRecovered,
+            environment: String::new(),
+            subject: "Onwatch".to_owned(),
+            message: "recovered".to_owned(),
+            since_ms: Some(0),
+        };
+        alarms(&mut out, [&recovered], 0);
+        assert!(out.contains("all environments"), "{out}");
+        assert!(!out.contains("href=\"/environments/\""), "{out}");
     }
 
     #[test]
     fn many_alarms_of_one_kind_are_one_line_naming_them_all() {
         let unreachable = |host: &str, since: i64| AlarmView {
-            kind: "unreachable_host".to_owned(),
+            kind: AlarmKind::UnreachableHost,
             environment: "acceptance".to_owned(),
             subject: host.to_owned(),
             message: format!("Supervisor unreachable: {host} <refused>"),
@@ -558,7 +552,7 @@ mod tests {
             .map(|i| unreachable(&format!("host-{i:04}"), 1_000 + i))
             .collect();
         let probe = AlarmView {
-            kind: "failing_probe".to_owned(),
+            kind: AlarmKind::FailingProbe,
             environment: "live".to_owned(),
             subject: "live-depot".to_owned(),
             message: "HTTP 503".to_owned(),

@@ -2,7 +2,7 @@
 //! until then, the runbook procedure the on-call engineer follows by hand.
 
 pub mod admin;
-mod dashboard;
+mod environments;
 mod fleet_common;
 mod fleet_pages;
 mod home;
@@ -11,24 +11,31 @@ mod sections;
 mod services;
 
 pub use admin::AdminSessionsPage;
-pub use dashboard::HomePage;
+pub use environments::EnvironmentsPage;
 pub use fleet_common::host_href;
 pub use fleet_pages::{BrokenPage, EnvironmentPage, HostPage, ReleasesPage};
-pub use home::EnvironmentsPage;
+pub use home::HomePage;
 pub use sections::{ActionsPage, AuditPage, ConsolePage, OnCallPage, OnboardingPage};
 pub use services::{ServicePage, ServicesPage};
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-#[component]
-pub fn NotFound() -> impl IntoView {
+/// Makes the page being drawn on the server answer 404: a deep link to an environment, host or
+/// service that does not exist says so to a script as well as to a person. (In the browser the
+/// page is already there; nothing to answer.)
+pub fn answer_not_found() {
     #[cfg(feature = "ssr")]
     {
         if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
             resp.set_status(http_not_found());
         }
     }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    answer_not_found();
     view! {
         <Title text="Not found"/>
         <section class="page">

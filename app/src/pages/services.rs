@@ -1,3 +1,5 @@
+//! The services list and one page per service: its synopsis, symptoms and every instance.
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -56,6 +58,7 @@ pub fn ServicePage() -> impl IntoView {
                     match service.await {
                         Ok(Some(s)) => view! { <ServiceDetail service=s/> }.into_any(),
                         Ok(None) => view! {
+                            {super::answer_not_found()}
                             <Title text="Unknown service"/>
                             <h1>"Unknown service"</h1>
                             <p>"Onwatch knows no service by that name. "<a href="/services">"See all services"</a>"."</p>
@@ -133,7 +136,7 @@ fn ServiceLive(slug: String, package: String) -> impl IntoView {
                                                 <tr data-host=host.clone()>
                                                     <td><crate::components::EnvBadge env=badge/></td>
                                                     <td><a href=host_href(&env, &host)>{host.clone()}</a></td>
-                                                    <td><StateCell state=s.cell.clone()/><div class="muted small">{fmt::since(now, s.since_ms)}</div></td>
+                                                    <td><StateCell state=s.cell/><div class="muted small">{fmt::since(now, s.since_ms)}</div></td>
                                                     <td class="mono small">{s.release.clone()}</td>
                                                     <td>{if out.is_empty() { view! { <span class="muted">"—"</span> }.into_any() } else { view! { <pre class="hook-output">{out}</pre> }.into_any() }}</td>
                                                 </tr>
@@ -169,7 +172,7 @@ fn History(history: Vec<(String, crate::fleet::TransitionView)>, now_ms: i64) ->
         <div class="history-strip" role="img" aria-label="recent state changes, oldest first">
             {strip.into_iter().map(|(env, t)| {
                 let title = format!("{} {} → {} {}", t.host, t.from_state.clone().unwrap_or_else(|| "—".into()), t.to_state, fmt::utc_clock(t.at_ms));
-                view! { <span class=format!("hblock state-{}", t.to_state) title=title data-env=env>{icon(&t.to_state)}</span> }
+                view! { <span class=format!("hblock state-{}", t.to_state) title=title data-env=env>{t.to_state.parse().map(icon).unwrap_or("·")}</span> }
             }).collect_view()}
         </div>
         <table class="history">

@@ -1,61 +1,8 @@
 //! Roles, and the rules that map a provider's memberships to them.
 
-use std::fmt;
-use std::str::FromStr;
+use serde::Deserialize;
 
-use serde::{Deserialize, Serialize};
-
-/// What a person may do. Ordered: each role can do everything the ones before it can.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Sees everything, changes nothing.
-    #[default]
-    Viewer,
-    /// Production actions and the query console.
-    Responder,
-    /// Everything, plus audit export and session revocation.
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Responder, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Responder => "responder",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Whether this role includes `needed`.
-    pub fn allows(self, needed: Role) -> bool {
-        self >= needed
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "viewer" => Ok(Role::Viewer),
-            "responder" => Ok(Role::Responder),
-            "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "`{other}` is not a role; expected viewer, responder or admin"
-            )),
-        }
-    }
-}
+pub use vocab::Role;
 
 /// Which principals get which role. A principal is whatever the provider reports: a GitHub
 /// organisation (`habitat-sh`), a team (`habitat-sh/builder-oncall`), an OIDC group

@@ -2,8 +2,8 @@
 //! by every Onwatch replica on the same Postgres store.
 //!
 //! Every request needs its session, so a session read from the store is kept in memory for a
-//! moment ([`SessionCache`], `auth.session_cache_ms`, 2 s by default): a page view then costs no
-//! store round trip. Whatever this process writes or deletes (sign-in, sign-out, revocation,
+//! moment (the [`SessionStore`]'s cache, `auth.session_cache_ms`, 2 s by default): a page view
+//! then costs no store round trip. Whatever this process writes or deletes (sign-in, sign-out, revocation,
 //! idle-expiry touch) updates the cache at once; a session revoked through another replica is
 //! refused here within that moment.
 //!
@@ -12,16 +12,24 @@
 //! `handle`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::Row;
 
 use crate::store::{Store, StoreError};
 
+/// The sessions table of the portal's store, with the cache in front of it. Cheap to clone: every
+/// clone shares one cache, so a sign-out through one handle is seen by all.
+#[derive(Debug, Clone)]
+pub struct SessionStore {
+    store: Store,
+    cache: Arc<SessionCache>,
+}
+
 /// Sessions recently read from or written to the store, by id.
 #[derive(Debug)]
-pub struct SessionCache {
+struct SessionCache {
     ttl: Duration,
     entries: Mutex<Entries>,
 }
@@ -45,7 +53,7 @@ struct CachedSession {
 const SESSION_CACHE_MAX: usize = 10_000;
 
 impl SessionCache {
-    pub fn new(ttl: Duration) -> SessionCache {
+    fn new(ttl: Duration) -> SessionCache {
         SessionCache {
             ttl,
             entries: Mutex::new(Entries::default()),
@@ -148,9 +156,22 @@ pub struct ActiveSession {
     pub address: Option<String>,
 }
 
-impl Store {
+impl SessionStore {
+    /// The sessions of `store`; a session read from it is trusted for `cache_ttl` (zero: read
+    /// on every request).
+    pub fn new(store: Store, cache_ttl: Duration) -> SessionStore {
+        SessionStore {
+            store,
+            cache: Arc::new(SessionCache::new(cache_ttl)),
+        }
+    }
+
+    fn pool(&self) -> &sqlx::AnyPool {
+        self.store.pool()
+    }
+
     /// Inserts a new session; `false` if the id is taken (the caller draws another).
-    pub async fn session_create(&self, row: &SessionRow, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn create(&self, row: &SessionRow, now_ms: i64) -> Result<bool, StoreError> {
         let done = bind_row(
             concat!(insert_session!(), " ON CONFLICT (id) DO NOTHING"),
             row,
@@ -160,7 +181,7 @@ impl Store {
         .await?;
         let created = done.rows_affected() == 1;
         if created {
-            self.sessions.put(None, &row.id, &row.data, row.expires_ms);
+            self.cache.put(None, &row.id, &row.data, row.expires_ms);
         }
         Ok(created)
     }
@@ -168,8 +189,8 @@ impl Store {
     /// Writes a session's data and expiry. A session that is no longer stored (revoked, signed
     /// out, cleaned up after expiry) stays gone: a request that was in flight when an admin
     /// revoked it cannot bring it back by saving it. New sessions go through
-    /// [`Store::session_create`].
-    pub async fn session_save(&self, row: &SessionRow, now_ms: i64) -> Result<(), StoreError> {
+    /// [`SessionStore::create`].
+    pub async fn save(&self, row: &SessionRow, now_ms: i64) -> Result<(), StoreError> {
         let done = bind_row(
             "UPDATE sessions SET handle = COALESCE(handle, $2), data = $3, expires_ms = $4, \
              updated_ms = $5, login = $6, name = $7, provider = $8, role = $9, \
@@ -180,21 +201,17 @@ impl Store {
         .execute(self.pool())
         .await?;
         if done.rows_affected() == 1 {
-            self.sessions.put(None, &row.id, &row.data, row.expires_ms);
+            self.cache.put(None, &row.id, &row.data, row.expires_ms);
         }
         Ok(())
     }
 
     /// A session's data and expiry, if it exists and has not expired.
-    pub async fn session_load(
-        &self,
-        id: &str,
-        now_ms: i64,
-    ) -> Result<Option<(String, i64)>, StoreError> {
-        if let Some(hit) = self.sessions.get(id, now_ms) {
+    pub async fn load(&self, id: &str, now_ms: i64) -> Result<Option<(String, i64)>, StoreError> {
+        if let Some(hit) = self.cache.get(id, now_ms) {
             return Ok(Some(hit));
         }
-        let epoch = self.sessions.epoch();
+        let epoch = self.cache.epoch();
         let row =
             sqlx::query("SELECT data, expires_ms FROM sessions WHERE id = $1 AND expires_ms > $2")
                 .bind(id)
@@ -205,39 +222,39 @@ impl Store {
             Some(r) => {
                 let (data, expires_ms): (String, i64) =
                     (r.try_get("data")?, r.try_get("expires_ms")?);
-                self.sessions.put(Some(epoch), id, &data, expires_ms);
+                self.cache.put(Some(epoch), id, &data, expires_ms);
                 Ok(Some((data, expires_ms)))
             }
             None => {
-                self.sessions.forget(id);
+                self.cache.forget(id);
                 Ok(None)
             }
         }
     }
 
-    pub async fn session_delete(&self, id: &str) -> Result<(), StoreError> {
+    pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)
             .execute(self.pool())
             .await?;
         // After the deletion: a read that began before it cannot put the session back (epoch).
-        self.sessions.forget(id);
+        self.cache.forget(id);
         Ok(())
     }
 
     /// Ends the session named by `handle` (the admin page's revoke). `false` if there is none.
-    pub async fn session_revoke(&self, handle: &str) -> Result<bool, StoreError> {
+    pub async fn revoke(&self, handle: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE handle = $1")
             .bind(handle)
             .execute(self.pool())
             .await?;
         // The cache knows sessions by id, not by handle: forget them all (revocation is rare).
-        self.sessions.forget_all();
+        self.cache.forget_all();
         Ok(done.rows_affected() > 0)
     }
 
     /// Every signed-in session that has not expired, most recently active first.
-    pub async fn sessions_active(&self, now_ms: i64) -> Result<Vec<ActiveSession>, StoreError> {
+    pub async fn active(&self, now_ms: i64) -> Result<Vec<ActiveSession>, StoreError> {
         let rows = sqlx::query(
             "SELECT handle, login, name, provider, role, signed_in_ms, updated_ms, expires_ms, \
              user_agent, address FROM sessions \
@@ -267,7 +284,7 @@ impl Store {
     }
 
     /// Deletes sessions that expired before `now_ms`; returns how many.
-    pub async fn sessions_delete_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
+    pub async fn delete_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1")
             .bind(now_ms)
             .execute(self.pool())
@@ -277,7 +294,7 @@ impl Store {
 }
 
 /// The INSERT of a new session ($1 id … $12 address; $5 is created and updated); the UPDATE of
-/// [`Store::session_save`] binds the same values.
+/// [`SessionStore::save`] binds the same values.
 macro_rules! insert_session {
     () => {
         "INSERT INTO sessions (id, handle, data, expires_ms, created_ms, updated_ms, \

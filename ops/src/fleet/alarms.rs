@@ -7,15 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{EnvironmentSnapshot, Reachability};
 use crate::probe::ProbeStatus;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlarmKind {
-    UnreachableHost,
-    FailingProbe,
-    StaleInventory,
-    DevelopmentSupervisor,
-    VersionDrift,
-}
+pub use vocab::AlarmKind;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alarm {
@@ -37,6 +29,20 @@ pub fn is_development_build(version: &str) -> bool {
     match version.split_once('/') {
         Some((_, release)) => !(release.len() == 14 && release.bytes().all(|b| b.is_ascii_digit())),
         None => true,
+    }
+}
+
+/// The alarm that says the model was recovered after a panic (see `State::recover`).
+pub(super) fn model_recovered(at_ms: i64) -> Alarm {
+    Alarm {
+        kind: AlarmKind::ModelRecovered,
+        environment: String::new(),
+        subject: "Onwatch".to_owned(),
+        message: "the fleet model was recovered after an internal error (a panic while it was \
+                  being updated; the server log has it): every host reads unknown until it is \
+                  polled again"
+            .to_owned(),
+        since_ms: Some(at_ms),
     }
 }
 

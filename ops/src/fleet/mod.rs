@@ -5,63 +5,29 @@
 //! a failed inventory keeps the last good host list, marked stale with its error and age.
 
 mod alarms;
+pub mod dashboard;
+pub mod feeds;
+pub mod history;
 pub mod poller;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 pub use alarms::{is_development_build, Alarm, AlarmKind};
+pub use history::{History, Subject, Transition};
 
 use crate::inventory::Host;
 use crate::probe::ProbeStatus;
-use crate::store::Transition;
-use crate::supervisor::gateway::{
-    CensusSummary, GatewayError, HealthReport, HealthStatus, PackageIdent, ProcessState,
-    ServiceStatus,
-};
+use crate::supervisor::gateway::{CensusSummary, GatewayError, HealthReport, ServiceStatus};
+use crate::supervisor::habitat::{HealthStatus, PackageIdent, ProcessState};
+pub use vocab::CellState;
 
 /// Census members kept per host (the counts always cover the whole census).
 pub const CENSUS_MEMBERS_KEPT: usize = 64;
-
-/// What a dashboard cell says about a service. Every value has a word; colour is extra.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CellState {
-    Critical,
-    Down,
-    Unreachable,
-    Stale,
-    Warning,
-    Unknown,
-    Healthy,
-}
-
-impl CellState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CellState::Healthy => "healthy",
-            CellState::Warning => "warning",
-            CellState::Critical => "critical",
-            CellState::Down => "down",
-            CellState::Unreachable => "unreachable",
-            CellState::Unknown => "unknown",
-            CellState::Stale => "stale",
-        }
-    }
-
-    pub const ALL: [CellState; 7] = [
-        CellState::Critical,
-        CellState::Down,
-        CellState::Unreachable,
-        CellState::Stale,
-        CellState::Warning,
-        CellState::Unknown,
-        CellState::Healthy,
-    ];
-}
 
 /// Whether the poller reaches a host's Supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +181,115 @@ struct State {
     envs: BTreeMap<String, EnvEntry>,
     probes: BTreeMap<String, ProbeStatus>,
     version: u64,
+    /// When the model was last recovered after a panic left its lock poisoned.
+    recovered_ms: Option<i64>,
+}
+
+/// How long the dashboard says that the model was recovered after an internal error.
+pub const RECOVERY_NOTICE_MS: i64 = 15 * 60 * 1000;
+
+impl State {
+    /// After a panic mid-update nothing in the model can be trusted to be whole, but most of it
+    /// is still a fair record of what was seen: the hosts and their history stay, and every host
+    /// and service reads `unknown` until it is polled again (within a poll interval), so nothing
+    /// is shown healthy that was not seen healthy since. The dashboard says what happened.
+    fn recover(&mut self, now_ms: i64) {
+        for env in self.envs.values_mut() {
+            for host in env.hosts.values_mut() {
+                if host.reachability != Reachability::NotRunning {
+                    host.reachability = Reachability::NotPolled;
+                    host.host_since_ms = now_ms;
+                }
+                for svc in host.services.values_mut() {
+                    svc.cell = CellState::Unknown;
+                    svc.since_ms = now_ms;
+                }
+            }
+        }
+        self.recovered_ms = Some(now_ms);
+        self.version += 1;
+    }
+}
+
+/// How the fleet is watched: the `[fleet]` section of the configuration, read straight into
+/// this struct (the configuration declares none of these fields again).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FleetOptions {
+    /// Each host is polled about this often.
+    #[serde(rename = "poll_interval_ms", deserialize_with = "crate::time::millis")]
+    pub interval: Duration,
+    /// Each round waits `interval × (1 ± jitter)`, so many Onwatch replicas do not poll in step.
+    #[serde(rename = "poll_jitter")]
+    pub jitter: f64,
+    /// Hosts polled at once.
+    #[serde(rename = "poll_concurrency")]
+    pub concurrency: usize,
+    /// For the whole visit of one host (services + health of unhealthy ones + census).
+    #[serde(rename = "host_timeout_ms", deserialize_with = "crate::time::millis")]
+    pub host_timeout: Duration,
+    /// A failing host is retried after interval × 2^(failures−1), at most this long.
+    #[serde(rename = "max_backoff_secs", deserialize_with = "crate::time::secs")]
+    pub max_backoff: Duration,
+    /// Read each host's `/census` about every this many rounds (0 = never).
+    pub census_every: u64,
+    /// At most this many `/census` reads per round. Every Supervisor's census lists the whole
+    /// ring, so reading all of them costs O(hosts²) bytes: in a large fleet each host's census is
+    /// read less often instead (every ⌈hosts / this⌉ rounds).
+    pub census_max_per_round: usize,
+    /// A round's visits start spread over this fraction of the interval (0 = all at once), so
+    /// the poller's work, and the Supervisors' answers, come as a steady trickle rather than a
+    /// burst each second.
+    #[serde(rename = "poll_spread")]
+    pub spread: f64,
+    /// A reachable host not heard from for this long shows as stale.
+    #[serde(rename = "stale_after_secs", deserialize_with = "crate::time::secs")]
+    pub stale_after: Duration,
+    /// The inventory is read again this often (at least every 5 s).
+    #[serde(
+        rename = "inventory_refresh_secs",
+        deserialize_with = "crate::time::secs"
+    )]
+    pub inventory_refresh: Duration,
+}
+
+impl Default for FleetOptions {
+    fn default() -> Self {
+        FleetOptions {
+            interval: Duration::from_secs(1),
+            jitter: 0.1,
+            concurrency: 64,
+            host_timeout: Duration::from_secs(3),
+            max_backoff: Duration::from_secs(60),
+            census_every: 10,
+            census_max_per_round: 4,
+            spread: 0.5,
+            stale_after: Duration::from_secs(15),
+            inventory_refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+impl FleetOptions {
+    /// What is wrong with these options, as (key within `[fleet]`, what is expected).
+    pub fn check(&self) -> Result<(), (&'static str, &'static str)> {
+        if self.interval < Duration::from_millis(100) {
+            return Err(("poll_interval_ms", "must be at least 100"));
+        }
+        if !(0.0..=0.9).contains(&self.spread) {
+            return Err((
+                "poll_spread",
+                "must be between 0 (all visits at once) and 0.9 (spread over 90% of the interval)",
+            ));
+        }
+        if !(0.0..=0.5).contains(&self.jitter) {
+            return Err(("poll_jitter", "must be between 0 and 0.5"));
+        }
+        if self.concurrency == 0 {
+            return Err(("poll_concurrency", "must be at least 1"));
+        }
+        Ok(())
+    }
 }
 
 /// Settings of the model.
@@ -266,6 +341,36 @@ impl FleetModel {
         }
     }
 
+    /// The model for writing. A lock poisoned by a panic in another writer is recovered loudly
+    /// (see [`State::recover`]), never silently left to freeze the model or read it as empty.
+    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        match self.state.write() {
+            Ok(state) => state,
+            Err(poisoned) => {
+                let mut state = poisoned.into_inner();
+                self.state.clear_poison();
+                let now = crate::time::now_ms();
+                tracing::error!(
+                    "the fleet model's lock was poisoned by a panic; every host reads unknown until polled again"
+                );
+                state.recover(now);
+                self.published
+                    .store(state.version, std::sync::atomic::Ordering::Release);
+                state
+            }
+        }
+    }
+
+    /// The model for reading; a poisoned lock is first recovered as [`Self::write_state`] does.
+    fn read_state(&self) -> RwLockReadGuard<'_, State> {
+        if self.state.is_poisoned() {
+            drop(self.write_state());
+        }
+        // A panic between the recovery and this read poisons it again: read what is there (the
+        // next write recovers it, and says so).
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<FleetChange> {
         self.changes.subscribe()
     }
@@ -294,9 +399,7 @@ impl FleetModel {
     ) {
         let mut transitions = Vec::new();
         {
-            let Ok(mut state) = self.state.write() else {
-                return;
-            };
+            let mut state = self.write_state();
             // Environments the source knows nothing about keep their (empty) entry.
             let env_names: Vec<String> = state
                 .envs
@@ -322,10 +425,9 @@ impl FleetModel {
                     error_since_ms: None,
                 };
                 if was_stale {
-                    transitions.push(transition(
+                    transitions.push(Transition::new(
                         &env_name,
-                        "",
-                        "",
+                        Subject::Inventory,
                         Some("inventory-stale"),
                         "inventory-ok",
                         "inventory read again",
@@ -377,15 +479,12 @@ impl FleetModel {
     pub fn inventory_failed(&self, source: &str, error: &str, now_ms: i64) {
         let mut transitions = Vec::new();
         {
-            let Ok(mut state) = self.state.write() else {
-                return;
-            };
+            let mut state = self.write_state();
             for (name, env) in state.envs.iter_mut() {
                 if env.inventory.error.is_none() {
-                    transitions.push(transition(
+                    transitions.push(Transition::new(
                         name,
-                        "",
-                        "",
+                        Subject::Inventory,
                         Some("inventory-ok"),
                         "inventory-stale",
                         error,
@@ -405,9 +504,7 @@ impl FleetModel {
 
     /// Hosts to poll: every running host of every environment.
     pub fn pollable_hosts(&self) -> Vec<Host> {
-        let Ok(state) = self.state.read() else {
-            return Vec::new();
-        };
+        let state = self.read_state();
         state
             .envs
             .values()
@@ -419,16 +516,12 @@ impl FleetModel {
 
     /// Consecutive failures of a host (for the poller's backoff).
     pub fn failures(&self, environment: &str, host: &str) -> u32 {
-        self.state
-            .read()
-            .ok()
-            .and_then(|s| {
-                s.envs
-                    .get(environment)?
-                    .hosts
-                    .get(host)
-                    .map(|h| h.consecutive_failures)
-            })
+        let state = self.read_state();
+        state
+            .envs
+            .get(environment)
+            .and_then(|e| e.hosts.get(host))
+            .map(|h| h.consecutive_failures)
             .unwrap_or(0)
     }
 
@@ -444,9 +537,7 @@ impl FleetModel {
         // Whether anything a page shows has changed (a steady poll changes nothing but the time).
         let mut changed = false;
         {
-            let Ok(mut state) = self.state.write() else {
-                return transitions;
-            };
+            let mut state = self.write_state();
             let Some(host) = state
                 .envs
                 .get_mut(environment)
@@ -457,10 +548,9 @@ impl FleetModel {
             match poll.result {
                 Ok(services) => {
                     if host.reachability != Reachability::Reachable {
-                        transitions.push(transition(
+                        transitions.push(Transition::new(
                             environment,
-                            host_name,
-                            "",
+                            Subject::supervisor(host_name),
                             Some(reach_word(host.reachability)),
                             "reachable",
                             "",
@@ -483,10 +573,9 @@ impl FleetModel {
                     // The Supervisor's version and member id are on every service element.
                     if let Some(first) = services.first() {
                         if first.sup_version != host.sup_version && host.sup_version.is_some() {
-                            transitions.push(transition(
+                            transitions.push(Transition::new(
                                 environment,
-                                host_name,
-                                "",
+                                Subject::supervisor(host_name),
                                 host.sup_version.as_deref(),
                                 first.sup_version.as_deref().unwrap_or("unknown"),
                                 "Supervisor version changed",
@@ -517,10 +606,9 @@ impl FleetModel {
                                 .as_ref()
                                 .map(|r| first_line(&r.stdout, &r.stderr))
                                 .unwrap_or_default();
-                            transitions.push(transition(
+                            transitions.push(Transition::new(
                                 environment,
-                                host_name,
-                                &key,
+                                Subject::service(host_name, &key),
                                 from.map(CellState::as_str),
                                 cell.as_str(),
                                 &detail,
@@ -538,10 +626,9 @@ impl FleetModel {
                         );
                     }
                     for gone in host.services.keys() {
-                        transitions.push(transition(
+                        transitions.push(Transition::new(
                             environment,
-                            host_name,
-                            gone,
+                            Subject::service(host_name, gone),
                             None,
                             "unloaded",
                             "no longer loaded on the Supervisor",
@@ -554,10 +641,9 @@ impl FleetModel {
                     host.consecutive_failures = host.consecutive_failures.saturating_add(1);
                     let msg = err.to_string();
                     if host.reachability != Reachability::Unreachable {
-                        transitions.push(transition(
+                        transitions.push(Transition::new(
                             environment,
-                            host_name,
-                            "",
+                            Subject::supervisor(host_name),
                             Some(reach_word(host.reachability)),
                             "unreachable",
                             &msg,
@@ -597,15 +683,12 @@ impl FleetModel {
     pub fn set_probe(&self, status: ProbeStatus) {
         let mut transitions = Vec::new();
         {
-            let Ok(mut state) = self.state.write() else {
-                return;
-            };
+            let mut state = self.write_state();
             let prev_ok = state.probes.get(&status.name).and_then(|p| p.last_ok());
             if prev_ok != status.last_ok() {
-                transitions.push(transition(
+                transitions.push(Transition::new(
                     &status.environment,
-                    "",
-                    &format!("probe:{}", status.name),
+                    Subject::probe(&status.name),
                     prev_ok.map(|ok| if ok { "ok" } else { "failing" }),
                     if status.last_ok() == Some(true) {
                         "ok"
@@ -642,7 +725,13 @@ impl FleetModel {
     /// wait for the rebuild.
     pub fn snapshot(&self, now_ms: i64) -> Arc<FleetSnapshot> {
         let version = self.version();
-        let cached = self.cached.lock().ok().and_then(|c| c.clone());
+        // The snapshot cache and the builder's lock hold no state of their own worth
+        // distrusting: a panic while holding them is recovered by using them as they are.
+        let cached = self
+            .cached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         if let Some(s) = &cached {
             if s.version == version && now_ms - s.generated_ms < 1000 {
                 return s.clone();
@@ -662,29 +751,24 @@ impl FleetModel {
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
         };
         // Someone may have rebuilt while this reader waited.
-        if let Some(s) = self.cached.lock().ok().and_then(|c| c.clone()) {
+        if let Some(s) = self
+            .cached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
             if s.version == self.version() && now_ms - s.generated_ms < 1000 {
                 return s;
             }
         }
         let snap = Arc::new(self.build_snapshot(now_ms));
-        if let Ok(mut cached) = self.cached.lock() {
-            *cached = Some(snap.clone());
-        }
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some(snap.clone());
         drop(building);
         snap
     }
 
     fn build_snapshot(&self, now_ms: i64) -> FleetSnapshot {
-        let Ok(state) = self.state.read() else {
-            return FleetSnapshot {
-                version: 0,
-                generated_ms: now_ms,
-                environments: Vec::new(),
-                alarms: Vec::new(),
-                probes: Vec::new(),
-            };
-        };
+        let state = self.read_state();
         let order: Vec<String> = self
             .options
             .environments
@@ -725,7 +809,13 @@ impl FleetModel {
             });
         }
         let probes: Vec<ProbeStatus> = state.probes.values().cloned().collect();
-        let alarms = alarms::compute(&environments, &probes, now_ms);
+        let mut alarms = alarms::compute(&environments, &probes, now_ms);
+        if let Some(at) = state
+            .recovered_ms
+            .filter(|at| now_ms - at < RECOVERY_NOTICE_MS)
+        {
+            alarms.insert(0, alarms::model_recovered(at));
+        }
         FleetSnapshot {
             version: state.version,
             generated_ms: now_ms,
@@ -822,26 +912,6 @@ fn first_line(stdout: &str, stderr: &str) -> String {
         .chars()
         .take(300)
         .collect()
-}
-
-fn transition(
-    environment: &str,
-    host: &str,
-    service: &str,
-    from: Option<&str>,
-    to: &str,
-    detail: &str,
-    at_ms: i64,
-) -> Transition {
-    Transition {
-        environment: environment.to_owned(),
-        host: host.to_owned(),
-        service: service.to_owned(),
-        from_state: from.map(str::to_owned),
-        to_state: to.to_owned(),
-        detail: detail.to_owned(),
-        at_ms,
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The poller: visits every running host's Supervisor gateway with bounded concurrency, a per-host
 //! timeout, a jittered interval and exponential backoff for hosts that keep failing, and folds the
-//! results into the [`FleetModel`]. Transitions go to the store so history survives a restart.
+//! results into the [`FleetModel`]. Transitions go to the [`History`] so that it survives a restart.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,48 +10,11 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::watch;
 
-use super::{FleetModel, HostPoll};
+use super::history::{History, Transition};
+use super::{FleetModel, FleetOptions, HostPoll};
 use crate::inventory::Host;
-use crate::store::{Store, Transition};
-use crate::supervisor::gateway::{GatewayClient, GatewayError, GatewayTarget, HealthStatus};
-
-#[derive(Debug, Clone)]
-pub struct PollerOptions {
-    pub interval: Duration,
-    /// Each round waits `interval × (1 ± jitter)`, so many Onwatch replicas do not poll in step.
-    pub jitter: f64,
-    /// Hosts polled at once.
-    pub concurrency: usize,
-    /// For the whole visit of one host (services + health of unhealthy ones + census).
-    pub host_timeout: Duration,
-    /// A failing host is retried after interval × 2^(failures−1), at most this long.
-    pub max_backoff: Duration,
-    /// Read each host's `/census` about every this many rounds (0 = never).
-    pub census_every: u64,
-    /// At most this many `/census` reads per round. Every Supervisor's census lists the whole
-    /// ring, so reading all of them costs O(hosts²) bytes: in a large fleet each host's census is
-    /// read less often instead (every ⌈hosts / this⌉ rounds).
-    pub census_max_per_round: usize,
-    /// A round's visits start spread over this fraction of the interval (0 = all at once), so
-    /// the poller's work, and the Supervisors' answers, come as a steady trickle rather than a
-    /// burst each second.
-    pub spread: f64,
-}
-
-impl Default for PollerOptions {
-    fn default() -> Self {
-        PollerOptions {
-            interval: Duration::from_secs(1),
-            jitter: 0.1,
-            concurrency: 64,
-            host_timeout: Duration::from_secs(3),
-            max_backoff: Duration::from_secs(60),
-            census_every: 10,
-            census_max_per_round: 4,
-            spread: 0.5,
-        }
-    }
-}
+use crate::supervisor::gateway::{GatewayClient, GatewayError, GatewayTarget};
+use crate::supervisor::habitat::HealthStatus;
 
 /// How to talk to one environment's gateways.
 #[derive(Debug, Clone, Default)]
@@ -75,8 +38,8 @@ pub struct Poller {
     model: Arc<FleetModel>,
     client: GatewayClient,
     access: BTreeMap<String, EnvironmentAccess>,
-    store: Option<Store>,
-    options: PollerOptions,
+    history: Option<History>,
+    options: FleetOptions,
     /// Where the next round's census reads start (see `census_hosts`).
     census_cursor: AtomicU64,
     next_due: Mutex<HashMap<(String, String), Instant>>,
@@ -88,15 +51,15 @@ impl Poller {
         model: Arc<FleetModel>,
         client: GatewayClient,
         access: BTreeMap<String, EnvironmentAccess>,
-        store: Option<Store>,
-        options: PollerOptions,
+        history: Option<History>,
+        options: FleetOptions,
     ) -> Poller {
         let seed = crate::time::now_ms() as u64 | 1;
         Poller {
             model,
             client,
             access,
-            store,
+            history,
             options,
             census_cursor: AtomicU64::new(0),
             next_due: Mutex::new(HashMap::new()),
@@ -234,8 +197,8 @@ impl Poller {
             }
         }
         stats.transitions = transitions.len();
-        if let Some(store) = &self.store {
-            if let Err(e) = store.record_transitions(&transitions).await {
+        if let Some(history) = &self.history {
+            if let Err(e) = history.record(&transitions).await {
                 // The live view is still right; only history misses these rows.
                 tracing::warn!(error = %e, n = transitions.len(), "cannot record fleet transitions");
             }

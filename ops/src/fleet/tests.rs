@@ -1,5 +1,6 @@
 use super::*;
 use crate::supervisor::gateway::{GatewayError, HealthReport};
+use crate::supervisor::habitat::{HealthStatus, PackageIdent, ProcessState};
 
 fn host(env: &str, name: &str) -> Host {
     Host {
@@ -418,7 +419,7 @@ fn census_poller(census_every: u64, census_max_per_round: usize) -> poller::Poll
         crate::supervisor::gateway::GatewayClient::new(&Default::default()).unwrap(),
         BTreeMap::new(),
         None,
-        poller::PollerOptions {
+        FleetOptions {
             census_every,
             census_max_per_round,
             ..Default::default()
@@ -450,4 +451,62 @@ fn census_reads_take_turns_within_a_budget() {
     assert!(census_poller(10, 4).census_hosts(&[]).is_empty());
     // One host: read every round it is due, never twice in a round.
     assert_eq!(census_poller(1, 4).census_hosts(&hosts[..1]).len(), 1);
+}
+
+/// A panic while the model's lock is held must not freeze the model (every later write
+/// refused) or empty it (every read refused): the data is recovered, every host reads unknown
+/// until it is seen again, and the dashboard says why.
+#[test]
+fn a_panic_while_the_model_is_locked_is_recovered_and_said() {
+    let m = Arc::new(model());
+    inventory(&m, &[("live", "api-1")]);
+    m.apply_poll(
+        "live",
+        "api-1",
+        ok(
+            vec![svc("builder-api", "live", true, HealthStatus::Ok, REL)],
+            1_000,
+        ),
+    );
+    assert_eq!(
+        m.snapshot(1_000).host("live", "api-1").unwrap().cell,
+        CellState::Healthy
+    );
+
+    let poisoner = m.clone();
+    let panicked = std::thread::spawn(move || {
+        let _held = poisoner.state.write().unwrap();
+        panic!("a bug while updating the model");
+    })
+    .join();
+    assert!(panicked.is_err() && m.state.is_poisoned());
+
+    let snap = m.snapshot(2_000);
+    let host = snap.host("live", "api-1").expect("the hosts are kept");
+    assert_eq!(
+        host.cell,
+        CellState::Unknown,
+        "not shown healthy: not seen since"
+    );
+    assert_eq!(host.services[0].cell, CellState::Unknown);
+    assert_eq!(
+        snap.alarms[0].kind,
+        AlarmKind::ModelRecovered,
+        "{:?}",
+        snap.alarms
+    );
+    assert!(!m.state.is_poisoned());
+
+    // The model keeps changing.
+    m.apply_poll(
+        "live",
+        "api-1",
+        ok(
+            vec![svc("builder-api", "live", true, HealthStatus::Ok, REL)],
+            3_000,
+        ),
+    );
+    let snap = m.snapshot(3_000);
+    assert_eq!(snap.host("live", "api-1").unwrap().cell, CellState::Healthy);
+    assert!(snap.version > 0);
 }

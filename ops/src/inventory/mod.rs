@@ -1,6 +1,6 @@
 //! Where the hosts are: EC2 instances by their `X-Environment` tag, or a static fleet file.
-//! Both sit behind [`InventorySource`]; [`refresh`] folds a read into the fleet model, keeping
-//! the last good inventory (marked stale) when a read fails.
+//! Both sit behind [`InventorySource`]; `fleet::feeds` folds each read into the fleet model,
+//! keeping the last good inventory (marked stale) when a read fails.
 
 pub mod ec2;
 pub mod static_file;
@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-
-use crate::fleet::FleetModel;
 
 /// A machine that runs a Supervisor (or, for the sentinel bot, a systemd unit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,27 +60,6 @@ pub trait InventorySource: Send + Sync {
     fn describe(&self) -> String;
     /// Every host, grouped by environment.
     fn fetch(&self) -> BoxFuture<'_, Result<BTreeMap<String, Vec<Host>>, InventoryError>>;
-}
-
-/// Reads the source once and folds the result into the model. A failure keeps the last good
-/// hosts, marked stale with the error.
-pub async fn refresh(
-    source: &dyn InventorySource,
-    model: &FleetModel,
-) -> Result<usize, InventoryError> {
-    let now = crate::time::now_ms();
-    match source.fetch().await {
-        Ok(hosts) => {
-            let n = hosts.values().map(Vec::len).sum();
-            model.set_inventory(&source.describe(), hosts, now);
-            Ok(n)
-        }
-        Err(e) => {
-            tracing::warn!(source = %source.describe(), error = %e, "inventory read failed");
-            model.inventory_failed(&source.describe(), &e.to_string(), now);
-            Err(e)
-        }
-    }
 }
 
 /// Groups hosts by environment, refusing duplicate names within one (they would hide each other).

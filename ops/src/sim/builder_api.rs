@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use super::http::{self, Req};
 use super::state::SimHost;
-use crate::supervisor::gateway::HealthStatus;
+use crate::supervisor::habitat::HealthStatus;
 
 pub async fn serve(listener: TcpListener, ring: Vec<Arc<SimHost>>) {
     let ring = Arc::new(ring);

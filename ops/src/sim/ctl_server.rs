@@ -82,7 +82,7 @@ async fn handle(
             };
             match host.set_desired(&ident.origin, &ident.name, up) {
                 None => {
-                    let msg = format!("Service not loaded, {}", ident.to_ident_string());
+                    let msg = format!("Service not loaded, {}", ident);
                     net_err(txn, ErrCode::NotFound, &msg)
                         .write(&mut stream)
                         .await?;
@@ -110,7 +110,7 @@ async fn handle(
             let statuses = statuses(host, want.as_ref());
             if statuses.is_empty() {
                 if let Some(ident) = want {
-                    let msg = format!("Service not loaded, {}", ident.to_ident_string());
+                    let msg = format!("Service not loaded, {}", ident);
                     net_err(txn, ErrCode::NotFound, &msg)
                         .write(&mut stream)
                         .await?;

@@ -18,8 +18,8 @@ use std::time::Duration;
 use axum::http::Method;
 use ops::auth::github::GitHubProvider;
 use ops::auth::oidc::{OidcProvider, OidcSettings};
+use ops::auth::sessions::SessionStore;
 use ops::auth::Identity;
-use ops::store::Store;
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -63,7 +63,7 @@ pub struct AuthSettings {
     pub dev_signin: bool,
     pub github: Option<GitHubProvider>,
     pub oidc: Option<OidcEntry>,
-    pub store: Store,
+    pub sessions: SessionStore,
 }
 
 /// Cheap to clone: shared settings.
@@ -82,7 +82,7 @@ impl Auth {
     /// public URL when none is configured (loopback only; the configuration check ensures it).
     pub fn from_config(
         config: &Config,
-        store: Store,
+        store: ops::store::Store,
         local: std::net::SocketAddr,
     ) -> Result<Auth, String> {
         let public_url = match &config.server.public_url {
@@ -122,7 +122,7 @@ impl Auth {
             dev_signin: a.dev_signin,
             github,
             oidc,
-            store,
+            sessions: SessionStore::new(store, Duration::from_millis(a.session_cache_ms)),
         })))
     }
 
@@ -131,7 +131,7 @@ impl Auth {
     pub fn session_layer(&self) -> SessionManagerLayer<StoreSessions> {
         let idle = time::Duration::seconds(self.idle.as_secs() as i64);
         SessionManagerLayer::new(StoreSessions {
-            store: self.store.clone(),
+            sessions: self.sessions.clone(),
         })
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -174,7 +174,7 @@ pub fn server_routes() -> Vec<ServerRoute> {
 
 /// Deletes expired sessions every few minutes, until `stop` turns true.
 pub fn spawn_session_cleanup(
-    store: Store,
+    sessions: SessionStore,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -184,7 +184,7 @@ pub fn spawn_session_cleanup(
                 _ = every.tick() => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            match store.sessions_delete_expired(ops::time::now_ms()).await {
+            match sessions.delete_expired(ops::time::now_ms()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
                 Err(e) => tracing::warn!(error = %e, "cannot delete expired sessions"),
@@ -199,7 +199,7 @@ mod tests {
 
     async fn auth_for(public_url: Option<&str>) -> Auth {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
+        let store = ops::store::Store::open(
             &format!("sqlite://{}/s.db", dir.path().display()),
             &Default::default(),
         )

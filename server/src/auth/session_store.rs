@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use ops::auth::sessions::{SessionMeta, SessionRow};
-use ops::store::Store;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 
@@ -16,7 +15,7 @@ pub const PENDING_KEY: &str = "pending";
 
 #[derive(Debug, Clone)]
 pub struct StoreSessions {
-    pub store: Store,
+    pub sessions: ops::auth::sessions::SessionStore,
 }
 
 fn backend(e: impl std::fmt::Display) -> session_store::Error {
@@ -54,8 +53,8 @@ impl SessionStore for StoreSessions {
         for _ in 0..8 {
             let row = to_row(record)?;
             if self
-                .store
-                .session_create(&row, ops::time::now_ms())
+                .sessions
+                .create(&row, ops::time::now_ms())
                 .await
                 .map_err(backend)?
             {
@@ -67,16 +66,16 @@ impl SessionStore for StoreSessions {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.store
-            .session_save(&to_row(record)?, ops::time::now_ms())
+        self.sessions
+            .save(&to_row(record)?, ops::time::now_ms())
             .await
             .map_err(backend)
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         let Some((data, expires_ms)) = self
-            .store
-            .session_load(&session_id.to_string(), ops::time::now_ms())
+            .sessions
+            .load(&session_id.to_string(), ops::time::now_ms())
             .await
             .map_err(backend)?
         else {
@@ -95,8 +94,8 @@ impl SessionStore for StoreSessions {
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        self.store
-            .session_delete(&session_id.to_string())
+        self.sessions
+            .delete(&session_id.to_string())
             .await
             .map_err(backend)
     }
@@ -105,8 +104,8 @@ impl SessionStore for StoreSessions {
 #[async_trait]
 impl ExpiredDeletion for StoreSessions {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        self.store
-            .sessions_delete_expired(ops::time::now_ms())
+        self.sessions
+            .delete_expired(ops::time::now_ms())
             .await
             .map(|_| ())
             .map_err(backend)

@@ -597,9 +597,9 @@ async fn the_identity_is_in_the_ui() {
         .json()
         .await
         .unwrap();
-    assert_eq!(info["viewer"]["name"], "Ada Oncall");
-    assert_eq!(info["viewer"]["role"], "responder");
-    assert_eq!(info["viewer"]["provider"], "dev");
+    assert_eq!(info["signed_in"]["name"], "Ada Oncall");
+    assert_eq!(info["signed_in"]["role"], "responder");
+    assert_eq!(info["signed_in"]["provider"], "dev");
 }
 
 #[tokio::test]

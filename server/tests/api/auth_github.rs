@@ -97,7 +97,7 @@ async fn sign_in(
 async fn whoami(app: &TestApp, client: &Client) -> serde_json::Value {
     let res = app.call(client, "/api/read/shell-info", &[]).await;
     assert_eq!(res.status(), 200);
-    res.json::<serde_json::Value>().await.unwrap()["viewer"].clone()
+    res.json::<serde_json::Value>().await.unwrap()["signed_in"].clone()
 }
 
 #[tokio::test]

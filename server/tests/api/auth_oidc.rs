@@ -6,8 +6,8 @@ use reqwest::{Client, StatusCode};
 
 use crate::helpers::{cookie_client, spawn_app_with, test_config, StoreKind, TestApp};
 
-async fn app_with_oidc(kind: StoreKind) -> (TestApp, ops::testkit::OidcProvider) {
-    let port = ops::testkit::free_port().unwrap();
+async fn app_with_oidc(kind: StoreKind) -> (TestApp, testkit::OidcProvider) {
+    let port = testkit::free_port().unwrap();
     let issuer = format!("http://127.0.0.1:{port}");
     let (mut config, dir) = test_config(kind).await;
     let secret = dir.path().join("oidc-secret");
@@ -33,7 +33,7 @@ async fn app_with_oidc(kind: StoreKind) -> (TestApp, ops::testkit::OidcProvider)
     // its callback address.
     let app = spawn_app_with(config, dir, axum::Router::new()).await;
     let provider =
-        ops::testkit::OidcProvider::start(port, &[format!("{}/auth/oidc/callback", app.address)])
+        testkit::OidcProvider::start(port, &[format!("{}/auth/oidc/callback", app.address)])
             .await
             .expect("oidc-provider (run scripts/bootstrap.sh test)");
     (app, provider)
@@ -133,12 +133,18 @@ async fn the_whole_oidc_flow_against_a_real_provider() {
             .await
             .unwrap();
         assert_eq!(
-            me["viewer"]["login"], login,
+            me["signed_in"]["login"], login,
             "preferred_username from the provider"
         );
-        assert_eq!(me["viewer"]["role"], role, "{login}: groups claim → role");
-        assert_eq!(me["viewer"]["provider"], "oidc");
-        assert!(me["viewer"]["name"].as_str().unwrap().ends_with("Example"));
+        assert_eq!(
+            me["signed_in"]["role"], role,
+            "{login}: groups claim → role"
+        );
+        assert_eq!(me["signed_in"]["provider"], "oidc");
+        assert!(me["signed_in"]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("Example"));
     }
 }
 
@@ -203,7 +209,7 @@ async fn no_group_no_access_and_tampering_is_refused() {
 
 #[tokio::test]
 async fn an_unreachable_provider_is_explained_not_fatal() {
-    let port = ops::testkit::free_port().unwrap();
+    let port = testkit::free_port().unwrap();
     let (mut config, dir) = test_config(StoreKind::Sqlite).await;
     config.auth.oidc = Some(server::config::OidcAuthConfig {
         display_name: "Nowhere SSO".to_owned(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use ops::sim::{demo_layout, Fault, FleetSim};
-use ops::supervisor::gateway::HealthStatus;
+use ops::supervisor::habitat::HealthStatus;
 use server::config::InventorySourceKind;
 
 use crate::helpers::{spawn_app_with, test_config, StoreKind, TestApp};
@@ -17,8 +17,8 @@ async fn app_on_sim(sim: &FleetSim, kind: StoreKind) -> TestApp {
     std::fs::write(&fleet_file, sim.fleet_file().to_toml()).unwrap();
     config.inventory.source = InventorySourceKind::Static;
     config.inventory.fleet_file = Some(fleet_file);
-    config.fleet.poll_interval_ms = 200;
-    config.fleet.host_timeout_ms = 800;
+    config.fleet.interval = Duration::from_millis(200);
+    config.fleet.host_timeout = Duration::from_millis(800);
     spawn_app_with(config, dir, Router::new()).await
 }
 
@@ -44,6 +44,112 @@ fn chip_state(html: &str, host: &str, service: &str) -> Option<String> {
 /// The chip of a host with no services seen.
 fn chip_state_bare(html: &str, host: &str) -> Option<String> {
     state_after(html, &format!("data-host=\"{host}\" title="))
+}
+
+/// The text of the first `<h1>` of a page: what the page says it is about.
+fn heading(html: &str) -> String {
+    let start = html
+        .find("<h1")
+        .map(|i| i + html[i..].find('>').unwrap() + 1);
+    let start = start.unwrap_or_else(|| panic!("no <h1> in {html}"));
+    let end = start + html[start..].find("</h1>").unwrap();
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every page route, taken from the router itself, renders on the server with a real fleet's
+/// values in its parameters (an admin may see all of them): status 200, the shell, and a
+/// heading that names the environment, host or service asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_route_renders_with_real_fleet_values() {
+    let sim = FleetSim::start(demo_layout(2)).await.unwrap();
+    let app = app_on_sim(&sim, StoreKind::Sqlite).await;
+    let admin = app.signed_in("test-admin", "admin").await;
+    let routes = leptos_axum::generate_route_list(app::App);
+    assert!(
+        routes.len() >= 9,
+        "routes: {:?}",
+        routes.iter().map(|r| r.path()).collect::<Vec<_>>()
+    );
+    let host = "builder-api-live-1";
+    for route in routes {
+        let path = route.path();
+        let url = path
+            .replace("{env}", "live")
+            .replace(":env", "live")
+            .replace("{host}", host)
+            .replace(":host", host)
+            .replace("{slug}", "datastore")
+            .replace(":slug", "datastore");
+        assert!(
+            !url.contains('{') && !url.contains(':'),
+            "a parameter left: {url}"
+        );
+        let res = admin
+            .get(format!("{}{url}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{url}");
+        let html = res.text().await.unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>"), "{url}");
+        assert!(
+            html.contains("<nav aria-label=\"Sections\""),
+            "{url}: shell"
+        );
+        assert!(
+            html.contains("/pkg/onwatch.wasm"),
+            "{url}: hydration script"
+        );
+        let h1 = heading(&html);
+        let has = |param: &str| {
+            path.contains(&format!(":{param}")) || path.contains(&format!("{{{param}}}"))
+        };
+        if has("host") {
+            assert!(h1.contains(host), "{url}: {h1}");
+            assert!(
+                state_after(&html, "<h1").as_deref() == Some("healthy"),
+                "{url}: the host's own state in its heading"
+            );
+        } else if has("env") {
+            assert_eq!(h1, "Environment live", "{url}");
+        } else if has("slug") {
+            assert!(h1.starts_with("datastore"), "{url}: {h1}");
+        } else {
+            assert!(!h1.is_empty(), "{url}: a heading");
+        }
+    }
+}
+
+/// A deep link that points nowhere keeps its helpful text but answers 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_environments_hosts_and_services_answer_404() {
+    let sim = FleetSim::start(demo_layout(1)).await.unwrap();
+    let app = app_on_sim(&sim, StoreKind::Sqlite).await;
+    for (path, says) in [
+        ("/environments/staging", "Unknown environment"),
+        ("/environments/live/hosts/no-such-host", "Unknown host"),
+        (
+            "/environments/staging/hosts/builder-api-live-1",
+            "Unknown host",
+        ),
+        ("/services/nope", "Unknown service"),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 404, "{path}");
+        assert_eq!(heading(&res.text().await.unwrap()), says, "{path}");
+    }
+    let res = app.get("/environments/live/hosts/builder-api-live-1").await;
+    assert_eq!(res.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,7 +325,7 @@ async fn service_history_survives_a_restart() {
     std::fs::write(&fleet_file, sim.fleet_file().to_toml()).unwrap();
     config.inventory.source = InventorySourceKind::Static;
     config.inventory.fleet_file = Some(fleet_file);
-    config.fleet.poll_interval_ms = 200;
+    config.fleet.interval = Duration::from_millis(200);
     inject(
         &sim,
         "builder-jobsrv-live-1",

@@ -26,7 +26,7 @@ async fn healthz_is_503_when_the_store_is_gone() {
     assert_eq!(app.get("/healthz").await.status(), 200);
     // Take the database away: refuse new connections and end the existing ones.
     let db = app.store_url.rsplit('/').next().unwrap().to_owned();
-    let admin = ops::testkit::postgres_admin_url().unwrap();
+    let admin = testkit::postgres_admin_url().unwrap();
     let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap();
     conn.execute(format!("ALTER DATABASE {db} WITH ALLOW_CONNECTIONS false").as_str())
         .await

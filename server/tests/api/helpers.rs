@@ -124,7 +124,7 @@ pub async fn test_config(kind: StoreKind) -> (Config, tempfile::TempDir) {
     config.auth.dev_signin = true;
     config.store.url = match kind {
         StoreKind::Sqlite => format!("sqlite://{}/onwatch.db", dir.path().display()),
-        StoreKind::Postgres => ops::testkit::postgres_database()
+        StoreKind::Postgres => testkit::postgres_database()
             .await
             .expect("a Postgres test database"),
     };

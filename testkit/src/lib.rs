@@ -1,4 +1,5 @@
-//! Test helpers shared by every crate's test-suite.
+//! Test helpers shared by every crate's test-suite. A dev-dependency only: the release binary
+//! contains none of this (no code that starts node, moto or Postgres ships in `onwatch`).
 //!
 //! [`postgres_database`] gives each test its own database in one throwaway PostgreSQL cluster. The
 //! cluster comes from `ONWATCH_TEST_PG_URL` (an admin URL; `make test` starts one and sets it) or,
@@ -67,6 +68,15 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// The developer cache the bootstrap fills (`ONWATCH_DEV_CACHE`, default `~/.cache/onwatch`).
+pub fn dev_cache() -> PathBuf {
+    match std::env::var_os("ONWATCH_DEV_CACHE").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+            .join(".cache/onwatch"),
+    }
+}
+
 /// The workspace root (the folder with the top-level Cargo.toml).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -92,10 +102,8 @@ impl MotoServer {
     /// Starts moto from `ONWATCH_TEST_MOTO_SERVER` or the bootstrap's venv, and waits until it
     /// answers (the first EC2 call after start is slow; callers should allow for it).
     pub async fn start() -> Result<MotoServer, String> {
-        let bin = std::env::var("ONWATCH_TEST_MOTO_SERVER").unwrap_or_else(|_| {
-            let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-            format!("{home}/.cache/onwatch/venv/bin/moto_server")
-        });
+        let bin = std::env::var("ONWATCH_TEST_MOTO_SERVER")
+            .unwrap_or_else(|_| format!("{}/venv/bin/moto_server", dev_cache().display()));
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())

@@ -1,0 +1,149 @@
+//! The control-gateway client: a fresh connection per command, as `hab` does — handshake with
+//! the shared secret, one request, replies until the transaction completes.
+
+use std::time::Duration;
+
+use prost::Message;
+use tokio::net::TcpStream;
+
+use super::framing::{Frame, Txn};
+use super::messages::{
+    ConsoleLine, ErrCode, Handshake, NetErr, PackageIdentMsg, ServiceStatusMsg, SvcStart,
+    SvcStatus, SvcStop,
+};
+use super::CtlError;
+
+/// The Supervisor's (and `hab`'s) request timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a command produced: the console lines, and the service statuses for `SvcStatus`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CtlReply {
+    pub console: Vec<String>,
+    pub statuses: Vec<ServiceStatusMsg>,
+}
+
+/// Where a control gateway is, and its shared secret (`/hab/sup/default/CTL_SECRET`).
+#[derive(Clone)]
+pub struct CtlTarget {
+    pub addr: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CtlTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CtlTarget")
+            .field("addr", &self.addr)
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+/// Control-gateway client: a fresh connection per command, as `hab` does.
+#[derive(Debug, Clone)]
+pub struct CtlClient {
+    pub timeout: Duration,
+}
+
+impl Default for CtlClient {
+    fn default() -> Self {
+        CtlClient {
+            timeout: REQUEST_TIMEOUT,
+        }
+    }
+}
+
+impl CtlClient {
+    /// `hab svc stop ORIGIN/NAME`. Asynchronous on the Supervisor: poll the gateway to see it.
+    pub async fn stop(
+        &self,
+        target: &CtlTarget,
+        ident: PackageIdentMsg,
+    ) -> Result<CtlReply, CtlError> {
+        let msg = SvcStop {
+            ident: Some(ident),
+            timeout_in_seconds: None,
+        };
+        self.request(target, "SvcStop", msg.encode_to_vec()).await
+    }
+
+    /// `hab svc start ORIGIN/NAME`.
+    pub async fn start(
+        &self,
+        target: &CtlTarget,
+        ident: PackageIdentMsg,
+    ) -> Result<CtlReply, CtlError> {
+        let msg = SvcStart { ident: Some(ident) };
+        self.request(target, "SvcStart", msg.encode_to_vec()).await
+    }
+
+    /// `hab svc status [ident]`.
+    pub async fn status(
+        &self,
+        target: &CtlTarget,
+        ident: Option<PackageIdentMsg>,
+    ) -> Result<CtlReply, CtlError> {
+        let msg = SvcStatus { ident };
+        self.request(target, "SvcStatus", msg.encode_to_vec()).await
+    }
+
+    /// Handshake, one request, replies until complete.
+    pub async fn request(
+        &self,
+        target: &CtlTarget,
+        message_id: &str,
+        body: Vec<u8>,
+    ) -> Result<CtlReply, CtlError> {
+        let secs = self.timeout.as_secs().max(1);
+        tokio::time::timeout(self.timeout, async {
+            let mut stream = TcpStream::connect(&target.addr)
+                .await
+                .map_err(|e| CtlError::Connect(format!("{}: {e}", target.addr)))?;
+            stream.set_nodelay(true).ok();
+            let hs = Handshake {
+                secret_key: Some(target.secret.clone()),
+            };
+            Frame::message(Some(Txn::request(0)), "Handshake", &hs)
+                .write(&mut stream)
+                .await?;
+            let reply = Frame::read(&mut stream).await?.ok_or(CtlError::Closed)?;
+            match reply.message_id.as_str() {
+                "NetOk" => {}
+                "NetErr" => return Err(refusal(&reply)),
+                other => {
+                    return Err(CtlError::Protocol(format!(
+                        "expected NetOk to the handshake, got {other}"
+                    )))
+                }
+            }
+            Frame::new(Some(Txn::request(1)), message_id, body)
+                .write(&mut stream)
+                .await?;
+            let mut out = CtlReply::default();
+            loop {
+                let frame = Frame::read(&mut stream).await?.ok_or(CtlError::Closed)?;
+                match frame.message_id.as_str() {
+                    "NetErr" => return Err(refusal(&frame)),
+                    "ConsoleLine" => out.console.push(frame.decode::<ConsoleLine>()?.line),
+                    "ServiceStatus" => out.statuses.push(frame.decode::<ServiceStatusMsg>()?),
+                    _ => {}
+                }
+                if frame.is_complete() {
+                    return Ok(out);
+                }
+            }
+        })
+        .await
+        .map_err(|_| CtlError::Timeout(secs))?
+    }
+}
+
+fn refusal(frame: &Frame) -> CtlError {
+    match frame.decode::<NetErr>() {
+        Ok(e) => CtlError::Refused {
+            code: ErrCode::try_from(e.code).unwrap_or(ErrCode::Internal),
+            msg: e.msg,
+        },
+        Err(e) => e,
+    }
+}

@@ -1,0 +1,256 @@
+//! A pooled HTTP client for Supervisor gateways: timeouts, body limits, bearer tokens, TLS, and a
+//! memo that parses a steady Supervisor's `/services` once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::wire::{
+    parse_census, parse_health, parse_services, CensusSummary, HealthReport, ServiceStatus,
+};
+use super::{GatewayError, MAX_BODY_BYTES};
+
+/// Where a Supervisor's HTTP gateway is, and how to authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayTarget {
+    /// `http://10.0.0.5:9631` or `https://…` (no trailing slash).
+    pub base_url: String,
+    pub token: Option<String>,
+}
+
+impl GatewayTarget {
+    pub fn new(host: &str, port: u16, tls: bool, token: Option<String>) -> GatewayTarget {
+        let scheme = if tls { "https" } else { "http" };
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        GatewayTarget {
+            base_url: format!("{scheme}://{host}:{port}"),
+            token,
+        }
+    }
+}
+
+/// Client settings shared by every host.
+#[derive(Debug, Clone)]
+pub struct GatewayClientOptions {
+    pub connect_timeout: Duration,
+    /// For the whole request, body included.
+    pub request_timeout: Duration,
+    /// Extra CA certificate (PEM) for gateways with their own TLS certificates.
+    pub ca_pem: Option<Vec<u8>>,
+    pub max_idle_per_host: usize,
+}
+
+impl Default for GatewayClientOptions {
+    fn default() -> Self {
+        GatewayClientOptions {
+            connect_timeout: Duration::from_millis(1500),
+            request_timeout: Duration::from_secs(3),
+            ca_pem: None,
+            max_idle_per_host: 2,
+        }
+    }
+}
+
+/// A pooled HTTP client for Supervisor gateways. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct GatewayClient {
+    http: reqwest::Client,
+    request_timeout: Duration,
+    /// Per gateway: a keyed hash of the last `/services` body and what it parsed to. A steady
+    /// Supervisor sends the same bytes every poll; they are parsed once.
+    services_memo: Arc<Mutex<ServicesMemo>>,
+    /// The key of those hashes (random per client: a host cannot aim for a collision).
+    memo_keys: std::collections::hash_map::RandomState,
+}
+
+/// By gateway URL: the keyed hash of the last `/services` body and what it parsed to.
+type ServicesMemo = HashMap<String, (u64, Vec<ServiceStatus>)>;
+
+/// Gateways remembered by the `/services` memo before it starts afresh (inventories change).
+const SERVICES_MEMO_MAX: usize = 20_000;
+
+impl GatewayClient {
+    pub fn new(options: &GatewayClientOptions) -> Result<GatewayClient, GatewayError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .pool_max_idle_per_host(options.max_idle_per_host)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("onwatch/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &options.ca_pem {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| GatewayError::BadAddress(format!("CA certificate: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| GatewayError::Connect(format!("HTTP client: {e}")))?;
+        Ok(GatewayClient {
+            http,
+            request_timeout: options.request_timeout,
+            services_memo: Arc::default(),
+            memo_keys: Default::default(),
+        })
+    }
+
+    /// `GET /services`, parsed only when the body differs from the last one this client read
+    /// from the same gateway (the poller's steady state: same bytes every second).
+    pub async fn services_memo(
+        &self,
+        target: &GatewayTarget,
+    ) -> Result<Vec<ServiceStatus>, GatewayError> {
+        use std::hash::BuildHasher;
+        let body = self.services_body(target).await?;
+        let hash = self.memo_keys.hash_one(&body);
+        let seen = self.services_memo.lock().ok().and_then(|memo| {
+            memo.get(&target.base_url)
+                .filter(|(h, _)| *h == hash)
+                .map(|(_, parsed)| parsed.clone())
+        });
+        if let Some(parsed) = seen {
+            return Ok(parsed);
+        }
+        let parsed = parse_services(&body)?;
+        if let Ok(mut memo) = self.services_memo.lock() {
+            if memo.len() >= SERVICES_MEMO_MAX {
+                memo.clear();
+            }
+            memo.insert(target.base_url.clone(), (hash, parsed.clone()));
+        }
+        Ok(parsed)
+    }
+
+    /// GETs `path`, returning the status and the body (up to [`MAX_BODY_BYTES`]).
+    async fn get(
+        &self,
+        target: &GatewayTarget,
+        path: &str,
+    ) -> Result<(u16, Vec<u8>), GatewayError> {
+        let url = format!("{}{path}", target.base_url);
+        let mut req = self.http.get(&url);
+        if let Some(token) = &target.token {
+            req = req.bearer_auth(token);
+        }
+        let mut resp = req.send().await.map_err(|e| self.classify(e))?;
+        let status = resp.status().as_u16();
+        if let Some(len) = resp.content_length() {
+            if len as usize > MAX_BODY_BYTES {
+                return Err(GatewayError::TooLarge);
+            }
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(e))? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(GatewayError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, body))
+    }
+
+    fn classify(&self, e: reqwest::Error) -> GatewayError {
+        if e.is_timeout() {
+            GatewayError::Timeout(self.request_timeout.as_millis() as u64)
+        } else if e.is_builder() {
+            GatewayError::BadAddress(e.to_string())
+        } else {
+            // The innermost cause says the most ("Connection refused").
+            let mut msg = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                msg = s.to_string();
+                source = s.source();
+            }
+            GatewayError::Connect(msg)
+        }
+    }
+
+    fn check(status: u16, body: &[u8]) -> Result<(), GatewayError> {
+        match status {
+            200 => Ok(()),
+            401 => Err(GatewayError::Unauthorized),
+            404 => Err(GatewayError::NotFound),
+            s => Err(GatewayError::Status {
+                status: s,
+                reason: String::from_utf8_lossy(&body[..body.len().min(200)])
+                    .trim()
+                    .to_owned(),
+            }),
+        }
+    }
+
+    /// `GET /services`: every loaded service.
+    pub async fn services(
+        &self,
+        target: &GatewayTarget,
+    ) -> Result<Vec<ServiceStatus>, GatewayError> {
+        parse_services(&self.services_body(target).await?)
+    }
+
+    /// The body of a successful `GET /services`.
+    async fn services_body(&self, target: &GatewayTarget) -> Result<Vec<u8>, GatewayError> {
+        let (status, body) = self.get(target, "/services").await?;
+        GatewayClient::check(status, &body)?;
+        Ok(body)
+    }
+
+    /// `GET /services/{svc}/{group}/health`. 200 (OK/WARNING), 503 (CRITICAL) and 500 (UNKNOWN)
+    /// all carry the report.
+    pub async fn health(
+        &self,
+        target: &GatewayTarget,
+        service: &str,
+        group: &str,
+    ) -> Result<HealthReport, GatewayError> {
+        let (status, body) = self
+            .get(target, &format!("/services/{service}/{group}/health"))
+            .await?;
+        match status {
+            200 | 500 | 503 => parse_health(&body),
+            s => {
+                GatewayClient::check(s, &body)?;
+                parse_health(&body)
+            }
+        }
+    }
+
+    /// `GET /census`, summarised.
+    pub async fn census(&self, target: &GatewayTarget) -> Result<CensusSummary, GatewayError> {
+        let (status, body) = self.get(target, "/census").await?;
+        GatewayClient::check(status, &body)?;
+        parse_census(&body)
+    }
+
+    /// `GET /butterfly`, as raw JSON (shown for debugging on the host page).
+    pub async fn butterfly(
+        &self,
+        target: &GatewayTarget,
+    ) -> Result<serde_json::Value, GatewayError> {
+        let (status, body) = self.get(target, "/butterfly").await?;
+        GatewayClient::check(status, &body)?;
+        serde_json::from_slice(&body).map_err(|e| GatewayError::Garbage(format!("butterfly: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_are_bracketed() {
+        assert_eq!(
+            GatewayTarget::new("::1", 9631, false, None).base_url,
+            "http://[::1]:9631"
+        );
+        assert_eq!(
+            GatewayTarget::new("10.0.0.5", 9631, true, None).base_url,
+            "https://10.0.0.5:9631"
+        );
+    }
+}
