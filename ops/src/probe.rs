@@ -9,16 +9,51 @@ use serde::{Deserialize, Serialize};
 /// How many results each probe keeps.
 pub const HISTORY: usize = 60;
 
+/// One probe: an entry of the configuration's `[[probes]]`, read straight into this struct.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProbeSpec {
     pub name: String,
     pub environment: String,
+    /// An http(s) URL ([`ProbeSpec::check`]).
     pub url: String,
+    #[serde(
+        rename = "interval_secs",
+        deserialize_with = "crate::time::secs",
+        default = "default_interval",
+        skip_serializing
+    )]
     pub interval: Duration,
+    #[serde(
+        rename = "timeout_secs",
+        deserialize_with = "crate::time::secs",
+        default = "default_timeout",
+        skip_serializing
+    )]
     pub timeout: Duration,
 }
 
+fn default_interval() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
 impl ProbeSpec {
+    /// What is wrong with the probe, if anything, as (key, what is expected).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        match url::Url::parse(&self.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => return Err(("url", format!("`{}` is not an http(s) URL", self.url))),
+        }
+        if self.interval.is_zero() {
+            return Err(("interval_secs", "must be at least 1".to_owned()));
+        }
+        Ok(())
+    }
+
     /// The default probe of an environment's Builder API.
     pub fn builder_api(environment: &str, base_url: &str) -> ProbeSpec {
         ProbeSpec {

@@ -42,7 +42,8 @@ impl Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store URL `{0}` is not supported: use sqlite://PATH or postgres://USER@HOST/DB")]
+    /// What is wrong with the store URL and what is expected (the URL's password redacted).
+    #[error("{0}")]
     UnsupportedUrl(String),
     #[error("cannot create the directory for the SQLite store `{path}`: {source}")]
     CreateDir {
@@ -57,22 +58,83 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
 }
 
-/// Tuning for the connection pool.
-#[derive(Debug, Clone)]
+/// Where the store is and how to use it: the `[store]` section of the configuration, read
+/// straight into this struct.
+#[derive(Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct StoreOptions {
+    /// `sqlite://PATH` (the default, a file under ./data) or `postgres://USER@HOST:PORT/DB`;
+    /// [`check_url`] says whether it is usable.
+    pub url: String,
     pub max_connections: u32,
+    /// File holding the Postgres password, so that it need not be written in the URL.
+    pub password_file: Option<std::path::PathBuf>,
+    /// Days of service history to keep (`fleet::history` prunes older rows).
+    pub history_retention_days: u32,
+    #[serde(skip)]
     pub acquire_timeout: Duration,
-    /// Password for a Postgres store, read from a secret file rather than written in the URL.
+    /// Read from `password_file` at start-up; never from the configuration itself.
+    #[serde(skip)]
     pub password: Option<String>,
+}
+
+/// The password never prints.
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("password_file", &self.password_file)
+            .field("history_retention_days", &self.history_retention_days)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
+            url: "sqlite://data/onwatch.db".to_owned(),
             max_connections: 8,
+            password_file: None,
+            history_retention_days: 30,
             acquire_timeout: Duration::from_secs(5),
             password: None,
         }
+    }
+}
+
+/// Whether Onwatch can use a store at `url`, and which backend it names: the one place the
+/// store-URL rules live (the configuration check and [`Store::connect`] both ask it).
+pub fn check_url(url: &str) -> Result<Backend, StoreError> {
+    let url = url.trim();
+    match Backend::from_url(url) {
+        Some(Backend::Postgres) => match url::Url::parse(url) {
+            Ok(_) => Ok(Backend::Postgres),
+            Err(e) => Err(StoreError::UnsupportedUrl(format!(
+                "`{}` is not a valid URL ({e}); expected postgres://USER@HOST:PORT/DATABASE",
+                redact_url(url)
+            ))),
+        },
+        Some(Backend::Sqlite) => {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or("");
+            if path.is_empty() || path.starts_with(":memory:") {
+                Err(StoreError::UnsupportedUrl(
+                    "an in-memory SQLite store loses everything at restart; expected sqlite://PATH"
+                        .to_owned(),
+                ))
+            } else {
+                Ok(Backend::Sqlite)
+            }
+        }
+        None => Err(StoreError::UnsupportedUrl(format!(
+            "`{}` is not a supported store URL; expected sqlite://PATH or postgres://USER@HOST:PORT/DATABASE",
+            redact_url(url)
+        ))),
     }
 }
 
@@ -86,7 +148,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects to the store at `url` and applies the embedded migrations.
+    /// Connects to the store at `url` (the configuration's `options.url`, or another for tools
+    /// and tests) and applies the embedded migrations.
     pub async fn open(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let store = Store::connect(url, options).await?;
         store.migrate().await?;
@@ -96,8 +159,7 @@ impl Store {
     /// Connects without migrating (for `onwatch migrate --check` style tools and tests).
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        let backend =
-            Backend::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
+        let backend = check_url(url)?;
         let url = match backend {
             Backend::Sqlite => sqlite_url(url)?,
             Backend::Postgres => url.to_owned(),
@@ -207,7 +269,8 @@ impl Store {
     }
 }
 
-/// Normalises a SQLite URL: creates the parent directory and asks SQLite to create the file.
+/// Normalises a SQLite URL that [`check_url`] accepted: creates the parent directory and asks
+/// SQLite to create the file.
 fn sqlite_url(url: &str) -> Result<String, StoreError> {
     let rest = url
         .strip_prefix("sqlite://")
@@ -217,11 +280,6 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
     };
-    if path.is_empty() || path == ":memory:" {
-        return Err(StoreError::UnsupportedUrl(format!(
-            "{url} (an in-memory SQLite store would lose everything at restart; give a file path)"
-        )));
-    }
     if let Some(parent) = Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
@@ -305,9 +363,17 @@ mod tests {
         assert!(p.parent().unwrap().is_dir(), "parent directory created");
         let url = sqlite_url(&format!("sqlite://{}?mode=ro", p.display())).unwrap();
         assert!(url.ends_with("?mode=ro"), "{url}");
-        assert!(matches!(
-            sqlite_url("sqlite::memory:"),
-            Err(StoreError::UnsupportedUrl(_))
-        ));
+        for bad in [
+            "sqlite::memory:",
+            "sqlite://",
+            "sqlite://:memory:?cache=shared",
+        ] {
+            assert!(
+                matches!(check_url(bad), Err(StoreError::UnsupportedUrl(_))),
+                "{bad}"
+            );
+        }
+        assert!(check_url("postgres://bad url with spaces").is_err());
+        assert_eq!(check_url("postgres://u@h/db").unwrap(), Backend::Postgres);
     }
 }

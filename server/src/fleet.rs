@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ops::fleet::poller::{EnvironmentAccess, Poller};
 use ops::fleet::{feeds, FleetModel, History, ModelOptions};
-use ops::inventory::ec2::{Ec2Inventory, Ec2Options};
+use ops::inventory::ec2::Ec2Inventory;
 use ops::inventory::static_file::{FleetFile, StaticInventory};
 use ops::inventory::InventorySource;
 use ops::probe::ProbeSpec;
@@ -55,24 +55,9 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
             .fleet_file
             .clone()
             .map(|path| Arc::new(StaticInventory { path }) as Arc<dyn InventorySource>),
-        InventorySourceKind::Ec2 => {
-            let e = &config.inventory.ec2;
-            Some(Arc::new(
-                Ec2Inventory::new(Ec2Options {
-                    region: e.region.clone(),
-                    endpoint_url: e
-                        .endpoint_url
-                        .as_ref()
-                        .map(|u| u.as_str().trim_end_matches('/').to_owned()),
-                    environment_tag: e.environment_tag.clone(),
-                    use_public_ip: e.use_public_ip,
-                    gateway_port: e.gateway_port,
-                    ctl_port: e.ctl_port,
-                    ..Ec2Options::default()
-                })
-                .await,
-            ) as Arc<dyn InventorySource>)
-        }
+        InventorySourceKind::Ec2 => Some(Arc::new(
+            Ec2Inventory::new(config.inventory.ec2.clone()).await,
+        ) as Arc<dyn InventorySource>),
     };
     let source_name = source.as_ref().map(|s| s.describe());
 
@@ -145,17 +130,7 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
 /// Configured probes, plus the default Builder API probe of each environment whose API URL is
 /// known (from the configuration, or from the static fleet file).
 fn probe_specs(config: &Config) -> Vec<ProbeSpec> {
-    let mut specs: Vec<ProbeSpec> = config
-        .probes
-        .iter()
-        .map(|p| ProbeSpec {
-            name: p.name.clone(),
-            environment: p.environment.clone(),
-            url: p.url.to_string(),
-            interval: Duration::from_secs(p.interval_secs.max(1)),
-            timeout: Duration::from_secs(10),
-        })
-        .collect();
+    let mut specs: Vec<ProbeSpec> = config.probes.clone();
     let mut api_urls: BTreeMap<String, String> = BTreeMap::new();
     if config.inventory.source == InventorySourceKind::Static {
         if let Some(path) = &config.inventory.fleet_file {

@@ -101,8 +101,7 @@ async fn serve(config: Config) -> ExitCode {
 async fn migrate(config: Config) -> ExitCode {
     let options = ops::store::StoreOptions {
         max_connections: 1,
-        password: config.store.password.clone(),
-        ..Default::default()
+        ..config.store.clone()
     };
     match ops::store::Store::open(&config.store.url, &options).await {
         Ok(store) => {

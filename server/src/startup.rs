@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use ops::store::{Store, StoreOptions};
+use ops::store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
@@ -97,15 +97,7 @@ impl Application {
         config: Config,
         extra: Router,
     ) -> Result<Application, StartError> {
-        let store = Store::open(
-            &config.store.url,
-            &StoreOptions {
-                max_connections: config.store.max_connections,
-                password: config.store.password.clone(),
-                ..StoreOptions::default()
-            },
-        )
-        .await?;
+        let store = Store::open(&config.store.url, &config.store).await?;
         let listener = TcpListener::bind(config.server.listen)
             .await
             .map_err(|source| StartError::Bind {

@@ -11,12 +11,15 @@ use futures_util::future::BoxFuture;
 
 use super::{group_hosts, Host, InventoryError, InventorySource};
 
-/// How to reach EC2 and read the instances.
-#[derive(Debug, Clone)]
+/// How to reach EC2 and read the instances: the `[inventory.ec2]` section of the configuration,
+/// read straight into this struct. The tuning below the ports is not configurable (tests set it).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Ec2Options {
     /// `None`: from the environment/profile (the default chain).
     pub region: Option<String>,
-    /// Another endpoint (moto in tests, a VPC endpoint in production).
+    /// Another endpoint (moto in tests, a VPC endpoint in production), without a trailing slash.
+    #[serde(deserialize_with = "endpoint")]
     pub endpoint_url: Option<String>,
     /// The tag whose value names the environment.
     pub environment_tag: String,
@@ -25,12 +28,31 @@ pub struct Ec2Options {
     pub gateway_port: u16,
     pub ctl_port: u16,
     /// Instances per DescribeInstances page (AWS accepts 5..=1000).
+    #[serde(skip)]
     pub page_size: i32,
     /// SDK retry attempts (1 = no retries).
+    #[serde(skip)]
     pub max_attempts: u32,
+    #[serde(skip)]
     pub timeout: Duration,
     /// Static credentials (tests); `None` uses the default chain (env, profile, IMDS, ECS…).
+    #[serde(skip)]
     pub static_credentials: Option<(String, String)>,
+}
+
+/// An endpoint must be an http(s) URL; kept without its trailing slash.
+fn endpoint<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let Some(raw) = <Option<String> as serde::Deserialize>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let url = url::Url::parse(&raw)
+        .map_err(|e| serde::de::Error::custom(format!("`{raw}` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(serde::de::Error::custom(format!(
+            "`{raw}` is not an http(s) URL"
+        )));
+    }
+    Ok(Some(url.as_str().trim_end_matches('/').to_owned()))
 }
 
 impl Default for Ec2Options {

@@ -1,0 +1,78 @@
+//! `[environments.NAME]`: the environments Onwatch knows, production first.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{read_secret, ConfigError};
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// Production environments get the red badge and the strictest guards.
+    #[serde(default)]
+    pub production: bool,
+    #[serde(default)]
+    pub description: String,
+    /// Builder API base URL, probed at /v1/depot/origins/core (e.g. https://bldr.habitat.sh).
+    #[serde(default)]
+    pub builder_api_url: Option<url::Url>,
+    /// File with the Supervisors' HTTP gateway token (HAB_SUP_GATEWAY_AUTH_TOKEN).
+    #[serde(default)]
+    pub gateway_token_file: Option<PathBuf>,
+    /// The gateways speak HTTPS.
+    #[serde(default)]
+    pub gateway_tls: bool,
+    /// Set from `gateway_token_file`.
+    #[serde(skip)]
+    pub gateway_token: Option<String>,
+}
+
+pub(super) fn default_environments() -> BTreeMap<String, EnvironmentConfig> {
+    BTreeMap::from([
+        (
+            "live".to_owned(),
+            EnvironmentConfig {
+                production: true,
+                description: "Production: the Builder services the world uses.".to_owned(),
+                ..EnvironmentConfig::default()
+            },
+        ),
+        (
+            "acceptance".to_owned(),
+            EnvironmentConfig {
+                production: false,
+                description: "Mirrors production, sometimes with newer releases. Reproduce and test here first."
+                    .to_owned(),
+                ..EnvironmentConfig::default()
+            },
+        ),
+    ])
+}
+
+pub(super) fn check(
+    environments: &mut BTreeMap<String, EnvironmentConfig>,
+) -> Result<(), ConfigError> {
+    if environments.is_empty() {
+        return Err(ConfigError::key(
+            "environments",
+            "at least one environment is needed, e.g. [environments.live] production = true",
+        ));
+    }
+    for (name, env) in environments.iter_mut() {
+        if vocab::EnvironmentName::new(name).is_err() {
+            return Err(ConfigError::key(
+                &format!("environments.{name}"),
+                "environment names are lower-case letters, digits, '-' and '_' (they appear in URLs)",
+            ));
+        }
+        if let Some(file) = &env.gateway_token_file {
+            env.gateway_token = Some(read_secret(
+                &format!("environments.{name}.gateway_token_file"),
+                file,
+            )?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! `[server]`: where Onwatch listens, the address people use, the built site, shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The address people use to reach Onwatch (used for cookies and sign-in redirects).
+    pub public_url: Option<url::Url>,
+    /// Folder with the built site (`pkg/onwatch.js`, `.wasm`, `.css`).
+    pub site_root: PathBuf,
+    /// How long in-flight requests may run after SIGTERM before the process exits anyway.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: None,
+            site_root: PathBuf::from("target/site"),
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+pub(super) fn check(server: &ServerConfig) -> Result<(), ConfigError> {
+    if let Some(public) = &server.public_url {
+        if !matches!(public.scheme(), "http" | "https") || public.host_str().is_none() {
+            return Err(ConfigError::key(
+                "server.public_url",
+                format!("`{public}` is not an http(s) URL with a host; expected e.g. https://onwatch.example.com"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,293 @@
+use super::*;
+use std::io::Write;
+
+fn write(contents: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(contents.as_bytes()).unwrap();
+    f
+}
+
+/// Loads `contents` with the development sign-in on, unless the contents say otherwise, in
+/// figment's jail: an environment of exactly `env` (the process's own is cleared), so tests
+/// neither see nor disturb each other's variables.
+fn load(contents: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let contents = if contents.contains("[auth") {
+        contents.to_owned()
+    } else {
+        format!("{contents}\n[auth]\ndev_signin = true\n")
+    };
+    let mut result = None;
+    // figment's own error type is large; it is the jail's signature, not ours.
+    #[allow(clippy::result_large_err)]
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file("onwatch.toml", &contents)?;
+        for (k, v) in env {
+            jail.set_env(k, v);
+        }
+        result = Some(Config::load(Some(Path::new("onwatch.toml"))));
+        Ok(())
+    });
+    result.expect("the jail ran")
+}
+
+#[test]
+fn defaults_are_sqlite_on_loopback_with_live_and_acceptance() {
+    let c = load("", &[]).unwrap();
+    assert_eq!(c.store.url, "sqlite://data/onwatch.db");
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:3000");
+    let order: Vec<_> = c
+        .environments_in_order()
+        .into_iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert_eq!(order, ["live", "acceptance"], "production first");
+    assert!(c.environments["live"].production);
+}
+
+#[test]
+fn file_values_and_env_overrides() {
+    let c = load(
+        "[server]\nlisten = \"127.0.0.1:4000\"\n[store]\nurl = \"sqlite://x/y.db\"\n",
+        &[
+            ("ONWATCH_STORE__MAX_CONNECTIONS", "3"),
+            ("ONWATCH_SERVER__LISTEN", "127.0.0.2:5000"),
+            ("ONWATCH_CONFIG", "/ignored"),
+            ("ONWATCH_TEST_PG_URL", "ignored"),
+            ("ONWATCH_DEV_CACHE", "ignored"),
+            ("PATH", "/bin"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.store.url, "sqlite://x/y.db");
+    assert_eq!(c.store.max_connections, 3);
+    assert_eq!(
+        c.server.listen.to_string(),
+        "127.0.0.2:5000",
+        "env wins over file"
+    );
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let e = load("[server]\nlisten = \"127.0.0.1:4000\"\nlistne = 1\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("server.listne"), "{e}");
+    assert!(e.message.contains("listne"), "{e}");
+    let e = load("[stroe]\nurl = \"sqlite://a.db\"\n", &[]).unwrap_err();
+    assert!(e.to_string().contains("stroe"), "{e}");
+    let e = load("", &[("ONWATCH_STORE__URLL", "sqlite://a.db")]).unwrap_err();
+    assert!(e.to_string().contains("urll"), "{e}");
+    assert!(
+        e.to_string().contains("environment"),
+        "names the origin: {e}"
+    );
+}
+
+#[test]
+fn malformed_values_are_named() {
+    let e = load("[store]\nurl = \"postgres://bad url with spaces\"\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("store.url"), "{e}");
+    assert!(e.message.contains("postgres://USER@HOST"), "{e}");
+    let e = load("[store]\nurl = \"mysql://u@h/db\"\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("store.url"), "{e}");
+    let e = load("[server]\npublic_url = \"not a url\"\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("server.public_url"), "{e}");
+    let e = load("[server]\npublic_url = \"ftp://x.example\"\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("server.public_url"), "{e}");
+    let e = load("[server]\nlisten = \"localhost\"\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("server.listen"), "{e}");
+    let e = load("[environments.Live]\nproduction = true\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("environments.Live"), "{e}");
+    let e = load("this is not toml", &[]).unwrap_err();
+    assert!(e.origin.is_some(), "names the file: {e}");
+}
+
+#[test]
+fn unreadable_file_is_named() {
+    let e = Config::load(Some(Path::new("/nonexistent/onwatch.toml"))).unwrap_err();
+    assert_eq!(e.origin.as_deref(), Some("/nonexistent/onwatch.toml"));
+    assert!(e.message.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn missing_or_empty_secret_is_named() {
+    let e = load(
+        "[store]\nurl = \"postgres://onwatch@db/onwatch\"\npassword_file = \"/nonexistent/pw\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("store.password_file"), "{e}");
+    assert!(e.message.contains("/nonexistent/pw"), "{e}");
+    let empty = write("\n");
+    let e = load(
+        &format!(
+            "[store]\nurl = \"postgres://onwatch@db/onwatch\"\npassword_file = \"{}\"\n",
+            empty.path().display()
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.message.contains("empty"), "{e}");
+    let pw = write("s3cret\n");
+    let c = load(
+        &format!(
+            "[store]\nurl = \"postgres://onwatch@db/onwatch\"\npassword_file = \"{}\"\n",
+            pw.path().display()
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.store.password.as_deref(), Some("s3cret"));
+}
+
+#[test]
+fn the_password_field_cannot_be_set_directly() {
+    let e = load("[store]\npassword = \"x\"\n", &[]).unwrap_err();
+    assert!(e.message.contains("password"), "{e}");
+}
+
+#[test]
+fn dev_signin_only_on_loopback() {
+    let e = load("[server]\nlisten = \"0.0.0.0:3000\"\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth.dev_signin"), "{e}");
+    assert!(e.message.contains("loopback"), "{e}");
+    let c = load("[server]\nlisten = \"[::1]:3000\"\n", &[]).unwrap();
+    assert!(c.auth.dev_signin);
+}
+
+#[test]
+fn someone_must_be_able_to_sign_in() {
+    let e = load("[auth]\ndev_signin = false\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth"), "{e}");
+    assert!(e.message.contains("[auth.github]"), "{e}");
+}
+
+fn github(extra: &str, secret: &std::path::Path) -> String {
+    format!(
+        "[auth.github]\nclient_id = \"Iv1.abc\"\nclient_secret_file = \"{}\"\n{extra}",
+        secret.display()
+    )
+}
+
+#[test]
+fn github_provider_is_checked() {
+    let secret = write("gh-secret\n");
+    let c = load(
+        &github(
+            "[auth.github.roles]\nviewer = [\"habitat-sh\"]\n",
+            secret.path(),
+        ),
+        &[],
+    )
+    .unwrap();
+    let gh = c.auth.github.unwrap();
+    assert_eq!(gh.client_secret, "gh-secret");
+    assert_eq!(gh.api_url.as_str(), "https://api.github.com/");
+    assert!(gh.roles.case_insensitive, "GitHub names ignore case");
+
+    let e = load(&github("[auth.github.roles]\n", secret.path()), &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth.github.roles"), "{e}");
+
+    let e = load(
+        &github(
+            "[auth.github.roles]\nviewer = [\"x\"]\n",
+            Path::new("/nonexistent/secret"),
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.key.as_deref(),
+        Some("auth.github.client_secret_file"),
+        "{e}"
+    );
+
+    let e = load(
+        &github(
+            "[auth.github.roles]\nviewer = [\"x\"]\nadmin = [1]\n",
+            secret.path(),
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth.github.roles.admin.0"), "{e}");
+
+    let e = load(
+        &format!(
+            "[server]\nlisten = \"0.0.0.0:3000\"\n{}",
+            github("[auth.github.roles]\nviewer = [\"x\"]\n", secret.path())
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("server.public_url"), "{e}");
+}
+
+#[test]
+fn oidc_provider_is_checked() {
+    let secret = write("oidc-secret");
+    let base = format!(
+        "[auth.oidc]\nissuer_url = \"https://example.okta.com/oauth2/default\"\nclient_id = \"0oa1\"\nclient_secret_file = \"{}\"\n",
+        secret.path().display()
+    );
+    let c = load(
+        &format!("{base}[auth.oidc.roles]\nresponder = [\"builder-oncall\"]\n"),
+        &[],
+    )
+    .unwrap();
+    let oidc = c.auth.oidc.unwrap();
+    assert_eq!(oidc.groups_claim, "groups");
+    assert!(oidc.scopes.contains(&"openid".to_owned()));
+    assert!(!oidc.roles.case_insensitive);
+    let e = load(&format!("{base}[auth.oidc.roles]\n"), &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth.oidc.roles"), "{e}");
+    let e = load(&base, &[]).unwrap_err();
+    assert_eq!(
+        e.key.as_deref(),
+        Some("auth.oidc.roles"),
+        "no roles at all: {e}"
+    );
+    let e = load(
+        &format!(
+            "{}[auth.oidc.roles]\nviewer = [\"x\"]\n",
+            base.replace("https://example.okta.com/oauth2/default", "not a url")
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth.oidc.issuer_url"), "{e}");
+}
+
+#[test]
+fn env_overrides_reach_the_sections_ops_owns() {
+    let c = load(
+        "[fleet]\npoll_interval_ms = 500\n",
+        &[
+            ("ONWATCH_FLEET__POLL_INTERVAL_MS", "250"),
+            ("ONWATCH_FLEET__STALE_AFTER_SECS", "20"),
+            ("ONWATCH_INVENTORY__EC2__ENVIRONMENT_TAG", "X-Env"),
+            ("ONWATCH_STORE__HISTORY_RETENTION_DAYS", "7"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        c.fleet.interval,
+        std::time::Duration::from_millis(250),
+        "env wins over file"
+    );
+    assert_eq!(c.fleet.stale_after, std::time::Duration::from_secs(20));
+    assert_eq!(c.inventory.ec2.environment_tag, "X-Env");
+    assert_eq!(c.store.history_retention_days, 7);
+    let e = load("", &[("ONWATCH_FLEET__POLL_INTERVAL_MS", "50")]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("fleet.poll_interval_ms"), "{e}");
+    assert_eq!(e.message, "must be at least 100");
+    let e = load(
+        "[[probes]]\nname = \"p\"\nenvironment = \"live\"\nurl = \"ftp://x\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("probes[0].url"), "{e}");
+    assert_eq!(e.message, "`ftp://x` is not an http(s) URL");
+    let e = load("[inventory.ec2]\nendpoint_url = \"not a url\"\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("inventory.ec2.endpoint_url"), "{e}");
+}
