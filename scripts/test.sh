@@ -14,13 +14,22 @@ scripts/bootstrap.sh test
 . ./.web-toolchain.env
 
 # One throwaway Postgres cluster for the whole run; each test creates its own database in it.
-export ONWATCH_TEST_PG_DIR=$(mktemp -d /tmp/onwatch-ci-pg.XXXXXX)
-export ONWATCH_TEST_PG_PORT=${ONWATCH_TEST_PG_PORT:-55433}
+# Assignments stand apart from `export` throughout: `export X=$(cmd)` hides cmd's failure from
+# `set -e`, and the run would go on against a cluster that never started.
+ONWATCH_TEST_PG_DIR=$(mktemp -d /tmp/onwatch-ci-pg.XXXXXX)
+export ONWATCH_TEST_PG_DIR
+# A free port unless one is given: a cluster left running by someone else must not be mistaken
+# for ours, nor stop ours from starting.
+if [ -z "${ONWATCH_TEST_PG_PORT:-}" ]; then
+  ONWATCH_TEST_PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
+export ONWATCH_TEST_PG_PORT
 cleanup() { scripts/pg-test-cluster.sh stop || true; rm -rf "$ONWATCH_TEST_PG_DIR"; }
 trap cleanup EXIT
 chmod 755 "$ONWATCH_TEST_PG_DIR"
 step "postgres test cluster"
-export ONWATCH_TEST_PG_URL=$(scripts/pg-test-cluster.sh start)
+ONWATCH_TEST_PG_URL=$(scripts/pg-test-cluster.sh start)
+export ONWATCH_TEST_PG_URL
 echo "$ONWATCH_TEST_PG_URL"
 
 step "cargo fmt --check"
