@@ -36,7 +36,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "clippy (ssr: ops, app, server; all targets)"
-cargo clippy -p ops -p app -p server --all-targets --features ops/sim --locked -- -D warnings
+cargo clippy -p ops -p app -p server -p vocab -p testkit --all-targets --features ops/sim --locked -- -D warnings
 
 step "clippy (hydrate: frontend + app for wasm32)"
 if [ "$WASM_MODE" = rustup ]; then
@@ -47,9 +47,9 @@ fi
 
 step "unit and integration tests"
 if command -v cargo-nextest >/dev/null; then
-  cargo nextest run -p ops -p app -p server --features ops/sim --locked --no-fail-fast
+  cargo nextest run -p ops -p app -p server -p vocab --features ops/sim --locked --no-fail-fast
 else
-  cargo test -p ops -p app -p server --features ops/sim --locked --no-fail-fast
+  cargo test -p ops -p app -p server -p vocab --features ops/sim --locked --no-fail-fast
 fi
 
 step "end-to-end (Playwright, headless Chromium)"
