@@ -25,6 +25,29 @@ use leptos_router::SsrMode;
 use crate::components::Layout;
 use crate::pages::*;
 
+/// Every page route (as the router writes it) and the role it needs. The auth wall refuses a
+/// page route that is missing here, so a page added to [`App`] without saying who may see it
+/// fails closed (a test checks that the two lists agree).
+pub const PAGES: &[(&str, vocab::Role)] = {
+    use vocab::Role::{Admin, Viewer};
+    &[
+        ("/", Viewer),
+        ("/environments", Viewer),
+        ("/environments/{env}", Viewer),
+        ("/environments/{env}/hosts/{host}", Viewer),
+        ("/releases", Viewer),
+        ("/broken", Viewer),
+        ("/services", Viewer),
+        ("/services/{slug}", Viewer),
+        ("/actions", Viewer),
+        ("/audit", Viewer),
+        ("/console", Viewer),
+        ("/oncall", Viewer),
+        ("/onboarding", Viewer),
+        ("/admin/sessions", Admin),
+    ]
+};
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

@@ -56,6 +56,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("the store holds a row Onwatch cannot read ({0}); it was written by another version or edited by hand")]
+    Corrupt(String),
 }
 
 /// Where the store is and how to use it: the `[store]` section of the configuration, read
@@ -75,10 +77,10 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// Read from `password_file` at start-up; never from the configuration itself.
     #[serde(skip)]
-    pub password: Option<String>,
+    pub password: Option<secrecy::SecretString>,
 }
 
-/// The password never prints.
+/// The password never prints (a `SecretString`), nor one written into the URL.
 impl std::fmt::Debug for StoreOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreOptions")
@@ -87,7 +89,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("password_file", &self.password_file)
             .field("history_retention_days", &self.history_retention_days)
             .field("acquire_timeout", &self.acquire_timeout)
-            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("password", &self.password)
             .finish()
     }
 }
@@ -173,7 +175,7 @@ impl Store {
             // Rebuild the URL with the password from the secret file; it never reaches logs.
             let mut parsed = connect_options.database_url.clone();
             parsed
-                .set_password(Some(password))
+                .set_password(Some(secrecy::ExposeSecret::expose_secret(password)))
                 .map_err(|()| StoreError::UnsupportedUrl(redact_url(&url)))?;
             connect_options = AnyConnectOptions::from_str(parsed.as_str()).map_err(|source| {
                 StoreError::Connect {
@@ -298,6 +300,7 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
 
 /// The URL with any password replaced by `***`, safe for logs and error messages.
 pub fn redact_url(url: &str) -> String {
+    let url = &redact_query(url);
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -316,6 +319,38 @@ pub fn redact_url(url: &str) -> String {
         }
         None => url.to_owned(),
     }
+}
+
+/// Query parameters that carry secrets (`?password=…`, libpq's `sslpassword`, …) with their
+/// values replaced by `***`.
+fn redact_query(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            let k = key.to_ascii_lowercase();
+            if pair.contains('=')
+                && (k.contains("password") || k.contains("secret") || k.contains("token"))
+            {
+                format!("{key}=***")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect();
+    let mut out = format!("{base}?{}", redacted.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -352,6 +387,27 @@ mod tests {
             "postgres://onwatch@db/onwatch"
         );
         assert_eq!(redact_url("sqlite://data/a.db"), "sqlite://data/a.db");
+        assert_eq!(
+            redact_url("postgres://onwatch@db/onwatch?sslmode=require&password=s3cret"),
+            "postgres://onwatch@db/onwatch?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://db/o?PASSWORD=a&sslpassword=b&application_name=x"),
+            "postgres://db/o?PASSWORD=***&sslpassword=***&application_name=x"
+        );
+    }
+
+    #[test]
+    fn secrets_never_print_through_debug() {
+        let options = StoreOptions {
+            url: "postgres://onwatch:inurl@db/o?password=inquery".to_owned(),
+            password: Some("fromfile".to_owned().into()),
+            ..StoreOptions::default()
+        };
+        let printed = format!("{options:?}");
+        for secret in ["inurl", "inquery", "fromfile"] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Server-sent events: `/api/fleet/events` announces the fleet model's version whenever it
 //! changes, so pages refetch within a second. Changes are coalesced (at most one event per
 //! 250 ms) so a busy fleet cannot flood a browser. The stream needs a session, and ends with a
-//! `signed_out` event when that session is revoked or expires (checked every
-//! [`SESSION_CHECK`]).
+//! `signed_out` event when that session is revoked, expires or reaches its absolute lifetime
+//! (checked every [`SESSION_CHECK`]).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -26,13 +26,18 @@ struct Watch {
     stopping: tokio::sync::watch::Receiver<bool>,
     sessions: ops::auth::sessions::SessionStore,
     session: String,
+    /// The session's absolute end: the stream ends then, however the store answers.
+    ends_ms: i64,
     check: tokio::time::Interval,
     ended: bool,
 }
 
 pub async fn fleet_events(
     State(state): State<AppState>,
-    Extension(SessionKey(session)): Extension<SessionKey>,
+    Extension(SessionKey {
+        id: session,
+        ends_ms,
+    }): Extension<SessionKey>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.fleet.subscribe();
     let mut check = tokio::time::interval(SESSION_CHECK);
@@ -43,6 +48,7 @@ pub async fn fleet_events(
         stopping: state.stopping.clone(),
         sessions: state.auth.sessions.clone(),
         session,
+        ends_ms,
         check,
         ended: false,
     };
@@ -72,8 +78,11 @@ pub async fn fleet_events(
                 }
                 if check {
                     check = false;
-                    // A revoked or expired session ends the stream; a store hiccup does not.
-                    if let Ok(None) = w.sessions.load(&w.session, ops::time::now_ms()).await {
+                    // A revoked or expired session ends the stream, and so does the end of its
+                    // absolute lifetime; a store hiccup does not.
+                    let now = ops::time::now_ms();
+                    let past_lifetime = now >= w.ends_ms;
+                    if past_lifetime || matches!(w.sessions.load(&w.session, now).await, Ok(None)) {
                         w.ended = true;
                         let event = Event::default().event("signed_out").data("session ended");
                         return Some((Ok(event), (rx, w, None, last)));

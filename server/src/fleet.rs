@@ -36,7 +36,11 @@ impl FleetRuntime {
     }
 }
 
-pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String> {
+pub async fn start(
+    config: &Config,
+    store: Store,
+    observer: Option<ops::fleet::poller::PollObserver>,
+) -> Result<FleetRuntime, String> {
     let model = Arc::new(FleetModel::new(ModelOptions {
         environments: config
             .environments_in_order()
@@ -91,13 +95,17 @@ pub async fn start(config: &Config, store: Store) -> Result<FleetRuntime, String
                 )
             })
             .collect();
-        let poller = Arc::new(Poller::new(
+        let mut poller = Poller::new(
             model.clone(),
             client,
             access,
             Some(History::new(store.clone())),
             config.fleet.clone(),
-        ));
+        );
+        if let Some(observer) = observer {
+            poller = poller.with_observer(observer);
+        }
+        let poller = Arc::new(poller);
         // First round now, so the first page shows real states rather than "not polled"; bounded,
         // so a slow fleet never delays serving (the background loop carries on).
         let _ = tokio::time::timeout(Duration::from_secs(3), poller.poll_once()).await;

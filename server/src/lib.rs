@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod edge;
 pub mod events;
 pub mod fleet;
 pub mod metrics;

@@ -20,9 +20,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::wall::{Access, RouteTable, WallState};
 use crate::auth::Auth;
 use crate::config::Config;
-use crate::metrics::{self, HttpMetrics};
+use crate::metrics::{self, Metrics, MetricsBuilder};
 
 /// Why the server could not start. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +46,7 @@ pub enum StartError {
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
-    pub metrics: HttpMetrics,
+    pub metrics: Metrics,
     pub fleet: Arc<ops::fleet::FleetModel>,
     /// Turns true when shutdown begins (long-lived streams end then).
     pub stopping: watch::Receiver<bool>,
@@ -111,9 +112,11 @@ impl Application {
 
         let (shutdown_tx, _) = watch::channel(false);
         let (stopping_tx, stopping_rx) = watch::channel(false);
-        let fleet = crate::fleet::start(&config, store.clone())
+        let metrics = MetricsBuilder::new();
+        let fleet = crate::fleet::start(&config, store.clone(), Some(metrics.poll_observer()))
             .await
             .map_err(StartError::Fleet)?;
+        let metrics = metrics.with_fleet(fleet.model.clone()).build();
         let leptos_options = LeptosOptions::builder()
             .output_name("onwatch")
             .site_root(config.server.site_root.display().to_string())
@@ -143,14 +146,16 @@ impl Application {
         let state = AppState {
             leptos_options: leptos_options.clone(),
             store: store.clone(),
-            metrics: HttpMetrics::default(),
+            metrics,
             fleet: fleet.model.clone(),
             stopping: stopping_rx.clone(),
             auth,
         };
         let session_cleanup =
             crate::auth::spawn_session_cleanup(state.auth.sessions.clone(), stopping_rx);
-        let router = routes(state, portal, extra);
+        let edge =
+            crate::edge::EdgeRules::new(&state.auth.public_url, local_addr, config.auth.dev_signin);
+        let router = routes(state, portal, extra, edge);
         Ok(Application {
             listener,
             router,
@@ -184,9 +189,10 @@ impl Application {
         let mut rx = self.shutdown_tx.subscribe();
         let stopping_tx = self.stopping_tx;
         let mut stopping_rx = stopping_tx.subscribe();
+        let os = os_signal();
         let signal = async move {
             tokio::select! {
-                _ = os_signal() => {},
+                _ = os => {},
                 _ = rx.wait_for(|stop| *stop) => {},
             }
             tracing::info!("shutting down: finishing in-flight requests");
@@ -227,33 +233,54 @@ impl Application {
     }
 }
 
-async fn os_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM or Ctrl-C. The handlers are installed when this is called, not when the returned
+/// future is first polled: axum polls the shutdown future from a task of its own, and a SIGTERM
+/// that arrived before that task ran would otherwise kill the process without a graceful stop.
+fn os_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+                }
+                (Ok(mut term), Err(_)) => {
+                    term.recv().await;
+                }
+                (Err(_), Ok(mut int)) => {
+                    int.recv().await;
+                }
+                (Err(_), Err(_)) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
-/// A route the server answers itself. The method is stated once: the router is built from it.
+/// A route the server answers itself. The method and who may call it are stated once, here: the
+/// router and the auth wall's table are both built from it.
 pub struct ServerRoute {
     pub method: axum::http::Method,
     pub path: &'static str,
+    pub access: Access,
     pub handler: axum::routing::MethodRouter<AppState>,
 }
 
 /// A [`ServerRoute`] for `method` and `path`.
-pub fn route<H, T>(method: axum::http::Method, path: &'static str, handler: H) -> ServerRoute
+pub fn route<H, T>(
+    method: axum::http::Method,
+    path: &'static str,
+    access: Access,
+    handler: H,
+) -> ServerRoute
 where
     H: axum::handler::Handler<T, AppState>,
     T: 'static,
@@ -263,6 +290,7 @@ where
     ServerRoute {
         method,
         path,
+        access,
         handler: axum::routing::on(filter, handler),
     }
 }
@@ -272,11 +300,12 @@ where
 pub fn server_routes() -> Vec<ServerRoute> {
     use axum::http::Method;
     let mut routes = vec![
-        route(Method::GET, "/healthz", healthz),
-        route(Method::GET, "/metrics", metrics_text),
+        route(Method::GET, "/healthz", Access::Public, healthz),
+        route(Method::GET, "/metrics", Access::Public, metrics_text),
         route(
             Method::GET,
             app::live::EVENTS_PATH,
+            Access::Signed(vocab::Role::Viewer),
             crate::events::fleet_events,
         ),
     ];
@@ -284,13 +313,28 @@ pub fn server_routes() -> Vec<ServerRoute> {
     routes
 }
 
+/// What every declared route needs: the table the auth wall judges by (the server's routes and
+/// the pages; server functions by their prefix).
+pub fn route_table() -> RouteTable {
+    RouteTable::new(
+        server_routes()
+            .iter()
+            .map(|r| (r.path.to_owned(), r.access)),
+    )
+}
+
 /// The whole router. Every request, including static files and the 404 page, passes the auth
 /// wall (which sits inside the session layer); `/metrics` and the trace span see everything.
-fn routes(state: AppState, portal: Portal, extra: Router) -> Router {
+fn routes(state: AppState, portal: Portal, extra: Router, edge: crate::edge::EdgeRules) -> Router {
     let leptos_options = state.leptos_options.clone();
     let route_list = generate_route_list(App);
+    let server = server_routes();
+    let wall = WallState {
+        auth: state.auth.clone(),
+        routes: Arc::new(route_table()),
+    };
     let auth = state.auth.clone();
-    server_routes()
+    let inner = server
         .into_iter()
         .fold(Router::new(), |r, sr| r.route(sr.path, sr.handler))
         .leptos_routes_with_context(
@@ -303,7 +347,7 @@ fn routes(state: AppState, portal: Portal, extra: Router) -> Router {
         .with_state(state.clone())
         .merge(extra)
         .layer(axum::middleware::from_fn_with_state(
-            auth.clone(),
+            wall,
             crate::auth::wall::wall,
         ))
         .layer(auth.session_layer())
@@ -313,27 +357,44 @@ fn routes(state: AppState, portal: Portal, extra: Router) -> Router {
         ))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-        }))
+        }));
+    // The edge runs before routing (a layer of an outer router whose only route is the inner
+    // one), so the path it makes canonical is the path the inner router routes.
+    Router::new()
+        .fallback_service(inner)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(edge),
+            crate::edge::edge,
+        ))
 }
 
-/// Liveness and readiness: 200 when the store answers, 503 (with the reason) when it does not.
-async fn healthz(State(state): State<AppState>) -> Response {
+/// Liveness and readiness: 200 `ok` when the store answers, 503 `failing` when it does not.
+/// The public learns only that; the reason goes to the log, and to a signed-in admin.
+async fn healthz(
+    State(state): State<AppState>,
+    who: Option<axum::Extension<ops::auth::Identity>>,
+) -> Response {
     let backend = state.store.backend().name();
-    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
-        Ok(Ok(())) => Json(serde_json::json!({"status": "ok", "store": backend})).into_response(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "health check: store unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable", "store": backend, "error": e.to_string()})),
-            )
-                .into_response()
+    let failure = match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("the store did not answer within 2 s".to_owned()),
+    };
+    let admin = who.is_some_and(|w| w.role.allows(vocab::Role::Admin));
+    match failure {
+        None if admin => {
+            Json(serde_json::json!({"status": "ok", "store": backend})).into_response()
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "unavailable", "store": backend, "error": "the store did not answer within 2 s"})),
-        )
-            .into_response(),
+        None => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Some(reason) => {
+            tracing::warn!(error = %reason, store = backend, "health check failing: store unavailable");
+            let body = if admin {
+                serde_json::json!({"status": "failing", "store": backend, "reason": reason})
+            } else {
+                serde_json::json!({"status": "failing"})
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
     }
 }
 

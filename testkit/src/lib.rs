@@ -77,12 +77,16 @@ pub fn dev_cache() -> PathBuf {
     }
 }
 
-/// The workspace root (the folder with the top-level Cargo.toml).
+/// The workspace root (the folder with the top-level Cargo.toml). Read when the test runs
+/// (cargo and nextest set `CARGO_MANIFEST_DIR` to the tested crate, one level below the root),
+/// not only when testkit was compiled: a shared target directory may hold a testkit built from
+/// another checkout of the repository, whose path is gone.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_default()
+        .filter(|d| d.join("Cargo.toml").exists())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    crate_dir.parent().map(PathBuf::from).unwrap_or_default()
 }
 
 /// A `moto_server` (the AWS API stand-in) on a free loopback port, stopped when dropped.

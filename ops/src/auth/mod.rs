@@ -6,9 +6,12 @@
 
 pub mod github;
 pub mod oidc;
+pub mod pending;
+pub mod pins;
 pub mod roles;
 pub mod sessions;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use roles::{Role, RoleRules};
@@ -35,6 +38,38 @@ impl Identity {
     pub fn label(&self) -> String {
         format!("{} ({})", self.login, self.provider)
     }
+}
+
+/// What Onwatch keeps (server-side, in the session row) to re-read a person's memberships while
+/// their session is used: the provider's access token, and the refresh token where the provider
+/// gave one. Never shown in a page, a log (its `Debug` prints no secret) or an audit row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Credential {
+    #[serde(serialize_with = "expose")]
+    pub access_token: SecretString,
+    #[serde(serialize_with = "expose_opt", default)]
+    pub refresh_token: Option<SecretString>,
+}
+
+fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose_secret())
+}
+
+fn expose_opt<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(v) => s.serialize_some(v.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+/// A finished sign-in: who, and what lets Onwatch check their role again later.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    pub identity: Identity,
+    pub credential: Credential,
 }
 
 /// The request's CSRF token (the double-submit cookie's value), for forms that must work
@@ -115,14 +150,17 @@ pub struct Claims {
     pub login: String,
     pub name: Option<String>,
     pub email: Option<String>,
-    /// Principals the role rules match against: orgs, `org/team`, groups, `@login`.
+    /// What person rules match: keys that cannot be taken over (`#id` on GitHub; `@sub` and a
+    /// verified `@email` with OIDC). Never the login, which another account can take.
+    pub person: Vec<String>,
+    /// Groups the role rules match against: orgs, `org/team`, OIDC groups.
     pub principals: Vec<String>,
 }
 
 impl Claims {
     /// Applies the role rules: the identity, or the refusal that says why.
     pub fn into_identity(self, rules: &RoleRules) -> Result<Identity, AuthError> {
-        match rules.role_for(&self.login, &self.principals) {
+        match rules.role_for(&self.person, &self.principals) {
             Some(role) => Ok(Identity {
                 provider: self.provider,
                 subject: self.subject,
@@ -155,6 +193,9 @@ pub enum AuthError {
     Refused(String),
     #[error("the sign-in could not be verified: {0}. Start again from the sign-in page")]
     Invalid(String),
+    /// The person must do something at the provider first; the message says what.
+    #[error("{0}")]
+    NeedsAction(String),
     #[error("{login} signed in with {provider}, but none of the account's memberships gives a role in Onwatch")]
     NoRole {
         login: String,
@@ -189,6 +230,7 @@ mod tests {
             login: "alice".into(),
             name: None,
             email: None,
+            person: vec!["#42".into()],
             principals: principals.iter().map(|s| s.to_string()).collect(),
         }
     }

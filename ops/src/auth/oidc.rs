@@ -10,11 +10,12 @@ use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::{AuthError, Claims, Identity, PendingSignIn, RoleRules};
+use super::{AuthError, Claims, Credential, Identity, PendingSignIn, RoleRules, SignIn};
 
 /// Provider metadata (and its signing keys) is fetched again after this long, so that key
 /// rotation at the provider needs no restart of Onwatch.
@@ -25,7 +26,7 @@ pub struct OidcSettings {
     /// Exactly as the provider writes its issuer (compared character for character).
     pub issuer_url: String,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// Requested in addition to `openid` (e.g. `email`, `profile`, `groups`).
     pub scopes: Vec<String>,
     /// The claim (in the id_token or at the userinfo endpoint) that lists the person's groups.
@@ -95,7 +96,9 @@ impl OidcProvider {
         Ok(CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(self.settings.client_id.clone()),
-            Some(ClientSecret::new(self.settings.client_secret.clone())),
+            Some(ClientSecret::new(
+                self.settings.client_secret.expose_secret().to_owned(),
+            )),
         )
         .set_redirect_uri(
             RedirectUrl::new(redirect_uri.to_owned())
@@ -137,7 +140,7 @@ impl OidcProvider {
 
     /// Exchanges the code, validates the id_token (signature, issuer, audience, expiry, nonce,
     /// access-token hash), reads the userinfo endpoint, and applies the role rules.
-    pub async fn finish(&self, pending: &PendingSignIn, code: &str) -> Result<Identity, AuthError> {
+    pub async fn finish(&self, pending: &PendingSignIn, code: &str) -> Result<SignIn, AuthError> {
         let metadata = self.metadata().await?;
         let userinfo_url = metadata.userinfo_endpoint().map(|u| u.url().clone());
         let client = self.client(metadata, &pending.redirect_uri)?;
@@ -193,11 +196,36 @@ impl OidcProvider {
             }
             None => Value::Null,
         };
+        let verified = |v: &Value| {
+            matches!(v.get("email_verified"), Some(Value::Bool(true)))
+                || v.get("email_verified").and_then(Value::as_str) == Some("true")
+        };
+        let email_verified = verified(&id_claims) || verified(&userinfo);
+        let identity = self.claims(subject, &[&id_claims, &userinfo], email_verified)?;
+        Ok(SignIn {
+            identity,
+            credential: Credential {
+                access_token: SecretString::from(token.access_token().secret().clone()),
+                refresh_token: token
+                    .refresh_token()
+                    .map(|r| SecretString::from(r.secret().clone())),
+            },
+        })
+    }
+
+    /// The person as the claims (id_token, then userinfo) describe them, with the role rules
+    /// applied. Person rules see the `sub`, and the e-mail only when the provider verified it:
+    /// anyone can type an address into an unverified profile.
+    fn claims(
+        &self,
+        subject: String,
+        sources: &[&Value],
+        email_verified: bool,
+    ) -> Result<Identity, AuthError> {
         let claim = |name: &str| -> Option<String> {
-            id_claims
-                .get(name)
-                .or_else(|| userinfo.get(name))
-                .and_then(Value::as_str)
+            sources
+                .iter()
+                .find_map(|v| v.get(name).and_then(Value::as_str))
                 .map(str::to_owned)
                 .filter(|s| !s.is_empty())
         };
@@ -205,19 +233,80 @@ impl OidcProvider {
         let login = claim("preferred_username")
             .or_else(|| email.clone())
             .unwrap_or_else(|| subject.clone());
-        let mut principals = groups(id_claims.get(&self.settings.groups_claim));
-        principals.extend(groups(userinfo.get(&self.settings.groups_claim)));
+        let mut principals: Vec<String> = sources
+            .iter()
+            .flat_map(|v| groups(v.get(&self.settings.groups_claim)))
+            .collect();
         principals.sort();
         principals.dedup();
+        let mut person = vec![format!("@{subject}")];
+        if let (Some(e), true) = (&email, email_verified) {
+            person.push(format!("@{e}"));
+        }
         Claims {
             provider: "oidc".to_owned(),
             subject,
             login,
             name: claim("name"),
             email,
+            person,
             principals,
         }
         .into_identity(&self.settings.rules)
+    }
+
+    /// Reads the person's groups again (a session in use re-checks its role this way): with the
+    /// refresh token where there is one (a new access token; a new refresh token replaces the
+    /// old), then the userinfo endpoint. Returns the identity with today's role and the
+    /// credential to keep.
+    pub async fn recheck(
+        &self,
+        credential: &Credential,
+        subject: &str,
+    ) -> Result<(Identity, Credential), AuthError> {
+        let metadata = self.metadata().await?;
+        let Some(userinfo_url) = metadata.userinfo_endpoint().map(|u| u.url().clone()) else {
+            return Err(AuthError::Invalid(
+                "the provider has no userinfo endpoint, so Onwatch cannot confirm your groups"
+                    .to_owned(),
+            ));
+        };
+        let mut credential = credential.clone();
+        if let Some(refresh) = &credential.refresh_token {
+            let client = CoreClient::from_provider_metadata(
+                metadata,
+                ClientId::new(self.settings.client_id.clone()),
+                Some(ClientSecret::new(
+                    self.settings.client_secret.expose_secret().to_owned(),
+                )),
+            );
+            let token = client
+                .exchange_refresh_token(&openidconnect::RefreshToken::new(
+                    refresh.expose_secret().to_owned(),
+                ))
+                .map_err(|e| {
+                    AuthError::Provider(format!("the provider has no token endpoint: {e}"))
+                })?
+                .request_async(&self.http)
+                .await
+                .map_err(super::token_error)?;
+            credential.access_token = SecretString::from(token.access_token().secret().clone());
+            if let Some(r) = token.refresh_token() {
+                credential.refresh_token = Some(SecretString::from(r.secret().clone()));
+            }
+        }
+        let info = self
+            .userinfo(userinfo_url, credential.access_token.expose_secret())
+            .await?;
+        if info.get("sub").and_then(Value::as_str) != Some(subject) {
+            return Err(AuthError::Invalid(
+                "the userinfo endpoint describes another subject than the session's".to_owned(),
+            ));
+        }
+        let verified = matches!(info.get("email_verified"), Some(Value::Bool(true)))
+            || info.get("email_verified").and_then(Value::as_str) == Some("true");
+        let identity = self.claims(subject.to_owned(), &[&info], verified)?;
+        Ok((identity, credential))
     }
 
     async fn userinfo(&self, url: Url, access_token: &str) -> Result<Value, AuthError> {

@@ -6,7 +6,10 @@ pub use vocab::Role;
 
 /// Which principals get which role. A principal is whatever the provider reports: a GitHub
 /// organisation (`habitat-sh`), a team (`habitat-sh/builder-oncall`), an OIDC group
-/// (`builder-oncall`), or one person written `@login`. The highest matching role wins.
+/// (`builder-oncall`). One person is named by something that cannot be taken over: on GitHub
+/// the numeric account id (`#1234`; a configured `@login` is resolved to the id once and the id
+/// kept, see `auth::pins`), with OIDC the subject or a verified e-mail (`@sub`,
+/// `@alice@example.com`). The highest matching role wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoleRules {
@@ -19,13 +22,17 @@ pub struct RoleRules {
 }
 
 impl RoleRules {
-    /// The highest role that `login` (matched as `@login`) or any of `principals` maps to.
-    pub fn role_for(&self, login: &str, principals: &[String]) -> Option<Role> {
-        let at_login = format!("@{login}");
+    /// The highest role that the person (`person`: their `#id` or `@sub`/`@verified-email`
+    /// keys) or any of their group `principals` maps to. Person rules (`@…`, `#…`) match person
+    /// keys only, group rules match groups only: a group can never be named like a person.
+    pub fn role_for(&self, person: &[String], principals: &[String]) -> Option<Role> {
         let matches = |rule: &String| {
-            std::iter::once(&at_login)
-                .chain(principals.iter())
-                .any(|p| self.same(rule, p))
+            let against = if is_person_rule(rule) {
+                person
+            } else {
+                principals
+            };
+            against.iter().any(|p| self.same(rule, p))
         };
         [
             (Role::Admin, &self.admin),
@@ -45,6 +52,34 @@ impl RoleRules {
         }
     }
 
+    /// The `@login` person rules (GitHub resolves them to account ids).
+    pub fn logins(&self) -> Vec<String> {
+        self.all_principals()
+            .into_iter()
+            .filter_map(|r| r.trim().strip_prefix('@').map(str::to_owned))
+            .collect()
+    }
+
+    /// These rules with each `@login` replaced by `#id` where `resolve` knows the id, and
+    /// dropped where it does not (an unresolved login matches nobody: fails closed).
+    pub fn with_logins_resolved(&self, resolve: impl Fn(&str) -> Option<u64>) -> RoleRules {
+        let map = |rules: &Vec<String>| {
+            rules
+                .iter()
+                .filter_map(|r| match r.trim().strip_prefix('@') {
+                    Some(login) => resolve(login).map(|id| format!("#{id}")),
+                    None => Some(r.clone()),
+                })
+                .collect()
+        };
+        RoleRules {
+            viewer: map(&self.viewer),
+            responder: map(&self.responder),
+            admin: map(&self.admin),
+            case_insensitive: self.case_insensitive,
+        }
+    }
+
     /// Every principal the rules name, lowest role first (for the refusal page).
     pub fn all_principals(&self) -> Vec<String> {
         self.viewer
@@ -61,6 +96,12 @@ impl RoleRules {
     }
 }
 
+/// `@login`, `@sub`, `@email` or `#id`: a rule that names one person.
+fn is_person_rule(rule: &str) -> bool {
+    let r = rule.trim();
+    r.starts_with('@') || r.starts_with('#')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +113,7 @@ mod tests {
             admin: vec!["@Jamie".into(), "habitat-sh/core-admins".into()],
             case_insensitive: true,
         }
+        .with_logins_resolved(|login| login.eq_ignore_ascii_case("jamie").then_some(3))
     }
 
     fn p(v: &[&str]) -> Vec<String> {
@@ -94,25 +136,40 @@ mod tests {
     #[test]
     fn org_team_and_login_rules() {
         let r = github_rules();
-        assert_eq!(r.role_for("bob", &p(&["habitat-sh"])), Some(Role::Viewer));
+        let bob = p(&["#2"]);
+        assert_eq!(r.role_for(&bob, &p(&["habitat-sh"])), Some(Role::Viewer));
         assert_eq!(
-            r.role_for("bob", &p(&["habitat-sh", "habitat-sh/builder-oncall"])),
+            r.role_for(&bob, &p(&["habitat-sh", "habitat-sh/builder-oncall"])),
             Some(Role::Responder)
         );
         assert_eq!(
-            r.role_for("jamie", &p(&[])),
+            r.role_for(&p(&["#3"]), &p(&[])),
             Some(Role::Admin),
-            "a login rule needs no membership, and GitHub names ignore case"
+            "a person rule needs no membership: @Jamie was resolved to account #3"
         );
         assert_eq!(
-            r.role_for("bob", &p(&["HABITAT-SH/Core-Admins"])),
+            r.role_for(&p(&["#99"]), &p(&["@jamie", "#3"])),
+            None,
+            "a group named like a person matches nothing, and the login alone is no key"
+        );
+        assert_eq!(
+            r.role_for(&bob, &p(&["HABITAT-SH/Core-Admins"])),
             Some(Role::Admin)
         );
-        assert_eq!(r.role_for("eve", &p(&["chef", "chef/everyone"])), None);
+        assert_eq!(r.role_for(&bob, &p(&["chef", "chef/everyone"])), None);
         assert_eq!(
-            r.role_for("eve", &p(&["habitat-sh/builder-oncall-alumni"])),
+            r.role_for(&bob, &p(&["habitat-sh/builder-oncall-alumni"])),
             None,
             "no prefix matching"
+        );
+        let unresolved = RoleRules {
+            admin: vec!["@ghost".into()],
+            ..RoleRules::default()
+        }
+        .with_logins_resolved(|_| None);
+        assert!(
+            unresolved.admin.is_empty(),
+            "an unresolved login names nobody"
         );
     }
 
@@ -124,11 +181,12 @@ mod tests {
             admin: vec![],
             case_insensitive: false,
         };
+        let a = p(&["@sub-1"]);
         assert_eq!(
-            r.role_for("a@x", &p(&["builder-oncall"])),
+            r.role_for(&a, &p(&["builder-oncall"])),
             Some(Role::Responder)
         );
-        assert_eq!(r.role_for("a@x", &p(&["Builder-Oncall"])), None);
+        assert_eq!(r.role_for(&a, &p(&["Builder-Oncall"])), None);
         assert!(!r.is_empty());
         assert!(RoleRules::default().is_empty());
     }

@@ -73,14 +73,14 @@ impl SessionCache {
         self.entries.lock().map(|e| e.epoch).unwrap_or(u64::MAX)
     }
 
-    /// Remembers a session: one this process wrote (`read_at: None`), or one read from the store
-    /// when the cache was at `read_at`, unless a deletion happened since.
-    fn put(&self, read_at: Option<u64>, id: &str, data: &str, expires_ms: i64) {
+    /// Remembers a session read from or written to the store when the cache was at `read_at`,
+    /// unless a deletion happened since.
+    fn put(&self, read_at: u64, id: &str, data: &str, expires_ms: i64) {
         if self.ttl.is_zero() {
             return;
         }
         if let Ok(mut entries) = self.entries.lock() {
-            if read_at.is_some_and(|e| e != entries.epoch) {
+            if read_at != entries.epoch {
                 return;
             }
             if entries.by_id.len() >= SESSION_CACHE_MAX && !entries.by_id.contains_key(id) {
@@ -172,6 +172,7 @@ impl SessionStore {
 
     /// Inserts a new session; `false` if the id is taken (the caller draws another).
     pub async fn create(&self, row: &SessionRow, now_ms: i64) -> Result<bool, StoreError> {
+        let epoch = self.cache.epoch();
         let done = bind_row(
             concat!(insert_session!(), " ON CONFLICT (id) DO NOTHING"),
             row,
@@ -181,7 +182,7 @@ impl SessionStore {
         .await?;
         let created = done.rows_affected() == 1;
         if created {
-            self.cache.put(None, &row.id, &row.data, row.expires_ms);
+            self.cache.put(epoch, &row.id, &row.data, row.expires_ms);
         }
         Ok(created)
     }
@@ -191,6 +192,9 @@ impl SessionStore {
     /// revoked it cannot bring it back by saving it. New sessions go through
     /// [`SessionStore::create`].
     pub async fn save(&self, row: &SessionRow, now_ms: i64) -> Result<(), StoreError> {
+        // Like a read, a write remembers only if no deletion (a revocation) came in between:
+        // otherwise a save that raced with a revoke would put the revoked session back.
+        let epoch = self.cache.epoch();
         let done = bind_row(
             "UPDATE sessions SET handle = COALESCE(handle, $2), data = $3, expires_ms = $4, \
              updated_ms = $5, login = $6, name = $7, provider = $8, role = $9, \
@@ -201,7 +205,7 @@ impl SessionStore {
         .execute(self.pool())
         .await?;
         if done.rows_affected() == 1 {
-            self.cache.put(None, &row.id, &row.data, row.expires_ms);
+            self.cache.put(epoch, &row.id, &row.data, row.expires_ms);
         }
         Ok(())
     }
@@ -222,7 +226,7 @@ impl SessionStore {
             Some(r) => {
                 let (data, expires_ms): (String, i64) =
                     (r.try_get("data")?, r.try_get("expires_ms")?);
-                self.cache.put(Some(epoch), id, &data, expires_ms);
+                self.cache.put(epoch, id, &data, expires_ms);
                 Ok(Some((data, expires_ms)))
             }
             None => {
@@ -330,4 +334,25 @@ fn bind_row<'q>(
 fn new_handle() -> String {
     let token = oauth2::CsrfToken::new_random_len(9);
     token.secret().replace(['-', '_'], "x")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write that raced with a revocation: the write's epoch was taken before it, the
+    /// revocation forgot everything after it, and the write's late `put` must not bring the
+    /// revoked session back into the cache (`create` and `save` pass the epoch they started at).
+    #[test]
+    fn a_put_after_a_revocation_is_ignored() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        cache.put(cache.epoch(), "s1", "{}", i64::MAX);
+        assert!(cache.get("s1", 0).is_some());
+        let before_write = cache.epoch();
+        cache.forget_all(); // the revocation lands while the write is in flight
+        cache.put(before_write, "s1", "{\"touched\":1}", i64::MAX);
+        assert_eq!(cache.get("s1", 0), None, "the revoked session stays out");
+        cache.put(cache.epoch(), "s2", "{}", i64::MAX);
+        assert!(cache.get("s2", 0).is_some(), "later writes are cached");
+    }
 }

@@ -19,7 +19,7 @@ use crate::supervisor::habitat::HealthStatus;
 /// How to talk to one environment's gateways.
 #[derive(Debug, Clone, Default)]
 pub struct EnvironmentAccess {
-    pub token: Option<String>,
+    pub token: Option<secrecy::SecretString>,
     pub tls: bool,
 }
 
@@ -44,7 +44,12 @@ pub struct Poller {
     census_cursor: AtomicU64,
     next_due: Mutex<HashMap<(String, String), Instant>>,
     rng: Mutex<u64>,
+    observer: Option<PollObserver>,
 }
+
+/// Told of every host visit: its environment, how long it took, whether it succeeded (the
+/// server's metrics listen here; `ops` knows no metrics library).
+pub type PollObserver = Arc<dyn Fn(&str, Duration, bool) + Send + Sync>;
 
 impl Poller {
     pub fn new(
@@ -64,7 +69,14 @@ impl Poller {
             census_cursor: AtomicU64::new(0),
             next_due: Mutex::new(HashMap::new()),
             rng: Mutex::new(seed),
+            observer: None,
         }
+    }
+
+    /// Reports every host visit to `observer`.
+    pub fn with_observer(mut self, observer: PollObserver) -> Poller {
+        self.observer = Some(observer);
+        self
     }
 
     fn target(&self, host: &Host) -> GatewayTarget {
@@ -96,7 +108,15 @@ impl Poller {
             };
             Ok::<_, GatewayError>((services, health, census))
         };
+        let started = Instant::now();
         let result = tokio::time::timeout(self.options.host_timeout, visit).await;
+        if let Some(observe) = &self.observer {
+            observe(
+                &host.environment,
+                started.elapsed(),
+                matches!(result, Ok(Ok(_))),
+            );
+        }
         let at_ms = crate::time::now_ms();
         match result {
             Ok(Ok((services, health, census))) => HostPoll {

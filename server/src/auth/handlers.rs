@@ -12,7 +12,7 @@ use ops::auth::{AuthError, CsrfToken, Identity, PendingSignIn, Role};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::session_store::{PENDING_KEY, SIGNED_IN_KEY};
+use super::session_store::SIGNED_IN_KEY;
 use super::{pages, Auth, SignedIn, SIGN_IN_TIMEOUT_MS};
 
 #[derive(Debug, Deserialize, Default)]
@@ -109,56 +109,74 @@ fn store_error(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
+/// The short-lived cookie that ties a browser to its sign-in in progress.
+pub const SIGNIN_COOKIE: &str = "onwatch_signin";
+
+/// `Set-Cookie` for the sign-in cookie: `value` for `max_age` seconds (0 deletes it). Scoped to
+/// `/auth`, where the callbacks are; `SameSite=Lax` so that the provider's redirect back (a
+/// top-level GET from another site) carries it.
+fn signin_cookie(auth: &Auth, value: &str, max_age: i64) -> (header::HeaderName, String) {
+    let secure = if auth.secure_cookies { "; Secure" } else { "" };
+    (
+        header::SET_COOKIE,
+        format!("{SIGNIN_COOKIE}={value}; Path=/auth; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"),
+    )
+}
+
+/// Starts a sign-in: remembers it (a short-lived row, no session) and sends the browser to the
+/// provider with a cookie that names the row.
 async fn start(
-    session: Session,
+    auth: &Auth,
     next: Option<String>,
     begun: Result<(url::Url, PendingSignIn), AuthError>,
 ) -> Response {
     match begun {
         Ok((url, mut pending)) => {
             pending.next = Some(safe_next(next.as_deref()));
-            if let Err(e) = session.insert(PENDING_KEY, &pending).await {
+            let id = ops::auth::random_token();
+            if let Err(e) = auth.pending.put(&id, &pending, ops::time::now_ms()).await {
                 return store_error(e);
             }
-            Redirect::to(url.as_str()).into_response()
+            (
+                [signin_cookie(auth, &id, SIGN_IN_TIMEOUT_MS / 1000)],
+                Redirect::to(url.as_str()),
+            )
+                .into_response()
         }
         Err(e) => failure(e),
     }
 }
 
-pub async fn github_start(
-    State(auth): State<Auth>,
-    session: Session,
-    Query(q): Query<StartQuery>,
-) -> Response {
+pub async fn github_start(State(auth): State<Auth>, Query(q): Query<StartQuery>) -> Response {
     let Some(gh) = &auth.github else {
         return not_configured("GitHub");
     };
-    start(session, q.next, gh.begin(&auth.callback_url("github"))).await
+    start(&auth, q.next, gh.begin(&auth.callback_url("github"))).await
 }
 
-pub async fn oidc_start(
-    State(auth): State<Auth>,
-    session: Session,
-    Query(q): Query<StartQuery>,
-) -> Response {
+pub async fn oidc_start(State(auth): State<Auth>, Query(q): Query<StartQuery>) -> Response {
     let Some(oidc) = &auth.oidc else {
         return not_configured("OpenID Connect");
     };
     let begun = oidc.provider.begin(&auth.callback_url("oidc")).await;
-    start(session, q.next, begun).await
+    start(&auth, q.next, begun).await
 }
 
 /// The checks every callback makes before the provider is asked anything: the provider's own
-/// error, a pending sign-in of this browser, its age, and the `state`.
+/// error, a pending sign-in of this browser, its age, and the `state`. The pending sign-in is
+/// deleted first, whatever follows: a callback is used once, also when it fails.
 async fn pending_for(
-    session: &Session,
+    auth: &Auth,
+    parts: &Parts,
     provider: &str,
     q: &CallbackQuery,
 ) -> Result<(PendingSignIn, String), Response> {
-    let pending = match session.remove::<PendingSignIn>(PENDING_KEY).await {
-        Ok(p) => p,
-        Err(e) => return Err(store_error(e)),
+    let pending = match super::wall::cookie(&parts.headers, SIGNIN_COOKIE) {
+        Some(id) => match auth.pending.take(&id, ops::time::now_ms()).await {
+            Ok(p) => p,
+            Err(e) => return Err(store_error(e)),
+        },
+        None => None,
     };
     if let Some(err) = &q.error {
         let detail = q.error_description.clone().unwrap_or_default();
@@ -255,18 +273,30 @@ async fn callback(
     let Some(finisher) = finisher else {
         return not_configured(provider.title());
     };
-    let (pending, code) = match pending_for(session, provider.key(), q).await {
+    let forget = signin_cookie(auth, "", 0);
+    let (pending, code) = match pending_for(auth, parts, provider.key(), q).await {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return ([forget], r).into_response(),
     };
     let finished = match finisher {
         Finisher::GitHub(gh) => gh.finish(&pending, &code).await,
         Finisher::Oidc(oidc) => oidc.finish(&pending, &code).await,
     };
-    match finished {
-        Ok(identity) => complete(session, parts, identity, pending.next).await,
+    let res = match finished {
+        Ok(signed) => {
+            complete(
+                auth,
+                session,
+                parts,
+                signed.identity,
+                Some(signed.credential),
+                pending.next,
+            )
+            .await
+        }
         Err(e) => failure(e),
-    }
+    };
+    ([forget], res).into_response()
 }
 
 pub async fn dev_signin(
@@ -304,9 +334,11 @@ pub async fn dev_signin(
         memberships: Vec::new(),
     };
     complete(
+        &auth,
         &session,
         &parts,
         identity,
+        None,
         Some(safe_next(form.next.as_deref())),
     )
     .await
@@ -327,9 +359,11 @@ fn bad_dev_form(message: &str) -> Response {
 /// Signs the identity in: a new session id (no fixation), the identity stored, then on to
 /// where the person was going.
 async fn complete(
+    auth: &Auth,
     session: &Session,
     parts: &Parts,
     identity: Identity,
+    credential: Option<ops::auth::Credential>,
     next: Option<String>,
 ) -> Response {
     let now = ops::time::now_ms();
@@ -338,24 +372,20 @@ async fn complete(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(200).collect::<String>());
+    // `X-Forwarded-For` only through a configured proxy: anyone else could write anything there.
     let address = parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_owned())
-        .or_else(|| {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-        });
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| crate::edge::client_address(c.0.ip(), &parts.headers, &auth.trusted_proxies))
+        .map(|ip| ip.to_string());
     let signed_in = SignedIn {
         identity: identity.clone(),
         signed_in_ms: now,
         last_seen_ms: now,
         user_agent,
         address,
+        roles_checked_ms: now,
+        credential,
     };
     if let Err(e) = session.cycle_id().await {
         return store_error(e);
@@ -394,6 +424,14 @@ fn failure(e: AuthError) -> Response {
                         ("Memberships with a role".to_owned(), list(wanted)),
                     ],
                 ),
+            )
+                .into_response()
+        }
+        AuthError::NeedsAction(_) => {
+            tracing::info!(error = %e, "sign-in refused: the person must act at the provider");
+            (
+                StatusCode::FORBIDDEN,
+                pages::problem("No access to Onwatch yet", &e.to_string(), &[]),
             )
                 .into_response()
         }

@@ -2,10 +2,11 @@
 //! sign-in), sessions in the store (tower-sessions), the auth wall that every request passes,
 //! and CSRF protection for every state-changing request.
 //!
-//! The rules of the wall are in [`wall::access_for`]: a path says what it needs. Server
-//! functions follow the convention `/api/read/…` (viewer), `/api/act/…` (responder),
-//! `/api/admin/…` (admin), `/api/public/…` (anyone); any other `/api/…` path is refused, so an
-//! endpoint that forgot to say what it needs fails closed.
+//! The rules of the wall are in [`wall::RouteTable`]: every route says what it needs where it
+//! is declared (server routes beside their handler, pages in `app::PAGES`); server functions
+//! follow the convention `/api/read/…` (viewer), `/api/act/…` (responder), `/api/admin/…`
+//! (admin), `/api/public/…` (anyone). A route that says nothing is refused, so an endpoint that
+//! forgot to say what it needs fails closed.
 
 mod handlers;
 mod pages;
@@ -27,23 +28,31 @@ use url::Url;
 
 use crate::config::Config;
 use crate::startup::{route, ServerRoute};
+pub use handlers::SIGNIN_COOKIE;
 use session_store::StoreSessions;
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "onwatch_session";
 /// How long a sign-in may take between leaving for the provider and coming back.
-pub const SIGN_IN_TIMEOUT_MS: i64 = 10 * 60 * 1000;
+pub const SIGN_IN_TIMEOUT_MS: i64 = ops::auth::pending::PENDING_TTL_MS;
 /// Activity moves a session's idle expiry forward at most this often (one store write).
 pub const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
-/// What a signed-in session remembers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a signed-in session remembers (server-side, in its row of the store).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedIn {
     pub identity: Identity,
     pub signed_in_ms: i64,
     pub last_seen_ms: i64,
     pub user_agent: Option<String>,
     pub address: Option<String>,
+    /// When the role was last confirmed with the provider (sign-in, then every
+    /// `auth.role_recheck_secs` while the session is used).
+    #[serde(default)]
+    pub roles_checked_ms: i64,
+    /// The provider's token(s), to confirm the role again; `None` for the development sign-in.
+    #[serde(default)]
+    pub credential: Option<ops::auth::Credential>,
 }
 
 /// A configured OIDC provider and the name on its button.
@@ -64,6 +73,12 @@ pub struct AuthSettings {
     pub github: Option<GitHubProvider>,
     pub oidc: Option<OidcEntry>,
     pub sessions: SessionStore,
+    /// Sign-ins in progress (short-lived rows, not sessions).
+    pub pending: ops::auth::pending::PendingSignIns,
+    /// A session's role is confirmed with its provider again after this long.
+    pub role_recheck: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<crate::edge::IpRange>,
 }
 
 /// Cheap to clone: shared settings.
@@ -98,6 +113,7 @@ impl Auth {
             web_url: g.web_url.clone(),
             api_url: g.api_url.clone(),
             rules: g.roles.clone(),
+            pins: ops::auth::pins::IdentityPins::new(store.clone(), "github"),
             http: http.clone(),
         });
         let oidc = a.oidc.as_ref().map(|o| OidcEntry {
@@ -122,8 +138,41 @@ impl Auth {
             dev_signin: a.dev_signin,
             github,
             oidc,
-            sessions: SessionStore::new(store, Duration::from_millis(a.session_cache_ms)),
+            sessions: SessionStore::new(store.clone(), Duration::from_millis(a.session_cache_ms)),
+            pending: ops::auth::pending::PendingSignIns::new(store),
+            role_recheck: Duration::from_secs(a.role_recheck_secs),
+            trusted_proxies: config.server.trusted_proxies.clone(),
         })))
+    }
+
+    /// Confirms a session's role with its provider: today's identity and the credential to
+    /// keep, or why the role cannot be confirmed.
+    pub async fn recheck(
+        &self,
+        signed_in: &SignedIn,
+    ) -> Result<(Identity, ops::auth::Credential), ops::auth::AuthError> {
+        use ops::auth::AuthError;
+        let Some(credential) = &signed_in.credential else {
+            return Err(AuthError::Invalid(
+                "the session has no provider token".to_owned(),
+            ));
+        };
+        let subject = &signed_in.identity.subject;
+        match signed_in.identity.provider.as_str() {
+            "github" => match &self.github {
+                Some(gh) => Ok((gh.recheck(credential, subject).await?, credential.clone())),
+                None => Err(AuthError::Invalid(
+                    "sign-in with GitHub is no longer configured".to_owned(),
+                )),
+            },
+            "oidc" => match &self.oidc {
+                Some(o) => o.provider.recheck(credential, subject).await,
+                None => Err(AuthError::Invalid(
+                    "sign-in with OpenID Connect is no longer configured".to_owned(),
+                )),
+            },
+            other => Err(AuthError::Invalid(format!("unknown provider `{other}`"))),
+        }
     }
 
     /// The session layer: cookie `onwatch_session`, HttpOnly, SameSite=Lax, Secure on https,
@@ -157,18 +206,25 @@ impl Auth {
 
 /// The sign-in routes with their handlers (part of [`crate::startup::server_routes`]).
 pub fn server_routes() -> Vec<ServerRoute> {
+    const PUBLIC: wall::Access = wall::Access::Public;
     vec![
-        route(Method::GET, "/signin", handlers::signin_page),
-        route(Method::GET, "/auth/github", handlers::github_start),
+        route(Method::GET, "/signin", PUBLIC, handlers::signin_page),
+        route(Method::GET, "/auth/github", PUBLIC, handlers::github_start),
         route(
             Method::GET,
             "/auth/github/callback",
+            PUBLIC,
             handlers::github_callback,
         ),
-        route(Method::GET, "/auth/oidc", handlers::oidc_start),
-        route(Method::GET, "/auth/oidc/callback", handlers::oidc_callback),
-        route(Method::POST, "/auth/dev", handlers::dev_signin),
-        route(Method::POST, "/auth/signout", handlers::signout),
+        route(Method::GET, "/auth/oidc", PUBLIC, handlers::oidc_start),
+        route(
+            Method::GET,
+            "/auth/oidc/callback",
+            PUBLIC,
+            handlers::oidc_callback,
+        ),
+        route(Method::POST, "/auth/dev", PUBLIC, handlers::dev_signin),
+        route(Method::POST, "/auth/signout", PUBLIC, handlers::signout),
     ]
 }
 

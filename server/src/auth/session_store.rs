@@ -10,8 +10,6 @@ use super::SignedIn;
 
 /// The key under which a signed-in session keeps its [`SignedIn`].
 pub const SIGNED_IN_KEY: &str = "signed_in";
-/// The key under which a sign-in in progress keeps its `PendingSignIn`.
-pub const PENDING_KEY: &str = "pending";
 
 #[derive(Debug, Clone)]
 pub struct StoreSessions {

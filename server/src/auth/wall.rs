@@ -1,6 +1,7 @@
 //! The auth wall: every request passes here. It refuses cross-site state-changing requests,
 //! finds out who is asking (ending sessions past their absolute lifetime), and checks the role
-//! the path needs. What a path needs is decided by [`access_for`] alone.
+//! the route needs. What a route needs is decided by the [`RouteTable`] alone: by the pattern the
+//! router matched, never by the raw path.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -13,20 +14,25 @@ use tower_sessions::Session;
 use super::session_store::SIGNED_IN_KEY;
 use super::{pages, Auth, SignedIn, TOUCH_EVERY_MS};
 
-/// What a path needs.
+/// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Anyone: sign-in, health, metrics, static assets.
     Public,
     /// A signed-in person with at least this role.
     Signed(Role),
-    /// An `/api/…` path outside the conventions: refused for everyone (fails closed).
-    Unclassified,
+    /// A route that nobody declared (or an `/api/…` path outside the conventions): refused for
+    /// everyone, so a route that forgot to say what it needs fails closed.
+    Undeclared,
 }
 
-/// The session's id, for long-lived streams that re-check that the session still exists.
+/// The session's id and the moment its absolute lifetime ends, for long-lived streams that must
+/// end with the session.
 #[derive(Debug, Clone)]
-pub struct SessionKey(pub String);
+pub struct SessionKey {
+    pub id: String,
+    pub ends_ms: i64,
+}
 
 /// The double-submit CSRF cookie, for requests that carry neither `Sec-Fetch-Site` nor `Origin`.
 pub const CSRF_COOKIE: &str = "onwatch_csrf";
@@ -34,29 +40,71 @@ pub const CSRF_COOKIE: &str = "onwatch_csrf";
 pub const CSRF_FIELD: &str = "_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// What a path needs. Server functions: `/api/read/` viewer, `/api/act/` responder,
-/// `/api/admin/` admin, `/api/public/` anyone. Pages: `/admin…` admin, every other page viewer.
-pub fn access_for(path: &str) -> Access {
-    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-    if matches!(path, "/healthz" | "/metrics" | "/signin" | "/favicon.ico")
-        || under("/pkg")
-        || under("/auth")
-        || under("/api/public")
-    {
+/// What every route of the router needs, by its pattern (`/services/{slug}`): the server's own
+/// routes say it where they are declared, pages in [`app::PAGES`], server functions by their
+/// prefix (`/api/read/` viewer, `/api/act/` responder, `/api/admin/` admin, `/api/public/`
+/// anyone).
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    by_pattern: std::collections::HashMap<String, Access>,
+}
+
+impl RouteTable {
+    /// The table of the server's routes and pages.
+    pub fn new(server: impl IntoIterator<Item = (String, Access)>) -> RouteTable {
+        let mut by_pattern: std::collections::HashMap<String, Access> =
+            server.into_iter().collect();
+        for (pattern, role) in app::PAGES {
+            by_pattern.insert((*pattern).to_owned(), Access::Signed(*role));
+        }
+        RouteTable { by_pattern }
+    }
+
+    /// What a request needs: by the route the router matched (`None` when nothing matched, and
+    /// the fallback serves a static file or the not-found page).
+    pub fn access(&self, matched: Option<&str>, path: &str) -> Access {
+        match matched {
+            Some(pattern) => self
+                .by_pattern
+                .get(pattern)
+                .copied()
+                .unwrap_or_else(|| server_fn_access(pattern)),
+            // Unrouted: the built site's files are public; anything else is the not-found page,
+            // drawn in the signed-in layout.
+            None if path.starts_with("/pkg/") || path == "/favicon.ico" => Access::Public,
+            // No such endpoint: refused like an undeclared one, for everyone.
+            None if path == "/api" || path.starts_with("/api/") => Access::Undeclared,
+            None => Access::Signed(Role::Viewer),
+        }
+    }
+
+    /// Every declared pattern and what it needs (the wall test walks these).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, Access)> {
+        self.by_pattern.iter().map(|(p, a)| (p.as_str(), *a))
+    }
+}
+
+/// What a server function needs, by its prefix; anything else is undeclared.
+pub fn server_fn_access(pattern: &str) -> Access {
+    let under = |prefix: &str| pattern.starts_with(&format!("{prefix}/"));
+    if under("/api/public") {
         Access::Public
-    } else if path == app::live::EVENTS_PATH || under("/api/read") {
+    } else if under("/api/read") {
         Access::Signed(Role::Viewer)
     } else if under("/api/act") {
         Access::Signed(Role::Responder)
     } else if under("/api/admin") {
         Access::Signed(Role::Admin)
-    } else if under("/api") {
-        Access::Unclassified
-    } else if under("/admin") {
-        Access::Signed(Role::Admin)
     } else {
-        Access::Signed(Role::Viewer)
+        Access::Undeclared
     }
+}
+
+/// The wall's state: the sign-in settings and the route table.
+#[derive(Clone)]
+pub struct WallState {
+    pub auth: Auth,
+    pub routes: std::sync::Arc<RouteTable>,
 }
 
 fn is_api(path: &str) -> bool {
@@ -78,9 +126,14 @@ fn refuse(status: StatusCode, path: &str, title: &str, message: &str) -> Respons
     }
 }
 
-pub async fn wall(State(auth): State<Auth>, req: Request, next: Next) -> Response {
+pub async fn wall(State(wall): State<WallState>, req: Request, next: Next) -> Response {
+    let auth = &wall.auth;
     let path = req.uri().path().to_owned();
-    let access = access_for(&path);
+    let matched = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let access = wall.routes.access(matched.as_deref(), &path);
     let Some(session) = req.extensions().get::<Session>().cloned() else {
         tracing::error!("the session layer is missing in front of the auth wall");
         return refuse(
@@ -98,7 +151,7 @@ pub async fn wall(State(auth): State<Auth>, req: Request, next: Next) -> Respons
     };
     let mut req = req;
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        match check_csrf(&auth, req, &csrf, fresh_csrf).await {
+        match check_csrf(auth, req, &csrf, fresh_csrf).await {
             Ok(r) => req = r,
             Err(reason) => {
                 tracing::warn!(path = %path, reason = %reason, "cross-site request refused");
@@ -113,8 +166,14 @@ pub async fn wall(State(auth): State<Auth>, req: Request, next: Next) -> Respons
     }
 
     // 2. Who is asking.
-    let signed_in = match current(&auth, &session).await {
-        Ok(s) => s,
+    let signed_in = match current(auth, &session).await {
+        Ok(Current::Signed(s)) => Some(*s),
+        Ok(Current::Anonymous) => None,
+        // Public paths (the sign-in page) go on anonymously; anything else says why it ended.
+        Ok(Current::Ended(_)) if access == Access::Public => None,
+        Ok(Current::Ended(why)) => {
+            return refuse(StatusCode::UNAUTHORIZED, &path, "Session ended", &why)
+        }
         // Public paths (health, sign-in) work without the session store.
         Err(e) if access == Access::Public => {
             tracing::warn!(error = %e, path = %path, "cannot read the session; serving a public path anonymously");
@@ -134,13 +193,13 @@ pub async fn wall(State(auth): State<Auth>, req: Request, next: Next) -> Respons
     // 3. What the path needs.
     match access {
         Access::Public => {}
-        Access::Unclassified => {
-            tracing::error!(path = %path, "refused: an /api/ path outside /api/{{read,act,admin,public}}/ (fails closed)");
+        Access::Undeclared => {
+            tracing::error!(path = %path, route = ?matched, "refused: a route that does not declare the role it needs (fails closed)");
             return refuse(
                 StatusCode::FORBIDDEN,
                 &path,
                 "Not allowed",
-                "This endpoint does not declare the role it needs, so Onwatch refuses it for everyone.",
+                "This address does not declare the role it needs, so Onwatch refuses it for everyone.",
             );
         }
         Access::Signed(needed) => match &signed_in {
@@ -164,7 +223,10 @@ pub async fn wall(State(auth): State<Auth>, req: Request, next: Next) -> Respons
     if let Some(s) = &signed_in {
         req.extensions_mut().insert(s.identity.clone());
         if let Some(id) = session.id() {
-            req.extensions_mut().insert(SessionKey(id.to_string()));
+            req.extensions_mut().insert(SessionKey {
+                id: id.to_string(),
+                ends_ms: s.signed_in_ms + auth.absolute.as_millis() as i64,
+            });
         }
     }
     req.extensions_mut().insert(CsrfToken(csrf.clone()));
@@ -244,30 +306,69 @@ fn unauthenticated(req: &Request, path: &str) -> Response {
     )
 }
 
-/// The signed-in person of this session, if any. Ends a session past its absolute lifetime;
-/// moves the idle expiry forward (at most one store write a minute).
-async fn current(auth: &Auth, session: &Session) -> Result<Option<SignedIn>, String> {
+/// Who a request's session says is asking.
+enum Current {
+    Anonymous,
+    Signed(Box<SignedIn>),
+    /// The session was signed in and has just ended; the reason is for the person.
+    Ended(String),
+}
+
+/// The signed-in person of this session, if any. Ends a session past its absolute lifetime, and
+/// one whose role can no longer be confirmed with its provider (checked every
+/// `auth.role_recheck_secs` while the session is used); moves the idle expiry forward (at most
+/// one store write a minute).
+async fn current(auth: &Auth, session: &Session) -> Result<Current, String> {
     let Some(mut s) = session
         .get::<SignedIn>(SIGNED_IN_KEY)
         .await
         .map_err(|e| e.to_string())?
     else {
-        return Ok(None);
+        return Ok(Current::Anonymous);
     };
     let now = ops::time::now_ms();
     if now - s.signed_in_ms > auth.absolute.as_millis() as i64 {
         tracing::info!(who = %s.identity.label(), "session past its absolute lifetime: signed out");
         session.flush().await.map_err(|e| e.to_string())?;
-        return Ok(None);
+        return Ok(Current::Ended(
+            "Your session reached its maximum length (auth.session_absolute_hours): sign in again."
+                .to_owned(),
+        ));
     }
-    if now - s.last_seen_ms > TOUCH_EVERY_MS {
+    let mut changed = false;
+    if s.credential.is_some() && now - s.roles_checked_ms > auth.role_recheck.as_millis() as i64 {
+        match auth.recheck(&s).await {
+            Ok((identity, credential)) => {
+                if identity.role != s.identity.role {
+                    tracing::info!(who = %identity.label(), from = %s.identity.role, to = %identity.role, "role changed at the provider");
+                }
+                s.identity = identity;
+                s.credential = Some(credential);
+                s.roles_checked_ms = now;
+                changed = true;
+            }
+            Err(e) => {
+                tracing::info!(who = %s.identity.label(), reason = %e, "role no longer confirmed: signed out");
+                session.flush().await.map_err(|e| e.to_string())?;
+                return Ok(Current::Ended(format!(
+                    "Onwatch checks your role with {} every few minutes, and this time it could not confirm it: {e}. Your session has ended; sign in again.",
+                    match s.identity.provider.as_str() {
+                        "github" => "GitHub",
+                        "oidc" => "your identity provider",
+                        other => other,
+                    }
+                )));
+            }
+        }
+    }
+    if changed || now - s.last_seen_ms > TOUCH_EVERY_MS {
         s.last_seen_ms = now;
         session
             .insert(SIGNED_IN_KEY, &s)
             .await
             .map_err(|e| e.to_string())?;
     }
-    Ok(Some(s))
+    Ok(Current::Signed(Box::new(s)))
 }
 
 /// Same-origin check: `Sec-Fetch-Site` where the browser sends it, else `Origin`, else the
@@ -365,38 +466,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn access_by_path() {
-        assert_eq!(access_for("/healthz"), Access::Public);
-        assert_eq!(access_for("/pkg/onwatch.wasm"), Access::Public);
-        assert_eq!(access_for("/auth/github/callback"), Access::Public);
-        assert_eq!(access_for("/signin"), Access::Public);
-        assert_eq!(access_for("/"), Access::Signed(Role::Viewer));
+    fn access_by_route() {
+        let t = RouteTable::new([
+            ("/healthz".to_owned(), Access::Public),
+            (
+                app::live::EVENTS_PATH.to_owned(),
+                Access::Signed(Role::Viewer),
+            ),
+        ]);
+        assert_eq!(t.access(Some("/healthz"), "/healthz"), Access::Public);
+        assert_eq!(t.access(None, "/pkg/onwatch.wasm"), Access::Public);
+        assert_eq!(t.access(Some("/"), "/"), Access::Signed(Role::Viewer));
         assert_eq!(
-            access_for("/environments/live"),
+            t.access(Some("/environments/{env}"), "/environments/live"),
             Access::Signed(Role::Viewer)
         );
-        assert_eq!(access_for("/api/read/fleet"), Access::Signed(Role::Viewer));
         assert_eq!(
-            access_for("/api/fleet/events"),
+            t.access(Some("/admin/sessions"), "/admin/sessions"),
+            Access::Signed(Role::Admin)
+        );
+        assert_eq!(
+            t.access(Some("/api/read/fleet"), "/api/read/fleet"),
             Access::Signed(Role::Viewer)
         );
         assert_eq!(
-            access_for("/api/act/restart"),
+            t.access(Some("/api/act/restart"), "/api/act/restart"),
             Access::Signed(Role::Responder)
         );
         assert_eq!(
-            access_for("/api/admin/sessions"),
+            t.access(Some("/api/admin/sessions"), "/api/admin/sessions"),
             Access::Signed(Role::Admin)
         );
-        assert_eq!(access_for("/admin/sessions"), Access::Signed(Role::Admin));
-        assert_eq!(access_for("/admin"), Access::Signed(Role::Admin));
-        assert_eq!(access_for("/api/forgot-to-classify"), Access::Unclassified);
-        assert_eq!(access_for("/api"), Access::Unclassified);
-        // No prefix tricks.
-        assert_eq!(access_for("/api/readme"), Access::Unclassified);
-        assert_eq!(access_for("/administer"), Access::Signed(Role::Viewer));
-        assert_eq!(access_for("/pkgx"), Access::Signed(Role::Viewer));
-        assert_eq!(access_for("/authx"), Access::Signed(Role::Viewer));
+        // Matched but declared nowhere: refused, whatever it looks like.
+        assert_eq!(t.access(Some("/reports"), "/reports"), Access::Undeclared);
+        assert_eq!(
+            t.access(Some("/api/readme"), "/api/readme"),
+            Access::Undeclared
+        );
+        assert_eq!(t.access(Some("/pkg/x"), "/pkg/x"), Access::Undeclared);
+        assert_eq!(t.access(None, "/api/nothing-here"), Access::Undeclared);
+        // Unrouted pages are the not-found page, for the signed in.
+        assert_eq!(t.access(None, "/nowhere"), Access::Signed(Role::Viewer));
     }
 
     #[test]

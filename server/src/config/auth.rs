@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{read_secret, ConfigError, ServerConfig};
@@ -22,6 +23,9 @@ pub struct AuthConfig {
     /// page view costs no store round trip. Sign-out and revocation through this replica take
     /// effect at once; through another replica, within this. 0 reads it on every request.
     pub session_cache_ms: u64,
+    /// While a session is used, its memberships are read again from the provider at most this
+    /// often, so that someone removed from a team loses the role within this time.
+    pub role_recheck_secs: u64,
     pub github: Option<GitHubAuthConfig>,
     pub oidc: Option<OidcAuthConfig>,
 }
@@ -33,6 +37,7 @@ impl Default for AuthConfig {
             session_idle_minutes: 8 * 60,
             session_absolute_hours: 24,
             session_cache_ms: 2000,
+            role_recheck_secs: 600,
             github: None,
             oidc: None,
         }
@@ -56,8 +61,13 @@ pub struct GitHubAuthConfig {
     /// per role.
     #[serde(default)]
     pub roles: ops::auth::RoleRules,
-    #[serde(skip)]
-    pub client_secret: String,
+    #[serde(skip, default = "no_secret")]
+    pub client_secret: SecretString,
+}
+
+/// A secret not read yet (it comes from the `…_file` key when the configuration is checked).
+fn no_secret() -> SecretString {
+    SecretString::from("")
 }
 
 fn default_github_web() -> url::Url {
@@ -88,8 +98,8 @@ pub struct OidcAuthConfig {
     /// Groups (or `@preferred_username`) per role.
     #[serde(default)]
     pub roles: ops::auth::RoleRules,
-    #[serde(skip)]
-    pub client_secret: String,
+    #[serde(skip, default = "no_secret")]
+    pub client_secret: SecretString,
 }
 
 fn default_oidc_name() -> String {
@@ -118,6 +128,18 @@ pub(super) fn check(auth: &mut AuthConfig, server: &ServerConfig) -> Result<(), 
             ),
         ));
     }
+    if auth.dev_signin {
+        let https = server
+            .public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https");
+        if https || auth.github.is_some() || auth.oidc.is_some() {
+            return Err(ConfigError::key(
+                "auth.dev_signin",
+                "the development sign-in lets anyone pick any role, so it serves this machine's own browser only: it cannot be on together with an https server.public_url or an identity provider ([auth.github], [auth.oidc]). Turn it off",
+            ));
+        }
+    }
     if auth.github.is_none() && auth.oidc.is_none() && !auth.dev_signin {
         return Err(ConfigError::key(
             "auth",
@@ -128,6 +150,12 @@ pub(super) fn check(auth: &mut AuthConfig, server: &ServerConfig) -> Result<(), 
         return Err(ConfigError::key(
             "auth.session_idle_minutes",
             "session lifetimes must be at least 1 (minute / hour)",
+        ));
+    }
+    if auth.role_recheck_secs == 0 || auth.role_recheck_secs > 24 * 3600 {
+        return Err(ConfigError::key(
+            "auth.role_recheck_secs",
+            "must be 1 to 86400 seconds (default 600): how long someone removed from a team keeps the role",
         ));
     }
     if auth.session_cache_ms > 60_000 {
@@ -143,7 +171,8 @@ pub(super) fn check(auth: &mut AuthConfig, server: &ServerConfig) -> Result<(), 
                 "is empty; copy the Client ID of the GitHub OAuth app",
             ));
         }
-        gh.client_secret = read_secret("auth.github.client_secret_file", &gh.client_secret_file)?;
+        gh.client_secret =
+            read_secret("auth.github.client_secret_file", &gh.client_secret_file)?.into();
         if gh.roles.is_empty() {
             return Err(ConfigError::key(
                 "auth.github.roles",
@@ -160,7 +189,20 @@ pub(super) fn check(auth: &mut AuthConfig, server: &ServerConfig) -> Result<(), 
             ));
         }
         match url::Url::parse(oidc.issuer_url.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+            Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+            // Plain http only to this machine (a local provider in tests and development): over
+            // a network, discovery and keys fetched in the clear could be swapped for an
+            // attacker's.
+            Ok(u) if u.scheme() == "http" && u.host().is_some_and(is_loopback_host) => {}
+            Ok(u) if u.scheme() == "http" => {
+                return Err(ConfigError::key(
+                    "auth.oidc.issuer_url",
+                    format!(
+                        "`{}` is plain http to another machine: the provider's keys would travel unprotected. Use the https issuer (http is allowed for loopback only)",
+                        oidc.issuer_url
+                    ),
+                ))
+            }
             _ => {
                 return Err(ConfigError::key(
                     "auth.oidc.issuer_url",
@@ -172,7 +214,8 @@ pub(super) fn check(auth: &mut AuthConfig, server: &ServerConfig) -> Result<(), 
             }
         }
         oidc.issuer_url = oidc.issuer_url.trim().to_owned();
-        oidc.client_secret = read_secret("auth.oidc.client_secret_file", &oidc.client_secret_file)?;
+        oidc.client_secret =
+            read_secret("auth.oidc.client_secret_file", &oidc.client_secret_file)?.into();
         if oidc.roles.is_empty() {
             return Err(ConfigError::key(
                 "auth.oidc.roles",
@@ -189,4 +232,12 @@ pub(super) fn check(auth: &mut AuthConfig, server: &ServerConfig) -> Result<(), 
         ));
     }
     Ok(())
+}
+
+fn is_loopback_host(host: url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
 }

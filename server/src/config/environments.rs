@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{read_secret, ConfigError};
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
     /// Production environments get the red badge and the strictest guards.
@@ -26,7 +26,7 @@ pub struct EnvironmentConfig {
     pub gateway_tls: bool,
     /// Set from `gateway_token_file`.
     #[serde(skip)]
-    pub gateway_token: Option<String>,
+    pub gateway_token: Option<secrecy::SecretString>,
 }
 
 pub(super) fn default_environments() -> BTreeMap<String, EnvironmentConfig> {
@@ -68,10 +68,8 @@ pub(super) fn check(
             ));
         }
         if let Some(file) = &env.gateway_token_file {
-            env.gateway_token = Some(read_secret(
-                &format!("environments.{name}.gateway_token_file"),
-                file,
-            )?);
+            env.gateway_token =
+                Some(read_secret(&format!("environments.{name}.gateway_token_file"), file)?.into());
         }
     }
     Ok(())

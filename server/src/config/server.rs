@@ -18,6 +18,9 @@ pub struct ServerConfig {
     pub site_root: PathBuf,
     /// How long in-flight requests may run after SIGTERM before the process exits anyway.
     pub shutdown_grace_secs: u64,
+    /// Load balancers or proxies in front of Onwatch (addresses or CIDR blocks): only their
+    /// `X-Forwarded-For` is believed for the client address shown on the admin page.
+    pub trusted_proxies: Vec<crate::edge::IpRange>,
 }
 
 impl Default for ServerConfig {
@@ -27,6 +30,7 @@ impl Default for ServerConfig {
             public_url: None,
             site_root: PathBuf::from("target/site"),
             shutdown_grace_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }

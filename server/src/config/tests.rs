@@ -137,7 +137,13 @@ fn missing_or_empty_secret_is_named() {
         &[],
     )
     .unwrap();
-    assert_eq!(c.store.password.as_deref(), Some("s3cret"));
+    assert_eq!(
+        c.store
+            .password
+            .as_ref()
+            .map(secrecy::ExposeSecret::expose_secret),
+        Some("s3cret")
+    );
 }
 
 #[test]
@@ -180,8 +186,16 @@ fn github_provider_is_checked() {
         &[],
     )
     .unwrap();
+    let printed = format!("{c:?}");
+    assert!(
+        !printed.contains("gh-secret"),
+        "the configuration's Debug prints no secret: {printed}"
+    );
     let gh = c.auth.github.unwrap();
-    assert_eq!(gh.client_secret, "gh-secret");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&gh.client_secret),
+        "gh-secret"
+    );
     assert_eq!(gh.api_url.as_str(), "https://api.github.com/");
     assert!(gh.roles.case_insensitive, "GitHub names ignore case");
 
@@ -256,6 +270,68 @@ fn oidc_provider_is_checked() {
     )
     .unwrap_err();
     assert_eq!(e.key.as_deref(), Some("auth.oidc.issuer_url"), "{e}");
+    // Plain http: to this machine only.
+    let http = |issuer: &str| {
+        load(
+            &format!(
+                "{}[auth.oidc.roles]\nviewer = [\"x\"]\n",
+                base.replace("https://example.okta.com/oauth2/default", issuer)
+            ),
+            &[],
+        )
+    };
+    let e = http("http://idp.example.com/realms/x").unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth.oidc.issuer_url"), "{e}");
+    assert!(e.to_string().contains("loopback"), "{e}");
+    assert!(http("http://127.0.0.1:8080/realms/x").is_ok());
+    assert!(http("http://localhost:8080").is_ok());
+}
+
+#[test]
+fn the_development_sign_in_is_for_this_machine_only() {
+    let secret = write("gh-secret");
+    let with_github = format!(
+        "[auth]\ndev_signin = true\n{}",
+        github(
+            "[auth.github.roles]\nviewer = [\"habitat-sh\"]\n",
+            secret.path()
+        )
+    );
+    let e = load(&with_github, &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth.dev_signin"), "{e}");
+    assert!(e.to_string().contains("identity provider"), "{e}");
+    let e = load(
+        "[server]\npublic_url = \"https://onwatch.example.com\"\n[auth]\ndev_signin = true\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth.dev_signin"), "{e}");
+    let e = load(
+        "[server]\nlisten = \"0.0.0.0:3000\"\n[auth]\ndev_signin = true\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth.dev_signin"), "{e}");
+    assert!(load("[auth]\ndev_signin = true\n", &[]).is_ok());
+}
+
+#[test]
+fn trusted_proxies_and_role_recheck_are_checked() {
+    let c = load(
+        "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\"]\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.server.trusted_proxies.len(), 2);
+    let e = load("[server]\ntrusted_proxies = [\"10.0.0.0/40\"]\n", &[]).unwrap_err();
+    assert!(e.to_string().contains("prefix length"), "{e}");
+    let e = load("[auth]\ndev_signin = true\nrole_recheck_secs = 0\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("auth.role_recheck_secs"), "{e}");
+    assert_eq!(
+        load("", &[]).unwrap().auth.role_recheck_secs,
+        600,
+        "ten minutes by default"
+    );
 }
 
 #[test]

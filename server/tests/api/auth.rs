@@ -11,86 +11,147 @@ use sqlx::{Connection, Executor, Row};
 
 use crate::helpers::{spawn_app, StoreKind, TestApp};
 
-/// What the tests expect of a path, from the documented conventions (not from the server's own
-/// policy function): `/api/act/` needs a responder, `/api/admin/` and `/admin` pages an admin.
-fn needs(path: &str) -> &'static str {
-    if path.starts_with("/api/admin/") || path == "/admin" || path.starts_with("/admin/") {
-        "admin"
-    } else if path.starts_with("/api/act/") {
-        "responder"
+/// The role a route needs, from the documented conventions (not from the server's own table):
+/// `/api/act/` a responder, `/api/admin/` and `/admin` pages an admin, other pages and
+/// `/api/read/` a viewer; sign-in, health and metrics anyone.
+fn needs(pattern: &str) -> Option<&'static str> {
+    if matches!(pattern, "/healthz" | "/metrics" | "/signin")
+        || pattern.starts_with("/auth/")
+        || pattern.starts_with("/api/public/")
+    {
+        None
+    } else if pattern.starts_with("/api/admin/") || pattern.starts_with("/admin") {
+        Some("admin")
+    } else if pattern.starts_with("/api/act/") {
+        Some("responder")
     } else {
-        "viewer"
+        Some("viewer")
     }
 }
 
-fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/metrics" | "/signin")
-        || path.starts_with("/auth/")
-        || path.starts_with("/api/public/")
+/// How to call a route for real, and the status that means it worked. `prepare` runs before
+/// each call (e.g. a fresh session to revoke) and returns the form to send.
+struct Recipe {
+    method: Method,
+    path: String,
+    form: Vec<(String, String)>,
+    success: StatusCode,
 }
 
-/// Every endpoint: (method, path as requested).
-fn every_endpoint() -> Vec<(Method, String)> {
-    let mut all = Vec::new();
-    for route in leptos_axum::generate_route_list(app::App) {
-        let path = route
-            .path()
-            .replace("{slug}", "api")
-            .replace(":slug", "api");
-        all.push((Method::GET, path));
-    }
-    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
-        let m = Method::from_bytes(method.as_str().as_bytes()).unwrap();
-        all.push((m, path.to_owned()));
-    }
-    for route in server::startup::server_routes() {
-        let m = Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
-        all.push((m, route.path.to_owned()));
-    }
-    all.sort_by(|a, b| a.1.cmp(&b.1));
-    all.dedup();
-    all
-}
-
-async fn request(app: &TestApp, client: &Client, method: &Method, path: &str) -> reqwest::Response {
-    let url = format!("{}{path}", app.address);
-    let req = client
-        .request(method.clone(), &url)
-        .header("origin", &app.address);
-    let req = if *method == Method::POST {
-        req.header("content-type", "application/x-www-form-urlencoded")
-            .body("")
-    } else {
-        req
+/// Every route the server declares or Leptos registers, with how to call it. A route without a
+/// recipe here fails the test: adding an endpoint means saying how it succeeds.
+async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> {
+    let host = "builder-api-live-1";
+    let get = |path: &str, success: StatusCode| Recipe {
+        method: Method::GET,
+        path: path.to_owned(),
+        form: Vec::new(),
+        success,
     };
+    let post = |path: &str, form: &[(&str, &str)]| Recipe {
+        method: Method::POST,
+        path: path.to_owned(),
+        form: form
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        success: StatusCode::OK,
+    };
+    Some(match pattern {
+        "/healthz" | "/metrics" | "/signin" => get(pattern, StatusCode::OK),
+        // Not configured here: the provider routes answer 404 "not configured" to everyone.
+        "/auth/github" | "/auth/github/callback" | "/auth/oidc" | "/auth/oidc/callback" => {
+            get(pattern, StatusCode::NOT_FOUND)
+        }
+        "/auth/dev" => Recipe {
+            form: vec![
+                ("name".into(), "wall-dev".into()),
+                ("role".into(), "viewer".into()),
+            ],
+            success: StatusCode::SEE_OTHER,
+            ..post(pattern, &[])
+        },
+        "/auth/signout" => Recipe {
+            success: StatusCode::SEE_OTHER,
+            ..post(pattern, &[])
+        },
+        p if p == app::live::EVENTS_PATH => get(p, StatusCode::OK),
+        "/" | "/environments" | "/releases" | "/broken" | "/services" | "/actions" | "/audit"
+        | "/console" | "/oncall" | "/onboarding" | "/admin/sessions" => {
+            get(pattern, StatusCode::OK)
+        }
+        "/environments/{env}" => get("/environments/live", StatusCode::OK),
+        "/environments/{env}/hosts/{host}" => {
+            get(&format!("/environments/live/hosts/{host}"), StatusCode::OK)
+        }
+        "/services/{slug}" => get("/services/datastore", StatusCode::OK),
+        "/api/read/fleet"
+        | "/api/read/shell-info"
+        | "/api/read/list-services"
+        | "/api/admin/sessions" => post(pattern, &[]),
+        "/api/read/dashboard" => post(pattern, &[("collapse_above", "40")]),
+        "/api/read/host" => post(pattern, &[("environment", "live"), ("host", host)]),
+        "/api/read/service-instances" | "/api/read/get-service" => {
+            post(pattern, &[("slug", "datastore")])
+        }
+        "/api/admin/revoke-session" => {
+            // A fresh session each time, so that each allowed call has one to revoke.
+            let victim = format!("victim-{}", ops::auth::random_token()[..8].to_lowercase());
+            app.signed_in(&victim, "viewer").await;
+            let handle = app.session_handle(admin, &victim).await;
+            post(pattern, &[("handle", &handle)])
+        }
+        _ => return None,
+    })
+}
+
+async fn call(app: &TestApp, client: &Client, r: &Recipe) -> reqwest::Response {
+    let url = format!("{}{}", app.address, r.path);
+    let mut req = client
+        .request(r.method.clone(), &url)
+        .header("origin", &app.address);
+    if r.method == Method::POST {
+        req = req.form(&r.form);
+    }
     // Event streams never end: the status line is all the test needs.
     tokio::time::timeout(Duration::from_secs(10), req.send())
         .await
-        .unwrap_or_else(|_| panic!("{method} {path}: no answer within 10 s"))
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+        .unwrap_or_else(|_| panic!("{} {}: no answer within 10 s", r.method, r.path))
+        .unwrap_or_else(|e| panic!("{} {}: {e}", r.method, r.path))
 }
 
+/// Walks every route of the server — its own, Leptos's pages and the registered server
+/// functions — against a real fleet, as each role: refused below the role the route needs,
+/// and its real success status at or above it. A route added to the router without a
+/// declaration is refused for everyone, even an admin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wall_covers_every_route_and_server_function() {
-    let app = spawn_app(StoreKind::Sqlite).await;
-    let endpoints = every_endpoint();
-    let fns: Vec<_> = endpoints
-        .iter()
-        .filter(|(_, p)| p.starts_with("/api/") && *p != app::live::EVENTS_PATH)
-        .collect();
-    assert!(fns.len() >= 9, "server functions found: {fns:?}");
-    assert!(
-        endpoints.iter().any(|(_, p)| p.starts_with("/api/admin/")),
-        "admin endpoints exist to be refused"
-    );
-    for (_, p) in &fns {
-        assert!(
-            ["/api/read/", "/api/act/", "/api/admin/", "/api/public/"]
-                .iter()
-                .any(|prefix| p.starts_with(prefix)),
-            "{p}: every server function declares the role it needs through its prefix"
-        );
+    use axum::routing::get;
+    let sim = ops::sim::FleetSim::start(ops::sim::demo_layout(2))
+        .await
+        .unwrap();
+    let (mut config, dir) = crate::helpers::test_config(StoreKind::Sqlite).await;
+    let fleet_file = dir.path().join("fleet.toml");
+    std::fs::write(&fleet_file, sim.fleet_file().to_toml()).unwrap();
+    config.inventory.source = server::config::InventorySourceKind::Static;
+    config.inventory.fleet_file = Some(fleet_file);
+    // Added here, declared nowhere: the wall must refuse it.
+    let added = axum::Router::new()
+        .route("/reports", get(|| async { "a report" }))
+        .route("/api/read2/thing", get(|| async { "data" }));
+    let app = crate::helpers::spawn_app_with(config, dir, added).await;
+
+    let table = server::startup::route_table();
+    let mut patterns: Vec<String> = table.entries().map(|(p, _)| p.to_owned()).collect();
+    for (path, _) in leptos::server_fn::axum::server_fn_paths() {
+        patterns.push(path.to_owned());
     }
+    for route in leptos_axum::generate_route_list(app::App) {
+        patterns.push(route.path().to_owned());
+    }
+    patterns.sort();
+    patterns.dedup();
+    assert!(patterns.len() >= 30, "routes found: {patterns:?}");
 
     let anonymous = app.anonymous();
     let viewer = app.client.clone();
@@ -103,55 +164,265 @@ async fn the_wall_covers_every_route_and_server_function() {
             .unwrap()
     };
 
-    for (method, path) in &endpoints {
-        // Anonymous: public paths answer, pages redirect to sign-in, data is 401.
-        let res = request(&app, &anonymous, method, path).await;
-        let status = res.status();
-        if is_public(path) {
-            assert!(
-                status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
-                "{method} {path}: public, got {status}"
-            );
-        } else if path.starts_with("/api/") {
-            assert_eq!(
-                status,
-                StatusCode::UNAUTHORIZED,
-                "{method} {path} anonymous"
-            );
-        } else {
-            assert_eq!(status, StatusCode::SEE_OTHER, "{method} {path} anonymous");
-            let to = res.headers()["location"].to_str().unwrap();
-            assert!(
-                to.starts_with("/signin?next="),
-                "{path}: redirected to {to}"
-            );
+    for pattern in &patterns {
+        let Some(r) = recipe(&app, &admin, pattern).await else {
+            panic!("{pattern}: no recipe in this test; say how the new route succeeds");
+        };
+        match needs(pattern) {
+            None => {
+                let res = call(&app, &anonymous, &r).await;
+                assert_eq!(res.status(), r.success, "{} {} anonymous", r.method, r.path);
+                continue;
+            }
+            Some(_) if r.path.starts_with("/api/") => {
+                let res = call(&app, &anonymous, &r).await;
+                assert_eq!(
+                    res.status(),
+                    StatusCode::UNAUTHORIZED,
+                    "{} {} anonymous",
+                    r.method,
+                    r.path
+                );
+            }
+            Some(_) => {
+                let res = call(&app, &anonymous, &r).await;
+                assert_eq!(
+                    res.status(),
+                    StatusCode::SEE_OTHER,
+                    "{} {} anonymous",
+                    r.method,
+                    r.path
+                );
+                let to = res.headers()["location"].to_str().unwrap();
+                assert!(
+                    to.starts_with("/signin?next="),
+                    "{}: redirected to {to}",
+                    r.path
+                );
+            }
         }
-        if is_public(path) {
-            continue;
-        }
+        let needed = needs(pattern).unwrap();
         for (who, client) in [
             ("viewer", &viewer),
             ("responder", &responder),
             ("admin", &admin),
         ] {
-            let status = request(&app, client, method, path).await.status();
-            if rank(who) < rank(needs(path)) {
-                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {who}");
+            // Each call gets its own preparation (a revocation needs a fresh session).
+            let r = recipe(&app, &admin, pattern).await.unwrap();
+            let res = call(&app, client, &r).await;
+            let status = res.status();
+            if rank(who) < rank(needed) {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{} {} as {who}",
+                    r.method,
+                    r.path
+                );
             } else {
-                assert!(
-                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
-                    "{method} {path} as {who}: allowed, got {status}"
+                let body = if r.path == app::live::EVENTS_PATH {
+                    String::new()
+                } else {
+                    res.text().await.unwrap_or_default()
+                };
+                assert_eq!(
+                    status, r.success,
+                    "{} {} as {who}: {body}",
+                    r.method, r.path
                 );
             }
         }
     }
 
-    // An /api/ path outside the conventions fails closed, even for an admin.
-    let res = request(&app, &admin, &Method::POST, "/api/unclassified-thing").await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    // Static assets stay public (the sign-in page needs its stylesheet).
-    let res = request(&app, &anonymous, &Method::GET, "/pkg/onwatch.css").await;
+    for added in ["/reports", "/api/read2/thing", "/api/unclassified-thing"] {
+        for client in [&anonymous, &viewer, &admin] {
+            let res = client
+                .get(format!("{}{added}", app.address))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::FORBIDDEN,
+                "{added}: declared nowhere"
+            );
+        }
+    }
+    // Static files stay public (the sign-in page needs its stylesheet); they are not routes.
+    let res = anonymous
+        .get(format!("{}/pkg/onwatch.css", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_ne!(res.status(), StatusCode::SEE_OTHER);
+    assert_ne!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// `/pkg/../admin/sessions` is the admin page, as a browser resolves it: the wall judges the
+/// path the router routes, not a prefix of the raw one.
+#[tokio::test]
+async fn dot_segments_cannot_walk_past_the_wall() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let raw = |client: &Client, path: &str| {
+        // reqwest would resolve the dots itself; send the raw request line.
+        let addr = app.address.trim_start_matches("http://").to_owned();
+        let path = path.to_owned();
+        let cookie = client.clone();
+        async move {
+            let _ = cookie;
+            raw_get(&addr, &path, None).await
+        }
+    };
+    let anon = raw(&app.anonymous(), "/pkg/../admin/sessions").await;
+    assert!(anon.starts_with("HTTP/1.1 303"), "{anon}");
+    assert!(
+        anon.contains("location: /signin?next=%2fadmin%2fsessions"),
+        "{anon}"
+    );
+    for encoded in ["/pkg/%2e%2e/admin/sessions", "/pkg%2F..%2Fadmin/sessions"] {
+        let res = raw(&app.anonymous(), encoded).await;
+        assert!(res.starts_with("HTTP/1.1 400"), "{encoded}: {res}");
+    }
+    // A viewer's session cookie, sent on the raw request: the admin page refuses.
+    let (viewer, jar) = jar_client();
+    app.dev_signin(&viewer, "dots-viewer", "viewer").await;
+    let session = cookie(&jar, &app, server::auth::SESSION_COOKIE).unwrap();
+    let addr = app.address.trim_start_matches("http://");
+    let res = raw_get(
+        addr,
+        "/pkg/../admin/sessions",
+        Some(&format!("{}={session}", server::auth::SESSION_COOKIE)),
+    )
+    .await;
+    assert!(
+        res.starts_with("HTTP/1.1 403"),
+        "a viewer on the admin page: {res}"
+    );
+}
+
+/// A GET written by hand on a TCP connection: the request line exactly as given.
+async fn raw_get(addr: &str, path: &str, cookie: Option<&str>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    conn.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    conn.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out)
+        .to_lowercase()
+        .replacen("http/1.1", "HTTP/1.1", 1)
+}
+
+/// A page that a DNS-rebinding attacker serves from `a.evil.example:3000` (resolving to
+/// 127.0.0.1) reaches nothing: not the development sign-in, not an admin server function, even
+/// with a valid admin session in the browser.
+#[tokio::test]
+async fn a_dns_rebinding_page_gets_nothing() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let evil = format!("a.evil.example:{port}");
+    let evil_origin = format!("http://{evil}");
+    let (admin, jar) = jar_client();
+    app.dev_signin(&admin, "rebind-admin", "admin").await;
+    let session = cookie(&jar, &app, server::auth::SESSION_COOKIE).unwrap();
+    let plain = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = plain
+        .post(format!("{}/auth/dev", app.address))
+        .header("host", &evil)
+        .header("origin", &evil_origin)
+        .form(&[("name", "mallory"), ("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "no session handed out"
+    );
+    let res = plain
+        .post(format!("{}/api/admin/sessions", app.address))
+        .header("host", &evil)
+        .header("origin", &evil_origin)
+        .header(
+            "cookie",
+            format!("{}={session}", server::auth::SESSION_COOKIE),
+        )
+        .form(&[("x", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert!(!res.text().await.unwrap().contains("rebind-admin"));
+    // The same requests with this Onwatch's own Host work.
+    let res = admin
+        .post(format!("{}/api/admin/sessions", app.address))
+        .header("origin", &app.address)
+        .form(&[("x", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = plain
+        .get(format!("{}/healthz", app.address))
+        .header("host", format!("localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "loopback names are ours on loopback"
+    );
+}
+
+/// With the development sign-in off, posting to it over HTTP signs nobody in.
+#[tokio::test]
+async fn a_disabled_development_sign_in_is_refused() {
+    let (mut config, dir) = crate::helpers::test_config(StoreKind::Sqlite).await;
+    config.auth.dev_signin = false;
+    let secret = dir.path().join("gh-secret");
+    std::fs::write(&secret, "s").unwrap();
+    config.auth.github = Some(server::config::GitHubAuthConfig {
+        client_id: "c".to_owned(),
+        client_secret_file: secret,
+        client_secret: "s".into(),
+        web_url: "http://127.0.0.1:9".parse().unwrap(),
+        api_url: "http://127.0.0.1:9".parse().unwrap(),
+        roles: ops::auth::RoleRules {
+            viewer: vec!["habitat-sh".into()],
+            ..Default::default()
+        },
+    });
+    let app = crate::helpers::spawn_app_with(config, dir, axum::Router::new()).await;
+    let client = app.anonymous();
+    let res = client
+        .post(format!("{}/auth/dev", app.address))
+        .header("origin", &app.address)
+        .form(&[("name", "mallory"), ("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.headers().get("set-cookie").is_none_or(|c| !c
+        .to_str()
+        .unwrap()
+        .starts_with(server::auth::SESSION_COOKIE)));
+    let res = client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "still signed out");
 }
 
 fn jar_client() -> (Client, Arc<Jar>) {
@@ -206,44 +477,51 @@ async fn cross_origin_state_changes_are_refused() {
     );
     let token = cookie(&jar, &app, "onwatch_csrf").expect("a CSRF cookie");
 
-    let posts: Vec<String> = every_endpoint()
-        .into_iter()
-        .filter(|(m, _)| *m == Method::POST)
-        .map(|(_, p)| p)
+    // Every route (whatever methods it answers today: a route that gains a PUT tomorrow is
+    // covered), with every method that changes state.
+    let mut paths: Vec<String> = server::startup::route_table()
+        .entries()
+        .map(|(p, _)| {
+            p.replace("{env}", "live")
+                .replace("{host}", "h")
+                .replace("{slug}", "api")
+        })
         .collect();
-    assert!(posts.iter().any(|p| p == "/auth/signout"), "{posts:?}");
+    paths.extend(leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_owned()));
+    paths.sort();
+    paths.dedup();
+    assert!(paths.iter().any(|p| p == "/auth/signout"), "{paths:?}");
     assert!(
-        posts.iter().any(|p| p.starts_with("/api/admin/")),
-        "{posts:?}"
+        paths.iter().any(|p| p.starts_with("/api/admin/")),
+        "{paths:?}"
     );
     let url = |p: &str| format!("{}{p}", app.address);
     let form = "content-type";
-    for path in &posts {
-        let attacks = [
-            admin
-                .post(url(path))
-                .header("origin", "https://evil.example"),
-            admin.post(url(path)).header("origin", "null"),
-            admin.post(url(path)).header("sec-fetch-site", "cross-site"),
-            admin.post(url(path)).header("sec-fetch-site", "same-site"),
-            // Neither header: the token is required, and this one is wrong or missing.
-            admin.post(url(path)),
-            admin
-                .post(url(path))
-                .header("x-csrf-token", "not-the-token"),
-        ];
-        for (i, attack) in attacks.into_iter().enumerate() {
-            let res = attack
-                .header(form, "application/x-www-form-urlencoded")
-                .body("")
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(
-                res.status(),
-                StatusCode::FORBIDDEN,
-                "POST {path}: attack #{i} refused"
-            );
+    for path in &paths {
+        for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+            let m = || admin.request(method.clone(), url(path));
+            let attacks = [
+                m().header("origin", "https://evil.example"),
+                m().header("origin", "null"),
+                m().header("sec-fetch-site", "cross-site"),
+                m().header("sec-fetch-site", "same-site"),
+                // Neither header: the token is required, and this one is wrong or missing.
+                m(),
+                m().header("x-csrf-token", "not-the-token"),
+            ];
+            for (i, attack) in attacks.into_iter().enumerate() {
+                let res = attack
+                    .header(form, "application/x-www-form-urlencoded")
+                    .body("")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    res.status(),
+                    StatusCode::FORBIDDEN,
+                    "{method} {path}: attack #{i} refused"
+                );
+            }
         }
     }
     // Still signed in: none of the refused sign-outs went through.

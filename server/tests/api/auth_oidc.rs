@@ -17,7 +17,7 @@ async fn app_with_oidc(kind: StoreKind) -> (TestApp, testkit::OidcProvider) {
         issuer_url: issuer.clone(),
         client_id: "onwatch".to_owned(),
         client_secret_file: secret,
-        client_secret: "onwatch-secret".to_owned(),
+        client_secret: "onwatch-secret".into(),
         scopes: ["openid", "email", "profile", "groups"]
             .map(str::to_owned)
             .to_vec(),
@@ -29,6 +29,8 @@ async fn app_with_oidc(kind: StoreKind) -> (TestApp, testkit::OidcProvider) {
             case_insensitive: false,
         },
     });
+    // The development sign-in cannot be on beside a real provider.
+    config.auth.dev_signin = false;
     // Onwatch discovers the provider on first use, so it can start first and tell the provider
     // its callback address.
     let app = spawn_app_with(config, dir, axum::Router::new()).await;
@@ -216,7 +218,7 @@ async fn an_unreachable_provider_is_explained_not_fatal() {
         issuer_url: format!("http://127.0.0.1:{port}"),
         client_id: "onwatch".to_owned(),
         client_secret_file: dir.path().join("unused"),
-        client_secret: "x".to_owned(),
+        client_secret: "x".into(),
         scopes: vec!["openid".to_owned()],
         groups_claim: "groups".to_owned(),
         roles: ops::auth::RoleRules {

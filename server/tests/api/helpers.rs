@@ -15,7 +15,8 @@ pub enum StoreKind {
 
 pub struct TestApp {
     pub address: String,
-    /// Signed in as `test-viewer` (role viewer).
+    /// Signed in as `test-viewer` (role viewer) when the development sign-in is on; without a
+    /// session otherwise.
     pub client: reqwest::Client,
     pub store_url: String,
     pub shutdown: ShutdownHandle,
@@ -139,6 +140,7 @@ pub async fn spawn_app(kind: StoreKind) -> TestApp {
 pub async fn spawn_app_with(config: Config, dir: tempfile::TempDir, extra: Router) -> TestApp {
     server::telemetry::init("warn");
     let store_url = config.store.url.clone();
+    let dev_signin = config.auth.dev_signin;
     let app = Application::build_with_routes(config, extra)
         .await
         .expect("the server builds");
@@ -153,6 +155,8 @@ pub async fn spawn_app_with(config: Config, dir: tempfile::TempDir, extra: Route
         handle,
         _dir: dir,
     };
-    app.client = app.signed_in("test-viewer", "viewer").await;
+    if dev_signin {
+        app.client = app.signed_in("test-viewer", "viewer").await;
+    }
     app
 }

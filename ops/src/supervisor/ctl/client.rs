@@ -23,20 +23,12 @@ pub struct CtlReply {
     pub statuses: Vec<ServiceStatusMsg>,
 }
 
-/// Where a control gateway is, and its shared secret (`/hab/sup/default/CTL_SECRET`).
-#[derive(Clone)]
+/// Where a control gateway is, and its shared secret (`/hab/sup/default/CTL_SECRET`; its
+/// `Debug` never prints it).
+#[derive(Debug, Clone)]
 pub struct CtlTarget {
     pub addr: String,
-    pub secret: String,
-}
-
-impl std::fmt::Debug for CtlTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CtlTarget")
-            .field("addr", &self.addr)
-            .field("secret", &"***")
-            .finish()
-    }
+    pub secret: secrecy::SecretString,
 }
 
 /// Control-gateway client: a fresh connection per command, as `hab` does.
@@ -101,7 +93,7 @@ impl CtlClient {
                 .map_err(|e| CtlError::Connect(format!("{}: {e}", target.addr)))?;
             stream.set_nodelay(true).ok();
             let hs = Handshake {
-                secret_key: Some(target.secret.clone()),
+                secret_key: Some(secrecy::ExposeSecret::expose_secret(&target.secret).to_owned()),
             };
             Frame::message(Some(Txn::request(0)), "Handshake", &hs)
                 .write(&mut stream)

@@ -11,15 +11,21 @@ use super::wire::{
 use super::{GatewayError, MAX_BODY_BYTES};
 
 /// Where a Supervisor's HTTP gateway is, and how to authenticate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct GatewayTarget {
     /// `http://10.0.0.5:9631` or `https://…` (no trailing slash).
     pub base_url: String,
-    pub token: Option<String>,
+    /// `HAB_SUP_GATEWAY_AUTH_TOKEN`; its `Debug` never prints it.
+    pub token: Option<secrecy::SecretString>,
 }
 
 impl GatewayTarget {
-    pub fn new(host: &str, port: u16, tls: bool, token: Option<String>) -> GatewayTarget {
+    pub fn new(
+        host: &str,
+        port: u16,
+        tls: bool,
+        token: Option<secrecy::SecretString>,
+    ) -> GatewayTarget {
         let scheme = if tls { "https" } else { "http" };
         let host = if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]")
@@ -135,7 +141,7 @@ impl GatewayClient {
         let url = format!("{}{path}", target.base_url);
         let mut req = self.http.get(&url);
         if let Some(token) = &target.token {
-            req = req.bearer_auth(token);
+            req = req.bearer_auth(secrecy::ExposeSecret::expose_secret(token));
         }
         let mut resp = req.send().await.map_err(|e| self.classify(e))?;
         let status = resp.status().as_u16();
