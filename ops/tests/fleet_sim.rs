@@ -144,6 +144,18 @@ async fn gateway_client_under_every_fault() {
         Err(GatewayError::Garbage(_))
     ));
 
+    // The gateway failing inside: the status and what it said, not "garbage".
+    inject(&sim, API, Fault::Clear).await;
+    inject(&sim, API, Fault::ServerError { status: 503 }).await;
+    match c.services(&t).await {
+        Err(GatewayError::Status { status, .. }) => assert_eq!(status, 503),
+        other => panic!("a 503 from /services: {other:?}"),
+    }
+    // A body too large to read is refused, not buffered.
+    inject(&sim, API, Fault::Clear).await;
+    inject(&sim, API, Fault::Oversized).await;
+    assert_eq!(c.services(&t).await.unwrap_err(), GatewayError::TooLarge);
+
     inject(&sim, API, Fault::Clear).await;
     inject(&sim, API, Fault::Slow { ms: 1500 }).await;
     assert!(matches!(

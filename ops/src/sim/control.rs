@@ -3,7 +3,8 @@
 //! - `GET /state`
 //! - `GET /fleet.toml`
 //! - `POST /faults` with `{"host": "builder-api-live-1", "fault": "health", "service": "builder-api", "status": "Critical"}`
-//!   (`fault` is one of down, up, slow{ms}, garbage, health{service,status}, flapping{service},
+//!   (`fault` is one of down, up, slow{ms}, garbage, server_error{status}, oversized,
+//!   health{service,status}, flapping{service},
 //!   stopped{service}, started{service}, sup_version{version}, release{service,version,release}, clear)
 //! - `POST /reset`: clear every host
 

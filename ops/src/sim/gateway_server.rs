@@ -23,9 +23,9 @@ pub async fn serve(listener: TcpListener, host: Arc<SimHost>) {
 }
 
 async fn respond(host: &SimHost, req: Req) -> hyper::Response<http::Body> {
-    let (slow, garbage) = {
+    let (slow, garbage, server_error, oversized) = {
         let st = host.lock();
-        (st.slow_ms, st.garbage)
+        (st.slow_ms, st.garbage, st.server_error, st.oversized)
     };
     if slow > 0 {
         tokio::time::sleep(Duration::from_millis(slow)).await;
@@ -42,6 +42,21 @@ async fn respond(host: &SimHost, req: Req) -> hyper::Response<http::Body> {
     let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     match parts.as_slice() {
         ["services"] => {
+            if let Some(status) = server_error {
+                return http::raw(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    "text/plain",
+                    "internal error",
+                );
+            }
+            if oversized {
+                // Valid JSON all the way, only too much of it.
+                let mut body = String::with_capacity(9 << 20);
+                body.push_str("{\"services\": [], \"padding\": \"");
+                body.push_str(&"x".repeat(9 << 20));
+                body.push_str("\"}");
+                return http::raw(StatusCode::OK, "application/json", body);
+            }
             if garbage {
                 return http::raw(
                     StatusCode::OK,

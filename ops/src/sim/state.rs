@@ -39,6 +39,10 @@ pub enum Fault {
     Slow { ms: u64 },
     /// `/services` answers 200 with a body that is not JSON.
     Garbage,
+    /// `/services` answers this 5xx status (the gateway failing inside).
+    ServerError { status: u16 },
+    /// `/services` answers a body larger than any client should read (9 MiB).
+    Oversized,
     /// The service's health check reports this.
     Health {
         service: String,
@@ -80,6 +84,8 @@ pub(super) struct HostState {
     pub down: bool,
     pub slow_ms: u64,
     pub garbage: bool,
+    pub server_error: Option<u16>,
+    pub oversized: bool,
     pub sup_version: String,
     pub services: Vec<SvcState>,
     pub next_pid: u32,
@@ -160,6 +166,8 @@ impl SimHost {
                 down: false,
                 slow_ms: 0,
                 garbage: false,
+                server_error: None,
+                oversized: false,
                 sup_version: spec.sup_version.clone(),
                 services,
                 next_pid: 5000 + (seed % 1000) as u32,
@@ -227,6 +235,8 @@ impl SimHost {
             Fault::Up => st.down = false,
             Fault::Slow { ms } => st.slow_ms = *ms,
             Fault::Garbage => st.garbage = true,
+            Fault::ServerError { status } => st.server_error = Some(*status),
+            Fault::Oversized => st.oversized = true,
             Fault::Health { service, status } => {
                 let i = find(&mut st, service)?;
                 st.services[i].health = *status;
@@ -261,6 +271,8 @@ impl SimHost {
                 st.down = false;
                 st.slow_ms = 0;
                 st.garbage = false;
+                st.server_error = None;
+                st.oversized = false;
                 st.sup_version = self.spec.sup_version.clone();
                 for s in st.services.iter_mut() {
                     s.health = HealthStatus::Ok;

@@ -964,3 +964,56 @@ async fn malformed_arguments_are_the_callers_error() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+/// An open event stream ends when its session reaches its absolute lifetime, even though the
+/// session row is still there (idle expiry keeps moving while the page is open).
+#[tokio::test]
+async fn an_event_stream_ends_at_the_sessions_absolute_lifetime() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let mut conn = store_conn(&app).await;
+    let client = app.signed_in("lifetime", "viewer").await;
+    // Signed in 24 h minus 2 s ago: the stream opens, and the lifetime ends while it is open.
+    let row = conn
+        .fetch_one("SELECT id, data FROM sessions WHERE login = 'lifetime'")
+        .await
+        .unwrap();
+    let id: String = row.get("id");
+    let mut v: serde_json::Value = serde_json::from_str(&row.get::<String, _>("data")).unwrap();
+    let now = ops::time::now_ms();
+    v["signed_in"]["signed_in_ms"] = serde_json::json!(now - 24 * 3_600_000 + 2_000);
+    v["signed_in"]["last_seen_ms"] = serde_json::json!(now);
+    sqlx::query("UPDATE sessions SET data = $1 WHERE id = $2")
+        .bind(v.to_string())
+        .bind(&id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut stream = client
+        .get(format!("{}{}", app.address, app::live::EVENTS_PATH))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        let mut seen = String::new();
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("event: signed_out") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(ended, "the stream ended with the session's lifetime");
+    let n: i64 = conn
+        .fetch_one(format!("SELECT COUNT(*) AS n FROM sessions WHERE id = '{id}'").as_str())
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(
+        n, 1,
+        "the row was still there: only the lifetime ended the stream"
+    );
+}
