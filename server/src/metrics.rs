@@ -247,6 +247,7 @@ where
     family.encode(metric)
 }
 
+// Names are given without the `onwatch_` prefix: the registry adds it to collectors too.
 impl Collector for FleetCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         use ops::fleet::Reachability;
@@ -330,37 +331,37 @@ impl Collector for FleetCollector {
         }
         encode_family(
             &mut encoder,
-            "onwatch_fleet_hosts",
+            "fleet_hosts",
             "Hosts in the inventory, by environment and reachability of their Supervisor",
             &hosts,
         )?;
         encode_family(
             &mut encoder,
-            "onwatch_fleet_services",
+            "fleet_services",
             "Services, by environment and state (ok, warning, critical, down, unknown, …)",
             &services,
         )?;
         encode_family(
             &mut encoder,
-            "onwatch_inventory_age_seconds",
+            "inventory_age_seconds",
             "Seconds since the environment's inventory was last refreshed (-1: never)",
             &inventory_age,
         )?;
         encode_family(
             &mut encoder,
-            "onwatch_inventory_failing",
+            "inventory_failing",
             "1 when the environment's last inventory refresh failed (the last good view is kept, marked stale)",
             &inventory_failing,
         )?;
         encode_family(
             &mut encoder,
-            "onwatch_probe_up",
+            "probe_up",
             "1 when the probe's last check succeeded, 0 when it failed",
             &probe_up,
         )?;
         encode_family(
             &mut encoder,
-            "onwatch_probe_duration_seconds",
+            "probe_duration_seconds",
             "Duration of the probe's last check",
             &probe_latency,
         )

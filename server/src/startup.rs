@@ -319,7 +319,8 @@ pub fn route_table() -> RouteTable {
     RouteTable::new(
         server_routes()
             .iter()
-            .map(|r| (r.path.to_owned(), r.access)),
+            .map(|r| (r.path.to_owned(), r.access))
+            .chain([(crate::assets::PATTERN.to_owned(), Access::Public)]),
     )
 }
 
@@ -334,9 +335,16 @@ fn routes(state: AppState, portal: Portal, extra: Router, edge: crate::edge::Edg
         routes: Arc::new(route_table()),
     };
     let auth = state.auth.clone();
+    let assets = crate::assets::Assets::new(std::path::Path::new(
+        state.leptos_options.site_root.as_ref(),
+    ));
     let inner = server
         .into_iter()
         .fold(Router::new(), |r, sr| r.route(sr.path, sr.handler))
+        .route(
+            crate::assets::PATTERN,
+            axum::routing::get(crate::assets::serve).with_state(assets),
+        )
         .leptos_routes_with_context(
             &state,
             route_list,
@@ -351,6 +359,9 @@ fn routes(state: AppState, portal: Portal, extra: Router, edge: crate::edge::Edg
             crate::auth::wall::wall,
         ))
         .layer(auth.session_layer())
+        // Pages and data compressed on the fly (brotli or gzip, as the browser accepts, with
+        // `Vary`); already-encoded static files and event streams pass untouched.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,

@@ -13,9 +13,10 @@ use crate::helpers::{spawn_app, StoreKind, TestApp};
 
 /// The role a route needs, from the documented conventions (not from the server's own table):
 /// `/api/act/` a responder, `/api/admin/` and `/admin` pages an admin, other pages and
-/// `/api/read/` a viewer; sign-in, health and metrics anyone.
+/// `/api/read/` a viewer; sign-in, health, metrics and the built site's files anyone.
 fn needs(pattern: &str) -> Option<&'static str> {
     if matches!(pattern, "/healthz" | "/metrics" | "/signin")
+        || pattern.starts_with("/pkg/")
         || pattern.starts_with("/auth/")
         || pattern.starts_with("/api/public/")
     {
@@ -59,6 +60,7 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
     };
     Some(match pattern {
         "/healthz" | "/metrics" | "/signin" => get(pattern, StatusCode::OK),
+        "/pkg/{*file}" => get("/pkg/onwatch.css", StatusCode::OK),
         // Not configured here: the provider routes answer 404 "not configured" to everyone.
         "/auth/github" | "/auth/github/callback" | "/auth/oidc" | "/auth/oidc/callback" => {
             get(pattern, StatusCode::NOT_FOUND)
@@ -135,6 +137,8 @@ async fn the_wall_covers_every_route_and_server_function() {
     std::fs::write(&fleet_file, sim.fleet_file().to_toml()).unwrap();
     config.inventory.source = server::config::InventorySourceKind::Static;
     config.inventory.fleet_file = Some(fleet_file);
+    std::fs::create_dir_all(config.server.site_root.join("pkg")).unwrap();
+    std::fs::write(config.server.site_root.join("pkg/onwatch.css"), "body {}").unwrap();
     // Added here, declared nowhere: the wall must refuse it.
     let added = axum::Router::new()
         .route("/reports", get(|| async { "a report" }))

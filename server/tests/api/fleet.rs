@@ -9,6 +9,7 @@ use ops::sim::{demo_layout, Fault, FleetSim};
 use ops::supervisor::habitat::HealthStatus;
 use server::config::InventorySourceKind;
 
+use crate::dom::{inside, text, Page};
 use crate::helpers::{spawn_app_with, test_config, StoreKind, TestApp};
 
 async fn app_on_sim(sim: &FleetSim, kind: StoreKind) -> TestApp {
@@ -26,44 +27,31 @@ fn inject(sim: &FleetSim, host: &str, fault: Fault) {
     sim.host(host).unwrap().inject(&fault).unwrap();
 }
 
-/// The state shown right after `marker` in the page (the first `data-state` that follows).
-fn state_after(html: &str, marker: &str) -> Option<String> {
-    let rest = &html[html.find(marker)?..];
-    let s = rest.find("data-state=\"")? + "data-state=\"".len();
-    Some(rest[s..s + rest[s..].find('"')?].to_owned())
+/// The state of the chip of (service, host): the `data-state` of the state cell inside it.
+fn chip_state(page: &Page, host: &str, service: &str) -> Option<String> {
+    let chip = page.first(&format!(
+        ".chip[data-host=\"{host}\"][data-service=\"{service}\"]"
+    ))?;
+    inside(chip, "[data-state]")
+        .first()
+        .and_then(|s| s.value().attr("data-state").map(str::to_owned))
 }
 
-/// The chip of (service, host) in an environment panel, and its state.
-fn chip_state(html: &str, host: &str, service: &str) -> Option<String> {
-    state_after(
-        html,
-        &format!("data-host=\"{host}\" data-service=\"{service}\""),
+/// The state of a host's chip in the whole-host row (a host with no services seen).
+fn chip_state_bare(page: &Page, host: &str) -> Option<String> {
+    let chip = page.first(&format!("a.chip[data-host=\"{host}\"]:not([data-service])"))?;
+    inside(chip, "[data-state]")
+        .first()
+        .and_then(|s| s.value().attr("data-state").map(str::to_owned))
+}
+
+/// One environment's panel of the dashboard, as its own page to query.
+fn panel(page: &Page, env: &str) -> Page {
+    Page::parse(
+        &page
+            .one(&format!("[aria-label=\"environment {env}\"]"))
+            .html(),
     )
-}
-
-/// The chip of a host with no services seen.
-fn chip_state_bare(html: &str, host: &str) -> Option<String> {
-    state_after(html, &format!("data-host=\"{host}\" title="))
-}
-
-/// The text of the first `<h1>` of a page: what the page says it is about.
-fn heading(html: &str) -> String {
-    let start = html
-        .find("<h1")
-        .map(|i| i + html[i..].find('>').unwrap() + 1);
-    let start = start.unwrap_or_else(|| panic!("no <h1> in {html}"));
-    let end = start + html[start..].find("</h1>").unwrap();
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in html[start..end].chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Every page route, taken from the router itself, renders on the server with a real fleet's
@@ -102,28 +90,54 @@ async fn every_page_route_renders_with_real_fleet_values() {
         assert_eq!(res.status(), 200, "{url}");
         let html = res.text().await.unwrap();
         assert!(html.starts_with("<!DOCTYPE html>"), "{url}");
-        assert!(
-            html.contains("<nav aria-label=\"Sections\""),
-            "{url}: shell"
-        );
-        assert!(
-            html.contains("/pkg/onwatch.wasm"),
-            "{url}: hydration script"
-        );
-        let h1 = heading(&html);
+        let page = Page::parse(&html);
+        page.one("nav[aria-label=\"Sections\"]");
+        let h1 = page.text("h1");
         let has = |param: &str| {
             path.contains(&format!(":{param}")) || path.contains(&format!("{{{param}}}"))
         };
+        // The fleet's content, where each page shows it.
         if has("host") {
             assert!(h1.contains(host), "{url}: {h1}");
-            assert!(
-                state_after(&html, "<h1").as_deref() == Some("healthy"),
+            assert_eq!(
+                page.attr("h1 [data-state]", "data-state").as_deref(),
+                Some("healthy"),
                 "{url}: the host's own state in its heading"
+            );
+            let row = page.one("table.services-table tr[data-service=\"builder-api\"]");
+            assert_eq!(
+                inside(row, "[data-state]")[0].value().attr("data-state"),
+                Some("healthy"),
+                "{url}: the service's row"
             );
         } else if has("env") {
             assert_eq!(h1, "Environment live", "{url}");
+            let hosts: Vec<String> = page
+                .all("table.instances tbody tr")
+                .into_iter()
+                .map(text)
+                .collect();
+            assert!(
+                hosts.iter().any(|r| r.contains(host)),
+                "{url}: the instances table lists {host}: {hosts:?}"
+            );
+            assert_eq!(
+                chip_state(&page, host, "builder-api").as_deref(),
+                Some("healthy")
+            );
         } else if has("slug") {
             assert!(h1.starts_with("datastore"), "{url}: {h1}");
+            assert!(
+                !page.all("table.symptoms tbody tr").is_empty(),
+                "{url}: symptoms and remedies"
+            );
+        } else if path == "/" {
+            let live = panel(&page, "live");
+            assert_eq!(
+                chip_state(&live, host, "builder-api").as_deref(),
+                Some("healthy"),
+                "{url}: the dashboard draws the fleet"
+            );
         } else {
             assert!(!h1.is_empty(), "{url}: a heading");
         }
@@ -146,7 +160,11 @@ async fn unknown_environments_hosts_and_services_answer_404() {
     ] {
         let res = app.get(path).await;
         assert_eq!(res.status(), 404, "{path}");
-        assert_eq!(heading(&res.text().await.unwrap()), says, "{path}");
+        assert_eq!(
+            Page::parse(&res.text().await.unwrap()).text("h1"),
+            says,
+            "{path}"
+        );
     }
     let res = app.get("/environments/live/hosts/builder-api-live-1").await;
     assert_eq!(res.status(), 200);
@@ -189,31 +207,37 @@ async fn the_dashboard_shows_every_fault_in_words() {
     let app = app_on_sim(&sim, StoreKind::Sqlite).await;
 
     let html = app.get("/").await.text().await.unwrap();
+    let page = Page::parse(&html);
     assert_eq!(
-        chip_state(&html, "builder-api-live-1", "builder-api").as_deref(),
+        chip_state(&page, "builder-api-live-1", "builder-api").as_deref(),
         Some("critical")
     );
     assert_eq!(
-        chip_state(&html, "builder-sessionsrv-live-1", "builder-sessionsrv").as_deref(),
+        chip_state(&page, "builder-sessionsrv-live-1", "builder-sessionsrv").as_deref(),
         Some("warning")
     );
     assert_eq!(
-        chip_state(&html, "builder-originsrv-live-1", "builder-originsrv").as_deref(),
+        chip_state(&page, "builder-originsrv-live-1", "builder-originsrv").as_deref(),
         Some("down")
     );
     assert_eq!(
-        chip_state(&html, "builder-router-live-1", "builder-router").as_deref(),
+        chip_state(&page, "builder-router-live-1", "builder-router").as_deref(),
         Some("healthy")
     );
     assert_eq!(
-        chip_state_bare(&html, "builder-router-acceptance-1").as_deref(),
+        chip_state_bare(&page, "builder-router-acceptance-1").as_deref(),
         Some("unreachable"),
         "a host unreachable from the start has no services to show, and says so"
     );
+    let words: Vec<String> = page
+        .all(".chip .state-word")
+        .into_iter()
+        .map(text)
+        .collect();
     for word in ["critical", "warning", "down", "unreachable", "healthy"] {
         assert!(
-            html.contains(&format!("<span class=\"state-word\">{word}<")),
-            "{word} as a word"
+            words.iter().any(|w| w == word),
+            "{word} as a word: {words:?}"
         );
     }
     for kind in [
@@ -221,58 +245,103 @@ async fn the_dashboard_shows_every_fault_in_words() {
         "version_drift",
         "development_supervisor",
     ] {
-        assert!(
-            html.contains(&format!("data-kind=\"{kind}\"")),
-            "alarm {kind}"
-        );
+        let alarm = page.one(&format!("li[data-kind=\"{kind}\"]"));
+        assert!(!text(alarm).is_empty(), "alarm {kind} says something");
     }
-    let live = html.find("data-env=\"live\" aria-label").unwrap();
-    let acceptance = html.find("data-env=\"acceptance\" aria-label").unwrap();
-    assert!(live < acceptance, "live first");
+    let order: Vec<String> = page
+        .all("[aria-label^=\"environment \"][data-env]")
+        .into_iter()
+        .filter_map(|e| e.value().attr("data-env").map(str::to_owned))
+        .collect();
+    assert_eq!(order, ["live", "acceptance"], "live first");
 
     // Deep links: environment, host (with the hook output), service (with instances).
-    let env = app.get("/environments/live").await.text().await.unwrap();
-    assert!(env.contains("Instances") && env.contains("builder-datastore-live-1"));
-    let host = app
-        .get("/environments/live/hosts/builder-api-live-1")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page_of = |html: String| Page::parse(&html);
+    let env = page_of(app.get("/environments/live").await.text().await.unwrap());
+    let rows: Vec<String> = env
+        .all("table.instances tbody tr")
+        .into_iter()
+        .map(text)
+        .collect();
     assert!(
-        host.contains("cannot reach the router"),
-        "health hook output on the host page"
+        rows.iter().any(|r| r.contains("builder-datastore-live-1")),
+        "{rows:?}"
     );
-    let host = app
-        .get("/environments/acceptance/hosts/builder-router-acceptance-1")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(host.contains("Supervisor unreachable"));
-    let svc = app.get("/services/originsrv").await.text().await.unwrap();
-    assert!(svc.contains("builder-originsrv-live-1") && svc.contains("Package search"));
-    let missing = app.get("/environments/nope").await.text().await.unwrap();
-    assert!(missing.contains("Unknown environment"));
-    let missing = app
-        .get("/environments/live/hosts/nope")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(missing.contains("Unknown host"));
+    let host = page_of(
+        app.get("/environments/live/hosts/builder-api-live-1")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        host.text("tr[data-service=\"builder-api\"] pre.hook-output")
+            .contains("cannot reach the router"),
+        "health hook output in the service's row of the host page"
+    );
+    let host = page_of(
+        app.get("/environments/acceptance/hosts/builder-router-acceptance-1")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(host
+        .text(".callout-error strong")
+        .starts_with("Supervisor unreachable"));
+    let svc = page_of(app.get("/services/originsrv").await.text().await.unwrap());
+    let instances: Vec<String> = svc.all("tr[data-host]").into_iter().map(text).collect();
+    assert!(
+        instances
+            .iter()
+            .any(|r| r.contains("builder-originsrv-live-1")),
+        "{instances:?}"
+    );
+    let symptoms: Vec<String> = svc
+        .all("table.symptoms tbody tr")
+        .into_iter()
+        .map(text)
+        .collect();
+    assert!(
+        symptoms.iter().any(|r| r.contains("Package search")),
+        "{symptoms:?}"
+    );
+    let res = app.get("/environments/nope").await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        page_of(res.text().await.unwrap()).text("h1"),
+        "Unknown environment"
+    );
+    let res = app.get("/environments/live/hosts/nope").await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        page_of(res.text().await.unwrap()).text("h1"),
+        "Unknown host"
+    );
 
     // Acceptance one release ahead of live on the api.
-    let rel = app.get("/releases").await.text().await.unwrap();
-    let api_row = &rel[rel.find("<tr data-service=\"builder-api\"").unwrap()..];
-    let api_row = &api_row[..api_row.find("</tr>").unwrap()];
+    let rel = page_of(app.get("/releases").await.text().await.unwrap());
+    let api_row = rel.one("tr[data-service=\"builder-api\"]");
+    let ahead: Vec<String> = inside(api_row, ".rel-ahead")
+        .into_iter()
+        .map(text)
+        .collect();
     assert!(
-        api_row.contains("rel-ahead") && api_row.contains("7611/20180912181703"),
-        "{api_row}"
+        ahead.iter().any(|c| c.contains("7611/20180912181703")),
+        "the release ahead is marked: {ahead:?} in {}",
+        text(api_row)
     );
 
-    let broken = app.get("/broken").await.text().await.unwrap();
-    assert!(broken.contains("href=\"/services/sessionsrv\"") && broken.contains("My Origins"));
+    let broken = page_of(app.get("/broken").await.text().await.unwrap());
+    let symptoms: Vec<String> = broken
+        .all("a.symptom[href=\"/services/sessionsrv\"]")
+        .into_iter()
+        .map(text)
+        .collect();
+    assert!(
+        symptoms.iter().any(|s| s.contains("My Origins")),
+        "{symptoms:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,23 +414,22 @@ async fn service_history_survives_a_restart() {
     })
     .await
     .expect("the service page renders");
+    let page = Page::parse(&html);
+    let changes: Vec<String> = page
+        .all("table.history tbody tr td strong")
+        .into_iter()
+        .map(text)
+        .collect();
     assert!(
-        html.contains("<strong>critical<"),
-        "the critical spell from before the restart is in the history"
+        changes.iter().any(|c| c == "critical"),
+        "the critical spell from before the restart is in the history: {changes:?}"
     );
-    assert!(
-        html.contains("data-state=\"healthy\""),
-        "and the service is healthy now"
-    );
-}
-
-/// The part of the page from `start` to the next `end`.
-fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
-    let from = html
-        .find(start)
-        .unwrap_or_else(|| panic!("{start} not in the page"));
-    let rest = &html[from..];
-    &rest[..rest.find(end).unwrap_or(rest.len())]
+    let now: Vec<String> = page
+        .all("tr[data-host=\"builder-jobsrv-live-1\"] [data-state]")
+        .into_iter()
+        .filter_map(|e| e.value().attr("data-state").map(str::to_owned))
+        .collect();
+    assert_eq!(now, ["healthy"], "and the service is healthy now");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,22 +448,17 @@ async fn large_environments_draw_their_problems_and_count_the_rest() {
     let app = app_on_sim(&sim, StoreKind::Sqlite).await;
 
     let html = app.get("/").await.text().await.unwrap();
-    let live = between(
-        &html,
-        "aria-label=\"environment live\"",
-        "aria-label=\"environment acceptance\"",
-    );
+    let live = panel(&Page::parse(&html), "live");
     assert_eq!(
-        chip_state(live, "host-0002", "svc-1").as_deref(),
+        chip_state(&live, "host-0002", "svc-1").as_deref(),
         Some("critical")
     );
     // Healthy pairs are counted, not drawn, the failing host's healthy services too.
-    assert_eq!(chip_state(live, "host-0002", "svc-0"), None);
-    assert_eq!(chip_state(live, "host-0004", "svc-1"), None);
-    let row =
-        |svc: &str| between(live, &format!("<tr data-service=\"{svc}\">"), "</tr>").to_owned();
-    assert!(row("svc-0").contains("+50 healthy"), "{}", row("svc-0"));
-    assert!(row("svc-1").contains("+49 healthy"), "{}", row("svc-1"));
+    assert_eq!(chip_state(&live, "host-0002", "svc-0"), None);
+    assert_eq!(chip_state(&live, "host-0004", "svc-1"), None);
+    let count = |svc: &str| live.text(&format!("tr[data-service=\"{svc}\"] .muted.small"));
+    assert_eq!(count("svc-0"), "+50 healthy");
+    assert_eq!(count("svc-1"), "+49 healthy");
 
     // What reaches the browser on each live update is as small: the failing service alone,
     // without the fields the dashboard does not draw.
@@ -422,10 +485,11 @@ async fn large_environments_draw_their_problems_and_count_the_rest() {
     // one per service.
     inject(&sim, "host-0006", Fault::Down);
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let html = loop {
+    let live = loop {
         let html = app.get("/").await.text().await.unwrap();
-        if html.contains("data-host=\"host-0006\"") {
-            break html;
+        let live = panel(&Page::parse(&html), "live");
+        if live.first("[data-host=\"host-0006\"]").is_some() {
+            break live;
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -433,20 +497,15 @@ async fn large_environments_draw_their_problems_and_count_the_rest() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let live = between(
-        &html,
-        "aria-label=\"environment live\"",
-        "aria-label=\"environment acceptance\"",
-    );
     assert_eq!(
-        chip_state_bare(live, "host-0006").as_deref(),
+        chip_state_bare(&live, "host-0006").as_deref(),
         Some("unreachable")
     );
-    assert_eq!(chip_state(live, "host-0006", "svc-0"), None);
-    assert!(live.contains("whole host"));
+    assert_eq!(chip_state(&live, "host-0006", "svc-0"), None);
+    assert_eq!(live.text("tr[data-service=\"\"] th"), "whole host");
 
     // The environment page draws every pair.
-    let env = app.get("/environments/live").await.text().await.unwrap();
+    let env = Page::parse(&app.get("/environments/live").await.text().await.unwrap());
     assert_eq!(
         chip_state(&env, "host-0002", "svc-0").as_deref(),
         Some("healthy")
@@ -456,14 +515,74 @@ async fn large_environments_draw_their_problems_and_count_the_rest() {
         Some("critical")
     );
     // The host page still has the whole host.
-    let host = app
-        .get("/environments/live/hosts/host-0002")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        host.contains("habitat/svc-0/1.0.0/20180101000000"),
+    let host = Page::parse(
+        &app.get("/environments/live/hosts/host-0002")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        host.first("tr[data-service=\"svc-0\"] td.mono")
+            .map(text)
+            .unwrap_or_default(),
+        "habitat/svc-0/1.0.0/20180101000000",
         "the host page shows idents"
+    );
+}
+
+/// What Onwatch sees of the fleet is in `/metrics`, so the team's Prometheus can alert on it:
+/// services by state, hosts by reachability, Supervisor visit latency, the inventory's age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_metrics_tell_prometheus_what_onwatch_sees() {
+    let sim = FleetSim::start(demo_layout(14)).await.unwrap();
+    inject(
+        &sim,
+        "builder-api-live-1",
+        Fault::Health {
+            service: "builder-api".into(),
+            status: HealthStatus::Critical,
+        },
+    );
+    inject(&sim, "builder-router-acceptance-1", Fault::Down);
+    let app = app_on_sim(&sim, StoreKind::Sqlite).await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(
+        value(r#"onwatch_fleet_services{environment="live",state="critical"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"onwatch_fleet_hosts{environment="acceptance",reachability="unreachable"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"onwatch_fleet_hosts{environment="live",reachability="unreachable"}"#),
+        0.0,
+        "every series exists, at 0 when nothing is in it"
+    );
+    assert!(value(r#"onwatch_fleet_services{environment="live",state="healthy"}"#) >= 5.0);
+    assert!(
+        value(r#"onwatch_supervisor_poll_duration_seconds_count{environment="live",outcome="ok"}"#)
+            >= 1.0
+    );
+    assert!(
+        value(
+            r#"onwatch_supervisor_poll_duration_seconds_count{environment="acceptance",outcome="failed"}"#
+        ) >= 1.0
+    );
+    let age = value(r#"onwatch_inventory_age_seconds{environment="live"}"#);
+    assert!((0.0..60.0).contains(&age), "inventory age {age}");
+    assert_eq!(
+        value(r#"onwatch_inventory_failing{environment="live"}"#),
+        0.0
     );
 }

@@ -19,6 +19,8 @@ pub struct TestApp {
     /// session otherwise.
     pub client: reqwest::Client,
     pub store_url: String,
+    /// The built site this server serves (`server.site_root`).
+    pub site_root: std::path::PathBuf,
     pub shutdown: ShutdownHandle,
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
@@ -141,6 +143,7 @@ pub async fn spawn_app_with(config: Config, dir: tempfile::TempDir, extra: Route
     server::telemetry::init("warn");
     let store_url = config.store.url.clone();
     let dev_signin = config.auth.dev_signin;
+    let site_root = config.server.site_root.clone();
     let app = Application::build_with_routes(config, extra)
         .await
         .expect("the server builds");
@@ -151,6 +154,7 @@ pub async fn spawn_app_with(config: Config, dir: tempfile::TempDir, extra: Route
         address: format!("http://{addr}"),
         client: cookie_client(),
         store_url,
+        site_root,
         shutdown,
         handle,
         _dir: dir,

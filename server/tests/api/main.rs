@@ -5,6 +5,8 @@ mod auth;
 mod auth_github;
 mod auth_oidc;
 mod cli;
+mod delivery;
+mod dom;
 mod fake_github;
 mod fleet;
 mod health;

@@ -1,22 +1,37 @@
+use crate::dom::{text, Page};
 use crate::helpers::{spawn_app, StoreKind};
 
 #[tokio::test]
 async fn service_page_tells_the_symptom_and_remedy() {
     let app = spawn_app(StoreKind::Sqlite).await;
-    let html = app.get("/services/datastore").await.text().await.unwrap();
+    let res = app.get("/services/datastore").await;
+    assert_eq!(res.status(), 200);
+    let page = Page::parse(&res.text().await.unwrap());
+    let cautions: Vec<String> = page.all("ul.cautions li").into_iter().map(text).collect();
     assert!(
-        html.contains("lock files"),
-        "datastore caution from the runbook"
+        cautions.iter().any(|c| c.contains("lock files")),
+        "datastore caution from the runbook: {cautions:?}"
     );
-    let html = app.get("/services/scheduler").await.text().await.unwrap();
-    assert!(html.contains("Request new build"));
+    let page = Page::parse(&app.get("/services/scheduler").await.text().await.unwrap());
+    let symptoms: Vec<String> = page
+        .all("table.symptoms tbody tr")
+        .into_iter()
+        .map(text)
+        .collect();
+    assert!(
+        symptoms.iter().any(|s| s.contains("Request new build")),
+        "{symptoms:?}"
+    );
     let res = app.get("/services/nope").await;
     assert_eq!(
         res.status(),
         404,
         "a deep link to nowhere says so to a script too"
     );
-    assert!(res.text().await.unwrap().contains("Unknown service"));
+    assert_eq!(
+        Page::parse(&res.text().await.unwrap()).text("h1"),
+        "Unknown service"
+    );
 }
 
 #[tokio::test]
@@ -24,7 +39,10 @@ async fn unknown_pages_are_404() {
     let app = spawn_app(StoreKind::Sqlite).await;
     let res = app.get("/definitely/not/here").await;
     assert_eq!(res.status(), 404);
-    assert!(res.text().await.unwrap().contains("Nothing here"));
+    assert_eq!(
+        Page::parse(&res.text().await.unwrap()).text("h1"),
+        "Nothing here"
+    );
 }
 
 #[tokio::test]
