@@ -7,6 +7,7 @@
 //!   health{service,status}, flapping{service},
 //!   stopped{service}, started{service}, sup_version{version}, release{service,version,release}, clear)
 //! - `POST /reset`: clear every host
+//! - `POST /churn`: every host's next `/services` answer differs (new pids), states unchanged
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -84,6 +85,14 @@ fn respond(
                 Ok(()) => http::json(StatusCode::OK, &host.state_json()),
                 Err(e) => http::json(StatusCode::BAD_REQUEST, &json!({"error": e})),
             }
+        }
+        // Every Supervisor's next answer differs from its last (each process gets a new pid, as
+        // after a restart), with no change of state: benchmarks measure parsing this way.
+        (&Method::POST, "/churn") => {
+            for h in hosts {
+                h.churn();
+            }
+            http::json(StatusCode::OK, &json!({"churned": hosts.len()}))
         }
         (&Method::POST, "/reset") => {
             for h in hosts {

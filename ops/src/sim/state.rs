@@ -328,6 +328,18 @@ impl SimHost {
     /// The `/services` body, in the shape of a real Supervisor's (cut to the fields that matter,
     /// plus enough of the rest to be realistic in size).
     /// A hash of everything `/services` and `/census` show of this host.
+    /// Every running service gets a new pid: the next `/services` body differs, the states do
+    /// not.
+    pub fn churn(&self) {
+        let mut st = self.lock();
+        let mut next = st.next_pid;
+        for s in st.services.iter_mut().filter(|s| s.process_up) {
+            next = next.wrapping_add(1).max(1000);
+            s.pid = next;
+        }
+        st.next_pid = next;
+    }
+
     fn fingerprint(st: &HostState) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();

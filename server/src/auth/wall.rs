@@ -165,8 +165,16 @@ pub async fn wall(State(wall): State<WallState>, req: Request, next: Next) -> Re
         }
     }
 
-    // 2. Who is asking.
-    let signed_in = match current(auth, &session).await {
+    // 2. Who is asking. The built site's files are the same for everyone: they never cost a
+    // session lookup.
+    let static_file = matched.as_deref() == Some(crate::assets::PATTERN)
+        || (matched.is_none() && path.starts_with("/pkg/"));
+    let looked_up = if static_file {
+        Ok(Current::Anonymous)
+    } else {
+        current(auth, &session).await
+    };
+    let signed_in = match looked_up {
         Ok(Current::Signed(s)) => Some(*s),
         Ok(Current::Anonymous) => None,
         // Public paths (the sign-in page) go on anonymously; anything else says why it ended.
