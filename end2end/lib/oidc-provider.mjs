@@ -10,6 +10,8 @@
 //   bob:   builder-team          (viewer)
 //   root:  builder-admins        (admin)
 //   carol: none                  (no role: refused)
+//   frank: none, but his verified e-mail frank@example.test is named in the tests' admin rule
+//   erin:  none, and an UNVERIFIED e-mail claiming to be frank@example.test (must get nothing)
 // Prints "oidc-provider listening on http://127.0.0.1:PORT" when ready.
 import Provider from 'oidc-provider';
 
@@ -25,6 +27,10 @@ const GROUPS = {
   bob: ['builder-team'],
   root: ['builder-admins'],
   carol: [],
+};
+// [email, email_verified] where it is not `${sub}@example.test`, verified.
+const EMAILS = {
+  erin: ['frank@example.test', false],
 };
 
 const provider = new Provider(issuer, {
@@ -50,8 +56,8 @@ const provider = new Provider(issuer, {
       async claims() {
         return {
           sub,
-          email: `${sub}@example.test`,
-          email_verified: true,
+          email: EMAILS[sub]?.[0] ?? `${sub}@example.test`,
+          email_verified: EMAILS[sub]?.[1] ?? true,
           name: `${sub[0].toUpperCase()}${sub.slice(1)} Example`,
           preferred_username: sub,
           groups: GROUPS[sub] ?? [],

@@ -7,6 +7,13 @@ use reqwest::{Client, StatusCode};
 use crate::helpers::{cookie_client, spawn_app_with, test_config, StoreKind, TestApp};
 
 async fn app_with_oidc(kind: StoreKind) -> (TestApp, testkit::OidcProvider) {
+    app_with_oidc_and(kind, |_| {}).await
+}
+
+async fn app_with_oidc_and(
+    kind: StoreKind,
+    tweak: impl FnOnce(&mut server::config::Config),
+) -> (TestApp, testkit::OidcProvider) {
     let port = testkit::free_port().unwrap();
     let issuer = format!("http://127.0.0.1:{port}");
     let (mut config, dir) = test_config(kind).await;
@@ -25,12 +32,14 @@ async fn app_with_oidc(kind: StoreKind) -> (TestApp, testkit::OidcProvider) {
         roles: ops::auth::RoleRules {
             viewer: vec!["builder-team".into()],
             responder: vec!["builder-oncall".into()],
-            admin: vec!["builder-admins".into()],
+            // A person by verified e-mail: frank's provider verified it, erin's claims it unverified.
+            admin: vec!["builder-admins".into(), "@frank@example.test".into()],
             case_insensitive: false,
         },
     });
     // The development sign-in cannot be on beside a real provider.
     config.auth.dev_signin = false;
+    tweak(&mut config);
     // Onwatch discovers the provider on first use, so it can start first and tell the provider
     // its callback address.
     let app = spawn_app_with(config, dir, axum::Router::new()).await;
@@ -241,4 +250,77 @@ async fn an_unreachable_provider_is_explained_not_fatal() {
         200,
         "Onwatch itself is fine"
     );
+}
+
+/// Person rules see a verified e-mail and never an unverified one: erin's profile claims
+/// frank's address, unverified, and gets nothing; frank, verified, is the admin the rule names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_verified_email_matches_a_person_rule() {
+    let (app, provider) = app_with_oidc(StoreKind::Sqlite).await;
+    let frank = cookie_client();
+    let res = sign_in(&app, &provider.issuer, &frank, "frank", "/").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let me: serde_json::Value = app
+        .call(&frank, "/api/read/shell-info", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["signed_in"]["role"], "admin");
+
+    let erin = cookie_client();
+    let res = sign_in(&app, &provider.issuer, &erin, "erin", "/").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "an unverified e-mail inherits nothing"
+    );
+}
+
+/// While a session is used its role is confirmed with the provider; when the provider cannot
+/// confirm it (here: it is gone), the session ends with a page that says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_cannot_be_confirmed_ends_the_session_with_the_reason() {
+    let (app, provider) = app_with_oidc_and(StoreKind::Sqlite, |c| {
+        c.auth.role_recheck_secs = 1;
+    })
+    .await;
+    let alice = cookie_client();
+    let res = sign_in(&app, &provider.issuer, &alice, "alice", "/").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the interval itself
+    let res = alice
+        .get(format!("{}/services", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "confirmed at the provider's userinfo endpoint"
+    );
+
+    drop(provider);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let res = alice
+        .get(format!("{}/services", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let page = crate::dom::Page::parse(&res.text().await.unwrap());
+    let why = page.text("[data-testid=\"problem\"]");
+    assert!(why.contains("could not confirm"), "{why}");
+    assert!(why.contains("sign in again"), "{why}");
+    let res = alice
+        .get(format!("{}/services", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed out");
 }
