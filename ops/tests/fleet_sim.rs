@@ -613,3 +613,94 @@ async fn control_api_injects_faults_and_explains_bad_requests() {
         .unwrap();
     assert_eq!(state["hosts"].as_array().unwrap().len(), 12);
 }
+
+/// A bad night: 300 Supervisors that accept a connection and never answer (10 that do not even
+/// accept), and 20 normal ones, polled at the production defaults. Each host is scheduled on its
+/// own, so the normal hosts appear within 2 s of start and stay fresh, and the hung ones show as
+/// unreachable, with the reason, within their timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_hosts_cost_only_their_own_slots() {
+    let sim = FleetSim::start(ops::sim::synthetic_layout(320, 1, 31))
+        .await
+        .unwrap();
+    let names: Vec<String> = (0..320).map(|i| format!("host-{i:04}")).collect();
+    for (i, name) in names.iter().enumerate().take(300) {
+        let fault = if i < 10 { Fault::NoAccept } else { Fault::Hang };
+        inject(&sim, name, fault).await;
+    }
+    let normal = &names[300..];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.toml");
+    std::fs::write(&path, sim.fleet_file().to_toml()).unwrap();
+    let model = Arc::new(FleetModel::new(ModelOptions {
+        environments: vec![("live".into(), true), ("acceptance".into(), false)],
+        stale_after_ms: 15_000,
+    }));
+    ops::fleet::feeds::refresh_inventory(&StaticInventory { path }, &model)
+        .await
+        .unwrap();
+    let options = FleetOptions::default();
+    let timeout = options.host_timeout;
+    let poller = Arc::new(Poller::new(
+        model.clone(),
+        GatewayClient::new(&GatewayClientOptions {
+            request_timeout: timeout,
+            ..GatewayClientOptions::default()
+        })
+        .unwrap(),
+        BTreeMap::new(),
+        None,
+        options,
+    ));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let started = std::time::Instant::now();
+    let run = tokio::spawn(poller.run(stop_rx));
+
+    let host_of = |name: &str| {
+        let snap = model.snapshot(ops::time::now_ms());
+        let env = if name[5..].parse::<usize>().unwrap() % 2 == 0 {
+            "live"
+        } else {
+            "acceptance"
+        };
+        snap.host(env, name).cloned().unwrap()
+    };
+    // The normal hosts appear within 2 s of start.
+    loop {
+        if normal
+            .iter()
+            .all(|n| host_of(n).reachability == Reachability::Reachable)
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "normal hosts not all seen 2 s after start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // For the next 6 s they stay fresh: each seen within two intervals at every sample.
+    let mut worst = 0;
+    while started.elapsed() < Duration::from_secs(8) {
+        let now = ops::time::now_ms();
+        for n in normal {
+            let h = host_of(n);
+            assert_eq!(h.reachability, Reachability::Reachable, "{n}");
+            worst = worst.max(now - h.last_seen_ms.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(worst <= 2_000, "a normal host went {worst} ms unseen");
+    // The hung ones are unreachable, saying why, within their timeout (plus a tick).
+    for n in &names[..300] {
+        let h = host_of(n);
+        assert_eq!(h.reachability, Reachability::Unreachable, "{n}");
+        let why = h.last_error.unwrap_or_default();
+        assert!(
+            why.contains(&format!("no answer within {} ms", timeout.as_millis())),
+            "{n}: {why}"
+        );
+    }
+    stop_tx.send(true).unwrap();
+    run.await.unwrap();
+}

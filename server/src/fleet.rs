@@ -36,6 +36,34 @@ impl FleetRuntime {
     }
 }
 
+/// Waits until no host of the model is still "not polled", or `limit` passed.
+async fn first_view(
+    model: &FleetModel,
+    mut changes: tokio::sync::broadcast::Receiver<ops::fleet::FleetChange>,
+    limit: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let snap = model.snapshot(ops::time::now_ms());
+        let waiting = snap
+            .environments
+            .iter()
+            .flat_map(|e| &e.hosts)
+            .any(|h| h.reachability == ops::fleet::Reachability::NotPolled);
+        if !waiting {
+            return;
+        }
+        tokio::select! {
+            r = changes.recv() => {
+                if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => return,
+        }
+    }
+}
+
 pub async fn start(
     config: &Config,
     store: Store,
@@ -106,10 +134,12 @@ pub async fn start(
             poller = poller.with_observer(observer);
         }
         let poller = Arc::new(poller);
-        // First round now, so the first page shows real states rather than "not polled"; bounded,
-        // so a slow fleet never delays serving (the background loop carries on).
-        let _ = tokio::time::timeout(Duration::from_secs(3), poller.poll_once()).await;
+        let changes = model.subscribe();
         tasks.push(tokio::spawn(poller.run(shutdown_rx.clone())));
+        // Serve once every host has been visited, so the first page shows real states rather
+        // than "not polled"; at most 2 s, so hung hosts never delay serving (they show as
+        // unreachable once their own timeout passes).
+        first_view(&model, changes, Duration::from_secs(2)).await;
     }
 
     let probes = probe_specs(config);

@@ -1,6 +1,12 @@
 //! The poller: visits every running host's Supervisor gateway with bounded concurrency, a per-host
 //! timeout, a jittered interval and exponential backoff for hosts that keep failing, and folds the
 //! results into the [`FleetModel`]. Transitions go to the [`History`] so that it survives a restart.
+//!
+//! Each host is scheduled on its own (see [`Poller::run`]): a result is applied the moment it
+//! arrives, a host that times out is retried on its own backoff, and nothing waits for the
+//! slowest host. A visit holds one of the `concurrency` slots only while it is quick
+//! ([`SLOW_AFTER`]); a visit still waiting after that gives its slot back and waits on its own,
+//! so a few hundred hung hosts cannot keep the healthy ones from being visited.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,13 +14,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch, Semaphore};
 
-use super::history::{History, Transition};
+use super::history::History;
 use super::{FleetModel, FleetOptions, HostPoll};
 use crate::inventory::Host;
 use crate::supervisor::gateway::{GatewayClient, GatewayError, GatewayTarget};
 use crate::supervisor::habitat::HealthStatus;
+
+/// A visit still unanswered after this long gives its concurrency slot back (a Supervisor on a
+/// healthy host answers in milliseconds) and goes on waiting, up to the host timeout, outside
+/// the bound.
+pub const SLOW_AFTER: Duration = Duration::from_millis(250);
+/// How often the scheduler looks for hosts that are due.
+const TICK: Duration = Duration::from_millis(50);
 
 /// How to talk to one environment's gateways.
 #[derive(Debug, Clone, Default)]
@@ -145,12 +158,12 @@ impl Poller {
     /// One round over every due host, all visits at once (start-up, tests, benchmarks). Returns
     /// what happened; transitions are recorded in the store.
     pub async fn poll_once(&self) -> RoundStats {
-        self.poll_round(false).await
+        self.poll_round().await
     }
 
-    /// One round; `spread` starts the visits over `options.spread` of the interval (the steady
-    /// loop), otherwise all at once.
-    async fn poll_round(&self, spread: bool) -> RoundStats {
+    /// One round over every due host, visits at once within the concurrency bound, each result
+    /// applied as it arrives (start-up, tests, benchmarks; the steady loop is [`Poller::run`]).
+    async fn poll_round(&self) -> RoundStats {
         let now = Instant::now();
         let hosts = self.model.pollable_hosts();
         let census_hosts = self.census_hosts(&hosts);
@@ -160,8 +173,10 @@ impl Poller {
             hosts
                 .into_iter()
                 .filter(|h| {
+                    // A round visits every host except those backing off after failures.
                     let key = (h.environment.clone(), h.name.clone());
-                    let is_due = next_due.get(&key).is_none_or(|t| *t <= now);
+                    let is_due = next_due.get(&key).is_none_or(|t| *t <= now)
+                        || self.model.failures(&h.environment, &h.name) <= 1;
                     if !is_due {
                         stats.deferred += 1;
                     }
@@ -170,60 +185,49 @@ impl Poller {
                 .collect()
         };
         let census_hosts = &census_hosts;
-        let round_start = tokio::time::Instant::now();
-        let fraction = if spread {
-            self.options.spread.clamp(0.0, 0.9)
-        } else {
-            0.0
-        };
-        let slot = self
-            .options
-            .interval
-            .mul_f64(fraction)
-            .checked_div(due.len().max(1) as u32)
-            .unwrap_or_default();
-        let results: Vec<(Host, HostPoll)> = stream::iter(due.into_iter().enumerate())
-            .map(|(i, h)| async move {
-                if !slot.is_zero() {
-                    tokio::time::sleep_until(round_start + slot * i as u32).await;
-                }
+        let mut results = stream::iter(due)
+            .map(|h| async move {
                 let census = census_hosts.contains(&(h.environment.clone(), h.name.clone()));
+                let started = Instant::now();
                 let poll = self.poll_host(&h, census).await;
-                (h, poll)
+                (h, poll, started)
             })
-            .buffer_unordered(self.options.concurrency.max(1))
-            .collect()
-            .await;
-        let mut transitions: Vec<Transition> = Vec::new();
-        for (host, poll) in results {
+            .buffer_unordered(self.options.concurrency.max(1));
+        while let Some((host, poll, started)) = results.next().await {
             stats.polled += 1;
-            let failed = poll.result.is_err();
-            if failed {
+            if poll.result.is_err() {
                 stats.failed += 1;
             } else {
                 stats.ok += 1;
             }
-            transitions.extend(self.model.apply_poll(&host.environment, &host.name, poll));
-            let failures = self.model.failures(&host.environment, &host.name);
-            let key = (host.environment.clone(), host.name.clone());
-            if let Ok(mut next_due) = self.next_due.lock() {
-                if failures > 1 {
-                    let factor = 1u32 << (failures - 1).min(16);
-                    let wait = (self.options.interval * factor).min(self.options.max_backoff);
-                    next_due.insert(key, Instant::now() + wait);
-                } else {
-                    next_due.remove(&key);
-                }
-            }
+            stats.transitions += self.apply(&host, poll, started).await;
         }
-        stats.transitions = transitions.len();
-        if let Some(history) = &self.history {
+        stats
+    }
+
+    /// Folds one visit's result into the model, records its transitions, and schedules the
+    /// host's next visit: one interval after this one began (jittered), or, for a host that
+    /// keeps failing, after its backoff. Returns the number of transitions.
+    async fn apply(&self, host: &Host, poll: HostPoll, started: Instant) -> usize {
+        let transitions = self.model.apply_poll(&host.environment, &host.name, poll);
+        let failures = self.model.failures(&host.environment, &host.name);
+        let key = (host.environment.clone(), host.name.clone());
+        let next = if failures > 1 {
+            let factor = 1u32 << (failures - 1).min(16);
+            Instant::now() + (self.options.interval * factor).min(self.options.max_backoff)
+        } else {
+            started + self.jittered(self.options.interval)
+        };
+        if let Ok(mut next_due) = self.next_due.lock() {
+            next_due.insert(key, next);
+        }
+        if let (Some(history), false) = (&self.history, transitions.is_empty()) {
             if let Err(e) = history.record(&transitions).await {
                 // The live view is still right; only history misses these rows.
                 tracing::warn!(error = %e, n = transitions.len(), "cannot record fleet transitions");
             }
         }
-        stats
+        transitions.len()
     }
 
     /// The hosts whose census this round reads: ⌈hosts / census_every⌉ of them (at most
@@ -265,19 +269,97 @@ impl Poller {
         base.mul_f64(factor.max(0.0))
     }
 
-    /// Polls until `shutdown` turns true.
+    /// Polls until `shutdown` turns true, each host on its own schedule.
+    ///
+    /// Every [`TICK`] the scheduler starts a visit to each host that is due and not already being
+    /// visited. A visit takes one of `concurrency` slots, gives it back after [`SLOW_AFTER`] if
+    /// the host has not answered yet, and ends at the host timeout at the latest; its result is
+    /// applied as soon as it arrives. At most `16 × concurrency` visits are open at once (a
+    /// bound on sockets, whatever the fleet does). A host's first visit comes at once (the
+    /// first view appears within a moment of start-up); after it, each host's phase is moved by
+    /// up to `spread` of the interval so that visits do not come in bursts.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let max_open = self.options.concurrency.max(1) * 16;
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Host, HostPoll, Instant)>();
+        let mut open: std::collections::HashSet<(String, String)> = Default::default();
+        let mut census: std::collections::HashSet<(String, String)> = Default::default();
+        let mut census_epoch = Instant::now() - self.options.interval;
+        let mut first_seen: std::collections::HashSet<(String, String)> = Default::default();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let started = Instant::now();
-            let stats = self.poll_round(true).await;
-            tracing::debug!(?stats, elapsed = ?started.elapsed(), "poll round");
-            let wait = self
-                .jittered(self.options.interval)
-                .saturating_sub(started.elapsed());
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.wait_for(|s| *s) => return,
+                // (The guard `wait_for` returns must not live across the other arms' awaits.)
+                _ = async { let _ = shutdown.wait_for(|s| *s).await; } => return,
+                Some((host, poll, started)) = done_rx.recv() => {
+                    let key = (host.environment.clone(), host.name.clone());
+                    open.remove(&key);
+                    self.apply(&host, poll, started).await;
+                    // The first visit done: move this host's phase (see above).
+                    if first_seen.insert(key.clone()) && self.options.spread > 0.0 {
+                        let offset = self.jittered_fraction() * self.options.spread;
+                        if let Ok(mut next_due) = self.next_due.lock() {
+                            if let Some(t) = next_due.get_mut(&key) {
+                                *t += self.options.interval.mul_f64(offset);
+                            }
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    let hosts = self.model.pollable_hosts();
+                    if now.duration_since(census_epoch) >= self.options.interval {
+                        census = self.census_hosts(&hosts);
+                        census_epoch = now;
+                    }
+                    let next_due = self.next_due.lock().map(|g| g.clone()).unwrap_or_default();
+                    for host in hosts {
+                        if open.len() >= max_open {
+                            break;
+                        }
+                        let key = (host.environment.clone(), host.name.clone());
+                        if open.contains(&key) || next_due.get(&key).is_some_and(|t| *t > now) {
+                            continue;
+                        }
+                        let with_census = census.remove(&key);
+                        open.insert(key);
+                        let this = self.clone();
+                        let slots = slots.clone();
+                        let done = done_tx.clone();
+                        tokio::spawn(async move {
+                            let started = Instant::now();
+                            let permit = slots.acquire_owned().await;
+                            let poll = {
+                                let visit = this.poll_host(&host, with_census);
+                                tokio::pin!(visit);
+                                tokio::select! {
+                                    poll = &mut visit => poll,
+                                    _ = tokio::time::sleep(SLOW_AFTER) => {
+                                        // Slow: let a quick host have the slot meanwhile.
+                                        drop(permit);
+                                        visit.await
+                                    }
+                                }
+                            };
+                            let _ = done.send((host, poll, started));
+                        });
+                    }
+                }
             }
         }
+    }
+
+    /// A number in [0, 1) from the poller's generator.
+    fn jittered_fraction(&self) -> f64 {
+        let Ok(mut state) = self.rng.lock() else {
+            return 0.5;
+        };
+        let mut x = *state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *state = x;
+        (x % 10_000) as f64 / 10_000.0
     }
 }

@@ -18,7 +18,7 @@ pub async fn serve(listener: TcpListener, ring: Vec<Arc<SimHost>>) {
     let next_group = Arc::new(AtomicU64::new(1_037_386_578_491_957_248));
     http::serve(
         listener,
-        || true,
+        || http::Admit::Serve,
         move |req: Req| {
             let ring = ring.clone();
             let next_group = next_group.clone();

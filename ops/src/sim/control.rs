@@ -3,7 +3,7 @@
 //! - `GET /state`
 //! - `GET /fleet.toml`
 //! - `POST /faults` with `{"host": "builder-api-live-1", "fault": "health", "service": "builder-api", "status": "Critical"}`
-//!   (`fault` is one of down, up, slow{ms}, garbage, server_error{status}, oversized,
+//!   (`fault` is one of down, up, hang, no_accept, slow{ms}, garbage, server_error{status}, oversized,
 //!   health{service,status}, flapping{service},
 //!   stopped{service}, started{service}, sup_version{version}, release{service,version,release}, clear)
 //! - `POST /reset`: clear every host
@@ -37,7 +37,7 @@ pub async fn serve(
     let api = Arc::new(api);
     http::serve(
         listener,
-        || true,
+        || http::Admit::Serve,
         move |req: Req| {
             let hosts = hosts.clone();
             let api = api.clone();

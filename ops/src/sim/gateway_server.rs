@@ -13,7 +13,7 @@ pub async fn serve(listener: TcpListener, host: Arc<SimHost>) {
     let accept_host = host.clone();
     http::serve(
         listener,
-        move || !accept_host.is_down(),
+        move || accept_host.admit(),
         move |req: Req| {
             let host = host.clone();
             async move { respond(&host, req).await }

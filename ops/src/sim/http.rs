@@ -49,35 +49,76 @@ pub fn empty(status: StatusCode) -> Response<Body> {
     r
 }
 
-/// Serves `handler` on `listener`. `accept` decides per connection whether to serve it at all
-/// (a "down" host drops its connections).
-pub async fn serve<H, F, A>(listener: TcpListener, accept: A, handler: H)
+/// What a simulated server does with connections right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    Serve,
+    /// Close every connection (a host that is down).
+    Drop,
+    /// Accept, read nothing, answer nothing, keep the connection open (a hung Supervisor).
+    Hold,
+    /// Stop calling `accept`: connections wait in the kernel's backlog, unanswered.
+    NotAccepting,
+}
+
+/// Serves `handler` on `listener`. `admit` decides, as connections come, what happens to them.
+pub async fn serve<H, F, A>(listener: TcpListener, admit: A, handler: H)
 where
     H: Fn(Req) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
-    A: Fn() -> bool + Send + Sync + 'static,
+    A: Fn() -> Admit + Send + Sync + 'static,
 {
     let handler = Arc::new(handler);
-    let accept = Arc::new(accept);
+    let admit = Arc::new(admit);
     loop {
+        if admit() == Admit::NotAccepting {
+            // A simulator's fault flag, not a production wait: checked a few times a second.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        }
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        if !accept() {
-            drop(stream);
-            continue;
+        match admit() {
+            Admit::Serve => {}
+            Admit::Drop => {
+                drop(stream);
+                continue;
+            }
+            Admit::Hold | Admit::NotAccepting => {
+                let admit = admit.clone();
+                tokio::spawn(async move {
+                    while matches!(admit(), Admit::Hold | Admit::NotAccepting) {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    drop(stream);
+                });
+                continue;
+            }
         }
+        let accept = {
+            let admit = admit.clone();
+            Arc::new(move || admit())
+        };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let accept = accept.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let handler = handler.clone();
-                let up = accept();
+                let accept = accept.clone();
                 async move {
-                    if !up {
+                    match accept() {
                         // A host that went down also breaks its open keep-alive connections.
-                        return Err(std::io::Error::other("simulated host is down"));
+                        Admit::Drop => return Err(std::io::Error::other("simulated host is down")),
+                        // One that hangs stops answering on them too.
+                        Admit::Hold | Admit::NotAccepting => {
+                            while matches!(accept(), Admit::Hold | Admit::NotAccepting) {
+                                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            }
+                            return Err(std::io::Error::other("simulated host hung"));
+                        }
+                        Admit::Serve => {}
                     }
                     let (parts, body) = req.into_parts();
                     let body = body

@@ -33,8 +33,12 @@ pub struct SimHostSpec {
 pub enum Fault {
     /// The gateway drops every connection.
     Down,
-    /// Answers again.
+    /// Answers again (also ends `hang` and `no_accept`).
     Up,
+    /// The gateway accepts connections and never answers (a hung Supervisor or host).
+    Hang,
+    /// The gateway stops accepting connections: they wait in the kernel's backlog, unanswered.
+    NoAccept,
     /// Every gateway answer waits this long.
     Slow { ms: u64 },
     /// `/services` answers 200 with a body that is not JSON.
@@ -82,6 +86,8 @@ pub(super) struct SvcState {
 #[derive(Debug)]
 pub(super) struct HostState {
     pub down: bool,
+    pub hang: bool,
+    pub no_accept: bool,
     pub slow_ms: u64,
     pub garbage: bool,
     pub server_error: Option<u16>,
@@ -164,6 +170,8 @@ impl SimHost {
         SimHost {
             state: Mutex::new(HostState {
                 down: false,
+                hang: false,
+                no_accept: false,
                 slow_ms: 0,
                 garbage: false,
                 server_error: None,
@@ -219,6 +227,21 @@ impl SimHost {
         self.lock().down
     }
 
+    /// What the gateway does with connections under the current faults.
+    pub(super) fn admit(&self) -> super::http::Admit {
+        use super::http::Admit;
+        let st = self.lock();
+        if st.down {
+            Admit::Drop
+        } else if st.no_accept {
+            Admit::NotAccepting
+        } else if st.hang {
+            Admit::Hold
+        } else {
+            Admit::Serve
+        }
+    }
+
     /// Injects a fault. Errors name what was wrong (unknown service).
     pub fn inject(&self, fault: &Fault) -> Result<(), String> {
         let mut st = self.lock();
@@ -232,7 +255,13 @@ impl SimHost {
         };
         match fault {
             Fault::Down => st.down = true,
-            Fault::Up => st.down = false,
+            Fault::Up => {
+                st.down = false;
+                st.hang = false;
+                st.no_accept = false;
+            }
+            Fault::Hang => st.hang = true,
+            Fault::NoAccept => st.no_accept = true,
             Fault::Slow { ms } => st.slow_ms = *ms,
             Fault::Garbage => st.garbage = true,
             Fault::ServerError { status } => st.server_error = Some(*status),
@@ -269,6 +298,8 @@ impl SimHost {
             }
             Fault::Clear => {
                 st.down = false;
+                st.hang = false;
+                st.no_accept = false;
                 st.slow_ms = 0;
                 st.garbage = false;
                 st.server_error = None;
