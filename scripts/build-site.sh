@@ -32,7 +32,7 @@ if [ "$MODE" = release ]; then
     "$SITE.tmp/pkg/onwatch.wasm" -o "$SITE.tmp/pkg/onwatch.wasm"
 fi
 cp style/main.css "$SITE.tmp/pkg/onwatch.css"
+# Compressed once here, so the server sends FILE.br or FILE.gz as they are (node's own zlib).
+echo "site built in $SITE ($MODE):"
+node scripts/precompress.mjs "$SITE.tmp/pkg"
 rm -rf "$SITE" && mv "$SITE.tmp" "$SITE"
-raw=$(stat -c %s "$SITE/pkg/onwatch.wasm")
-gz=$(gzip -9 -c "$SITE/pkg/onwatch.wasm" | wc -c)
-echo "site built in $SITE ($MODE): onwatch.wasm $raw bytes, $gz gzipped"
