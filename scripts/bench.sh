@@ -34,23 +34,39 @@ while True:
     try: s.bind(("127.0.0.1", p)); print(p); break
     except OSError: pass
 '; }
+# Waits for a state the run needs (checked every 0.2 s, for at most $1 s), and stops the run with
+# the logs if it never comes: a guessed pause would measure whatever state happened to be there.
+wait_for() { # $1: seconds, $2: what is awaited, then the command that succeeds once it is there
+  local secs=$1 what=$2; shift 2
+  for _ in $(seq 1 $(( secs * 5 ))); do "$@" && return 0; sleep 0.2; done
+  echo "bench: $what: not reached in $secs s" >&2
+  tail -n 20 "$WORK"/*.log >&2 2>/dev/null || true
+  exit 1
+}
+# Onwatch's own fleet metrics, summed over the series whose labels match $2 (a regex).
+metric_sum() {
+  curl -sf "$BASE/metrics" | awk -v m="$1" -v f="$2" \
+    'index($1, m "{") == 1 && $1 ~ f { s += $2 } END { print s + 0 }'
+}
 CONTROL=$(free_low_port)
 "$CARGO_TARGET_DIR/release/fleet-sim" --layout synthetic --hosts 1000 --services 8 --control-port "$CONTROL" \
-  --fleet-file "$WORK/fleet.toml" >/dev/null &
+  --fleet-file "$WORK/fleet.toml" >"$WORK/fleet-sim.log" 2>&1 &
 SIM=$!
-for _ in $(seq 1 100); do [ -s "$WORK/fleet.toml" ] && break; sleep 0.1; done
+wait_for 10 "the simulator's fleet file" test -s "$WORK/fleet.toml"
 PORT=$(free_low_port)
 ONWATCH_SERVER__LISTEN=127.0.0.1:$PORT ONWATCH_STORE__URL="sqlite://$WORK/onwatch.db" \
 ONWATCH_INVENTORY__SOURCE=static ONWATCH_INVENTORY__FLEET_FILE="$WORK/fleet.toml" \
 ONWATCH_FLEET__POLL_CONCURRENCY=128 ONWATCH_AUTH__DEV_SIGNIN=true RUST_LOG=warn \
   "$CARGO_TARGET_DIR/release/onwatch" serve >"$WORK/onwatch.log" 2>&1 &
 OW=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
-sleep 3   # a few poll rounds
+BASE="http://127.0.0.1:$PORT"
+wait_for 20 "Onwatch answering /healthz" curl -sf -o /dev/null "$BASE/healthz"
+# Measured once Onwatch has seen every host answer (its own metrics say so), not after a pause.
+all_polled() { [ "$(metric_sum onwatch_fleet_hosts 'reachability="reachable"')" -eq 1000 ]; }
+wait_for 60 "every one of the 1,000 hosts polled" all_polled
 # The dashboard needs a session: sign in once (development sign-in) and send its cookie with
 # every request. The trivial route is a static file of the built site, which the server answers
 # without a store or session lookup: the floor of this server's per-request cost.
-BASE="http://127.0.0.1:$PORT"
 COOKIE=$(curl -s -o /dev/null -D - -H "Origin: $BASE" \
   --data "name=bench&role=viewer" "$BASE/auth/dev" |
   awk -F': ' 'tolower($1)=="set-cookie" {split($2, a, ";"); printf "%s; ", a[1]}')
@@ -122,7 +138,12 @@ for i in $(seq 0 25 999); do
   fault "{\"host\":\"$(printf host-%04d "$i")\",\"fault\":\"health\",\"service\":\"svc-$((i % 8))\",\"status\":\"$status\"}"
 done
 for i in $(seq 7 100 999); do fault "{\"host\":\"$(printf host-%04d "$i")\",\"fault\":\"down\"}"; done
-sleep 3   # a few poll rounds
+# Measured once the model shows the whole bad night, not after a pause that may be too short.
+bad_night_seen() {
+  [ "$(metric_sum onwatch_fleet_hosts 'reachability="unreachable"')" -ge 10 ] &&
+    [ "$(metric_sum onwatch_fleet_services 'state="(critical|warning)"')" -ge 40 ]
+}
+wait_for 60 "the 10 silent Supervisors and 40 failing checks in the model" bad_night_seen
 measure "bad night (40 failing health checks, 10 Supervisors not answering)"
 echo
 echo "== what a browser downloads (the dashboard of this 1,000-host fleet, as served)"

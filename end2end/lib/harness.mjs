@@ -45,8 +45,19 @@ export async function startServer({ env = {}, args = [] } = {}) {
     child.stderr.on('data', onData);
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`onwatch exited with ${code}:\n${output}`)); });
   });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`${url}/healthz`)).ok) break; } catch { /* not yet */ }
+  // Listening is not ready: wait for /healthz to say ok, and fail (not carry on) if it never does.
+  let health = 'no answer';
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+      health = `${res.status} ${await res.text()}`;
+    } catch (e) { health = e.message; }
+    if (i >= 100) {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`onwatch at ${url} never answered /healthz with 200 in 10 s (last: ${health}):\n${output}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
@@ -63,18 +74,24 @@ export async function startServer({ env = {}, args = [] } = {}) {
   };
 }
 
-/** Headless Debian Chromium with the flags this closed network needs. */
-export async function launchBrowser() {
+/**
+ * Headless Debian Chromium with the flags this closed network needs. Every document it opens
+ * reports what happens to its live-update streams (see `watchProblems`); `javaScriptEnabled:
+ * false` shows pages as the server rendered them, before any script runs.
+ */
+export async function launchBrowser({ javaScriptEnabled = true } = {}) {
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'onwatch-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
+    javaScriptEnabled,
     viewport: { width: 1400, height: 900 },
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
     ],
   });
+  await watchStreams(context);
   return {
     context,
     async close() {
@@ -84,18 +101,202 @@ export async function launchBrowser() {
   };
 }
 
-/** Collects page errors and failed requests, so a journey can assert there were none. */
+/** The live-update stream (app/src/live.rs): its failures are a journey's failures. */
+export const STREAM_PATH = '/api/fleet/events';
+const isStream = (url) => { try { return new URL(url).pathname === STREAM_PATH; } catch { return false; } };
+
+// Per page: the document it shows now (as that document announced itself), the documents whose
+// stream opened, those that closed a stream themselves, and the watchers of what the page reports.
+const pages = new WeakMap();
+function pageState(page) {
+  let st = pages.get(page);
+  if (!st) { st = { doc: null, opened: new Set(), closedStreams: new Set(), listeners: new Set() }; pages.set(page, st); }
+  return st;
+}
+const watchedContexts = new WeakSet();
+
+/**
+ * Runs in every document before the page's own scripts: names the document, and wraps
+ * EventSource so that the page itself says when a stream errs. Chromium gives a journey no other
+ * way to tell a stream that failed from one whose page went away: both end in `requestfailed`
+ * with net::ERR_ABORTED, but only a failure fires `error` in the page (a document that unloads
+ * or closes its stream fires none).
+ */
+function streamWatchScript() {
+  const report = (msg) => {
+    try { Promise.resolve(window.__onwatchReport(msg)).catch(() => {}); } catch { /* the page is going */ }
+  };
+  const doc = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  Object.defineProperty(window, '__onwatchDoc', { value: doc });
+  if (window.top === window) report({ kind: 'document', doc, url: location.href });
+  const Native = window.EventSource;
+  if (typeof Native !== 'function') return;
+  class WatchedEventSource extends Native {
+    constructor(url, init) {
+      super(url, init);
+      const href = this.url;
+      this.addEventListener('open', () => report({ kind: 'stream-open', doc, url: href }));
+      this.addEventListener('error', () => report({ kind: 'stream-error', doc, url: href, readyState: this.readyState }));
+    }
+    close() {
+      report({ kind: 'stream-closed', doc, url: this.url });
+      super.close();
+    }
+  }
+  window.EventSource = WatchedEventSource;
+}
+
+async function watchStreams(context) {
+  // The binding first: the script calls it as soon as a document starts.
+  await context.exposeBinding('__onwatchReport', ({ page, frame }, msg) => {
+    if (!page) return;
+    const st = pageState(page);
+    if (msg.kind === 'document') {
+      if (frame === page.mainFrame()) st.doc = msg.doc;
+      return;
+    }
+    if (msg.kind === 'stream-open') st.opened.add(msg.doc);
+    if (msg.kind === 'stream-closed') st.closedStreams.add(msg.doc);
+    for (const listener of st.listeners) listener(msg);
+  });
+  await context.addInitScript(streamWatchScript);
+  watchedContexts.add(context);
+}
+
+/** The document a page shows now, as it named itself; null once the page is closed. */
+async function currentDocument(page) {
+  for (let attempt = 0; ; attempt++) {
+    if (page.isClosed()) return null;
+    try {
+      return await page.evaluate(() => window.__onwatchDoc ?? null);
+    } catch (e) {
+      // A navigation destroyed the context we asked in: ask the next document.
+      if (attempt >= 4 || page.isClosed()) throw e;
+      await page.waitForLoadState('domcontentloaded').catch(() => {});
+    }
+  }
+}
+
+/**
+ * Watches a page for problems, from now until it closes: page errors, console errors, HTTP
+ * answers >= 400, failed requests, and any failure of the live-update stream (an answer other
+ * than a 200 event stream, an `error` event in the page, a request that failed or was aborted
+ * while its document was still shown). Not a problem: the stream request a document leaves
+ * behind when the page navigates away or closes (Chromium reports it as net::ERR_ABORTED), or
+ * one the page closed itself (after a `signed_out` event).
+ *
+ *   const problems = watchProblems(page);
+ *   ...
+ *   assert.deepEqual(await problems.list(), []);
+ *
+ * `list()` is the whole check: it also judges the aborted stream requests, which can only be
+ * told apart once it is known whether their document is still shown. The returned array itself
+ * holds the problems known at once (so `assert.deepEqual(problems, [])` still checks all but
+ * those). `list({ expected })` leaves out exactly the HTTP answers a journey provoked on
+ * purpose, each given as { url, status } (full URL), and the console line Chromium logs for each.
+ */
 export function watchProblems(page) {
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-  page.on('response', (r) => { if (r.status() >= 400 && !r.url().includes('/nope')) problems.push(`${r.status()} ${r.url()}`); });
+  if (!watchedContexts.has(page.context())) {
+    throw new Error('watchProblems: open the page in a browser from launchBrowser(), which watches its streams');
+  }
+  const st = pageState(page);
+  const problems = []; // the lines, as known at once
+  const details = []; // the same, as { text, url?, status?, console? }, for `expected`
+  const record = (p) => { details.push(p); problems.push(p.text); };
+  const aborted = []; // stream requests that ended in net::ERR_ABORTED: judged in list()
+  const requestDoc = new WeakMap();
+  let closed = false;
+  page.on('close', () => { closed = true; st.listeners.delete(onReport); });
+  page.on('pageerror', (e) => { if (!closed) record({ text: `page error: ${e.message}` }); });
+  page.on('console', (m) => {
+    if (closed || m.type() !== 'error') return;
+    const at = m.location()?.url;
+    record({ text: `console error: ${m.text()}${at ? ` [at ${at}]` : ''}`, url: at, console: true });
+  });
+  page.on('request', (r) => { if (isStream(r.url())) requestDoc.set(r, st.doc); });
+  page.on('response', (r) => {
+    if (closed) return;
+    const status = r.status();
+    if (isStream(r.url())) {
+      const type = r.headers()['content-type'] ?? '';
+      if (status !== 200 || !type.startsWith('text/event-stream')) {
+        record({ text: `live-update stream answered ${status} (${type || 'no content type'}): ${r.url()}`, url: r.url(), status });
+      }
+    } else if (status >= 400) {
+      record({ text: `${status} ${r.url()}`, url: r.url(), status });
+    }
+  });
+  page.on('requestfailed', (r) => {
+    if (closed) return;
+    const error = r.failure()?.errorText ?? 'unknown error';
+    if (error === 'net::ERR_ABORTED') {
+      // Other requests are aborted on purpose (a route change cancels a fetch); the stream
+      // only when its document goes or the page closes it, which list() can tell.
+      if (isStream(r.url())) aborted.push({ url: r.url(), doc: requestDoc.get(r) ?? null });
+      return;
+    }
+    record({ text: `request failed (${error}): ${r.method()} ${r.url()}`, url: r.url() });
+  });
+  const onReport = (msg) => {
+    if (closed || msg.kind !== 'stream-error') return;
+    const how = msg.readyState === 2 ? 'closed: the browser gave up on it' : 'the connection broke; reconnecting';
+    record({ text: `live-update stream error (${how}): ${msg.url}`, url: msg.url });
+  };
+  st.listeners.add(onReport);
+
+  // Methods, not elements: non-enumerable, so the array still compares as its lines.
+  Object.defineProperties(problems, {
+    /** How many stream requests ended in net::ERR_ABORTED (whether or not list() counts them). */
+    abortedStreams: { get: () => aborted.length },
+    /**
+     * Resolves once the document the page shows now has its live-update stream open, so that a
+     * journey's "no problems" covers a stream that really ran.
+     */
+    streamOpen: {
+      async value({ timeout = 15_000 } = {}) {
+        const current = await currentDocument(page);
+        if (current === null) throw new Error('streamOpen: the page is closed');
+        if (st.opened.has(current)) return;
+        await new Promise((resolve, reject) => {
+          const done = (err) => { clearTimeout(timer); st.listeners.delete(listener); err ? reject(err) : resolve(); };
+          const listener = (msg) => { if (msg.kind === 'stream-open' && msg.doc === current) done(); };
+          const timer = setTimeout(() => done(new Error(`the live-update stream of ${page.url()} did not open in ${timeout} ms`)), timeout);
+          st.listeners.add(listener);
+        });
+      },
+    },
+    /** Every problem so far, as lines, aborted streams judged; see watchProblems. */
+    list: {
+      async value({ expected = [] } = {}) {
+        const current = await currentDocument(page);
+        const out = [];
+        for (const a of aborted) {
+          if (current === null) continue; // the page closed: its streams went with it
+          if (a.doc === null) {
+            out.push(`live-update stream aborted, started by a document the harness does not know: ${a.url}`);
+          } else if (a.doc === current && !st.closedStreams.has(a.doc)) {
+            out.push(`live-update stream aborted while its page was still shown: ${a.url}`);
+          }
+          // Otherwise its document went away (navigation, reload) or closed the stream itself.
+        }
+        const provoked = (p) => expected.some((e) => p.url === e.url && (
+          p.status === e.status
+          || (p.console && p.text.includes(`Failed to load resource: the server responded with a status of ${e.status} `))));
+        return [...details.filter((p) => !provoked(p)).map((p) => p.text), ...out];
+      },
+    },
+  });
   return problems;
 }
 
 export function screenshotPath(name) {
   mkdirSync(screenshotDir, { recursive: true });
   return path.join(screenshotDir, `${name}.png`);
+}
+
+/** The value of a `<dl class="facts">` entry, by its exact term (e.g. "Supervisor"). */
+export function fact(page, term) {
+  return page.locator('dl.facts').locator(`xpath=dt[normalize-space()=${JSON.stringify(term)}]/following-sibling::dd[1]`);
 }
 
 /** Signs in through the development sign-in form, as a person would; lands on `next`. */

@@ -1,5 +1,7 @@
 // Sign-in through a real OpenID Connect provider's login and consent pages, what each role sees,
 // sign-out, a refused person, and an admin revoking a session that is open in another browser.
+// The provider and Onwatch are shared by the file (they hold no state a journey relies on); each
+// journey signs its people in itself, in browsers of its own, so any of them runs alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -7,7 +9,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, watchProblems, screenshotPath, waitForHydration, root } from '../lib/harness.mjs';
+import { startServer, launchBrowser, watchProblems, screenshotPath, waitForHydration, fact, root } from '../lib/harness.mjs';
 
 let provider;
 let server;
@@ -80,44 +82,57 @@ async function signInWithSso(page, login) {
 
 test('a responder signs in through the provider and lands where they were going', async () => {
   const browser = await launchBrowser();
-  const page = await browser.context.newPage();
-  await page.goto(`${server.url}/environments/live`);
-  await page.waitForURL(/\/signin\?next=%2Fenvironments%2Flive$/);
-  assert.equal(await page.getByTestId('dev-signin').count(), 0, 'no development sign-in here');
-  assert.equal(await page.getByTestId('dev-banner').count(), 0);
-  await page.screenshot({ path: screenshotPath('signin') });
+  try {
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}/environments/live`);
+    await page.waitForURL(/\/signin\?next=%2Fenvironments%2Flive$/);
+    assert.equal(await page.getByTestId('dev-signin').count(), 0, 'no development sign-in here');
+    assert.equal(await page.getByTestId('dev-banner').count(), 0);
+    await page.screenshot({ path: screenshotPath('signin') });
 
-  await signInWithSso(page, 'alice');
-  // From here on, only Onwatch's pages (the provider's dev pages load web fonts, which fail
-  // offline).
-  const problems = watchProblems(page);
-  assert.match(page.url(), /\/environments\/live$/);
-  await waitForHydration(page);
-  assert.equal(await page.getByTestId('viewer').locator('.viewer-name').textContent(), 'Alice Example');
-  assert.equal(await page.getByTestId('viewer-role').textContent(), 'responder');
-  assert.equal(await page.locator('nav.mainnav').getByRole('link', { name: 'Admin' }).count(), 0, 'no admin link for a responder');
-  await page.screenshot({ path: screenshotPath('signed-in-responder') });
+    await signInWithSso(page, 'alice');
+    // From here on, only Onwatch's pages (the provider's dev pages load web fonts, which fail
+    // offline).
+    const problems = watchProblems(page);
+    assert.match(page.url(), /\/environments\/live$/);
+    await waitForHydration(page);
+    await problems.streamOpen();
+    assert.equal(await page.getByTestId('viewer').locator('.viewer-name').textContent(), 'Alice Example');
+    assert.equal(await page.getByTestId('viewer-role').textContent(), 'responder');
+    assert.equal(await page.locator('nav.mainnav').getByRole('link', { name: 'Admin' }).count(), 0, 'no admin link for a responder');
+    await page.screenshot({ path: screenshotPath('signed-in-responder') });
 
-  await page.getByTestId('signout').click();
-  await page.waitForURL(/\/signin\?signed_out=1$/);
-  await page.getByText('You are signed out.').waitFor();
-  await page.goto(`${server.url}/`);
-  await page.waitForURL(/\/signin\?next=/);
-  assert.deepEqual(problems.filter((p) => !p.includes('/api/fleet/events')), []);
-  await browser.close();
+    await page.getByTestId('signout').click();
+    await page.waitForURL(/\/signin\?signed_out=1$/);
+    const notice = page.getByRole('status');
+    await notice.waitFor();
+    assert.equal(await notice.textContent(), 'You are signed out.');
+    await page.goto(`${server.url}/`);
+    await page.waitForURL(/\/signin\?next=/);
+    // Signing out leaves the signed-in page's stream behind (the page is gone): not a problem.
+    assert.deepEqual(await problems.list(), []);
+  } finally {
+    await browser.close();
+  }
 });
 
 test('a person in no mapped group is told why', async () => {
   const browser = await launchBrowser();
-  const page = await browser.context.newPage();
-  await page.goto(`${server.url}/signin`);
-  await signInWithSso(page, 'carol');
-  const problem = page.getByTestId('problem');
-  await problem.waitFor();
-  assert.match(await problem.textContent(), /carol signed in with oidc, but none of the account's memberships gives a role/);
-  assert.match(await page.content(), /builder-oncall/);
-  await page.screenshot({ path: screenshotPath('signin-refused') });
-  await browser.close();
+  try {
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}/signin`);
+    await signInWithSso(page, 'carol');
+    const problem = page.getByTestId('problem');
+    await problem.waitFor();
+    assert.match(await problem.textContent(), /carol signed in with oidc, but none of the account's memberships gives a role/);
+    // What carol has and what would give a role, each in its own entry of the page's facts.
+    assert.equal(await fact(page, 'Your memberships').textContent(), 'none');
+    assert.deepEqual((await fact(page, 'Memberships with a role').textContent()).split(', ').sort(),
+      ['builder-admins', 'builder-oncall', 'builder-team']);
+    await page.screenshot({ path: screenshotPath('signin-refused') });
+  } finally {
+    await browser.close();
+  }
 });
 
 test('an admin revokes a session open in another browser, which then stops', async () => {
@@ -127,27 +142,33 @@ test('an admin revokes a session open in another browser, which then stops', asy
     const user = await userBrowser.context.newPage();
     await user.goto(`${server.url}/signin?next=%2F`);
     await signInWithSso(user, 'bob');
+    const userProblems = watchProblems(user);
     await waitForHydration(user);
+    await userProblems.streamOpen();
     assert.equal(await user.getByTestId('viewer-role').textContent(), 'viewer');
 
     const admin = await adminBrowser.context.newPage();
     await admin.goto(`${server.url}/signin`);
     await signInWithSso(admin, 'root');
+    const adminProblems = watchProblems(admin);
     await waitForHydration(admin);
     await admin.locator('nav.mainnav').getByRole('link', { name: 'Admin' }).click();
     await admin.getByRole('heading', { level: 1, name: 'Active sessions' }).waitFor();
-    const row = admin.locator('tr[data-login="bob"]');
+    const row = admin.getByTestId('sessions').locator('tr[data-login="bob"]');
     await row.waitFor();
-    assert.match(await row.textContent(), /viewer/);
+    assert.ok((await row.locator('td').allTextContents()).includes('viewer'), 'the role has a cell of its own');
     await admin.screenshot({ path: screenshotPath('admin-sessions'), fullPage: true });
     await row.getByRole('button', { name: 'Revoke' }).click();
     await admin.getByTestId('revoke-result').waitFor();
     assert.match(await admin.getByTestId('revoke-result').textContent(), /revoked/);
-    await admin.locator('tr[data-login="bob"]').waitFor({ state: 'detached' });
+    await row.waitFor({ state: 'detached' });
 
     // Bob's open dashboard learns within seconds that the session is gone.
     await user.getByTestId('signed-out-banner').waitFor({ timeout: 20_000 });
     await user.screenshot({ path: screenshotPath('session-revoked') });
+    // The server ended the stream with `signed_out` and the page closed it: no stream error.
+    assert.deepEqual(await userProblems.list(), []);
+    assert.deepEqual(await adminProblems.list(), []);
     await user.reload();
     await user.waitForURL(/\/signin\?next=/);
   } finally {

@@ -54,6 +54,6 @@ test('no page is wider than a 375 px phone, and every section is reachable', asy
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 375, `the sign-in page is ${width} px wide`);
   await page.screenshot({ path: screenshotPath('phone-signin'), fullPage: true });
-  assert.deepEqual(problems, []);
+  assert.deepEqual(await problems.list(), []);
   await page.close();
 });

@@ -1,106 +1,142 @@
 // The app shell: server-rendered, hydrated, navigable, themable, and readable on a phone.
+// One server for the file (it holds nothing a journey changes); each journey signs in itself, in
+// its own browser (its own cookies and saved theme), so any of them runs alone or in any order.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, watchProblems, screenshotPath, waitForHydration, devSignIn, devSessionCookie } from '../lib/harness.mjs';
+import { startServer, launchBrowser, watchProblems, screenshotPath, waitForHydration, devSignIn } from '../lib/harness.mjs';
 
 let server;
-let browser;
-let cookie;
 
 before(async () => {
   server = await startServer();
-  browser = await launchBrowser();
-  cookie = await devSessionCookie(server.url);
-  const page = await browser.context.newPage();
-  await devSignIn(page, server.url, { name: 'Dana Viewer', role: 'viewer' });
-  await page.close();
 });
 
 after(async () => {
-  await browser?.close();
   await server?.stop();
 });
 
+/** A fresh browser signed in as a viewer, on `next`, its problems watched from the first page. */
+async function signedIn({ next = '/', javaScriptEnabled = true, viewport = null } = {}) {
+  const browser = await launchBrowser({ javaScriptEnabled });
+  const page = await browser.context.newPage();
+  if (viewport) await page.setViewportSize(viewport);
+  const problems = javaScriptEnabled ? watchProblems(page) : null;
+  await devSignIn(page, server.url, { name: 'Dana Viewer', role: 'viewer', next });
+  return { browser, page, problems };
+}
+
+const SECTIONS = ['Environments', 'Services', 'Actions', 'Audit', 'Console', 'On-call', 'Onboarding'];
+
 test('the shell renders on the server, before any JavaScript runs', async () => {
-  const html = await (await fetch(`${server.url}/`, { headers: { cookie } })).text();
-  for (const section of ['Environments', 'Services', 'Actions', 'Audit', 'Console', 'On-call', 'Onboarding']) {
-    assert.match(html, new RegExp(`>${section}(<!>)?</a>`), `nav link ${section} in the SSR HTML`);
+  // Scripts off: what the page shows is what the server rendered (the development sign-in is a
+  // plain form, so it works without them).
+  const { browser, page } = await signedIn({ javaScriptEnabled: false });
+  try {
+    assert.equal(new URL(page.url()).pathname, '/');
+    const nav = page.locator('header.topbar nav.mainnav');
+    assert.deepEqual(await nav.getByRole('link').allTextContents(), SECTIONS, 'the section links, in order');
+    const live = page.locator('header.topbar .prod-badges .env-badge[data-env="live"]');
+    assert.equal(await live.textContent(), '⚠ LIVE', 'the live badge is server-rendered');
+    assert.match(await live.getAttribute('class'), /\benv-prod\b/);
+    assert.equal(await page.getByTestId('viewer').locator('.viewer-name').textContent(), 'Dana Viewer');
+    assert.equal(await page.locator('html').getAttribute('data-hydrated'), null, 'nothing hydrated it');
+  } finally {
+    await browser.close();
   }
-  assert.match(html, /<span[^>]*data-env="live"[^>]*class="env-badge env-prod"[^>]*>⚠ (<!>)?LIVE/, 'live badge is server-rendered');
 });
 
 test('hydrates, and the theme toggle changes the page without a reload', async () => {
-  const page = await browser.context.newPage();
-  const problems = watchProblems(page);
-  await page.goto(`${server.url}/`);
-  await waitForHydration(page);
-  await page.evaluate(() => { window.__sameDocument = 'yes'; });
+  const { browser, page, problems } = await signedIn();
+  try {
+    await waitForHydration(page);
+    await problems.streamOpen();
+    await page.evaluate(() => { window.__sameDocument = 'yes'; });
 
-  const toggle = page.getByTestId('theme-toggle');
-  assert.equal(await toggle.textContent(), '◐ System');
-  const before = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const toggle = page.getByTestId('theme-toggle');
+    assert.equal(await toggle.textContent(), '◐ System');
+    const before = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
 
-  await toggle.click(); // system -> light
-  await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
-  await toggle.click(); // light -> dark
-  await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
-  assert.equal(await toggle.textContent(), '☾ Dark');
-  const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-  assert.notEqual(dark, before, 'the dark theme changes the background (Chromium headless defaults to light)');
-  assert.equal(await page.evaluate(() => window.__sameDocument), 'yes', 'no reload happened');
-  assert.equal(await page.evaluate(() => localStorage.getItem('onwatch-theme')), 'dark', 'choice is saved');
-  await page.screenshot({ path: screenshotPath('shell-dark'), fullPage: true });
+    await toggle.click(); // system -> light
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+    await toggle.click(); // light -> dark
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    assert.equal(await toggle.textContent(), '☾ Dark');
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(dark, before, 'the dark theme changes the background (Chromium headless defaults to light)');
+    assert.equal(await page.evaluate(() => window.__sameDocument), 'yes', 'no reload happened');
+    assert.equal(await page.evaluate(() => localStorage.getItem('onwatch-theme')), 'dark', 'choice is saved');
+    await page.screenshot({ path: screenshotPath('shell-dark'), fullPage: true });
 
-  // The saved theme is applied on the next visit before hydration.
-  await page.reload();
-  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
-  await waitForHydration(page);
-  await page.getByTestId('theme-toggle').click(); // dark -> system
-  await page.waitForFunction(() => document.documentElement.dataset.theme === undefined);
-  assert.deepEqual(problems, []);
-  await page.close();
+    // The saved theme is applied on the next visit before hydration.
+    await page.reload();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    await waitForHydration(page);
+    await page.getByTestId('theme-toggle').click(); // dark -> system
+    await page.waitForFunction(() => document.documentElement.dataset.theme === undefined);
+    await problems.streamOpen();
+    assert.deepEqual(await problems.list(), []);
+  } finally {
+    await browser.close();
+  }
 });
 
 test('navigation works client-side and every section renders', async () => {
-  const page = await browser.context.newPage();
-  const problems = watchProblems(page);
-  await page.goto(`${server.url}/`);
-  await waitForHydration(page);
-  await page.evaluate(() => { window.__sameDocument = 'yes'; });
-  for (const [label, heading] of [
-    ['Environments', 'Environments'], ['Services', 'Services'], ['Actions', 'Actions'],
-    ['Audit', 'Audit'], ['Console', 'Query console'], ['On-call', 'On-call'], ['Onboarding', 'Onboarding'],
-  ]) {
-    await page.locator('nav.mainnav').getByRole('link', { name: label, exact: true }).click();
-    await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-    assert.equal(await page.evaluate(() => window.__sameDocument), 'yes', `${label}: client-side navigation`);
-    // The bar marks the section the page is in, and only that one.
-    await page.waitForFunction(
-      (want) => [...document.querySelectorAll('nav.mainnav a[aria-current="page"]')].map((a) => a.textContent).join() === want,
-      label,
-    );
+  const { browser, page, problems } = await signedIn();
+  try {
+    await waitForHydration(page);
+    await problems.streamOpen();
+    await page.evaluate(() => { window.__sameDocument = 'yes'; });
+    const headings = { Console: 'Query console' };
+    for (const label of SECTIONS) {
+      await page.locator('nav.mainnav').getByRole('link', { name: label, exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: headings[label] ?? label }).waitFor();
+      assert.equal(await page.evaluate(() => window.__sameDocument), 'yes', `${label}: client-side navigation`);
+      // The bar marks the section the page is in, and only that one.
+      await page.waitForFunction(
+        (want) => [...document.querySelectorAll('nav.mainnav a[aria-current="page"]')].map((a) => a.textContent).join() === want,
+        label,
+      );
+    }
+    await page.locator('nav.mainnav').getByRole('link', { name: 'Services', exact: true }).click();
+    await page.locator('article.service-card[data-service="sessionsrv"]').getByRole('link', { name: 'sessionsrv' }).click();
+    await page.getByRole('heading', { level: 1, name: /^sessionsrv/ }).waitFor();
+    // The symptom is a row of the service's symptoms table.
+    const symptom = page.locator('table.symptoms tbody tr').filter({ has: page.getByRole('cell', { name: '"My Origins" shows up empty', exact: false }) });
+    await symptom.waitFor();
+    assert.match(await symptom.locator('td').first().textContent(), /^"My Origins" shows up empty/);
+    assert.equal(await page.evaluate(() => window.__sameDocument), 'yes', 'the service page, client-side too');
+    await page.screenshot({ path: screenshotPath('service-sessionsrv'), fullPage: true });
+    assert.deepEqual(await problems.list(), []);
+  } finally {
+    await browser.close();
   }
-  await page.getByRole('link', { name: 'Services', exact: true }).first().click();
-  await page.getByRole('link', { name: 'sessionsrv' }).click();
-  await page.getByText('"My Origins" shows up empty').waitFor();
-  await page.screenshot({ path: screenshotPath('service-sessionsrv'), fullPage: true });
-  assert.deepEqual(problems, []);
-  await page.close();
 });
 
 test('an unknown address is a 404 page with a way back', async () => {
-  const res = await fetch(`${server.url}/nope`, { headers: { cookie } });
-  assert.equal(res.status, 404);
-  assert.match(await res.text(), /Nothing here/);
+  const { browser, page, problems } = await signedIn();
+  try {
+    const res = await page.goto(`${server.url}/nope`);
+    assert.equal(res.status(), 404);
+    await waitForHydration(page);
+    const main = page.locator('section.page');
+    assert.equal(await main.getByRole('heading', { level: 1 }).textContent(), 'Nothing here');
+    assert.equal(await main.getByRole('link', { name: 'Back to the overview' }).getAttribute('href'), '/');
+    // The 404 itself is the one problem this journey asked for.
+    assert.deepEqual(await problems.list({ expected: [{ url: `${server.url}/nope`, status: 404 }] }), []);
+  } finally {
+    await browser.close();
+  }
 });
 
 test('fits a phone screen', async () => {
-  const page = await browser.context.newPage();
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto(`${server.url}/environments`);
-  await waitForHydration(page);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `no horizontal scrolling of the page (overflow ${overflow}px)`);
-  await page.screenshot({ path: screenshotPath('environments-phone'), fullPage: true });
-  await page.close();
+  const { browser, page, problems } = await signedIn({ next: '/environments', viewport: { width: 390, height: 844 } });
+  try {
+    await waitForHydration(page);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no horizontal scrolling of the page (overflow ${overflow}px)`);
+    await page.screenshot({ path: screenshotPath('environments-phone'), fullPage: true });
+    assert.deepEqual(await problems.list(), []);
+  } finally {
+    await browser.close();
+  }
 });
