@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/onwatch/target}
 scripts/bootstrap.sh demo >/dev/null
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked -p ops --features sim --bin fleet-sim
-cargo build --release --locked -p server --bin onwatch
+# The same invocation as `make demo`, so the two share their release build.
+cargo build --release --locked -p server --bin onwatch -p ops --features ops/sim --bin fleet-sim
 scripts/build-site.sh release >/dev/null
 
 echo

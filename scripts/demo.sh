@@ -4,10 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/onwatch/target}
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step "1/4 tools (first run only: Rust's wasm target, wasm-bindgen, Chromium-free npm parts)"
 scripts/bootstrap.sh demo
-cargo build --release --locked -p server --bin onwatch
-cargo build --release --locked -p ops --features sim --bin fleet-sim
+# One cargo invocation for both binaries: `ops` (and everything under it) compiles once, with
+# the simulator's feature, instead of once for the server and again for fleet-sim.
+step "2/4 the server and the fleet simulator (release build: about 10 minutes the first time, seconds after)"
+cargo build --release --locked -p server --bin onwatch -p ops --features ops/sim --bin fleet-sim
+step "3/4 the browser half (WebAssembly, release)"
 scripts/build-site.sh release
+step "4/4 starting the simulated fleet and Onwatch"
 mkdir -p data
 # The last run's fleet file names that simulator's ports: remove it, so that waiting for the file
 # waits for this simulator's.

@@ -39,10 +39,12 @@ pub fn Layout(children: Children) -> impl IntoView {
     crate::live::provide_live_fleet();
     view! {
         <div class="shell">
+            // The first stop of the Tab key: past the header, straight to what the page says.
+            <a class="skip-link" href="#main">"Skip to content"</a>
             <script type="application/json" id=SHELL_DATA_ID inner_html=json></script>
             <TopBar shell/>
             <crate::live::StaleBanner/>
-            <main class="content">{children()}</main>
+            <main class="content" id="main" tabindex="-1">{children()}</main>
         </div>
     }
 }

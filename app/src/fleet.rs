@@ -15,6 +15,17 @@ pub struct FleetView {
     pub alarms: Vec<AlarmView>,
     pub environments: Vec<EnvView>,
     pub probes: Vec<ProbeView>,
+    /// Instances tagged with an environment that is not configured (not shown, not polled).
+    #[serde(default)]
+    pub unconfigured: Vec<UnconfiguredView>,
+}
+
+/// Instances carrying an environment tag that is not configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnconfiguredView {
+    pub tag: String,
+    pub instances: usize,
+    pub suggestion: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +286,15 @@ pub mod ssr {
                 .iter()
                 .map(|e| env_view(e, e.hosts.iter().map(host_view).collect(), None))
                 .collect(),
+            unconfigured: snap
+                .unconfigured
+                .iter()
+                .map(|u| UnconfiguredView {
+                    tag: u.tag.clone(),
+                    instances: u.instances,
+                    suggestion: u.suggestion.clone(),
+                })
+                .collect(),
             probes: snap
                 .probes
                 .iter()
@@ -314,6 +334,7 @@ pub mod ssr {
             alarms: snap.alarms.clone(),
             probes: snap.probes.clone(),
             environments: Vec::new(),
+            unconfigured: snap.unconfigured.clone(),
         };
         let mut view = from_snapshot(&slim, source, now);
         for e in &snap.environments {

@@ -1,5 +1,6 @@
-//! Quick navigation: Ctrl/Cmd+K opens a palette to jump to any environment, host, service or
-//! section. Every target is a plain link, so pages also have deep links to paste into a channel.
+//! Quick navigation: Ctrl+K (⌘K on a Mac) opens a palette to jump to any environment, host,
+//! service or section; the arrow keys move the selection and Enter follows it. Every target is a
+//! plain link, so pages also have deep links to paste into a channel.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -17,6 +18,16 @@ struct Entry {
 pub fn Palette() -> impl IntoView {
     let open = RwSignal::new(false);
     let query = RwSignal::new(String::new());
+    // The shortcut as this platform writes it: the server cannot know, so it writes Ctrl+K (Linux
+    // and Windows) and a Mac's browser corrects it once hydrated.
+    let mac = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let platform = web_sys::window()
+            .and_then(|w| w.navigator().platform().ok())
+            .unwrap_or_default();
+        mac.set(platform.starts_with("Mac") || platform.starts_with("iP"));
+    });
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::closure::Closure;
@@ -42,8 +53,15 @@ pub fn Palette() -> impl IntoView {
     }
 
     view! {
-        <button class="palette-open" type="button" title="Jump to… (Ctrl+K)" on:click=move |_| open.set(true)>
-            "⌘K"
+        <button
+            class="palette-open"
+            type="button"
+            title=move || if mac.get() { "Jump to… (⌘K)" } else { "Jump to… (Ctrl+K)" }
+            aria-keyshortcuts=move || if mac.get() { "Meta+K" } else { "Control+K" }
+            data-testid="palette-open"
+            on:click=move |_| open.set(true)
+        >
+            {move || if mac.get() { "⌘K" } else { "Ctrl K" }}
         </button>
         // The dialog, and the fleet it lists, exist only while it is open: nothing of it is drawn
         // on the server or carried by a page that never opens it.
@@ -117,33 +135,59 @@ fn PaletteDialog(open: RwSignal<bool>, query: RwSignal<String>) -> impl IntoView
             .collect::<Vec<_>>()
     };
 
+    // The highlighted entry: the first until the arrow keys move it; a new query starts over.
+    let selected = RwSignal::new(0usize);
     let navigate = use_navigate();
-    let go_first = move |ev: leptos::ev::SubmitEvent| {
+    let go_selected = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if let Some(first) = entries().into_iter().next() {
+        let list = entries();
+        if let Some(entry) = list.get(selected.get_untracked()).or(list.first()) {
             open.set(false);
-            navigate(&first.href, Default::default());
+            navigate(&entry.href, Default::default());
+        }
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let n = entries().len();
+        if n == 0 {
+            return;
+        }
+        match ev.key().as_str() {
+            "ArrowDown" => {
+                ev.prevent_default();
+                selected.update(|i| *i = (*i + 1) % n);
+            }
+            "ArrowUp" => {
+                ev.prevent_default();
+                selected.update(|i| *i = (*i + n - 1) % n);
+            }
+            _ => {}
         }
     };
 
     view! {
         <div class="palette-backdrop" on:click=move |_| open.set(false)></div>
         <div class="palette" role="dialog" aria-label="Jump to" data-testid="palette">
-            <form on:submit=go_first.clone()>
+            <form on:submit=go_selected.clone()>
                 <input
                     node_ref=input_ref
                     type="search"
                     placeholder="Jump to an environment, host, service or section…"
                     aria-label="Jump to"
+                    aria-controls="palette-list"
                     prop:value=move || query.get()
-                    on:input=move |ev| query.set(event_target_value(&ev))
+                    on:input=move |ev| {
+                        query.set(event_target_value(&ev));
+                        selected.set(0);
+                    }
+                    on:keydown=on_key
                 />
             </form>
-            <ul>
-                {move || entries().into_iter().map(|e| {
+            <ul id="palette-list" role="listbox" aria-label="Matches">
+                {move || entries().into_iter().enumerate().map(|(i, e)| {
                     let href = e.href.clone();
+                    let is_selected = move || selected.get() == i;
                     view! {
-                        <li>
+                        <li role="option" aria-selected=move || is_selected().to_string() class:selected=is_selected>
                             <a href=href on:click=move |_| open.set(false)>
                                 <span class="palette-kind">{e.kind}</span>
                                 {e.label}

@@ -8,5 +8,6 @@ pub mod edge;
 pub mod events;
 pub mod fleet;
 pub mod metrics;
+pub mod serve;
 pub mod startup;
 pub mod telemetry;

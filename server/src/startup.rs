@@ -1,6 +1,5 @@
 //! Building and running the server: store, router, Leptos, operability endpoints, shutdown.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +72,7 @@ pub struct Application {
     fleet: crate::fleet::FleetRuntime,
     session_cleanup: tokio::task::JoinHandle<()>,
     grace: Duration,
+    limits: crate::serve::Limits,
     shutdown_tx: watch::Sender<bool>,
     stopping_tx: watch::Sender<bool>,
 }
@@ -155,7 +155,13 @@ impl Application {
             crate::auth::spawn_session_cleanup(state.auth.sessions.clone(), stopping_rx);
         let edge =
             crate::edge::EdgeRules::new(&state.auth.public_url, local_addr, config.auth.dev_signin);
-        let router = routes(state, portal, extra, edge);
+        let router = routes(
+            state,
+            portal,
+            extra,
+            edge,
+            Duration::from_secs(config.server.body_timeout_secs),
+        );
         Ok(Application {
             listener,
             router,
@@ -164,6 +170,10 @@ impl Application {
             session_cleanup,
             stopping_tx,
             grace: Duration::from_secs(config.server.shutdown_grace_secs),
+            limits: crate::serve::Limits {
+                header_timeout: Duration::from_secs(config.server.header_timeout_secs),
+                max_connections: config.server.max_connections,
+            },
             shutdown_tx,
         })
     }
@@ -198,19 +208,13 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
         };
-        let serve = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal);
+        let graceful =
+            crate::serve::serve(self.listener, self.router, self.limits, signal).await;
+        let _ = stopping_rx.wait_for(|s| *s).await;
         let grace = self.grace;
         let outcome = tokio::select! {
-            r = serve.into_future() => r,
-            _ = async {
-                let _ = stopping_rx.wait_for(|s| *s).await;
-                tokio::time::sleep(grace).await;
-            } => {
+            _ = graceful.shutdown() => Ok(()),
+            _ = tokio::time::sleep(grace) => {
                 tracing::warn!(?grace, "requests still running after the grace period; exiting anyway");
                 Ok(())
             }
@@ -326,7 +330,13 @@ pub fn route_table() -> RouteTable {
 
 /// The whole router. Every request, including static files and the 404 page, passes the auth
 /// wall (which sits inside the session layer); `/metrics` and the trace span see everything.
-fn routes(state: AppState, portal: Portal, extra: Router, edge: crate::edge::EdgeRules) -> Router {
+fn routes(
+    state: AppState,
+    portal: Portal,
+    extra: Router,
+    edge: crate::edge::EdgeRules,
+    body_timeout: Duration,
+) -> Router {
     let leptos_options = state.leptos_options.clone();
     let route_list = generate_route_list(App);
     let server = server_routes();
@@ -362,6 +372,8 @@ fn routes(state: AppState, portal: Portal, extra: Router, edge: crate::edge::Edg
         // Pages and data compressed on the fly (brotli or gzip, as the browser accepts, with
         // `Vary`); already-encoded static files and event streams pass untouched.
         .layer(tower_http::compression::CompressionLayer::new())
+        // A request body that stalls is cut (a slow client cannot hold a handler).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,

@@ -72,17 +72,20 @@ pub enum CellState {
     Stale,
     Warning,
     Unknown,
+    /// The instance is stopped (its EC2 state): not polled, not a fault of its Supervisor.
+    Stopped,
     Healthy,
 }
 
 impl CellState {
-    pub const ALL: [CellState; 7] = [
+    pub const ALL: [CellState; 8] = [
         CellState::Critical,
         CellState::Down,
         CellState::Unreachable,
         CellState::Stale,
         CellState::Warning,
         CellState::Unknown,
+        CellState::Stopped,
         CellState::Healthy,
     ];
 
@@ -95,6 +98,7 @@ impl CellState {
             CellState::Unreachable => "unreachable",
             CellState::Unknown => "unknown",
             CellState::Stale => "stale",
+            CellState::Stopped => "stopped",
         }
     }
 
@@ -196,6 +200,8 @@ impl fmt::Display for HealthStatus {
 pub enum AlarmKind {
     /// Onwatch itself: its fleet model was recovered after an internal error.
     ModelRecovered,
+    /// A service critical or down in a production environment.
+    FailingService,
     UnreachableHost,
     FailingProbe,
     StaleInventory,
@@ -208,6 +214,7 @@ impl AlarmKind {
     pub fn as_str(self) -> &'static str {
         match self {
             AlarmKind::ModelRecovered => "model_recovered",
+            AlarmKind::FailingService => "failing_service",
             AlarmKind::UnreachableHost => "unreachable_host",
             AlarmKind::FailingProbe => "failing_probe",
             AlarmKind::StaleInventory => "stale_inventory",
@@ -220,6 +227,7 @@ impl AlarmKind {
     pub fn label(self) -> &'static str {
         match self {
             AlarmKind::ModelRecovered => "model recovered",
+            AlarmKind::FailingService => "failing service",
             AlarmKind::UnreachableHost => "unreachable host",
             AlarmKind::FailingProbe => "failing probe",
             AlarmKind::StaleInventory => "stale inventory",

@@ -14,6 +14,7 @@ pub fn icon(state: CellState) -> &'static str {
         CellState::Unreachable => "⊘",
         CellState::Stale => "⌛",
         CellState::Unknown => "?",
+        CellState::Stopped => "◻",
     }
 }
 

@@ -213,10 +213,18 @@ fn HostDetail(host: HostView, production: bool, now_ms: i64) -> impl IntoView {
         </dl>
         <h2>"Services"</h2>
         <table class="services-table">
-            <thead><tr><th>"Service"</th><th>"State"</th><th>"Package"</th><th>"Process"</th><th>"Desired"</th><th>"PID"</th><th>"Uptime"</th><th>"Update"</th></tr></thead>
+            <thead><tr><th>"Service"</th><th>"State"</th><th>"Package"</th><th>"Process"</th><th>"Desired"</th><th>"PID"</th><th>"Up or down for"</th><th>"Update"</th></tr></thead>
             <tbody>
                 {h.services.into_iter().map(|s| {
-                    let uptime = s.state_entered_s.map(|t| fmt::age(now_ms - t * 1000)).unwrap_or_default();
+                    // How long the process has been in its state: up for, or down for — never an
+                    // "uptime" of a process that is down.
+                    let uptime = s.state_entered_s.map(|t| {
+                        let age = fmt::age(now_ms - t * 1000);
+                        match s.process {
+                            Some(vocab::ProcessState::Down) => format!("down for {age}"),
+                            _ => format!("up for {age}"),
+                        }
+                    }).unwrap_or_default();
                     let output = s.health_stdout.clone().filter(|o| !o.trim().is_empty()).or(s.health_stderr.clone().filter(|o| !o.trim().is_empty()));
                     view! {
                         <tr data-service=s.service.clone()>
@@ -227,7 +235,7 @@ fn HostDetail(host: HostView, production: bool, now_ms: i64) -> impl IntoView {
                             <td>{s.process.map(|p| p.as_str())}</td>
                             <td>{match s.desired_up { Some(true) => "up", Some(false) => "down", None => "—" }}</td>
                             <td class="mono">{s.pid.map(|p| p.to_string()).unwrap_or_else(|| "—".into())}</td>
-                            <td>{uptime}</td>
+                            <td data-testid="up-for">{uptime}</td>
                             <td class="small">{s.update_strategy.clone().unwrap_or_default()} " " {s.channel.clone().unwrap_or_default()}</td>
                         </tr>
                     }

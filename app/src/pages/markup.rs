@@ -84,6 +84,21 @@ pub const ALARM_GROUP_ABOVE: usize = 3;
 
 /// The fleet model's alarms, or a line that says there are none.
 pub fn alarms<'a>(out: &mut String, alarms: impl IntoIterator<Item = &'a AlarmView>, now_ms: i64) {
+    alarms_listed(out, alarms, now_ms, Some(ALARM_SUBJECTS_SHOWN));
+}
+
+/// How many subjects a grouped alarm names on the dashboard before "and N more": the block
+/// stays a few lines high, so the grids stay above the fold on a bad night.
+pub const ALARM_SUBJECTS_SHOWN: usize = 6;
+
+/// As [`alarms`], naming at most `shown` subjects per group (`None`: every one, as the
+/// environment page does, where "and N more" leads).
+pub fn alarms_listed<'a>(
+    out: &mut String,
+    alarms: impl IntoIterator<Item = &'a AlarmView>,
+    now_ms: i64,
+    shown: Option<usize>,
+) {
     // Groups of (kind, environment), in the order the model lists them (worst first).
     let mut groups: Vec<Vec<&AlarmView>> = Vec::new();
     for a in alarms {
@@ -102,7 +117,7 @@ pub fn alarms<'a>(out: &mut String, alarms: impl IntoIterator<Item = &'a AlarmVi
     out.push_str("<ul class=\"alarms\" data-testid=\"alarms\" aria-label=\"Alarms\">");
     for group in groups {
         if group.len() > ALARM_GROUP_ABOVE {
-            alarm_group(out, &group, now_ms);
+            alarm_group(out, &group, now_ms, shown);
         } else {
             for a in group {
                 alarm(out, a, now_ms);
@@ -159,11 +174,12 @@ fn alarm(out: &mut String, a: &AlarmView, now_ms: i64) {
 
 /// Many alarms of one kind in one environment: every subject (hosts linked to their page), the
 /// first message as an example, since the earliest.
-fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64) {
+fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64, shown: Option<usize>) {
     let first = group[0];
     alarm_head(out, first, Some(group.len()));
     out.push_str("<span class=\"alarm-subjects\">");
-    for (i, a) in group.iter().enumerate() {
+    let limit = shown.unwrap_or(usize::MAX).min(group.len());
+    for (i, a) in group.iter().take(limit).enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
@@ -178,6 +194,18 @@ fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64) {
         } else {
             element(out, "strong", &[("class", "alarm-subject")], &a.subject);
         }
+    }
+    let more = group.len() - limit;
+    if more > 0 {
+        // The full list is on the environment's page.
+        let href = format!("{}#alarms", env_href(&first.environment));
+        out.push_str(" ");
+        element(
+            out,
+            "a",
+            &[("class", "alarm-more"), ("href", &href)],
+            &format!("and {more} more"),
+        );
     }
     out.push_str("</span>");
     let example = format!("e.g. {}: {}", first.subject, first.message);
@@ -221,19 +249,19 @@ pub fn env_header(out: &mut String, env: &EnvView, now_ms: i64) {
     out.push_str("</a><span class=\"muted small\">");
     match env.last_poll_ms {
         Some(t) => {
-            let _ = write!(out, "last poll {} ago", tfmt::age(now_ms - t));
+            let _ = write!(out, "Last poll {} ago", tfmt::age(now_ms - t));
         }
-        None => out.push_str("not polled yet"),
+        None => out.push_str("Not polled yet"),
     }
     out.push_str("</span>");
     let inventory = match (&env.inventory_error, env.inventory_refreshed_ms) {
         (Some(err), Some(t)) => format!(
-            "inventory STALE (last good read {} ago): {err}",
+            "Inventory STALE (last good read {} ago): {err}",
             tfmt::age(now_ms - t)
         ),
-        (Some(err), None) => format!("inventory never read: {err}"),
-        (None, Some(t)) => format!("inventory read {} ago", tfmt::age(now_ms - t)),
-        (None, None) => "no inventory".to_owned(),
+        (Some(err), None) => format!("Inventory never read: {err}"),
+        (None, Some(t)) => format!("Inventory read {} ago", tfmt::age(now_ms - t)),
+        (None, None) => "No inventory".to_owned(),
     };
     let class = if env.inventory_error.is_some() {
         "inv inv-stale"
@@ -369,6 +397,7 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
 pub fn dashboard(fleet: &FleetView) -> String {
     let mut out = String::with_capacity(16 * 1024);
     alarms(&mut out, &fleet.alarms, fleet.now_ms);
+    unconfigured(&mut out, &fleet.unconfigured);
     out.push_str("<div class=\"env-columns\">");
     for env in &fleet.environments {
         env_grid(&mut out, env, fleet.now_ms, false);
@@ -377,14 +406,46 @@ pub fn dashboard(fleet: &FleetView) -> String {
     out
 }
 
+/// One line for the instances whose environment tag is not configured: "58 instances tagged
+/// `Live` — did you mean `live`?". They are neither shown nor polled, so the line is the only
+/// place they appear.
+pub fn unconfigured(out: &mut String, tags: &[crate::fleet::UnconfiguredView]) {
+    if tags.is_empty() {
+        return;
+    }
+    out.push_str("<p class=\"unconfigured\" data-testid=\"unconfigured\"><span aria-hidden=\"true\">⚑</span> ");
+    let parts: Vec<String> = tags
+        .iter()
+        .map(|t| {
+            let noun = if t.instances == 1 { "instance" } else { "instances" };
+            let mut part = format!(
+                "{} {noun} tagged <code>{}</code>",
+                t.instances,
+                crate::html::escape(&t.tag)
+            );
+            if let Some(s) = &t.suggestion {
+                let _ = write!(part, " — did you mean <code>{}</code>?", crate::html::escape(s));
+            }
+            part
+        })
+        .collect();
+    out.push_str(&parts.join("; "));
+    out.push_str(
+        " <span class=\"muted\">Not shown or polled: fix the instances' X-Environment tag, or configure the environment.</span></p>",
+    );
+}
+
 /// An environment page's alarms and full grid.
 pub fn environment(fleet: &FleetView, env: &EnvView) -> String {
     let mut out = String::with_capacity(8 * 1024);
-    alarms(
+    out.push_str("<div id=\"alarms\">");
+    alarms_listed(
         &mut out,
         fleet.alarms.iter().filter(|a| a.environment == env.name),
         fleet.now_ms,
+        None,
     );
+    out.push_str("</div>");
     env_grid(&mut out, env, fleet.now_ms, true);
     out
 }
@@ -563,7 +624,13 @@ mod tests {
         assert_eq!(out.matches("<li ").count(), 2, "{out}");
         assert!(out.contains("data-count=\"10\""));
         assert!(out.contains("⚠ unreachable host ×10"));
-        assert!(out.contains("href=\"/environments/acceptance/hosts/host-0009\""));
+        assert!(out.contains("href=\"/environments/acceptance/hosts/host-0005\""));
+        assert!(
+            !out.contains("host-0006\""),
+            "the dashboard names the first {ALARM_SUBJECTS_SHOWN} only"
+        );
+        assert!(out.contains(">and 4 more</a>"), "{out}");
+        assert!(out.contains("href=\"/environments/acceptance#alarms\""));
         assert!(out.contains("e.g. host-0000: Supervisor unreachable: host-0000 &lt;refused&gt;"));
         assert!(
             out.contains(&crate::fmt::since(61_000, 1_000)),
@@ -573,5 +640,10 @@ mod tests {
         out.clear();
         alarms(&mut out, many.iter().take(ALARM_GROUP_ABOVE), 61_000);
         assert_eq!(out.matches("<li ").count(), ALARM_GROUP_ABOVE);
+        // The environment page lists every subject.
+        out.clear();
+        alarms_listed(&mut out, many.iter(), 61_000, None);
+        assert!(out.contains("host-0009"));
+        assert!(!out.contains("more</a>"));
     }
 }

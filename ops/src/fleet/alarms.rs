@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{EnvironmentSnapshot, Reachability};
+use super::{CellState, EnvironmentSnapshot, Reachability};
 use crate::probe::ProbeStatus;
 
 pub use vocab::AlarmKind;
@@ -68,6 +68,23 @@ pub(super) fn compute(
             });
         }
         for h in &env.hosts {
+            // In production, a service that is critical or down is an alarm of its own, not
+            // only a chip in the grid.
+            if env.production && h.reachability == Reachability::Reachable {
+                for s in h
+                    .services
+                    .iter()
+                    .filter(|s| matches!(s.cell, CellState::Critical | CellState::Down))
+                {
+                    alarms.push(Alarm {
+                        kind: AlarmKind::FailingService,
+                        environment: env.name.clone(),
+                        subject: format!("{} on {}", s.service_group, h.host.name),
+                        message: format!("{} {}", s.service_group, s.cell),
+                        since_ms: Some(s.since_ms),
+                    });
+                }
+            }
             if h.reachability == Reachability::Unreachable {
                 alarms.push(Alarm {
                     kind: AlarmKind::UnreachableHost,
@@ -83,12 +100,18 @@ pub(super) fn compute(
         }
         // Version drift: the hosts of one environment should run one Supervisor version.
         let mut versions: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        // Since when each version has been seen: a drift began when the last host changed.
+        let mut since: BTreeMap<&str, i64> = BTreeMap::new();
         for h in &env.hosts {
             if let Some(v) = &h.sup_version {
                 versions
                     .entry(v.as_str())
                     .or_default()
                     .push(h.host.name.as_str());
+                if let Some(t) = h.sup_version_since_ms {
+                    let e = since.entry(v.as_str()).or_insert(t);
+                    *e = (*e).min(t);
+                }
             }
         }
         if versions.len() > 1 {
@@ -104,7 +127,7 @@ pub(super) fn compute(
                     "hosts run different Supervisor versions: {}",
                     detail.join("; ")
                 ),
-                since_ms: None,
+                since_ms: since.values().copied().max(),
             });
         }
         if env.production {
@@ -118,7 +141,7 @@ pub(super) fn compute(
                             "development Supervisor build {v} in production on {}; do a Supervisor release instead",
                             hosts.join(", ")
                         ),
-                        since_ms: None,
+                        since_ms: since.get(v).copied(),
                     });
                 }
             }
@@ -140,6 +163,19 @@ pub(super) fn compute(
             });
         }
     }
-    alarms.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.environment.cmp(&b.environment)));
+    // In the order a person on call reads them: production environments first, then by
+    // severity (the kind's order), then the oldest first.
+    let production = |env: &str| envs.iter().any(|e| e.name == env && e.production);
+    alarms.sort_by(|a, b| {
+        production(&b.environment)
+            .cmp(&production(&a.environment))
+            .then(a.kind.cmp(&b.kind))
+            .then(a.environment.cmp(&b.environment))
+            .then(
+                a.since_ms
+                    .unwrap_or(i64::MAX)
+                    .cmp(&b.since_ms.unwrap_or(i64::MAX)),
+            )
+    });
     alarms
 }

@@ -91,6 +91,8 @@ pub struct HostSnapshot {
     pub last_error: Option<String>,
     pub consecutive_failures: u32,
     pub sup_version: Option<String>,
+    /// Since when the Supervisor has reported this version (first seen, or changed).
+    pub sup_version_since_ms: Option<i64>,
     pub member_id: Option<String>,
     pub services: Vec<ServiceSnapshot>,
     pub census: Option<CensusSummary>,
@@ -115,6 +117,47 @@ pub struct FleetSnapshot {
     pub environments: Vec<EnvironmentSnapshot>,
     pub alarms: Vec<Alarm>,
     pub probes: Vec<ProbeStatus>,
+    /// Instances whose environment tag names no configured environment: not shown, not polled,
+    /// only counted (a misspelt tag is a finding of its own).
+    pub unconfigured: Vec<UnconfiguredTag>,
+}
+
+/// Instances carrying an environment tag that is not configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnconfiguredTag {
+    pub tag: String,
+    pub instances: usize,
+    /// The configured environment it most likely meant (same name but for case, or one or two
+    /// letters apart).
+    pub suggestion: Option<String>,
+}
+
+/// The configured environment that `tag` most likely means.
+pub fn suggest_environment<'a>(tag: &str, configured: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let tag_l = tag.to_ascii_lowercase();
+    let mut best: Option<(usize, &str)> = None;
+    for name in configured {
+        let d = edit_distance(&tag_l, &name.to_ascii_lowercase());
+        if d <= 2 && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, name));
+        }
+    }
+    best.map(|(_, n)| n.to_owned())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 impl FleetSnapshot {
@@ -164,6 +207,7 @@ struct HostEntry {
     last_error: Option<String>,
     consecutive_failures: u32,
     sup_version: Option<String>,
+    sup_version_since_ms: Option<i64>,
     member_id: Option<String>,
     services: BTreeMap<String, ServiceEntry>,
     census: Option<CensusSummary>,
@@ -179,6 +223,11 @@ struct EnvEntry {
 #[derive(Default)]
 struct State {
     envs: BTreeMap<String, EnvEntry>,
+    /// Instances per environment tag that is not configured (from the last inventory read).
+    unconfigured: BTreeMap<String, usize>,
+    /// What the store says each subject last was before this process started, until the
+    /// subject is first seen: a restart of Onwatch is not a change of the fleet.
+    remembered: BTreeMap<(String, Subject), (String, i64)>,
     probes: BTreeMap<String, ProbeStatus>,
     version: u64,
     /// When the model was last recovered after a panic left its lock poisoned.
@@ -398,8 +447,30 @@ impl FleetModel {
         now_ms: i64,
     ) {
         let mut transitions = Vec::new();
+        // Only configured environments exist; instances tagged otherwise are counted, so the
+        // dashboard can say "58 instances tagged `Live`", and never polled. (A model built
+        // without a list of environments takes every tag as one.)
+        let (hosts_by_env, unconfigured): (BTreeMap<_, _>, BTreeMap<_, _>) = if self
+            .options
+            .environments
+            .is_empty()
+        {
+            (hosts_by_env, BTreeMap::new())
+        } else {
+            let mut kept = BTreeMap::new();
+            let mut other = BTreeMap::new();
+            for (env, hosts) in hosts_by_env {
+                if self.options.environments.iter().any(|(n, _)| *n == env) {
+                    kept.insert(env, hosts);
+                } else {
+                    other.insert(env, hosts.len());
+                }
+            }
+            (kept, other)
+        };
         {
             let mut state = self.write_state();
+            state.unconfigured = unconfigured;
             // Environments the source knows nothing about keep their (empty) entry.
             let env_names: Vec<String> = state
                 .envs
@@ -459,6 +530,7 @@ impl FleetModel {
                             last_error: None,
                             consecutive_failures: 0,
                             sup_version: None,
+                            sup_version_since_ms: None,
                             member_id: None,
                             services: BTreeMap::new(),
                             census: None,
@@ -502,6 +574,18 @@ impl FleetModel {
         self.publish(transitions);
     }
 
+    /// Takes the last state of every subject from the store (`History::last_states`), so that
+    /// the first poll after a restart records only what really changed since, and a service
+    /// that is as it was keeps its "since".
+    pub fn remember(&self, last: Vec<Transition>) {
+        let mut state = self.write_state();
+        for t in last {
+            state
+                .remembered
+                .insert((t.environment, t.subject), (t.to_state, t.at_ms));
+        }
+    }
+
     /// Hosts to poll: every running host of every environment.
     pub fn pollable_hosts(&self) -> Vec<Host> {
         let state = self.read_state();
@@ -537,7 +621,9 @@ impl FleetModel {
         // Whether anything a page shows has changed (a steady poll changes nothing but the time).
         let mut changed = false;
         {
-            let mut state = self.write_state();
+            let mut guard = self.write_state();
+            let state = &mut *guard;
+            let remembered = &mut state.remembered;
             let Some(host) = state
                 .envs
                 .get_mut(environment)
@@ -545,18 +631,33 @@ impl FleetModel {
             else {
                 return transitions; // left the inventory while being polled
             };
+            // What the store said this subject last was, the first time it is seen.
+            let mut recall = |subject: &Subject| remembered.remove(&(environment.to_owned(), subject.clone()));
             match poll.result {
                 Ok(services) => {
                     if host.reachability != Reachability::Reachable {
-                        transitions.push(Transition::new(
-                            environment,
-                            Subject::supervisor(host_name),
-                            Some(reach_word(host.reachability)),
-                            "reachable",
-                            "",
-                            now,
-                        ));
-                        host.host_since_ms = now;
+                        let subject = Subject::supervisor(host_name);
+                        let before = (host.reachability == Reachability::NotPolled)
+                            .then(|| recall(&subject))
+                            .flatten();
+                        match before {
+                            // Reachable before the restart, reachable now: no change.
+                            Some((was, since)) if was == "reachable" => host.host_since_ms = since,
+                            before => {
+                                let from = before
+                                    .map(|(was, _)| was)
+                                    .unwrap_or_else(|| reach_word(host.reachability).to_owned());
+                                transitions.push(Transition::new(
+                                    environment,
+                                    subject,
+                                    Some(&from),
+                                    "reachable",
+                                    "",
+                                    now,
+                                ));
+                                host.host_since_ms = now;
+                            }
+                        }
                     }
                     host.reachability = Reachability::Reachable;
                     host.last_seen_ms = Some(now);
@@ -582,6 +683,9 @@ impl FleetModel {
                                 now,
                             ));
                         }
+                        if first.sup_version != host.sup_version {
+                            host.sup_version_since_ms = Some(now);
+                        }
                         host.sup_version = first.sup_version.clone();
                         host.member_id = first.member_id.clone();
                     }
@@ -598,8 +702,13 @@ impl FleetModel {
                                 }
                                 (prev.since_ms, None)
                             }
-                            Some(prev) => (now, Some(Some(prev.cell))),
-                            None => (now, Some(None)),
+                            Some(prev) => (now, Some(Some(prev.cell.as_str().to_owned()))),
+                            None => match recall(&Subject::service(host_name, &key)) {
+                                // As it was before the restart: no change, and the same since.
+                                Some((was, since)) if was == cell.as_str() => (since, None),
+                                Some((was, _)) => (now, Some(Some(was))),
+                                None => (now, Some(None)),
+                            },
                         };
                         if let Some(from) = changed_from {
                             let detail = report
@@ -609,7 +718,7 @@ impl FleetModel {
                             transitions.push(Transition::new(
                                 environment,
                                 Subject::service(host_name, &key),
-                                from.map(CellState::as_str),
+                                from.as_deref(),
                                 cell.as_str(),
                                 &detail,
                                 now,
@@ -641,15 +750,27 @@ impl FleetModel {
                     host.consecutive_failures = host.consecutive_failures.saturating_add(1);
                     let msg = err.to_string();
                     if host.reachability != Reachability::Unreachable {
-                        transitions.push(Transition::new(
-                            environment,
-                            Subject::supervisor(host_name),
-                            Some(reach_word(host.reachability)),
-                            "unreachable",
-                            &msg,
-                            now,
-                        ));
-                        host.host_since_ms = now;
+                        let subject = Subject::supervisor(host_name);
+                        let before = (host.reachability == Reachability::NotPolled)
+                            .then(|| recall(&subject))
+                            .flatten();
+                        match before {
+                            Some((was, since)) if was == "unreachable" => host.host_since_ms = since,
+                            before => {
+                                let from = before
+                                    .map(|(was, _)| was)
+                                    .unwrap_or_else(|| reach_word(host.reachability).to_owned());
+                                transitions.push(Transition::new(
+                                    environment,
+                                    subject,
+                                    Some(&from),
+                                    "unreachable",
+                                    &msg,
+                                    now,
+                                ));
+                                host.host_since_ms = now;
+                            }
+                        }
                     }
                     host.reachability = Reachability::Unreachable;
                     if host.last_error.as_deref() != Some(msg.as_str()) {
@@ -816,12 +937,25 @@ impl FleetModel {
         {
             alarms.insert(0, alarms::model_recovered(at));
         }
+        let unconfigured = state
+            .unconfigured
+            .iter()
+            .map(|(tag, n)| UnconfiguredTag {
+                tag: tag.clone(),
+                instances: *n,
+                suggestion: suggest_environment(
+                    tag,
+                    self.options.environments.iter().map(|(n, _)| n.as_str()),
+                ),
+            })
+            .collect();
         FleetSnapshot {
             version: state.version,
             generated_ms: now_ms,
             environments,
             alarms,
             probes,
+            unconfigured,
         }
     }
 
@@ -834,7 +968,13 @@ impl FleetModel {
             .services
             .values()
             .map(|s| {
-                let cell = if stale { CellState::Stale } else { s.cell };
+                let cell = if h.reachability == Reachability::NotRunning {
+                    CellState::Stopped
+                } else if stale {
+                    CellState::Stale
+                } else {
+                    s.cell
+                };
                 let (service, group) = s.status.service_and_group();
                 ServiceSnapshot {
                     service_group: s.status.service_group.clone(),
@@ -856,7 +996,8 @@ impl FleetModel {
             .collect();
         let host_cell = match h.reachability {
             Reachability::Unreachable => CellState::Unreachable,
-            Reachability::NotPolled | Reachability::NotRunning => CellState::Unknown,
+            Reachability::NotPolled => CellState::Unknown,
+            Reachability::NotRunning => CellState::Stopped,
             Reachability::Reachable if stale => CellState::Stale,
             Reachability::Reachable => services
                 .iter()
@@ -873,6 +1014,7 @@ impl FleetModel {
             last_error: h.last_error.clone(),
             consecutive_failures: h.consecutive_failures,
             sup_version: h.sup_version.clone(),
+            sup_version_since_ms: h.sup_version_since_ms,
             member_id: h.member_id.clone(),
             services,
             census: h.census.clone(),

@@ -353,7 +353,7 @@ fn development_build_rule() {
 }
 
 #[test]
-fn stopped_instances_are_not_polled_and_show_unknown() {
+fn stopped_instances_are_not_polled_and_show_stopped() {
     let m = model();
     let mut stopped = host("live", "old");
     stopped.state = Some("stopped".into());
@@ -365,10 +365,51 @@ fn stopped_instances_are_not_polled_and_show_unknown() {
     let pollable: Vec<_> = m.pollable_hosts().into_iter().map(|h| h.name).collect();
     assert_eq!(pollable, ["api"]);
     let s = m.snapshot(0);
-    assert_eq!(
-        s.host("live", "old").unwrap().reachability,
-        Reachability::NotRunning
+    let old = s.host("live", "old").unwrap();
+    assert_eq!(old.reachability, Reachability::NotRunning);
+    assert_eq!(old.cell, CellState::Stopped, "stopped, not unknown");
+}
+
+/// Only configured environments exist: instances tagged `Live` or `staging` are neither shown
+/// nor polled, only counted, with the configured name they probably meant.
+#[test]
+fn only_configured_environments_exist_and_misspelt_tags_are_counted() {
+    let m = model();
+    m.set_inventory(
+        "EC2",
+        crate::inventory::group_hosts(vec![
+            host("live", "api"),
+            host("Live", "typo-1"),
+            host("Live", "typo-2"),
+            host("staging", "s-1"),
+        ]),
+        0,
     );
+    let pollable: Vec<_> = m.pollable_hosts().into_iter().map(|h| h.name).collect();
+    assert_eq!(pollable, ["api"]);
+    let s = m.snapshot(0);
+    let names: Vec<&str> = s.environments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["live", "acceptance"]);
+    assert_eq!(
+        s.unconfigured,
+        vec![
+            super::UnconfiguredTag {
+                tag: "Live".into(),
+                instances: 2,
+                suggestion: Some("live".into())
+            },
+            super::UnconfiguredTag {
+                tag: "staging".into(),
+                instances: 1,
+                suggestion: None
+            },
+        ]
+    );
+    assert_eq!(
+        super::suggest_environment("acceptence", ["live", "acceptance"]).as_deref(),
+        Some("acceptance")
+    );
+    assert_eq!(super::suggest_environment("prod", ["live", "acceptance"]), None);
 }
 
 #[test]
@@ -509,4 +550,57 @@ fn a_panic_while_the_model_is_locked_is_recovered_and_said() {
     let snap = m.snapshot(3_000);
     assert_eq!(snap.host("live", "api-1").unwrap().cell, CellState::Healthy);
     assert!(snap.version > 0);
+}
+
+/// Alarms in the order a person on call reads them: production first, then by severity, then
+/// the oldest first; a critical or down production service is an alarm of its own.
+#[test]
+fn alarms_put_production_first_then_severity_then_age() {
+    let m = model();
+    inventory(
+        &m,
+        &[("acceptance", "acc-1"), ("live", "api-1"), ("live", "api-2"), ("live", "old-1")],
+    );
+    let err = || HostPoll {
+        result: Err(crate::supervisor::gateway::GatewayError::Connect("refused".into())),
+        health: BTreeMap::new(),
+        census: None,
+        at_ms: 0,
+    };
+    m.apply_poll("acceptance", "acc-1", err());
+    m.apply_poll("live", "old-1", {
+        let mut p = err();
+        p.at_ms = 0;
+        p
+    });
+    let sup = "0.61.0/20180815173401";
+    m.apply_poll(
+        "live",
+        "api-1",
+        ok(vec![svc("builder-api", "live", true, HealthStatus::Critical, sup)], 5_000),
+    );
+    m.apply_poll(
+        "live",
+        "api-2",
+        ok(vec![svc("builder-api", "live", false, HealthStatus::Unknown, sup)], 9_000),
+    );
+    let s = m.snapshot(10_000);
+    let order: Vec<(String, vocab::AlarmKind, String)> = s
+        .alarms
+        .iter()
+        .map(|a| (a.environment.clone(), a.kind, a.subject.clone()))
+        .collect();
+    use vocab::AlarmKind::{FailingService, UnreachableHost};
+    assert_eq!(order[0].0, "live", "{order:?}");
+    assert_eq!(order[0].1, FailingService, "{order:?}");
+    assert!(order[0].2.ends_with("on api-1"), "the older failure first: {order:?}");
+    assert_eq!(order[1].1, FailingService, "{order:?}");
+    assert!(order[1].2.ends_with("on api-2"), "{order:?}");
+    assert_eq!((order[2].0.as_str(), order[2].1), ("live", UnreachableHost), "{order:?}");
+    assert_eq!(
+        (order.last().unwrap().0.as_str(), order.last().unwrap().1),
+        ("acceptance", UnreachableHost),
+        "production before acceptance, whatever the kind: {order:?}"
+    );
+    assert!(s.alarms.iter().all(|a| a.since_ms.is_some()), "every alarm says since when");
 }

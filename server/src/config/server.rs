@@ -21,6 +21,13 @@ pub struct ServerConfig {
     /// Load balancers or proxies in front of Onwatch (addresses or CIDR blocks): only their
     /// `X-Forwarded-For` is believed for the client address shown on the admin page.
     pub trusted_proxies: Vec<crate::edge::IpRange>,
+    /// A client must send a request's headers within this long (also: an idle keep-alive
+    /// connection is closed after it).
+    pub header_timeout_secs: u64,
+    /// A request's body must arrive within this long.
+    pub body_timeout_secs: u64,
+    /// At most this many connections are open at once; more wait in the kernel's queue.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -31,11 +38,26 @@ impl Default for ServerConfig {
             site_root: PathBuf::from("target/site"),
             shutdown_grace_secs: 30,
             trusted_proxies: Vec::new(),
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections: 1024,
         }
     }
 }
 
 pub(super) fn check(server: &ServerConfig) -> Result<(), ConfigError> {
+    if server.header_timeout_secs == 0 || server.body_timeout_secs == 0 {
+        return Err(ConfigError::key(
+            "server.header_timeout_secs",
+            "the header and body timeouts must be at least 1 second",
+        ));
+    }
+    if server.max_connections < 16 {
+        return Err(ConfigError::key(
+            "server.max_connections",
+            "must be at least 16: every open page keeps one connection for its live updates",
+        ));
+    }
     if let Some(public) = &server.public_url {
         if !matches!(public.scheme(), "http" | "https") || public.host_str().is_none() {
             return Err(ConfigError::key(

@@ -430,6 +430,27 @@ async fn service_history_survives_a_restart() {
         .filter_map(|e| e.value().attr("data-state").map(str::to_owned))
         .collect();
     assert_eq!(now, ["healthy"], "and the service is healthy now");
+
+    // A restart of Onwatch is not a change of the fleet: a service that was healthy before and
+    // after has its one first sighting in the history, not one per start of Onwatch; the
+    // service that recovered meanwhile has its real change.
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::AnyConnection::connect(&second.store_url).await.unwrap();
+    let count = |host: &str, service: &str| {
+        format!("SELECT COUNT(*) AS n FROM service_transitions WHERE host = '{host}' AND service = '{service}'")
+    };
+    let api: i64 = sqlx::query(&count("builder-api-live-1", "builder-api.live"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(api, 1, "only the first sighting of a steady service");
+    let jobsrv: i64 = sqlx::query(&count("builder-jobsrv-live-1", "builder-jobsrv.live"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(jobsrv, 2, "first critical, then the real recovery");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -585,4 +606,37 @@ async fn fleet_metrics_tell_prometheus_what_onwatch_sees() {
         value(r#"onwatch_inventory_failing{environment="live"}"#),
         0.0
     );
+}
+
+/// Instances tagged with an environment that is not configured are not shown or polled; the
+/// dashboard says in one line how many carry which tag, and what was probably meant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misspelt_environment_tags_are_one_line_not_an_environment() {
+    let sim = FleetSim::start(demo_layout(15)).await.unwrap();
+    let (mut config, dir) = test_config(StoreKind::Sqlite).await;
+    let fleet_file = dir.path().join("fleet.toml");
+    let mut toml = sim.fleet_file().to_toml();
+    for (env, name) in [("Live", "typo-1"), ("Live", "typo-2"), ("staging", "stage-1")] {
+        toml.push_str(&format!(
+            "\n[[hosts]]\nenvironment = \"{env}\"\nname = \"{name}\"\naddress = \"127.0.0.1\"\ngateway_port = 9\n"
+        ));
+    }
+    std::fs::write(&fleet_file, toml).unwrap();
+    config.inventory.source = InventorySourceKind::Static;
+    config.inventory.fleet_file = Some(fleet_file);
+    let app = spawn_app_with(config, dir, Router::new()).await;
+    let page = Page::parse(&app.get("/").await.text().await.unwrap());
+    let line = page.text("[data-testid=\"unconfigured\"]");
+    assert!(
+        line.contains("2 instances tagged Live — did you mean live?"),
+        "{line}"
+    );
+    assert!(line.contains("1 instance tagged staging"), "{line}");
+    let envs: Vec<String> = page
+        .all("[aria-label^=\"environment \"][data-env]")
+        .into_iter()
+        .filter_map(|e| e.value().attr("data-env").map(str::to_owned))
+        .collect();
+    assert_eq!(envs, ["live", "acceptance"], "no environment of its own");
+    assert!(page.first("[data-host=\"typo-1\"]").is_none(), "not drawn");
 }

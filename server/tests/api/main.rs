@@ -13,3 +13,4 @@ mod health;
 mod helpers;
 mod pages;
 mod shutdown;
+mod slow_clients;
