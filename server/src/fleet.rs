@@ -127,7 +127,9 @@ pub async fn start(
         // only what changed since (a restart of Onwatch is not a change of the fleet).
         match History::new(store.clone()).last_states().await {
             Ok(last) => model.remember(last),
-            Err(e) => tracing::warn!(error = %e, "cannot read the last known states; the first poll records every service as new"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the last known states; the first poll records every service as new")
+            }
         }
         let mut poller = Poller::new(
             model.clone(),

@@ -13,7 +13,6 @@
 //! Request bodies that stall are cut by the router's body timeout (`startup`). An event stream
 //! is a response being written, not a request being read: neither limit touches it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,13 +72,12 @@ pub async fn serve(
         // Who is at the other end, for the handlers (as `into_make_service_with_connect_info`).
         let app = router
             .clone()
-            .map_request(move |mut req: axum::extract::Request| {
+            .map_request(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req
             });
-        let conn = http
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
-            .with_upgrades();
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -208,8 +208,7 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
         };
-        let graceful =
-            crate::serve::serve(self.listener, self.router, self.limits, signal).await;
+        let graceful = crate::serve::serve(self.listener, self.router, self.limits, signal).await;
         let _ = stopping_rx.wait_for(|s| *s).await;
         let grace = self.grace;
         let outcome = tokio::select! {

@@ -199,7 +199,7 @@ fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64, shown: Optio
     if more > 0 {
         // The full list is on the environment's page.
         let href = format!("{}#alarms", env_href(&first.environment));
-        out.push_str(" ");
+        out.push(' ');
         element(
             out,
             "a",
@@ -417,14 +417,22 @@ pub fn unconfigured(out: &mut String, tags: &[crate::fleet::UnconfiguredView]) {
     let parts: Vec<String> = tags
         .iter()
         .map(|t| {
-            let noun = if t.instances == 1 { "instance" } else { "instances" };
+            let noun = if t.instances == 1 {
+                "instance"
+            } else {
+                "instances"
+            };
             let mut part = format!(
                 "{} {noun} tagged <code>{}</code>",
                 t.instances,
                 crate::html::escape(&t.tag)
             );
             if let Some(s) = &t.suggestion {
-                let _ = write!(part, " — did you mean <code>{}</code>?", crate::html::escape(s));
+                let _ = write!(
+                    part,
+                    " — did you mean <code>{}</code>?",
+                    crate::html::escape(s)
+                );
             }
             part
         })

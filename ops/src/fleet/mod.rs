@@ -133,7 +133,10 @@ pub struct UnconfiguredTag {
 }
 
 /// The configured environment that `tag` most likely means.
-pub fn suggest_environment<'a>(tag: &str, configured: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn suggest_environment<'a>(
+    tag: &str,
+    configured: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let tag_l = tag.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for name in configured {
@@ -450,24 +453,21 @@ impl FleetModel {
         // Only configured environments exist; instances tagged otherwise are counted, so the
         // dashboard can say "58 instances tagged `Live`", and never polled. (A model built
         // without a list of environments takes every tag as one.)
-        let (hosts_by_env, unconfigured): (BTreeMap<_, _>, BTreeMap<_, _>) = if self
-            .options
-            .environments
-            .is_empty()
-        {
-            (hosts_by_env, BTreeMap::new())
-        } else {
-            let mut kept = BTreeMap::new();
-            let mut other = BTreeMap::new();
-            for (env, hosts) in hosts_by_env {
-                if self.options.environments.iter().any(|(n, _)| *n == env) {
-                    kept.insert(env, hosts);
-                } else {
-                    other.insert(env, hosts.len());
+        let (hosts_by_env, unconfigured): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            if self.options.environments.is_empty() {
+                (hosts_by_env, BTreeMap::new())
+            } else {
+                let mut kept = BTreeMap::new();
+                let mut other = BTreeMap::new();
+                for (env, hosts) in hosts_by_env {
+                    if self.options.environments.iter().any(|(n, _)| *n == env) {
+                        kept.insert(env, hosts);
+                    } else {
+                        other.insert(env, hosts.len());
+                    }
                 }
-            }
-            (kept, other)
-        };
+                (kept, other)
+            };
         {
             let mut state = self.write_state();
             state.unconfigured = unconfigured;
@@ -632,7 +632,8 @@ impl FleetModel {
                 return transitions; // left the inventory while being polled
             };
             // What the store said this subject last was, the first time it is seen.
-            let mut recall = |subject: &Subject| remembered.remove(&(environment.to_owned(), subject.clone()));
+            let mut recall =
+                |subject: &Subject| remembered.remove(&(environment.to_owned(), subject.clone()));
             match poll.result {
                 Ok(services) => {
                     if host.reachability != Reachability::Reachable {
@@ -755,7 +756,9 @@ impl FleetModel {
                             .then(|| recall(&subject))
                             .flatten();
                         match before {
-                            Some((was, since)) if was == "unreachable" => host.host_since_ms = since,
+                            Some((was, since)) if was == "unreachable" => {
+                                host.host_since_ms = since
+                            }
                             before => {
                                 let from = before
                                     .map(|(was, _)| was)

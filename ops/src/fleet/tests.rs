@@ -409,7 +409,10 @@ fn only_configured_environments_exist_and_misspelt_tags_are_counted() {
         super::suggest_environment("acceptence", ["live", "acceptance"]).as_deref(),
         Some("acceptance")
     );
-    assert_eq!(super::suggest_environment("prod", ["live", "acceptance"]), None);
+    assert_eq!(
+        super::suggest_environment("prod", ["live", "acceptance"]),
+        None
+    );
 }
 
 #[test]
@@ -559,10 +562,17 @@ fn alarms_put_production_first_then_severity_then_age() {
     let m = model();
     inventory(
         &m,
-        &[("acceptance", "acc-1"), ("live", "api-1"), ("live", "api-2"), ("live", "old-1")],
+        &[
+            ("acceptance", "acc-1"),
+            ("live", "api-1"),
+            ("live", "api-2"),
+            ("live", "old-1"),
+        ],
     );
     let err = || HostPoll {
-        result: Err(crate::supervisor::gateway::GatewayError::Connect("refused".into())),
+        result: Err(crate::supervisor::gateway::GatewayError::Connect(
+            "refused".into(),
+        )),
         health: BTreeMap::new(),
         census: None,
         at_ms: 0,
@@ -577,12 +587,30 @@ fn alarms_put_production_first_then_severity_then_age() {
     m.apply_poll(
         "live",
         "api-1",
-        ok(vec![svc("builder-api", "live", true, HealthStatus::Critical, sup)], 5_000),
+        ok(
+            vec![svc(
+                "builder-api",
+                "live",
+                true,
+                HealthStatus::Critical,
+                sup,
+            )],
+            5_000,
+        ),
     );
     m.apply_poll(
         "live",
         "api-2",
-        ok(vec![svc("builder-api", "live", false, HealthStatus::Unknown, sup)], 9_000),
+        ok(
+            vec![svc(
+                "builder-api",
+                "live",
+                false,
+                HealthStatus::Unknown,
+                sup,
+            )],
+            9_000,
+        ),
     );
     let s = m.snapshot(10_000);
     let order: Vec<(String, vocab::AlarmKind, String)> = s
@@ -593,14 +621,24 @@ fn alarms_put_production_first_then_severity_then_age() {
     use vocab::AlarmKind::{FailingService, UnreachableHost};
     assert_eq!(order[0].0, "live", "{order:?}");
     assert_eq!(order[0].1, FailingService, "{order:?}");
-    assert!(order[0].2.ends_with("on api-1"), "the older failure first: {order:?}");
+    assert!(
+        order[0].2.ends_with("on api-1"),
+        "the older failure first: {order:?}"
+    );
     assert_eq!(order[1].1, FailingService, "{order:?}");
     assert!(order[1].2.ends_with("on api-2"), "{order:?}");
-    assert_eq!((order[2].0.as_str(), order[2].1), ("live", UnreachableHost), "{order:?}");
+    assert_eq!(
+        (order[2].0.as_str(), order[2].1),
+        ("live", UnreachableHost),
+        "{order:?}"
+    );
     assert_eq!(
         (order.last().unwrap().0.as_str(), order.last().unwrap().1),
         ("acceptance", UnreachableHost),
         "production before acceptance, whatever the kind: {order:?}"
     );
-    assert!(s.alarms.iter().all(|a| a.since_ms.is_some()), "every alarm says since when");
+    assert!(
+        s.alarms.iter().all(|a| a.since_ms.is_some()),
+        "every alarm says since when"
+    );
 }
