@@ -40,7 +40,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     view! {
         <div class="shell">
             // The first stop of the Tab key: past the header, straight to what the page says.
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            <a class="skip-link" href="#main" on:click=skip_to_content>"Skip to content"</a>
             <script type="application/json" id=SHELL_DATA_ID inner_html=json></script>
             <TopBar shell/>
             <crate::live::StaleBanner/>
@@ -239,6 +239,22 @@ pub fn ThemeToggle() -> impl IntoView {
                 _ => "◐ System",
             }}
         </button>
+    }
+}
+
+/// The skip link's click: focus the page's content (the router would otherwise take the
+/// `#main` link as a navigation and leave the focus where it was). Without script the plain
+/// link does the same.
+fn skip_to_content(ev: leptos::ev::MouseEvent) {
+    use wasm_bindgen::JsCast;
+    let main = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("main"))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(main) = main {
+        ev.prevent_default();
+        let _ = main.focus();
+        main.scroll_into_view();
     }
 }
 
