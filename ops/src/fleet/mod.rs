@@ -641,24 +641,10 @@ impl FleetModel {
                         let before = (host.reachability == Reachability::NotPolled)
                             .then(|| recall(&subject))
                             .flatten();
-                        match before {
-                            // Reachable before the restart, reachable now: no change.
-                            Some((was, since)) if was == "reachable" => host.host_since_ms = since,
-                            before => {
-                                let from = before
-                                    .map(|(was, _)| was)
-                                    .unwrap_or_else(|| reach_word(host.reachability).to_owned());
-                                transitions.push(Transition::new(
-                                    environment,
-                                    subject,
-                                    Some(&from),
-                                    "reachable",
-                                    "",
-                                    now,
-                                ));
-                                host.host_since_ms = now;
-                            }
-                        }
+                        let (transition, since) =
+                            supervisor_change(environment, host, before, "reachable", "", now);
+                        transitions.extend(transition);
+                        host.host_since_ms = since;
                     }
                     host.reachability = Reachability::Reachable;
                     host.last_seen_ms = Some(now);
@@ -755,25 +741,10 @@ impl FleetModel {
                         let before = (host.reachability == Reachability::NotPolled)
                             .then(|| recall(&subject))
                             .flatten();
-                        match before {
-                            Some((was, since)) if was == "unreachable" => {
-                                host.host_since_ms = since
-                            }
-                            before => {
-                                let from = before
-                                    .map(|(was, _)| was)
-                                    .unwrap_or_else(|| reach_word(host.reachability).to_owned());
-                                transitions.push(Transition::new(
-                                    environment,
-                                    subject,
-                                    Some(&from),
-                                    "unreachable",
-                                    &msg,
-                                    now,
-                                ));
-                                host.host_since_ms = now;
-                            }
-                        }
+                        let (transition, since) =
+                            supervisor_change(environment, host, before, "unreachable", &msg, now);
+                        transitions.extend(transition);
+                        host.host_since_ms = since;
                     }
                     host.reachability = Reachability::Unreachable;
                     if host.last_error.as_deref() != Some(msg.as_str()) {
@@ -1033,6 +1004,38 @@ pub fn service_cell(s: &ServiceStatus) -> CellState {
         (ProcessState::Up, HealthStatus::Warning) => CellState::Warning,
         (ProcessState::Up, HealthStatus::Critical) => CellState::Critical,
         (ProcessState::Up, HealthStatus::Unknown) => CellState::Unknown,
+    }
+}
+
+/// A Supervisor's change to `to`: the transition to record, if any, and the state's "since".
+/// `before` is what the store said it was before this process started (on its first sighting):
+/// the same state then is no change, and keeps its "since".
+fn supervisor_change(
+    environment: &str,
+    host: &HostEntry,
+    before: Option<(String, i64)>,
+    to: &str,
+    detail: &str,
+    now: i64,
+) -> (Option<Transition>, i64) {
+    match before {
+        Some((was, since)) if was == to => (None, since),
+        before => {
+            let from = before
+                .map(|(was, _)| was)
+                .unwrap_or_else(|| reach_word(host.reachability).to_owned());
+            (
+                Some(Transition::new(
+                    environment,
+                    Subject::supervisor(&host.host.name),
+                    Some(&from),
+                    to,
+                    detail,
+                    now,
+                )),
+                now,
+            )
+        }
     }
 }
 
