@@ -86,18 +86,6 @@ async fn run() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let file = FleetFile::load(&fleet_path).expect("fleet file");
 
-    let model = Arc::new(FleetModel::new(ModelOptions {
-        environments: vec![("live".into(), true), ("acceptance".into(), false)],
-        stale_after_ms: 60_000,
-    }));
-    ops::fleet::feeds::refresh_inventory(
-        &StaticInventory {
-            path: fleet_path.clone(),
-        },
-        &model,
-    )
-    .await
-    .expect("inventory");
     let bare = reqwest::Client::builder()
         .pool_max_idle_per_host(2)
         .build()

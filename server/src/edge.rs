@@ -140,14 +140,13 @@ pub async fn edge(State(rules): State<Arc<EdgeRules>>, mut req: Request, next: N
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
-    let Some(host) = host.filter(|h| rules.host_allowed(h)) else {
+    if !host.is_some_and(|h| rules.host_allowed(&h)) {
         tracing::warn!(host = ?req.headers().get(header::HOST), "refused: a Host that is not this Onwatch");
         return refuse(
             StatusCode::MISDIRECTED_REQUEST,
             "This address is not served here. Use Onwatch's own address (server.public_url).",
         );
-    };
-    let _ = host;
+    }
     if rules.dev_signin {
         let peer = req
             .extensions()
