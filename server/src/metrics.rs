@@ -258,6 +258,8 @@ impl Collector for FleetCollector {
         let inventory_age =
             Family::<EnvLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         let inventory_failing = Family::<EnvLabels, IntGauge>::default();
+        let oldest_seen =
+            Family::<EnvLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         for env in &snap.environments {
             for reachability in ["reachable", "unreachable", "not_polled", "not_running"] {
                 // Every series exists, at 0 when nothing is in it: an alert on "> 0" needs it.
@@ -312,6 +314,19 @@ impl Collector for FleetCollector {
             inventory_failing
                 .get_or_create(&labels)
                 .set(i64::from(env.inventory.error.is_some()));
+            // Whether the poller keeps up: a healthy fleet stays near the poll interval, and a
+            // value nearing `stale_after` means reachable hosts are about to show as stale.
+            let oldest = env
+                .hosts
+                .iter()
+                .filter(|h| h.reachability == Reachability::Reachable)
+                .filter_map(|h| h.last_seen_ms)
+                .map(|seen| (now - seen).max(0))
+                .max()
+                .unwrap_or(0);
+            oldest_seen
+                .get_or_create(&labels)
+                .set(oldest as f64 / 1000.0);
         }
         let probe_up = Family::<ProbeLabels, IntGauge>::default();
         let probe_latency =
@@ -352,6 +367,12 @@ impl Collector for FleetCollector {
             "inventory_failing",
             "1 when the environment's last inventory refresh failed (the last good view is kept, marked stale)",
             &inventory_failing,
+        )?;
+        encode_family(
+            &mut encoder,
+            "fleet_oldest_seen_seconds",
+            "Age of the least recently seen reachable Supervisor in the environment (0: none reachable)",
+            &oldest_seen,
         )?;
         encode_family(
             &mut encoder,

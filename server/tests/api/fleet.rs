@@ -608,6 +608,9 @@ async fn fleet_metrics_tell_prometheus_what_onwatch_sees() {
         value(r#"onwatch_inventory_failing{environment="live"}"#),
         0.0
     );
+    // The poller keeps up: the least recently seen reachable Supervisor was seen moments ago.
+    let lag = value(r#"onwatch_fleet_oldest_seen_seconds{environment="live"}"#);
+    assert!(lag > 0.0 && lag < 5.0, "oldest seen {lag} s ago");
 }
 
 /// Instances tagged with an environment that is not configured are not shown or polled; the
