@@ -74,7 +74,7 @@ PORT=$(free_low_port)
 BASE="http://127.0.0.1:$PORT"
 T0=$(now)
 ONWATCH_SERVER__LISTEN=127.0.0.1:$PORT ONWATCH_STORE__URL="sqlite://$WORK/hung.db" \
-ONWATCH_INVENTORY__SOURCE=static ONWATCH_INVENTORY__FLEET_FILE="$WORK/hung.toml" RUST_LOG=warn \
+ONWATCH_INVENTORY__SOURCE=static ONWATCH_INVENTORY__FLEET_FILE="$WORK/hung.toml" ONWATCH_AUTH__DEV_SIGNIN=true RUST_LOG=warn \
   "$CARGO_TARGET_DIR/release/onwatch" serve >"$WORK/onwatch-hung.log" 2>&1 &
 OW=$!
 wait_for 20 "Onwatch answering /healthz" curl -sf -o /dev/null "$BASE/healthz"

@@ -164,10 +164,25 @@ pub struct ServiceInstances {
     pub now_ms: i64,
     /// (environment, production, host, service view)
     pub instances: Vec<(String, bool, String, ServiceView)>,
+    /// The newest changes of every instance, newest first, as many as the page draws.
     pub history: Vec<(String, TransitionView)>,
+    /// When no Onwatch was watching, over the stretch `history` covers, newest first.
+    pub gaps: Vec<GapView>,
+}
+
+/// A stretch of time when no Onwatch process was watching the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapView {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// The Onwatch before the gap shut down cleanly; otherwise `from_ms` is its last heartbeat.
+    pub clean: bool,
 }
 
 pub use vocab::{service_rank, slug_of, SERVICE_ORDER};
+
+/// How many changes a service page draws (its strip; the table shows the newest half).
+pub const HISTORY_SHOWN: usize = 40;
 
 /// The whole fleet, without the census of each host (the host page has it).
 #[server(prefix = "/api/read", endpoint = "fleet")]
@@ -529,10 +544,29 @@ pub mod ssr {
             }));
         }
         history.sort_by_key(|h| std::cmp::Reverse(h.1.at_ms));
+        history.truncate(HISTORY_SHOWN);
+        // The gaps over the stretch the shown changes cover (the last day when there are none).
+        let from = history
+            .last()
+            .map(|h| h.1.at_ms)
+            .unwrap_or(now - 86_400_000);
+        let mut gaps: Vec<GapView> = ops::fleet::WatchLog::new(portal.store.clone())
+            .gaps(from, now)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|g| GapView {
+                from_ms: g.from_ms,
+                to_ms: g.to_ms,
+                clean: g.clean,
+            })
+            .collect();
+        gaps.reverse();
         Ok(ServiceInstances {
             now_ms: now,
             instances,
             history,
+            gaps,
         })
     }
 }

@@ -5,6 +5,10 @@
 //! imports it back: `fleet` reads `inventory`, `probe` and `supervisor`; `auth` and
 //! `fleet::history` store their rows through `store`; nothing below imports `fleet` or `auth`.
 
+/// Guarded actions on the fleet: guards, locks, cooldowns, executors, live progress.
+pub mod actions;
+/// The append-only, hash-chained audit log.
+pub mod audit;
 /// Sign-in: providers (GitHub, OIDC), roles and their rules, sessions and their cache.
 pub mod auth;
 /// What the on-call engineer knows about each Builder service: role, symptoms, remedies.

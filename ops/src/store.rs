@@ -238,6 +238,26 @@ impl Store {
         &self.pool
     }
 
+    /// The store's clock, in epoch milliseconds. Cooldowns and audit times are read from it, so
+    /// that replicas (and a browser) with clocks of their own cannot disagree about them.
+    pub async fn now_ms(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query(self.clock_sql()).fetch_one(&self.pool).await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    /// The statement that reads the store's clock (one BIGINT column), to run inside a
+    /// transaction of one's own.
+    pub fn clock_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => {
+                "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+            }
+        }
+    }
+
     /// A round trip to the database, for `/healthz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let row = sqlx::query("SELECT 1").fetch_one(&self.pool).await?;

@@ -29,6 +29,12 @@ pub fn human_age(ms: i64) -> String {
     }
 }
 
+/// "14:03:09 UTC": a time of day for messages that people and auditors read.
+pub fn utc_clock(ms: i64) -> String {
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, (s % 3600) / 60, s % 60)
+}
+
 /// Configuration values in milliseconds (`poll_interval_ms = 1000`), read as a [`Duration`].
 pub fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
     <u64 as serde::Deserialize>::deserialize(d).map(std::time::Duration::from_millis)

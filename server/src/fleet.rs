@@ -36,7 +36,9 @@ impl FleetRuntime {
     }
 }
 
-/// Waits until no host of the model is still "not polled", or `limit` passed.
+/// Waits until no host of the model is still "not polled", or until the answers stop coming
+/// (nothing new for [`FIRST_VIEW_QUIET`] after the first answer: the hosts still missing are
+/// hanging, and each will show as unreachable when its own timeout passes), or `limit` passed.
 async fn first_view(
     model: &FleetModel,
     mut changes: tokio::sync::broadcast::Receiver<ops::fleet::FleetChange>,
@@ -45,24 +47,26 @@ async fn first_view(
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let snap = model.snapshot(ops::time::now_ms());
-        let waiting = snap
-            .environments
-            .iter()
-            .flat_map(|e| &e.hosts)
-            .any(|h| h.reachability == ops::fleet::Reachability::NotPolled);
+        let hosts = || snap.environments.iter().flat_map(|e| &e.hosts);
+        let waiting = hosts().any(|h| h.reachability == ops::fleet::Reachability::NotPolled);
         if !waiting {
             return;
         }
+        let some_seen = hosts().any(|h| h.reachability != ops::fleet::Reachability::NotPolled);
         tokio::select! {
             r = changes.recv() => {
                 if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                     return;
                 }
             }
+            _ = tokio::time::sleep(FIRST_VIEW_QUIET), if some_seen => return,
             _ = tokio::time::sleep_until(deadline) => return,
         }
     }
 }
+
+/// See [`first_view`]: a healthy Supervisor on the same network answers well within this.
+const FIRST_VIEW_QUIET: Duration = Duration::from_millis(300);
 
 pub async fn start(
     config: &Config,
@@ -143,6 +147,17 @@ pub async fn start(
         }
         let poller = Arc::new(poller);
         let changes = model.subscribe();
+        // The period this process watches, opened before its first poll can record anything:
+        // a service page then shows the time no Onwatch was watching as a gap.
+        match ops::fleet::WatchLog::new(store.clone())
+            .begin(ops::time::now_ms())
+            .await
+        {
+            Ok(watching) => tasks.push(tokio::spawn(watching.run(shutdown_rx.clone()))),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record that Onwatch is watching; service pages will show this run as a gap")
+            }
+        }
         tasks.push(tokio::spawn(poller.run(shutdown_rx.clone())));
         // Serve once every host has been visited, so the first page shows real states rather
         // than "not polled"; at most 2 s, so hung hosts never delay serving (they show as

@@ -258,8 +258,7 @@ impl Collector for FleetCollector {
         let inventory_age =
             Family::<EnvLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         let inventory_failing = Family::<EnvLabels, IntGauge>::default();
-        let oldest_seen =
-            Family::<EnvLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        let oldest_seen = Family::<EnvLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         for env in &snap.environments {
             for reachability in ["reachable", "unreachable", "not_polled", "not_running"] {
                 // Every series exists, at 0 when nothing is in it: an alert on "> 0" needs it.

@@ -51,12 +51,20 @@ pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let service = crate::data::resource(slug, get_service);
+    // Created here, once per page, not inside the Suspense below: a resource created in a
+    // Suspense's children is created again each time they render, and on the server each copy
+    // was written into the page (the instances and history went out three times).
+    let live = use_live_fleet();
+    let instances = crate::data::resource(
+        move || (slug(), live.version.get()),
+        |(slug, _)| load_service_instances(slug),
+    );
     view! {
         <section class="page">
             <Suspense fallback=|| view! { <p class="muted">"Loading service…"</p> }>
                 {move || Suspend::new(async move {
                     match service.await {
-                        Ok(Some(s)) => view! { <ServiceDetail service=s/> }.into_any(),
+                        Ok(Some(s)) => view! { <ServiceDetail service=s instances=instances/> }.into_any(),
                         Ok(None) => view! {
                             {super::answer_not_found()}
                             <Title text="Unknown service"/>
@@ -72,7 +80,7 @@ pub fn ServicePage() -> impl IntoView {
 }
 
 #[component]
-fn ServiceDetail(service: ServiceSynopsis) -> impl IntoView {
+fn ServiceDetail(service: ServiceSynopsis, instances: Instances) -> impl IntoView {
     let cautions = service.cautions.clone();
     view! {
         <Title text=service.slug.clone()/>
@@ -98,20 +106,18 @@ fn ServiceDetail(service: ServiceSynopsis) -> impl IntoView {
             <h2>"Before you restart it"</h2>
             <ul class="cautions">{cautions.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}</ul>
         })}
-        <ServiceLive slug=service.slug.clone() package=service.package.clone()/>
+        <ServiceLive data=instances package=service.package.clone()/>
     }
 }
 
+/// The service page's live part, as a resource (see [`ServicePage`]).
+type Instances =
+    Resource<Result<crate::fleet::ServiceInstances, ServerFnError>, crate::data::SliceJson>;
+
 /// Where the service runs now, its health hook's output, and its recent history.
 #[component]
-fn ServiceLive(slug: String, package: String) -> impl IntoView {
-    let live = use_live_fleet();
-    let slug_for_fetch = slug.clone();
+fn ServiceLive(data: Instances, package: String) -> impl IntoView {
     let package_for_help = package.clone();
-    let data = crate::data::resource(
-        move || live.version.get(),
-        move |_| load_service_instances(slug_for_fetch.clone()),
-    );
     view! {
         <h2>"Instances now"</h2>
         <Transition fallback=|| view! { <p class="muted">"Loading instances…"</p> }>
@@ -145,7 +151,7 @@ fn ServiceLive(slug: String, package: String) -> impl IntoView {
                                     </tbody>
                                 </table>
                                 <h2>"Recent history"</h2>
-                                <History history=d.history now_ms=now/>
+                                <History history=d.history gaps=d.gaps now_ms=now/>
                             }.into_any()
                         }
                     }
@@ -161,13 +167,53 @@ fn ServiceLive(slug: String, package: String) -> impl IntoView {
     }
 }
 
+/// One row of a service's history: a change seen, or a stretch when no Onwatch was watching.
+enum Entry {
+    Change(String, crate::fleet::TransitionView),
+    Gap(crate::fleet::GapView),
+}
+
+impl Entry {
+    fn at_ms(&self) -> i64 {
+        match self {
+            Entry::Change(_, t) => t.at_ms,
+            Entry::Gap(g) => g.to_ms,
+        }
+    }
+}
+
+/// The newest changes with the gaps among them, newest first. A change found by the first poll
+/// after a gap happened at some moment during it, which its row says.
 #[component]
-fn History(history: Vec<(String, crate::fleet::TransitionView)>, now_ms: i64) -> impl IntoView {
-    if history.is_empty() {
+fn History(
+    history: Vec<(String, crate::fleet::TransitionView)>,
+    gaps: Vec<crate::fleet::GapView>,
+    now_ms: i64,
+) -> impl IntoView {
+    if history.is_empty() && gaps.is_empty() {
         return view! { <p class="muted">"No state changes recorded yet."</p> }.into_any();
     }
     // A strip of the last changes, oldest left: one block per change, coloured and titled by state.
-    let strip: Vec<_> = history.iter().take(40).rev().cloned().collect();
+    let strip: Vec<_> = history.iter().rev().cloned().collect();
+    let after_gap = |at: i64| {
+        gaps.iter()
+            .find(|g| at >= g.to_ms && at - g.to_ms < 60_000)
+            .copied()
+    };
+    let mut rows: Vec<Entry> = history
+        .into_iter()
+        .take(crate::fleet::HISTORY_SHOWN / 2)
+        .map(|(env, t)| Entry::Change(env, t))
+        .collect();
+    // Only the gaps among the rows shown (or newer): an older one explains nothing on the page.
+    let oldest = rows.last().map(Entry::at_ms).unwrap_or(i64::MIN);
+    rows.extend(
+        gaps.iter()
+            .filter(|g| g.to_ms >= oldest)
+            .copied()
+            .map(Entry::Gap),
+    );
+    rows.sort_by_key(|e| std::cmp::Reverse(e.at_ms()));
     view! {
         <div class="history-strip" role="img" aria-label="recent state changes, oldest first">
             {strip.into_iter().map(|(env, t)| {
@@ -175,16 +221,37 @@ fn History(history: Vec<(String, crate::fleet::TransitionView)>, now_ms: i64) ->
                 view! { <span class=format!("hblock state-{}", t.to_state) title=title data-env=env>{t.to_state.parse().map(icon).unwrap_or("·")}</span> }
             }).collect_view()}
         </div>
-        <table class="history">
+        <table class="history" data-testid="history">
             <thead><tr><th>"When"</th><th>"Where"</th><th>"Change"</th><th>"Why"</th></tr></thead>
             <tbody>
-                {history.into_iter().take(20).map(|(env, t)| view! {
-                    <tr>
-                        <td class="small">{fmt::utc_clock(t.at_ms)} " (" {fmt::age(now_ms - t.at_ms)} " ago)"</td>
-                        <td>{env} " / " {t.host}</td>
-                        <td>{t.from_state.unwrap_or_else(|| "—".into())} " → " <strong>{t.to_state}</strong></td>
-                        <td class="small">{t.detail}</td>
-                    </tr>
+                {rows.into_iter().map(|e| match e {
+                    Entry::Change(env, t) => {
+                        let found = t.from_state.is_some().then(|| after_gap(t.at_ms)).flatten();
+                        view! {
+                            <tr data-kind="change">
+                                <td class="small">{fmt::utc_clock(t.at_ms)} " (" {fmt::age(now_ms - t.at_ms)} " ago)"</td>
+                                <td>{env} " / " {t.host}</td>
+                                <td>{t.from_state.unwrap_or_else(|| "—".into())} " → " <strong>{t.to_state}</strong></td>
+                                <td class="small">{t.detail}{found.map(|g| view! {
+                                    <div class="muted">"Found so when Onwatch started watching again: it changed at some moment since " {fmt::utc_clock(g.from_ms)} "."</div>
+                                })}</td>
+                            </tr>
+                        }.into_any()
+                    }
+                    Entry::Gap(g) => view! {
+                        <tr class="gap" data-kind="gap">
+                            <td class="small">{fmt::utc_clock(g.from_ms)} " – " {fmt::utc_clock(g.to_ms)}</td>
+                            <td colspan="3">
+                                <strong>"Onwatch was not watching"</strong>
+                                " for " {fmt::age(g.to_ms - g.from_ms)} ": changes in this time were not seen. "
+                                <span class="muted small">{if g.clean {
+                                    "It was shut down cleanly."
+                                } else {
+                                    "It stopped without a clean shutdown; it may have watched up to 15 s past the start shown."
+                                }}</span>
+                            </td>
+                        </tr>
+                    }.into_any(),
                 }).collect_view()}
             </tbody>
         </table>

@@ -214,7 +214,7 @@ impl History {
 }
 
 impl History {
-    /// Prunes rows older than `retention` every hour until shutdown.
+    /// Prunes rows (and watch periods) older than `retention` every hour until shutdown.
     pub async fn run_retention(
         self,
         retention: std::time::Duration,
@@ -227,6 +227,10 @@ impl History {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "pruned old service history"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot prune service history"),
+            }
+            // The watch periods go with the history they explain.
+            if let Err(e) = super::WatchLog::new(self.store.clone()).prune(cutoff).await {
+                tracing::warn!(error = %e, "cannot prune old watch periods");
             }
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod feeds;
 pub mod history;
 pub mod poller;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -19,6 +20,7 @@ use tokio::sync::broadcast;
 
 pub use alarms::{is_development_build, Alarm, AlarmKind};
 pub use history::{History, Subject, Transition};
+pub use watch::{Gap, WatchLog};
 
 use crate::inventory::Host;
 use crate::probe::ProbeStatus;

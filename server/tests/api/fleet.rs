@@ -403,11 +403,15 @@ async fn service_history_survives_a_restart() {
             status: HealthStatus::Critical,
         },
     );
-    // The first instance records the critical spell during its first poll, before it serves.
+    // The first instance records the critical spell during its first poll, before it serves,
+    // then shuts down cleanly (closing its watch period).
     let first = spawn_app_with(config.clone(), tempfile::tempdir().unwrap(), Router::new()).await;
-    first.handle.abort();
+    first.shutdown.shutdown();
+    first.handle.await.unwrap().unwrap();
 
+    // While no Onwatch watches (2 s: the scenario, not a wait for an event), the service recovers.
     inject(&sim, "builder-jobsrv-live-1", Fault::Clear);
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let second = spawn_app_with(config, dir, Router::new()).await;
     let html = tokio::time::timeout(Duration::from_secs(20), async {
         second.get("/services/jobsrv").await.text().await.unwrap()
@@ -430,6 +434,34 @@ async fn service_history_survives_a_restart() {
         .filter_map(|e| e.value().attr("data-state").map(str::to_owned))
         .collect();
     assert_eq!(now, ["healthy"], "and the service is healthy now");
+
+    // The time no Onwatch watched is a gap between the changes, not a change; the recovery
+    // found after it says that it happened at some moment during the gap.
+    let kinds: Vec<&str> = page
+        .all("table.history tbody tr")
+        .into_iter()
+        .filter_map(|r| r.value().attr("data-kind"))
+        .collect();
+    let gap_at = kinds.iter().position(|k| *k == "gap");
+    assert!(gap_at.is_some(), "a gap row among {kinds:?}");
+    let gap = page
+        .first("table.history tr[data-kind=\"gap\"]")
+        .map(text)
+        .unwrap_or_default();
+    assert!(
+        gap.contains("Onwatch was not watching") && gap.contains("shut down cleanly"),
+        "{gap}"
+    );
+    let recovery = page
+        .all("table.history tr[data-kind=\"change\"]")
+        .into_iter()
+        .map(text)
+        .find(|t| t.contains("builder-jobsrv-live-1") && t.contains("critical → healthy"))
+        .unwrap_or_else(|| panic!("the recovery row in {kinds:?}"));
+    assert!(
+        recovery.contains("Found so when Onwatch started watching again"),
+        "{recovery}"
+    );
 
     // A restart of Onwatch is not a change of the fleet: a service that was healthy before and
     // after has its one first sighting in the history, not one per start of Onwatch; the
@@ -648,4 +680,70 @@ async fn misspelt_environment_tags_are_one_line_not_an_environment() {
         .collect();
     assert_eq!(envs, ["live", "acceptance"], "no environment of its own");
     assert!(page.first("[data-host=\"typo-1\"]").is_none(), "not drawn");
+}
+
+/// The hydration data a page carries: the payload of every `__RESOLVED_RESOURCES[n] = "…"`.
+fn resolved_resources(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find("__RESOLVED_RESOURCES[") {
+        rest = &rest[at..];
+        let Some(open) = rest.find("= \"") else { break };
+        let body = &rest[open + 3..];
+        // The payload is a JS string literal: it ends at the first quote not escaped.
+        let mut end = 0;
+        let bytes = body.as_bytes();
+        while end < bytes.len() && !(bytes[end] == b'"' && (end == 0 || bytes[end - 1] != b'\\')) {
+            end += 1;
+        }
+        out.push(body[..end].to_owned());
+        rest = &body[end..];
+    }
+    out
+}
+
+fn without_clock(payload: &str) -> String {
+    let mut out = String::new();
+    let mut rest = payload;
+    while let Some(at) = rest.find("now_ms\\\":") {
+        let (before, after) = rest.split_at(at + "now_ms\\\":".len());
+        out.push_str(before);
+        rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Each page sends what it draws once: no resource is written twice into one response (the
+/// service page used to carry its instances and history three times).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_sends_its_data_once() {
+    let sim = FleetSim::start(demo_layout(17)).await.unwrap();
+    let app = app_on_sim(&sim, StoreKind::Sqlite).await;
+    for path in [
+        "/",
+        "/environments/live",
+        "/environments/live/hosts/builder-api-live-1",
+        "/services",
+        "/services/api",
+        "/releases",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let html = res.text().await.unwrap();
+        // A copy made a millisecond later differs only in its clock: compare without it.
+        let data: Vec<String> = resolved_resources(&html)
+            .into_iter()
+            .map(|d| without_clock(&d))
+            .collect();
+        for (i, a) in data.iter().enumerate() {
+            for b in &data[i + 1..] {
+                assert!(a != b, "{path} carries the same data twice: {a:.200}");
+            }
+        }
+        if path == "/services/api" {
+            let instances = data.iter().filter(|d| d.contains("instances")).count();
+            assert_eq!(instances, 1, "the service page's instances, once");
+        }
+    }
 }

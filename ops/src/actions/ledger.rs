@@ -1,0 +1,308 @@
+//! The `actions` and `action_locks` tables: what is running where, who asked, and how it ended.
+//! Every time here is the store's clock (cooldowns and leases must not depend on which replica,
+//! or which browser, looks).
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{ActionKind, ActionRequest, ActionState};
+use crate::audit::Actor;
+use crate::store::{Store, StoreError};
+
+/// One action as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub id: String,
+    pub kind: String,
+    pub environment: String,
+    pub host: String,
+    pub service: String,
+    pub actor: String,
+    pub actor_name: String,
+    pub reason: String,
+    pub state: ActionState,
+    pub requested_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub summary: String,
+    pub output: String,
+}
+
+/// What [`Ledger::begin`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begun {
+    /// Recorded as running, the host's lock taken.
+    Started,
+    /// The idempotency key was used before: that action, which this request must not repeat.
+    Duplicate(ActionRecord),
+    /// Another action holds the host.
+    Locked(ActionRecord),
+}
+
+const COLUMNS: &str = "id, kind, environment, host, service, actor, actor_name, reason, state, \
+                       requested_ms, finished_ms, summary, output";
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// The actions tables of the portal's store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    store: Store,
+}
+
+impl Ledger {
+    pub fn new(store: Store) -> Ledger {
+        Ledger { store }
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<ActionRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM actions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.store.pool())
+            .await?;
+        row.as_ref().map(record).transpose()
+    }
+
+    pub async fn by_key(&self, key: &str) -> Result<Option<ActionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM actions WHERE idempotency_key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(record).transpose()
+    }
+
+    /// The newest actions on a host (and, when given, one service of it), newest first.
+    pub async fn recent(
+        &self,
+        environment: &str,
+        host: &str,
+        service: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ActionRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM actions WHERE environment = $1 AND host = $2 \
+             AND ($3 = '' OR service = $3) ORDER BY requested_ms DESC LIMIT $4"
+        ))
+        .bind(environment)
+        .bind(host)
+        .bind(service.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// The newest actions on a service group in an environment, on any host, newest first.
+    pub async fn recent_for_service(
+        &self,
+        environment: Option<&str>,
+        service: &str,
+        limit: i64,
+    ) -> Result<Vec<ActionRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM actions WHERE ($1 = '' OR environment = $1) \
+             AND (service = $2 OR service LIKE $3) ORDER BY requested_ms DESC LIMIT $4"
+        ))
+        .bind(environment.unwrap_or(""))
+        .bind(service)
+        .bind(format!("{service}.%"))
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// When an action on this host last ended (for the cooldown).
+    pub async fn last_finished(
+        &self,
+        environment: &str,
+        host: &str,
+    ) -> Result<Option<ActionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM actions WHERE environment = $1 AND host = $2 \
+             AND finished_ms IS NOT NULL AND state <> 'refused' \
+             ORDER BY finished_ms DESC LIMIT 1"
+        ))
+        .bind(environment)
+        .bind(host)
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(record).transpose()
+    }
+
+    /// Records the action as running and takes its host's lock, both or neither. A lock left by
+    /// an action that is no longer running (its end could not be written) is freed on the way.
+    pub async fn begin(
+        &self,
+        id: &str,
+        actor: &Actor,
+        request: &ActionRequest,
+    ) -> Result<Begun, StoreError> {
+        for _ in 0..2 {
+            let mut tx = self.store.pool().begin().await?;
+            let now: i64 = sqlx::query(self.store.clock_sql())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            let inserted = sqlx::query(
+                "INSERT INTO actions (id, idempotency_key, kind, environment, host, service, \
+                 actor, actor_name, reason, state, requested_ms, lease_ms, summary, output) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', $10, $10, '', '')",
+            )
+            .bind(id)
+            .bind(&request.idempotency_key)
+            .bind(request.kind.as_str())
+            .bind(&request.target.environment)
+            .bind(&request.target.host)
+            .bind(&request.target.service_group)
+            .bind(&actor.id)
+            .bind(&actor.name)
+            .bind(request.reason.trim())
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    drop(tx);
+                    return match self.by_key(&request.idempotency_key).await? {
+                        Some(rec) => Ok(Begun::Duplicate(rec)),
+                        None => Err(StoreError::Query(e)),
+                    };
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let locked = sqlx::query(
+                "INSERT INTO action_locks (target, action_id, taken_ms) VALUES ($1, $2, $3)",
+            )
+            .bind(request.target.lock_key())
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+            match locked {
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(Begun::Started);
+                }
+                Err(e) if is_unique_violation(&e) => {
+                    drop(tx);
+                    let holder = self.lock_holder(&request.target.lock_key()).await?;
+                    match holder {
+                        Some(h) if h.state == ActionState::Running => return Ok(Begun::Locked(h)),
+                        _ => {
+                            // A stale lock: free it and try once more.
+                            sqlx::query("DELETE FROM action_locks WHERE target = $1")
+                                .bind(request.target.lock_key())
+                                .execute(self.store.pool())
+                                .await?;
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Corrupt(
+            "the host's lock could not be taken or freed".into(),
+        ))
+    }
+
+    async fn lock_holder(&self, target: &str) -> Result<Option<ActionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM actions WHERE id = \
+             (SELECT action_id FROM action_locks WHERE target = $1)"
+        ))
+        .bind(target)
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(record).transpose()
+    }
+
+    /// Renews a running action's lease (the runner does it every few seconds).
+    pub async fn renew(&self, id: &str) -> Result<(), StoreError> {
+        let now = self.store.now_ms().await?;
+        sqlx::query("UPDATE actions SET lease_ms = $1 WHERE id = $2 AND state = 'running'")
+            .bind(now)
+            .bind(id)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records how the action ended and frees its host. Returns the end time (store clock).
+    pub async fn finish(
+        &self,
+        id: &str,
+        target_lock: &str,
+        state: ActionState,
+        summary: &str,
+        output: &str,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.store.pool().begin().await?;
+        let now: i64 = sqlx::query(self.store.clock_sql())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        sqlx::query(
+            "UPDATE actions SET state = $1, finished_ms = $2, summary = $3, output = $4 \
+             WHERE id = $5",
+        )
+        .bind(state.as_str())
+        .bind(now)
+        .bind(summary)
+        .bind(output)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM action_locks WHERE target = $1 AND action_id = $2")
+            .bind(target_lock)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(now)
+    }
+
+    /// Running actions whose lease is older than `lease_timeout_ms`: their Onwatch is gone.
+    pub async fn orphaned(&self, lease_timeout_ms: i64) -> Result<Vec<ActionRecord>, StoreError> {
+        let now = self.store.now_ms().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM actions WHERE state = 'running' AND lease_ms < $1"
+        ))
+        .bind(now - lease_timeout_ms)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(record).collect()
+    }
+}
+
+fn record(r: &sqlx::any::AnyRow) -> Result<ActionRecord, StoreError> {
+    let state: String = r.try_get("state")?;
+    Ok(ActionRecord {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        environment: r.try_get("environment")?,
+        host: r.try_get("host")?,
+        service: r.try_get("service")?,
+        actor: r.try_get("actor")?,
+        actor_name: r.try_get("actor_name")?,
+        reason: r.try_get("reason")?,
+        state: ActionState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown action state `{state}`")))?,
+        requested_ms: r.try_get("requested_ms")?,
+        finished_ms: r.try_get("finished_ms")?,
+        summary: r.try_get("summary")?,
+        output: r.try_get("output")?,
+    })
+}
+
+/// The kind's words for a record (`restart_service` → "restart").
+pub fn kind_words(kind: &str) -> &'static str {
+    match ActionKind::parse(kind) {
+        Some(ActionKind::RestartService) => "restart of",
+        None => "action on",
+    }
+}

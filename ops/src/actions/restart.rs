@@ -1,0 +1,195 @@
+//! Restarting one service through its Supervisor's control gateway, the way `hab svc stop` and
+//! `hab svc start` do, but waiting for each step to be true before the next: stop, wait until the
+//! Supervisor reports the process down, start, wait until it reports it up, then wait until the
+//! fleet model has seen the new process (its pid) pass its health check. All within one limit.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vocab::{CellState, HealthStatus};
+
+use super::runner::Sink;
+use crate::fleet::FleetModel;
+use crate::supervisor::ctl::{CtlClient, CtlTarget, PackageIdentMsg, ProcessStateMsg};
+
+/// Everything one restart needs.
+pub struct RestartService {
+    pub client: CtlClient,
+    pub target: CtlTarget,
+    /// `core/builder-api`
+    pub origin: String,
+    pub name: String,
+    pub environment: String,
+    pub host: String,
+    pub service_group: String,
+    pub fleet: Arc<FleetModel>,
+    pub limit: Duration,
+}
+
+/// How a restart went, for the outcome row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restarted {
+    /// "healthy again after 14 s"
+    pub summary: String,
+    /// From the stop sent to the Supervisor reporting the new process up.
+    pub supervisor_ms: u64,
+    /// From then to the fleet model seeing it healthy.
+    pub health_ms: u64,
+}
+
+const STATUS_EVERY: Duration = Duration::from_millis(200);
+
+impl RestartService {
+    fn ident(&self) -> PackageIdentMsg {
+        PackageIdentMsg::new(&self.origin, &self.name)
+    }
+
+    /// Runs the restart; `Err` says which step failed and why, in words for the page.
+    pub async fn run(&self, sink: &Sink) -> Result<Restarted, String> {
+        let started = Instant::now();
+        let deadline = started + self.limit;
+        let ident = format!("{}/{}", self.origin, self.name);
+        sink.step("stopping");
+        sink.line(format!(
+            "→ SvcStop {ident} on {} (control gateway {})",
+            self.host, self.target.addr
+        ));
+        let reply = self
+            .client
+            .stop(&self.target, self.ident())
+            .await
+            .map_err(|e| format!("the stop was not taken: {e}"))?;
+        for l in reply.console {
+            sink.line(l.trim_end().to_owned());
+        }
+        self.wait_process(ProcessStateMsg::Down, deadline, sink)
+            .await?;
+        sink.line(format!(
+            "✓ {ident} is down ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        ));
+        sink.step("starting");
+        sink.line(format!("→ SvcStart {ident}"));
+        let reply = self
+            .client
+            .start(&self.target, self.ident())
+            .await
+            .map_err(|e| format!("the start was not taken (the service stays down: start it by hand with `hab svc start {ident}`): {e}"))?;
+        for l in reply.console {
+            sink.line(l.trim_end().to_owned());
+        }
+        let pid = self
+            .wait_process(ProcessStateMsg::Up, deadline, sink)
+            .await?;
+        let supervisor_ms = started.elapsed().as_millis() as u64;
+        sink.line(format!(
+            "✓ {ident} is up, pid {} ({:.1} s)",
+            pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
+            started.elapsed().as_secs_f64()
+        ));
+        sink.step("checking health");
+        sink.line("→ waiting for the health check of the new process".to_owned());
+        let up_at = Instant::now();
+        self.wait_healthy(pid, deadline, sink).await?;
+        let health_ms = up_at.elapsed().as_millis() as u64;
+        let total = started.elapsed().as_secs_f64();
+        sink.line(format!("✓ healthy again after {total:.1} s"));
+        Ok(Restarted {
+            summary: format!("healthy again after {total:.1} s"),
+            supervisor_ms,
+            health_ms,
+        })
+    }
+
+    /// Polls `SvcStatus` until the process is in `want`; returns its pid.
+    async fn wait_process(
+        &self,
+        want: ProcessStateMsg,
+        deadline: Instant,
+        sink: &Sink,
+    ) -> Result<Option<u32>, String> {
+        let word = if want == ProcessStateMsg::Up {
+            "up"
+        } else {
+            "down"
+        };
+        let mut said = Instant::now();
+        loop {
+            match self.client.status(&self.target, Some(self.ident())).await {
+                Ok(reply) => {
+                    if let Some(p) = reply.statuses.first().and_then(|s| s.process.as_ref()) {
+                        if p.state == want as i32 {
+                            return Ok(p.pid);
+                        }
+                    }
+                }
+                Err(e) => {
+                    if said.elapsed() >= Duration::from_secs(2) {
+                        sink.line(format!("… status not read ({e}); asking again"));
+                        said = Instant::now();
+                    }
+                }
+            }
+            if Instant::now() + STATUS_EVERY > deadline {
+                return Err(format!(
+                    "the Supervisor did not report the process {word} within the {} s limit",
+                    self.limit.as_secs()
+                ));
+            }
+            if said.elapsed() >= Duration::from_secs(3) {
+                sink.line(format!("… waiting for the process to be {word}"));
+                said = Instant::now();
+            }
+            tokio::time::sleep(STATUS_EVERY).await;
+        }
+    }
+
+    /// Waits until the fleet model shows the service's new process (by pid, when the Supervisor
+    /// gave one) healthy: the model is fed by the poller, so this is what every page shows too.
+    async fn wait_healthy(
+        &self,
+        pid: Option<u32>,
+        deadline: Instant,
+        sink: &Sink,
+    ) -> Result<(), String> {
+        let mut changes = self.fleet.subscribe();
+        let mut last_said = String::new();
+        loop {
+            let snap = self.fleet.snapshot(crate::time::now_ms());
+            let service = snap.host(&self.environment, &self.host).and_then(|h| {
+                h.services
+                    .iter()
+                    .find(|s| s.service_group == self.service_group)
+            });
+            if let Some(s) = service {
+                let same_process = pid.is_none() || s.pid == pid;
+                if same_process && s.cell == CellState::Healthy {
+                    return Ok(());
+                }
+                let now = if same_process {
+                    match s.health {
+                        HealthStatus::Ok => "health ok, waiting for the next poll".to_owned(),
+                        other => format!("health check says {}", other.as_str()),
+                    }
+                } else {
+                    "the fleet has not seen the new process yet".to_owned()
+                };
+                if now != last_said {
+                    sink.line(format!("… {now}"));
+                    last_said = now;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "the service did not pass its health check within the {} s limit ({last_said})",
+                    self.limit.as_secs()
+                ));
+            }
+            tokio::select! {
+                _ = changes.recv() => {}
+                _ = tokio::time::sleep(left.min(Duration::from_secs(1))) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,862 @@
+//! The order of an action, and its live progress.
+//!
+//! submit: idempotency → target known → guards (pure ones, executor, cooldown) → refused rows
+//! audited → action recorded and the host's lock taken (both or neither) → intent row committed
+//! → only then the executor runs, in a task of its own, renewing the action's lease → health after
+//! → outcome row → lock freed. If the intent cannot be audited, nothing runs.
+//!
+//! A browser follows an action through a `watch` channel of its [`ActionProgress`] (lines,
+//! step, state); after the action ended, from the `actions` table.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::watch;
+use vocab::Role;
+
+use super::guards::{self, GuardContext, Verdict};
+use super::ledger::{ActionRecord, Begun, Ledger};
+use super::restart::RestartService;
+use super::{ActionKind, ActionRequest, ActionState, ActionsOptions, Target};
+use crate::audit::{Actor, AuditLog, Entry};
+use crate::fleet::{FleetModel, Reachability};
+use crate::store::Store;
+use crate::supervisor::ctl::{CtlClient, CtlTarget};
+
+/// What a browser sees of an action, live or after the fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionProgress {
+    pub id: String,
+    pub kind: String,
+    pub environment: String,
+    pub host: String,
+    pub service: String,
+    pub actor_name: String,
+    pub reason: String,
+    pub state: ActionState,
+    /// The step running now ("stopping", "starting", "checking health"), or the last one.
+    pub step: String,
+    /// The output, bounded: the first lines, then the newest ones.
+    pub lines: Vec<String>,
+    /// Lines left out between the first and the newest.
+    pub omitted: usize,
+    pub summary: String,
+    pub requested_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+impl ActionProgress {
+    fn from_record(r: &ActionRecord) -> ActionProgress {
+        ActionProgress {
+            id: r.id.clone(),
+            kind: r.kind.clone(),
+            environment: r.environment.clone(),
+            host: r.host.clone(),
+            service: r.service.clone(),
+            actor_name: r.actor_name.clone(),
+            reason: r.reason.clone(),
+            state: r.state,
+            step: String::new(),
+            lines: r.output.lines().map(str::to_owned).collect(),
+            omitted: 0,
+            summary: r.summary.clone(),
+            requested_ms: r.requested_ms,
+            finished_ms: r.finished_ms,
+        }
+    }
+}
+
+/// Where an executor writes: bounded, secrets redacted, every watcher told.
+pub struct Sink {
+    tx: watch::Sender<ActionProgress>,
+    state: Mutex<SinkState>,
+    limit: usize,
+    secrets: Vec<String>,
+}
+
+#[derive(Default)]
+struct SinkState {
+    head: Vec<String>,
+    head_bytes: usize,
+    tail: VecDeque<String>,
+    tail_bytes: usize,
+    omitted: usize,
+    total_bytes: usize,
+}
+
+/// The most bytes of one line kept.
+const LINE_MAX: usize = 1000;
+
+impl Sink {
+    fn new(progress: ActionProgress, limit: usize, secrets: Vec<String>) -> Sink {
+        Sink {
+            tx: watch::Sender::new(progress),
+            state: Mutex::new(SinkState::default()),
+            limit: limit.max(1024),
+            secrets,
+        }
+    }
+
+    /// One line of output. Kept: the first half of the limit, then the newest lines within the
+    /// other half; what falls between is counted, not kept.
+    pub fn line(&self, line: String) {
+        let mut line = line;
+        for s in &self.secrets {
+            if !s.is_empty() {
+                line = line.replace(s.as_str(), "[redacted]");
+            }
+        }
+        if line.len() > LINE_MAX {
+            let mut cut = LINE_MAX;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push_str(" [line cut]");
+        }
+        let (lines, omitted) = {
+            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.total_bytes += line.len() + 1;
+            if st.omitted == 0 && st.tail.is_empty() && st.head_bytes + line.len() < self.limit / 2
+            {
+                st.head_bytes += line.len() + 1;
+                st.head.push(line);
+            } else {
+                st.tail_bytes += line.len() + 1;
+                st.tail.push_back(line);
+                while st.tail_bytes > self.limit / 2 {
+                    if let Some(old) = st.tail.pop_front() {
+                        st.tail_bytes -= old.len() + 1;
+                        st.omitted += 1;
+                    }
+                }
+            }
+            let mut lines = st.head.clone();
+            if st.omitted > 0 {
+                lines.push(format!("[… {} lines left out …]", st.omitted));
+            }
+            lines.extend(st.tail.iter().cloned());
+            (lines, st.omitted)
+        };
+        self.tx.send_modify(|p| {
+            p.lines = lines;
+            p.omitted = omitted;
+        });
+    }
+
+    pub fn step(&self, step: &str) {
+        self.tx.send_modify(|p| p.step = step.to_owned());
+    }
+
+    fn excerpt(&self) -> (String, usize) {
+        let p = self.tx.borrow();
+        let total = self
+            .state
+            .lock()
+            .map(|s| s.total_bytes)
+            .unwrap_or_else(|p| p.into_inner().total_bytes);
+        (p.lines.join("\n"), total)
+    }
+}
+
+/// How Onwatch reaches one environment's Supervisors to act on them.
+#[derive(Clone, Default)]
+pub struct EnvironmentExecutor {
+    pub production: bool,
+    /// The control gateway's shared secret (`CTL_SECRET`), from a file.
+    pub ctl_secret: Option<secrecy::SecretString>,
+}
+
+/// What [`Actions::submit`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Submitted {
+    /// Running: follow it by this id.
+    Started { id: String },
+    /// The same request (idempotency key) was made before: that action, not run again.
+    Duplicate { id: String },
+    /// Nothing ran; every guard's verdict (the refusing ones say why).
+    Refused { verdicts: Vec<Verdict> },
+}
+
+/// What the confirmation dialog shows before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preview {
+    pub kind: ActionKind,
+    pub target: Target,
+    pub production: bool,
+    /// What to type to confirm.
+    pub confirmation: String,
+    /// The target's state now: (service group, cell, since) for each service that goes down.
+    pub affected: Vec<(String, vocab::CellState, i64)>,
+    pub host_reachable: bool,
+    /// The newest actions on the same host.
+    pub recent: Vec<ActionRecord>,
+    /// The verdicts known before the form is filled: role, executor, cooldown, lock, versions,
+    /// and for production a restart of the same service seen in acceptance.
+    pub verdicts: Vec<Verdict>,
+    /// Who is on call, where Onwatch knows it.
+    pub on_call: Option<String>,
+}
+
+/// The actions capability. Cheap to share (`Arc`).
+pub struct Actions {
+    store: Store,
+    audit: AuditLog,
+    ledger: Ledger,
+    fleet: Arc<FleetModel>,
+    environments: BTreeMap<String, EnvironmentExecutor>,
+    options: ActionsOptions,
+    ctl: CtlClient,
+    running: Mutex<HashMap<String, watch::Receiver<ActionProgress>>>,
+}
+
+/// A fault in the store: nothing ran, and the page says so.
+#[derive(Debug, thiserror::Error)]
+#[error("nothing ran: {0}")]
+pub struct NothingRan(pub String);
+
+impl Actions {
+    pub fn new(
+        store: Store,
+        fleet: Arc<FleetModel>,
+        environments: BTreeMap<String, EnvironmentExecutor>,
+        options: ActionsOptions,
+    ) -> Actions {
+        Actions {
+            audit: AuditLog::new(store.clone()),
+            ledger: Ledger::new(store.clone()),
+            store,
+            fleet,
+            environments,
+            options,
+            ctl: CtlClient::default(),
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// The target as the fleet knows it now: its environment's executor, the host's control
+    /// gateway address and the service's package. `Err` says what is unknown.
+    fn resolve(&self, target: &Target) -> Result<(EnvironmentExecutor, String, String), String> {
+        let env = self.environments.get(&target.environment).ok_or_else(|| {
+            format!(
+                "there is no environment `{}` in the configuration",
+                target.environment
+            )
+        })?;
+        let snap = self.fleet.snapshot(crate::time::now_ms());
+        let host = snap
+            .host(&target.environment, &target.host)
+            .ok_or_else(|| {
+                format!(
+                    "there is no host `{}` in {}'s inventory",
+                    target.host, target.environment
+                )
+            })?;
+        let service = host
+            .services
+            .iter()
+            .find(|s| s.service_group == target.service_group)
+            .ok_or_else(|| {
+                format!(
+                    "the Supervisor on {} runs no service group `{}` (as last seen)",
+                    target.host, target.service_group
+                )
+            })?;
+        let addr = format!("{}:{}", host.host.address, host.host.ctl_port);
+        let package = format!("{}/{}", service.ident.origin, service.ident.name);
+        Ok((env.clone(), addr, package))
+    }
+
+    /// The verdicts that need more than the request: executor, cooldown, lock, versions, the
+    /// acceptance restart. Also used by the preview.
+    async fn context_verdicts(
+        &self,
+        role: Role,
+        target: &Target,
+    ) -> Result<(GuardContext, Vec<Verdict>), NothingRan> {
+        let store_err = |e: crate::store::StoreError| NothingRan(format!("the store failed: {e}"));
+        let mut verdicts = Vec::new();
+        let env = self
+            .environments
+            .get(&target.environment)
+            .cloned()
+            .unwrap_or_default();
+        verdicts.push(if env.ctl_secret.is_some() {
+            Verdict::pass("executor", "control gateway")
+        } else {
+            Verdict::refuse(
+                "executor",
+                format!(
+                    "Onwatch has no control-gateway secret for {}: set environments.{}.ctl_secret_file (the Supervisors' CTL_SECRET)",
+                    target.environment, target.environment
+                ),
+            )
+        });
+        let now = self.store.now_ms().await.map_err(store_err)?;
+        let cooldown = self.options.cooldown_for(&target.environment);
+        if let Some(last) = self
+            .ledger
+            .last_finished(&target.environment, &target.host)
+            .await
+            .map_err(store_err)?
+        {
+            let ended = last.finished_ms.unwrap_or(last.requested_ms);
+            let left = ended + cooldown.as_millis() as i64 - now;
+            verdicts.push(if left > 0 {
+                Verdict::refuse(
+                    "cooldown",
+                    format!(
+                        "{}'s {} {} on {} ended {} ago; the cooldown is {} s: wait {} s",
+                        last.actor_name,
+                        super::ledger::kind_words(&last.kind),
+                        last.service,
+                        last.host,
+                        crate::time::human_age(now - ended),
+                        cooldown.as_secs(),
+                        (left + 999) / 1000
+                    ),
+                )
+            } else {
+                Verdict::pass("cooldown", "no recent action on this host")
+            });
+        } else {
+            verdicts.push(Verdict::pass("cooldown", "no recent action on this host"));
+        }
+        let snap = self.fleet.snapshot(crate::time::now_ms());
+        let versions: BTreeSet<String> = snap
+            .environment(&target.environment)
+            .map(|e| {
+                e.hosts
+                    .iter()
+                    .filter(|h| h.reachability == Reachability::Reachable)
+                    .filter_map(|h| h.sup_version.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let acceptance_restart = if env.production {
+            self.ledger
+                .recent_for_service(None, target.service(), 20)
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .filter(|a| {
+                    self.environments
+                        .get(&a.environment)
+                        .is_some_and(|e| !e.production)
+                })
+                .find(|a| {
+                    a.state == ActionState::Succeeded
+                        && a.finished_ms.is_some_and(|f| now - f < 3_600_000)
+                })
+                .map(|a| (a.finished_ms.unwrap_or(a.requested_ms), a.actor_name))
+        } else {
+            None
+        };
+        Ok((
+            GuardContext {
+                role,
+                production: env.production,
+                supervisor_versions: versions,
+                acceptance_restart,
+            },
+            verdicts,
+        ))
+    }
+
+    /// What the dialog shows before anything runs.
+    pub async fn preview(&self, role: Role, target: &Target) -> Result<Preview, String> {
+        self.resolve(target)?;
+        let (ctx, mut verdicts) = self
+            .context_verdicts(role, target)
+            .await
+            .map_err(|e| e.to_string())?;
+        let probe = ActionRequest {
+            kind: ActionKind::RestartService,
+            target: target.clone(),
+            reason: "preview".into(),
+            confirmation: target.confirmation(ctx.production),
+            tried_in_acceptance: Some(true),
+            idempotency_key: String::new(),
+        };
+        // Only the guards the form cannot change: role and versions (and the acceptance note).
+        for v in guards::check(&probe, &ctx) {
+            if v.guard == "role" || v.guard == "versions" {
+                verdicts.insert(0, v);
+            }
+        }
+        if let Some((at, who)) = &ctx.acceptance_restart {
+            verdicts.push(Verdict::pass(
+                "acceptance_first",
+                format!(
+                    "{who} restarted {} in acceptance at {}",
+                    target.service(),
+                    crate::time::utc_clock(*at)
+                ),
+            ));
+        }
+        let recent = self
+            .ledger
+            .recent(&target.environment, &target.host, None, 5)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(r) = recent.iter().find(|r| r.state == ActionState::Running) {
+            verdicts.push(Verdict::refuse(
+                "lock",
+                format!(
+                    "{}'s {} {} is running on this host now",
+                    r.actor_name,
+                    super::ledger::kind_words(&r.kind),
+                    r.service
+                ),
+            ));
+        }
+        let snap = self.fleet.snapshot(crate::time::now_ms());
+        let host = snap.host(&target.environment, &target.host);
+        Ok(Preview {
+            kind: ActionKind::RestartService,
+            target: target.clone(),
+            production: ctx.production,
+            confirmation: target.confirmation(ctx.production),
+            affected: host
+                .map(|h| {
+                    h.services
+                        .iter()
+                        .filter(|s| s.service_group == target.service_group)
+                        .map(|s| (s.service_group.clone(), s.cell, s.since_ms))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            host_reachable: host.is_some_and(|h| h.reachability == Reachability::Reachable),
+            recent,
+            verdicts,
+            on_call: None,
+        })
+    }
+
+    /// Judges the request, audits it, and starts it when every guard passed. `Err`: the store
+    /// failed before anything ran.
+    pub async fn submit(
+        self: &Arc<Self>,
+        actor: &Actor,
+        role: Role,
+        request: ActionRequest,
+    ) -> Result<Submitted, NothingRan> {
+        let store_err = |e: crate::store::StoreError| {
+            NothingRan(format!("the audit log or the store could not be written ({e}); try again, or act by hand and say so"))
+        };
+        let key = request.idempotency_key.trim();
+        if key.is_empty() || key.len() > 128 {
+            return Ok(Submitted::Refused {
+                verdicts: vec![Verdict::refuse(
+                    "request",
+                    "the request carries no valid idempotency key: reload the page",
+                )],
+            });
+        }
+        if let Some(before) = self.ledger.by_key(key).await.map_err(store_err)? {
+            self.audit_duplicate(actor, &request, &before.id).await?;
+            return Ok(Submitted::Duplicate { id: before.id });
+        }
+        let resolved = self.resolve(&request.target);
+        let mut verdicts = Vec::new();
+        let (ctx, more) = self.context_verdicts(role, &request.target).await?;
+        verdicts.extend(guards::check(&request, &ctx));
+        verdicts.extend(more);
+        if let Err(why) = &resolved {
+            verdicts.insert(0, Verdict::refuse("target", why.clone()));
+        }
+        let health_before = self.health_of(&request.target);
+        if verdicts.iter().any(Verdict::refuses) {
+            self.audit_refused(actor, &request, &verdicts, &health_before)
+                .await?;
+            return Ok(Submitted::Refused { verdicts });
+        }
+        let Ok((env, addr, package)) = resolved else {
+            unreachable!("a target that did not resolve was refused above")
+        };
+        let id = crate::auth::random_token();
+        match self
+            .ledger
+            .begin(&id, actor, &request)
+            .await
+            .map_err(store_err)?
+        {
+            Begun::Started => {}
+            Begun::Duplicate(before) => {
+                self.audit_duplicate(actor, &request, &before.id).await?;
+                return Ok(Submitted::Duplicate { id: before.id });
+            }
+            Begun::Locked(holder) => {
+                verdicts.push(Verdict::refuse(
+                    "lock",
+                    format!(
+                        "{}'s {} {} is running on {} (since {}): one action per host at a time",
+                        holder.actor_name,
+                        super::ledger::kind_words(&holder.kind),
+                        holder.service,
+                        holder.host,
+                        crate::time::utc_clock(holder.requested_ms)
+                    ),
+                ));
+                self.audit_refused(actor, &request, &verdicts, &health_before)
+                    .await?;
+                return Ok(Submitted::Refused { verdicts });
+            }
+        }
+        verdicts.push(Verdict::pass("lock", "host lock taken"));
+        let intent = Entry {
+            kind: "action.intent".into(),
+            environment: request.target.environment.clone(),
+            host: request.target.host.clone(),
+            service: request.target.service_group.clone(),
+            action_id: id.clone(),
+            outcome: String::new(),
+            detail: json!({
+                "action": request.kind.as_str(),
+                "reason": request.reason.trim(),
+                "tried_in_acceptance": request.tried_in_acceptance,
+                "verdicts": verdicts,
+                "executor": "control gateway",
+                "executor_address": addr,
+                "package": package,
+                "health_before": health_before,
+            }),
+        };
+        if let Err(e) = self.audit.append(actor, &intent).await {
+            // Nothing has run: say so in the ledger (best effort: the store may be gone).
+            let why = format!("not run: the intent could not be audited ({e})");
+            if let Err(e2) = self
+                .ledger
+                .finish(
+                    &id,
+                    &request.target.lock_key(),
+                    ActionState::Refused,
+                    &why,
+                    "",
+                )
+                .await
+            {
+                tracing::error!(action = %id, error = %e2, "cannot record that an action was not run; its lease will expire");
+            }
+            return Err(store_err(e));
+        }
+        let (origin, name) = package.split_once('/').unwrap_or(("", &package));
+        let restart = RestartService {
+            client: self.ctl.clone(),
+            target: CtlTarget {
+                addr,
+                secret: env
+                    .ctl_secret
+                    .clone()
+                    .unwrap_or_else(|| String::new().into()),
+            },
+            origin: origin.to_owned(),
+            name: name.to_owned(),
+            environment: request.target.environment.clone(),
+            host: request.target.host.clone(),
+            service_group: request.target.service_group.clone(),
+            fleet: self.fleet.clone(),
+            limit: self.options.restart_timeout,
+        };
+        let secrets = env
+            .ctl_secret
+            .iter()
+            .map(|s| s.expose_secret().to_owned())
+            .collect();
+        let progress = ActionProgress {
+            id: id.clone(),
+            kind: request.kind.as_str().into(),
+            environment: request.target.environment.clone(),
+            host: request.target.host.clone(),
+            service: request.target.service_group.clone(),
+            actor_name: actor.name.clone(),
+            reason: request.reason.trim().to_owned(),
+            state: ActionState::Running,
+            step: "starting".into(),
+            lines: Vec::new(),
+            omitted: 0,
+            summary: String::new(),
+            requested_ms: crate::time::now_ms(),
+            finished_ms: None,
+        };
+        let sink = Sink::new(progress, self.options.output_limit_bytes, secrets);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), sink.tx.subscribe());
+        let me = self.clone();
+        let actor = actor.clone();
+        tokio::spawn(async move {
+            me.execute(id, actor, request, restart, sink, health_before)
+                .await;
+        });
+        Ok(Submitted::Started {
+            id: intent.action_id,
+        })
+    }
+
+    async fn execute(
+        self: Arc<Self>,
+        id: String,
+        actor: Actor,
+        request: ActionRequest,
+        restart: RestartService,
+        sink: Sink,
+        health_before: serde_json::Value,
+    ) {
+        let started = Instant::now();
+        let lease_every = (self.options.lease / 3).max(Duration::from_millis(200));
+        let renew = {
+            let ledger = self.ledger.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease_every).await;
+                    if let Err(e) = ledger.renew(&id).await {
+                        tracing::warn!(action = %id, error = %e, "cannot renew the action's lease");
+                    }
+                }
+            })
+        };
+        let result = restart.run(&sink).await;
+        renew.abort();
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let health_after = self.health_of(&request.target);
+        let (state, summary, detail) = match &result {
+            Ok(r) => (
+                ActionState::Succeeded,
+                r.summary.clone(),
+                json!({"supervisor_ms": r.supervisor_ms, "health_ms": r.health_ms}),
+            ),
+            Err(why) => {
+                sink.line(format!("✗ {why}"));
+                (ActionState::Failed, why.clone(), json!({"error": why}))
+            }
+        };
+        let (excerpt, output_bytes) = sink.excerpt();
+        let outcome = Entry {
+            kind: "action.outcome".into(),
+            environment: request.target.environment.clone(),
+            host: request.target.host.clone(),
+            service: request.target.service_group.clone(),
+            action_id: id.clone(),
+            outcome: state.as_str().into(),
+            detail: json!({
+                "action": request.kind.as_str(),
+                "summary": summary,
+                "duration_ms": duration_ms,
+                "health_before": health_before,
+                "health_after": health_after,
+                "executor": "control gateway",
+                "exit_code": serde_json::Value::Null,
+                "output_excerpt": excerpt,
+                "output_bytes": output_bytes,
+                "steps": detail,
+            }),
+        };
+        // The outcome must land: a few tries, then the lease's expiry will mark the action
+        // interrupted (the sweeper checks for an outcome row first).
+        let mut audited = false;
+        for attempt in 0..3u32 {
+            match self.audit.append(&actor, &outcome).await {
+                Ok(_) => {
+                    audited = true;
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(action = %id, attempt, error = %e, "cannot audit an action's outcome");
+                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt + 1))).await;
+                }
+            }
+        }
+        let finished = self
+            .ledger
+            .finish(&id, &request.target.lock_key(), state, &summary, &excerpt)
+            .await;
+        if let Err(e) = &finished {
+            tracing::error!(action = %id, audited, error = %e, "cannot record an action's end; its lease will expire and the sweeper will settle it");
+        }
+        sink.tx.send_modify(|p| {
+            p.state = state;
+            p.summary = summary.clone();
+            p.finished_ms = Some(
+                finished
+                    .as_ref()
+                    .copied()
+                    .unwrap_or_else(|_| crate::time::now_ms()),
+            );
+        });
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    /// The service's state now, for the audit rows.
+    fn health_of(&self, target: &Target) -> serde_json::Value {
+        let snap = self.fleet.snapshot(crate::time::now_ms());
+        let Some(host) = snap.host(&target.environment, &target.host) else {
+            return json!({"seen": false});
+        };
+        match host
+            .services
+            .iter()
+            .find(|s| s.service_group == target.service_group)
+        {
+            Some(s) => json!({
+                "cell": s.cell.as_str(),
+                "health": s.health.as_str(),
+                "pid": s.pid,
+                "since_ms": s.since_ms,
+            }),
+            None => json!({"cell": host.cell.as_str(), "service_seen": false}),
+        }
+    }
+
+    async fn audit_refused(
+        &self,
+        actor: &Actor,
+        request: &ActionRequest,
+        verdicts: &[Verdict],
+        health_before: &serde_json::Value,
+    ) -> Result<(), NothingRan> {
+        let entry = Entry {
+            kind: "action.refused".into(),
+            environment: request.target.environment.clone(),
+            host: request.target.host.clone(),
+            service: request.target.service_group.clone(),
+            action_id: String::new(),
+            outcome: "refused".into(),
+            detail: json!({
+                "action": request.kind.as_str(),
+                "reason": request.reason.trim(),
+                "tried_in_acceptance": request.tried_in_acceptance,
+                "verdicts": verdicts,
+                "health_before": health_before,
+            }),
+        };
+        self.audit
+            .append(actor, &entry)
+            .await
+            .map(|_| ())
+            .map_err(|e| NothingRan(format!("the refusal could not be audited ({e})")))
+    }
+
+    async fn audit_duplicate(
+        &self,
+        actor: &Actor,
+        request: &ActionRequest,
+        original: &str,
+    ) -> Result<(), NothingRan> {
+        let entry = Entry {
+            kind: "action.duplicate".into(),
+            environment: request.target.environment.clone(),
+            host: request.target.host.clone(),
+            service: request.target.service_group.clone(),
+            action_id: original.to_owned(),
+            outcome: String::new(),
+            detail: json!({"note": "the same request again (double click or retry): not run again"}),
+        };
+        self.audit
+            .append(actor, &entry)
+            .await
+            .map(|_| ())
+            .map_err(|e| NothingRan(format!("the repeated request could not be audited ({e})")))
+    }
+
+    /// A running action's live progress, if it runs in this process.
+    pub fn follow(&self, id: &str) -> Option<watch::Receiver<ActionProgress>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// An action's progress: live when it runs here, else as recorded.
+    pub async fn progress(&self, id: &str) -> Result<Option<ActionProgress>, String> {
+        if let Some(rx) = self.follow(id) {
+            return Ok(Some(rx.borrow().clone()));
+        }
+        Ok(self
+            .ledger
+            .get(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|r| ActionProgress::from_record(&r)))
+    }
+
+    /// Marks actions whose Onwatch is gone (lease expired) as interrupted, with an outcome row,
+    /// unless their outcome was audited and only the ledger missed it. Never re-runs anything.
+    pub async fn settle_orphans(&self) -> Result<usize, crate::store::StoreError> {
+        let orphans = self
+            .ledger
+            .orphaned(self.options.lease.as_millis() as i64)
+            .await?;
+        let mut n = 0;
+        for o in orphans {
+            let lock = format!("{}/{}", o.environment, o.host);
+            let rows = self.audit.of_action(&o.id).await?;
+            if let Some(out) = rows.iter().find(|r| r.kind == "action.outcome") {
+                let state = ActionState::parse(&out.outcome).unwrap_or(ActionState::Failed);
+                self.ledger
+                    .finish(&o.id, &lock, state, &o.summary, &o.output)
+                    .await?;
+                continue;
+            }
+            let why = "interrupted: Onwatch stopped while this ran (a crash, a kill or a lost replica); it was not re-run. Check the service and act again if needed.";
+            self.audit
+                .append(
+                    &Actor::onwatch(),
+                    &Entry {
+                        kind: "action.outcome".into(),
+                        environment: o.environment.clone(),
+                        host: o.host.clone(),
+                        service: o.service.clone(),
+                        action_id: o.id.clone(),
+                        outcome: ActionState::Interrupted.as_str().into(),
+                        detail: json!({"summary": why, "requested_by": o.actor_name}),
+                    },
+                )
+                .await?;
+            self.ledger
+                .finish(&o.id, &lock, ActionState::Interrupted, why, &o.output)
+                .await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Settles orphans at start and then every lease, until shutdown.
+    pub async fn run_sweeper(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            match self.settle_orphans().await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    actions = n,
+                    "marked actions interrupted (their Onwatch stopped while they ran)"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot look for interrupted actions"),
+            }
+            let stopping = async {
+                let _ = shutdown.wait_for(|s| *s).await;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(self.options.lease) => {}
+                _ = stopping => return,
+            }
+        }
+    }
+}
