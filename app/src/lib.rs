@@ -4,6 +4,7 @@
 //! Server functions stay thin: they check the caller and hand the work to the `ops` crate, which
 //! is only linked into the server build (feature `ssr`).
 
+pub mod actions;
 pub mod api;
 pub mod components;
 pub mod data;
@@ -40,6 +41,7 @@ pub const PAGES: &[(&str, vocab::Role)] = {
         ("/services", Viewer),
         ("/services/{slug}", Viewer),
         ("/actions", Viewer),
+        ("/actions/{id}", Viewer),
         ("/audit", Viewer),
         ("/console", Viewer),
         ("/oncall", Viewer),
@@ -92,6 +94,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async/>
                     <Route path=path!("/services/:slug") view=ServicePage ssr=SsrMode::Async/>
                     <Route path=path!("/actions") view=ActionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/actions/:id") view=ActionPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/console") view=ConsolePage ssr=SsrMode::Async/>
                     <Route path=path!("/oncall") view=OnCallPage ssr=SsrMode::Async/>

@@ -13,6 +13,8 @@ pub struct Portal {
     pub store: ops::store::Store,
     pub sessions: ops::auth::sessions::SessionStore,
     pub history: ops::fleet::History,
+    /// Guarded actions (and, through them, the audit log).
+    pub actions: std::sync::Arc<ops::actions::Actions>,
     pub environments: Vec<EnvironmentSummary>,
     pub fleet: std::sync::Arc<ops::fleet::FleetModel>,
     /// "fleet file data/demo-fleet.toml", "EC2 us-west-2", or `None` when no inventory is set up.

@@ -1,7 +1,7 @@
 // Starts a real Onwatch server on a random port with a fresh SQLite store, and a headless Debian
 // Chromium driven by playwright-core. Journeys import { startServer, launchBrowser } from here.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -339,7 +339,8 @@ function fleetSimBinary() {
 export async function startSim() {
   const dir = mkdtempSync(path.join(tmpdir(), 'onwatch-sim-'));
   const fleetFile = path.join(dir, 'fleet.toml');
-  const child = spawn(fleetSimBinary(), ['--layout', 'demo', '--seed', '7', '--fleet-file', fleetFile], {
+  const ctlSecretFile = path.join(dir, 'ctl-secret');
+  const child = spawn(fleetSimBinary(), ['--layout', 'demo', '--seed', '7', '--fleet-file', fleetFile, '--ctl-secret-file', ctlSecretFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -357,6 +358,17 @@ export async function startSim() {
   return {
     controlUrl,
     fleetFile,
+    ctlSecretFile,
+    /** A configuration file for Onwatch with both environments acting through this simulator. */
+    actionsConfig() {
+      const file = path.join(dir, 'onwatch.toml');
+      writeFileSync(file, [
+        '[environments.live]', 'production = true', `ctl_secret_file = ${JSON.stringify(ctlSecretFile)}`,
+        '[environments.acceptance]', 'production = false', `ctl_secret_file = ${JSON.stringify(ctlSecretFile)}`,
+        '[actions]', 'cooldown_secs = 0', '',
+      ].join('\n'));
+      return file;
+    },
     async fault(body) {
       const r = await fetch(`${controlUrl}/faults`, { method: 'POST', body: JSON.stringify(body) });
       if (!r.ok) throw new Error(`fault ${JSON.stringify(body)}: ${r.status} ${await r.text()}`);

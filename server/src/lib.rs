@@ -1,6 +1,7 @@
 //! The Onwatch server: configuration, the axum router with Leptos server-side rendering, and
 //! operability (`/healthz`, `/metrics`, graceful shutdown). `main.rs` is a thin CLI over this.
 
+pub mod actions;
 pub mod assets;
 pub mod auth;
 pub mod config;

@@ -36,6 +36,17 @@ enum Command {
     Migrate,
     /// Load and validate the configuration, print a summary and exit.
     CheckConfig,
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain; exit 0 when it holds, 1 naming the first bad row.
+    Verify,
 }
 
 fn main() -> ExitCode {
@@ -62,6 +73,9 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
+            Command::Audit {
+                command: AuditCommand::Verify,
+            } => audit_verify(config).await,
             Command::CheckConfig => {
                 println!(
                     "configuration OK: listen {}, store {}, environments {}",
@@ -94,6 +108,34 @@ async fn serve(config: Config) -> ExitCode {
         Err(e) => {
             eprintln!("onwatch: server error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn audit_verify(config: Config) -> ExitCode {
+    let store = match ops::store::Store::open(&config.store.url, &config.store).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("onwatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = ops::audit::AuditLog::new(store.clone()).verify().await;
+    store.close().await;
+    match result {
+        Ok(v) => match v.broken {
+            None => {
+                println!("audit log intact: {} rows, the chain holds", v.rows);
+                ExitCode::SUCCESS
+            }
+            Some(b) => {
+                println!("audit log BROKEN at row {}: {}", b.seq, b.why);
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("onwatch: cannot read the audit log: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -50,6 +50,7 @@ pub struct AppState {
     /// Turns true when shutdown begins (long-lived streams end then).
     pub stopping: watch::Receiver<bool>,
     pub auth: Auth,
+    pub actions: Arc<ops::actions::Actions>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -70,6 +71,8 @@ pub struct Application {
     router: Router,
     store: Store,
     fleet: crate::fleet::FleetRuntime,
+    actions: Arc<ops::actions::Actions>,
+    sweeper: tokio::task::JoinHandle<()>,
     session_cleanup: tokio::task::JoinHandle<()>,
     grace: Duration,
     limits: crate::serve::Limits,
@@ -125,12 +128,34 @@ impl Application {
             .build();
         let auth =
             Auth::from_config(&config, store.clone(), local_addr).map_err(StartError::Auth)?;
+        let actions = Arc::new(ops::actions::Actions::new(
+            store.clone(),
+            fleet.model.clone(),
+            config
+                .environments
+                .iter()
+                .map(|(name, env)| {
+                    (
+                        name.clone(),
+                        ops::actions::runner::EnvironmentExecutor {
+                            production: env.production,
+                            ctl_secret: env.ctl_secret.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            config.actions.clone(),
+        ));
+        // Actions cut off by a crash or kill of an Onwatch on this store are marked interrupted
+        // (at start, then every lease); never re-run.
+        let sweeper = tokio::spawn(actions.clone().run_sweeper(stopping_rx.clone()));
         let portal = Portal {
             dev_signin: config.auth.dev_signin,
             dashboard: Default::default(),
             store: store.clone(),
             sessions: auth.sessions.clone(),
             history: ops::fleet::History::new(store.clone()),
+            actions: actions.clone(),
             fleet: fleet.model.clone(),
             fleet_source: fleet.source.clone(),
             environments: config
@@ -150,6 +175,7 @@ impl Application {
             fleet: fleet.model.clone(),
             stopping: stopping_rx.clone(),
             auth,
+            actions: actions.clone(),
         };
         let session_cleanup =
             crate::auth::spawn_session_cleanup(state.auth.sessions.clone(), stopping_rx);
@@ -167,6 +193,8 @@ impl Application {
             router,
             store,
             fleet,
+            actions,
+            sweeper,
             session_cleanup,
             stopping_tx,
             grace: Duration::from_secs(config.server.shutdown_grace_secs),
@@ -219,6 +247,12 @@ impl Application {
             }
         };
         self.session_cleanup.abort();
+        self.sweeper.abort();
+        // A running action finishes (and is audited) rather than being cut off, within the
+        // grace period; one still running after it is marked interrupted at the next start.
+        if !self.actions.wait_idle(grace).await {
+            tracing::warn!("actions still running at exit: they will be marked interrupted");
+        }
         // Neither the fleet tasks nor the store may hold the exit hostage.
         if tokio::time::timeout(Duration::from_secs(5), self.fleet.stop())
             .await
@@ -310,6 +344,18 @@ pub fn server_routes() -> Vec<ServerRoute> {
             app::live::EVENTS_PATH,
             Access::Signed(vocab::Role::Viewer),
             crate::events::fleet_events,
+        ),
+        route(
+            Method::GET,
+            "/api/actions/{id}/events",
+            Access::Signed(vocab::Role::Viewer),
+            crate::actions::action_events,
+        ),
+        route(
+            Method::GET,
+            "/api/admin/audit/export",
+            Access::Signed(vocab::Role::Admin),
+            crate::actions::audit_export,
         ),
     ];
     routes.extend(crate::auth::server_routes());

@@ -80,6 +80,20 @@ pub async fn revoke_session(handle: String) -> Result<String, ServerFnError> {
         .map_err(|e| ServerFnError::new(format!("cannot revoke the session: {e}")))?;
     if done {
         tracing::info!(handle = %handle, by = %me.label(), "session revoked");
+        let entry = ops::audit::Entry {
+            kind: "session.revoked".into(),
+            detail: serde_json::json!({"session": handle}),
+            ..Default::default()
+        };
+        // The session is already gone: a failed row is logged loudly, not undone.
+        if let Err(e) = portal
+            .actions
+            .audit()
+            .append(&crate::actions::ssr::actor(&me), &entry)
+            .await
+        {
+            tracing::error!(error = %e, handle = %handle, "cannot audit a session revocation");
+        }
         Ok(format!("Session {handle} revoked."))
     } else {
         Err(ServerFnError::new(format!(

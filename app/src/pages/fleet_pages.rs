@@ -155,6 +155,8 @@ pub fn HostPage() -> impl IntoView {
         move || (key(), live.version.get()),
         |((env, host), _)| crate::fleet::load_host(env, host),
     );
+    let slot = super::actions::provide_dialog_slot();
+    let (env_now, host_now) = key();
     view! {
         <section class="page">
             <Transition fallback=|| view! { <p class="muted">"Loading the host…"</p> }>
@@ -173,6 +175,11 @@ pub fn HostPage() -> impl IntoView {
                     }
                 })}
             </Transition>
+            <super::actions::RestartDialogSlot dialog=slot/>
+            <section class="recent-actions" data-testid="recent-actions">
+                <h2>"Recent actions"</h2>
+                <super::actions::RecentActions environment=env_now host=host_now/>
+            </section>
         </section>
     }
 }
@@ -213,7 +220,7 @@ fn HostDetail(host: HostView, production: bool, now_ms: i64) -> impl IntoView {
         </dl>
         <h2>"Services"</h2>
         <table class="services-table">
-            <thead><tr><th>"Service"</th><th>"State"</th><th>"Package"</th><th>"Process"</th><th>"Desired"</th><th>"PID"</th><th>"Up or down for"</th><th>"Update"</th></tr></thead>
+            <thead><tr><th>"Service"</th><th>"State"</th><th>"Package"</th><th>"Process"</th><th>"Desired"</th><th>"PID"</th><th>"Up or down for"</th><th>"Update"</th><th>"Act"</th></tr></thead>
             <tbody>
                 {h.services.into_iter().map(|s| {
                     // How long the process has been in its state: up for, or down for — never an
@@ -237,6 +244,7 @@ fn HostDetail(host: HostView, production: bool, now_ms: i64) -> impl IntoView {
                             <td class="mono">{s.pid.map(|p| p.to_string()).unwrap_or_else(|| "—".into())}</td>
                             <td data-testid="up-for">{uptime}</td>
                             <td class="small">{s.update_strategy.clone().unwrap_or_default()} " " {s.channel.clone().unwrap_or_default()}</td>
+                            <td><super::actions::RestartControl environment=h.environment.clone() host=h.name.clone() service_group=format!("{}.{}", s.service, s.group)/></td>
                         </tr>
                     }
                 }).collect_view()}

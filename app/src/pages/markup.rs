@@ -19,7 +19,7 @@ use crate::fleet::{AlarmView, EnvView, FleetView};
 use crate::fmt as tfmt;
 use crate::html::{attr, text};
 
-use super::fleet_common::{env_href, host_href, icon, service_href};
+use super::fleet_common::{env_href, host_href, icon, service_href, urlencode};
 
 /// Above this many hosts, an environment's grid lists only the hosts with a problem; the
 /// environment page has them all.
@@ -163,12 +163,41 @@ fn alarm_since(out: &mut String, since_ms: Option<i64>, now_ms: i64) {
     out.push_str("</span></li>");
 }
 
+/// For a failing service's alarm: its service page with the restart dialog of that instance
+/// open (one click from the alarm to the confirmation).
+fn restart_href(a: &AlarmView) -> Option<String> {
+    if a.kind != AlarmKind::FailingService {
+        return None;
+    }
+    let (group, host) = a.subject.split_once(" on ")?;
+    let service = group.split_once('.').map(|(s, _)| s).unwrap_or(group);
+    Some(format!(
+        "/services/{}?restart={}/{}/{}",
+        crate::fleet::slug_of(service),
+        urlencode(&a.environment),
+        urlencode(host),
+        urlencode(group)
+    ))
+}
+
 fn alarm(out: &mut String, a: &AlarmView, now_ms: i64) {
     alarm_head(out, a, None);
     if !a.subject.is_empty() {
         element(out, "strong", &[("class", "alarm-subject")], &a.subject);
     }
     element(out, "span", &[("class", "alarm-msg")], &a.message);
+    if let Some(href) = restart_href(a) {
+        element(
+            out,
+            "a",
+            &[
+                ("class", "alarm-act"),
+                ("href", &href),
+                ("data-testid", "alarm-restart"),
+            ],
+            "Restart…",
+        );
+    }
     alarm_since(out, a.since_ms, now_ms);
 }
 
@@ -183,7 +212,19 @@ fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64, shown: Optio
         if i > 0 {
             out.push_str(", ");
         }
-        if a.kind == AlarmKind::UnreachableHost {
+        if let Some(href) = restart_href(a) {
+            // The subject is the way to its restart dialog.
+            element(
+                out,
+                "a",
+                &[
+                    ("class", "alarm-subject"),
+                    ("href", &href),
+                    ("title", "Restart…"),
+                ],
+                &a.subject,
+            );
+        } else if a.kind == AlarmKind::UnreachableHost {
             let href = host_href(&a.environment, &a.subject);
             element(
                 out,

@@ -1,7 +1,9 @@
 //! One component per page. Pages that later capabilities fill describe what they will hold and,
 //! until then, the runbook procedure the on-call engineer follows by hand.
 
+pub mod actions;
 pub mod admin;
+mod audit;
 mod environments;
 mod fleet_common;
 mod fleet_pages;
@@ -10,12 +12,14 @@ pub mod markup;
 mod sections;
 mod services;
 
+pub use actions::{ActionPage, ActionsPage};
 pub use admin::AdminSessionsPage;
+pub use audit::AuditPage;
 pub use environments::EnvironmentsPage;
 pub use fleet_common::host_href;
 pub use fleet_pages::{BrokenPage, EnvironmentPage, HostPage, ReleasesPage};
 pub use home::HomePage;
-pub use sections::{ActionsPage, AuditPage, ConsolePage, OnCallPage, OnboardingPage};
+pub use sections::{ConsolePage, OnCallPage, OnboardingPage};
 pub use services::{ServicePage, ServicesPage};
 
 use leptos::prelude::*;

@@ -25,37 +25,6 @@ fn SectionPage(
 }
 
 #[component]
-pub fn ActionsPage() -> impl IntoView {
-    view! {
-        <SectionPage
-            title="Actions"
-            purpose="Guarded restarts: one service, the whole Supervisor of a host, or the sentinel bot. Each asks for a reason and a confirmation, and is written to the audit log before it runs."
-            manual=&[
-                "ssh to the instance that runs the service.",
-                "sudo hab sup status — see which services are loaded and their state.",
-                "One service: sudo hab svc stop <ident>, then sudo hab svc start <ident>.",
-                "The whole Supervisor (every service on the host): sudo systemctl restart hab-sup.",
-                "The sentinel bot (bots.habitat.sh): sudo systemctl restart sentinel.",
-                "Tell the team what you restarted and why.",
-            ]
-        />
-    }
-}
-
-#[component]
-pub fn AuditPage() -> impl IntoView {
-    view! {
-        <SectionPage
-            title="Audit"
-            purpose="Every action and console query taken through Onwatch: who, what, why, when and the outcome, in a tamper-evident (hash-chained) log that admins can export."
-            manual=&[
-                "Record by hand in the incident channel what you ran, on which host, and why.",
-            ]
-        />
-    }
-}
-
-#[component]
 pub fn ConsolePage() -> impl IntoView {
     view! {
         <SectionPage

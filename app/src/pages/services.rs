@@ -59,6 +59,17 @@ pub fn ServicePage() -> impl IntoView {
         move || (slug(), live.version.get()),
         |(slug, _)| load_service_instances(slug),
     );
+    // The restart dialog and the recent actions are drawn outside the Suspense too (see above).
+    let dialog = super::actions::provide_dialog_slot();
+    // `?restart=ENV/HOST/GROUP` (the link of an alarm) opens that instance's dialog at once.
+    let query = leptos_router::hooks::use_query_map();
+    let may_act = super::actions::my_role().is_some_and(|r| r.allows(vocab::Role::Responder));
+    if let Some(asked) = query.read_untracked().get("restart").filter(|_| may_act) {
+        let mut parts = asked.splitn(3, '/').map(str::to_owned);
+        if let (Some(e), Some(h), Some(g)) = (parts.next(), parts.next(), parts.next()) {
+            dialog.0.set(Some((e, h, g)));
+        }
+    }
     view! {
         <section class="page">
             <Suspense fallback=|| view! { <p class="muted">"Loading service…"</p> }>
@@ -75,6 +86,17 @@ pub fn ServicePage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <super::actions::RestartDialogSlot dialog/>
+            {move || {
+                let slug = slug();
+                let known = vocab::SERVICE_ORDER.iter().any(|p| vocab::slug_of(p) == slug);
+                known.then(|| view! {
+                    <section class="recent-actions" data-testid="recent-actions">
+                        <h2>"Recent actions"</h2>
+                        <super::actions::RecentActions service=slug/>
+                    </section>
+                })
+            }}
         </section>
     }
 }
@@ -117,7 +139,6 @@ type Instances =
 /// Where the service runs now, its health hook's output, and its recent history.
 #[component]
 fn ServiceLive(data: Instances, package: String) -> impl IntoView {
-    let package_for_help = package.clone();
     view! {
         <h2>"Instances now"</h2>
         <Transition fallback=|| view! { <p class="muted">"Loading instances…"</p> }>
@@ -133,7 +154,7 @@ fn ServiceLive(data: Instances, package: String) -> impl IntoView {
                             let now = d.now_ms;
                             view! {
                                 <table class="instances" data-testid="instances">
-                                    <thead><tr><th>"Environment"</th><th>"Host"</th><th>"State"</th><th>"Release"</th><th>"Health hook output"</th></tr></thead>
+                                    <thead><tr><th>"Environment"</th><th>"Host"</th><th>"State"</th><th>"Release"</th><th>"Health hook output"</th><th>"Act"</th></tr></thead>
                                     <tbody>
                                         {d.instances.into_iter().map(|(env, production, host, s)| {
                                             let badge = crate::api::EnvironmentSummary { name: env.clone(), production, description: String::new() };
@@ -145,6 +166,7 @@ fn ServiceLive(data: Instances, package: String) -> impl IntoView {
                                                     <td><StateCell state=s.cell/><div class="muted small">{fmt::since(now, s.since_ms)}</div></td>
                                                     <td class="mono small">{s.release.clone()}</td>
                                                     <td>{if out.is_empty() { view! { <span class="muted">"—"</span> }.into_any() } else { view! { <pre class="hook-output">{out}</pre> }.into_any() }}</td>
+                                                    <td><super::actions::RestartControl environment=env.clone() host=host.clone() service_group=format!("{}.{}", s.service, s.group)/></td>
                                                 </tr>
                                             }
                                         }).collect_view()}
@@ -158,12 +180,7 @@ fn ServiceLive(data: Instances, package: String) -> impl IntoView {
                 })
             }}
         </Transition>
-        <section class="slot-actions" data-testid="actions-slot">
-            <h2>"Restart"</h2>
-            <p class="muted">"Guarded, audited restart buttons belong here. By hand, on the instance: "
-                <code>"sudo hab svc stop habitat/" {package_for_help}</code>" then "<code>"start"</code>
-                "; the whole Supervisor: "<code>"sudo systemctl restart hab-sup"</code>"."</p>
-        </section>
+
     }
 }
 

@@ -74,6 +74,17 @@ impl Ledger {
         row.as_ref().map(record).transpose()
     }
 
+    /// The newest actions anywhere, newest first.
+    pub async fn latest(&self, limit: i64) -> Result<Vec<ActionRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM actions ORDER BY requested_ms DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
     /// The newest actions on a host (and, when given, one service of it), newest first.
     pub async fn recent(
         &self,

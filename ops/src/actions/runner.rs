@@ -631,7 +631,6 @@ impl Actions {
             })
         };
         let result = restart.run(&sink).await;
-        renew.abort();
         let duration_ms = started.elapsed().as_millis() as u64;
         let health_after = self.health_of(&request.target);
         let (state, summary, detail) = match &result {
@@ -666,37 +665,44 @@ impl Actions {
                 "steps": detail,
             }),
         };
-        // The outcome must land: a few tries, then the lease's expiry will mark the action
-        // interrupted (the sweeper checks for an outcome row first).
-        let mut audited = false;
-        for attempt in 0..3u32 {
+        // The outcome must land. While the store is away it is kept here and tried again, and
+        // the lease goes on being renewed (once the store answers), so no sweeper takes the
+        // action for an interrupted one. Only if this process dies first is it marked so.
+        let mut wait = Duration::from_millis(250);
+        let mut said = false;
+        loop {
             match self.audit.append(&actor, &outcome).await {
-                Ok(_) => {
-                    audited = true;
-                    break;
-                }
+                Ok(_) => break,
                 Err(e) => {
-                    tracing::error!(action = %id, attempt, error = %e, "cannot audit an action's outcome");
-                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt + 1))).await;
+                    if !said {
+                        tracing::error!(action = %id, error = %e, "cannot audit an action's outcome; kept, trying again until the store answers");
+                        sink.line(format!("… the outcome cannot be written to the audit log yet ({e}); Onwatch keeps trying"));
+                        said = true;
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
                 }
             }
         }
-        let finished = self
-            .ledger
-            .finish(&id, &request.target.lock_key(), state, &summary, &excerpt)
-            .await;
-        if let Err(e) = &finished {
-            tracing::error!(action = %id, audited, error = %e, "cannot record an action's end; its lease will expire and the sweeper will settle it");
-        }
+        let finished = loop {
+            match self
+                .ledger
+                .finish(&id, &request.target.lock_key(), state, &summary, &excerpt)
+                .await
+            {
+                Ok(at) => break at,
+                Err(e) => {
+                    tracing::warn!(action = %id, error = %e, "cannot record an action's end yet; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        renew.abort();
         sink.tx.send_modify(|p| {
             p.state = state;
             p.summary = summary.clone();
-            p.finished_ms = Some(
-                finished
-                    .as_ref()
-                    .copied()
-                    .unwrap_or_else(|_| crate::time::now_ms()),
-            );
+            p.finished_ms = Some(finished);
         });
         self.running
             .lock()
@@ -774,6 +780,25 @@ impl Actions {
             .await
             .map(|_| ())
             .map_err(|e| NothingRan(format!("the repeated request could not be audited ({e})")))
+    }
+
+    /// Waits until no action runs in this process, at most `limit`; whether it got there.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+            {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// A running action's live progress, if it runs in this process.
@@ -858,5 +883,60 @@ impl Actions {
                 _ = stopping => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress() -> ActionProgress {
+        ActionProgress {
+            id: "a".into(),
+            kind: "restart_service".into(),
+            environment: "live".into(),
+            host: "h".into(),
+            service: "s".into(),
+            actor_name: "ada".into(),
+            reason: "r".into(),
+            state: ActionState::Running,
+            step: String::new(),
+            lines: Vec::new(),
+            omitted: 0,
+            summary: String::new(),
+            requested_ms: 0,
+            finished_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_megabyte_of_output_keeps_its_first_and_newest_lines_within_the_limit() {
+        let sink = Sink::new(progress(), 4096, vec!["s3cr3t".into()]);
+        for i in 0..20_000 {
+            sink.line(format!("line {i:05} {}", "x".repeat(40)));
+        }
+        let (excerpt, total) = sink.excerpt();
+        assert!(total > 1_000_000, "{total} bytes went through");
+        assert!(excerpt.len() <= 4096 + 64, "{} bytes kept", excerpt.len());
+        assert!(excerpt.starts_with("line 00000"), "the first lines");
+        assert!(
+            excerpt.ends_with(&format!("line 19999 {}", "x".repeat(40))),
+            "the newest"
+        );
+        assert!(excerpt.contains("lines left out"), "the cut is said");
+        let p = sink.tx.borrow();
+        assert!(p.omitted > 19_000);
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_long_lines_cut() {
+        let sink = Sink::new(progress(), 4096, vec!["s3cr3t".into()]);
+        sink.line("handshake with s3cr3t failed".into());
+        sink.line("y".repeat(5000));
+        let (excerpt, _) = sink.excerpt();
+        assert!(excerpt.contains("handshake with [redacted] failed"));
+        assert!(!excerpt.contains("s3cr3t"));
+        assert!(excerpt.contains("[line cut]"));
+        assert!(excerpt.lines().all(|l| l.len() <= LINE_MAX + 16));
     }
 }

@@ -98,14 +98,15 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        if let Some(path) = &args.fleet_file {
-            if let Err(e) = std::fs::write(path, sim.fleet_file().to_toml()) {
+        // The secret first: whoever waits for the fleet file finds the secret there too.
+        if let Some(path) = &args.ctl_secret_file {
+            if let Err(e) = std::fs::write(path, &spec.ctl_secret) {
                 eprintln!("fleet-sim: cannot write {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }
         }
-        if let Some(path) = &args.ctl_secret_file {
-            if let Err(e) = std::fs::write(path, &spec.ctl_secret) {
+        if let Some(path) = &args.fleet_file {
+            if let Err(e) = std::fs::write(path, sim.fleet_file().to_toml()) {
                 eprintln!("fleet-sim: cannot write {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }

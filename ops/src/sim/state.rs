@@ -54,6 +54,9 @@ pub enum Fault {
     },
     /// Health alternates Ok/Critical every second.
     Flapping { service: String },
+    /// The process is wedged: its health check says Critical until the process is restarted
+    /// (stop, then start: what a restart through Onwatch does), then Ok again.
+    Wedged { service: String },
     /// As `hab svc stop`: desired down, process stops.
     Stopped { service: String },
     /// As `hab svc start`.
@@ -79,6 +82,8 @@ pub(super) struct SvcState {
     pub state_entered: i64,
     pub health: HealthStatus,
     pub flapping: bool,
+    /// Critical until the next start of the process (see `Fault::Wedged`).
+    pub wedged: bool,
     /// A stop/start in progress: the process changes at this instant.
     pub pending: Option<(Instant, bool)>,
 }
@@ -164,6 +169,7 @@ impl SimHost {
                 state_entered: started,
                 health: HealthStatus::Ok,
                 flapping: false,
+                wedged: false,
                 pending: None,
             })
             .collect();
@@ -214,6 +220,11 @@ impl SimHost {
                         if up {
                             next_pid += 1;
                             s.pid = next_pid;
+                            if s.wedged {
+                                // A new process is not wedged.
+                                s.wedged = false;
+                                s.health = HealthStatus::Ok;
+                            }
                         }
                     }
                 }
@@ -275,6 +286,12 @@ impl SimHost {
                 let i = find(&mut st, service)?;
                 st.services[i].flapping = true;
             }
+            Fault::Wedged { service } => {
+                let i = find(&mut st, service)?;
+                st.services[i].wedged = true;
+                st.services[i].health = HealthStatus::Critical;
+                st.services[i].flapping = false;
+            }
             Fault::Stopped { service } => {
                 let i = find(&mut st, service)?;
                 st.services[i].desired_up = false;
@@ -308,6 +325,7 @@ impl SimHost {
                 for s in st.services.iter_mut() {
                     s.health = HealthStatus::Ok;
                     s.flapping = false;
+                    s.wedged = false;
                     if !s.process_up || !s.desired_up {
                         s.desired_up = true;
                         s.pending = Some((Instant::now(), true));

@@ -294,7 +294,10 @@ async fn callback(
             )
             .await
         }
-        Err(e) => failure(e),
+        Err(e) => {
+            audit_refusal(auth, provider.key(), &e).await;
+            failure(e)
+        }
     };
     ([forget], res).into_response()
 }
@@ -387,6 +390,29 @@ async fn complete(
         roles_checked_ms: now,
         credential,
     };
+    // Audited first: a sign-in that cannot be recorded does not happen.
+    let entry = ops::audit::Entry {
+        kind: "signin".into(),
+        detail: serde_json::json!({
+            "provider": identity.provider,
+            "login": identity.login,
+            "address": signed_in.address,
+            "user_agent": signed_in.user_agent,
+        }),
+        ..Default::default()
+    };
+    if let Err(e) = auth.audit.append(&actor_of(&identity), &entry).await {
+        tracing::error!(error = %e, who = %identity.label(), "cannot audit a sign-in; refused");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::problem(
+                "Sign-in not recorded",
+                "Onwatch could not write the sign-in to its audit log, so it did not sign you in. Try again in a minute; if it persists, Onwatch's store is failing.",
+                &[],
+            ),
+        )
+            .into_response();
+    }
     if let Err(e) = session.cycle_id().await {
         return store_error(e);
     }
@@ -395,6 +421,37 @@ async fn complete(
     }
     tracing::info!(who = %identity.label(), role = %identity.role, "signed in");
     Redirect::to(&safe_next(next.as_deref())).into_response()
+}
+
+/// How audit rows name a person (see `app::actions::ssr::actor`).
+fn actor_of(identity: &Identity) -> ops::audit::Actor {
+    ops::audit::Actor {
+        id: format!("{}:{}", identity.provider, identity.subject),
+        name: identity.login.clone(),
+        role: identity.role.as_str().to_owned(),
+    }
+}
+
+/// A refused sign-in is an audit row; the person is named as far as the provider said.
+async fn audit_refusal(auth: &Auth, provider: &str, e: &AuthError) {
+    let (id, name) = match e {
+        AuthError::NoRole { login, .. } => (format!("{provider}:?"), login.clone()),
+        _ => (format!("{provider}:?"), String::new()),
+    };
+    let entry = ops::audit::Entry {
+        kind: "signin.refused".into(),
+        outcome: "refused".into(),
+        detail: serde_json::json!({"provider": provider, "why": e.to_string()}),
+        ..Default::default()
+    };
+    let actor = ops::audit::Actor {
+        id,
+        name,
+        role: String::new(),
+    };
+    if let Err(err) = auth.audit.append(&actor, &entry).await {
+        tracing::error!(error = %err, "cannot audit a refused sign-in");
+    }
 }
 
 /// A failed sign-in, as a page that says what happened and what to do.
@@ -454,9 +511,18 @@ fn failure(e: AuthError) -> Response {
     }
 }
 
-pub async fn signout(session: Session) -> Response {
+pub async fn signout(State(auth): State<Auth>, session: Session) -> Response {
     if let Ok(Some(s)) = session.get::<SignedIn>(SIGNED_IN_KEY).await {
         tracing::info!(who = %s.identity.label(), "signed out");
+        let entry = ops::audit::Entry {
+            kind: "signout".into(),
+            detail: serde_json::json!({"provider": s.identity.provider}),
+            ..Default::default()
+        };
+        // The session ends either way: a sign-out is never refused.
+        if let Err(e) = auth.audit.append(&actor_of(&s.identity), &entry).await {
+            tracing::error!(error = %e, who = %s.identity.label(), "cannot audit a sign-out");
+        }
     }
     if let Err(e) = session.flush().await {
         return store_error(e);

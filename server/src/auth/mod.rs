@@ -79,6 +79,8 @@ pub struct AuthSettings {
     pub role_recheck: Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<crate::edge::IpRange>,
+    /// Sign-ins, refusals and sign-outs are audit rows.
+    pub audit: ops::audit::AuditLog,
 }
 
 /// Cheap to clone: shared settings.
@@ -139,6 +141,7 @@ impl Auth {
             github,
             oidc,
             sessions: SessionStore::new(store.clone(), Duration::from_millis(a.session_cache_ms)),
+            audit: ops::audit::AuditLog::new(store.clone()),
             pending: ops::auth::pending::PendingSignIns::new(store),
             role_recheck: Duration::from_secs(a.role_recheck_secs),
             trusted_proxies: config.server.trusted_proxies.clone(),

@@ -42,7 +42,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// What every route of the router needs, by its pattern (`/services/{slug}`): the server's own
 /// routes say it where they are declared, pages in [`app::PAGES`], server functions by their
-/// prefix (`/api/read/` viewer, `/api/act/` responder, `/api/admin/` admin, `/api/public/`
+/// prefix (`/api/read/` and `/api/attempt/` viewer, `/api/act/` responder, `/api/admin/` admin, `/api/public/`
 /// anyone).
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
@@ -89,7 +89,9 @@ pub fn server_fn_access(pattern: &str) -> Access {
     let under = |prefix: &str| pattern.starts_with(&format!("{prefix}/"));
     if under("/api/public") {
         Access::Public
-    } else if under("/api/read") {
+    } else if under("/api/read") || under("/api/attempt") {
+        // `/api/attempt`: an attempt anyone signed in may make, judged (and audited, refused
+        // or not) by the capability itself: a viewer's restart is refused by its role guard.
         Access::Signed(Role::Viewer)
     } else if under("/api/act") {
         Access::Signed(Role::Responder)

@@ -27,6 +27,14 @@ pub struct EnvironmentConfig {
     /// Set from `gateway_token_file`.
     #[serde(skip)]
     pub gateway_token: Option<secrecy::SecretString>,
+    /// File with the Supervisors' control-gateway secret (`/hab/sup/default/CTL_SECRET`): with
+    /// it, Onwatch can stop and start services here (guarded and audited); without it, the
+    /// restart buttons say that it is missing.
+    #[serde(default)]
+    pub ctl_secret_file: Option<PathBuf>,
+    /// Set from `ctl_secret_file`.
+    #[serde(skip)]
+    pub ctl_secret: Option<secrecy::SecretString>,
 }
 
 pub(super) fn default_environments() -> BTreeMap<String, EnvironmentConfig> {
@@ -70,6 +78,10 @@ pub(super) fn check(
         if let Some(file) = &env.gateway_token_file {
             env.gateway_token =
                 Some(read_secret(&format!("environments.{name}.gateway_token_file"), file)?.into());
+        }
+        if let Some(file) = &env.ctl_secret_file {
+            env.ctl_secret =
+                Some(read_secret(&format!("environments.{name}.ctl_secret_file"), file)?.into());
         }
     }
     Ok(())

@@ -51,6 +51,9 @@ pub struct Config {
     pub probes: Vec<ops::probe::ProbeSpec>,
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Guarded actions: cooldowns, time limits, leases.
+    #[serde(default)]
+    pub actions: ops::actions::ActionsOptions,
 }
 
 impl Default for Config {
@@ -64,8 +67,42 @@ impl Default for Config {
             fleet: ops::fleet::FleetOptions::default(),
             probes: Vec::new(),
             auth: AuthConfig::default(),
+            actions: ops::actions::ActionsOptions::default(),
         }
     }
+}
+
+/// `[actions]`: limits that make sense, and overrides only for environments that exist.
+fn check_actions(
+    actions: &ops::actions::ActionsOptions,
+    environments: &BTreeMap<String, EnvironmentConfig>,
+) -> Result<(), ConfigError> {
+    if actions.restart_timeout < std::time::Duration::from_secs(5) {
+        return Err(ConfigError::key(
+            "actions.restart_timeout_secs",
+            "at least 5: a restart waits for the Supervisor and the health check",
+        ));
+    }
+    if actions.lease < std::time::Duration::from_secs(1) {
+        return Err(ConfigError::key("actions.lease_secs", "at least 1"));
+    }
+    if actions.output_limit_bytes < 1024 {
+        return Err(ConfigError::key(
+            "actions.output_limit_bytes",
+            "at least 1024, so that an outcome keeps its last lines",
+        ));
+    }
+    if let Some(name) = actions
+        .cooldown_by_environment
+        .keys()
+        .find(|n| !environments.contains_key(*n))
+    {
+        return Err(ConfigError::key(
+            &format!("actions.cooldown_secs_by_environment.{name}"),
+            "no such environment: the keys are names of [environments.*]",
+        ));
+    }
+    Ok(())
 }
 
 /// Why the configuration could not be used. Its message names the key or file and what is
@@ -157,6 +194,7 @@ impl Config {
         inventory::check(&self.inventory)?;
         fleet::check(&self.fleet, &self.probes)?;
         auth::check(&mut self.auth, &self.server)?;
+        check_actions(&self.actions, &self.environments)?;
         Ok(())
     }
 

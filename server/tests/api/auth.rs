@@ -96,6 +96,43 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
         "/api/read/service-instances" | "/api/read/get-service" => {
             post(pattern, &[("slug", "datastore")])
         }
+        "/actions/{id}" => get(
+            &format!("/actions/{}", an_action(app, admin).await),
+            StatusCode::OK,
+        ),
+        "/api/actions/{id}/events" => get(
+            &format!("/api/actions/{}/events", an_action(app, admin).await),
+            StatusCode::OK,
+        ),
+        "/api/admin/audit/export" => get("/api/admin/audit/export?format=csv", StatusCode::OK),
+        "/api/read/actions" | "/api/admin/audit-verify" => post(pattern, &[]),
+        "/api/read/audit" => post(pattern, &[("query[who]", "")]),
+        "/api/read/action" => post(pattern, &[("id", "no-such-action")]),
+        "/api/read/actions-for" => post(
+            pattern,
+            &[("environment", "live"), ("host", host), ("service", "")],
+        ),
+        "/api/read/action-preview" => post(
+            pattern,
+            &[
+                ("environment", "live"),
+                ("host", host),
+                ("service_group", "builder-api.live"),
+            ],
+        ),
+        // A request every role may make; the action's own guards refuse this one (a wrong
+        // confirmation), which is a 200 with the verdicts.
+        "/api/attempt/restart-service" => post(
+            pattern,
+            &[
+                ("environment", "live"),
+                ("host", host),
+                ("service_group", "builder-api.live"),
+                ("reason", "wall test"),
+                ("confirmation", "not it"),
+                ("idempotency_key", &ops::auth::random_token()),
+            ],
+        ),
         "/api/admin/revoke-session" => {
             // A fresh session each time, so that each allowed call has one to revoke.
             let victim = format!("victim-{}", ops::auth::random_token()[..8].to_lowercase());
@@ -105,6 +142,38 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
         }
         _ => return None,
     })
+}
+
+/// One real action (a restart in acceptance, made once per test run) for the routes that
+/// show an action.
+async fn an_action(app: &TestApp, admin: &Client) -> String {
+    static ACTION: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    ACTION
+        .get_or_init(|| async {
+            let answer: serde_json::Value = app
+                .call(
+                    admin,
+                    "/api/attempt/restart-service",
+                    &[
+                        ("environment", "acceptance"),
+                        ("host", "builder-api-acceptance-1"),
+                        ("service_group", "builder-api.acceptance"),
+                        ("reason", "wall test"),
+                        ("confirmation", "builder-api"),
+                        ("idempotency_key", "wall-test-action"),
+                    ],
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            answer["Started"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("the wall test's action did not start: {answer}"))
+                .to_owned()
+        })
+        .await
+        .clone()
 }
 
 async fn call(app: &TestApp, client: &Client, r: &Recipe) -> reqwest::Response {
@@ -137,6 +206,9 @@ async fn the_wall_covers_every_route_and_server_function() {
     std::fs::write(&fleet_file, sim.fleet_file().to_toml()).unwrap();
     config.inventory.source = server::config::InventorySourceKind::Static;
     config.inventory.fleet_file = Some(fleet_file);
+    for env in config.environments.values_mut() {
+        env.ctl_secret = Some("demo-ctl-secret".to_owned().into());
+    }
     std::fs::create_dir_all(config.server.site_root.join("pkg")).unwrap();
     std::fs::write(config.server.site_root.join("pkg/onwatch.css"), "body {}").unwrap();
     // Added here, declared nowhere: the wall must refuse it.
@@ -224,7 +296,7 @@ async fn the_wall_covers_every_route_and_server_function() {
                     r.path
                 );
             } else {
-                let body = if r.path == app::live::EVENTS_PATH {
+                let body = if r.path == app::live::EVENTS_PATH || r.path.ends_with("/events") {
                     String::new()
                 } else {
                     res.text().await.unwrap_or_default()

@@ -20,6 +20,10 @@ async fn app_on_sim(sim: &FleetSim, kind: StoreKind) -> TestApp {
     config.inventory.fleet_file = Some(fleet_file);
     config.fleet.interval = Duration::from_millis(200);
     config.fleet.host_timeout = Duration::from_millis(800);
+    // The simulator's control-gateway secret: pages offer working restart buttons.
+    for env in config.environments.values_mut() {
+        env.ctl_secret = Some("demo-ctl-secret".to_owned().into());
+    }
     spawn_app_with(config, dir, Router::new()).await
 }
 
@@ -69,9 +73,12 @@ async fn every_page_route_renders_with_real_fleet_values() {
         routes.iter().map(|r| r.path()).collect::<Vec<_>>()
     );
     let host = "builder-api-live-1";
+    let action = crate::actions::an_acceptance_restart(&app.address, &admin).await;
     for route in routes {
         let path = route.path();
         let url = path
+            .replace("{id}", &action)
+            .replace(":id", &action)
             .replace("{env}", "live")
             .replace(":env", "live")
             .replace("{host}", host)

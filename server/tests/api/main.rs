@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port, on SQLite and on Postgres.
 //! One test binary (modules below) so that the server is linked once.
 
+mod actions;
 mod auth;
 mod auth_github;
 mod auth_oidc;

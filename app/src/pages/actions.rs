@@ -1,0 +1,440 @@
+//! Guarded actions in the browser: the restart control (a button, or for a viewer the reason it
+//! is not theirs), the confirmation dialog with its preview, one page per action with its live
+//! output, and the list of recent actions.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::fleet_common::host_href;
+use super::LoadError;
+use crate::actions::{
+    action_preview, action_progress, recent_actions, restart_service, ActionSummary, PreviewView,
+    ProgressView, SubmitView, VerdictView,
+};
+use crate::fmt;
+
+/// The signed-in person's role, from the shell's data.
+pub fn my_role() -> Option<vocab::Role> {
+    use_context::<crate::components::Shell>()
+        .and_then(|s| s.0.ok())
+        .and_then(|d| d.signed_in)
+        .map(|s| s.role)
+}
+
+/// A fresh idempotency key for one dialog: a double click or a retried request carries the
+/// same key and runs once. Not a secret, only unique.
+fn new_key() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let mut s = String::new();
+        for _ in 0..4 {
+            let n = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+            s.push_str(&format!("{n:08x}"));
+        }
+        s.push_str(&format!("{:x}", js_sys::Date::now() as u64));
+        s
+    }
+    #[cfg(not(feature = "hydrate"))]
+    String::new()
+}
+
+/// Which restart dialog is open on the page: (environment, host, service group). The dialog is
+/// drawn once by [`RestartDialogSlot`], outside the live tables, so that a fleet update that
+/// redraws a table never closes it or loses what was typed.
+#[derive(Clone, Copy)]
+pub struct DialogSlot(pub RwSignal<Option<(String, String, String)>>);
+
+/// Makes the page's [`DialogSlot`]; call it before drawing any [`RestartControl`].
+pub fn provide_dialog_slot() -> DialogSlot {
+    let slot = DialogSlot(RwSignal::new(None));
+    provide_context(slot);
+    slot
+}
+
+/// Draws the open dialog, if any.
+#[component]
+pub fn RestartDialogSlot(dialog: DialogSlot) -> impl IntoView {
+    move || {
+        dialog.0.get().map(|(environment, host, service_group)| {
+            view! {
+                <RestartDialog environment host service_group
+                    on_close=Callback::new(move |_| dialog.0.set(None))/>
+            }
+        })
+    }
+}
+
+/// "Restart…" for a responder, or, for a viewer, a disabled button and why it is not theirs.
+#[component]
+pub fn RestartControl(environment: String, host: String, service_group: String) -> impl IntoView {
+    let role = my_role();
+    if !role.is_some_and(|r| r.allows(vocab::Role::Responder)) {
+        let you = role.map(|r| r.as_str()).unwrap_or("not signed in");
+        return view! {
+            <span class="act-denied">
+                <button type="button" class="button btn-act" disabled=true>"Restart"</button>
+                <span class="muted small" data-testid="restart-denied">" Needs the responder role (you: " {you} "); ask an admin."</span>
+            </span>
+        }
+        .into_any();
+    }
+    let slot = use_context::<DialogSlot>();
+    let label = format!("Restart {service_group} on {host}");
+    view! {
+        <button type="button" class="button btn-act" aria-label=label data-testid="restart-open"
+            on:click=move |_| {
+                if let Some(slot) = slot {
+                    slot.0.set(Some((environment.clone(), host.clone(), service_group.clone())));
+                }
+            }>"Restart…"</button>
+    }
+    .into_any()
+}
+
+/// The confirmation dialog: what will happen and to what, every guard's verdict, the reason,
+/// the acceptance question for production, and the typed confirmation.
+#[component]
+fn RestartDialog(
+    environment: String,
+    host: String,
+    service_group: String,
+    on_close: Callback<()>,
+) -> impl IntoView {
+    let (e, h, g) = (environment.clone(), host.clone(), service_group.clone());
+    let preview = crate::data::resource(
+        || (),
+        move |_| action_preview(e.clone(), h.clone(), g.clone()),
+    );
+    let key = StoredValue::new(new_key());
+    let reason = RwSignal::new(String::new());
+    let confirmation = RwSignal::new(String::new());
+    let tried = RwSignal::new(String::new());
+    let refused = RwSignal::new(Vec::<VerdictView>::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let navigate = leptos_router::hooks::use_navigate();
+    let (env_s, host_s, group_s) = (environment.clone(), host.clone(), service_group.clone());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let (env_s, host_s, group_s) = (env_s.clone(), host_s.clone(), group_s.clone());
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            let result = restart_service(
+                env_s,
+                host_s,
+                group_s,
+                reason.get_untracked(),
+                confirmation.get_untracked(),
+                tried.get_untracked(),
+                key.get_value(),
+            )
+            .await;
+            busy.set(false);
+            match result {
+                Ok(SubmitView::Started { id, .. }) => {
+                    navigate(&format!("/actions/{id}"), Default::default())
+                }
+                Ok(SubmitView::Refused { verdicts }) => {
+                    refused.set(verdicts.into_iter().filter(VerdictView::refuses).collect());
+                    // A refused request ran nothing: the next try is a new request.
+                    key.set_value(new_key());
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    let close = move |_| on_close.run(());
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            on_close.run(());
+        }
+    };
+    let title = format!("Restart {service_group} on {host}");
+    view! {
+        <div class="modal-backdrop">
+            <div class="modal" role="dialog" aria-modal="true" aria-labelledby="restart-title" data-testid="restart-dialog" on:keydown=on_key>
+                <h2 id="restart-title">{title}</h2>
+                <Suspense fallback=|| view! { <p class="muted">"Reading the target's state…"</p> }>
+                    {move || Suspend::new(async move {
+                        match preview.await {
+                            Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                            Ok(p) => view! { <PreviewPanel preview=p.clone()/> <RestartForm preview=p reason confirmation tried busy/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+                {move || (!refused.get().is_empty()).then(|| view! {
+                    <div class="callout callout-error" role="alert" data-testid="restart-refused">
+                        <strong>"Refused: nothing ran."</strong>
+                        <ul>{refused.get().into_iter().map(|v| view! { <li data-guard=v.guard.clone()><strong>{v.guard.clone()}</strong>": " {v.message}</li> }).collect_view()}</ul>
+                    </div>
+                })}
+                {move || error.get().map(|e| view! { <div class="callout callout-error" role="alert">"Could not send the request: " {e}</div> })}
+                <form on:submit=submit id="restart-form">
+                    <div class="modal-buttons">
+                        <button type="submit" class="button btn-danger" data-testid="restart-submit" disabled=move || busy.get()>
+                            {move || if busy.get() { "Sending…" } else { "Restart" }}
+                        </button>
+                        <button type="button" class="button" on:click=close>"Cancel"</button>
+                    </div>
+                </form>
+            </div>
+        </div>
+    }
+}
+
+/// What the preview says before anything runs.
+#[component]
+fn PreviewPanel(preview: PreviewView) -> impl IntoView {
+    let now = preview.now_ms;
+    let badge = crate::api::EnvironmentSummary {
+        name: preview.environment.clone(),
+        production: preview.production,
+        description: String::new(),
+    };
+    view! {
+        <dl class="facts" data-testid="restart-preview">
+            <dt>"Environment"</dt><dd><crate::components::EnvBadge env=badge/></dd>
+            <dt>"Host"</dt><dd><a href=host_href(&preview.environment, &preview.host)>{preview.host.clone()}</a>
+                {(!preview.host_reachable).then(|| view! { <span class="warn-inline">" (its Supervisor is not answering now)"</span> })}</dd>
+            <dt>"Goes down"</dt><dd>
+                {preview.affected.iter().map(|(g, cell, since)| view! {
+                    <div><code>{g.clone()}</code>" — " <super::fleet_common::StateCell state=*cell/> " " <span class="muted small">{fmt::since(now, *since)}</span></div>
+                }).collect_view()}
+            </dd>
+            <dt>"On call"</dt><dd>{preview.on_call.clone().unwrap_or_else(|| "not known: no rotation is set up in Onwatch yet".into())}</dd>
+        </dl>
+        <ul class="verdicts" data-testid="verdicts">
+            {preview.verdicts.iter().map(|v| {
+                let icon = match v.level.as_str() { "pass" => "✔", "warn" => "▲", _ => "✖" };
+                view! { <li class=format!("verdict verdict-{}", v.level) data-guard=v.guard.clone()><span aria-hidden="true">{icon}</span>" " <strong>{v.guard.clone()}</strong>": " {v.message.clone()}</li> }
+            }).collect_view()}
+        </ul>
+        {(!preview.recent.is_empty()).then(|| view! {
+            <h3>"Recent actions on this host"</h3>
+            <ActionList actions=preview.recent.clone() now_ms=now/>
+        })}
+    }
+}
+
+/// The fields: reason, the acceptance question (production), the typed confirmation.
+#[component]
+fn RestartForm(
+    preview: PreviewView,
+    reason: RwSignal<String>,
+    confirmation: RwSignal<String>,
+    tried: RwSignal<String>,
+    busy: RwSignal<bool>,
+) -> impl IntoView {
+    let expected = preview.confirmation.clone();
+    let expected2 = expected.clone();
+    // The dialog appears without a page load, so `autofocus` alone does nothing: focus the
+    // first field once it is in the document (the keyboard path starts typing at once).
+    let first = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(el) = first.get() {
+            // The node exists before it is in the document: focus it on the next frame.
+            request_animation_frame(move || {
+                let _ = el.focus();
+            });
+        }
+    });
+    let matches = move || confirmation.get().trim() == expected2;
+    view! {
+        <div class="restart-fields">
+            <label for="restart-reason">"Why (kept in the audit log)"</label>
+            <textarea id="restart-reason" form="restart-form" required=true rows="2" node_ref=first
+                data-testid="restart-reason" maxlength="2000"
+                prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))
+                disabled=move || busy.get()></textarea>
+            {preview.production.then(|| view! {
+                <fieldset class="acceptance-first" data-testid="acceptance-first">
+                    <legend>"Was this tried in acceptance first? (the runbook asks)"</legend>
+                    <label><input type="radio" name="tried" form="restart-form" value="yes" on:change=move |_| tried.set("yes".into())/>" Yes"</label>
+                    <label><input type="radio" name="tried" form="restart-form" value="no" on:change=move |_| tried.set("no".into())/>" No"</label>
+                </fieldset>
+            })}
+            <label for="restart-confirm" class=if preview.production { "confirm-prod" } else { "" }>
+                "Type " <code>{expected.clone()}</code> " to confirm"
+            </label>
+            <input id="restart-confirm" form="restart-form" type="text" autocomplete="off" spellcheck="false"
+                data-testid="restart-confirm" class=move || if matches() { "confirm-ok" } else { "" }
+                prop:value=move || confirmation.get() on:input=move |ev| confirmation.set(event_target_value(&ev))
+                disabled=move || busy.get()/>
+        </div>
+    }
+}
+
+/// Actions as a table: when, what, where, who, how it ended.
+#[component]
+pub fn ActionList(actions: Vec<ActionSummary>, now_ms: i64) -> impl IntoView {
+    view! {
+        <div class="table-scroll">
+        <table class="actions-list" data-testid="actions-list">
+            <thead><tr><th>"When"</th><th>"What"</th><th>"Where"</th><th>"Who"</th><th>"Outcome"</th></tr></thead>
+            <tbody>
+                {actions.into_iter().map(|a| view! {
+                    <tr data-action=a.id.clone() data-state=a.state.clone()>
+                        <td class="small">{fmt::utc_clock(a.requested_ms)} " (" {fmt::age(now_ms - a.requested_ms)} " ago)"</td>
+                        <td><a href=format!("/actions/{}", a.id)>"restart " <code>{a.service.clone()}</code></a></td>
+                        <td>{a.environment.clone()} " / " {a.host.clone()}</td>
+                        <td>{a.actor_name.clone()}<div class="muted small">{a.reason.clone()}</div></td>
+                        <td><span class=format!("outcome outcome-{}", a.state)>{a.state.clone()}</span><div class="muted small">{a.summary.clone()}</div></td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        </div>
+    }
+}
+
+/// The newest actions on a service (any host) or on a host: for the service and host pages.
+#[component]
+pub fn RecentActions(
+    #[prop(optional)] environment: String,
+    #[prop(optional)] host: String,
+    #[prop(optional)] service: String,
+) -> impl IntoView {
+    let live = crate::live::use_live_fleet();
+    let list = crate::data::resource(
+        move || live.version.get(),
+        move |_| crate::actions::actions_for(environment.clone(), host.clone(), service.clone()),
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading recent actions…"</p> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                    Ok(v) if v.is_empty() => view! { <p class="muted" data-testid="no-actions">"No action taken through Onwatch here yet."</p> }.into_any(),
+                    Ok(v) => view! { <ActionList actions=v now_ms=now()/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// `/actions`: the newest actions everywhere.
+#[component]
+pub fn ActionsPage() -> impl IntoView {
+    let live = crate::live::use_live_fleet();
+    let list = crate::data::resource(move || live.version.get(), |_| recent_actions());
+    view! {
+        <Title text="Actions"/>
+        <section class="page">
+            <h1>"Actions"</h1>
+            <p class="lede">"Every restart started through Onwatch, newest first. Each is in the "<a href="/audit">"audit log"</a>" with its guards' verdicts. Restart a service from its page or from an alarm."</p>
+            <Transition fallback=|| view! { <p class="muted">"Loading actions…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                        Ok(v) if v.is_empty() => view! { <p class="muted" data-testid="no-actions">"No action has been taken through Onwatch yet."</p> }.into_any(),
+                        Ok(v) => view! { <ActionList actions=v now_ms=now()/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn now() -> i64 {
+    #[cfg(feature = "hydrate")]
+    return js_sys::Date::now() as i64;
+    #[cfg(not(feature = "hydrate"))]
+    return std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+}
+
+/// `/actions/{id}`: one action, its output as it comes, its outcome. A reload re-attaches.
+#[component]
+pub fn ActionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let first = crate::data::resource(id, action_progress);
+    let live = RwSignal::new(None::<ProgressView>);
+    follow(id, live);
+    view! {
+        <section class="page">
+            <Suspense fallback=|| view! { <p class="muted">"Loading the action…"</p> }>
+                {move || Suspend::new(async move {
+                    match first.await {
+                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                        Ok(None) => view! {
+                            {super::answer_not_found()}
+                            <Title text="Unknown action"/>
+                            <h1>"Unknown action"</h1>
+                            <p>"Onwatch knows no action by that id. "<a href="/actions">"See all actions"</a>"."</p>
+                        }.into_any(),
+                        Ok(Some(p)) => {
+                            let shown = move || live.get().unwrap_or_else(|| p.clone());
+                            view! { {move || view! { <ActionDetail p=shown()/> }} }.into_any()
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn ActionDetail(p: ProgressView) -> impl IntoView {
+    let running = p.state == "running";
+    let title = format!("Restart of {} on {}", p.service, p.host);
+    view! {
+        <Title text=title.clone()/>
+        <p class="crumbs"><a href="/actions">"Actions"</a>" / "{p.id.clone()}</p>
+        <h1>{title}</h1>
+        <dl class="facts">
+            <dt>"State"</dt><dd><span class=format!("outcome outcome-{}", p.state) data-testid="action-state" aria-live="polite">{p.state.clone()}</span>
+                {running.then(|| view! { <span class="muted">" — " {p.step.clone()} "…"</span> })}</dd>
+            <dt>"Where"</dt><dd>{p.environment.clone()} " / " <a href=host_href(&p.environment, &p.host)>{p.host.clone()}</a></dd>
+            <dt>"Who"</dt><dd>{p.actor_name.clone()}</dd>
+            <dt>"Why"</dt><dd>{p.reason.clone()}</dd>
+            <dt>"Started"</dt><dd>{fmt::utc_clock(p.requested_ms)}</dd>
+            {(!p.summary.is_empty()).then(|| view! { <dt>"Outcome"</dt><dd data-testid="action-summary">{p.summary.clone()}</dd> })}
+        </dl>
+        <h2>"Output"</h2>
+        <pre class="action-output" data-testid="action-output" aria-live="polite">{p.lines.join("\n")}</pre>
+        <p class="muted small">"The same rows are in the "<a href=format!("/audit?action={}", p.id)>"audit log"</a>"."</p>
+    }
+}
+
+/// Follows the action's events in the browser: each event is its whole progress.
+#[cfg(feature = "hydrate")]
+fn follow(id: impl Fn() -> String + 'static, live: RwSignal<Option<ProgressView>>) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    Effect::new(move |prev: Option<Option<web_sys::EventSource>>| {
+        if let Some(Some(old)) = prev {
+            old.close();
+        }
+        let url = format!("/api/actions/{}/events", id());
+        let source = web_sys::EventSource::new(&url).ok()?;
+        let closer = source.clone();
+        let on_progress =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                let Some(text) = ev.data().as_string() else {
+                    return;
+                };
+                if let Ok(p) = serde_json::from_slice::<ProgressView>(text.as_bytes()) {
+                    if p.state != "running" {
+                        closer.close();
+                    }
+                    live.set(Some(p));
+                }
+            });
+        let _ = source
+            .add_event_listener_with_callback("progress", on_progress.as_ref().unchecked_ref());
+        on_progress.forget();
+        Some(source)
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn follow(_id: impl Fn() -> String + 'static, _live: RwSignal<Option<ProgressView>>) {}

@@ -1,0 +1,753 @@
+//! Guarded actions against the simulator's control gateway, through the real server: the
+//! restart seen in the fleet model, every guard refusing on its own, one action per host under
+//! concurrency, idempotency, and every attempt in the hash-chained audit log.
+
+use std::time::Duration;
+
+use axum::Router;
+use ops::sim::{demo_layout, FleetSim};
+use server::config::InventorySourceKind;
+use sqlx::{Connection, Row};
+
+use crate::helpers::{spawn_app_with, test_config, StoreKind, TestApp};
+
+/// An Onwatch on the simulated fleet, with the control-gateway secret `secret` for both
+/// environments (none: no executor), no cooldown unless the test sets one.
+async fn app_with(
+    sim: &FleetSim,
+    kind: StoreKind,
+    secret: Option<&str>,
+    tune: impl FnOnce(&mut server::config::Config),
+) -> TestApp {
+    let (mut config, dir) = test_config(kind).await;
+    let fleet_file = dir.path().join("fleet.toml");
+    std::fs::write(&fleet_file, sim.fleet_file().to_toml()).unwrap();
+    config.inventory.source = InventorySourceKind::Static;
+    config.inventory.fleet_file = Some(fleet_file);
+    config.fleet.interval = Duration::from_millis(200);
+    config.fleet.host_timeout = Duration::from_millis(800);
+    config.actions.cooldown = Duration::ZERO;
+    config.actions.restart_timeout = Duration::from_secs(20);
+    for env in config.environments.values_mut() {
+        env.ctl_secret = secret.map(|s| s.to_owned().into());
+    }
+    tune(&mut config);
+    spawn_app_with(config, dir, Router::new()).await
+}
+
+struct Restart<'a> {
+    env: &'a str,
+    host: &'a str,
+    group: &'a str,
+    reason: &'a str,
+    confirmation: &'a str,
+    tried: &'a str,
+    key: String,
+}
+
+impl<'a> Restart<'a> {
+    fn acceptance_api() -> Restart<'a> {
+        Restart {
+            env: "acceptance",
+            host: "builder-api-acceptance-1",
+            group: "builder-api.acceptance",
+            reason: "502s from the depot",
+            confirmation: "builder-api",
+            tried: "",
+            key: ops::auth::random_token(),
+        }
+    }
+}
+
+/// Sends the restart as the browser does; the answer's JSON (`Started` or `Refused`).
+async fn restart(addr: &str, client: &reqwest::Client, r: &Restart<'_>) -> serde_json::Value {
+    let res = client
+        .post(format!("{addr}/api/attempt/restart-service"))
+        .header("origin", addr)
+        .form(&[
+            ("environment", r.env),
+            ("host", r.host),
+            ("service_group", r.group),
+            ("reason", r.reason),
+            ("confirmation", r.confirmation),
+            ("tried_in_acceptance", r.tried),
+            ("idempotency_key", &r.key),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    res.json().await.unwrap()
+}
+
+fn refusing_guards(answer: &serde_json::Value) -> Vec<String> {
+    answer["Refused"]["verdicts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not refused: {answer}"))
+        .iter()
+        .filter(|v| v["level"] == "refuse")
+        .map(|v| v["guard"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Follows the action's event stream until it ends; its last progress.
+async fn follow(addr: &str, client: &reqwest::Client, id: &str) -> serde_json::Value {
+    let res = client
+        .get(format!("{addr}/api/actions/{id}/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut res = res;
+    let mut buf = String::new();
+    let mut last = serde_json::Value::Null;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, res.chunk()).await {
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let event: String = buf.drain(..end + 2).collect();
+            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                last = serde_json::from_str(data).unwrap();
+            }
+        }
+    }
+    assert_ne!(
+        last["state"], "running",
+        "the stream ended before the action: {last}"
+    );
+    last
+}
+
+async fn audit_kinds(app: &TestApp) -> Vec<(String, String, String)> {
+    let mut conn = sqlx::AnyConnection::connect(&app.store_url).await.unwrap();
+    sqlx::query("SELECT kind, outcome, action_id FROM audit_log ORDER BY seq")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get("kind"), r.get("outcome"), r.get("action_id")))
+        .collect()
+}
+
+fn pid_of(sim: &FleetSim, host: &str) -> Option<u32> {
+    let state = sim.host(host).unwrap().state_json();
+    state["services"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == "builder-api" && s["process_up"] == true)?["pid"]
+        .as_u64()
+        .map(|p| p as u32)
+}
+
+/// Starts a restart of builder-api in acceptance as `client` (a responder or admin); its id.
+pub async fn an_acceptance_restart(addr: &str, client: &reqwest::Client) -> String {
+    let answer = restart(addr, client, &Restart::acceptance_api()).await;
+    answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not started: {answer}"))
+        .to_owned()
+}
+
+/// A responder restarts a service in acceptance: the Supervisor stops and starts it (a new
+/// pid), the page's output follows the steps, the outcome says healthy again, and the audit
+/// log holds the intent before the outcome, in a chain that verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_goes_through_the_control_gateway_and_is_audited() {
+    let sim = FleetSim::start(demo_layout(31)).await.unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, Some("demo-ctl-secret"), |_| {}).await;
+    let ada = app.signed_in("ada", "responder").await;
+    let before = pid_of(&sim, "builder-api-acceptance-1").expect("running before");
+
+    let answer = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert!(
+        done["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("healthy again after"),
+        "{done}"
+    );
+    let lines = done["lines"].as_array().unwrap();
+    for step in ["SvcStop", "is down", "SvcStart", "is up", "healthy again"] {
+        assert!(
+            lines.iter().any(|l| l.as_str().unwrap().contains(step)),
+            "no `{step}` in {lines:?}"
+        );
+    }
+    let after = pid_of(&sim, "builder-api-acceptance-1").expect("running after");
+    assert_ne!(before, after, "a new process");
+
+    let kinds = audit_kinds(&app).await;
+    let of_action: Vec<&str> = kinds
+        .iter()
+        .filter(|(_, _, a)| *a == id)
+        .map(|(k, _, _)| k.as_str())
+        .collect();
+    assert_eq!(of_action, ["action.intent", "action.outcome"]);
+    assert!(kinds
+        .iter()
+        .any(|(k, o, a)| k == "action.outcome" && o == "succeeded" && *a == id));
+    let store = ops::store::Store::open(&app.store_url, &Default::default())
+        .await
+        .unwrap();
+    let v = ops::audit::AuditLog::new(store).verify().await.unwrap();
+    assert_eq!(v.broken, None);
+    assert!(v.rows >= 3, "sign-in, intent, outcome");
+
+    // The action's page shows the outcome in its state cell.
+    let page = crate::dom::Page::parse(&app.html(&ada, &format!("/actions/{id}")).await);
+    assert_eq!(page.text("[data-testid=action-state]"), "succeeded");
+}
+
+/// A wrong control-gateway secret: the Supervisor refuses the handshake; the action fails with
+/// that reason, the service is untouched, the outcome is audited as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_is_refused_by_the_supervisor() {
+    let sim = FleetSim::start(demo_layout(32)).await.unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, Some("not-the-secret"), |_| {}).await;
+    let ada = app.signed_in("ada", "responder").await;
+    let before = pid_of(&sim, "builder-api-acceptance-1");
+    let answer = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"].as_str().unwrap().to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "failed");
+    let summary = done["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("the stop was not taken") && summary.contains("refused"),
+        "{summary}"
+    );
+    assert_eq!(
+        pid_of(&sim, "builder-api-acceptance-1"),
+        before,
+        "untouched"
+    );
+    let kinds = audit_kinds(&app).await;
+    assert!(kinds
+        .iter()
+        .any(|(k, o, a)| k == "action.outcome" && o == "failed" && *a == id));
+}
+
+/// Each guard refuses on its own, says why, runs nothing, and the refusal is an audit row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_guard_refuses_on_its_own_and_is_audited() {
+    let sim = FleetSim::start(demo_layout(33)).await.unwrap();
+    let app = app_with(&sim, StoreKind::Postgres, Some("demo-ctl-secret"), |c| {
+        c.actions.cooldown = Duration::from_secs(3600);
+    })
+    .await;
+    let ada = app.signed_in("ada", "responder").await;
+    let viewer = app.signed_in("vic", "viewer").await;
+    let before = pid_of(&sim, "builder-api-live-1");
+
+    let r = Restart::acceptance_api();
+    assert_eq!(
+        refusing_guards(&restart(&app.address, &viewer, &r).await),
+        ["role"]
+    );
+    let bad = Restart {
+        confirmation: "builder-apx",
+        ..Restart::acceptance_api()
+    };
+    assert_eq!(
+        refusing_guards(&restart(&app.address, &ada, &bad).await),
+        ["confirmation"]
+    );
+    let bad = Restart {
+        reason: "  ",
+        ..Restart::acceptance_api()
+    };
+    assert_eq!(
+        refusing_guards(&restart(&app.address, &ada, &bad).await),
+        ["reason"]
+    );
+    let live = Restart {
+        env: "live",
+        host: "builder-api-live-1",
+        group: "builder-api.live",
+        confirmation: "live/builder-api",
+        ..Restart::acceptance_api()
+    };
+    assert_eq!(
+        refusing_guards(&restart(&app.address, &ada, &live).await),
+        ["acceptance_first"],
+        "production asks whether it was tried in acceptance"
+    );
+    let live_short = Restart {
+        confirmation: "builder-api",
+        tried: "yes",
+        ..live
+    };
+    assert_eq!(
+        refusing_guards(&restart(&app.address, &ada, &live_short).await),
+        ["confirmation"],
+        "production wants the environment typed too"
+    );
+    let nowhere = Restart {
+        host: "no-such-host",
+        ..Restart::acceptance_api()
+    };
+    assert_eq!(
+        refusing_guards(&restart(&app.address, &ada, &nowhere).await),
+        ["target"]
+    );
+    assert_eq!(pid_of(&sim, "builder-api-live-1"), before, "nothing ran");
+
+    // The cooldown: one restart runs, the next on the same host within the hour is refused.
+    let first = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    let id = first["Started"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(follow(&app.address, &ada, &id).await["state"], "succeeded");
+    let again = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    assert_eq!(refusing_guards(&again), ["cooldown"]);
+    let why = again["Refused"]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["guard"] == "cooldown")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        why.contains("ada's restart of builder-api.acceptance") && why.contains("wait"),
+        "{why}"
+    );
+
+    let refused = audit_kinds(&app)
+        .await
+        .into_iter()
+        .filter(|(k, _, _)| k == "action.refused")
+        .count();
+    assert_eq!(refused, 7, "every refusal is a row");
+}
+
+/// Without a control-gateway secret for the environment the executor guard says what to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_no_executor_and_the_dialog_says_what_to_set() {
+    let sim = FleetSim::start(demo_layout(34)).await.unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, None, |_| {}).await;
+    let ada = app.signed_in("ada", "responder").await;
+    let answer = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    assert_eq!(refusing_guards(&answer), ["executor"]);
+    let preview: serde_json::Value = app
+        .call(
+            &ada,
+            "/api/read/action-preview",
+            &[
+                ("environment", "acceptance"),
+                ("host", "builder-api-acceptance-1"),
+                ("service_group", "builder-api.acceptance"),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let executor = preview["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["guard"] == "executor")
+        .unwrap();
+    assert_eq!(executor["level"], "refuse");
+    assert!(executor["message"]
+        .as_str()
+        .unwrap()
+        .contains("ctl_secret_file"));
+}
+
+/// Twenty restarts of one host at once: exactly one runs, nineteen are refused with the lock's
+/// (or, once it ended, the cooldown's) reason, and all twenty are in the audit log.
+async fn twenty_at_once(kind: StoreKind) {
+    let sim = FleetSim::start(demo_layout(35)).await.unwrap();
+    let app = app_with(&sim, kind, Some("demo-ctl-secret"), |c| {
+        c.actions.cooldown = Duration::from_secs(3600);
+    })
+    .await;
+    let ada = app.signed_in("ada", "responder").await;
+    let answers = futures_util::future::join_all((0..20).map(|_| {
+        let app = &app;
+        let ada = &ada;
+        async move { restart(&app.address, ada, &Restart::acceptance_api()).await }
+    }))
+    .await;
+    let started: Vec<&serde_json::Value> = answers
+        .iter()
+        .filter(|a| a.get("Started").is_some())
+        .collect();
+    assert_eq!(started.len(), 1, "{answers:?}");
+    for a in answers.iter().filter(|a| a.get("Refused").is_some()) {
+        let guards = refusing_guards(a);
+        assert!(
+            guards == ["lock"] || guards == ["cooldown"],
+            "refused for the host being busy: {a}"
+        );
+    }
+    let id = started[0]["Started"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(follow(&app.address, &ada, &id).await["state"], "succeeded");
+    let kinds = audit_kinds(&app).await;
+    let intents = kinds
+        .iter()
+        .filter(|(k, _, _)| k == "action.intent")
+        .count();
+    let refused = kinds
+        .iter()
+        .filter(|(k, _, _)| k == "action.refused")
+        .count();
+    assert_eq!((intents, refused), (1, 19));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_restarts_run_once_on_sqlite() {
+    twenty_at_once(StoreKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_restarts_run_once_on_postgres() {
+    twenty_at_once(StoreKind::Postgres).await;
+}
+
+/// The same request twice (a double click, a retry): one action, the second answer names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_request_runs_once() {
+    let sim = FleetSim::start(demo_layout(36)).await.unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, Some("demo-ctl-secret"), |_| {}).await;
+    let ada = app.signed_in("ada", "responder").await;
+    let r = Restart::acceptance_api();
+    let one = restart(&app.address, &ada, &r).await;
+    let two = restart(&app.address, &ada, &r).await;
+    let id = one["Started"]["id"].as_str().unwrap();
+    assert_eq!(two["Started"]["id"].as_str(), Some(id), "{two}");
+    assert_eq!(two["Started"]["repeated"], true);
+    follow(&app.address, &ada, id).await;
+    let kinds = audit_kinds(&app).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|(k, _, _)| k == "action.intent")
+            .count(),
+        1
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|(k, _, _)| k == "action.duplicate")
+            .count(),
+        1
+    );
+}
+
+/// A client signed in at `addr` with the development sign-in.
+async fn sign_in(addr: &str, name: &str, role: &str) -> reqwest::Client {
+    let client = crate::helpers::cookie_client();
+    let res = client
+        .post(format!("{addr}/auth/dev"))
+        .header("origin", addr)
+        .form(&[("name", name), ("role", role), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    client
+}
+
+/// The real binary on `config` (a TOML file), its address once it listens, and its log lines.
+fn spawn_binary(
+    dir: &std::path::Path,
+    config: &std::path::Path,
+) -> (
+    std::process::Child,
+    String,
+    std::sync::mpsc::Receiver<String>,
+) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onwatch"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ONWATCH_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .current_dir(dir)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server starts");
+        if let Some(a) = line.split("listening on ").nth(1) {
+            break a.trim().to_owned();
+        }
+    };
+    (child, addr, rx)
+}
+
+/// `kill -9` of Onwatch while a restart runs: the intent row is there, the next Onwatch on the
+/// store marks the action interrupted (an outcome row by Onwatch itself), and nothing is run
+/// again: the service stays as the cut-off action left it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_onwatch_leaves_an_interrupted_action_never_rerun() {
+    let mut spec = demo_layout(37);
+    // A slow Supervisor: the stop takes 3 s, so the kill lands in the middle of the action.
+    spec.transition_delay_ms = 3000;
+    let sim = FleetSim::start(spec).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.toml");
+    std::fs::write(&fleet, sim.fleet_file().to_toml()).unwrap();
+    let secret = dir.path().join("ctl-secret");
+    std::fs::write(&secret, "demo-ctl-secret").unwrap();
+    let store = format!("sqlite://{}/onwatch.db", dir.path().display());
+    let config = dir.path().join("onwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nsite_root = \"{site}\"\n\
+             [store]\nurl = \"{store}\"\n[auth]\ndev_signin = true\n\
+             [inventory]\nsource = \"static\"\nfleet_file = \"{fleet}\"\n\
+             [fleet]\npoll_interval_ms = 200\n\
+             [actions]\ncooldown_secs = 0\nlease_secs = 2\n\
+             [environments.live]\nproduction = true\nctl_secret_file = \"{secret}\"\n\
+             [environments.acceptance]\nctl_secret_file = \"{secret}\"\n",
+            site = dir.path().join("site").display(),
+            fleet = fleet.display(),
+            secret = secret.display(),
+        ),
+    )
+    .unwrap();
+    let (mut first, addr, _log) = spawn_binary(dir.path(), &config);
+    let base = addr.clone();
+    let ada = sign_in(&base, "ada", "responder").await;
+    let answer = restart(&base, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"].as_str().unwrap().to_owned();
+    // In the middle: the Supervisor has taken the stop and the process is on its way down.
+    let mut events = ada
+        .get(format!("{base}/api/actions/{id}/events"))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while !seen.contains("SvcStop") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+            .await
+            .expect("progress arrives")
+            .unwrap()
+            .expect("the stream goes on");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&store).await.unwrap();
+    let rows: Vec<(String, String)> =
+        sqlx::query("SELECT kind, outcome FROM audit_log WHERE action_id = $1 ORDER BY seq")
+            .bind(&id)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("kind"), r.get("outcome")))
+            .collect();
+    assert_eq!(rows, [("action.intent".to_owned(), String::new())]);
+
+    let (mut second, addr, _log2) = spawn_binary(dir.path(), &config);
+    let base2 = addr.clone();
+    let bob = sign_in(&base2, "bob", "viewer").await;
+    let done = follow(&base2, &bob, &id).await;
+    assert_eq!(done["state"], "interrupted", "{done}");
+    assert!(
+        done["summary"].as_str().unwrap().contains("not re-run"),
+        "{done}"
+    );
+    let rows: Vec<(String, String, String)> =
+        sqlx::query("SELECT kind, outcome, actor FROM audit_log WHERE action_id = $1 ORDER BY seq")
+            .bind(&id)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("kind"), r.get("outcome"), r.get("actor")))
+            .collect();
+    assert_eq!(
+        rows[1],
+        (
+            "action.outcome".to_owned(),
+            "interrupted".to_owned(),
+            "onwatch".to_owned()
+        )
+    );
+    // Nothing ran again: the service is still stopped as the cut-off action left it (the
+    // start never came), though the new Onwatch has been watching for a while.
+    let state = sim.host("builder-api-acceptance-1").unwrap().state_json();
+    let api = state["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "builder-api")
+        .unwrap()
+        .clone();
+    assert_eq!(api["desired_up"], false, "{api}");
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+/// Cuts the test's Postgres database off (no new connections, the open ones ended), as a store
+/// that goes away does; `false` lets it back.
+async fn store_reachable(store_url: &str, reachable: bool) {
+    use sqlx::Executor;
+    let db = store_url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = sqlx::AnyConnection::connect(&testkit::postgres_admin_url().unwrap())
+        .await
+        .unwrap();
+    admin
+        .execute(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS {reachable}").as_str())
+        .await
+        .unwrap();
+    if !reachable {
+        admin
+            .execute(
+                format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+                )
+                .as_str(),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// The store goes away (Postgres): a restart asked then is refused with "nothing ran" and the
+/// service is untouched; one already running finishes, keeps its outcome until the store is
+/// back, and then the log holds it, in a chain that verifies. Never a run without its rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_store_goes_away_nothing_runs_unaudited() {
+    let mut spec = demo_layout(38);
+    spec.transition_delay_ms = 1500;
+    let sim = FleetSim::start(spec).await.unwrap();
+    let app = app_with(&sim, StoreKind::Postgres, Some("demo-ctl-secret"), |c| {
+        c.store.acquire_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let ada = app.signed_in("ada", "responder").await;
+
+    // Gone before the request: refused, nothing ran.
+    store_reachable(&app.store_url, false).await;
+    let before = pid_of(&sim, "builder-api-acceptance-1");
+    let res = ada
+        .post(format!("{}/api/attempt/restart-service", app.address))
+        .header("origin", &app.address)
+        .form(&[
+            ("environment", "acceptance"),
+            ("host", "builder-api-acceptance-1"),
+            ("service_group", "builder-api.acceptance"),
+            ("reason", "r"),
+            ("confirmation", "builder-api"),
+            ("idempotency_key", "k-store-gone"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_server_error() || res.status() == 401,
+        "{}",
+        res.status()
+    );
+    if res.status().is_server_error() {
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains("nothing ran") || body.contains("store"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        pid_of(&sim, "builder-api-acceptance-1"),
+        before,
+        "untouched"
+    );
+    store_reachable(&app.store_url, true).await;
+
+    // Gone in the middle: the restart goes on, its outcome waits for the store.
+    let answer = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"].as_str().unwrap().to_owned();
+    let mut events = ada
+        .get(format!("{}/api/actions/{id}/events", app.address))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while !seen.contains("SvcStop") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+            .await
+            .expect("progress arrives")
+            .unwrap()
+            .expect("the stream goes on");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    store_reachable(&app.store_url, false).await;
+    while !seen.contains("cannot be written to the audit log yet") {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), events.chunk())
+            .await
+            .expect("progress arrives")
+            .unwrap()
+            .expect("the stream goes on");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    store_reachable(&app.store_url, true).await;
+    // The stream's last event comes after the outcome row and the end are written.
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(chunk)) = events.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the action ends once the store is back: {seen}"
+    );
+    let mut conn = sqlx::AnyConnection::connect(&app.store_url).await.unwrap();
+    let rows: Vec<(String, String)> =
+        sqlx::query("SELECT kind, outcome FROM audit_log WHERE action_id = $1 ORDER BY seq")
+            .bind(&id)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("kind"), r.get("outcome")))
+            .collect();
+    assert_eq!(rows[0].0, "action.intent");
+    assert_eq!(
+        rows[1],
+        ("action.outcome".to_owned(), "succeeded".to_owned())
+    );
+    let store = ops::store::Store::open(&app.store_url, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        ops::audit::AuditLog::new(store)
+            .verify()
+            .await
+            .unwrap()
+            .broken,
+        None
+    );
+}
