@@ -44,6 +44,8 @@ pub struct ActionSummary {
 /// What the confirmation dialog shows before anything runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviewView {
+    /// `restart_service`, `restart_supervisor`, `restart_sentinel`.
+    pub kind: String,
     pub environment: String,
     pub host: String,
     pub service_group: String,
@@ -136,19 +138,24 @@ pub struct VerifyView {
 
 #[server(prefix = "/api/read", endpoint = "action-preview")]
 pub async fn action_preview(
+    kind: String,
     environment: String,
     host: String,
     service_group: String,
 ) -> Result<PreviewView, ServerFnError> {
     let id = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    ssr::preview(&portal, id.role, environment, host, service_group)
+    let kind = ssr::kind(&kind).map_err(ServerFnError::new)?;
+    ssr::preview(&portal, kind, id.role, environment, host, service_group)
         .await
         .map_err(ServerFnError::new)
 }
 
-#[server(prefix = "/api/attempt", endpoint = "restart-service")]
-pub async fn restart_service(
+/// Asks for an action (`kind`: `restart_service`, `restart_supervisor`, `restart_sentinel`).
+#[server(prefix = "/api/attempt", endpoint = "action")]
+#[allow(clippy::too_many_arguments)]
+pub async fn start_action(
+    kind: String,
     environment: String,
     host: String,
     service_group: String,
@@ -161,7 +168,7 @@ pub async fn restart_service(
     let id = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let request = ops::actions::ActionRequest {
-        kind: ops::actions::ActionKind::RestartService,
+        kind: ssr::kind(&kind).map_err(ServerFnError::new)?,
         target: ops::actions::Target {
             environment,
             host,
@@ -229,6 +236,17 @@ pub async fn actions_for(
     }
     .map_err(|e| ServerFnError::new(e.to_string()))?;
     Ok(rows.iter().map(ssr::summary).collect())
+}
+
+/// Where the sentinel runs, as configured: (environment, host).
+#[server(prefix = "/api/read", endpoint = "sentinel")]
+pub async fn sentinel_target() -> Result<Option<(String, String)>, ServerFnError> {
+    crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    Ok(portal
+        .actions
+        .sentinel()
+        .map(|s| (s.environment.clone(), s.host.clone())))
 }
 
 #[server(prefix = "/api/read", endpoint = "audit")]
@@ -328,8 +346,16 @@ pub mod ssr {
         }
     }
 
+    /// The kind a form names, or what the valid ones are.
+    pub fn kind(s: &str) -> Result<ops::actions::ActionKind, String> {
+        ops::actions::ActionKind::parse(s).ok_or_else(|| {
+            format!("unknown action `{s}`: restart_service, restart_supervisor or restart_sentinel")
+        })
+    }
+
     pub async fn preview(
         portal: &Portal,
+        kind: ops::actions::ActionKind,
         role: vocab::Role,
         environment: String,
         host: String,
@@ -340,8 +366,9 @@ pub mod ssr {
             host,
             service_group,
         };
-        let p = portal.actions.preview(role, &target).await?;
+        let p = portal.actions.preview(kind, role, &target).await?;
         Ok(PreviewView {
+            kind: p.kind.as_str().to_owned(),
             environment: p.target.environment,
             host: p.target.host,
             service_group: p.target.service_group,

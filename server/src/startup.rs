@@ -33,6 +33,8 @@ pub enum StartError {
     Fleet(String),
     #[error("cannot set up sign-in: {0}")]
     Auth(String),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("cannot listen on {addr}: {source}. Is another process using the port? Set server.listen or ONWATCH_SERVER__LISTEN")]
     Bind {
         addr: SocketAddr,
@@ -135,15 +137,32 @@ impl Application {
                 .environments
                 .iter()
                 .map(|(name, env)| {
-                    (
+                    let ssh = match &env.ssh {
+                        Some(o) => Some(ops::actions::runner::SshAccess {
+                            options: o.clone(),
+                            key: ops::actions::ssh::load_key(&o.key_file)
+                                .map_err(|e| StartError::Config(e.to_string()))?,
+                        }),
+                        None => None,
+                    };
+                    Ok((
                         name.clone(),
                         ops::actions::runner::EnvironmentExecutor {
                             production: env.production,
                             ctl_secret: env.ctl_secret.clone(),
+                            ssh,
                         },
-                    )
+                    ))
                 })
-                .collect(),
+                .collect::<Result<_, StartError>>()?,
+            config
+                .sentinel
+                .as_ref()
+                .map(|s| ops::actions::runner::SentinelHost {
+                    environment: s.environment.clone(),
+                    host: s.host.clone(),
+                    address: s.address.clone().unwrap_or_else(|| s.host.clone()),
+                }),
             config.actions.clone(),
         ));
         // Actions cut off by a crash or kill of an Onwatch on this store are marked interrupted

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 use super::fleet_common::host_href;
 use super::LoadError;
 use crate::actions::{
-    action_preview, action_progress, recent_actions, restart_service, ActionSummary, PreviewView,
+    action_preview, action_progress, recent_actions, start_action, ActionSummary, PreviewView,
     ProgressView, SubmitView, VerdictView,
 };
 use crate::fmt;
@@ -39,11 +39,32 @@ fn new_key() -> String {
     String::new()
 }
 
-/// Which restart dialog is open on the page: (environment, host, service group). The dialog is
+/// Which restart dialog is open on the page. The dialog is
 /// drawn once by [`RestartDialogSlot`], outside the live tables, so that a fleet update that
 /// redraws a table never closes it or loses what was typed.
 #[derive(Clone, Copy)]
-pub struct DialogSlot(pub RwSignal<Option<(String, String, String)>>);
+pub struct DialogSlot(pub RwSignal<Option<ActionTarget>>);
+
+/// What a dialog acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionTarget {
+    /// `restart_service`, `restart_supervisor`, `restart_sentinel`.
+    pub kind: &'static str,
+    pub environment: String,
+    pub host: String,
+    /// Empty for a whole Supervisor.
+    pub service_group: String,
+}
+
+impl ActionTarget {
+    fn title(&self) -> String {
+        match self.kind {
+            "restart_supervisor" => format!("Restart the Supervisor on {}", self.host),
+            "restart_sentinel" => format!("Restart the sentinel on {}", self.host),
+            _ => format!("Restart {} on {}", self.service_group, self.host),
+        }
+    }
+}
 
 /// Makes the page's [`DialogSlot`]; call it before drawing any [`RestartControl`].
 pub fn provide_dialog_slot() -> DialogSlot {
@@ -56,10 +77,9 @@ pub fn provide_dialog_slot() -> DialogSlot {
 #[component]
 pub fn RestartDialogSlot(dialog: DialogSlot) -> impl IntoView {
     move || {
-        dialog.0.get().map(|(environment, host, service_group)| {
+        dialog.0.get().map(|target| {
             view! {
-                <RestartDialog environment host service_group
-                    on_close=Callback::new(move |_| dialog.0.set(None))/>
+                <RestartDialog target on_close=Callback::new(move |_| dialog.0.set(None))/>
             }
         })
     }
@@ -67,27 +87,45 @@ pub fn RestartDialogSlot(dialog: DialogSlot) -> impl IntoView {
 
 /// "Restart…" for a responder, or, for a viewer, a disabled button and why it is not theirs.
 #[component]
-pub fn RestartControl(environment: String, host: String, service_group: String) -> impl IntoView {
+pub fn RestartControl(
+    environment: String,
+    host: String,
+    #[prop(optional)] service_group: String,
+    /// `restart_service` (the default), `restart_supervisor`, `restart_sentinel`.
+    #[prop(optional)]
+    kind: Option<&'static str>,
+    /// The button's words (default "Restart…").
+    #[prop(optional)]
+    label: Option<&'static str>,
+) -> impl IntoView {
+    let kind = kind.unwrap_or("restart_service");
+    let words = label.unwrap_or("Restart…");
     let role = my_role();
     if !role.is_some_and(|r| r.allows(vocab::Role::Responder)) {
         let you = role.map(|r| r.as_str()).unwrap_or("not signed in");
         return view! {
             <span class="act-denied">
-                <button type="button" class="button btn-act" disabled=true>"Restart"</button>
+                <button type="button" class="button btn-act" disabled=true>{words.trim_end_matches('…')}</button>
                 <span class="muted small" data-testid="restart-denied">" Needs the responder role (you: " {you} "); ask an admin."</span>
             </span>
         }
         .into_any();
     }
     let slot = use_context::<DialogSlot>();
-    let label = format!("Restart {service_group} on {host}");
+    let target = ActionTarget {
+        kind,
+        environment,
+        host,
+        service_group,
+    };
+    let aria = target.title();
     view! {
-        <button type="button" class="button btn-act" aria-label=label data-testid="restart-open"
+        <button type="button" class="button btn-act" aria-label=aria data-testid="restart-open" data-kind=kind
             on:click=move |_| {
                 if let Some(slot) = slot {
-                    slot.0.set(Some((environment.clone(), host.clone(), service_group.clone())));
+                    slot.0.set(Some(target.clone()));
                 }
-            }>"Restart…"</button>
+            }>{words}</button>
     }
     .into_any()
 }
@@ -95,16 +133,18 @@ pub fn RestartControl(environment: String, host: String, service_group: String) 
 /// The confirmation dialog: what will happen and to what, every guard's verdict, the reason,
 /// the acceptance question for production, and the typed confirmation.
 #[component]
-fn RestartDialog(
-    environment: String,
-    host: String,
-    service_group: String,
-    on_close: Callback<()>,
-) -> impl IntoView {
-    let (e, h, g) = (environment.clone(), host.clone(), service_group.clone());
+fn RestartDialog(target: ActionTarget, on_close: Callback<()>) -> impl IntoView {
+    let t = target.clone();
     let preview = crate::data::resource(
         || (),
-        move |_| action_preview(e.clone(), h.clone(), g.clone()),
+        move |_| {
+            action_preview(
+                t.kind.to_owned(),
+                t.environment.clone(),
+                t.host.clone(),
+                t.service_group.clone(),
+            )
+        },
     );
     let key = StoredValue::new(new_key());
     let reason = RwSignal::new(String::new());
@@ -114,7 +154,7 @@ fn RestartDialog(
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let navigate = leptos_router::hooks::use_navigate();
-    let (env_s, host_s, group_s) = (environment.clone(), host.clone(), service_group.clone());
+    let asked = target.clone();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -122,13 +162,14 @@ fn RestartDialog(
         }
         busy.set(true);
         error.set(None);
-        let (env_s, host_s, group_s) = (env_s.clone(), host_s.clone(), group_s.clone());
+        let t = asked.clone();
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
-            let result = restart_service(
-                env_s,
-                host_s,
-                group_s,
+            let result = start_action(
+                t.kind.to_owned(),
+                t.environment,
+                t.host,
+                t.service_group,
                 reason.get_untracked(),
                 confirmation.get_untracked(),
                 tried.get_untracked(),
@@ -155,7 +196,7 @@ fn RestartDialog(
             on_close.run(());
         }
     };
-    let title = format!("Restart {service_group} on {host}");
+    let title = target.title();
     view! {
         <div class="modal-backdrop">
             <div class="modal" role="dialog" aria-modal="true" aria-labelledby="restart-title" data-testid="restart-dialog" on:keydown=on_key>
@@ -202,7 +243,9 @@ fn PreviewPanel(preview: PreviewView) -> impl IntoView {
             <dt>"Environment"</dt><dd><crate::components::EnvBadge env=badge/></dd>
             <dt>"Host"</dt><dd><a href=host_href(&preview.environment, &preview.host)>{preview.host.clone()}</a>
                 {(!preview.host_reachable).then(|| view! { <span class="warn-inline">" (its Supervisor is not answering now)"</span> })}</dd>
-            <dt>"Goes down"</dt><dd>
+            <dt>"Goes down"</dt><dd data-testid="blast-radius">
+                {(preview.kind == "restart_sentinel").then(|| view! { <div>"the sentinel bot (systemd unit " <code>"sentinel"</code> ")"</div> })}
+                {(preview.kind == "restart_supervisor").then(|| view! { <div class="warn-inline">"The Supervisor and every service it runs:"</div> })}
                 {preview.affected.iter().map(|(g, cell, since)| view! {
                     <div><code>{g.clone()}</code>" — " <super::fleet_common::StateCell state=*cell/> " " <span class="muted small">{fmt::since(now, *since)}</span></div>
                 }).collect_view()}
@@ -281,7 +324,7 @@ pub fn ActionList(actions: Vec<ActionSummary>, now_ms: i64) -> impl IntoView {
                 {actions.into_iter().map(|a| view! {
                     <tr data-action=a.id.clone() data-state=a.state.clone()>
                         <td class="small">{fmt::utc_clock(a.requested_ms)} " (" {fmt::age(now_ms - a.requested_ms)} " ago)"</td>
-                        <td><a href=format!("/actions/{}", a.id)>"restart " <code>{a.service.clone()}</code></a></td>
+                        <td><a href=format!("/actions/{}", a.id)>{action_words(&a.kind, &a.service)}</a></td>
                         <td>{a.environment.clone()} " / " {a.host.clone()}</td>
                         <td>{a.actor_name.clone()}<div class="muted small">{a.reason.clone()}</div></td>
                         <td><span class=format!("outcome outcome-{}", a.state)>{a.state.clone()}</span><div class="muted small">{a.summary.clone()}</div></td>
@@ -290,6 +333,43 @@ pub fn ActionList(actions: Vec<ActionSummary>, now_ms: i64) -> impl IntoView {
             </tbody>
         </table>
         </div>
+    }
+}
+
+/// "restart builder-api.live", "restart the Supervisor", "restart the sentinel".
+pub fn action_words(kind: &str, service: &str) -> String {
+    match kind {
+        "restart_supervisor" => "restart the Supervisor".into(),
+        "restart_sentinel" => "restart the sentinel".into(),
+        _ => format!("restart {service}"),
+    }
+}
+
+/// The sentinel page's restart: where the sentinel runs comes from the server's configuration.
+#[component]
+pub fn SentinelControl() -> impl IntoView {
+    let target = crate::data::resource(|| (), |_| crate::actions::sentinel_target());
+    view! {
+        <section class="sentinel-restart" data-testid="sentinel-restart">
+            <h2>"Restart the sentinel"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match target.await {
+                        Ok(Some((environment, host))) => view! {
+                            <p>"The sentinel bot runs as the systemd unit " <code>"sentinel"</code> " on " <strong>{host.clone()}</strong>
+                               " (" {environment.clone()} "). Restarting it runs " <code>"systemctl restart sentinel"</code> " there over SSH, then checks that it runs."</p>
+                            <RestartControl environment host service_group="sentinel".to_owned() kind="restart_sentinel" label="Restart the sentinel…"/>
+                        }.into_any(),
+                        Ok(None) => view! {
+                            <p class="muted" data-testid="sentinel-unconfigured">"Onwatch does not know where the sentinel runs: set " <code>"[sentinel]"</code>
+                               " (environment, host) and that environment's " <code>"[environments.NAME.ssh]"</code> ". By hand: "
+                               <code>"ssh bots.habitat.sh sudo systemctl restart sentinel"</code> "."</p>
+                        }.into_any(),
+                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }
 

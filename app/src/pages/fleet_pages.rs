@@ -219,6 +219,11 @@ fn HostDetail(host: HostView, production: bool, now_ms: i64) -> impl IntoView {
             <dt>"Tags"</dt><dd class="small">{h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" · ")}</dd>
         </dl>
         <h2>"Services"</h2>
+        <p class="supervisor-restart">
+            <super::actions::RestartControl environment=h.environment.clone() host=h.name.clone()
+                kind="restart_supervisor" label="Restart the Supervisor…"/>
+            <span class="muted small">" Every service on this host goes down with it (" <code>"systemctl restart hab-sup"</code> ")."</span>
+        </p>
         <table class="services-table">
             <thead><tr><th>"Service"</th><th>"State"</th><th>"Package"</th><th>"Process"</th><th>"Desired"</th><th>"PID"</th><th>"Up or down for"</th><th>"Update"</th><th>"Act"</th></tr></thead>
             <tbody>

@@ -66,8 +66,15 @@ pub fn ServicePage() -> impl IntoView {
     let may_act = super::actions::my_role().is_some_and(|r| r.allows(vocab::Role::Responder));
     if let Some(asked) = query.read_untracked().get("restart").filter(|_| may_act) {
         let mut parts = asked.splitn(3, '/').map(str::to_owned);
-        if let (Some(e), Some(h), Some(g)) = (parts.next(), parts.next(), parts.next()) {
-            dialog.0.set(Some((e, h, g)));
+        if let (Some(environment), Some(host), Some(service_group)) =
+            (parts.next(), parts.next(), parts.next())
+        {
+            dialog.0.set(Some(super::actions::ActionTarget {
+                kind: "restart_service",
+                environment,
+                host,
+                service_group,
+            }));
         }
     }
     view! {
@@ -91,6 +98,7 @@ pub fn ServicePage() -> impl IntoView {
                 let slug = slug();
                 let known = vocab::SERVICE_ORDER.iter().any(|p| vocab::slug_of(p) == slug);
                 known.then(|| view! {
+                    {(slug == "sentinel").then(|| view! { <super::actions::SentinelControl/> })}
                     <section class="recent-actions" data-testid="recent-actions">
                         <h2>"Recent actions"</h2>
                         <super::actions::RecentActions service=slug/>

@@ -27,6 +27,22 @@ pub struct ActionRecord {
     pub output: String,
 }
 
+impl ActionRecord {
+    /// "restart of builder-api.live on api-1", "Supervisor restart on api-1".
+    pub fn what(&self) -> String {
+        match ActionKind::parse(&self.kind) {
+            Some(ActionKind::RestartService) => {
+                format!("restart of {} on {}", self.service, self.host)
+            }
+            Some(ActionKind::RestartSupervisor) => format!("Supervisor restart on {}", self.host),
+            Some(ActionKind::RestartSentinel) => {
+                format!("restart of the sentinel on {}", self.host)
+            }
+            None => format!("action `{}` on {}", self.kind, self.host),
+        }
+    }
+}
+
 /// What [`Ledger::begin`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begun {
@@ -308,12 +324,4 @@ fn record(r: &sqlx::any::AnyRow) -> Result<ActionRecord, StoreError> {
         summary: r.try_get("summary")?,
         output: r.try_get("output")?,
     })
-}
-
-/// The kind's words for a record (`restart_service` → "restart").
-pub fn kind_words(kind: &str) -> &'static str {
-    match ActionKind::parse(kind) {
-        Some(ActionKind::RestartService) => "restart of",
-        None => "action on",
-    }
 }

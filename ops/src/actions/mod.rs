@@ -11,6 +11,7 @@ pub mod guards;
 pub mod ledger;
 pub mod restart;
 pub mod runner;
+pub mod ssh;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,29 +25,42 @@ pub use runner::{ActionProgress, Actions, Submitted};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
-    /// Stop one service, wait until it is down, start it, wait until it is up and healthy.
+    /// Stop one service, wait until it is down, start it, wait until it is up and healthy
+    /// (control gateway).
     RestartService,
+    /// `systemctl restart hab-sup` on the host (SSH): every service on it goes down and comes
+    /// back; done when the Supervisor answers and each of them is healthy again.
+    RestartSupervisor,
+    /// `systemctl restart sentinel` on the sentinel's host (SSH), then its status.
+    RestartSentinel,
 }
 
 impl ActionKind {
+    pub const ALL: [ActionKind; 3] = [
+        ActionKind::RestartService,
+        ActionKind::RestartSupervisor,
+        ActionKind::RestartSentinel,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ActionKind::RestartService => "restart_service",
+            ActionKind::RestartSupervisor => "restart_supervisor",
+            ActionKind::RestartSentinel => "restart_sentinel",
         }
     }
 
-    /// As a sentence fragment: "restart builder-api on host-1".
-    pub fn verb(self) -> &'static str {
+    /// For sentences: "ada's restart of builder-api.live".
+    pub fn words(self) -> &'static str {
         match self {
-            ActionKind::RestartService => "restart",
+            ActionKind::RestartService => "restart of",
+            ActionKind::RestartSupervisor => "Supervisor restart on",
+            ActionKind::RestartSentinel => "restart of",
         }
     }
 
     pub fn parse(s: &str) -> Option<ActionKind> {
-        match s {
-            "restart_service" => Some(ActionKind::RestartService),
-            _ => None,
-        }
+        ActionKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 

@@ -193,3 +193,141 @@ impl RestartService {
         }
     }
 }
+
+/// A Supervisor restart over SSH (`systemctl restart hab-sup`): every service on the host goes
+/// down with it. Done when the fleet model sees the Supervisor answer again and each service
+/// that ran before healthy in a new process.
+pub struct RestartSupervisor {
+    pub ssh: super::ssh::SshTarget,
+    pub command: String,
+    pub environment: String,
+    pub host: String,
+    /// The blast radius as it was: each service group and its pid then.
+    pub before: Vec<(String, Option<u32>)>,
+    pub fleet: Arc<FleetModel>,
+    pub limit: Duration,
+}
+
+impl RestartSupervisor {
+    pub async fn run(&self, sink: &Sink) -> Result<Restarted, String> {
+        let started = Instant::now();
+        sink.step("restarting the Supervisor");
+        sink.line(format!(
+            "→ ssh {}@{}:{} {}",
+            self.ssh.options.user, self.ssh.address, self.ssh.options.port, self.command
+        ));
+        let exited = super::ssh::run(&self.ssh, &self.command, sink)
+            .await
+            .map_err(|e| e.to_string())?;
+        sink.line(format!("← {}", exited.describe()));
+        if !exited.success() {
+            return Err(format!(
+                "the restart command failed ({}): see its output",
+                exited.describe()
+            ));
+        }
+        let supervisor_ms = started.elapsed().as_millis() as u64;
+        sink.step("waiting for the services");
+        let deadline = started + self.limit;
+        let mut changes = self.fleet.subscribe();
+        let mut last = String::new();
+        loop {
+            let snap = self.fleet.snapshot(crate::time::now_ms());
+            let host = snap.host(&self.environment, &self.host);
+            let reachable =
+                host.is_some_and(|h| h.reachability == crate::fleet::Reachability::Reachable);
+            let back = self
+                .before
+                .iter()
+                .filter(|(group, old_pid)| {
+                    host.and_then(|h| h.services.iter().find(|s| &s.service_group == group))
+                        .is_some_and(|s| {
+                            s.cell == CellState::Healthy && (old_pid.is_none() || s.pid != *old_pid)
+                        })
+                })
+                .count();
+            let now = if reachable {
+                format!(
+                    "the Supervisor answers; {back} of {} services healthy in a new process",
+                    self.before.len()
+                )
+            } else {
+                "the Supervisor does not answer yet".to_owned()
+            };
+            if now != last {
+                sink.line(format!("… {now}"));
+                last = now;
+            }
+            if reachable && back == self.before.len() {
+                let total = started.elapsed().as_secs_f64();
+                sink.line(format!("✓ every service healthy again after {total:.1} s"));
+                return Ok(Restarted {
+                    summary: format!(
+                        "Supervisor restarted; {} services healthy again after {total:.1} s",
+                        self.before.len()
+                    ),
+                    supervisor_ms,
+                    health_ms: started.elapsed().as_millis() as u64 - supervisor_ms,
+                });
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "not every service came back healthy within the {} s limit ({last})",
+                    self.limit.as_secs()
+                ));
+            }
+            tokio::select! {
+                _ = changes.recv() => {}
+                _ = tokio::time::sleep(left.min(Duration::from_secs(1))) => {}
+            }
+        }
+    }
+}
+
+/// The sentinel bot's restart over SSH (`systemctl restart sentinel`), then its status command.
+pub struct RestartSentinel {
+    pub ssh: super::ssh::SshTarget,
+    pub restart: String,
+    pub status: String,
+}
+
+impl RestartSentinel {
+    pub async fn run(&self, sink: &Sink) -> Result<Restarted, String> {
+        let started = Instant::now();
+        sink.step("restarting the sentinel");
+        sink.line(format!(
+            "→ ssh {}@{}:{} {}",
+            self.ssh.options.user, self.ssh.address, self.ssh.options.port, self.restart
+        ));
+        let exited = super::ssh::run(&self.ssh, &self.restart, sink)
+            .await
+            .map_err(|e| e.to_string())?;
+        sink.line(format!("← {}", exited.describe()));
+        if !exited.success() {
+            return Err(format!(
+                "the restart command failed ({}): see its output",
+                exited.describe()
+            ));
+        }
+        let supervisor_ms = started.elapsed().as_millis() as u64;
+        sink.step("checking its status");
+        sink.line(format!("→ {}", self.status));
+        let status = super::ssh::run(&self.ssh, &self.status, sink)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!(
+                "the sentinel does not run after its restart ({}): read its log (journalctl -u sentinel)",
+                status.describe()
+            ));
+        }
+        let total = started.elapsed().as_secs_f64();
+        sink.line(format!("✓ the sentinel runs again ({total:.1} s)"));
+        Ok(Restarted {
+            summary: format!("the sentinel runs again after {total:.1} s"),
+            supervisor_ms,
+            health_ms: started.elapsed().as_millis() as u64 - supervisor_ms,
+        })
+    }
+}

@@ -74,6 +74,8 @@ impl ActionProgress {
 pub struct Sink {
     tx: watch::Sender<ActionProgress>,
     state: Mutex<SinkState>,
+    /// How the last remote command ended (SSH), for the outcome row.
+    exit: Mutex<Option<super::ssh::Exited>>,
     limit: usize,
     secrets: Vec<String>,
 }
@@ -96,6 +98,7 @@ impl Sink {
         Sink {
             tx: watch::Sender::new(progress),
             state: Mutex::new(SinkState::default()),
+            exit: Mutex::new(None),
             limit: limit.max(1024),
             secrets,
         }
@@ -148,6 +151,15 @@ impl Sink {
         });
     }
 
+    /// Records how a remote command ended (the last one counts).
+    pub fn exited(&self, exited: &super::ssh::Exited) {
+        *self.exit.lock().unwrap_or_else(|p| p.into_inner()) = Some(exited.clone());
+    }
+
+    fn last_exit(&self) -> Option<super::ssh::Exited> {
+        self.exit.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn step(&self, step: &str) {
         self.tx.send_modify(|p| p.step = step.to_owned());
     }
@@ -167,8 +179,78 @@ impl Sink {
 #[derive(Clone, Default)]
 pub struct EnvironmentExecutor {
     pub production: bool,
-    /// The control gateway's shared secret (`CTL_SECRET`), from a file.
+    /// The control gateway's shared secret (`CTL_SECRET`), from a file: service restarts.
     pub ctl_secret: Option<secrecy::SecretString>,
+    /// SSH to the environment's hosts: Supervisor (and sentinel) restarts.
+    pub ssh: Option<SshAccess>,
+}
+
+/// SSH settings with the key already read.
+#[derive(Clone)]
+pub struct SshAccess {
+    pub options: super::ssh::SshOptions,
+    pub key: Arc<russh::keys::PrivateKey>,
+}
+
+/// Where the sentinel bot runs (it is a systemd unit, not a Habitat service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentinelHost {
+    /// Whose SSH settings reach it.
+    pub environment: String,
+    /// The name targets and the audit log use (`bots.habitat.sh`).
+    pub host: String,
+    /// Where to connect.
+    pub address: String,
+}
+
+/// The service group a sentinel action targets.
+pub const SENTINEL: &str = "sentinel";
+
+/// A judged target, ready to run.
+enum Plan {
+    Service(RestartService),
+    Supervisor(super::restart::RestartSupervisor),
+    Sentinel(super::restart::RestartSentinel),
+}
+
+impl Plan {
+    fn executor(&self) -> &'static str {
+        match self {
+            Plan::Service(_) => "control gateway",
+            Plan::Supervisor(_) | Plan::Sentinel(_) => "ssh",
+        }
+    }
+
+    /// Where it acts, for the intent row (no secret in it).
+    fn detail(&self) -> serde_json::Value {
+        match self {
+            Plan::Service(r) => json!({
+                "executor": "control gateway",
+                "executor_address": r.target.addr,
+                "package": format!("{}/{}", r.origin, r.name),
+            }),
+            Plan::Supervisor(r) => json!({
+                "executor": "ssh",
+                "executor_address": format!("{}@{}:{}", r.ssh.options.user, r.ssh.address, r.ssh.options.port),
+                "command": r.command,
+                "blast_radius": r.before.iter().map(|(g, _)| g).collect::<Vec<_>>(),
+            }),
+            Plan::Sentinel(r) => json!({
+                "executor": "ssh",
+                "executor_address": format!("{}@{}:{}", r.ssh.options.user, r.ssh.address, r.ssh.options.port),
+                "command": r.restart,
+                "status_command": r.status,
+            }),
+        }
+    }
+
+    async fn run(&self, sink: &Sink) -> Result<super::restart::Restarted, String> {
+        match self {
+            Plan::Service(r) => r.run(sink).await,
+            Plan::Supervisor(r) => r.run(sink).await,
+            Plan::Sentinel(r) => r.run(sink).await,
+        }
+    }
 }
 
 /// What [`Actions::submit`] did.
@@ -209,6 +291,7 @@ pub struct Actions {
     ledger: Ledger,
     fleet: Arc<FleetModel>,
     environments: BTreeMap<String, EnvironmentExecutor>,
+    sentinel: Option<SentinelHost>,
     options: ActionsOptions,
     ctl: CtlClient,
     running: Mutex<HashMap<String, watch::Receiver<ActionProgress>>>,
@@ -224,6 +307,7 @@ impl Actions {
         store: Store,
         fleet: Arc<FleetModel>,
         environments: BTreeMap<String, EnvironmentExecutor>,
+        sentinel: Option<SentinelHost>,
         options: ActionsOptions,
     ) -> Actions {
         Actions {
@@ -232,6 +316,7 @@ impl Actions {
             store,
             fleet,
             environments,
+            sentinel,
             options,
             ctl: CtlClient::default(),
             running: Mutex::new(HashMap::new()),
@@ -246,37 +331,130 @@ impl Actions {
         &self.audit
     }
 
-    /// The target as the fleet knows it now: its environment's executor, the host's control
-    /// gateway address and the service's package. `Err` says what is unknown.
-    fn resolve(&self, target: &Target) -> Result<(EnvironmentExecutor, String, String), String> {
+    /// Where the sentinel runs, if configured.
+    pub fn sentinel(&self) -> Option<&SentinelHost> {
+        self.sentinel.as_ref()
+    }
+
+    /// The target as the fleet (or the configuration) knows it now, with its executor, as a
+    /// plan to run; or the verdict that refuses it (`target`: unknown; `executor`: Onwatch
+    /// cannot reach it), saying what to do.
+    fn resolve(&self, kind: ActionKind, target: &Target) -> Result<Plan, Verdict> {
+        let unknown = |why: String| Verdict::refuse("target", why);
         let env = self.environments.get(&target.environment).ok_or_else(|| {
-            format!(
+            unknown(format!(
                 "there is no environment `{}` in the configuration",
                 target.environment
-            )
+            ))
         })?;
+        let ssh_for = |what: &str| -> Result<&SshAccess, Verdict> {
+            env.ssh.as_ref().ok_or_else(|| {
+                Verdict::refuse(
+                    "executor",
+                    format!(
+                        "Onwatch has no SSH access to {} for {what}: set [environments.{}.ssh] (user, key_file, known_hosts_file)",
+                        target.environment, target.environment
+                    ),
+                )
+            })
+        };
+        if kind == ActionKind::RestartSentinel {
+            let sentinel = self
+                .sentinel
+                .as_ref()
+                .filter(|s| s.environment == target.environment && s.host == target.host);
+            let Some(sentinel) = sentinel else {
+                return Err(unknown(format!(
+                    "the sentinel is not configured on {} in {}: set [sentinel] (environment, host, address)",
+                    target.host, target.environment
+                )));
+            };
+            let ssh = ssh_for("the sentinel")?;
+            return Ok(Plan::Sentinel(super::restart::RestartSentinel {
+                ssh: super::ssh::SshTarget {
+                    address: sentinel.address.clone(),
+                    options: ssh.options.clone(),
+                    key: ssh.key.clone(),
+                },
+                restart: super::ssh::command_for(
+                    &ssh.options.commands.restart_sentinel,
+                    &sentinel.host,
+                )
+                .map_err(unknown)?,
+                status: super::ssh::command_for(
+                    &ssh.options.commands.sentinel_status,
+                    &sentinel.host,
+                )
+                .map_err(unknown)?,
+            }));
+        }
         let snap = self.fleet.snapshot(crate::time::now_ms());
         let host = snap
             .host(&target.environment, &target.host)
             .ok_or_else(|| {
-                format!(
+                unknown(format!(
                     "there is no host `{}` in {}'s inventory",
                     target.host, target.environment
-                )
+                ))
             })?;
+        if kind == ActionKind::RestartSupervisor {
+            let ssh = ssh_for("Supervisor restarts")?;
+            return Ok(Plan::Supervisor(super::restart::RestartSupervisor {
+                ssh: super::ssh::SshTarget {
+                    address: host.host.address.clone(),
+                    options: ssh.options.clone(),
+                    key: ssh.key.clone(),
+                },
+                command: super::ssh::command_for(
+                    &ssh.options.commands.restart_supervisor,
+                    &target.host,
+                )
+                .map_err(unknown)?,
+                environment: target.environment.clone(),
+                host: target.host.clone(),
+                before: host
+                    .services
+                    .iter()
+                    .filter(|s| s.desired_up != Some(false))
+                    .map(|s| (s.service_group.clone(), s.pid))
+                    .collect(),
+                fleet: self.fleet.clone(),
+                limit: self.options.restart_timeout,
+            }));
+        }
         let service = host
             .services
             .iter()
             .find(|s| s.service_group == target.service_group)
             .ok_or_else(|| {
-                format!(
+                unknown(format!(
                     "the Supervisor on {} runs no service group `{}` (as last seen)",
                     target.host, target.service_group
-                )
+                ))
             })?;
-        let addr = format!("{}:{}", host.host.address, host.host.ctl_port);
-        let package = format!("{}/{}", service.ident.origin, service.ident.name);
-        Ok((env.clone(), addr, package))
+        let Some(secret) = env.ctl_secret.clone() else {
+            return Err(Verdict::refuse(
+                "executor",
+                format!(
+                    "Onwatch has no control-gateway secret for {}: set environments.{}.ctl_secret_file (the Supervisors' CTL_SECRET)",
+                    target.environment, target.environment
+                ),
+            ));
+        };
+        Ok(Plan::Service(RestartService {
+            client: self.ctl.clone(),
+            target: CtlTarget {
+                addr: format!("{}:{}", host.host.address, host.host.ctl_port),
+                secret,
+            },
+            origin: service.ident.origin.clone(),
+            name: service.ident.name.clone(),
+            environment: target.environment.clone(),
+            host: target.host.clone(),
+            service_group: target.service_group.clone(),
+            fleet: self.fleet.clone(),
+            limit: self.options.restart_timeout,
+        }))
     }
 
     /// The verdicts that need more than the request: executor, cooldown, lock, versions, the
@@ -293,17 +471,6 @@ impl Actions {
             .get(&target.environment)
             .cloned()
             .unwrap_or_default();
-        verdicts.push(if env.ctl_secret.is_some() {
-            Verdict::pass("executor", "control gateway")
-        } else {
-            Verdict::refuse(
-                "executor",
-                format!(
-                    "Onwatch has no control-gateway secret for {}: set environments.{}.ctl_secret_file (the Supervisors' CTL_SECRET)",
-                    target.environment, target.environment
-                ),
-            )
-        });
         let now = self.store.now_ms().await.map_err(store_err)?;
         let cooldown = self.options.cooldown_for(&target.environment);
         if let Some(last) = self
@@ -318,11 +485,9 @@ impl Actions {
                 Verdict::refuse(
                     "cooldown",
                     format!(
-                        "{}'s {} {} on {} ended {} ago; the cooldown is {} s: wait {} s",
+                        "{}'s {} ended {} ago; the cooldown is {} s: wait {} s",
                         last.actor_name,
-                        super::ledger::kind_words(&last.kind),
-                        last.service,
-                        last.host,
+                        last.what(),
                         crate::time::human_age(now - ended),
                         cooldown.as_secs(),
                         (left + 999) / 1000
@@ -376,14 +541,23 @@ impl Actions {
     }
 
     /// What the dialog shows before anything runs.
-    pub async fn preview(&self, role: Role, target: &Target) -> Result<Preview, String> {
-        self.resolve(target)?;
+    pub async fn preview(
+        &self,
+        kind: ActionKind,
+        role: Role,
+        target: &Target,
+    ) -> Result<Preview, String> {
         let (ctx, mut verdicts) = self
             .context_verdicts(role, target)
             .await
             .map_err(|e| e.to_string())?;
+        match self.resolve(kind, target) {
+            Ok(plan) => verdicts.insert(0, Verdict::pass("executor", plan.executor())),
+            Err(v) if v.guard == "target" => return Err(v.message),
+            Err(v) => verdicts.insert(0, v),
+        }
         let probe = ActionRequest {
-            kind: ActionKind::RestartService,
+            kind,
             target: target.clone(),
             reason: "preview".into(),
             confirmation: target.confirmation(ctx.production),
@@ -414,31 +588,34 @@ impl Actions {
         if let Some(r) = recent.iter().find(|r| r.state == ActionState::Running) {
             verdicts.push(Verdict::refuse(
                 "lock",
-                format!(
-                    "{}'s {} {} is running on this host now",
-                    r.actor_name,
-                    super::ledger::kind_words(&r.kind),
-                    r.service
-                ),
+                format!("{}'s {} is running now", r.actor_name, r.what()),
             ));
         }
         let snap = self.fleet.snapshot(crate::time::now_ms());
         let host = snap.host(&target.environment, &target.host);
+        let affected = match (kind, host) {
+            (ActionKind::RestartSentinel, _) | (_, None) => Vec::new(),
+            // The blast radius: every service that goes down with the Supervisor.
+            (ActionKind::RestartSupervisor, Some(h)) => h
+                .services
+                .iter()
+                .map(|s| (s.service_group.clone(), s.cell, s.since_ms))
+                .collect(),
+            (ActionKind::RestartService, Some(h)) => h
+                .services
+                .iter()
+                .filter(|s| s.service_group == target.service_group)
+                .map(|s| (s.service_group.clone(), s.cell, s.since_ms))
+                .collect(),
+        };
         Ok(Preview {
-            kind: ActionKind::RestartService,
+            kind,
             target: target.clone(),
             production: ctx.production,
             confirmation: target.confirmation(ctx.production),
-            affected: host
-                .map(|h| {
-                    h.services
-                        .iter()
-                        .filter(|s| s.service_group == target.service_group)
-                        .map(|s| (s.service_group.clone(), s.cell, s.since_ms))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            host_reachable: host.is_some_and(|h| h.reachability == Reachability::Reachable),
+            affected,
+            host_reachable: host.is_some_and(|h| h.reachability == Reachability::Reachable)
+                || kind == ActionKind::RestartSentinel,
             recent,
             verdicts,
             on_call: None,
@@ -469,13 +646,14 @@ impl Actions {
             self.audit_duplicate(actor, &request, &before.id).await?;
             return Ok(Submitted::Duplicate { id: before.id });
         }
-        let resolved = self.resolve(&request.target);
+        let resolved = self.resolve(request.kind, &request.target);
         let mut verdicts = Vec::new();
         let (ctx, more) = self.context_verdicts(role, &request.target).await?;
         verdicts.extend(guards::check(&request, &ctx));
         verdicts.extend(more);
-        if let Err(why) = &resolved {
-            verdicts.insert(0, Verdict::refuse("target", why.clone()));
+        match &resolved {
+            Ok(plan) => verdicts.push(Verdict::pass("executor", plan.executor())),
+            Err(v) => verdicts.insert(0, v.clone()),
         }
         let health_before = self.health_of(&request.target);
         if verdicts.iter().any(Verdict::refuses) {
@@ -483,7 +661,7 @@ impl Actions {
                 .await?;
             return Ok(Submitted::Refused { verdicts });
         }
-        let Ok((env, addr, package)) = resolved else {
+        let Ok(plan) = resolved else {
             unreachable!("a target that did not resolve was refused above")
         };
         let id = crate::auth::random_token();
@@ -502,11 +680,9 @@ impl Actions {
                 verdicts.push(Verdict::refuse(
                     "lock",
                     format!(
-                        "{}'s {} {} is running on {} (since {}): one action per host at a time",
+                        "{}'s {} is running (since {}): one action per host at a time",
                         holder.actor_name,
-                        super::ledger::kind_words(&holder.kind),
-                        holder.service,
-                        holder.host,
+                        holder.what(),
                         crate::time::utc_clock(holder.requested_ms)
                     ),
                 ));
@@ -516,6 +692,17 @@ impl Actions {
             }
         }
         verdicts.push(Verdict::pass("lock", "host lock taken"));
+        let mut detail = json!({
+            "action": request.kind.as_str(),
+            "reason": request.reason.trim(),
+            "tried_in_acceptance": request.tried_in_acceptance,
+            "verdicts": verdicts,
+            "health_before": health_before,
+        });
+        if let (Some(d), serde_json::Value::Object(more)) = (detail.as_object_mut(), plan.detail())
+        {
+            d.extend(more);
+        }
         let intent = Entry {
             kind: "action.intent".into(),
             environment: request.target.environment.clone(),
@@ -523,16 +710,7 @@ impl Actions {
             service: request.target.service_group.clone(),
             action_id: id.clone(),
             outcome: String::new(),
-            detail: json!({
-                "action": request.kind.as_str(),
-                "reason": request.reason.trim(),
-                "tried_in_acceptance": request.tried_in_acceptance,
-                "verdicts": verdicts,
-                "executor": "control gateway",
-                "executor_address": addr,
-                "package": package,
-                "health_before": health_before,
-            }),
+            detail,
         };
         if let Err(e) = self.audit.append(actor, &intent).await {
             // Nothing has run: say so in the ledger (best effort: the store may be gone).
@@ -552,28 +730,13 @@ impl Actions {
             }
             return Err(store_err(e));
         }
-        let (origin, name) = package.split_once('/').unwrap_or(("", &package));
-        let restart = RestartService {
-            client: self.ctl.clone(),
-            target: CtlTarget {
-                addr,
-                secret: env
-                    .ctl_secret
-                    .clone()
-                    .unwrap_or_else(|| String::new().into()),
-            },
-            origin: origin.to_owned(),
-            name: name.to_owned(),
-            environment: request.target.environment.clone(),
-            host: request.target.host.clone(),
-            service_group: request.target.service_group.clone(),
-            fleet: self.fleet.clone(),
-            limit: self.options.restart_timeout,
-        };
-        let secrets = env
-            .ctl_secret
-            .iter()
+        // Whatever secret the executor holds never reaches the output.
+        let secrets = self
+            .environments
+            .get(&request.target.environment)
+            .and_then(|e| e.ctl_secret.as_ref())
             .map(|s| s.expose_secret().to_owned())
+            .into_iter()
             .collect();
         let progress = ActionProgress {
             id: id.clone(),
@@ -599,7 +762,7 @@ impl Actions {
         let me = self.clone();
         let actor = actor.clone();
         tokio::spawn(async move {
-            me.execute(id, actor, request, restart, sink, health_before)
+            me.execute(id, actor, request, plan, sink, health_before)
                 .await;
         });
         Ok(Submitted::Started {
@@ -612,7 +775,7 @@ impl Actions {
         id: String,
         actor: Actor,
         request: ActionRequest,
-        restart: RestartService,
+        plan: Plan,
         sink: Sink,
         health_before: serde_json::Value,
     ) {
@@ -630,7 +793,7 @@ impl Actions {
                 }
             })
         };
-        let result = restart.run(&sink).await;
+        let result = plan.run(&sink).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let health_after = self.health_of(&request.target);
         let (state, summary, detail) = match &result {
@@ -658,8 +821,9 @@ impl Actions {
                 "duration_ms": duration_ms,
                 "health_before": health_before,
                 "health_after": health_after,
-                "executor": "control gateway",
-                "exit_code": serde_json::Value::Null,
+                "executor": plan.executor(),
+                "exit_status": sink.last_exit().and_then(|e| e.status),
+                "exit_signal": sink.last_exit().and_then(|e| e.signal),
                 "output_excerpt": excerpt,
                 "output_bytes": output_bytes,
                 "steps": detail,

@@ -5,7 +5,8 @@
 //! - `POST /faults` with `{"host": "builder-api-live-1", "fault": "health", "service": "builder-api", "status": "Critical"}`
 //!   (`fault` is one of down, up, hang, no_accept, slow{ms}, garbage, server_error{status}, oversized,
 //!   health{service,status}, flapping{service}, wedged{service} (critical until restarted),
-//!   stopped{service}, started{service}, sup_version{version}, release{service,version,release}, clear)
+//!   stopped{service}, started{service}, sup_version{version}, release{service,version,release},
+//!   restart_supervisor (as `systemctl restart hab-sup`), clear)
 //! - `POST /reset`: clear every host
 //! - `POST /churn`: every host's next `/services` answer differs (new pids), states unchanged
 

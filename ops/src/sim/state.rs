@@ -69,6 +69,9 @@ pub enum Fault {
         version: String,
         release: String,
     },
+    /// `systemctl restart hab-sup`: the Supervisor goes away with every service, and comes back
+    /// after the transition delay with each service it should run started anew.
+    RestartSupervisor,
     /// Lift every fault of the host.
     Clear,
 }
@@ -100,6 +103,9 @@ pub(super) struct HostState {
     pub sup_version: String,
     pub services: Vec<SvcState>,
     pub next_pid: u32,
+    /// A Supervisor restart in progress (`systemctl restart hab-sup`): the gateway is away and
+    /// every process down until this instant, then each desired service starts anew.
+    pub restarting_until: Option<Instant>,
 }
 
 pub struct SimHost {
@@ -185,6 +191,7 @@ impl SimHost {
                 sup_version: spec.sup_version.clone(),
                 services,
                 next_pid: 5000 + (seed % 1000) as u32,
+                restarting_until: None,
             }),
             spec,
             gateway_addr,
@@ -231,6 +238,22 @@ impl SimHost {
             }
         }
         guard.next_pid = next_pid;
+        if guard.restarting_until.is_some_and(|t| t <= now) {
+            guard.restarting_until = None;
+            guard.down = false;
+            let mut next_pid = guard.next_pid;
+            for s in guard.services.iter_mut().filter(|s| s.desired_up) {
+                next_pid += 1;
+                s.pid = next_pid;
+                s.process_up = true;
+                s.state_entered = now_s();
+                if s.wedged {
+                    s.wedged = false;
+                    s.health = HealthStatus::Ok;
+                }
+            }
+            guard.next_pid = next_pid;
+        }
         guard
     }
 
@@ -303,6 +326,15 @@ impl SimHost {
                 st.services[i].pending = Some((Instant::now(), true));
             }
             Fault::SupVersion { version } => st.sup_version = version.clone(),
+            Fault::RestartSupervisor => {
+                st.down = true;
+                st.restarting_until = Some(Instant::now() + self.transition_delay);
+                for s in st.services.iter_mut() {
+                    s.process_up = false;
+                    s.pending = None;
+                    s.state_entered = now_s();
+                }
+            }
             Fault::Release {
                 service,
                 version,

@@ -35,6 +35,9 @@ pub struct EnvironmentConfig {
     /// Set from `ctl_secret_file`.
     #[serde(skip)]
     pub ctl_secret: Option<secrecy::SecretString>,
+    /// SSH to this environment's hosts (Supervisor and sentinel restarts).
+    #[serde(default)]
+    pub ssh: Option<ops::actions::ssh::SshOptions>,
 }
 
 pub(super) fn default_environments() -> BTreeMap<String, EnvironmentConfig> {
@@ -78,6 +81,33 @@ pub(super) fn check(
         if let Some(file) = &env.gateway_token_file {
             env.gateway_token =
                 Some(read_secret(&format!("environments.{name}.gateway_token_file"), file)?.into());
+        }
+        if let Some(ssh) = &env.ssh {
+            let key = format!("environments.{name}.ssh");
+            if ssh.key_file.as_os_str().is_empty() || ssh.known_hosts_file.as_os_str().is_empty() {
+                return Err(ConfigError::key(
+                    &key,
+                    "needs key_file (Onwatch's private key) and known_hosts_file (the hosts' keys)",
+                ));
+            }
+            if let Err(e) = ops::actions::ssh::load_key(&ssh.key_file) {
+                return Err(ConfigError::key(&format!("{key}.key_file"), e.to_string()));
+            }
+            if let Err(e) = std::fs::metadata(&ssh.known_hosts_file) {
+                return Err(ConfigError::key(
+                    &format!("{key}.known_hosts_file"),
+                    format!(
+                        "cannot read {}: {e}; expected an OpenSSH known_hosts file with the hosts' keys",
+                        ssh.known_hosts_file.display()
+                    ),
+                ));
+            }
+            if ssh.user.trim().is_empty() {
+                return Err(ConfigError::key(
+                    &format!("{key}.user"),
+                    "the remote user is empty",
+                ));
+            }
         }
         if let Some(file) = &env.ctl_secret_file {
             env.ctl_secret =

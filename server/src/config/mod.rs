@@ -54,6 +54,22 @@ pub struct Config {
     /// Guarded actions: cooldowns, time limits, leases.
     #[serde(default)]
     pub actions: ops::actions::ActionsOptions,
+    /// Where the sentinel bot runs, reached with that environment's SSH settings.
+    #[serde(default)]
+    pub sentinel: Option<SentinelConfig>,
+}
+
+/// `[sentinel]`: the sentinel bot's host (a systemd unit, not in the fleet's inventory).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelConfig {
+    /// The environment whose `[environments.NAME.ssh]` reaches it.
+    pub environment: String,
+    /// Its name (`bots.habitat.sh`), as pages and the audit log say it.
+    pub host: String,
+    /// Where to connect (default: `host`).
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 impl Default for Config {
@@ -68,6 +84,7 @@ impl Default for Config {
             probes: Vec::new(),
             auth: AuthConfig::default(),
             actions: ops::actions::ActionsOptions::default(),
+            sentinel: None,
         }
     }
 }
@@ -195,6 +212,30 @@ impl Config {
         fleet::check(&self.fleet, &self.probes)?;
         auth::check(&mut self.auth, &self.server)?;
         check_actions(&self.actions, &self.environments)?;
+        if let Some(s) = &self.sentinel {
+            match self.environments.get(&s.environment) {
+                None => {
+                    return Err(ConfigError::key(
+                        "sentinel.environment",
+                        format!("no environment `{}` is configured", s.environment),
+                    ))
+                }
+                Some(e) if e.ssh.is_none() => return Err(ConfigError::key(
+                    "sentinel.environment",
+                    format!(
+                        "environment `{}` has no [environments.{}.ssh], which reaches the sentinel",
+                        s.environment, s.environment
+                    ),
+                )),
+                Some(_) => {}
+            }
+            if ops::actions::ssh::command_for("{host}", &s.host).is_err() {
+                return Err(ConfigError::key(
+                    "sentinel.host",
+                    "a host name: letters, digits, '.', '-' and '_'",
+                ));
+            }
+        }
         Ok(())
     }
 

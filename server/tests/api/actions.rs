@@ -36,6 +36,7 @@ async fn app_with(
 }
 
 struct Restart<'a> {
+    kind: &'a str,
     env: &'a str,
     host: &'a str,
     group: &'a str,
@@ -48,6 +49,7 @@ struct Restart<'a> {
 impl<'a> Restart<'a> {
     fn acceptance_api() -> Restart<'a> {
         Restart {
+            kind: "restart_service",
             env: "acceptance",
             host: "builder-api-acceptance-1",
             group: "builder-api.acceptance",
@@ -62,9 +64,10 @@ impl<'a> Restart<'a> {
 /// Sends the restart as the browser does; the answer's JSON (`Started` or `Refused`).
 async fn restart(addr: &str, client: &reqwest::Client, r: &Restart<'_>) -> serde_json::Value {
     let res = client
-        .post(format!("{addr}/api/attempt/restart-service"))
+        .post(format!("{addr}/api/attempt/action"))
         .header("origin", addr)
         .form(&[
+            ("kind", r.kind),
             ("environment", r.env),
             ("host", r.host),
             ("service_group", r.group),
@@ -338,6 +341,7 @@ async fn no_secret_no_executor_and_the_dialog_says_what_to_set() {
             &ada,
             "/api/read/action-preview",
             &[
+                ("kind", "restart_service"),
                 ("environment", "acceptance"),
                 ("host", "builder-api-acceptance-1"),
                 ("service_group", "builder-api.acceptance"),
@@ -654,9 +658,10 @@ async fn when_the_store_goes_away_nothing_runs_unaudited() {
     store_reachable(&app.store_url, false).await;
     let before = pid_of(&sim, "builder-api-acceptance-1");
     let res = ada
-        .post(format!("{}/api/attempt/restart-service", app.address))
+        .post(format!("{}/api/attempt/action", app.address))
         .header("origin", &app.address)
         .form(&[
+            ("kind", "restart_service"),
             ("environment", "acceptance"),
             ("host", "builder-api-acceptance-1"),
             ("service_group", "builder-api.acceptance"),

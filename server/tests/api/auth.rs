@@ -105,7 +105,7 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
             StatusCode::OK,
         ),
         "/api/admin/audit/export" => get("/api/admin/audit/export?format=csv", StatusCode::OK),
-        "/api/read/actions" | "/api/admin/audit-verify" => post(pattern, &[]),
+        "/api/read/actions" | "/api/admin/audit-verify" | "/api/read/sentinel" => post(pattern, &[]),
         "/api/read/audit" => post(pattern, &[("query[who]", "")]),
         "/api/read/action" => post(pattern, &[("id", "no-such-action")]),
         "/api/read/actions-for" => post(
@@ -115,6 +115,7 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
         "/api/read/action-preview" => post(
             pattern,
             &[
+                ("kind", "restart_service"),
                 ("environment", "live"),
                 ("host", host),
                 ("service_group", "builder-api.live"),
@@ -122,9 +123,10 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
         ),
         // A request every role may make; the action's own guards refuse this one (a wrong
         // confirmation), which is a 200 with the verdicts.
-        "/api/attempt/restart-service" => post(
+        "/api/attempt/action" => post(
             pattern,
             &[
+                ("kind", "restart_service"),
                 ("environment", "live"),
                 ("host", host),
                 ("service_group", "builder-api.live"),
@@ -153,8 +155,9 @@ async fn an_action(app: &TestApp, admin: &Client) -> String {
             let answer: serde_json::Value = app
                 .call(
                     admin,
-                    "/api/attempt/restart-service",
+                    "/api/attempt/action",
                     &[
+                        ("kind", "restart_service"),
                         ("environment", "acceptance"),
                         ("host", "builder-api-acceptance-1"),
                         ("service_group", "builder-api.acceptance"),

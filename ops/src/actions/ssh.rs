@@ -1,0 +1,399 @@
+//! The SSH executor: one command on one host, as the runbook's `ssh` + `sudo` did it, with
+//! russh. Key authentication from a key file; strict host-key checking against a known_hosts
+//! file (an unknown or changed key refuses the connection and names the fingerprint it saw);
+//! connect and command timeouts; stdout and stderr streamed line by line into the action's
+//! output as they come; the exit status or signal.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client;
+use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::ChannelMsg;
+use serde::{Deserialize, Serialize};
+
+use super::runner::Sink;
+
+/// The `[environments.NAME.ssh]` section: how Onwatch reaches that environment's hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SshOptions {
+    pub user: String,
+    pub port: u16,
+    /// The private key Onwatch authenticates with (OpenSSH format, no passphrase).
+    pub key_file: PathBuf,
+    /// The hosts' keys, OpenSSH `known_hosts` format (`[host]:port` for ports other than 22).
+    pub known_hosts_file: PathBuf,
+    #[serde(
+        rename = "connect_timeout_secs",
+        deserialize_with = "crate::time::secs"
+    )]
+    pub connect_timeout: Duration,
+    #[serde(
+        rename = "command_timeout_secs",
+        deserialize_with = "crate::time::secs"
+    )]
+    pub command_timeout: Duration,
+    /// Command templates; `{host}` is the host's name (checked to be a plain name first).
+    pub commands: SshCommands,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        SshOptions {
+            user: "root".into(),
+            port: 22,
+            key_file: PathBuf::new(),
+            known_hosts_file: PathBuf::new(),
+            connect_timeout: Duration::from_secs(10),
+            command_timeout: Duration::from_secs(120),
+            commands: SshCommands::default(),
+        }
+    }
+}
+
+/// The runbook's commands, as templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SshCommands {
+    pub restart_supervisor: String,
+    pub restart_sentinel: String,
+    /// Exits 0 when the sentinel runs (checked after its restart).
+    pub sentinel_status: String,
+}
+
+impl Default for SshCommands {
+    fn default() -> Self {
+        SshCommands {
+            restart_supervisor: "sudo systemctl restart hab-sup".into(),
+            restart_sentinel: "sudo systemctl restart sentinel".into(),
+            sentinel_status: "systemctl is-active sentinel".into(),
+        }
+    }
+}
+
+/// Fills `{host}` in a template. A host name that is not plain (letters, digits, `.`, `-`, `_`)
+/// is refused rather than quoted: it would otherwise reach a remote shell.
+pub fn command_for(template: &str, host: &str) -> Result<String, String> {
+    let plain = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if !plain {
+        return Err(format!(
+            "the host name `{host}` has characters a command line must not get"
+        ));
+    }
+    Ok(template.replace("{host}", host))
+}
+
+/// Why a command did not run or did not finish, in words for the page.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SshError {
+    #[error("cannot connect to {addr} over SSH: {why}")]
+    Connect { addr: String, why: String },
+    #[error("no answer from {addr} within the {secs} s connect timeout")]
+    ConnectTimeout { addr: String, secs: u64 },
+    #[error(
+        "the host key of {addr} is not in the known_hosts file (it offered {fingerprint}): \
+         check the fingerprint out of band, then add the host's key to the file"
+    )]
+    UnknownHostKey { addr: String, fingerprint: String },
+    #[error(
+        "the host key of {addr} CHANGED (it now offers {fingerprint}; the known_hosts file has \
+         another at line {line}): refused. A reinstalled host, or someone in the middle: check \
+         before you replace the line"
+    )]
+    ChangedHostKey {
+        addr: String,
+        fingerprint: String,
+        line: usize,
+    },
+    #[error("{addr} refused the key (user `{user}`): check the authorized keys there")]
+    AuthRefused { addr: String, user: String },
+    #[error("cannot read the SSH key file {path}: {why}")]
+    KeyFile { path: String, why: String },
+    #[error("the command did not finish within its {secs} s timeout; its session was closed")]
+    CommandTimeout { secs: u64 },
+    #[error("the SSH session failed: {0}")]
+    Session(String),
+}
+
+/// How a remote command ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exited {
+    pub status: Option<u32>,
+    pub signal: Option<String>,
+}
+
+impl Exited {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    pub fn describe(&self) -> String {
+        match (&self.status, &self.signal) {
+            (Some(s), _) => format!("exit status {s}"),
+            (None, Some(sig)) => format!("killed by signal {sig}"),
+            (None, None) => "no exit status (the session ended)".into(),
+        }
+    }
+}
+
+/// What the host-key check saw, for a precise error after a refused connection.
+#[derive(Debug, Clone)]
+enum KeyProblem {
+    Unknown(String),
+    Changed(String, usize),
+    Unreadable(String),
+}
+
+struct Checker {
+    host: String,
+    port: u16,
+    known_hosts: PathBuf,
+    problem: Arc<Mutex<Option<KeyProblem>>>,
+}
+
+impl client::Handler for Checker {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        offered: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = offered else {
+            // Host certificates are not configured: only keys in known_hosts are trusted.
+            self.note(KeyProblem::Unknown("a host certificate".into()));
+            return Ok(false);
+        };
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        match russh::keys::check_known_hosts_path(&self.host, self.port, key, &self.known_hosts) {
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                self.note(KeyProblem::Unknown(fingerprint));
+                Ok(false)
+            }
+            Err(russh::keys::Error::KeyChanged { line }) => {
+                self.note(KeyProblem::Changed(fingerprint, line));
+                Ok(false)
+            }
+            Err(e) => {
+                self.note(KeyProblem::Unreadable(format!(
+                    "cannot read the known_hosts file {}: {e}",
+                    self.known_hosts.display()
+                )));
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl Checker {
+    fn note(&self, p: KeyProblem) {
+        *self.problem.lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
+    }
+}
+
+/// Where and as whom.
+#[derive(Clone)]
+pub struct SshTarget {
+    /// The address to connect to (the host's private IP, or a name).
+    pub address: String,
+    pub options: SshOptions,
+    pub key: Arc<PrivateKey>,
+}
+
+/// Reads the private key file (once, at start-up: a bad file is a configuration error).
+pub fn load_key(path: &std::path::Path) -> Result<Arc<PrivateKey>, SshError> {
+    russh::keys::load_secret_key(path, None)
+        .map(Arc::new)
+        .map_err(|e| SshError::KeyFile {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })
+}
+
+/// Runs `command` on the target, writing its output lines to `sink` as they come (stderr lines
+/// marked), and returns how it ended. Bounded by the connect and command timeouts; on the
+/// command timeout the session is closed (the remote side gets SIGHUP).
+pub async fn run(target: &SshTarget, command: &str, sink: &Sink) -> Result<Exited, SshError> {
+    let o = &target.options;
+    let addr = format!("{}:{}", target.address, o.port);
+    let problem = Arc::new(Mutex::new(None));
+    let checker = Checker {
+        host: target.address.clone(),
+        port: o.port,
+        known_hosts: o.known_hosts_file.clone(),
+        problem: problem.clone(),
+    };
+    let config = Arc::new(client::Config {
+        inactivity_timeout: Some(o.command_timeout + Duration::from_secs(30)),
+        ..client::Config::default()
+    });
+    let connected = tokio::time::timeout(
+        o.connect_timeout,
+        client::connect(config, (target.address.as_str(), o.port), checker),
+    )
+    .await;
+    let mut session = match connected {
+        Err(_) => {
+            return Err(SshError::ConnectTimeout {
+                addr,
+                secs: o.connect_timeout.as_secs(),
+            })
+        }
+        Ok(Err(e)) => {
+            let seen = problem.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            return Err(match seen {
+                Some(KeyProblem::Unknown(fingerprint)) => {
+                    SshError::UnknownHostKey { addr, fingerprint }
+                }
+                Some(KeyProblem::Changed(fingerprint, line)) => SshError::ChangedHostKey {
+                    addr,
+                    fingerprint,
+                    line,
+                },
+                Some(KeyProblem::Unreadable(why)) => SshError::Connect { addr, why },
+                None => SshError::Connect {
+                    addr,
+                    why: e.to_string(),
+                },
+            });
+        }
+        Ok(Ok(s)) => s,
+    };
+    let hash = session
+        .best_supported_rsa_hash()
+        .await
+        .map_err(|e| SshError::Session(e.to_string()))?
+        .flatten();
+    let auth = session
+        .authenticate_publickey(
+            o.user.clone(),
+            PrivateKeyWithHashAlg::new(target.key.clone(), hash),
+        )
+        .await
+        .map_err(|e| SshError::Session(e.to_string()))?;
+    if !auth.success() {
+        return Err(SshError::AuthRefused {
+            addr,
+            user: o.user.clone(),
+        });
+    }
+    let mut channel = session
+        .channel_open_session()
+        .await
+        .map_err(|e| SshError::Session(e.to_string()))?;
+    channel
+        .exec(true, command)
+        .await
+        .map_err(|e| SshError::Session(e.to_string()))?;
+    let mut out = LineSplitter::default();
+    let mut err = LineSplitter::default();
+    let mut exited = Exited {
+        status: None,
+        signal: None,
+    };
+    let finished = tokio::time::timeout(o.command_timeout, async {
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => {
+                    for l in out.push(&data) {
+                        sink.line(l);
+                    }
+                }
+                ChannelMsg::ExtendedData { data, .. } => {
+                    for l in err.push(&data) {
+                        sink.line(format!("stderr: {l}"));
+                    }
+                }
+                // More data may follow the status: keep reading until the channel closes.
+                ChannelMsg::ExitStatus { exit_status } => exited.status = Some(exit_status),
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    exited.signal = Some(format!("{signal_name:?}"))
+                }
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    if let Some(l) = out.rest() {
+        sink.line(l);
+    }
+    if let Some(l) = err.rest() {
+        sink.line(format!("stderr: {l}"));
+    }
+    let _ = session
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
+    match finished {
+        Ok(()) => {
+            sink.exited(&exited);
+            Ok(exited)
+        }
+        Err(_) => Err(SshError::CommandTimeout {
+            secs: o.command_timeout.as_secs(),
+        }),
+    }
+}
+
+/// Bytes into lines; a line longer than the sink keeps is cut there anyway.
+#[derive(Default)]
+struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    fn push(&mut self, data: &[u8]) -> Vec<String> {
+        let mut lines = Vec::new();
+        for &b in data {
+            if b == b'\n' {
+                lines.push(
+                    String::from_utf8_lossy(&self.partial)
+                        .trim_end_matches('\r')
+                        .to_owned(),
+                );
+                self.partial.clear();
+            } else if self.partial.len() < 64 * 1024 {
+                self.partial.push(b);
+            }
+        }
+        lines
+    }
+
+    fn rest(&mut self) -> Option<String> {
+        (!self.partial.is_empty()).then(|| {
+            let l = String::from_utf8_lossy(&self.partial).into_owned();
+            self.partial.clear();
+            l
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_take_plain_host_names_only() {
+        assert_eq!(
+            command_for("restart --host {host}", "api-1.live").unwrap(),
+            "restart --host api-1.live"
+        );
+        for bad in ["a;rm -rf /", "a b", "$(id)", "", "a`b`"] {
+            assert!(command_for("x {host}", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lines_split_across_chunks() {
+        let mut s = LineSplitter::default();
+        assert_eq!(s.push(b"one\ntw"), ["one"]);
+        assert_eq!(s.push(b"o\r\nthree"), ["two"]);
+        assert_eq!(s.rest().as_deref(), Some("three"));
+        assert_eq!(s.rest(), None);
+    }
+}
