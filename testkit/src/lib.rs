@@ -214,3 +214,92 @@ impl OidcProvider {
         ))
     }
 }
+
+/// A real OpenSSH server on a free loopback port (`scripts/loopback-sshd.sh`): its own host
+/// key, Onwatch's client key authorized, a known_hosts file naming the host key. Stopped, and
+/// its directory removed, when dropped.
+pub struct Sshd {
+    pub port: u16,
+    pub dir: PathBuf,
+    /// Onwatch's private key.
+    pub key_file: PathBuf,
+    pub known_hosts_file: PathBuf,
+    /// The user the server lets in (whoever runs the tests).
+    pub user: String,
+    child: Option<std::process::Child>,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Sshd {
+    /// Sets up and starts sshd; waits until it accepts connections.
+    pub async fn start() -> Result<Sshd, String> {
+        let port = free_port()?;
+        let dir = std::env::temp_dir().join(unique_name("onwatch_sshd"));
+        let script = workspace_root().join("scripts/loopback-sshd.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(["setup", &dir.display().to_string(), &port.to_string()])
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} failed: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let user = Command::new("id")
+            .arg("-un")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .map_err(|e| format!("id -un: {e}"))?;
+        let mut sshd = Sshd {
+            port,
+            key_file: dir.join("client_ed25519"),
+            known_hosts_file: dir.join("known_hosts"),
+            dir,
+            user,
+            child: None,
+        };
+        sshd.run().await?;
+        Ok(sshd)
+    }
+
+    async fn run(&mut self) -> Result<(), String> {
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(self.dir.join("sshd_config"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start sshd: {e}"))?;
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Err(format!(
+            "sshd did not listen on port {} within 5 s",
+            self.port
+        ))
+    }
+
+    /// Stops the server (a host whose sshd is down).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -104,6 +104,35 @@ impl Sink {
         }
     }
 
+    /// A sink outside any action (tests, tools): bounded like an action's, watched by nobody.
+    pub fn standalone(limit: usize) -> Sink {
+        Sink::new(
+            ActionProgress {
+                id: String::new(),
+                kind: String::new(),
+                environment: String::new(),
+                host: String::new(),
+                service: String::new(),
+                actor_name: String::new(),
+                reason: String::new(),
+                state: ActionState::Running,
+                step: String::new(),
+                lines: Vec::new(),
+                omitted: 0,
+                summary: String::new(),
+                requested_ms: 0,
+                finished_ms: None,
+            },
+            limit,
+            Vec::new(),
+        )
+    }
+
+    /// The lines kept so far (the first, a marker of what was left out, the newest).
+    pub fn lines(&self) -> Vec<String> {
+        self.tx.borrow().lines.clone()
+    }
+
     /// One line of output. Kept: the first half of the limit, then the newest lines within the
     /// other half; what falls between is counted, not kept.
     pub fn line(&self, line: String) {

@@ -287,7 +287,7 @@ pub async fn run(target: &SshTarget, command: &str, sink: &Sink) -> Result<Exite
         .await
         .map_err(|e| SshError::Session(e.to_string()))?;
     channel
-        .exec(true, command)
+        .exec(true, bounded(command, o.command_timeout))
         .await
         .map_err(|e| SshError::Session(e.to_string()))?;
     let mut out = LineSplitter::default();
@@ -320,6 +320,21 @@ pub async fn run(target: &SshTarget, command: &str, sink: &Sink) -> Result<Exite
         }
     })
     .await;
+    if finished.is_err() {
+        // Without a terminal, closing the session does not end the command on the host: ask
+        // sshd to signal it first (no process is left behind by a timeout).
+        let _ = channel.signal(russh::Sig::TERM).await;
+        // Wait (briefly) for it to end, so the request is delivered before the session goes.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(msg) = channel.wait().await {
+                if matches!(msg, ChannelMsg::Close) {
+                    break;
+                }
+            }
+        })
+        .await;
+        let _ = channel.close().await;
+    }
     if let Some(l) = out.rest() {
         sink.line(l);
     }
@@ -338,6 +353,22 @@ pub async fn run(target: &SshTarget, command: &str, sink: &Sink) -> Result<Exite
             secs: o.command_timeout.as_secs(),
         }),
     }
+}
+
+/// The command as the host runs it: under coreutils' `timeout`, so that it ends on the host at
+/// the command timeout even when the session is cut (sshd does not end a command without a
+/// terminal when its session closes). TERM first, KILL 5 s later.
+fn bounded(command: &str, limit: Duration) -> String {
+    format!(
+        "timeout -k 5 {} sh -c {}",
+        limit.as_secs().max(1),
+        shell_quote(command)
+    )
+}
+
+/// One shell word: `'…'`, with each `'` written as `'\''`.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Bytes into lines; a line longer than the sink keeps is cut there anyway.
@@ -386,6 +417,14 @@ mod tests {
         for bad in ["a;rm -rf /", "a b", "$(id)", "", "a`b`"] {
             assert!(command_for("x {host}", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn commands_run_bounded_and_quoted() {
+        assert_eq!(
+            bounded("echo 'a b'; exit 3", Duration::from_secs(30)),
+            "timeout -k 5 30 sh -c 'echo '\\''a b'\\''; exit 3'"
+        );
     }
 
     #[test]

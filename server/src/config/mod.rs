@@ -220,13 +220,15 @@ impl Config {
                         format!("no environment `{}` is configured", s.environment),
                     ))
                 }
-                Some(e) if e.ssh.is_none() => return Err(ConfigError::key(
-                    "sentinel.environment",
-                    format!(
+                Some(e) if e.ssh.is_none() => {
+                    return Err(ConfigError::key(
+                        "sentinel.environment",
+                        format!(
                         "environment `{}` has no [environments.{}.ssh], which reaches the sentinel",
                         s.environment, s.environment
                     ),
-                )),
+                    ))
+                }
                 Some(_) => {}
             }
             if ops::actions::ssh::command_for("{host}", &s.host).is_err() {

@@ -756,3 +756,252 @@ async fn when_the_store_goes_away_nothing_runs_unaudited() {
         None
     );
 }
+
+/// SSH settings for the loopback sshd, with the demo's `systemctl` acting on the simulator.
+fn ssh_through(sshd: &testkit::Sshd, sim: &FleetSim) -> ops::actions::ssh::SshOptions {
+    let systemctl = testkit::workspace_root().join("scripts/demo-ssh/systemctl");
+    let env = format!(
+        "ONWATCH_DEMO_HOST={{host}} ONWATCH_DEMO_CONTROL={} ONWATCH_DEMO_STATE={}",
+        sim.control_url(),
+        sshd.dir.join("sentinel-restarted").display()
+    );
+    ops::actions::ssh::SshOptions {
+        user: sshd.user.clone(),
+        port: sshd.port,
+        key_file: sshd.key_file.clone(),
+        known_hosts_file: sshd.known_hosts_file.clone(),
+        connect_timeout: Duration::from_secs(5),
+        command_timeout: Duration::from_secs(20),
+        commands: ops::actions::ssh::SshCommands {
+            restart_supervisor: format!("{env} {} restart hab-sup", systemctl.display()),
+            restart_sentinel: format!("{env} {} restart sentinel", systemctl.display()),
+            sentinel_status: format!("{env} {} is-active sentinel", systemctl.display()),
+        },
+    }
+}
+
+fn pids(sim: &FleetSim, host: &str) -> Vec<u64> {
+    sim.host(host).unwrap().state_json()["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["pid"].as_u64().unwrap())
+        .collect()
+}
+
+/// A Supervisor restart over SSH (a real sshd on loopback; its `systemctl` restarts the
+/// simulated Supervisor): the dialog names the blast radius, every service comes back in a new
+/// process, and the outcome row has the exit status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_restart_over_ssh_brings_every_service_back() {
+    let sim = FleetSim::start(demo_layout(39)).await.unwrap();
+    let sshd = testkit::Sshd::start().await.unwrap();
+    let ssh = ssh_through(&sshd, &sim);
+    let app = app_with(&sim, StoreKind::Sqlite, Some("demo-ctl-secret"), |c| {
+        for env in c.environments.values_mut() {
+            env.ssh = Some(ssh.clone());
+        }
+    })
+    .await;
+    let ada = app.signed_in("ada", "responder").await;
+    let host = "builder-api-acceptance-1";
+    let preview: serde_json::Value = app
+        .call(
+            &ada,
+            "/api/read/action-preview",
+            &[
+                ("kind", "restart_supervisor"),
+                ("environment", "acceptance"),
+                ("host", host),
+                ("service_group", ""),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["confirmation"], host, "the host is what to type");
+    let radius: Vec<&str> = preview["affected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a[0].as_str().unwrap())
+        .collect();
+    // Every service the simulated Supervisor runs on that host, no fewer.
+    let running: Vec<String> = sim.host(host).unwrap().state_json()["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}.{}",
+                s["name"].as_str().unwrap(),
+                s["group"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(radius, running);
+
+    let before = pids(&sim, host);
+    let r = Restart {
+        kind: "restart_supervisor",
+        group: "",
+        confirmation: host,
+        ..Restart::acceptance_api()
+    };
+    let answer = restart(&app.address, &ada, &r).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let lines: Vec<&str> = done["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Restarting hab-sup.service on builder-api-acceptance-1")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("exit status 0")),
+        "{lines:?}"
+    );
+    let after = pids(&sim, host);
+    assert!(
+        before.iter().zip(&after).all(|(b, a)| b != a),
+        "{before:?} → {after:?}"
+    );
+
+    let mut conn = sqlx::AnyConnection::connect(&app.store_url).await.unwrap();
+    let rows: Vec<(String, String)> =
+        sqlx::query("SELECT kind, detail FROM audit_log WHERE action_id = $1 ORDER BY seq")
+            .bind(&id)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("kind"), r.get("detail")))
+            .collect();
+    let intent: serde_json::Value = serde_json::from_str(&rows[0].1).unwrap();
+    assert_eq!(intent["executor"], "ssh");
+    assert_eq!(
+        intent["blast_radius"].as_array().unwrap().len(),
+        running.len()
+    );
+    let outcome: serde_json::Value = serde_json::from_str(&rows[1].1).unwrap();
+    assert_eq!(outcome["exit_status"], 0);
+}
+
+/// A command that fails loudly (1 MB of output, exit 1): the action fails with the exit
+/// status, and its output is kept bounded in the page and the audit row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_ssh_command_fails_the_action_with_a_bounded_excerpt() {
+    let sim = FleetSim::start(demo_layout(40)).await.unwrap();
+    let sshd = testkit::Sshd::start().await.unwrap();
+    let mut ssh = ssh_through(&sshd, &sim);
+    ssh.commands.restart_supervisor =
+        "head -c 1000000 /dev/zero | tr '\\0' x | fold -w 99; echo 'Job for hab-sup.service failed' >&2; exit 1".into();
+    let app = app_with(&sim, StoreKind::Sqlite, None, |c| {
+        c.actions.output_limit_bytes = 8 * 1024;
+        for env in c.environments.values_mut() {
+            env.ssh = Some(ssh.clone());
+        }
+    })
+    .await;
+    let ada = app.signed_in("ada", "responder").await;
+    let host = "builder-api-acceptance-1";
+    let before = pids(&sim, host);
+    let r = Restart {
+        kind: "restart_supervisor",
+        group: "",
+        confirmation: host,
+        ..Restart::acceptance_api()
+    };
+    let answer = restart(&app.address, &ada, &r).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "failed", "{done}");
+    assert!(
+        done["summary"].as_str().unwrap().contains("exit status 1"),
+        "{done}"
+    );
+    let kept: usize = done["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().len() + 1)
+        .sum();
+    assert!(kept <= 8 * 1024 + 200, "{kept} bytes kept");
+    assert!(
+        done["lines"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .contains("stderr: Job for hab-sup.service failed")),
+        "the newest lines are kept"
+    );
+    assert_eq!(pids(&sim, host), before, "nothing restarted");
+    let mut conn = sqlx::AnyConnection::connect(&app.store_url).await.unwrap();
+    let detail: String = sqlx::query(
+        "SELECT detail FROM audit_log WHERE action_id = $1 AND kind = 'action.outcome'",
+    )
+    .bind(&id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+    .get("detail");
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["exit_status"], 1);
+    assert!(detail["output_bytes"].as_u64().unwrap() > 1_000_000);
+    assert!(detail["output_excerpt"].as_str().unwrap().len() <= 8 * 1024 + 200);
+}
+
+/// The sentinel's restart over SSH, then its status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sentinel_restarts_over_ssh() {
+    let sim = FleetSim::start(demo_layout(41)).await.unwrap();
+    let sshd = testkit::Sshd::start().await.unwrap();
+    let ssh = ssh_through(&sshd, &sim);
+    let app = app_with(&sim, StoreKind::Sqlite, None, |c| {
+        c.environments.get_mut("live").unwrap().ssh = Some(ssh.clone());
+        c.sentinel = Some(server::config::SentinelConfig {
+            environment: "live".into(),
+            host: "bots.habitat.sh".into(),
+            address: Some("127.0.0.1".into()),
+        });
+    })
+    .await;
+    let ada = app.signed_in("ada", "responder").await;
+    let r = Restart {
+        kind: "restart_sentinel",
+        env: "live",
+        host: "bots.habitat.sh",
+        group: "sentinel",
+        confirmation: "live/sentinel",
+        tried: "no",
+        ..Restart::acceptance_api()
+    };
+    let answer = restart(&app.address, &ada, &r).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert!(done["summary"]
+        .as_str()
+        .unwrap()
+        .contains("the sentinel runs again"));
+    assert!(
+        sshd.dir.join("sentinel-restarted").exists(),
+        "the unit was restarted"
+    );
+}
