@@ -3,7 +3,7 @@
 # skips in seconds. Used by `make demo` (scripts/bootstrap.sh demo) and `make test` (… test).
 #
 #   demo: the wasm32 target (or Debian's fallback), wasm-bindgen at the crate graph's version,
-#         npm binaryen (wasm-opt) for release bundles
+#         npm binaryen (wasm-opt) for release bundles, OpenSSH server (the demo's SSH host)
 #   test: all of the above, plus Chromium, playwright-core, PostgreSQL 15, OpenSSH server and a
 #         Python venv with the test helpers (moto)
 set -euo pipefail
@@ -61,6 +61,10 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -n
   say "npm ci (end2end)"
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
 fi
+
+# The demo's loopback SSH host (Supervisor and sentinel restarts); the demo runs without it
+# (and says so) if it cannot be installed.
+apt_install openssh-server || say "openssh-server could not be installed: the demo's SSH actions will be off"
 
 [ "$PURPOSE" = demo ] && { say "ready for the demo"; exit 0; }
 

@@ -1,33 +1,82 @@
 #!/usr/bin/env bash
-# `make demo`: the fleet simulator (Builder services over live and acceptance) plus Onwatch on
-# its embedded SQLite store, at http://127.0.0.1:3000. Ctrl-C stops both.
+# `make demo`: the fleet simulator (Builder services over live and acceptance), a loopback sshd
+# standing in for the hosts' SSH (its `systemctl` acts on the simulator), and Onwatch on its
+# embedded SQLite store, at http://127.0.0.1:3000. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/onwatch/target}
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-step "1/4 tools (first run only: Rust's wasm target, wasm-bindgen, Chromium-free npm parts)"
+step "1/4 tools (first run only: Rust's wasm target, wasm-bindgen, npm parts, OpenSSH server)"
 scripts/bootstrap.sh demo
-# One cargo invocation for both binaries: `ops` (and everything under it) compiles once, with
-# the simulator's feature, instead of once for the server and again for fleet-sim.
-step "2/4 the server and the fleet simulator (release build: about 10 minutes the first time, seconds after)"
-cargo build --release --locked -p server --bin onwatch -p ops --features ops/sim --bin fleet-sim
-step "3/4 the browser half (WebAssembly, release)"
-scripts/build-site.sh release
-step "4/4 starting the simulated fleet and Onwatch"
+# The development profile, the one `make test` builds too: on a fresh machine it compiles in
+# about half the time of an optimised build, and after `make test` (or before it) the other
+# command finds everything built. The simulated fleet asks nothing of the optimiser; the
+# production binary is `make server-release`. One cargo invocation for both binaries: `ops`
+# (and everything under it) compiles once, with the simulator's feature.
+step "2/4 the server and the fleet simulator (the first time: several minutes; then seconds)"
+cargo build --locked -p server --bin onwatch -p ops --features ops/sim --bin fleet-sim
+step "3/4 the browser half (WebAssembly)"
+scripts/build-site.sh debug
+step "4/4 starting the simulated fleet, the loopback SSH host and Onwatch"
 mkdir -p data
 # The last run's fleet file names that simulator's ports: remove it, so that waiting for the file
 # waits for this simulator's.
 rm -f data/demo-fleet.toml
-"$CARGO_TARGET_DIR/release/fleet-sim" --layout demo --seed 42 --control-port 3100 \
+"$CARGO_TARGET_DIR/debug/fleet-sim" --layout demo --seed 42 --control-port 3100 \
   --fleet-file data/demo-fleet.toml --ctl-secret-file data/demo-ctl-secret &
-SIM=$!
-trap 'kill $SIM 2>/dev/null || true' EXIT
+PIDS=($!)
+trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do [ -s data/demo-fleet.toml ] && break; sleep 0.1; done
 # Without it Onwatch would start on no fleet at all: say so and stop instead.
 [ -s data/demo-fleet.toml ] || { echo "demo: fleet-sim wrote no data/demo-fleet.toml in 5 s" >&2; exit 1; }
+
+# The loopback SSH host: every simulated host's SSH goes to it, and its `systemctl` (a script)
+# restarts the simulated Supervisor or sentinel. If it cannot start, the demo runs without it
+# and the Supervisor and sentinel buttons say that SSH is not configured.
+cp config/demo.toml data/demo.toml
+SSH_PORT=3122
+if scripts/loopback-sshd.sh setup data/demo-ssh "$SSH_PORT" > data/demo-sshd.log 2>&1; then
+  /usr/sbin/sshd -D -e -f "$ROOT/data/demo-ssh/sshd_config" >> data/demo-sshd.log 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null && break; sleep 0.1; done
+fi
+if (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null; then
+  SSH_NOTE="ssh $(id -un)@127.0.0.1 -p $SSH_PORT (host key in data/demo-ssh/known_hosts)"
+  # Which simulated host a command stands for travels in its template ({host}).
+  tool="ONWATCH_DEMO_HOST={host} ONWATCH_DEMO_CONTROL=http://127.0.0.1:3100 ONWATCH_DEMO_STATE=$ROOT/data/demo-sentinel $ROOT/scripts/demo-ssh/systemctl"
+  for env in live acceptance; do
+    cat >> data/demo.toml <<TOML
+
+[environments.$env.ssh]
+user = "$(id -un)"
+port = $SSH_PORT
+key_file = "$ROOT/data/demo-ssh/client_ed25519"
+known_hosts_file = "$ROOT/data/demo-ssh/known_hosts"
+command_timeout_secs = 60
+
+[environments.$env.ssh.commands]
+restart_supervisor = "$tool restart hab-sup"
+restart_sentinel = "$tool restart sentinel"
+sentinel_status = "$tool is-active sentinel"
+TOML
+  done
+  cat >> data/demo.toml <<TOML
+
+# The sentinel bot's host (bots.habitat.sh in production), here the loopback SSH host.
+[sentinel]
+environment = "live"
+host = "bots.habitat.sh"
+address = "127.0.0.1"
+TOML
+else
+  SSH_NOTE="off: sshd did not start ($(tail -n 1 data/demo-sshd.log 2>/dev/null)); Supervisor and sentinel restarts are unavailable"
+fi
 echo
 echo "Onwatch:        http://127.0.0.1:3000   (Ctrl-C stops everything)"
 echo "Sign in:        development sign-in: pick any name and a role (viewer, responder, admin)"
-echo "Fleet faults:   curl -X POST http://127.0.0.1:3100/faults -d '{\"host\":\"builder-api-live-1\",\"fault\":\"health\",\"service\":\"builder-api\",\"status\":\"Critical\"}'"
+echo "Fleet faults:   curl -X POST http://127.0.0.1:3100/faults -d '{\"host\":\"builder-api-live-1\",\"fault\":\"wedged\",\"service\":\"builder-api\"}'"
+echo "                (a wedged service is critical until restarted: try its Restart… button)"
+echo "SSH host:       $SSH_NOTE"
 echo
-"$CARGO_TARGET_DIR/release/onwatch" --config config/demo.toml serve
+"$CARGO_TARGET_DIR/debug/onwatch" --config data/demo.toml serve

@@ -7,6 +7,9 @@
 //! refuses a viewer, and that refusal is audited like every other), the audit's verification
 //! under `/api/admin`.
 
+// A server function's arguments are its form's fields, one each.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -153,7 +156,6 @@ pub async fn action_preview(
 
 /// Asks for an action (`kind`: `restart_service`, `restart_supervisor`, `restart_sentinel`).
 #[server(prefix = "/api/attempt", endpoint = "action")]
-#[allow(clippy::too_many_arguments)]
 pub async fn start_action(
     kind: String,
     environment: String,

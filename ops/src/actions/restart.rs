@@ -263,8 +263,11 @@ impl RestartSupervisor {
                 sink.line(format!("✓ every service healthy again after {total:.1} s"));
                 return Ok(Restarted {
                     summary: format!(
-                        "Supervisor restarted; {} services healthy again after {total:.1} s",
-                        self.before.len()
+                        "Supervisor restarted; {} healthy again after {total:.1} s",
+                        match self.before.len() {
+                            1 => "its service".to_owned(),
+                            n => format!("its {n} services"),
+                        }
                     ),
                     supervisor_ms,
                     health_ms: started.elapsed().as_millis() as u64 - supervisor_ms,

@@ -542,14 +542,15 @@ async fn a_killed_onwatch_leaves_an_interrupted_action_never_rerun() {
     let ada = sign_in(&base, "ada", "responder").await;
     let answer = restart(&base, &ada, &Restart::acceptance_api()).await;
     let id = answer["Started"]["id"].as_str().unwrap().to_owned();
-    // In the middle: the Supervisor has taken the stop and the process is on its way down.
+    // In the middle: the Supervisor has taken the stop (its console line came back) and the
+    // process is on its way down.
     let mut events = ada
         .get(format!("{base}/api/actions/{id}/events"))
         .send()
         .await
         .unwrap();
     let mut seen = String::new();
-    while !seen.contains("SvcStop") {
+    while !seen.contains("Supervisor stopping") {
         let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
             .await
             .expect("progress arrives")

@@ -1,0 +1,22 @@
+// Screenshots of the demo's action pages at desktop and phone widths (not a test: for looking).
+import { launchBrowser, devSignIn, waitForHydration, screenshotPath } from './lib/harness.mjs';
+const url = process.argv[2] || 'http://127.0.0.1:3000';
+const browser = await launchBrowser();
+const page = await browser.context.newPage();
+await devSignIn(page, url, { name: 'shot-responder', role: 'responder', next: '/environments/live/hosts/builder-api-live-1' });
+await waitForHydration(page);
+await page.getByTestId('restart-open').first().click();
+await page.getByTestId('restart-preview').waitFor();
+await page.screenshot({ path: screenshotPath('supervisor-dialog-desktop') });
+await page.setViewportSize({ width: 375, height: 800 });
+await page.screenshot({ path: screenshotPath('supervisor-dialog-phone') });
+await page.setViewportSize({ width: 1400, height: 900 });
+await page.goto(`${url}/services/sentinel`);
+await page.screenshot({ path: screenshotPath('sentinel-desktop'), fullPage: true });
+await page.goto(`${url}/audit`);
+await page.screenshot({ path: screenshotPath('audit-desktop') });
+await page.setViewportSize({ width: 375, height: 800 });
+await page.screenshot({ path: screenshotPath('audit-phone'), fullPage: true });
+await page.goto(`${url}/actions`);
+await page.screenshot({ path: screenshotPath('actions-phone'), fullPage: true });
+await browser.close();
