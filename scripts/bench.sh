@@ -6,12 +6,15 @@
 #   2. dashboard: the home page for that 1,000-host fleet under 50 concurrent clients (wrk) vs a
 #      truly trivial route of the same server (a static file: no store, no session lookup); every
 #      response must be a 2xx and the session must be signed in, or the benchmark fails
+#   2b. guarded actions: the audit rows' cost per action against the executor call alone (SQLite
+#      and Postgres), and a simulated restart from confirmation to healthy, split
 #   3. what a browser downloads: the dashboard's first load (HTML + JS + WASM + CSS, as served,
 #      compressed) and its second load (the page again, the rest revalidated by ETag)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/onwatch/target}
-scripts/bootstrap.sh demo >/dev/null
+# The test set-up: Postgres for the audit figures.
+scripts/bootstrap.sh test >/dev/null
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 # The same invocation as `make demo`, so the two share their release build.
 cargo build --release --locked -p server --bin onwatch -p ops --features ops/sim --bin fleet-sim
@@ -20,6 +23,10 @@ scripts/build-site.sh release >/dev/null
 echo
 echo "== fleet engine"
 cargo bench --locked -p ops --features sim --bench poll 2>/dev/null
+
+echo
+echo "== guarded actions"
+ONWATCH_TEST_PG_URL=$(scripts/pg-test-cluster.sh start) cargo bench --locked -p ops --features sim --bench audit 2>/dev/null
 
 WORK=$(mktemp -d)
 cleanup() { kill "${SIM:-}" "${OW:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }

@@ -2,8 +2,9 @@
 //! so that it can be tested with `cargo test -p ops` alone.
 //!
 //! One module per capability, each owning its types and its queries. No module imports one that
-//! imports it back: `fleet` reads `inventory`, `probe` and `supervisor`; `auth` and
-//! `fleet::history` store their rows through `store`; nothing below imports `fleet` or `auth`.
+//! imports it back: `actions` reads `fleet`, `supervisor`, `audit` and `store`; `fleet` reads
+//! `inventory`, `probe` and `supervisor`; `auth`, `audit` and `fleet::history` store their rows
+//! through `store`; nothing below imports `actions` or `fleet`.
 
 /// Guarded actions on the fleet: guards, locks, cooldowns, executors, live progress.
 pub mod actions;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ops::actions::runner::Sink;
+use ops::actions::output::Sink;
 use ops::actions::ssh::{self, SshError, SshOptions, SshTarget};
 
 fn target(sshd: &testkit::Sshd) -> SshTarget {

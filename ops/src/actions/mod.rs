@@ -3,12 +3,14 @@
 //! an idempotency key, and every attempt in the audit log before anything runs.
 //!
 //! In layers: [`guards`] (pure: what a request must carry), [`ledger`] (the `actions` and
-//! `action_locks` tables: idempotency, lock, cooldown, leases, interruption), [`restart`] (the
-//! control-gateway procedure: stop, wait down, start, wait up and healthy), [`runner`] (the
-//! order of it all, and the live progress a browser follows).
+//! `action_locks` tables: idempotency, lock, cooldown, leases, interruption), [`output`] (the
+//! progress and the bounded output sink), [`ssh`] (the SSH executor), [`restart`] (the
+//! procedures: a service through the control gateway, a Supervisor or the sentinel over SSH,
+//! each waiting until the fleet shows it healthy), [`runner`] (the order of it all).
 
 pub mod guards;
 pub mod ledger;
+pub mod output;
 pub mod restart;
 pub mod runner;
 pub mod ssh;

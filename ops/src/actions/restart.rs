@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use vocab::{CellState, HealthStatus};
 
-use super::runner::Sink;
+use super::output::Sink;
 use crate::fleet::FleetModel;
 use crate::supervisor::ctl::{CtlClient, CtlTarget, PackageIdentMsg, ProcessStateMsg};
 

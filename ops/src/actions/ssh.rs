@@ -13,7 +13,8 @@ use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertifi
 use russh::ChannelMsg;
 use serde::{Deserialize, Serialize};
 
-use super::runner::Sink;
+pub use super::output::Exited;
+use super::output::Sink;
 
 /// The `[environments.NAME.ssh]` section: how Onwatch reaches that environment's hosts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,27 +119,6 @@ pub enum SshError {
     CommandTimeout { secs: u64 },
     #[error("the SSH session failed: {0}")]
     Session(String),
-}
-
-/// How a remote command ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Exited {
-    pub status: Option<u32>,
-    pub signal: Option<String>,
-}
-
-impl Exited {
-    pub fn success(&self) -> bool {
-        self.status == Some(0)
-    }
-
-    pub fn describe(&self) -> String {
-        match (&self.status, &self.signal) {
-            (Some(s), _) => format!("exit status {s}"),
-            (None, Some(sig)) => format!("killed by signal {sig}"),
-            (None, None) => "no exit status (the session ended)".into(),
-        }
-    }
 }
 
 /// What the host-key check saw, for a precise error after a refused connection.

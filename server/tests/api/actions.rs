@@ -1006,3 +1006,91 @@ async fn the_sentinel_restarts_over_ssh() {
         "the unit was restarted"
     );
 }
+
+/// Sign-ins, sign-outs and revocations are audit rows; an admin's export is one too (before the
+/// rows go out), and the admin's chain check names a row edited in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_exports_and_the_chain_check_are_audited() {
+    let sim = FleetSim::start(demo_layout(42)).await.unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, None, |_| {}).await;
+    let admin = app.signed_in("root-admin", "admin").await;
+    let leaving = app.signed_in("leaving", "viewer").await;
+    let res = leaving
+        .post(format!("{}/auth/signout", app.address))
+        .header("origin", &app.address)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    app.signed_in("victim", "viewer").await;
+    let handle = app.session_handle(&admin, "victim").await;
+    let res = app
+        .call(&admin, "/api/admin/revoke-session", &[("handle", &handle)])
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let res = admin
+        .get(format!(
+            "{}/api/admin/audit/export?format=csv&kind=signin",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = res.text().await.unwrap();
+    assert!(csv.starts_with("seq,at_ms,kind,"), "{csv}");
+    assert!(
+        csv.contains("\"root-admin\"") && csv.contains("\"leaving\""),
+        "{csv}"
+    );
+    let res = admin
+        .get(format!("{}/api/admin/audit/export?format=xml", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "an unknown format says which exist");
+    let viewer = app.signed_in("vic", "viewer").await;
+    let res = viewer
+        .get(format!("{}/api/admin/audit/export?format=csv", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "exports are for admins");
+
+    let kinds: Vec<String> = audit_kinds(&app)
+        .await
+        .into_iter()
+        .map(|(k, _, _)| k)
+        .collect();
+    for kind in ["signin", "signout", "session.revoked", "audit.export"] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "no {kind} row in {kinds:?}"
+        );
+    }
+
+    let verify = |client: reqwest::Client| {
+        let app = &app;
+        async move {
+            let res = app.call(&client, "/api/admin/audit-verify", &[]).await;
+            assert_eq!(res.status(), 200);
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let holds = verify(admin.clone()).await;
+    assert_eq!(holds["broken"], serde_json::Value::Null, "{holds}");
+    let mut conn = sqlx::AnyConnection::connect(&app.store_url).await.unwrap();
+    for sql in [
+        "DROP TRIGGER audit_log_no_update",
+        "UPDATE audit_log SET actor_name = 'nobody' WHERE seq = 2",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    let broken = verify(admin).await;
+    assert_eq!(broken["broken"][0], 2, "{broken}");
+}

@@ -136,3 +136,46 @@ fn an_unreachable_store_stops_start_up_with_a_clear_message() {
     assert!(err.contains("cannot connect to the store"), "{err}");
     assert!(!err.contains("hunter2"), "no password in messages: {err}");
 }
+
+/// `onwatch audit verify`: exit 0 and the row count when the chain holds; exit 1 naming the row
+/// when someone edited one in the database.
+#[tokio::test]
+async fn audit_verify_names_the_first_bad_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/onwatch.db", dir.path().display());
+    let store = ops::store::Store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let log = ops::audit::AuditLog::new(store.clone());
+    let actor = ops::audit::Actor {
+        id: "dev:ada".into(),
+        name: "ada".into(),
+        role: "admin".into(),
+    };
+    for i in 0..5 {
+        let entry = ops::audit::Entry {
+            kind: "signin".into(),
+            detail: serde_json::json!({"n": i}),
+            ..Default::default()
+        };
+        log.append(&actor, &entry).await.unwrap();
+    }
+    let env = [
+        ("ONWATCH_STORE__URL", url.as_str()),
+        ("ONWATCH_AUTH__DEV_SIGNIN", "true"),
+    ];
+    let (code, out, err) = onwatch(&["audit", "verify"], &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("5 rows, the chain holds"), "{out}");
+
+    for sql in [
+        "DROP TRIGGER audit_log_no_update",
+        "UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 3",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.unwrap();
+    }
+    let (code, out, _) = onwatch(&["audit", "verify"], &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("BROKEN at row 3"), "{out}");
+    store.close().await;
+}
