@@ -3,13 +3,14 @@
 // fleet's values in its parameters, as an admin (who sees every page).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startSim, launchBrowser, watchProblems, screenshotPath, devSignIn } from '../lib/harness.mjs';
+import { startServer, startSim, launchBrowser, watchProblems, screenshotPath, devSignIn, devSessionCookie } from '../lib/harness.mjs';
 
 let sim, server, browser;
 
 before(async () => {
   sim = await startSim();
   server = await startServer({
+    args: ['--config', sim.actionsConfig()],
     env: { ONWATCH_INVENTORY__SOURCE: 'static', ONWATCH_INVENTORY__FLEET_FILE: sim.fleetFile },
   });
   browser = await launchBrowser();
@@ -23,16 +24,33 @@ after(async () => {
 
 const PAGES = [
   '/', '/environments', '/environments/live', '/environments/live/hosts/builder-api-live-1',
-  '/releases', '/broken', '/services', '/services/api', '/actions', '/audit', '/console',
-  '/oncall', '/onboarding', '/admin/sessions',
+  '/releases', '/broken', '/services', '/services/api', '/services/sentinel', '/actions', '/audit',
+  '/console', '/oncall', '/onboarding', '/admin/sessions',
 ];
+
+/** One real action (a restart in acceptance), so that its page is among those measured. */
+async function anAction() {
+  const cookie = await devSessionCookie(server.url, { name: 'phone-responder', role: 'responder' });
+  const res = await fetch(`${server.url}/api/attempt/action`, {
+    method: 'POST',
+    headers: { cookie, origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      kind: 'restart_service', environment: 'acceptance', host: 'builder-api-acceptance-1',
+      service_group: 'builder-api.acceptance', reason: 'phone widths', confirmation: 'builder-api',
+      idempotency_key: `phone-${Date.now()}`,
+    }).toString(),
+  });
+  const answer = await res.json();
+  if (!answer.Started) throw new Error(`the action did not start: ${JSON.stringify(answer)}`);
+  return `/actions/${answer.Started.id}`;
+}
 
 test('no page is wider than a 375 px phone, and every section is reachable', async () => {
   const page = await browser.context.newPage();
   const problems = watchProblems(page);
   await page.setViewportSize({ width: 375, height: 800 });
   await devSignIn(page, server.url, { name: 'phone-admin', role: 'admin' });
-  for (const path of PAGES) {
+  for (const path of [...PAGES, await anAction()]) {
     const res = await page.goto(server.url + path);
     assert.equal(res.status(), 200, path);
     await page.locator('h1').first().waitFor();
@@ -47,6 +65,15 @@ test('no page is wider than a 375 px phone, and every section is reachable', asy
       assert.ok(box && box.x >= 0 && box.x + box.width <= 375, `${path}: section ${i} off screen: ${JSON.stringify(box)}`);
     }
   }
+  // The restart dialog fits the phone too.
+  await page.goto(`${server.url}/services/api`);
+  await page.locator('tr[data-host="builder-api-live-1"] [data-testid="restart-open"]').click();
+  await page.getByTestId('restart-preview').waitFor();
+  const dialogWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(dialogWidth <= 375, `the restart dialog makes the page ${dialogWidth} px wide`);
+  const box = await page.getByTestId('restart-dialog').boundingBox();
+  assert.ok(box && box.x >= 0 && box.x + box.width <= 375, `the dialog is off screen: ${JSON.stringify(box)}`);
+  await page.screenshot({ path: screenshotPath('phone-restart-dialog') });
   await page.goto(`${server.url}/environments/live/hosts/builder-api-live-1`);
   await page.screenshot({ path: screenshotPath('phone-host'), fullPage: true });
   await page.context().clearCookies();

@@ -128,20 +128,22 @@ impl AuditLog {
             StoreError::Corrupt(format!("an audit detail cannot be written as JSON: {e}"))
         })?;
         let mut tx = self.store.pool().begin().await?;
-        // First a write to the head: on Postgres it holds the row lock until commit (so a
-        // second replica waits here), on SQLite it takes the write lock before anything is read.
-        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
+        // First a write to the head, which returns it and the store's clock in the same round
+        // trip: on Postgres it holds the row lock until commit (so a second replica waits
+        // here), on SQLite it takes the write lock before anything is read.
+        let clock = self
+            .store
+            .clock_sql()
+            .strip_prefix("SELECT ")
+            .unwrap_or("0");
+        let head = sqlx::query(&format!(
+            "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash, {clock} AS now_ms"
+        ))
+        .fetch_one(&mut *tx)
+        .await?;
         let prev_seq: i64 = head.try_get("seq")?;
         let prev_hash: String = head.try_get("hash")?;
-        let at_ms: i64 = sqlx::query(self.store.clock_sql())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        let at_ms: i64 = head.try_get("now_ms")?;
         let seq = prev_seq + 1;
         let canonical = Canonical {
             seq,

@@ -365,18 +365,39 @@ async fn no_secret_no_executor_and_the_dialog_says_what_to_set() {
 }
 
 /// Twenty restarts of one host at once: exactly one runs, nineteen are refused with the lock's
-/// (or, once it ended, the cooldown's) reason, and all twenty are in the audit log.
+/// (or, once it ended, the cooldown's) reason, and all twenty are in the audit log. On Postgres
+/// the twenty are split between two Onwatch replicas sharing the store.
 async fn twenty_at_once(kind: StoreKind) {
     let sim = FleetSim::start(demo_layout(35)).await.unwrap();
     let app = app_with(&sim, kind, Some("demo-ctl-secret"), |c| {
         c.actions.cooldown = Duration::from_secs(3600);
     })
     .await;
+    // On Postgres, a second Onwatch (a replica) on the same store takes half of the requests.
+    let replica = match kind {
+        StoreKind::Postgres => {
+            let url = app.store_url.clone();
+            Some(
+                app_with(&sim, kind, Some("demo-ctl-secret"), move |c| {
+                    c.actions.cooldown = Duration::from_secs(3600);
+                    c.store.url = url;
+                })
+                .await,
+            )
+        }
+        StoreKind::Sqlite => None,
+    };
     let ada = app.signed_in("ada", "responder").await;
-    let answers = futures_util::future::join_all((0..20).map(|_| {
-        let app = &app;
-        let ada = &ada;
-        async move { restart(&app.address, ada, &Restart::acceptance_api()).await }
+    let at_replica = match &replica {
+        Some(r) => Some((r.address.clone(), r.signed_in("ada", "responder").await)),
+        None => None,
+    };
+    let answers = futures_util::future::join_all((0..20).map(|i| {
+        let (addr, client) = match &at_replica {
+            Some((addr, client)) if i % 2 == 1 => (addr.clone(), client.clone()),
+            _ => (app.address.clone(), ada.clone()),
+        };
+        async move { restart(&addr, &client, &Restart::acceptance_api()).await }
     }))
     .await;
     let started: Vec<&serde_json::Value> = answers
@@ -392,6 +413,7 @@ async fn twenty_at_once(kind: StoreKind) {
         );
     }
     let id = started[0]["Started"]["id"].as_str().unwrap().to_owned();
+    // Followed on whichever Onwatch runs it (the other follows it through the store).
     assert_eq!(follow(&app.address, &ada, &id).await["state"], "succeeded");
     let kinds = audit_kinds(&app).await;
     let intents = kinds
