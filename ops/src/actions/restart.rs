@@ -152,45 +152,94 @@ impl RestartService {
         deadline: Instant,
         sink: &Sink,
     ) -> Result<(), String> {
-        let mut changes = self.fleet.subscribe();
-        let mut last_said = String::new();
-        loop {
-            let snap = self.fleet.snapshot(crate::time::now_ms());
+        wait_for_fleet(&self.fleet, deadline, sink, |snap| {
             let service = snap.host(&self.environment, &self.host).and_then(|h| {
                 h.services
                     .iter()
                     .find(|s| s.service_group == self.service_group)
             });
-            if let Some(s) = service {
-                let same_process = pid.is_none() || s.pid == pid;
-                if same_process && s.cell == CellState::Healthy {
-                    return Ok(());
-                }
-                let now = if same_process {
-                    match s.health {
-                        HealthStatus::Ok => "health ok, waiting for the next poll".to_owned(),
-                        other => format!("health check says {}", other.as_str()),
-                    }
-                } else {
-                    "the fleet has not seen the new process yet".to_owned()
-                };
-                if now != last_said {
+            let Some(s) = service else {
+                return Seen::Waiting("the fleet does not list the service".into());
+            };
+            let same_process = pid.is_none() || s.pid == pid;
+            if same_process && s.cell == CellState::Healthy {
+                Seen::Done
+            } else if same_process {
+                Seen::Waiting(match s.health {
+                    HealthStatus::Ok => "health ok, waiting for the next poll".to_owned(),
+                    other => format!("health check says {}", other.as_str()),
+                })
+            } else {
+                Seen::Waiting("the fleet has not seen the new process yet".to_owned())
+            }
+        })
+        .await
+        .map_err(|last| {
+            format!(
+                "the service did not pass its health check within the {} s limit ({last})",
+                self.limit.as_secs()
+            )
+        })
+    }
+}
+
+/// What a wait on the fleet model sees at one moment.
+enum Seen {
+    Done,
+    /// Not yet, and what is seen instead (said once each time it changes).
+    Waiting(String),
+}
+
+/// Waits until `check` sees what it waits for in the fleet model (woken by each change of the
+/// model, and at least every second), saying each new state in the output. `Err` holds the last
+/// state seen when the deadline passed.
+async fn wait_for_fleet(
+    fleet: &FleetModel,
+    deadline: Instant,
+    sink: &Sink,
+    check: impl Fn(&crate::fleet::FleetSnapshot) -> Seen,
+) -> Result<(), String> {
+    let mut changes = fleet.subscribe();
+    let mut last = String::new();
+    loop {
+        match check(&fleet.snapshot(crate::time::now_ms())) {
+            Seen::Done => return Ok(()),
+            Seen::Waiting(now) => {
+                if now != last {
                     sink.line(format!("… {now}"));
-                    last_said = now;
+                    last = now;
                 }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!(
-                    "the service did not pass its health check within the {} s limit ({last_said})",
-                    self.limit.as_secs()
-                ));
-            }
-            tokio::select! {
-                _ = changes.recv() => {}
-                _ = tokio::time::sleep(left.min(Duration::from_secs(1))) => {}
             }
         }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(last);
+        }
+        tokio::select! {
+            _ = changes.recv() => {}
+            _ = tokio::time::sleep(left.min(Duration::from_secs(1))) => {}
+        }
+    }
+}
+
+/// Runs one command over SSH as a step of an action: says what runs where, and what it exited
+/// with; a non-zero exit fails the step.
+async fn ssh_step(ssh: &super::ssh::SshTarget, command: &str, sink: &Sink) -> Result<(), String> {
+    sink.line(format!(
+        "→ ssh {}@{}:{} {command}",
+        ssh.options.user, ssh.address, ssh.options.port
+    ));
+    let exited = super::ssh::run(ssh, command, sink)
+        .await
+        .map_err(|e| e.to_string())?;
+    sink.line(format!("← {}", exited.describe()));
+    if exited.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the command failed ({}): see its output",
+            exited.describe()
+        ))
     }
 }
 
@@ -212,79 +261,57 @@ impl RestartSupervisor {
     pub async fn run(&self, sink: &Sink) -> Result<Restarted, String> {
         let started = Instant::now();
         sink.step("restarting the Supervisor");
-        sink.line(format!(
-            "→ ssh {}@{}:{} {}",
-            self.ssh.options.user, self.ssh.address, self.ssh.options.port, self.command
-        ));
-        let exited = super::ssh::run(&self.ssh, &self.command, sink)
-            .await
-            .map_err(|e| e.to_string())?;
-        sink.line(format!("← {}", exited.describe()));
-        if !exited.success() {
-            return Err(format!(
-                "the restart command failed ({}): see its output",
-                exited.describe()
-            ));
-        }
+        ssh_step(&self.ssh, &self.command, sink).await?;
         let supervisor_ms = started.elapsed().as_millis() as u64;
         sink.step("waiting for the services");
-        let deadline = started + self.limit;
-        let mut changes = self.fleet.subscribe();
-        let mut last = String::new();
-        loop {
-            let snap = self.fleet.snapshot(crate::time::now_ms());
-            let host = snap.host(&self.environment, &self.host);
-            let reachable =
-                host.is_some_and(|h| h.reachability == crate::fleet::Reachability::Reachable);
+        let n = self.before.len();
+        wait_for_fleet(&self.fleet, started + self.limit, sink, |snap| {
+            let Some(host) = snap
+                .host(&self.environment, &self.host)
+                .filter(|h| h.reachability == crate::fleet::Reachability::Reachable)
+            else {
+                return Seen::Waiting("the Supervisor does not answer yet".to_owned());
+            };
             let back = self
                 .before
                 .iter()
                 .filter(|(group, old_pid)| {
-                    host.and_then(|h| h.services.iter().find(|s| &s.service_group == group))
+                    host.services
+                        .iter()
+                        .find(|s| &s.service_group == group)
                         .is_some_and(|s| {
                             s.cell == CellState::Healthy && (old_pid.is_none() || s.pid != *old_pid)
                         })
                 })
                 .count();
-            let now = if reachable {
-                format!(
-                    "the Supervisor answers; {back} of {} services healthy in a new process",
-                    self.before.len()
-                )
+            if back == n {
+                Seen::Done
             } else {
-                "the Supervisor does not answer yet".to_owned()
-            };
-            if now != last {
-                sink.line(format!("… {now}"));
-                last = now;
+                Seen::Waiting(format!(
+                    "the Supervisor answers; {back} of {n} services healthy in a new process"
+                ))
             }
-            if reachable && back == self.before.len() {
-                let total = started.elapsed().as_secs_f64();
-                sink.line(format!("✓ every service healthy again after {total:.1} s"));
-                return Ok(Restarted {
-                    summary: format!(
-                        "Supervisor restarted; {} healthy again after {total:.1} s",
-                        match self.before.len() {
-                            1 => "its service".to_owned(),
-                            n => format!("its {n} services"),
-                        }
-                    ),
-                    supervisor_ms,
-                    health_ms: started.elapsed().as_millis() as u64 - supervisor_ms,
-                });
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!(
-                    "not every service came back healthy within the {} s limit ({last})",
-                    self.limit.as_secs()
-                ));
-            }
-            tokio::select! {
-                _ = changes.recv() => {}
-                _ = tokio::time::sleep(left.min(Duration::from_secs(1))) => {}
-            }
-        }
+        })
+        .await
+        .map_err(|last| {
+            format!(
+                "not every service came back healthy within the {} s limit ({last})",
+                self.limit.as_secs()
+            )
+        })?;
+        let total = started.elapsed().as_secs_f64();
+        sink.line(format!("✓ every service healthy again after {total:.1} s"));
+        Ok(Restarted {
+            summary: format!(
+                "Supervisor restarted; {} healthy again after {total:.1} s",
+                match n {
+                    1 => "its service".to_owned(),
+                    n => format!("its {n} services"),
+                }
+            ),
+            supervisor_ms,
+            health_ms: started.elapsed().as_millis() as u64 - supervisor_ms,
+        })
     }
 }
 
@@ -299,20 +326,7 @@ impl RestartSentinel {
     pub async fn run(&self, sink: &Sink) -> Result<Restarted, String> {
         let started = Instant::now();
         sink.step("restarting the sentinel");
-        sink.line(format!(
-            "→ ssh {}@{}:{} {}",
-            self.ssh.options.user, self.ssh.address, self.ssh.options.port, self.restart
-        ));
-        let exited = super::ssh::run(&self.ssh, &self.restart, sink)
-            .await
-            .map_err(|e| e.to_string())?;
-        sink.line(format!("← {}", exited.describe()));
-        if !exited.success() {
-            return Err(format!(
-                "the restart command failed ({}): see its output",
-                exited.describe()
-            ));
-        }
+        ssh_step(&self.ssh, &self.restart, sink).await?;
         let supervisor_ms = started.elapsed().as_millis() as u64;
         sink.step("checking its status");
         sink.line(format!("→ {}", self.status));
