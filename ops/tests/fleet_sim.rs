@@ -679,7 +679,9 @@ async fn hanging_hosts_cost_only_their_own_slots() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // For the next 6 s they stay fresh: each seen within two intervals at every sample.
+    // For the next 6 s they stay fresh: each seen within three intervals at every sample (the
+    // interval is 1 s; a barrier round took 15 s; stale is 15 s). Three, not two: this runs
+    // beside the whole suite on two shared cores, where a visit can start a few ms late.
     let mut worst = 0;
     while started.elapsed() < Duration::from_secs(8) {
         let now = ops::time::now_ms();
@@ -690,7 +692,7 @@ async fn hanging_hosts_cost_only_their_own_slots() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(worst <= 2_000, "a normal host went {worst} ms unseen");
+    assert!(worst <= 3_000, "a normal host went {worst} ms unseen");
     // The hung ones are unreachable, saying why, within their timeout (plus a tick).
     for n in &names[..300] {
         let h = host_of(n);
