@@ -12,6 +12,8 @@ pub mod actions;
 pub mod audit;
 /// Sign-in: providers (GitHub, OIDC), roles and their rules, sessions and their cache.
 pub mod auth;
+/// The shard console: read-only SQL over the builder datastore, audited.
+pub mod console;
 /// What the on-call engineer knows about each Builder service: role, symptoms, remedies.
 pub mod catalog;
 /// The fleet model, the poller and its feeds (inventory, probes), alarms, the dashboard's

@@ -66,7 +66,41 @@ fn parse() -> Result<Args, String> {
     Ok(a)
 }
 
+/// `fleet-sim seed-datastore ADMIN_URL PREFIX`: a seeded copy of the builder datastore (the
+/// demo's console has data); prints each database's read-only URL.
+fn seed_datastore(admin_url: &str, prefix: &str) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("fleet-sim: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(ops::sim::datastore::copy(admin_url, prefix)) {
+        Ok(seeded) => {
+            for (db, _, ro) in &seeded.databases {
+                println!("{db} {ro}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fleet-sim: seeding the datastore failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("seed-datastore") {
+        return match argv.as_slice() {
+            [_, admin, prefix] => seed_datastore(admin, prefix),
+            _ => {
+                eprintln!("usage: fleet-sim seed-datastore ADMIN_URL PREFIX");
+                ExitCode::from(2)
+            }
+        };
+    }
     let args = match parse() {
         Ok(a) => a,
         Err(e) => {

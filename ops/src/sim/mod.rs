@@ -5,6 +5,8 @@
 //! and the static fleet file that describes it all.
 
 mod builder_api;
+/// A builder datastore (three databases, 128 shards, seeded rows, a read-only role).
+pub mod datastore;
 mod control;
 mod ctl_server;
 mod gateway_server;

@@ -1,0 +1,159 @@
+//! A bounded pool of connections to one datastore database, separate from Onwatch's own store.
+//! Written here rather than taken from sqlx because the console needs two things sqlx's pool
+//! does not give: each connection's backend pid (to cancel Onwatch's own backends, and only
+//! them) and the choice to close a connection instead of reusing it after a cancel or an early
+//! stop, when its state is not known.
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{Connection, Row};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// One connection and its server process.
+pub struct Backend {
+    pub conn: PgConnection,
+    pub pid: i32,
+}
+
+struct Idle {
+    backend: Backend,
+    since: Instant,
+}
+
+/// Connections to one database: at most `size` at once.
+pub struct DbPool {
+    /// `live/builder_originsrv`, for messages.
+    pub label: String,
+    options: PgConnectOptions,
+    idle: Mutex<Vec<Idle>>,
+    slots: Arc<Semaphore>,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+/// A connection on loan; dropped without [`Lease::give_back`], it is closed.
+pub struct Lease {
+    pub backend: Backend,
+    pool: Arc<DbPool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    /// Back to the pool, for the next query (only after a clean ROLLBACK).
+    pub fn give_back(self) {
+        let Lease { backend, pool, .. } = self;
+        let mut idle = match pool.idle.lock() {
+            Ok(i) => i,
+            Err(_) => return,
+        };
+        idle.push(Idle {
+            backend,
+            since: Instant::now(),
+        });
+    }
+}
+
+/// Builds a database's connect options: the URL, then the password from a file or a variable.
+pub fn connect_options(
+    url: &str,
+    password: Option<&str>,
+    application_name: &str,
+) -> Result<PgConnectOptions, String> {
+    let mut options = PgConnectOptions::from_str(url).map_err(|e| {
+        format!("not a PostgreSQL URL ({e}): write postgres://user@host:5432/builder_originsrv")
+    })?;
+    if let Some(p) = password {
+        options = options.password(p);
+    }
+    // No server-side prepared statements kept: every statement is parsed once and dropped, so
+    // a connection carries nothing from one person's query to the next.
+    Ok(options
+        .application_name(application_name)
+        .statement_cache_capacity(0))
+}
+
+impl DbPool {
+    pub fn new(
+        label: String,
+        options: PgConnectOptions,
+        size: usize,
+        connect_timeout: Duration,
+    ) -> Arc<DbPool> {
+        Arc::new(DbPool {
+            label,
+            options,
+            idle: Mutex::new(Vec::new()),
+            slots: Arc::new(Semaphore::new(size.max(1))),
+            connect_timeout,
+            idle_timeout: Duration::from_secs(300),
+        })
+    }
+
+    /// A connection: an idle one, or a new one. Waits for a free slot.
+    pub async fn acquire(self: &Arc<Self>) -> Result<Lease, String> {
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| "the pool is closed".to_owned())?;
+        let reused = {
+            let mut idle = self.idle.lock().map_err(|_| "pool lock poisoned".to_owned())?;
+            let now = Instant::now();
+            // Connections idle too long are closed (the server or a proxy may have dropped them).
+            idle.retain(|i| now.duration_since(i.since) < self.idle_timeout);
+            idle.pop()
+        };
+        let backend = match reused {
+            Some(i) => i.backend,
+            None => self.connect().await?,
+        };
+        Ok(Lease {
+            backend,
+            pool: self.clone(),
+            _permit: permit,
+        })
+    }
+
+    /// A connection outside the pool's slots (to cancel the pool's own backends when every
+    /// slot is busy).
+    pub async fn connect(&self) -> Result<Backend, String> {
+        let connect = async {
+            let mut conn = PgConnection::connect_with(&self.options).await?;
+            let pid: i32 = sqlx::query("SELECT pg_backend_pid()")
+                .fetch_one(&mut conn)
+                .await?
+                .try_get(0)?;
+            Ok::<_, sqlx::Error>(Backend { conn, pid })
+        };
+        match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(b)) => Ok(b),
+            Ok(Err(e)) => Err(format!("cannot connect to {}: {}", self.label, describe(&e))),
+            Err(_) => Err(format!(
+                "cannot connect to {}: no answer within {} s",
+                self.label,
+                self.connect_timeout.as_secs()
+            )),
+        }
+    }
+
+    /// Closes every idle connection (shutdown, tests).
+    pub fn close_idle(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+/// A database error in words: Postgres's own message, without sqlx's wrapping.
+pub fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Io(io) => format!("connection: {io}"),
+        sqlx::Error::Tls(t) => format!("TLS: {t}"),
+        other => other.to_string(),
+    }
+}
