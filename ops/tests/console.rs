@@ -537,32 +537,65 @@ async fn the_escape_suite_changes_nothing_and_is_audited() {
     assert!(refused >= 2 * (attempts.len() - 5), "refused {refused}, failed in the database {failed_in_db}");
 }
 
-/// A small deterministic generator of SQL-ish text from fragments that matter (keywords that
-/// write, dangerous functions, quoting, comments, separators). Whatever the guard accepts is run
-/// against the seeded database, which must be unchanged at the end.
-fn generate(seed: &mut u64) -> String {
-    const PARTS: &[&str] = &[
-        "SELECT", "select", "WITH", "x AS (", ")", "(", "DELETE", "FROM", "origins", "INSERT INTO",
-        "UPDATE", "SET", "name = 'e'", "RETURNING *", "VALUES (1)", "TABLE", ";", "--", "/*", "*/",
-        "$$", "$t$", "'", "\"", "pg_sleep(0)", "nextval('origin_id_seq')", "next_id_v1('origin_id_seq')",
-        "set_config('a','b',false)", "FOR UPDATE", "INTO", "t", "1", "*", ",", "UNION ALL", "SELECT 1",
-        "EXPLAIN", "ANALYZE", "SHOW", "search_path", "COPY", "TO", "STDOUT", "DO", "BEGIN", "COMMIT",
-        "CREATE TABLE", "DROP TABLE", "LOCK", "TRUNCATE", "WHERE", "id", "=", "U&'\\0041'", "E'\\x41'",
-        "lo_import('/etc/passwd')", "\n", "count(*)", "name", "pg_catalog.", "\"PG_SLEEP\"(0)", "LIMIT 1",
-        "ORDER BY 1", "GROUP BY 1", "::text", "NOTIFY x", "txid_current()", "query_to_xml('x',true,true,'')",
-    ];
-    let mut next = || {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        *seed
-    };
-    let len = 2 + (next() % 12) as usize;
-    let mut out = Vec::with_capacity(len);
-    for _ in 0..len {
-        out.push(PARTS[(next() % PARTS.len() as u64) as usize]);
+/// A small deterministic generator of statements from a grammar of what matters: mostly
+/// well-formed queries (so that many are accepted and run) with writes, denied and harmless
+/// functions, quoting, comments, locking and separators mixed in. Whatever the guard accepts is
+/// run against the seeded database, which must be unchanged at the end.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
     }
-    out.join(" ")
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+
+    fn expr(&mut self, depth: u32) -> String {
+        const LEAVES: &[&str] = &[
+            "1", "name", "id", "count(*)", "'x'", "$$x$$", "$t$;DELETE FROM origins;$t$", "E'\\x41'",
+            "U&'\\0041'", "now()", "pg_backend_pid()", "current_setting('search_path')",
+            "nextval('origin_id_seq')", "next_id_v1('origin_id_seq')", "setval('origin_id_seq', 1)",
+            "set_config('a', 'b', false)", "pg_sleep(0)", "\"PG_SLEEP\"(0)", "pg_catalog.pg_sleep(0)",
+            "txid_current()", "lo_import('/etc/passwd')", "pg_advisory_lock(1)", "pg_notify('a', 'b')",
+            "query_to_xml('delete from origins', true, true, '')", "insert_origin_v1('x', 1)",
+            "md5(name)", "length(name)", "id & 8191", "NULL",
+        ];
+        if depth > 0 && self.next() % 4 == 0 {
+            format!("(SELECT {} FROM origins LIMIT 1)", self.expr(depth - 1))
+        } else {
+            self.pick(LEAVES).to_owned()
+        }
+    }
+
+    fn statement(&mut self, depth: u32) -> String {
+        const TABLES: &[&str] = &["origins", "origin_packages", "shard_0.origins", "pg_class", "origin_id_seq"];
+        const WRITES: &[&str] = &[
+            "DELETE FROM origins RETURNING id", "UPDATE origins SET name = 'e' RETURNING id",
+            "INSERT INTO origins (name) VALUES ('e') RETURNING id",
+        ];
+        const TAILS: &[&str] = &[
+            "", "", "", " LIMIT 1", " ORDER BY 1", " FOR UPDATE", " FOR SHARE", "; DELETE FROM origins",
+            " -- ; DELETE FROM origins", " /* */", " UNION ALL SELECT 1", "; SELECT 1",
+        ];
+        let head = match self.next() % 6 {
+            0 if depth > 0 => format!("WITH w AS ({}) ", self.statement(depth - 1)),
+            1 => format!("WITH w AS ({}) ", self.pick(WRITES)),
+            _ => String::new(),
+        };
+        let body = match self.next() % 8 {
+            0 => format!("VALUES ({})", self.expr(1)),
+            1 => format!("TABLE {}", self.pick(TABLES)),
+            2 => format!("EXPLAIN SELECT {} FROM {}", self.expr(1), self.pick(TABLES)),
+            3 => "SHOW search_path".to_owned(),
+            _ => format!("SELECT {}, {} FROM {}", self.expr(2), self.expr(1), self.pick(TABLES)),
+        };
+        format!("{head}{body}{}", self.pick(TAILS))
+    }
 }
 
 #[tokio::test]
@@ -577,10 +610,10 @@ async fn nothing_the_guard_accepts_writes() {
     })
     .await;
     let before = f.checksums().await;
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut gen = Gen(0x9e37_79b9_7f4a_7c15);
     let mut accepted = 0;
     for _ in 0..cases {
-        let sql = generate(&mut seed);
+        let sql = gen.statement(2);
         if ops::console::guard::check(&sql).is_ok() {
             accepted += 1;
             let _ = f.run("builder_originsrv", "0", &sql).await;
@@ -591,5 +624,6 @@ async fn nothing_the_guard_accepts_writes() {
         assert!(ops::console::guard::check(sql).is_ok());
     }
     eprintln!("{cases} generated, {accepted} accepted and run");
+    assert!(accepted * 5 >= cases, "the generator must exercise what the guard accepts: {accepted} of {cases}");
     assert_eq!(f.checksums().await, before, "an accepted statement changed the datastore");
 }
