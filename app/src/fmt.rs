@@ -127,3 +127,19 @@ mod tests {
         assert_eq!(since(70_000, 10_000), "since 00:00:10 UTC (1 min ago)");
     }
 }
+
+/// Now, in milliseconds since the epoch: the browser's clock in the browser, the server's on
+/// the server.
+pub fn now_ms() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}

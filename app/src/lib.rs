@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod api;
 pub mod components;
+pub mod console;
 pub mod data;
 pub mod fleet;
 pub mod fmt;

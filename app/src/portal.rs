@@ -15,6 +15,8 @@ pub struct Portal {
     pub history: ops::fleet::History,
     /// Guarded actions (and, through them, the audit log).
     pub actions: std::sync::Arc<ops::actions::Actions>,
+    /// The shard console (its databases, runs and history).
+    pub console: std::sync::Arc<ops::console::ShardConsole>,
     pub environments: Vec<EnvironmentSummary>,
     pub fleet: std::sync::Arc<ops::fleet::FleetModel>,
     /// "fleet file data/demo-fleet.toml", "EC2 us-west-2", or `None` when no inventory is set up.

@@ -1,6 +1,6 @@
 // Starts a real Onwatch server on a random port with a fresh SQLite store, and a headless Debian
 // Chromium driven by playwright-core. Journeys import { startServer, launchBrowser } from here.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -380,6 +380,35 @@ export async function startSim() {
         await exited;
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The test cluster's admin URL (`make test` sets it; otherwise the script starts or reuses one). */
+export function postgresAdminUrl() {
+  if (process.env.ONWATCH_TEST_PG_URL) return process.env.ONWATCH_TEST_PG_URL;
+  return execFileSync('bash', [path.join(root, 'scripts', 'pg-test-cluster.sh'), 'start'], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * A fresh copy of the seeded builder datastore (fleet-sim seed-datastore): three databases, 128
+ * shards, the read-only role. `configFor(env)` gives Onwatch's TOML for it; `psql(db, sql)` runs
+ * SQL as the cluster's admin (to break a shard, for example).
+ */
+export function seedDatastore(prefix) {
+  const admin = postgresAdminUrl();
+  const out = execFileSync(fleetSimBinary(), ['seed-datastore', admin, prefix], { encoding: 'utf8' });
+  const databases = Object.fromEntries(out.trim().split('\n').map((l) => l.trim().split(/\s+/)));
+  const base = admin.slice(0, admin.lastIndexOf('/'));
+  return {
+    databases,
+    configFor(env) {
+      return Object.entries(databases)
+        .map(([db, url]) => `[environments.${env}.databases.${db}]\nurl = ${JSON.stringify(url)}\n`)
+        .join('\n');
+    },
+    psql(db, sql) {
+      return execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', `${base}/${prefix}_${db}`, '-c', sql], { encoding: 'utf8' });
     },
   };
 }

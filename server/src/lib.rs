@@ -5,6 +5,7 @@ pub mod actions;
 pub mod assets;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod edge;
 pub mod events;
 pub mod fleet;

@@ -53,6 +53,7 @@ pub struct AppState {
     pub stopping: watch::Receiver<bool>,
     pub auth: Auth,
     pub actions: Arc<ops::actions::Actions>,
+    pub console: Arc<ops::console::ShardConsole>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -168,6 +169,33 @@ impl Application {
         // Actions cut off by a crash or kill of an Onwatch on this store are marked interrupted
         // (at start, then every lease); never re-run.
         let sweeper = tokio::spawn(actions.clone().run_sweeper(stopping_rx.clone()));
+        let console = Arc::new(
+            ops::console::ShardConsole::new(
+                config.console.clone(),
+                config
+                    .environments
+                    .iter()
+                    .map(|(name, env)| {
+                        let dbs = env
+                            .databases
+                            .iter()
+                            .map(|(db, c)| {
+                                (
+                                    db.clone(),
+                                    ops::console::DatabaseConn {
+                                        url: c.url.clone(),
+                                        password: c.password.clone(),
+                                    },
+                                )
+                            })
+                            .collect();
+                        (name.clone(), dbs)
+                    })
+                    .collect(),
+                store.clone(),
+            )
+            .map_err(StartError::Config)?,
+        );
         let portal = Portal {
             dev_signin: config.auth.dev_signin,
             dashboard: Default::default(),
@@ -175,6 +203,7 @@ impl Application {
             sessions: auth.sessions.clone(),
             history: ops::fleet::History::new(store.clone()),
             actions: actions.clone(),
+            console: console.clone(),
             fleet: fleet.model.clone(),
             fleet_source: fleet.source.clone(),
             environments: config
@@ -195,6 +224,7 @@ impl Application {
             stopping: stopping_rx.clone(),
             auth,
             actions: actions.clone(),
+            console: console.clone(),
         };
         let session_cleanup =
             crate::auth::spawn_session_cleanup(state.auth.sessions.clone(), stopping_rx);
@@ -369,6 +399,18 @@ pub fn server_routes() -> Vec<ServerRoute> {
             "/api/actions/{id}/events",
             Access::Signed(vocab::Role::Viewer),
             crate::actions::action_events,
+        ),
+        route(
+            Method::GET,
+            "/api/console/queries/{id}/events",
+            Access::Signed(vocab::Role::Viewer),
+            crate::console::query_events,
+        ),
+        route(
+            Method::GET,
+            "/api/console/queries/{id}/export",
+            Access::Signed(vocab::Role::Viewer),
+            crate::console::query_export,
         ),
         route(
             Method::GET,

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod admin;
 mod audit;
+mod console;
 mod environments;
 mod fleet_common;
 mod fleet_pages;
@@ -19,7 +20,8 @@ pub use environments::EnvironmentsPage;
 pub use fleet_common::host_href;
 pub use fleet_pages::{BrokenPage, EnvironmentPage, HostPage, ReleasesPage};
 pub use home::HomePage;
-pub use sections::{ConsolePage, OnCallPage, OnboardingPage};
+pub use console::ConsolePage;
+pub use sections::{OnCallPage, OnboardingPage};
 pub use services::{ServicePage, ServicesPage};
 
 use leptos::prelude::*;

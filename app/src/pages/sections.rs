@@ -25,22 +25,6 @@ fn SectionPage(
 }
 
 #[component]
-pub fn ConsolePage() -> impl IntoView {
-    view! {
-        <SectionPage
-            title="Query console"
-            purpose="Read-only SQL against the builder datastore: pick a database and a shard (shard_0 … shard_127) or all of them; writes are refused, and every query is audited."
-            manual=&[
-                "ssh to the builder-datastore instance and become the hab user: sudo su - hab.",
-                "Run the packaged psql against the postgres database; \\l lists databases, \\c <name> connects.",
-                "SET SEARCH_PATH TO shard_<n>; — \\dn lists the shards. Unsharded data is in shard_0.",
-                "Data of the core origin in builder_originsrv lives in shard_30.",
-            ]
-        />
-    }
-}
-
-#[component]
 pub fn OnCallPage() -> impl IntoView {
     view! {
         <SectionPage

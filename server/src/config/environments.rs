@@ -38,6 +38,28 @@ pub struct EnvironmentConfig {
     /// SSH to this environment's hosts (Supervisor and sentinel restarts).
     #[serde(default)]
     pub ssh: Option<ops::actions::ssh::SshOptions>,
+    /// The builder datastore's databases for the shard console, by name
+    /// (`builder_originsrv`, …).
+    #[serde(default)]
+    pub databases: BTreeMap<String, DatabaseConfig>,
+}
+
+/// `[environments.NAME.databases.DB]`: one datastore database. Connect as a read-only role
+/// (README: "The query console").
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://onwatch_ro@datastore:5432/builder_originsrv` (no password here).
+    pub url: String,
+    /// A file holding the password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Or the name of an environment variable holding it.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Set from either.
+    #[serde(skip)]
+    pub password: Option<secrecy::SecretString>,
 }
 
 pub(super) fn default_environments() -> BTreeMap<String, EnvironmentConfig> {
@@ -108,6 +130,39 @@ pub(super) fn check(
                     "the remote user is empty",
                 ));
             }
+        }
+        for (db, conf) in env.databases.iter_mut() {
+            let key = format!("environments.{name}.databases.{db}");
+            if ops::console::pool::connect_options(&conf.url, None, "onwatch").is_err()
+                || !(conf.url.starts_with("postgres://") || conf.url.starts_with("postgresql://"))
+            {
+                return Err(ConfigError::key(
+                    &format!("{key}.url"),
+                    "expected a PostgreSQL URL such as postgres://onwatch_ro@datastore:5432/builder_originsrv",
+                ));
+            }
+            if url::Url::parse(&conf.url).ok().and_then(|u| u.password().map(str::to_owned)).is_some() {
+                return Err(ConfigError::key(
+                    &format!("{key}.url"),
+                    "holds a password: put it in password_file or password_env, so that it never reaches logs",
+                ));
+            }
+            conf.password = match (&conf.password_file, &conf.password_env) {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::key(&key, "set password_file or password_env, not both"))
+                }
+                (Some(file), None) => Some(read_secret(&format!("{key}.password_file"), file)?.into()),
+                (None, Some(var)) => match std::env::var(var) {
+                    Ok(v) if !v.is_empty() => Some(v.into()),
+                    _ => {
+                        return Err(ConfigError::key(
+                            &format!("{key}.password_env"),
+                            format!("the environment variable {var} is not set or empty"),
+                        ))
+                    }
+                },
+                (None, None) => None,
+            };
         }
         if let Some(file) = &env.ctl_secret_file {
             env.ctl_secret =

@@ -57,6 +57,9 @@ pub struct Config {
     /// Where the sentinel bot runs, reached with that environment's SSH settings.
     #[serde(default)]
     pub sentinel: Option<SentinelConfig>,
+    /// The shard console's bounds (its databases are per environment).
+    #[serde(default)]
+    pub console: ops::console::ConsoleOptions,
 }
 
 /// `[sentinel]`: the sentinel bot's host (a systemd unit, not in the fleet's inventory).
@@ -85,6 +88,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             actions: ops::actions::ActionsOptions::default(),
             sentinel: None,
+            console: ops::console::ConsoleOptions::default(),
         }
     }
 }
@@ -118,6 +122,27 @@ fn check_actions(
             &format!("actions.cooldown_secs_by_environment.{name}"),
             "no such environment: the keys are names of [environments.*]",
         ));
+    }
+    Ok(())
+}
+
+/// `[console]`: bounds that protect the datastore and Onwatch's memory.
+fn check_console(c: &ops::console::ConsoleOptions) -> Result<(), ConfigError> {
+    let bad = |key: &str, why: &str| Err(ConfigError::key(&format!("console.{key}"), why));
+    if !(1..=64).contains(&c.pool_size) {
+        return bad("pool_size", "1 to 64 connections per database");
+    }
+    if !(1..=3600).contains(&c.statement_timeout_secs) {
+        return bad("statement_timeout_secs", "1 to 3600 seconds");
+    }
+    if c.rows_per_shard == 0 || c.rows_total == 0 {
+        return bad("rows_total", "rows_per_shard and rows_total are at least 1");
+    }
+    if !(1024..=(1 << 30)).contains(&c.bytes_total) {
+        return bad("bytes_total", "1 KiB to 1 GiB");
+    }
+    if c.application_name.trim().is_empty() || c.application_name.len() > 63 {
+        return bad("application_name", "1 to 63 characters (Postgres's limit)");
     }
     Ok(())
 }
@@ -212,6 +237,7 @@ impl Config {
         fleet::check(&self.fleet, &self.probes)?;
         auth::check(&mut self.auth, &self.server)?;
         check_actions(&self.actions, &self.environments)?;
+        check_console(&self.console)?;
         if let Some(s) = &self.sentinel {
             match self.environments.get(&s.environment) {
                 None => {
