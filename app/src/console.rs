@@ -60,9 +60,13 @@ pub struct LocatedView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StartView {
-    Started { id: String },
+    Started {
+        id: String,
+    },
     /// Nothing ran (audited): why, and what to do.
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +148,11 @@ pub async fn console_setup() -> Result<ConsoleSetupView, ServerFnError> {
     let id = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let o = portal.console.options();
-    let order: Vec<&str> = portal.environments.iter().map(|e| e.name.as_str()).collect();
+    let order: Vec<&str> = portal
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
     let mut environments = portal.console.configured();
     environments.sort_by_key(|(e, _)| order.iter().position(|o| o == e).unwrap_or(usize::MAX));
     Ok(ConsoleSetupView {
@@ -234,34 +242,36 @@ pub async fn console_start(
     }
 }
 
-/// A query's result; with `wait`, once it has ended.
+/// A query's result; with `wait`, once it has ended. `None`: no such query on this replica
+/// (results are kept for a while), or not the caller's.
 #[server(prefix = "/api/read", endpoint = "console_result")]
-pub async fn console_result(id: String, wait: bool) -> Result<ResultView, ServerFnError> {
+pub async fn console_result(id: String, wait: bool) -> Result<Option<ResultView>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let actor = crate::actions::ssr::actor(&who);
-    let run = portal
-        .console
-        .run(&id, &actor)
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
-    let limit = std::time::Duration::from_secs(portal.console.options().statement_timeout_secs + 30);
+    let Ok(run) = portal.console.run(&id, &actor) else {
+        return Ok(None);
+    };
+    let limit =
+        std::time::Duration::from_secs(portal.console.options().statement_timeout_secs + 30);
     let result = if wait {
         run.wait(limit).await
     } else {
         run.result()
     };
     let result = result.ok_or_else(|| ServerFnError::new("the query is still running"))?;
-    Ok(ssr::result_view(&run, &result))
+    Ok(Some(ssr::result_view(&run, &result)))
 }
 
+/// Cancels the caller's running query; `false` when there is no such query of theirs here.
 #[server(prefix = "/api/attempt", endpoint = "console_cancel")]
-pub async fn console_cancel(id: String) -> Result<(), ServerFnError> {
+pub async fn console_cancel(id: String) -> Result<bool, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    portal
+    Ok(portal
         .console
         .cancel(&id, &crate::actions::ssr::actor(&who))
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .is_ok())
 }
 
 #[server(prefix = "/api/read", endpoint = "console_history")]
@@ -319,7 +329,7 @@ pub async fn console_saved() -> Result<Vec<SavedView>, ServerFnError> {
 }
 
 /// Saves the query under a name (replacing the caller's own of that name); `shared`: `on`
-/// shares it with everyone signed in.
+/// shares it with everyone signed in. `Some(reason)` when it was not saved.
 #[server(prefix = "/api/attempt", endpoint = "console_save")]
 pub async fn console_save(
     name: String,
@@ -327,20 +337,30 @@ pub async fn console_save(
     shards: String,
     sql: String,
     #[server(default)] shared: String,
-) -> Result<(), ServerFnError> {
+) -> Result<Option<String>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let actor = crate::actions::ssr::actor(&who);
     if !ops::console::may_query(&actor.role) {
-        return Err(ServerFnError::new("Saving queries needs the responder role."));
+        return Ok(Some(format!(
+            "Saving queries needs the responder role (you: {}).",
+            actor.role
+        )));
     }
-    portal
+    Ok(portal
         .console
         .history()
-        .save(&actor, &name, "", &database, &shards, &sql, shared == "on" || shared == "true")
+        .save(
+            &actor,
+            &name,
+            "",
+            &database,
+            &shards,
+            &sql,
+            shared == "on" || shared == "true",
+        )
         .await
-        .map(|_| ())
-        .map_err(ServerFnError::new)
+        .err())
 }
 
 #[server(prefix = "/api/attempt", endpoint = "console_delete_saved")]
@@ -371,7 +391,11 @@ pub mod ssr {
             shard_count,
             schema,
             role_user: d.role.as_ref().map(|r| r.user.clone()).unwrap_or_default(),
-            can_write: d.role.as_ref().map(|r| r.can_write.clone()).unwrap_or_default(),
+            can_write: d
+                .role
+                .as_ref()
+                .map(|r| r.can_write.clone())
+                .unwrap_or_default(),
             statement_timeout: d
                 .role
                 .as_ref()
@@ -419,7 +443,10 @@ pub mod ssr {
                 .map(|row| {
                     (
                         row.shard,
-                        row.cells.iter().map(|c| c.as_text().map(str::to_owned)).collect(),
+                        row.cells
+                            .iter()
+                            .map(|c| c.as_text().map(str::to_owned))
+                            .collect(),
                     )
                 })
                 .collect(),

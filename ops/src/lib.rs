@@ -12,10 +12,10 @@ pub mod actions;
 pub mod audit;
 /// Sign-in: providers (GitHub, OIDC), roles and their rules, sessions and their cache.
 pub mod auth;
-/// The shard console: read-only SQL over the builder datastore, audited.
-pub mod console;
 /// What the on-call engineer knows about each Builder service: role, symptoms, remedies.
 pub mod catalog;
+/// The shard console: read-only SQL over the builder datastore, audited.
+pub mod console;
 /// The fleet model, the poller and its feeds (inventory, probes), alarms, the dashboard's
 /// policy, and the history of state changes.
 pub mod fleet;

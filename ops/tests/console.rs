@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use ops::audit::{Actor, AuditFilter, AuditLog};
 use ops::console::{
-    ConsoleError, ConsoleOptions, DatabaseConn, QueryRequest, QueryResult, QueryState, ShardConsole,
-    ShardState,
+    ConsoleError, ConsoleOptions, DatabaseConn, QueryRequest, QueryResult, QueryState,
+    ShardConsole, ShardState,
 };
 use ops::sim::datastore::{self, SeededDatastore};
 use ops::store::{Store, StoreOptions};
@@ -86,9 +86,17 @@ fn req(db: &str, shards: &str, sql: &str) -> QueryRequest {
 }
 
 impl Fixture {
-    async fn run(&self, db: &str, shards: &str, sql: &str) -> Result<std::sync::Arc<QueryResult>, ConsoleError> {
+    async fn run(
+        &self,
+        db: &str,
+        shards: &str,
+        sql: &str,
+    ) -> Result<std::sync::Arc<QueryResult>, ConsoleError> {
         let run = self.console.start(&ada(), req(db, shards, sql)).await?;
-        Ok(run.wait(Duration::from_secs(60)).await.expect("the query ended within 60 s"))
+        Ok(run
+            .wait(Duration::from_secs(60))
+            .await
+            .expect("the query ended within 60 s"))
     }
 
     async fn admin(&self, db: &str) -> sqlx::PgConnection {
@@ -102,13 +110,20 @@ impl Fixture {
             kind: "console".into(),
             ..Default::default()
         };
-        self.audit.search(&filter, None, 100_000).await.unwrap().len() as i64
+        self.audit
+            .search(&filter, None, 100_000)
+            .await
+            .unwrap()
+            .len() as i64
     }
 
     async fn checksums(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (db, admin, _) in &self.seeded.databases {
-            out.push(format!("{db}:{}", datastore::checksum(admin).await.unwrap()));
+            out.push(format!(
+                "{db}:{}",
+                datastore::checksum(admin).await.unwrap()
+            ));
         }
         out
     }
@@ -122,7 +137,11 @@ fn text(cell: &ops::console::Cell) -> String {
 async fn all_shards_equal_a_union_all_oracle() {
     let f = fixture(ConsoleOptions::default()).await;
     let result = f
-        .run("builder_originsrv", "all", "SELECT name, id FROM origins ORDER BY name")
+        .run(
+            "builder_originsrv",
+            "all",
+            "SELECT name, id FROM origins ORDER BY name",
+        )
         .await
         .unwrap();
     assert_eq!(result.state, QueryState::Complete, "{:?}", result.truncated);
@@ -149,7 +168,11 @@ async fn all_shards_equal_a_union_all_oracle() {
     assert_eq!(ours.len(), datastore::GENERATED_ORIGINS + 3);
     assert_eq!(ours, oracle);
     // The shard rule of the reference: core's row is in shard 30, with an id that says so.
-    let core = result.rows.iter().find(|r| text(&r.cells[0]) == "core").unwrap();
+    let core = result
+        .rows
+        .iter()
+        .find(|r| text(&r.cells[0]) == "core")
+        .unwrap();
     assert_eq!(core.shard, 30);
     let id: u64 = text(&core.cells[1]).parse().unwrap();
     assert_eq!(ops::console::locator::shard_of_id(id), 30);
@@ -160,7 +183,11 @@ async fn one_shard_a_list_and_the_unsharded_database() {
     let f = fixture(ConsoleOptions::default()).await;
     let located = ops::console::locator::locate("core").unwrap();
     let one = f
-        .run("builder_originsrv", &located.shard.to_string(), "SELECT name FROM origins WHERE name = 'core'")
+        .run(
+            "builder_originsrv",
+            &located.shard.to_string(),
+            "SELECT name FROM origins WHERE name = 'core'",
+        )
         .await
         .unwrap();
     assert_eq!(one.shards.len(), 1);
@@ -169,10 +196,18 @@ async fn one_shard_a_list_and_the_unsharded_database() {
     let habitat = ops::console::locator::locate("habitat").unwrap().shard;
     assert_eq!(habitat, 80);
     let list = f
-        .run("builder_originsrv", "30,80", "SELECT name FROM origins WHERE name IN ('core', 'habitat')")
+        .run(
+            "builder_originsrv",
+            "30,80",
+            "SELECT name FROM origins WHERE name IN ('core', 'habitat')",
+        )
         .await
         .unwrap();
-    let names: Vec<(u32, String)> = list.rows.iter().map(|r| (r.shard, text(&r.cells[0]))).collect();
+    let names: Vec<(u32, String)> = list
+        .rows
+        .iter()
+        .map(|r| (r.shard, text(&r.cells[0])))
+        .collect();
     assert_eq!(names, vec![(30, "core".into()), (80, "habitat".into())]);
     // builder_jobsrv is not sharded: everything is in shard_0.
     let jobs = f
@@ -181,17 +216,34 @@ async fn one_shard_a_list_and_the_unsharded_database() {
         .unwrap();
     assert_eq!(jobs.shards.len(), 1);
     assert_eq!(text(&jobs.rows[0].cells[0]), "500");
-    assert!(text(&jobs.rows[0].cells[1]).starts_with('['), "an array stays JSON: {:?}", jobs.rows[0].cells[1]);
+    assert!(
+        text(&jobs.rows[0].cells[1]).starts_with('['),
+        "an array stays JSON: {:?}",
+        jobs.rows[0].cells[1]
+    );
     let refused = f.run("builder_jobsrv", "5", "SELECT 1").await;
-    assert!(matches!(refused, Err(ConsoleError::Refused(ref m)) if m.contains("not sharded")), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ConsoleError::Refused(ref m)) if m.contains("not sharded")),
+        "{refused:?}"
+    );
     // SHOW and EXPLAIN run as they are.
-    let show = f.run("builder_originsrv", "3", "SHOW search_path").await.unwrap();
-    assert_eq!(text(&show.rows[0].cells[0]), "\"shard_3\"");
-    let explain = f
-        .run("builder_originsrv", "3", "EXPLAIN SELECT * FROM origins WHERE name = 'x'")
+    let show = f
+        .run("builder_originsrv", "3", "SHOW search_path")
         .await
         .unwrap();
-    assert!(explain.rows.iter().any(|r| text(&r.cells[0]).contains("origins")));
+    assert_eq!(text(&show.rows[0].cells[0]), "\"shard_3\"");
+    let explain = f
+        .run(
+            "builder_originsrv",
+            "3",
+            "EXPLAIN SELECT * FROM origins WHERE name = 'x'",
+        )
+        .await
+        .unwrap();
+    assert!(explain
+        .rows
+        .iter()
+        .any(|r| text(&r.cells[0]).contains("origins")));
 }
 
 #[tokio::test]
@@ -203,15 +255,31 @@ async fn a_broken_shard_is_listed_while_the_others_return() {
         .await
         .unwrap();
     let result = f
-        .run("builder_originsrv", "all", "SELECT origin_name FROM origin_members")
+        .run(
+            "builder_originsrv",
+            "all",
+            "SELECT origin_name FROM origin_members",
+        )
         .await
         .unwrap();
     assert_eq!(result.state, QueryState::Partial);
     let failed: Vec<_> = result.failed().collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].shard, 7);
-    assert!(failed[0].error.as_deref().unwrap().contains("origin_members"), "{:?}", failed[0].error);
-    let ok = result.shards.iter().filter(|s| s.state == ShardState::Ok).count();
+    assert!(
+        failed[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("origin_members"),
+        "{:?}",
+        failed[0].error
+    );
+    let ok = result
+        .shards
+        .iter()
+        .filter(|s| s.state == ShardState::Ok)
+        .count();
     assert_eq!(ok, 127);
     assert!(result.rows.len() > 1000);
     assert!(result.rows.iter().all(|r| r.shard != 7));
@@ -227,21 +295,42 @@ async fn caps_cut_and_say_so() {
     .await;
     // Per shard: every shard has more than 5 packages.
     let r = f
-        .run("builder_originsrv", "0-9", "SELECT ident FROM origin_packages")
+        .run(
+            "builder_originsrv",
+            "0-9",
+            "SELECT ident FROM origin_packages",
+        )
         .await
         .unwrap();
     assert_eq!(r.state, QueryState::Truncated);
     assert_eq!(r.rows.len(), 50);
-    assert!(r.shards.iter().all(|s| s.state == ShardState::Truncated && s.rows == 5));
-    assert!(r.truncated[0].contains("at most 5 rows per shard"), "{:?}", r.truncated);
+    assert!(r
+        .shards
+        .iter()
+        .all(|s| s.state == ShardState::Truncated && s.rows == 5));
+    assert!(
+        r.truncated[0].contains("at most 5 rows per shard"),
+        "{:?}",
+        r.truncated
+    );
     // In total: 128 shards × 5 rows would be 640.
     let r = f
-        .run("builder_originsrv", "all", "SELECT ident FROM origin_packages")
+        .run(
+            "builder_originsrv",
+            "all",
+            "SELECT ident FROM origin_packages",
+        )
         .await
         .unwrap();
     assert_eq!(r.state, QueryState::Truncated);
     assert_eq!(r.rows.len(), 100);
-    assert!(r.truncated.iter().any(|t| t.contains("at most 100 rows in total")), "{:?}", r.truncated);
+    assert!(
+        r.truncated
+            .iter()
+            .any(|t| t.contains("at most 100 rows in total")),
+        "{:?}",
+        r.truncated
+    );
     // Bytes: a 10-million-row question stops at the byte cap, streamed.
     let f = fixture(ConsoleOptions {
         rows_per_shard: 10_000_000,
@@ -251,13 +340,25 @@ async fn caps_cut_and_say_so() {
     })
     .await;
     let r = f
-        .run("builder_originsrv", "0", "SELECT g, repeat('x', 100) FROM generate_series(1, 10000000) g")
+        .run(
+            "builder_originsrv",
+            "0",
+            "SELECT g, repeat('x', 100) FROM generate_series(1, 10000000) g",
+        )
         .await
         .unwrap();
     assert_eq!(r.state, QueryState::Truncated);
     assert!(r.bytes <= 64 * 1024);
-    assert!(r.rows.len() > 100 && r.rows.len() < 1000, "{}", r.rows.len());
-    assert!(r.truncated.iter().any(|t| t.contains("64 KiB")), "{:?}", r.truncated);
+    assert!(
+        r.rows.len() > 100 && r.rows.len() < 1000,
+        "{}",
+        r.rows.len()
+    );
+    assert!(
+        r.truncated.iter().any(|t| t.contains("64 KiB")),
+        "{:?}",
+        r.truncated
+    );
 }
 
 #[tokio::test]
@@ -268,12 +369,20 @@ async fn a_statement_timeout_fails_the_shard_with_its_reason() {
     })
     .await;
     let r = f
-        .run("builder_originsrv", "0-1", "SELECT count(*) FROM generate_series(1, 2000000000)")
+        .run(
+            "builder_originsrv",
+            "0-1",
+            "SELECT count(*) FROM generate_series(1, 2000000000)",
+        )
         .await
         .unwrap();
     assert_eq!(r.state, QueryState::Failed);
     for s in r.failed() {
-        assert!(s.error.as_deref().unwrap().contains("statement timeout"), "{:?}", s.error);
+        assert!(
+            s.error.as_deref().unwrap().contains("statement timeout"),
+            "{:?}",
+            s.error
+        );
     }
     assert_eq!(r.failed().count(), 2);
 }
@@ -285,7 +394,11 @@ async fn cancel_stops_the_query_and_leaves_no_backend_of_ours() {
         .console
         .start(
             &ada(),
-            req("builder_originsrv", "all", "SELECT count(*) FROM generate_series(1, 2000000000)"),
+            req(
+                "builder_originsrv",
+                "all",
+                "SELECT count(*) FROM generate_series(1, 2000000000)",
+            ),
         )
         .await
         .unwrap();
@@ -302,7 +415,10 @@ async fn cancel_stops_the_query_and_leaves_no_backend_of_ours() {
         if n >= 8 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the query never ran on 8 backends");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the query never ran on 8 backends"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     f.console.cancel(&run.id, &ada()).unwrap();
@@ -311,24 +427,39 @@ async fn cancel_stops_the_query_and_leaves_no_backend_of_ours() {
         None => panic!("not cancelled within 10 s: {:?}", *run.progress().borrow()),
     };
     assert_eq!(result.state, QueryState::Cancelled);
-    assert!(result.shards.iter().all(|s| s.state == ShardState::Cancelled), "{:?}", result.shards);
+    assert!(
+        result
+            .shards
+            .iter()
+            .all(|s| s.state == ShardState::Cancelled),
+        "{:?}",
+        result.shards
+    );
     // The cancelled connections are closed: no backend of ours is left, running or idle.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let n: i64 = sqlx::query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
-            .bind(&f.app_name)
-            .fetch_one(&mut admin)
-            .await
-            .unwrap()
-            .get(0);
+        let n: i64 =
+            sqlx::query("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+                .bind(&f.app_name)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap()
+                .get(0);
         if n == 0 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{n} backends of ours left");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} backends of ours left"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Another person's query cannot be cancelled by id.
-    let eve = Actor { id: "github:#9".into(), name: "eve".into(), role: "responder".into() };
+    let eve = Actor {
+        id: "github:#9".into(),
+        name: "eve".into(),
+        role: "responder".into(),
+    };
     assert!(f.console.cancel(&run.id, &eve).is_err());
 }
 
@@ -344,8 +475,15 @@ async fn browse_and_the_roles_privileges() {
     assert!(role.can_write.is_empty(), "{:?}", role.can_write);
     assert_eq!(role.statement_timeout, "30s");
     let jobs = dbs.iter().find(|d| d.name == "builder_jobsrv").unwrap();
-    assert_eq!(jobs.layout, Some(ops::console::Layout::Single("shard_0".into())));
-    let tables = f.console.tables("live", "builder_originsrv", 30).await.unwrap();
+    assert_eq!(
+        jobs.layout,
+        Some(ops::console::Layout::Single("shard_0".into()))
+    );
+    let tables = f
+        .console
+        .tables("live", "builder_originsrv", 30)
+        .await
+        .unwrap();
     let t = tables.iter().find(|t| t.name == "origins").unwrap();
     assert!(t.columns.iter().any(|(c, ty)| c == "name" && ty == "text"));
     assert!(t.estimate >= 1.0, "analysed: {}", t.estimate);
@@ -357,58 +495,127 @@ async fn browse_and_the_roles_privileges() {
     let g = fixture_on(admin_seeded, ConsoleOptions::default()).await;
     let dbs = g.console.databases("live").await;
     let role = dbs[0].role.as_ref().unwrap();
-    assert!(role.can_write.iter().any(|w| w.contains("superuser")), "{:?}", role.can_write);
+    assert!(
+        role.can_write.iter().any(|w| w.contains("superuser")),
+        "{:?}",
+        role.can_write
+    );
 }
 
 #[tokio::test]
 async fn history_and_saved_queries() {
     let f = fixture(ConsoleOptions::default()).await;
-    f.run("builder_originsrv", "30", "SELECT name FROM origins").await.unwrap();
+    f.run("builder_originsrv", "30", "SELECT name FROM origins")
+        .await
+        .unwrap();
     let h = f.console.history().of("github:#1", 10).await.unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].sql, "SELECT name FROM origins");
     assert_eq!(h[0].state, "complete");
     let history = f.console.history();
     history
-        .save(&ada(), "origins in every shard", "", "builder_originsrv", "all", "SELECT name FROM origins", true)
+        .save(
+            &ada(),
+            "origins in every shard",
+            "",
+            "builder_originsrv",
+            "all",
+            "SELECT name FROM origins",
+            true,
+        )
         .await
         .unwrap();
     history
-        .save(&ada(), "mine", "", "builder_originsrv", "all", "SELECT 1", false)
+        .save(
+            &ada(),
+            "mine",
+            "",
+            "builder_originsrv",
+            "all",
+            "SELECT 1",
+            false,
+        )
         .await
         .unwrap();
     assert!(history
-        .save(&ada(), "bad", "", "builder_originsrv", "all", "DELETE FROM origins", true)
+        .save(
+            &ada(),
+            "bad",
+            "",
+            "builder_originsrv",
+            "all",
+            "DELETE FROM origins",
+            true
+        )
         .await
         .is_err());
     let bob = history.saved("github:#2").await.unwrap();
-    assert_eq!(bob.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["origins in every shard"]);
+    assert_eq!(
+        bob.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        vec!["origins in every shard"]
+    );
     assert_eq!(history.saved("github:#1").await.unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn a_viewer_is_refused_and_every_attempt_is_audited() {
     let f = fixture(ConsoleOptions::default()).await;
-    let viewer = Actor { id: "github:#3".into(), name: "vic".into(), role: "viewer".into() };
-    let r = f.console.start(&viewer, req("builder_originsrv", "all", "SELECT 1")).await;
+    let viewer = Actor {
+        id: "github:#3".into(),
+        name: "vic".into(),
+        role: "viewer".into(),
+    };
+    let r = f
+        .console
+        .start(&viewer, req("builder_originsrv", "all", "SELECT 1"))
+        .await;
     assert!(matches!(r, Err(ConsoleError::Refused(ref m)) if m.contains("responder")));
     let r = f.run("builder_nope", "all", "SELECT 1").await;
     assert!(matches!(r, Err(ConsoleError::Refused(ref m)) if m.contains("builder_originsrv")));
-    let rows = f.audit.search(&AuditFilter { kind: "console".into(), ..Default::default() }, None, 10).await.unwrap();
+    let rows = f
+        .audit
+        .search(
+            &AuditFilter {
+                kind: "console".into(),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.outcome == "refused"));
     // An export is audited too.
-    let run = f.console.start(&ada(), req("builder_originsrv", "30", "SELECT name, id FROM origins")).await.unwrap();
+    let run = f
+        .console
+        .start(
+            &ada(),
+            req("builder_originsrv", "30", "SELECT name, id FROM origins"),
+        )
+        .await
+        .unwrap();
     run.wait(Duration::from_secs(30)).await.unwrap();
-    let csv = f.console.export(&run.id, &ada(), ops::console::export::Format::Csv).await.unwrap();
+    let csv = f
+        .console
+        .export(&run.id, &ada(), ops::console::export::Format::Csv)
+        .await
+        .unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.starts_with("shard,name,id\r\n"), "{csv}");
     assert!(csv.contains("\r\n30,core,"), "{csv}");
-    let json = f.console.export(&run.id, &ada(), ops::console::export::Format::Json).await.unwrap();
+    let json = f
+        .console
+        .export(&run.id, &ada(), ops::console::export::Format::Json)
+        .await
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(v["columns"], serde_json::json!(["shard", "name", "id"]));
     let rows = f.audit.of_action(&run.id).await.unwrap();
-    let kinds: Vec<(&str, &str)> = rows.iter().map(|r| (r.kind.as_str(), r.outcome.as_str())).collect();
+    let kinds: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.kind.as_str(), r.outcome.as_str()))
+        .collect();
     assert_eq!(
         kinds,
         vec![
@@ -534,7 +741,10 @@ async fn the_escape_suite_changes_nothing_and_is_audited() {
     }
     assert_eq!(f.checksums().await, before, "something changed");
     // The guard does the work; the database is the second wall for what it lets through.
-    assert!(refused >= 2 * (attempts.len() - 5), "refused {refused}, failed in the database {failed_in_db}");
+    assert!(
+        refused >= 2 * (attempts.len() - 5),
+        "refused {refused}, failed in the database {failed_in_db}"
+    );
 }
 
 /// A small deterministic generator of statements from a grammar of what matters: mostly
@@ -557,13 +767,35 @@ impl Gen {
 
     fn expr(&mut self, depth: u32) -> String {
         const LEAVES: &[&str] = &[
-            "1", "name", "id", "count(*)", "'x'", "$$x$$", "$t$;DELETE FROM origins;$t$", "E'\\x41'",
-            "U&'\\0041'", "now()", "pg_backend_pid()", "current_setting('search_path')",
-            "nextval('origin_id_seq')", "next_id_v1('origin_id_seq')", "setval('origin_id_seq', 1)",
-            "set_config('a', 'b', false)", "pg_sleep(0)", "\"PG_SLEEP\"(0)", "pg_catalog.pg_sleep(0)",
-            "txid_current()", "lo_import('/etc/passwd')", "pg_advisory_lock(1)", "pg_notify('a', 'b')",
-            "query_to_xml('delete from origins', true, true, '')", "insert_origin_v1('x', 1)",
-            "md5(name)", "length(name)", "id & 8191", "NULL",
+            "1",
+            "name",
+            "id",
+            "count(*)",
+            "'x'",
+            "$$x$$",
+            "$t$;DELETE FROM origins;$t$",
+            "E'\\x41'",
+            "U&'\\0041'",
+            "now()",
+            "pg_backend_pid()",
+            "current_setting('search_path')",
+            "nextval('origin_id_seq')",
+            "next_id_v1('origin_id_seq')",
+            "setval('origin_id_seq', 1)",
+            "set_config('a', 'b', false)",
+            "pg_sleep(0)",
+            "\"PG_SLEEP\"(0)",
+            "pg_catalog.pg_sleep(0)",
+            "txid_current()",
+            "lo_import('/etc/passwd')",
+            "pg_advisory_lock(1)",
+            "pg_notify('a', 'b')",
+            "query_to_xml('delete from origins', true, true, '')",
+            "insert_origin_v1('x', 1)",
+            "md5(name)",
+            "length(name)",
+            "id & 8191",
+            "NULL",
         ];
         if depth > 0 && self.next() % 4 == 0 {
             format!("(SELECT {} FROM origins LIMIT 1)", self.expr(depth - 1))
@@ -573,14 +805,31 @@ impl Gen {
     }
 
     fn statement(&mut self, depth: u32) -> String {
-        const TABLES: &[&str] = &["origins", "origin_packages", "shard_0.origins", "pg_class", "origin_id_seq"];
+        const TABLES: &[&str] = &[
+            "origins",
+            "origin_packages",
+            "shard_0.origins",
+            "pg_class",
+            "origin_id_seq",
+        ];
         const WRITES: &[&str] = &[
-            "DELETE FROM origins RETURNING id", "UPDATE origins SET name = 'e' RETURNING id",
+            "DELETE FROM origins RETURNING id",
+            "UPDATE origins SET name = 'e' RETURNING id",
             "INSERT INTO origins (name) VALUES ('e') RETURNING id",
         ];
         const TAILS: &[&str] = &[
-            "", "", "", " LIMIT 1", " ORDER BY 1", " FOR UPDATE", " FOR SHARE", "; DELETE FROM origins",
-            " -- ; DELETE FROM origins", " /* */", " UNION ALL SELECT 1", "; SELECT 1",
+            "",
+            "",
+            "",
+            " LIMIT 1",
+            " ORDER BY 1",
+            " FOR UPDATE",
+            " FOR SHARE",
+            "; DELETE FROM origins",
+            " -- ; DELETE FROM origins",
+            " /* */",
+            " UNION ALL SELECT 1",
+            "; SELECT 1",
         ];
         let head = match self.next() % 6 {
             0 if depth > 0 => format!("WITH w AS ({}) ", self.statement(depth - 1)),
@@ -592,7 +841,12 @@ impl Gen {
             1 => format!("TABLE {}", self.pick(TABLES)),
             2 => format!("EXPLAIN SELECT {} FROM {}", self.expr(1), self.pick(TABLES)),
             3 => "SHOW search_path".to_owned(),
-            _ => format!("SELECT {}, {} FROM {}", self.expr(2), self.expr(1), self.pick(TABLES)),
+            _ => format!(
+                "SELECT {}, {} FROM {}",
+                self.expr(2),
+                self.expr(1),
+                self.pick(TABLES)
+            ),
         };
         format!("{head}{body}{}", self.pick(TAILS))
     }
@@ -620,10 +874,21 @@ async fn nothing_the_guard_accepts_writes() {
         }
     }
     // The known reads are accepted too, so the property is not vacuous.
-    for sql in ["SELECT 1", "SELECT count(*) FROM origins", "TABLE origins LIMIT 1"] {
+    for sql in [
+        "SELECT 1",
+        "SELECT count(*) FROM origins",
+        "TABLE origins LIMIT 1",
+    ] {
         assert!(ops::console::guard::check(sql).is_ok());
     }
     eprintln!("{cases} generated, {accepted} accepted and run");
-    assert!(accepted * 5 >= cases, "the generator must exercise what the guard accepts: {accepted} of {cases}");
-    assert_eq!(f.checksums().await, before, "an accepted statement changed the datastore");
+    assert!(
+        accepted * 5 >= cases,
+        "the generator must exercise what the guard accepts: {accepted} of {cases}"
+    );
+    assert_eq!(
+        f.checksums().await,
+        before,
+        "an accepted statement changed the datastore"
+    );
 }

@@ -56,7 +56,11 @@ fn NotConfigured() -> impl IntoView {
 
 #[component]
 fn Console(setup: ConsoleSetupView) -> impl IntoView {
-    let first_env = setup.environments.first().map(|e| e.0.clone()).unwrap_or_default();
+    let first_env = setup
+        .environments
+        .first()
+        .map(|e| e.0.clone())
+        .unwrap_or_default();
     let first_db = setup
         .environments
         .first()
@@ -93,7 +97,8 @@ fn Console(setup: ConsoleSetupView) -> impl IntoView {
                 Ok(StartView::Started { id }) => {
                     running.set(Some(id.clone()));
                     match console_result(id, true).await {
-                        Ok(r) => result.set(Some(r)),
+                        Ok(Some(r)) => result.set(Some(r)),
+                        Ok(None) => refused.set(Some("The result is no longer here: results are kept for a while on the Onwatch replica that ran them. Run the query again.".into())),
                         Err(e) => refused.set(Some(format!("The result could not be fetched: {e}"))),
                     }
                     running.set(None);
@@ -234,7 +239,11 @@ fn DatabaseNote(d: DatabaseView) -> impl IntoView {
         .into_any();
     }
     let layout = match &d.schema {
-        None => format!("{} shards (shard_0 … shard_{})", d.shard_count, d.shard_count.saturating_sub(1)),
+        None => format!(
+            "{} shards (shard_0 … shard_{})",
+            d.shard_count,
+            d.shard_count.saturating_sub(1)
+        ),
         Some(s) => format!("not sharded: everything is in {s}"),
     };
     view! {
@@ -274,7 +283,11 @@ fn ResultPanel(r: ResultView) -> impl IntoView {
     let sort = RwSignal::new(None::<(usize, bool)>);
     let failed: Vec<ShardView> = r.failed().cloned().collect();
     let shard_total = r.shards.len();
-    let ok = r.shards.iter().filter(|s| s.state == "ok" || s.state == "truncated").count();
+    let ok = r
+        .shards
+        .iter()
+        .filter(|s| s.state == "ok" || s.state == "truncated")
+        .count();
     let state_words = match r.state.as_str() {
         "complete" => "complete",
         "truncated" => "truncated: some rows are not shown",
@@ -297,7 +310,12 @@ fn ResultPanel(r: ResultView) -> impl IntoView {
                 if col == 0 {
                     return Some(f64::from(rows[i].0));
                 }
-                rows[i].1.get(col - 1).cloned().flatten().and_then(|s| s.parse().ok())
+                rows[i]
+                    .1
+                    .get(col - 1)
+                    .cloned()
+                    .flatten()
+                    .and_then(|s| s.parse().ok())
             };
             let numeric_col = col == 0 || numeric.get(col - 1).copied().unwrap_or(false);
             idx.sort_by(|&a, &b| {
@@ -308,7 +326,11 @@ fn ResultPanel(r: ResultView) -> impl IntoView {
                 } else {
                     rows[a].1.get(col - 1).cmp(&rows[b].1.get(col - 1))
                 };
-                if asc { o } else { o.reverse() }
+                if asc {
+                    o
+                } else {
+                    o.reverse()
+                }
             });
         }
         idx.into_iter()
@@ -516,7 +538,8 @@ fn Saved(
         );
         leptos::task::spawn_local(async move {
             match console_save(n.clone(), d, s, q, sh).await {
-                Ok(()) => {
+                Ok(Some(why)) => message.set(Some(Err(why))),
+                Ok(None) => {
                     message.set(Some(Ok(format!("Saved as “{n}”."))));
                     version.update(|v| *v += 1);
                 }
@@ -628,7 +651,8 @@ fn follow(id: impl Fn() -> Option<String> + 'static, progress: RwSignal<Option<C
             old.close();
         }
         let id = id()?;
-        let source = web_sys::EventSource::new(&format!("/api/console/queries/{id}/events")).ok()?;
+        let source =
+            web_sys::EventSource::new(&format!("/api/console/queries/{id}/events")).ok()?;
         let closer = source.clone();
         let on_progress =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
@@ -650,4 +674,8 @@ fn follow(id: impl Fn() -> Option<String> + 'static, progress: RwSignal<Option<C
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn follow(_id: impl Fn() -> Option<String> + 'static, _progress: RwSignal<Option<ConsoleProgress>>) {}
+fn follow(
+    _id: impl Fn() -> Option<String> + 'static,
+    _progress: RwSignal<Option<ConsoleProgress>>,
+) {
+}

@@ -16,11 +16,11 @@ mod services;
 pub use actions::{ActionPage, ActionsPage};
 pub use admin::AdminSessionsPage;
 pub use audit::AuditPage;
+pub use console::ConsolePage;
 pub use environments::EnvironmentsPage;
 pub use fleet_common::host_href;
 pub use fleet_pages::{BrokenPage, EnvironmentPage, HostPage, ReleasesPage};
 pub use home::HomePage;
-pub use console::ConsolePage;
 pub use sections::{OnCallPage, OnboardingPage};
 pub use services::{ServicePage, ServicesPage};
 

@@ -69,7 +69,10 @@ fn parse() -> Result<Args, String> {
 /// `fleet-sim seed-datastore ADMIN_URL PREFIX`: a seeded copy of the builder datastore (the
 /// demo's console has data); prints each database's read-only URL.
 fn seed_datastore(admin_url: &str, prefix: &str) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("fleet-sim: cannot start the runtime: {e}");

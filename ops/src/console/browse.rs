@@ -106,7 +106,11 @@ async fn with_conn<T>(
             Ok(v)
         }
         Ok(Err(e)) => Err(format!("{}: {}", pool.label, describe(&e))),
-        Err(_) => Err(format!("{}: no answer within {} s", pool.label, timeout.as_secs())),
+        Err(_) => Err(format!(
+            "{}: no answer within {} s",
+            pool.label,
+            timeout.as_secs()
+        )),
     }
 }
 

@@ -129,7 +129,9 @@ pub fn check(sql: &str) -> Result<Checked, Refusal> {
     let sql = {
         let t = sql.trim_start();
         match t.get(..6) {
-            Some(head) if head.eq_ignore_ascii_case("table ") || head.eq_ignore_ascii_case("table\n") => {
+            Some(head)
+                if head.eq_ignore_ascii_case("table ") || head.eq_ignore_ascii_case("table\n") =>
+            {
                 rewritten = format!("SELECT * FROM {}", &t[6..]);
                 rewritten.as_str()
             }
@@ -272,17 +274,14 @@ impl Visitor for Walk {
                     .into(),
             );
         }
-        if query.for_clause.is_some() || query.settings.is_some() || query.format_clause.is_some()
-        {
+        if query.for_clause.is_some() || query.settings.is_some() || query.format_clause.is_some() {
             return self.refuse(format!("{ONLY}; this clause is not PostgreSQL."));
         }
         if !query.pipe_operators.is_empty() {
             return self.refuse(format!("{ONLY}; pipe operators are not PostgreSQL."));
         }
-        if let SetExpr::Insert(_)
-        | SetExpr::Update(_)
-        | SetExpr::Delete(_)
-        | SetExpr::Merge(_) = query.body.as_ref()
+        if let SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) =
+            query.body.as_ref()
         {
             return self.refuse(format!("{ONLY}; this query writes."));
         }

@@ -113,7 +113,8 @@ impl History {
         if sql.trim().is_empty() {
             return Err("There is no SQL to save.".into());
         }
-        super::guard::check(sql).map_err(|r| format!("Only a query the console would run can be saved: {r}"))?;
+        super::guard::check(sql)
+            .map_err(|r| format!("Only a query the console would run can be saved: {r}"))?;
         let id = format!("s{}", crate::auth::random_token());
         let now = crate::time::now_ms();
         let delete = sqlx::query("DELETE FROM console_saved WHERE owner = $1 AND name = $2")
@@ -181,12 +182,13 @@ impl History {
 
     /// Deletes a saved query: its owner, or an admin.
     pub async fn delete_saved(&self, actor: &Actor, id: &str) -> Result<bool, StoreError> {
-        let r = sqlx::query("DELETE FROM console_saved WHERE id = $1 AND (owner = $2 OR $3 = 'admin')")
-            .bind(id)
-            .bind(&actor.id)
-            .bind(&actor.role)
-            .execute(self.store.pool())
-            .await?;
+        let r =
+            sqlx::query("DELETE FROM console_saved WHERE id = $1 AND (owner = $2 OR $3 = 'admin')")
+                .bind(id)
+                .bind(&actor.id)
+                .bind(&actor.role)
+                .execute(self.store.pool())
+                .await?;
         Ok(r.rows_affected() > 0)
     }
 }

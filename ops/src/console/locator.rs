@@ -75,9 +75,9 @@ pub fn parse_shards(text: &str, count: u32) -> Result<Vec<u32>, String> {
     let mut out = Vec::new();
     let number = |s: &str| -> Result<u32, String> {
         let s = s.trim().trim_start_matches("shard_");
-        let n: u32 = s.parse().map_err(|_| {
-            format!("`{s}` is not a shard number: write all, 30, 1,2,5 or 0-15")
-        })?;
+        let n: u32 = s
+            .parse()
+            .map_err(|_| format!("`{s}` is not a shard number: write all, 30, 1,2,5 or 0-15"))?;
         if n >= count {
             return Err(format!(
                 "shard {n} does not exist: this database has shards 0 to {}",

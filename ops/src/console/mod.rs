@@ -232,7 +232,11 @@ impl ShardConsole {
             let known: Vec<&str> = self.environments.keys().map(String::as_str).collect();
             format!(
                 "no datastore is configured for environment `{environment}` (configured: {})",
-                if known.is_empty() { "none".into() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
             )
         })?;
         env.get(database).ok_or_else(|| {
@@ -438,9 +442,11 @@ impl ShardConsole {
         format: export::Format,
     ) -> Result<Vec<u8>, ConsoleError> {
         let run = self.run(id, actor)?;
-        let result = run
-            .result()
-            .ok_or_else(|| ConsoleError::Refused("the query is still running: wait for its end, then download".into()))?;
+        let result = run.result().ok_or_else(|| {
+            ConsoleError::Refused(
+                "the query is still running: wait for its end, then download".into(),
+            )
+        })?;
         let entry = Entry {
             kind: "console.export".into(),
             environment: run.request.environment.clone(),

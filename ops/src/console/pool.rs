@@ -101,7 +101,10 @@ impl DbPool {
             .await
             .map_err(|_| "the pool is closed".to_owned())?;
         let reused = {
-            let mut idle = self.idle.lock().map_err(|_| "pool lock poisoned".to_owned())?;
+            let mut idle = self
+                .idle
+                .lock()
+                .map_err(|_| "pool lock poisoned".to_owned())?;
             let now = Instant::now();
             // Connections idle too long are closed (the server or a proxy may have dropped them).
             idle.retain(|i| now.duration_since(i.since) < self.idle_timeout);
@@ -131,7 +134,11 @@ impl DbPool {
         };
         match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(b)) => Ok(b),
-            Ok(Err(e)) => Err(format!("cannot connect to {}: {}", self.label, describe(&e))),
+            Ok(Err(e)) => Err(format!(
+                "cannot connect to {}: {}",
+                self.label,
+                describe(&e)
+            )),
             Err(_) => Err(format!(
                 "cannot connect to {}: no answer within {} s",
                 self.label,

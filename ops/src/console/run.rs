@@ -223,9 +223,14 @@ pub fn human_bytes(n: u64) -> String {
 /// How one shard ended, before the report.
 enum Ended {
     /// Clean: rolled back, the connection can be reused.
-    Done { rows: u64, cut: bool },
+    Done {
+        rows: u64,
+        cut: bool,
+    },
     /// Stopped early by a total cap: the connection is closed.
-    Stopped { rows: u64 },
+    Stopped {
+        rows: u64,
+    },
     /// Not started: a total cap was reached while it waited for a connection.
     NotRun,
     Error(String),
@@ -258,7 +263,11 @@ fn shard_task(
         } else {
             match one_shard(&sh, &schema, shard).await {
                 Ended::Done { rows, cut } => (
-                    if cut { ShardState::Truncated } else { ShardState::Ok },
+                    if cut {
+                        ShardState::Truncated
+                    } else {
+                        ShardState::Ok
+                    },
                     rows,
                     None,
                 ),
@@ -378,7 +387,13 @@ pub async fn fan_out(
     let collector = match sh.collector.lock() {
         Ok(mut c) => std::mem::replace(
             &mut *c,
-            Collector { by_shard: BTreeMap::new(), columns: None, total_rows: 0, bytes: 0, full: None },
+            Collector {
+                by_shard: BTreeMap::new(),
+                columns: None,
+                total_rows: 0,
+                bytes: 0,
+                full: None,
+            },
         ),
         Err(e) => return failed_whole(e.to_string(), started),
     };
@@ -422,7 +437,11 @@ pub async fn fan_out(
     }
     let mut rows = Vec::with_capacity(collector.total_rows as usize);
     for (shard, shard_rows) in collector.by_shard {
-        rows.extend(shard_rows.into_iter().map(|cells| ResultRow { shard, cells }));
+        rows.extend(
+            shard_rows
+                .into_iter()
+                .map(|cells| ResultRow { shard, cells }),
+        );
     }
     let result = QueryResult {
         columns,
@@ -520,7 +539,6 @@ async fn one_shard(sh: &Shared, schema: &str, shard: u32) -> Ended {
     ended
 }
 
-
 /// BEGIN READ ONLY, the shard's settings, the rows into the collector, ROLLBACK.
 async fn shard_body(
     conn: &mut sqlx::PgConnection,
@@ -530,12 +548,14 @@ async fn shard_body(
 ) -> Result<Ended, sqlx::Error> {
     let (sql, shape, caps, collector, stop) =
         (sh.sql.as_str(), sh.shape, sh.caps, &sh.collector, &sh.stop);
-        (&mut *conn).execute("BEGIN READ ONLY").await?;
-    sqlx::query("SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true)")
-        .bind(quote_ident(schema))
-        .bind(caps.statement_timeout.as_millis().to_string())
-        .execute(&mut *conn)
-        .await?;
+    (&mut *conn).execute("BEGIN READ ONLY").await?;
+    sqlx::query(
+        "SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true)",
+    )
+    .bind(quote_ident(schema))
+    .bind(caps.statement_timeout.as_millis().to_string())
+    .execute(&mut *conn)
+    .await?;
     let mut rows = 0u64;
     let mut cut = false;
     let mut stopped = false;
@@ -580,7 +600,6 @@ async fn shard_body(
     }
     (&mut *conn).execute("ROLLBACK").await?;
     Ok::<_, sqlx::Error>(Ended::Done { rows, cut })
-    
 }
 
 /// `shard_30` → `"shard_30"`.
@@ -593,8 +612,8 @@ fn decode(row: &PgRow, shape: Shape) -> Result<(Vec<Cell>, u64, Vec<String>), St
     match shape {
         Shape::Query => {
             let text: String = row.try_get(0).map_err(|e| e.to_string())?;
-            let OrderedRow(entries) =
-                serde_json::from_str(&text).map_err(|e| format!("a row Onwatch could not read: {e}"))?;
+            let OrderedRow(entries) = serde_json::from_str(&text)
+                .map_err(|e| format!("a row Onwatch could not read: {e}"))?;
             let mut names = Vec::with_capacity(entries.len());
             let mut cells = Vec::with_capacity(entries.len());
             for (k, v) in entries {
@@ -657,9 +676,14 @@ impl<'de> Deserialize<'de> for OrderedRow {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<OrderedRow, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<OrderedRow, A::Error> {
                 let mut out = Vec::new();
-                while let Some((k, v)) = m.next_entry::<String, Box<serde_json::value::RawValue>>()? {
+                while let Some((k, v)) =
+                    m.next_entry::<String, Box<serde_json::value::RawValue>>()?
+                {
                     out.push((k, v));
                 }
                 Ok(OrderedRow(out))
@@ -680,11 +704,13 @@ async fn describe_columns(
     let work = async {
         let conn = &mut lease.backend.conn;
         (&mut *conn).execute("BEGIN READ ONLY").await?;
-        sqlx::query("SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true)")
-            .bind(quote_ident(schema))
-            .bind(caps.statement_timeout.as_millis().to_string())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true)",
+        )
+        .bind(quote_ident(schema))
+        .bind(caps.statement_timeout.as_millis().to_string())
+        .execute(&mut *conn)
+        .await?;
         let d = (&mut *conn).describe(sql).await;
         (&mut *conn).execute("ROLLBACK").await?;
         let d = d?;

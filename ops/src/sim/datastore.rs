@@ -143,7 +143,10 @@ fn originsrv_rows() -> String {
         let shard = shard_of_name(name);
         let s = format!("shard_{shard}");
         let oid = make_id(i as u64 * 10, shard);
-        let owner = make_id(i as u64 * 10 + 1, shard_of_name(&format!("user-{:04}", i % 800)));
+        let owner = make_id(
+            i as u64 * 10 + 1,
+            shard_of_name(&format!("user-{:04}", i % 800)),
+        );
         sql.push_str(&format!(
             "INSERT INTO {s}.origins (id, name, owner_id) VALUES ({oid}, {}, {owner});\n\
              INSERT INTO {s}.origin_members (origin_id, origin_name, account_id, account_name) VALUES ({oid}, {}, {owner}, {});\n",
@@ -204,7 +207,11 @@ fn jobsrv_rows() -> String {
     let mut sql = String::new();
     let states = ["Complete", "Failed", "Pending", "Dispatched", "Rejected"];
     for i in 0..500u64 {
-        let origin = if i % 3 == 0 { "core".to_owned() } else { format!("origin-{:04}", i % 1500 + 1) };
+        let origin = if i % 3 == 0 {
+            "core".to_owned()
+        } else {
+            format!("origin-{:04}", i % 1500 + 1)
+        };
         sql.push_str(&format!(
             "INSERT INTO shard_0.jobs (id, owner_id, job_state, project_id, project_name, project_owner_id, project_plan_path, vcs, vcs_arguments, package_ident, channel) \
              VALUES ({}, {}, {}, {}, {}, 1, 'plan.sh', 'git', ARRAY['https://github.com/habitat-sh/core-plans.git'], {}, 'unstable');\n",
@@ -287,13 +294,14 @@ pub async fn ensure_templates(admin_url: &str) -> Result<(), String> {
 }
 
 async fn seed_templates(admin_url: &str, conn: &mut PgConnection) -> Result<(), String> {
-    let done: i64 = sqlx::query("SELECT count(*) FROM pg_database WHERE datname LIKE $1 AND datistemplate")
-        .bind(format!("{TEMPLATE_PREFIX}%"))
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| e.to_string())?
-        .try_get(0)
-        .map_err(|e| e.to_string())?;
+    let done: i64 =
+        sqlx::query("SELECT count(*) FROM pg_database WHERE datname LIKE $1 AND datistemplate")
+            .bind(format!("{TEMPLATE_PREFIX}%"))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?
+            .try_get(0)
+            .map_err(|e| e.to_string())?;
     if done == DATABASES.len() as i64 {
         return Ok(());
     }
@@ -316,7 +324,10 @@ async fn seed_templates(admin_url: &str, conn: &mut PgConnection) -> Result<(), 
         let mut ddl = String::new();
         let schemas: Vec<String> = shards.iter().map(|s| format!("shard_{s}")).collect();
         for (s, schema) in shards.iter().zip(&schemas) {
-            ddl.push_str(&format!("CREATE SCHEMA {schema};\n{}\nSET search_path TO {schema};\n", next_id(schema, *s)));
+            ddl.push_str(&format!(
+                "CREATE SCHEMA {schema};\n{}\nSET search_path TO {schema};\n",
+                next_id(schema, *s)
+            ));
             ddl.push_str(match db {
                 "builder_originsrv" => shard_tables_originsrv(),
                 "builder_sessionsrv" => shard_tables_sessionsrv(),
@@ -336,7 +347,11 @@ async fn seed_templates(admin_url: &str, conn: &mut PgConnection) -> Result<(), 
         exec(&mut c, CHECKSUM_FN).await?;
         exec(&mut c, "ANALYZE").await?;
         let _ = c.close().await;
-        exec(conn, &format!("ALTER DATABASE {tpl} WITH is_template = true")).await?;
+        exec(
+            conn,
+            &format!("ALTER DATABASE {tpl} WITH is_template = true"),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -350,11 +365,17 @@ pub struct SeededDatastore {
 
 impl SeededDatastore {
     pub fn admin_url(&self, db: &str) -> Option<&str> {
-        self.databases.iter().find(|d| d.0 == db).map(|d| d.1.as_str())
+        self.databases
+            .iter()
+            .find(|d| d.0 == db)
+            .map(|d| d.1.as_str())
     }
 
     pub fn ro_url(&self, db: &str) -> Option<&str> {
-        self.databases.iter().find(|d| d.0 == db).map(|d| d.2.as_str())
+        self.databases
+            .iter()
+            .find(|d| d.0 == db)
+            .map(|d| d.2.as_str())
     }
 }
 
@@ -367,7 +388,11 @@ pub async fn copy(admin_url: &str, prefix: &str) -> Result<SeededDatastore, Stri
     for (db, _) in DATABASES {
         let name = format!("{prefix}_{db}");
         exec(&mut conn, &format!("DROP DATABASE IF EXISTS {name}")).await?;
-        exec(&mut conn, &format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_PREFIX}{db}")).await?;
+        exec(
+            &mut conn,
+            &format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_PREFIX}{db}"),
+        )
+        .await?;
         exec(
             &mut conn,
             &format!(
@@ -378,8 +403,10 @@ pub async fn copy(admin_url: &str, prefix: &str) -> Result<SeededDatastore, Stri
         let admin_db = with_db(admin_url, &name)?;
         let ro = {
             let mut u = url::Url::parse(&admin_db).map_err(|e| e.to_string())?;
-            u.set_username(RO_ROLE).map_err(|_| "cannot set the user".to_owned())?;
-            u.set_password(None).map_err(|_| "cannot clear the password".to_owned())?;
+            u.set_username(RO_ROLE)
+                .map_err(|_| "cannot set the user".to_owned())?;
+            u.set_password(None)
+                .map_err(|_| "cannot clear the password".to_owned())?;
             u.to_string()
         };
         out.push((db.to_owned(), admin_db, ro));

@@ -5,10 +5,10 @@
 //! and the static fleet file that describes it all.
 
 mod builder_api;
-/// A builder datastore (three databases, 128 shards, seeded rows, a read-only role).
-pub mod datastore;
 mod control;
 mod ctl_server;
+/// A builder datastore (three databases, 128 shards, seeded rows, a read-only role).
+pub mod datastore;
 mod gateway_server;
 mod http;
 mod layout;

@@ -141,7 +141,11 @@ pub(super) fn check(
                     "expected a PostgreSQL URL such as postgres://onwatch_ro@datastore:5432/builder_originsrv",
                 ));
             }
-            if url::Url::parse(&conf.url).ok().and_then(|u| u.password().map(str::to_owned)).is_some() {
+            if url::Url::parse(&conf.url)
+                .ok()
+                .and_then(|u| u.password().map(str::to_owned))
+                .is_some()
+            {
                 return Err(ConfigError::key(
                     &format!("{key}.url"),
                     "holds a password: put it in password_file or password_env, so that it never reaches logs",
@@ -149,9 +153,14 @@ pub(super) fn check(
             }
             conf.password = match (&conf.password_file, &conf.password_env) {
                 (Some(_), Some(_)) => {
-                    return Err(ConfigError::key(&key, "set password_file or password_env, not both"))
+                    return Err(ConfigError::key(
+                        &key,
+                        "set password_file or password_env, not both",
+                    ))
                 }
-                (Some(file), None) => Some(read_secret(&format!("{key}.password_file"), file)?.into()),
+                (Some(file), None) => {
+                    Some(read_secret(&format!("{key}.password_file"), file)?.into())
+                }
                 (None, Some(var)) => match std::env::var(var) {
                     Ok(v) if !v.is_empty() => Some(v.into()),
                     _ => {

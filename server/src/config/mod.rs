@@ -24,7 +24,7 @@ use figment::Figment;
 use serde::Deserialize;
 
 pub use auth::{AuthConfig, GitHubAuthConfig, OidcAuthConfig};
-pub use environments::EnvironmentConfig;
+pub use environments::{DatabaseConfig, EnvironmentConfig};
 pub use inventory::{InventoryConfig, InventorySourceKind};
 pub use log::LogConfig;
 pub use server::ServerConfig;

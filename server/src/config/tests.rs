@@ -367,3 +367,55 @@ fn env_overrides_reach_the_sections_ops_owns() {
     let e = load("[inventory.ec2]\nendpoint_url = \"not a url\"\n", &[]).unwrap_err();
     assert_eq!(e.key.as_deref(), Some("inventory.ec2.endpoint_url"), "{e}");
 }
+
+#[test]
+fn datastore_databases_and_their_passwords() {
+    let pw = write("s3cret\n");
+    let base = "[environments.live]\nproduction = true\n[environments.live.databases.builder_originsrv]\nurl = \"postgres://onwatch_ro@db:5432/builder_originsrv\"\n";
+    let c = load(&format!("{base}password_file = {:?}\n", pw.path()), &[]).unwrap();
+    let db = &c.environments["live"].databases["builder_originsrv"];
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(db.password.as_ref().unwrap()),
+        "s3cret"
+    );
+    let c = load(
+        &format!("{base}password_env = \"DS_PW\"\n"),
+        &[("DS_PW", "from-env")],
+    )
+    .unwrap();
+    let db = &c.environments["live"].databases["builder_originsrv"];
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(db.password.as_ref().unwrap()),
+        "from-env"
+    );
+
+    let e = load(&format!("{base}password_env = \"DS_PW\"\n"), &[]).unwrap_err();
+    assert_eq!(
+        e.key.as_deref(),
+        Some("environments.live.databases.builder_originsrv.password_env")
+    );
+    let e = load(
+        &format!("{base}password_env = \"A\"\npassword_file = \"/x\"\n"),
+        &[("A", "b")],
+    )
+    .unwrap_err();
+    assert!(e.message.contains("not both"), "{e:?}");
+    let e = load(
+        "[environments.live.databases.builder_originsrv]\nurl = \"postgres://ro:hunter2@db/builder_originsrv\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.message.contains("password_file"), "{e:?}");
+    assert!(
+        !e.message.contains("hunter2"),
+        "the password must not be repeated: {e:?}"
+    );
+    let e = load(
+        "[environments.live.databases.x]\nurl = \"mysql://db/x\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("environments.live.databases.x.url"));
+    let e = load("[console]\npool_size = 0\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("console.pool_size"));
+}

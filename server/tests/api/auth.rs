@@ -137,6 +137,51 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
                 ("idempotency_key", &ops::auth::random_token()),
             ],
         ),
+        // The console, on a seeded datastore (see the test's set-up). Every role may ask; a
+        // viewer's query is refused (a 200 with the reason), a query that is not here is None.
+        "/api/read/console_setup" | "/api/read/console_history" | "/api/read/console_saved" => {
+            post(pattern, &[])
+        }
+        "/api/read/console_databases" => post(pattern, &[("environment", "live")]),
+        "/api/read/console_tables" => post(
+            pattern,
+            &[
+                ("environment", "live"),
+                ("database", "builder_originsrv"),
+                ("shard", "30"),
+            ],
+        ),
+        "/api/read/console_locate" => post(pattern, &[("input", "core")]),
+        "/api/attempt/console_start" => post(
+            pattern,
+            &[
+                ("environment", "live"),
+                ("database", "builder_jobsrv"),
+                ("shards", "all"),
+                ("sql", "SELECT 1"),
+            ],
+        ),
+        "/api/read/console_result" => post(pattern, &[("id", "no-such-query"), ("wait", "false")]),
+        "/api/attempt/console_cancel" | "/api/attempt/console_delete_saved" => {
+            post(pattern, &[("id", "no-such-query")])
+        }
+        "/api/attempt/console_save" => post(
+            pattern,
+            &[
+                ("name", "wall"),
+                ("database", "builder_jobsrv"),
+                ("shards", "all"),
+                ("sql", "SELECT 1"),
+            ],
+        ),
+        "/api/console/queries/{id}/events" => get(
+            "/api/console/queries/no-such-query/events",
+            StatusCode::NOT_FOUND,
+        ),
+        "/api/console/queries/{id}/export" => get(
+            "/api/console/queries/no-such-query/export?format=csv",
+            StatusCode::NOT_FOUND,
+        ),
         "/api/admin/revoke-session" => {
             // A fresh session each time, so that each allowed call has one to revoke.
             let victim = format!("victim-{}", ops::auth::random_token()[..8].to_lowercase());
@@ -214,6 +259,23 @@ async fn the_wall_covers_every_route_and_server_function() {
     for env in config.environments.values_mut() {
         env.ctl_secret = Some("demo-ctl-secret".to_owned().into());
     }
+    let seeded = ops::sim::datastore::copy(
+        &testkit::postgres_admin_url().unwrap(),
+        &testkit::unique_name("wall"),
+    )
+    .await
+    .unwrap();
+    config.environments.get_mut("live").unwrap().databases = seeded
+        .databases
+        .iter()
+        .map(|(db, _, ro)| {
+            let c = server::config::DatabaseConfig {
+                url: ro.clone(),
+                ..Default::default()
+            };
+            (db.clone(), c)
+        })
+        .collect();
     std::fs::create_dir_all(config.server.site_root.join("pkg")).unwrap();
     std::fs::write(config.server.site_root.join("pkg/onwatch.css"), "body {}").unwrap();
     // Added here, declared nowhere: the wall must refuse it.

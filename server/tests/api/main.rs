@@ -6,6 +6,7 @@ mod auth;
 mod auth_github;
 mod auth_oidc;
 mod cli;
+mod console;
 mod delivery;
 mod dom;
 mod fake_github;
