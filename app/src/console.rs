@@ -352,12 +352,14 @@ pub async fn console_save(
         .history()
         .save(
             &actor,
-            &name,
-            "",
-            &database,
-            &shards,
-            &sql,
-            shared == "on" || shared == "true",
+            &ops::console::NewSaved {
+                name: &name,
+                description: "",
+                database: &database,
+                shards: &shards,
+                sql: &sql,
+                shared: shared == "on" || shared == "true",
+            },
         )
         .await
         .err())

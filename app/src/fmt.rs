@@ -92,6 +92,22 @@ pub fn parse_day(s: &str) -> Option<i64> {
     Some((era * 146_097 + doe - 719_468) * 86_400_000)
 }
 
+/// Now, in milliseconds since the epoch: the browser's clock in the browser, the server's on
+/// the server.
+pub fn now_ms() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,21 +141,5 @@ mod tests {
         assert_eq!(utc_clock(0), "00:00:00 UTC");
         assert_eq!(utc_clock(86_400_000 + 3_723_000), "01:02:03 UTC");
         assert_eq!(since(70_000, 10_000), "since 00:00:10 UTC (1 min ago)");
-    }
-}
-
-/// Now, in milliseconds since the epoch: the browser's clock in the browser, the server's on
-/// the server.
-pub fn now_ms() -> i64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        js_sys::Date::now() as i64
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
     }
 }

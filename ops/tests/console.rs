@@ -516,36 +516,42 @@ async fn history_and_saved_queries() {
     history
         .save(
             &ada(),
-            "origins in every shard",
-            "",
-            "builder_originsrv",
-            "all",
-            "SELECT name FROM origins",
-            true,
+            &ops::console::NewSaved {
+                name: "origins in every shard",
+                description: "",
+                database: "builder_originsrv",
+                shards: "all",
+                sql: "SELECT name FROM origins",
+                shared: true,
+            },
         )
         .await
         .unwrap();
     history
         .save(
             &ada(),
-            "mine",
-            "",
-            "builder_originsrv",
-            "all",
-            "SELECT 1",
-            false,
+            &ops::console::NewSaved {
+                name: "mine",
+                description: "",
+                database: "builder_originsrv",
+                shards: "all",
+                sql: "SELECT 1",
+                shared: false,
+            },
         )
         .await
         .unwrap();
     assert!(history
         .save(
             &ada(),
-            "bad",
-            "",
-            "builder_originsrv",
-            "all",
-            "DELETE FROM origins",
-            true
+            &ops::console::NewSaved {
+                name: "bad",
+                description: "",
+                database: "builder_originsrv",
+                shards: "all",
+                sql: "DELETE FROM origins",
+                shared: true
+            },
         )
         .await
         .is_err());
@@ -797,7 +803,7 @@ impl Gen {
             "id & 8191",
             "NULL",
         ];
-        if depth > 0 && self.next() % 4 == 0 {
+        if depth > 0 && self.next().is_multiple_of(4) {
             format!("(SELECT {} FROM origins LIMIT 1)", self.expr(depth - 1))
         } else {
             self.pick(LEAVES).to_owned()

@@ -36,6 +36,18 @@ pub struct SavedQuery {
     pub created_ms: i64,
 }
 
+/// A query to save.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSaved<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub database: &'a str,
+    pub shards: &'a str,
+    pub sql: &'a str,
+    /// Shared with everyone signed in (else the owner's only).
+    pub shared: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct History {
     store: Store,
@@ -96,16 +108,15 @@ impl History {
     }
 
     /// Saves (or replaces, by owner and name) a query.
-    pub async fn save(
-        &self,
-        actor: &Actor,
-        name: &str,
-        description: &str,
-        database: &str,
-        shards: &str,
-        sql: &str,
-        shared: bool,
-    ) -> Result<SavedQuery, String> {
+    pub async fn save(&self, actor: &Actor, new: &NewSaved<'_>) -> Result<SavedQuery, String> {
+        let NewSaved {
+            name,
+            description,
+            database,
+            shards,
+            sql,
+            shared,
+        } = *new;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 80 {
             return Err("A saved query needs a name of 1 to 80 characters.".into());

@@ -28,7 +28,7 @@ use crate::audit::{Actor, AuditLog, Entry};
 use crate::store::Store;
 
 pub use browse::{DatabaseInfo, Layout, RoleCheck, TableInfo};
-pub use history::{HistoryEntry, SavedQuery};
+pub use history::{HistoryEntry, NewSaved, SavedQuery};
 pub use run::{Caps, Cell, Progress, QueryResult, QueryState, ResultRow, ShardReport, ShardState};
 
 /// `[console]`: the bounds every query runs within.
