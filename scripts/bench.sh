@@ -10,10 +10,13 @@
 #      and Postgres), and a simulated restart from confirmation to healthy, split
 #   3. what a browser downloads: the dashboard's first load (HTML + JS + WASM + CSS, as served,
 #      compressed) and its second load (the page again, the rest revalidated by ETag)
+#   4. the shard console: one small query over 128 shards as the runbook's psql loop, as one psql
+#      session and through Onwatch's API (medians, ratios); the server's peak memory around a
+#      query that runs into its caps; the guard's property test with 20,000 generated statements
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/onwatch/target}
-# The test set-up: Postgres for the audit figures.
+# The test set-up: Postgres for the audit and console figures.
 scripts/bootstrap.sh test >/dev/null
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 # The same invocation as `make demo`, so the two share their release build.
@@ -255,3 +258,185 @@ echo
 echo "== hydrate bundle (release, wasm-opt -Oz)"
 echo "  onwatch.wasm: $RAW bytes raw, $GZ gzipped; onwatch.js: $JS raw, $JSGZ gzipped (target < 400 KB gzipped in all)"
 echo "  release server binary: $(stat -c %s "$CARGO_TARGET_DIR/release/onwatch") bytes"
+
+echo
+echo "== shard console: one small query over 128 shards, three ways"
+# The runbook's question "how many origins in each shard?" over builder_originsrv's 128 shard
+# schemas: (a) the runbook's bash loop, one psql process (connection, statement, exit) per
+# shard; (b) one psql session running the 128 statements one after the other (the floor: one
+# connection, no fan-out, no safety); (c) Onwatch end to end through its API, as the console
+# page calls it: start the query on shards=all, then wait for its result (guard, audit rows
+# before and after, 8 connections at once, each shard in its own BEGIN READ ONLY … ROLLBACK, the
+# result kept for downloads). Each 5 times, medians; every answer checked (128 numbers, the
+# same total each way) or the run fails. On a seeded copy of the builder datastore in a
+# throwaway Postgres (trust authentication on loopback, so no password).
+# The dashboard's simulator and Onwatch are done with.
+kill "$SIM" "$OW" 2>/dev/null || true; wait "$SIM" "$OW" 2>/dev/null || true
+PG_ADMIN=$(scripts/pg-test-cluster.sh start)
+PG_PORT=${PG_ADMIN##*:}; PG_PORT=${PG_PORT%%/*}
+"$CARGO_TARGET_DIR/release/fleet-sim" seed-datastore "$PG_ADMIN" bench >"$WORK/seed.log" 2>&1 ||
+  { echo "bench: seeding the datastore failed: $(tail -n 1 "$WORK/seed.log")" >&2; exit 1; }
+CONSOLE_DB=bench_builder_originsrv
+PSQL=(psql -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U onwatch_ro -d "$CONSOLE_DB")
+# 128 lines, each a number: their sum, or the run stops naming what came back.
+counts_sum() { # $1: what, $2: file
+  local lines numbers
+  lines=$(wc -l < "$2"); numbers=$(grep -cxE '[0-9]+' "$2" || true)
+  if [ "$lines" != 128 ] || [ "$numbers" != 128 ]; then
+    echo "bench: $1: $lines lines, $numbers of them numbers (expected 128 numbers):" >&2
+    head -n 5 "$2" >&2; exit 1
+  fi
+  awk '{ s += $1 } END { print s }' "$2"
+}
+loop_once() {
+  for i in $(seq 0 127); do
+    psql -X -A -t -h 127.0.0.1 -p "$PG_PORT" -U onwatch_ro -d "$CONSOLE_DB" -c "SELECT count(*) FROM shard_$i.origins"
+  done > "$WORK/loop.out"
+}
+for i in $(seq 0 127); do echo "SELECT count(*) FROM shard_$i.origins;"; done > "$WORK/session.sql"
+session_once() { "${PSQL[@]}" -f - < "$WORK/session.sql" > "$WORK/session.out"; }
+: > "$WORK/loop.t"; : > "$WORK/session.t"
+for _ in 1 2 3 4 5; do
+  t0=$(now); loop_once; python3 -c "print($(now) - $t0)" >> "$WORK/loop.t"
+  LOOP_SUM=$(counts_sum "the psql loop" "$WORK/loop.out")
+  t0=$(now); session_once; python3 -c "print($(now) - $t0)" >> "$WORK/session.t"
+  SESSION_SUM=$(counts_sum "the psql session" "$WORK/session.out")
+  [ "$LOOP_SUM" = "$SESSION_SUM" ] ||
+    { echo "bench: the psql loop counted $LOOP_SUM origins, the session $SESSION_SUM" >&2; exit 1; }
+done
+median5() { sort -g "$1" | sed -n 3p; }
+
+# Onwatch: the release server on this datastore (no fleet), signed in as a responder.
+PORT=$(free_low_port)
+BASE="http://127.0.0.1:$PORT"
+cat > "$WORK/console.toml" <<TOML
+[server]
+listen = "127.0.0.1:$PORT"
+
+[store]
+url = "sqlite://$WORK/console.db"
+
+[inventory]
+source = "none"
+
+[auth]
+dev_signin = true
+
+[environments.live]
+production = true
+
+[environments.live.databases.builder_originsrv]
+url = "postgres://onwatch_ro@127.0.0.1:$PG_PORT/$CONSOLE_DB"
+TOML
+RUST_LOG=warn "$CARGO_TARGET_DIR/release/onwatch" --config "$WORK/console.toml" serve >"$WORK/onwatch-console.log" 2>&1 &
+OW=$!
+wait_for 20 "Onwatch answering /healthz" curl -sf -o /dev/null "$BASE/healthz"
+COOKIE=$(curl -s -o /dev/null -D - -H "Origin: $BASE" \
+  --data "name=bench&role=responder" "$BASE/auth/dev" |
+  awk -F': ' 'tolower($1)=="set-cookie" {split($2, a, ";"); printf "%s; ", a[1]}')
+ROLE=$(curl -s -H "Cookie: $COOKIE" -H "Origin: $BASE" -X POST "$BASE/api/read/shell-info" |
+  python3 -c 'import json, sys; print((json.load(sys.stdin).get("signed_in") or {}).get("role", ""))')
+[ "$ROLE" = responder ] || { echo "bench: the session is not signed in as a responder (shell-info says '$ROLE')" >&2; exit 1; }
+# One query through the API, timed from the start request to the result: prints the seconds
+# and the result's figures as JSON, or fails naming the answer that was not a success.
+cat > "$WORK/console_client.py" <<'PY'
+import http.client, json, sys, time, urllib.parse
+port, cookie, origin, sql, expect = sys.argv[1:6]
+def fail(why):
+    print(f"bench: console via Onwatch: {why}", file=sys.stderr)
+    sys.exit(1)
+def call(conn, path, fields):
+    conn.request("POST", path, urllib.parse.urlencode(fields), {
+        "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
+        "Cookie": cookie, "Origin": origin})
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        fail(f"{path} answered {r.status}: {body[:300]!r}")
+    try:
+        return json.loads(body)
+    except ValueError:
+        fail(f"{path} answered what is not JSON: {body[:300]!r}")
+conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=300)
+t0 = time.perf_counter()
+started = call(conn, "/api/attempt/console_start",
+               {"environment": "live", "database": "builder_originsrv", "shards": "all", "sql": sql})
+if "Started" not in started:
+    fail(f"the query did not start: {json.dumps(started)[:300]}")
+result = call(conn, "/api/read/console_result", {"id": started["Started"]["id"], "wait": "true"})
+secs = time.perf_counter() - t0
+state, total = result.get("state"), result.get("total_rows")
+out = {"secs": secs, "state": state, "total_rows": total, "truncated": result.get("truncated"),
+       "failed": [s for s in result.get("shards", []) if s.get("state") == "failed"][:3]}
+if state != expect:
+    fail(f"state {state!r}, expected {expect!r}: {json.dumps(out)[:500]}")
+if expect == "complete":
+    rows = result.get("rows", [])
+    cells = [r[1][0] if len(r) == 2 and len(r[1]) == 1 else None for r in rows]
+    if total != 128 or len(rows) != 128 or sorted(r[0] for r in rows) != list(range(128)) \
+            or not all(isinstance(c, str) and c.isdigit() for c in cells):
+        fail(f"expected one number from each of the 128 shards: total_rows {total}, {len(rows)} rows, first {rows[:3]}")
+    out["sum"] = sum(int(c) for c in cells)
+print(json.dumps(out))
+PY
+COUNT_SQL="SELECT count(*) FROM origins"
+console_run() { python3 "$WORK/console_client.py" "$PORT" "$COOKIE" "$BASE" "$1" "$2"; }
+field() { python3 -c "import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+# The first query connects the pool and reads the database's layout: the cold figure.
+COLD=$(console_run "$COUNT_SQL" complete)
+: > "$WORK/onwatch.t"
+for _ in 1 2 3 4 5; do
+  R=$(console_run "$COUNT_SQL" complete)
+  [ "$(field "$R" sum)" = "$LOOP_SUM" ] ||
+    { echo "bench: Onwatch counted $(field "$R" sum) origins, psql $LOOP_SUM" >&2; exit 1; }
+  field "$R" secs >> "$WORK/onwatch.t"
+done
+python3 - "$(median5 "$WORK/loop.t")" "$(median5 "$WORK/session.t")" "$(median5 "$WORK/onwatch.t")" "$(field "$COLD" secs)" "$LOOP_SUM" <<'PY'
+import sys
+loop, session, onwatch, cold = map(float, sys.argv[1:5])
+ms = lambda s: f"{s * 1000:8.1f} ms"
+print(f"  SELECT count(*) FROM shard_N.origins on 128 shards ({sys.argv[5]} origins in all, the same each way); medians of 5 runs:")
+print(f"  (a) the runbook's loop, 128 psql processes   {ms(loop)}")
+print(f"  (b) one psql session, 128 statements         {ms(session)}")
+print(f"  (c) Onwatch, start → result through its API  {ms(onwatch)}   (first, cold run: {ms(cold).strip()})")
+print(f"  loop / Onwatch: {loop / onwatch:.1f}x (target >= 20x: {'met' if loop / onwatch >= 20 else 'MISSED'}); "
+      f"Onwatch / one session: {onwatch / session:.2f}x (target <= 1.5x: {'met' if onwatch / session <= 1.5 else 'MISSED'})")
+print("  left out: the browser's rendering of the grid; (c) is with the pool warm (its connections")
+print("  open, the layout read), the cold run above is the first query after Onwatch started")
+PY
+
+# Memory: a query that would return 10 million rows on every shard runs into the caps
+# (rows_per_shard 1,000 as a LIMIT, rows_total 20,000, 16 MiB) and must not grow the server by
+# more than what it keeps.
+hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$OW/status"; }
+HWM_BEFORE=$(hwm)
+BIG=$(console_run "SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 10000000) g" truncated)
+HWM_AFTER=$(hwm)
+python3 - "$HWM_BEFORE" "$HWM_AFTER" "$BIG" <<'PY'
+import json, sys
+before, after, big = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+print("  peak server memory (VmHWM) around a query that would return 10 million rows from each shard")
+print(f"  (default caps: 1,000 rows per shard, 20,000 in all, 16 MiB): before {before / 1024:.1f} MiB, "
+      f"after {after / 1024:.1f} MiB, growth {(after - before) / 1024:.1f} MiB")
+print(f"    the query ended {big['state']} in {big['secs']:.2f} s with {big['total_rows']} rows kept: "
+      + "; ".join(big.get("truncated") or []))
+PY
+kill "$OW" 2>/dev/null || true; wait "$OW" 2>/dev/null || true
+
+echo
+echo "== the console's guard, longer: generated statements, every accepted one run on a seeded copy"
+# The property test of make test (400 cases) with 20,000: nothing the guard accepts may change
+# the datastore (a checksum of every table, sequence and catalog count, before and after).
+GUARD_LOG="$WORK/guard.log"
+if command -v cargo-nextest >/dev/null; then
+  GUARD=(cargo nextest run --locked -p ops --features ops/sim --test console -E 'test(nothing_the_guard)' --no-capture)
+else
+  GUARD=(cargo test --locked -p ops --features ops/sim --test console -- nothing_the_guard --nocapture)
+fi
+if ONWATCH_TEST_PG_URL=$(scripts/pg-test-cluster.sh start) ONWATCH_GUARD_CASES=20000 "${GUARD[@]}" >"$GUARD_LOG" 2>&1; then
+  echo "  $(grep -E 'generated, [0-9]+ accepted' "$GUARD_LOG" | tail -n 1): the datastore's checksum unchanged"
+else
+  echo "bench: the guard's property test FAILED:" >&2
+  grep -E 'generated|panicked|assert|FAIL|error' "$GUARD_LOG" | tail -n 20 >&2
+  exit 1
+fi

@@ -3,9 +3,10 @@
 # skips in seconds. Used by `make demo` (scripts/bootstrap.sh demo) and `make test` (… test).
 #
 #   demo: the wasm32 target (or Debian's fallback), wasm-bindgen at the crate graph's version,
-#         npm binaryen (wasm-opt) for release bundles, OpenSSH server (the demo's SSH host)
-#   test: all of the above, plus Chromium, playwright-core, PostgreSQL 15, OpenSSH server and a
-#         Python venv with the test helpers (moto)
+#         npm binaryen (wasm-opt) for release bundles, OpenSSH server (the demo's SSH host),
+#         PostgreSQL 15 (the demo's builder datastore, for the query console)
+#   test: all of the above, plus Chromium, playwright-core and a Python venv with the test
+#         helpers (moto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PURPOSE=${1:-test}
@@ -65,6 +66,9 @@ fi
 # The demo's loopback SSH host (Supervisor and sentinel restarts); the demo runs without it
 # (and says so) if it cannot be installed.
 apt_install openssh-server || say "openssh-server could not be installed: the demo's SSH actions will be off"
+# The demo's builder datastore (scripts/demo-datastore.sh); the demo runs without it (and says
+# so) if it cannot be installed.
+apt_install postgresql-15 || say "postgresql-15 could not be installed: the demo's query console will have no datastore"
 
 [ "$PURPOSE" = demo ] && { say "ready for the demo"; exit 0; }
 

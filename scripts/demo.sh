@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # `make demo`: the fleet simulator (Builder services over live and acceptance), a loopback sshd
-# standing in for the hosts' SSH (its `systemctl` acts on the simulator), and Onwatch on its
-# embedded SQLite store, at http://127.0.0.1:3000. Ctrl-C stops everything.
+# standing in for the hosts' SSH (its `systemctl` acts on the simulator), a PostgreSQL 15 holding
+# a seeded copy of the builder datastore for the query console (127.0.0.1:3132, under
+# data/datastore), and Onwatch on its embedded SQLite store, at http://127.0.0.1:3000. Ctrl-C
+# stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/onwatch/target}
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-step "1/4 tools (first run only: Rust's wasm target, wasm-bindgen, npm parts, OpenSSH server)"
+step "1/4 tools (first run only: Rust's wasm target, wasm-bindgen, npm parts, OpenSSH server, PostgreSQL 15)"
 scripts/bootstrap.sh demo
 # The development profile, the one `make test` builds too: on a fresh machine it compiles in
 # about half the time of an optimised build, and after `make test` (or before it) the other
@@ -18,7 +20,7 @@ step "2/4 the server and the fleet simulator (the first time: several minutes; t
 cargo build --locked -p server --bin onwatch -p ops --features ops/sim --bin fleet-sim
 step "3/4 the browser half (WebAssembly)"
 scripts/build-site.sh debug
-step "4/4 starting the simulated fleet, the loopback SSH host and Onwatch"
+step "4/4 starting the simulated fleet, the loopback SSH host, the datastore and Onwatch"
 mkdir -p data
 # The last run's fleet file names that simulator's ports: remove it, so that waiting for the file
 # waits for this simulator's.
@@ -26,7 +28,13 @@ rm -f data/demo-fleet.toml
 "$CARGO_TARGET_DIR/debug/fleet-sim" --layout demo --seed 42 --control-port 3100 \
   --fleet-file data/demo-fleet.toml --ctl-secret-file data/demo-ctl-secret &
 PIDS=($!)
-trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+DS_USED=0
+cleanup() {
+  kill "${PIDS[@]}" 2>/dev/null || true
+  # The datastore under data/datastore is the demo's own: stopped with it (pg_ctl -m fast).
+  if [ "$DS_USED" = 1 ]; then "$ROOT/scripts/demo-datastore.sh" stop "$ROOT/data/datastore"; fi
+}
+trap cleanup EXIT
 for _ in $(seq 1 50); do [ -s data/demo-fleet.toml ] && break; sleep 0.1; done
 # Without it Onwatch would start on no fleet at all: say so and stop instead.
 [ -s data/demo-fleet.toml ] || { echo "demo: fleet-sim wrote no data/demo-fleet.toml in 5 s" >&2; exit 1; }
@@ -72,11 +80,48 @@ TOML
 else
   SSH_NOTE="off: sshd did not start ($(tail -n 1 data/demo-sshd.log 2>/dev/null)); Supervisor and sentinel restarts are unavailable"
 fi
+
+# The query console's datastore: a real PostgreSQL 15 (as the postgres system user when this
+# runs as root) on 127.0.0.1:3132 and a socket under data/datastore, seeded once with a copy of
+# the builder datastore (builder_originsrv and builder_sessionsrv with 128 shards each,
+# builder_jobsrv), read through the read-only role onwatch_ro. If it cannot start, the demo runs
+# without it and the console has no database to query.
+DS_PORT=3132
+DS_USED=1
+DS_OK=0
+if DS_WHY=$(FLEET_SIM="$CARGO_TARGET_DIR/debug/fleet-sim" \
+    scripts/demo-datastore.sh start data/datastore "$DS_PORT" 2>&1 >data/demo-datastore.log); then
+  DS_OK=1
+  DS_NOTE="postgres on 127.0.0.1:$DS_PORT (read-only role onwatch_ro) — try /console"
+else
+  printf '%s\n' "$DS_WHY" >> data/demo-datastore.log
+  DS_NOTE="off: $(tail -n 1 <<<"${DS_WHY:-see data/demo-datastore.log}"); the console page shows why"
+fi
+# Configured either way: when the datastore did not start, the console page says so (its
+# connection error, in red) instead of pretending there is no datastore at all.
+cat >> data/demo.toml <<'TOML'
+
+# The query console's databases (scripts/demo-datastore.sh). For the demo, live and acceptance
+# read the same seeded databases; in production each environment has its own datastore.
+TOML
+for env in live acceptance; do
+  for db in builder_originsrv builder_sessionsrv builder_jobsrv; do
+    cat >> data/demo.toml <<TOML
+
+[environments.$env.databases.$db]
+url = "postgres://onwatch_ro@127.0.0.1:$DS_PORT/demo_$db"
+TOML
+    if [ "$DS_OK" = 1 ] && [ -s data/datastore/onwatch_ro.pw ]; then
+      echo "password_file = \"$ROOT/data/datastore/onwatch_ro.pw\"" >> data/demo.toml
+    fi
+  done
+done
 echo
 echo "Onwatch:        http://127.0.0.1:3000   (Ctrl-C stops everything)"
 echo "Sign in:        development sign-in: pick any name and a role (viewer, responder, admin)"
 echo "Fleet faults:   curl -X POST http://127.0.0.1:3100/faults -d '{\"host\":\"builder-api-live-1\",\"fault\":\"wedged\",\"service\":\"builder-api\"}'"
 echo "                (a wedged service is critical until restarted: try its Restart… button)"
 echo "SSH host:       $SSH_NOTE"
+echo "Datastore:      $DS_NOTE"
 echo
 "$CARGO_TARGET_DIR/debug/onwatch" --config data/demo.toml serve
