@@ -407,6 +407,12 @@ export function seedDatastore(prefix) {
         .map(([db, url]) => `[environments.${env}.databases.${db}]\nurl = ${JSON.stringify(url)}\n`)
         .join('\n');
     },
+    /** Drops this copy (each costs about 60 MB a database). */
+    drop() {
+      for (const db of Object.keys(databases)) {
+        execFileSync('psql', ['-X', '-q', '-d', admin, '-c', `DROP DATABASE IF EXISTS ${prefix}_${db} WITH (FORCE)`]);
+      }
+    },
     psql(db, sql) {
       return execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', `${base}/${prefix}_${db}`, '-c', sql], { encoding: 'utf8' });
     },

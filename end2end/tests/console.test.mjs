@@ -30,6 +30,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.stop();
+  datastore?.drop();
 });
 
 async function runQuery(page, shards, sql) {

@@ -279,6 +279,17 @@ fn shard_task(
                 Ended::Error(e) if sh.cancelled.load(Ordering::SeqCst) => {
                     (ShardState::Cancelled, 0, Some(e))
                 }
+                // Cancelled by Onwatch because a total cap was reached: not a failure.
+                Ended::Error(e)
+                    if sh.stop.load(Ordering::SeqCst)
+                        && e.contains("canceling statement due to user request") =>
+                {
+                    (
+                        ShardState::Skipped,
+                        0,
+                        Some("stopped: a total cap was reached".into()),
+                    )
+                }
                 Ended::Error(e) => (ShardState::Failed, 0, Some(e)),
             }
         };
@@ -344,7 +355,9 @@ pub async fn fan_out(
         stop.store(true, Ordering::SeqCst);
     }
     // After a cancel, the backends still running are cancelled again until they end: a shard
-    // between its BEGIN and its statement when the first cancel went out would miss it.
+    // between its BEGIN and its statement when the first cancel went out would miss it. Once a
+    // total cap is reached, the shards still running are cancelled the same way: their rows
+    // would not be kept, so the datastore need not compute them.
     let mut recancel = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
@@ -376,7 +389,7 @@ pub async fn fan_out(
                 let pids: Vec<i32> = control.pids.lock().map(|p| p.iter().copied().collect()).unwrap_or_default();
                 cancel_backends(pool, &pids).await;
             }
-            _ = recancel.tick(), if cancelled.load(Ordering::SeqCst) => {
+            _ = recancel.tick(), if cancelled.load(Ordering::SeqCst) || stop.load(Ordering::SeqCst) => {
                 let pids: Vec<i32> = control.pids.lock().map(|p| p.iter().copied().collect()).unwrap_or_default();
                 cancel_backends(pool, &pids).await;
             }

@@ -21,6 +21,8 @@ pub const DATABASES: [(&str, bool); 3] = [
 ];
 
 const TEMPLATE_PREFIX: &str = "onwatch_tpl_v1_";
+/// The copy every test that only reads shares (a copy per test would cost ~60 MB a database).
+const SHARED_PREFIX: &str = "onwatch_shared_v1";
 
 /// Names of seeded origins every copy has, besides `origin-0001` …: the reference's examples.
 pub const KNOWN_ORIGINS: [&str; 3] = ["core", "habitat", "chef"];
@@ -294,6 +296,39 @@ pub async fn ensure_templates(admin_url: &str) -> Result<(), String> {
 }
 
 async fn seed_templates(admin_url: &str, conn: &mut PgConnection) -> Result<(), String> {
+    seed_template_databases(admin_url, conn).await?;
+    // The shared copy, made once (an existing one is kept: nothing that reads changes it).
+    for (db, _) in DATABASES {
+        let name = format!("{SHARED_PREFIX}_{db}");
+        let exists: i64 = sqlx::query("SELECT count(*) FROM pg_database WHERE datname = $1")
+            .bind(&name)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?
+            .try_get(0)
+            .map_err(|e| e.to_string())?;
+        if exists == 0 {
+            make_copy(conn, &name, db).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn make_copy(conn: &mut PgConnection, name: &str, db: &str) -> Result<(), String> {
+    exec(conn, &format!("DROP DATABASE IF EXISTS {name}")).await?;
+    exec(
+        conn,
+        &format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_PREFIX}{db}"),
+    )
+    .await?;
+    exec(
+        conn,
+        &format!("REVOKE ALL ON DATABASE {name} FROM PUBLIC; GRANT CONNECT ON DATABASE {name} TO {RO_ROLE};"),
+    )
+    .await
+}
+
+async fn seed_template_databases(admin_url: &str, conn: &mut PgConnection) -> Result<(), String> {
     let done: i64 =
         sqlx::query("SELECT count(*) FROM pg_database WHERE datname LIKE $1 AND datistemplate")
             .bind(format!("{TEMPLATE_PREFIX}%"))
@@ -304,6 +339,14 @@ async fn seed_templates(admin_url: &str, conn: &mut PgConnection) -> Result<(), 
             .map_err(|e| e.to_string())?;
     if done == DATABASES.len() as i64 {
         return Ok(());
+    }
+    // A half-made set (an interrupted seeding): start again, with no copy of it left behind.
+    for (db, _) in DATABASES {
+        exec(
+            conn,
+            &format!("DROP DATABASE IF EXISTS {SHARED_PREFIX}_{db} WITH (FORCE)"),
+        )
+        .await?;
     }
     exec(
         conn,
@@ -380,27 +423,42 @@ impl SeededDatastore {
 }
 
 /// A fresh copy of the three databases, named `{prefix}_builder_originsrv` and so on, with
-/// CONNECT for the read-only role only and no TEMP for anyone.
+/// CONNECT for the read-only role only and no TEMP for anyone: for a test that changes its
+/// datastore (drop it with [`drop_copy`] at the end) and for the demo and the bench.
 pub async fn copy(admin_url: &str, prefix: &str) -> Result<SeededDatastore, String> {
     ensure_templates(admin_url).await?;
     let mut conn = admin(admin_url).await?;
+    for (db, _) in DATABASES {
+        make_copy(&mut conn, &format!("{prefix}_{db}"), db).await?;
+    }
+    let _ = conn.close().await;
+    urls(admin_url, prefix)
+}
+
+/// The copy shared by every test that only reads (made once per cluster).
+pub async fn shared(admin_url: &str) -> Result<SeededDatastore, String> {
+    ensure_templates(admin_url).await?;
+    urls(admin_url, SHARED_PREFIX)
+}
+
+/// Drops a copy made by [`copy`].
+pub async fn drop_copy(admin_url: &str, prefix: &str) -> Result<(), String> {
+    let mut conn = admin(admin_url).await?;
+    for (db, _) in DATABASES {
+        exec(
+            &mut conn,
+            &format!("DROP DATABASE IF EXISTS {prefix}_{db} WITH (FORCE)"),
+        )
+        .await?;
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
+
+fn urls(admin_url: &str, prefix: &str) -> Result<SeededDatastore, String> {
     let mut out = Vec::new();
     for (db, _) in DATABASES {
-        let name = format!("{prefix}_{db}");
-        exec(&mut conn, &format!("DROP DATABASE IF EXISTS {name}")).await?;
-        exec(
-            &mut conn,
-            &format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_PREFIX}{db}"),
-        )
-        .await?;
-        exec(
-            &mut conn,
-            &format!(
-                "REVOKE ALL ON DATABASE {name} FROM PUBLIC; GRANT CONNECT ON DATABASE {name} TO {RO_ROLE};"
-            ),
-        )
-        .await?;
-        let admin_db = with_db(admin_url, &name)?;
+        let admin_db = with_db(admin_url, &format!("{prefix}_{db}"))?;
         let ro = {
             let mut u = url::Url::parse(&admin_db).map_err(|e| e.to_string())?;
             u.set_username(RO_ROLE)
@@ -411,7 +469,6 @@ pub async fn copy(admin_url: &str, prefix: &str) -> Result<SeededDatastore, Stri
         };
         out.push((db.to_owned(), admin_db, ro));
     }
-    let _ = conn.close().await;
     Ok(SeededDatastore { databases: out })
 }
 

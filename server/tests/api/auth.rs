@@ -259,12 +259,9 @@ async fn the_wall_covers_every_route_and_server_function() {
     for env in config.environments.values_mut() {
         env.ctl_secret = Some("demo-ctl-secret".to_owned().into());
     }
-    let seeded = ops::sim::datastore::copy(
-        &testkit::postgres_admin_url().unwrap(),
-        &testkit::unique_name("wall"),
-    )
-    .await
-    .unwrap();
+    let seeded = ops::sim::datastore::shared(&testkit::postgres_admin_url().unwrap())
+        .await
+        .unwrap();
     config.environments.get_mut("live").unwrap().databases = seeded
         .databases
         .iter()

@@ -9,9 +9,7 @@ use crate::helpers::{spawn_app_with, test_config, StoreKind};
 async fn app_with_datastore(kind: StoreKind) -> crate::helpers::TestApp {
     let (mut config, dir) = test_config(kind).await;
     let admin = testkit::postgres_admin_url().unwrap();
-    let seeded = ops::sim::datastore::copy(&admin, &testkit::unique_name("srv"))
-        .await
-        .unwrap();
+    let seeded = ops::sim::datastore::shared(&admin).await.unwrap();
     let dbs: BTreeMap<String, server::config::DatabaseConfig> = seeded
         .databases
         .iter()
