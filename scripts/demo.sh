@@ -52,6 +52,7 @@ fi
 if (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null; then
   SSH_NOTE="ssh $(id -un)@127.0.0.1 -p $SSH_PORT (host key in data/demo-ssh/known_hosts)"
   # Which simulated host a command stands for travels in its template ({host}).
+  journal="ONWATCH_DEMO_HOST={host} ONWATCH_DEMO_CONTROL=http://127.0.0.1:3100 $ROOT/scripts/demo-ssh/journalctl"
   tool="ONWATCH_DEMO_HOST={host} ONWATCH_DEMO_CONTROL=http://127.0.0.1:3100 ONWATCH_DEMO_STATE=$ROOT/data/demo-sentinel $ROOT/scripts/demo-ssh/systemctl"
   for env in live acceptance; do
     cat >> data/demo.toml <<TOML
@@ -67,6 +68,8 @@ command_timeout_secs = 60
 restart_supervisor = "$tool restart hab-sup"
 restart_sentinel = "$tool restart sentinel"
 sentinel_status = "$tool is-active sentinel"
+supervisor_log = "$journal -u hab-sup {args}"
+sentinel_log = "$journal -u sentinel {args}"
 TOML
   done
   cat >> data/demo.toml <<TOML

@@ -21,6 +21,8 @@ pub mod console;
 pub mod fleet;
 /// Where the hosts are: EC2 by the `X-Environment` tag, or a static fleet file.
 pub mod inventory;
+/// Host logs over SSH (`journalctl -f`), bounded and audited.
+pub mod logs;
 /// Endpoint probes in the style of Pingdom.
 pub mod probe;
 /// The fleet simulator: Supervisors' gateways with the real wire formats and faults.

@@ -54,6 +54,7 @@ pub struct AppState {
     pub auth: Auth,
     pub actions: Arc<ops::actions::Actions>,
     pub console: Arc<ops::console::ShardConsole>,
+    pub logs: Arc<ops::logs::Logs>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -225,6 +226,7 @@ impl Application {
             auth,
             actions: actions.clone(),
             console: console.clone(),
+            logs: Arc::new(ops::logs::Logs::new(actions.clone(), config.logs)),
         };
         let session_cleanup =
             crate::auth::spawn_session_cleanup(state.auth.sessions.clone(), stopping_rx);
@@ -399,6 +401,12 @@ pub fn server_routes() -> Vec<ServerRoute> {
             "/api/actions/{id}/events",
             Access::Signed(vocab::Role::Viewer),
             crate::actions::action_events,
+        ),
+        route(
+            Method::GET,
+            "/api/logs/{env}/{host}/events",
+            Access::Signed(vocab::Role::Viewer),
+            crate::logs::log_events,
         ),
         route(
             Method::GET,

@@ -295,6 +295,16 @@ impl Sshd {
         ))
     }
 
+    /// Kills every connection's server process (the listener stays): a host that cuts its
+    /// sessions.
+    pub fn cut_connections(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("pkill")
+                .args(["-9", "-P", &c.id().to_string()])
+                .status();
+        }
+    }
+
     /// Stops the server (a host whose sshd is down).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

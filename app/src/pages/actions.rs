@@ -358,7 +358,8 @@ pub fn SentinelControl() -> impl IntoView {
                         Ok(Some((environment, host))) => view! {
                             <p>"The sentinel bot runs as the systemd unit " <code>"sentinel"</code> " on " <strong>{host.clone()}</strong>
                                " (" {environment.clone()} "). Restarting it runs " <code>"systemctl restart sentinel"</code> " there over SSH, then checks that it runs."</p>
-                            <RestartControl environment host service_group="sentinel".to_owned() kind="restart_sentinel" label="Restart the sentinel…"/>
+                            <RestartControl environment=environment.clone() host=host.clone() service_group="sentinel".to_owned() kind="restart_sentinel" label="Restart the sentinel…"/>
+                            <super::logs::LogPanel environment host source="sentinel"/>
                         }.into_any(),
                         Ok(None) => view! {
                             <p class="muted" data-testid="sentinel-unconfigured">"Onwatch does not know where the sentinel runs: set " <code>"[sentinel]"</code>

@@ -157,6 +157,10 @@ pub fn HostPage() -> impl IntoView {
     );
     let slot = super::actions::provide_dialog_slot();
     let (env_now, host_now) = key();
+    // `?service=builder-api` (a service page's "Log" link): only that service's lines.
+    let query = leptos_router::hooks::use_query_map();
+    let log_service = query.read_untracked().get("service").filter(|s| !s.is_empty());
+    let (log_env, log_host) = (env_now.clone(), host_now.clone());
     view! {
         <section class="page">
             <Transition fallback=|| view! { <p class="muted">"Loading the host…"</p> }>
@@ -180,6 +184,7 @@ pub fn HostPage() -> impl IntoView {
                 <h2>"Recent actions"</h2>
                 <super::actions::RecentActions environment=env_now host=host_now/>
             </section>
+            <super::logs::LogPanel environment=log_env host=log_host source="supervisor" service=log_service/>
         </section>
     }
 }

@@ -174,7 +174,10 @@ fn ServiceLive(data: Instances, package: String) -> impl IntoView {
                                                     <td><StateCell state=s.cell/><div class="muted small">{fmt::since(now, s.since_ms)}</div></td>
                                                     <td class="mono small">{s.release.clone()}</td>
                                                     <td>{if out.is_empty() { view! { <span class="muted">"—"</span> }.into_any() } else { view! { <pre class="hook-output">{out}</pre> }.into_any() }}</td>
-                                                    <td><super::actions::RestartControl environment=env.clone() host=host.clone() service_group=format!("{}.{}", s.service, s.group)/></td>
+                                                    <td>
+                                                        <super::actions::RestartControl environment=env.clone() host=host.clone() service_group=format!("{}.{}", s.service, s.group)/>
+                                                        " "<a class="small" data-testid="service-log" href=format!("{}?service={}#log", host_href(&env, &host), s.service)>"Log"</a>
+                                                    </td>
                                                 </tr>
                                             }
                                         }).collect_view()}

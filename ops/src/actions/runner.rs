@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use vocab::Role;
 
 use super::guards::{self, GuardContext, Verdict};
+use super::ssh::SshTarget;
 use super::ledger::{ActionRecord, Begun, Ledger};
 pub use super::output::{ActionProgress, Sink};
 use super::restart::RestartService;
@@ -187,6 +188,43 @@ impl Actions {
     /// Where the sentinel runs, if configured.
     pub fn sentinel(&self) -> Option<&SentinelHost> {
         self.sentinel.as_ref()
+    }
+
+    /// Where SSH goes for a host of the fleet or the configured sentinel host, and as whom; or
+    /// what is missing, in words.
+    pub fn ssh_target(&self, environment: &str, host: &str) -> Result<SshTarget, String> {
+        let env = self
+            .environments
+            .get(environment)
+            .ok_or_else(|| format!("there is no environment `{environment}` in the configuration"))?;
+        let ssh = env.ssh.as_ref().ok_or_else(|| {
+            format!("Onwatch has no SSH access to {environment}: set [environments.{environment}.ssh] (user, key_file, known_hosts_file)")
+        })?;
+        let address = match self
+            .sentinel
+            .as_ref()
+            .filter(|s| s.environment == environment && s.host == host)
+        {
+            Some(s) => s.address.clone(),
+            None => {
+                let snap = self.fleet.snapshot(crate::time::now_ms());
+                snap.host(environment, host)
+                    .map(|h| h.host.address.clone())
+                    .ok_or_else(|| format!("there is no host `{host}` in {environment}'s inventory"))?
+            }
+        };
+        Ok(SshTarget {
+            address,
+            options: ssh.options.clone(),
+            key: ssh.key.clone(),
+        })
+    }
+
+    /// Whether `host` is the configured sentinel host of `environment`.
+    pub fn is_sentinel(&self, environment: &str, host: &str) -> bool {
+        self.sentinel
+            .as_ref()
+            .is_some_and(|s| s.environment == environment && s.host == host)
     }
 
     /// The target as the fleet (or the configuration) knows it now, with its executor, as a

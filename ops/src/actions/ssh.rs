@@ -62,6 +62,11 @@ pub struct SshCommands {
     pub restart_sentinel: String,
     /// Exits 0 when the sentinel runs (checked after its restart).
     pub sentinel_status: String,
+    /// The Supervisor's log; `{args}` is where Onwatch puts `--no-pager -o short-iso -n N -f`
+    /// and `--since`.
+    pub supervisor_log: String,
+    /// The sentinel's log, likewise.
+    pub sentinel_log: String,
 }
 
 impl Default for SshCommands {
@@ -70,6 +75,8 @@ impl Default for SshCommands {
             restart_supervisor: "sudo systemctl restart hab-sup".into(),
             restart_sentinel: "sudo systemctl restart sentinel".into(),
             sentinel_status: "systemctl is-active sentinel".into(),
+            supervisor_log: "journalctl -u hab-sup {args}".into(),
+            sentinel_log: "journalctl -u sentinel {args}".into(),
         }
     }
 }
@@ -195,10 +202,12 @@ pub fn load_key(path: &std::path::Path) -> Result<Arc<PrivateKey>, SshError> {
         })
 }
 
-/// Runs `command` on the target, writing its output lines to `sink` as they come (stderr lines
-/// marked), and returns how it ended. Bounded by the connect and command timeouts; on the
-/// command timeout the session is closed (the remote side gets SIGHUP).
-pub async fn run(target: &SshTarget, command: &str, sink: &Sink) -> Result<Exited, SshError> {
+/// Connects, checks the host key against known_hosts and authenticates with the key: a session
+/// ready for a channel. `inactivity`: how long a silent session may stay open.
+pub(crate) async fn connect(
+    target: &SshTarget,
+    inactivity: Option<Duration>,
+) -> Result<client::Handle<impl client::Handler>, SshError> {
     let o = &target.options;
     let addr = format!("{}:{}", target.address, o.port);
     let problem = Arc::new(Mutex::new(None));
@@ -209,7 +218,7 @@ pub async fn run(target: &SshTarget, command: &str, sink: &Sink) -> Result<Exite
         problem: problem.clone(),
     };
     let config = Arc::new(client::Config {
-        inactivity_timeout: Some(o.command_timeout + Duration::from_secs(30)),
+        inactivity_timeout: inactivity,
         ..client::Config::default()
     });
     let connected = tokio::time::timeout(
@@ -262,6 +271,15 @@ pub async fn run(target: &SshTarget, command: &str, sink: &Sink) -> Result<Exite
             user: o.user.clone(),
         });
     }
+    Ok(session)
+}
+
+/// Runs `command` on the target, writing its output lines to `sink` as they come (stderr lines
+/// marked), and returns how it ended. Bounded by the connect and command timeouts; on the
+/// command timeout the session is closed (the remote side gets SIGHUP).
+pub async fn run(target: &SshTarget, command: &str, sink: &Sink) -> Result<Exited, SshError> {
+    let o = &target.options;
+    let session = connect(target, Some(o.command_timeout + Duration::from_secs(30))).await?;
     let mut channel = session
         .channel_open_session()
         .await
@@ -347,18 +365,18 @@ fn bounded(command: &str, limit: Duration) -> String {
 }
 
 /// One shell word: `'…'`, with each `'` written as `'\''`.
-fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Bytes into lines; a line longer than the sink keeps is cut there anyway.
 #[derive(Default)]
-struct LineSplitter {
+pub(crate) struct LineSplitter {
     partial: Vec<u8>,
 }
 
 impl LineSplitter {
-    fn push(&mut self, data: &[u8]) -> Vec<String> {
+    pub(crate) fn push(&mut self, data: &[u8]) -> Vec<String> {
         let mut lines = Vec::new();
         for &b in data {
             if b == b'\n' {
@@ -375,7 +393,7 @@ impl LineSplitter {
         lines
     }
 
-    fn rest(&mut self) -> Option<String> {
+    pub(crate) fn rest(&mut self) -> Option<String> {
         (!self.partial.is_empty()).then(|| {
             let l = String::from_utf8_lossy(&self.partial).into_owned();
             self.partial.clear();

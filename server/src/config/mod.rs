@@ -60,6 +60,9 @@ pub struct Config {
     /// The shard console's bounds (its databases are per environment).
     #[serde(default)]
     pub console: ops::console::ConsoleOptions,
+    /// Host logs: the bounds of each watch.
+    #[serde(default)]
+    pub logs: ops::logs::Limits,
 }
 
 /// `[sentinel]`: the sentinel bot's host (a systemd unit, not in the fleet's inventory).
@@ -89,6 +92,7 @@ impl Default for Config {
             actions: ops::actions::ActionsOptions::default(),
             sentinel: None,
             console: ops::console::ConsoleOptions::default(),
+            logs: ops::logs::Limits::default(),
         }
     }
 }
@@ -122,6 +126,24 @@ fn check_actions(
             &format!("actions.cooldown_secs_by_environment.{name}"),
             "no such environment: the keys are names of [environments.*]",
         ));
+    }
+    Ok(())
+}
+
+/// `[logs]`: bounds that keep a watch's cost on the server and the page small.
+fn check_logs(l: &ops::logs::Limits) -> Result<(), ConfigError> {
+    let bad = |key: &str, why: &str| Err(ConfigError::key(&format!("logs.{key}"), why));
+    if !(1..=100_000).contains(&l.lines_per_sec) {
+        return bad("lines_per_sec", "1 to 100000");
+    }
+    if !(80..=1 << 20).contains(&l.line_bytes) {
+        return bad("line_bytes", "80 bytes to 1 MiB");
+    }
+    if !(16..=65_536).contains(&l.queue) {
+        return bad("queue", "16 to 65536 events");
+    }
+    if l.max_secs < 60 {
+        return bad("max_secs", "at least 60");
     }
     Ok(())
 }
@@ -238,6 +260,7 @@ impl Config {
         auth::check(&mut self.auth, &self.server)?;
         check_actions(&self.actions, &self.environments)?;
         check_console(&self.console)?;
+        check_logs(&self.logs)?;
         if let Some(s) = &self.sentinel {
             match self.environments.get(&s.environment) {
                 None => {

@@ -1,0 +1,202 @@
+//! Host logs in the browser: the runbook's `journalctl -fu hab-sup` (or `-u sentinel`) over SSH,
+//! line by line, bounded everywhere, and audited (who watched which log, from when to when).
+//!
+//! In layers: [`line`] (a journal line: its level and the Supervisor's service prefix),
+//! [`follow`] (one remote `journalctl` whose lines go into a bounded channel, ended on the host
+//! when the reader goes), and [`Logs`] here: who may watch what, and the audit rows.
+
+pub mod follow;
+pub mod line;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::actions::Actions;
+use crate::audit::{Actor, AuditLog, Entry};
+
+pub use follow::{Limits, LogEvent};
+pub use line::{Level, LogLine};
+
+/// Whose log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogSource {
+    /// The Supervisor's (`hab-sup`): every service on the host writes into it.
+    Supervisor,
+    /// The sentinel bot's systemd unit.
+    Sentinel,
+}
+
+impl LogSource {
+    pub fn parse(s: &str) -> Result<LogSource, String> {
+        match s {
+            "supervisor" | "" => Ok(LogSource::Supervisor),
+            "sentinel" => Ok(LogSource::Sentinel),
+            other => Err(format!("unknown log `{other}`: supervisor or sentinel")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogSource::Supervisor => "supervisor",
+            LogSource::Sentinel => "sentinel",
+        }
+    }
+}
+
+/// Where to start: the last `lines`, and (optionally) nothing older than `since`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogQuery {
+    pub lines: u32,
+    /// `10 minutes ago`, `2 hours ago`, `2026-12-01 03:00` (UTC), or empty.
+    pub since: String,
+}
+
+/// The most lines a watch starts with.
+pub const MAX_BACKLOG: u32 = 5_000;
+
+impl LogQuery {
+    /// journalctl's arguments, checked: a `since` that is not one of the forms above is refused
+    /// rather than quoted into a remote command line.
+    pub fn args(&self) -> Result<String, String> {
+        let lines = self.lines.clamp(0, MAX_BACKLOG);
+        let mut args = format!("--no-pager -o short-iso -n {lines} -f");
+        let since = self.since.trim();
+        if !since.is_empty() {
+            if !since_is_plain(since) {
+                return Err(format!(
+                    "`{since}` is not a time journalctl is given here: write `10 minutes ago`, `2 hours ago` or `2026-12-01 03:00`"
+                ));
+            }
+            args.push_str(&format!(" --since '{since}'"));
+        }
+        Ok(args)
+    }
+}
+
+fn since_is_plain(s: &str) -> bool {
+    let words: Vec<&str> = s.split(' ').collect();
+    let relative = matches!(words.as_slice(), [n, unit, "ago"]
+        if !n.is_empty() && n.len() <= 4 && n.chars().all(|c| c.is_ascii_digit())
+            && matches!(*unit, "second" | "seconds" | "minute" | "minutes" | "hour" | "hours" | "day" | "days"));
+    let absolute = s.len() <= 19
+        && s.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | ' '))
+        && s.len() >= 10
+        && s.as_bytes()[4] == b'-'
+        && s.as_bytes()[7] == b'-';
+    relative || absolute
+}
+
+/// Watching logs: the SSH targets come from the actions' executors (the same access, the same
+/// host keys), the rows go to the audit log.
+pub struct Logs {
+    actions: Arc<Actions>,
+    audit: AuditLog,
+    limits: Limits,
+}
+
+/// An open watch: read its events; dropping it ends the remote `journalctl`.
+pub struct LogWatch {
+    pub events: mpsc::Receiver<LogEvent>,
+}
+
+impl Logs {
+    pub fn new(actions: Arc<Actions>, limits: Limits) -> Logs {
+        Logs {
+            audit: actions.audit().clone(),
+            actions,
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Opens a watch, audited before anything runs on the host; its end is audited when the
+    /// reader goes or the host ends it.
+    pub async fn open(
+        &self,
+        actor: &Actor,
+        environment: &str,
+        host: &str,
+        source: LogSource,
+        query: &LogQuery,
+    ) -> Result<LogWatch, String> {
+        let target = self.actions.ssh_target(environment, host)?;
+        let template = match source {
+            LogSource::Supervisor => &target.options.commands.supervisor_log,
+            LogSource::Sentinel => {
+                if !self.actions.is_sentinel(environment, host) {
+                    return Err(format!("{host} is not the sentinel's host ([sentinel] in the configuration)"));
+                }
+                &target.options.commands.sentinel_log
+            }
+        };
+        let args = query.args()?;
+        let command = crate::actions::ssh::command_for(template, host)?.replace("{args}", &args);
+        let watch_id = format!("w{}", crate::auth::random_token());
+        let entry = |outcome: &str, detail: serde_json::Value| Entry {
+            kind: "logs.watch".into(),
+            environment: environment.to_owned(),
+            host: host.to_owned(),
+            service: source.as_str().to_owned(),
+            action_id: watch_id.clone(),
+            outcome: outcome.to_owned(),
+            detail,
+        };
+        self.audit
+            .append(
+                actor,
+                &entry(
+                    "started",
+                    serde_json::json!({ "lines": query.lines, "since": query.since, "command": command }),
+                ),
+            )
+            .await
+            .map_err(|e| format!("not started: the audit log could not be written ({e})"))?;
+        let (tx, rx) = mpsc::channel(self.limits.queue);
+        let limits = self.limits;
+        let audit = self.audit.clone();
+        let actor = actor.clone();
+        let ended = entry("ended", serde_json::Value::Null);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let summary = follow::follow(&target, &command, limits, tx).await;
+            let mut ended = ended;
+            ended.detail = serde_json::json!({
+                "seconds": started.elapsed().as_secs(),
+                "lines": summary.lines,
+                "dropped": summary.dropped,
+                "why": summary.why,
+            });
+            for _ in 0..10 {
+                if audit.append(&actor, &ended).await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        });
+        Ok(LogWatch { events: rx })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_plain_times_only() {
+        let q = |s: &str| LogQuery { lines: 100, since: s.into() }.args();
+        assert_eq!(q("").unwrap(), "--no-pager -o short-iso -n 100 -f");
+        assert!(q("10 minutes ago").unwrap().ends_with("--since '10 minutes ago'"));
+        assert!(q("2026-12-01 03:00").is_ok());
+        for bad in ["'; rm -rf /", "10 minutes ago; id", "yesterday", "$(id)", "2026-12-01 03:00'"] {
+            assert!(q(bad).is_err(), "{bad}");
+        }
+        assert!(LogQuery { lines: 1_000_000, since: String::new() }.args().unwrap().contains("-n 5000 "));
+    }
+}

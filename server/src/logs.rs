@@ -1,0 +1,83 @@
+//! Host logs as server-sent events: `line` (a journal line as JSON), `dropped` (how many lines
+//! the bounds dropped), `ended` (why the watch is over). A watch that cannot open answers with
+//! one `ended` event carrying the reason, so that the page (an EventSource, which cannot read an
+//! error's body) can say it. Closing the page drops the stream, which ends the remote
+//! `journalctl` (see `ops::logs::follow`).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
+use futures_util::stream::{self, Stream, StreamExt};
+
+use crate::startup::AppState;
+
+#[derive(serde::Deserialize)]
+pub struct LogParams {
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    lines: Option<u32>,
+    #[serde(default)]
+    since: String,
+}
+
+fn event(e: &ops::logs::LogEvent) -> Event {
+    match e {
+        ops::logs::LogEvent::Line(l) => Event::default()
+            .event("line")
+            .data(serde_json::to_string(l).unwrap_or_default()),
+        ops::logs::LogEvent::Dropped(n) => Event::default().event("dropped").data(n.to_string()),
+        ops::logs::LogEvent::Ended(why) => Event::default().event("ended").data(why.clone()),
+    }
+}
+
+/// `GET /api/logs/{env}/{host}/events?source=supervisor|sentinel&lines=200&since=10 minutes ago`
+pub async fn log_events(
+    State(state): State<AppState>,
+    Extension(who): Extension<ops::auth::Identity>,
+    Path((environment, host)): Path<(String, String)>,
+    Query(p): Query<LogParams>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let actor = app::actions::ssr::actor(&who);
+    let opened = match ops::logs::LogSource::parse(&p.source) {
+        Ok(source) => {
+            let query = ops::logs::LogQuery {
+                lines: p.lines.unwrap_or(200),
+                since: p.since.clone(),
+            };
+            state
+                .logs
+                .open(&actor, &environment, &host, source, &query)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    let stopping = state.stopping.clone();
+    let stream = match opened {
+        Err(why) => stream::iter(vec![Ok(event(&ops::logs::LogEvent::Ended(why)))]).boxed(),
+        Ok(watch) => stream::unfold(
+            (watch.events, stopping, false),
+            |(mut rx, stopping, done)| async move {
+                if done {
+                    return None;
+                }
+                let mut stopping_rx = stopping.clone();
+                let stop = async move {
+                    let _ = stopping_rx.wait_for(|v| *v).await;
+                };
+                let next = tokio::select! {
+                    e = rx.recv() => e,
+                    _ = stop => Some(ops::logs::LogEvent::Ended("Onwatch is restarting: reopen the log".into())),
+                };
+                let e = next?;
+                let ended = matches!(e, ops::logs::LogEvent::Ended(_));
+                Some((Ok(event(&e)), (rx, stopping, ended)))
+            },
+        )
+        .boxed(),
+    };
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
