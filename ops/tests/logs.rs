@@ -25,14 +25,12 @@ fn target(sshd: &testkit::Sshd) -> SshTarget {
 }
 
 async fn next_line(rx: &mut mpsc::Receiver<LogEvent>) -> ops::logs::LogLine {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-            Ok(Some(LogEvent::Line(l))) => return l,
-            Ok(Some(LogEvent::Dropped(n))) => panic!("{n} lines dropped"),
-            Ok(Some(LogEvent::Ended(why))) => panic!("ended: {why}"),
-            Ok(None) => panic!("the channel closed"),
-            Err(_) => panic!("no line within 10 s"),
-        }
+    match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+        Ok(Some(LogEvent::Line(l))) => l,
+        Ok(Some(LogEvent::Dropped(n))) => panic!("{n} lines dropped"),
+        Ok(Some(LogEvent::Ended(why))) => panic!("ended: {why}"),
+        Ok(None) => panic!("the channel closed"),
+        Err(_) => panic!("no line within 10 s"),
     }
 }
 
@@ -81,7 +79,10 @@ async fn lines_arrive_as_written_and_the_remote_process_ends_with_the_reader() {
     assert!(running(&marker));
     // The reader goes: the remote tail ends.
     drop(rx);
-    let summary = tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap();
+    let summary = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(summary.why, "the page closed");
     until_gone(&marker).await;
 }
@@ -89,7 +90,11 @@ async fn lines_arrive_as_written_and_the_remote_process_ends_with_the_reader() {
 #[tokio::test]
 async fn a_burst_is_bounded_and_every_dropped_line_is_counted() {
     let sshd = testkit::Sshd::start().await.unwrap();
-    let marker = sshd.dir.join(format!("burst-{}", std::process::id())).display().to_string();
+    let marker = sshd
+        .dir
+        .join(format!("burst-{}", std::process::id()))
+        .display()
+        .to_string();
     std::fs::write(&marker, "").unwrap();
     let (tx, mut rx) = mpsc::channel(256);
     let limits = Limits {
@@ -116,10 +121,16 @@ async fn a_burst_is_bounded_and_every_dropped_line_is_counted() {
         }
     }
     assert_eq!(lines + dropped, 100_000);
-    assert!(dropped > 50_000, "the bounds held nothing back: {lines} forwarded");
+    assert!(
+        dropped > 50_000,
+        "the bounds held nothing back: {lines} forwarded"
+    );
     assert!(lines >= 256, "{lines}");
     drop(rx);
-    let summary = tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap();
+    let summary = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(summary.lines + summary.dropped, 100_000);
     until_gone(&marker).await;
 }

@@ -159,7 +159,10 @@ pub fn HostPage() -> impl IntoView {
     let (env_now, host_now) = key();
     // `?service=builder-api` (a service page's "Log" link): only that service's lines.
     let query = leptos_router::hooks::use_query_map();
-    let log_service = query.read_untracked().get("service").filter(|s| !s.is_empty());
+    let log_service = query
+        .read_untracked()
+        .get("service")
+        .filter(|s| !s.is_empty());
     let (log_env, log_host) = (env_now.clone(), host_now.clone());
     view! {
         <section class="page">

@@ -102,7 +102,10 @@ pub fn LogPanel(
             .lines
             .into_iter()
             .filter(|l| level_rank(&l.level) >= min)
-            .filter(|l| svc.as_ref().is_none_or(|s| l.service.as_deref() == Some(s.as_str())))
+            .filter(|l| {
+                svc.as_ref()
+                    .is_none_or(|s| l.service.as_deref() == Some(s.as_str()))
+            })
             .filter(|l| needle.is_empty() || l.text.to_lowercase().contains(&needle))
             .collect::<Vec<_>>()
     });
@@ -216,7 +219,9 @@ pub fn LogPanel(
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -262,24 +267,32 @@ fn stream(
         let url = url()?;
         let source = web_sys::EventSource::new(&url).ok()?;
         let target = move || if paused.get_untracked() { held } else { shown };
-        let on_line = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            if let Some(Ok(l)) = ev.data().as_string().map(|t| serde_json::from_str::<Line>(&t)) {
-                target().update(|b| b.push(l));
-            }
-        });
-        let on_dropped = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            if let Some(Ok(n)) = ev.data().as_string().map(|t| t.parse::<u64>()) {
-                target().update(|b| b.dropped_upstream += n);
-            }
-        });
+        let on_line =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                if let Some(Ok(l)) = ev
+                    .data()
+                    .as_string()
+                    .map(|t| serde_json::from_str::<Line>(&t))
+                {
+                    target().update(|b| b.push(l));
+                }
+            });
+        let on_dropped =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                if let Some(Ok(n)) = ev.data().as_string().map(|t| t.parse::<u64>()) {
+                    target().update(|b| b.dropped_upstream += n);
+                }
+            });
         let closer = source.clone();
-        let on_ended = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            let why = ev.data().as_string().unwrap_or_default();
-            closer.close();
-            shown.update(|b| b.ended = Some(why));
-        });
+        let on_ended =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                let why = ev.data().as_string().unwrap_or_default();
+                closer.close();
+                shown.update(|b| b.ended = Some(why));
+            });
         let _ = source.add_event_listener_with_callback("line", on_line.as_ref().unchecked_ref());
-        let _ = source.add_event_listener_with_callback("dropped", on_dropped.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("dropped", on_dropped.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("ended", on_ended.as_ref().unchecked_ref());
         on_line.forget();
         on_dropped.forget();

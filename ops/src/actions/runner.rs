@@ -19,10 +19,10 @@ use tokio::sync::watch;
 use vocab::Role;
 
 use super::guards::{self, GuardContext, Verdict};
-use super::ssh::SshTarget;
 use super::ledger::{ActionRecord, Begun, Ledger};
 pub use super::output::{ActionProgress, Sink};
 use super::restart::RestartService;
+use super::ssh::SshTarget;
 use super::{ActionKind, ActionRequest, ActionState, ActionsOptions, Target};
 use crate::audit::{Actor, AuditLog, Entry};
 use crate::fleet::{FleetModel, Reachability};
@@ -193,10 +193,9 @@ impl Actions {
     /// Where SSH goes for a host of the fleet or the configured sentinel host, and as whom; or
     /// what is missing, in words.
     pub fn ssh_target(&self, environment: &str, host: &str) -> Result<SshTarget, String> {
-        let env = self
-            .environments
-            .get(environment)
-            .ok_or_else(|| format!("there is no environment `{environment}` in the configuration"))?;
+        let env = self.environments.get(environment).ok_or_else(|| {
+            format!("there is no environment `{environment}` in the configuration")
+        })?;
         let ssh = env.ssh.as_ref().ok_or_else(|| {
             format!("Onwatch has no SSH access to {environment}: set [environments.{environment}.ssh] (user, key_file, known_hosts_file)")
         })?;
@@ -210,7 +209,9 @@ impl Actions {
                 let snap = self.fleet.snapshot(crate::time::now_ms());
                 snap.host(environment, host)
                     .map(|h| h.host.address.clone())
-                    .ok_or_else(|| format!("there is no host `{host}` in {environment}'s inventory"))?
+                    .ok_or_else(|| {
+                        format!("there is no host `{host}` in {environment}'s inventory")
+                    })?
             }
         };
         Ok(SshTarget {

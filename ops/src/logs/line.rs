@@ -59,7 +59,13 @@ fn level(text: &str) -> Level {
                 && !after.is_some_and(|c| c.is_ascii_alphanumeric())
         })
     };
-    if has("ERROR") || has("FATAL") || has("PANIC") || has("PANICKED") || has("CRIT") || has("CRITICAL") {
+    if has("ERROR")
+        || has("FATAL")
+        || has("PANIC")
+        || has("PANICKED")
+        || has("CRIT")
+        || has("CRITICAL")
+    {
         Level::Error
     } else if has("WARN") || has("WARNING") {
         Level::Warn
@@ -79,7 +85,7 @@ fn prefix(text: &str) -> Option<(String, String)> {
             continue;
         }
         let start = text[..open]
-            .rfind(|c: char| c == ' ' || c == ':')
+            .rfind([' ', ':'])
             .map(|p| p + 1)
             .unwrap_or(0);
         let group = &text[start..open];
@@ -102,17 +108,32 @@ mod tests {
 
     #[test]
     fn levels_and_prefixes() {
-        let l = parse(1, "2026-12-01T03:00:00+0000 api-1 hab[812]: builder-api.default(O): ERROR: db gone", 4096);
+        let l = parse(
+            1,
+            "2026-12-01T03:00:00+0000 api-1 hab[812]: builder-api.default(O): ERROR: db gone",
+            4096,
+        );
         assert_eq!(l.level, Level::Error);
         assert_eq!(l.service.as_deref(), Some("builder-api"));
         assert_eq!(l.group.as_deref(), Some("builder-api.default"));
-        let l = parse(2, "2026-12-01T03:00:00+0000 api-1 hab[812]: hab-sup(MR): Starting builder-api", 4096);
+        let l = parse(
+            2,
+            "2026-12-01T03:00:00+0000 api-1 hab[812]: hab-sup(MR): Starting builder-api",
+            4096,
+        );
         assert_eq!(l.level, Level::Info);
         assert_eq!(l.service, None);
         assert_eq!(parse(3, "x WARN y", 4096).level, Level::Warn);
-        assert_eq!(parse(4, "terrorism and ERRORS are other words", 4096).level, Level::Info);
+        assert_eq!(
+            parse(4, "terrorism and ERRORS are other words", 4096).level,
+            Level::Info
+        );
         let long = "é".repeat(3000);
         let cut = parse(5, &long, 4097);
-        assert!(cut.text.ends_with("bytes cut]"), "{}", &cut.text[cut.text.len() - 30..]);
+        assert!(
+            cut.text.ends_with("bytes cut]"),
+            "{}",
+            &cut.text[cut.text.len() - 30..]
+        );
     }
 }

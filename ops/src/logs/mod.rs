@@ -83,7 +83,8 @@ fn since_is_plain(s: &str) -> bool {
         if !n.is_empty() && n.len() <= 4 && n.chars().all(|c| c.is_ascii_digit())
             && matches!(*unit, "second" | "seconds" | "minute" | "minutes" | "hour" | "hours" | "day" | "days"));
     let absolute = s.len() <= 19
-        && s.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | ' '))
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | ' '))
         && s.len() >= 10
         && s.as_bytes()[4] == b'-'
         && s.as_bytes()[7] == b'-';
@@ -131,7 +132,9 @@ impl Logs {
             LogSource::Supervisor => &target.options.commands.supervisor_log,
             LogSource::Sentinel => {
                 if !self.actions.is_sentinel(environment, host) {
-                    return Err(format!("{host} is not the sentinel's host ([sentinel] in the configuration)"));
+                    return Err(format!(
+                        "{host} is not the sentinel's host ([sentinel] in the configuration)"
+                    ));
                 }
                 &target.options.commands.sentinel_log
             }
@@ -190,13 +193,33 @@ mod tests {
 
     #[test]
     fn since_takes_plain_times_only() {
-        let q = |s: &str| LogQuery { lines: 100, since: s.into() }.args();
+        let q = |s: &str| {
+            LogQuery {
+                lines: 100,
+                since: s.into(),
+            }
+            .args()
+        };
         assert_eq!(q("").unwrap(), "--no-pager -o short-iso -n 100 -f");
-        assert!(q("10 minutes ago").unwrap().ends_with("--since '10 minutes ago'"));
+        assert!(q("10 minutes ago")
+            .unwrap()
+            .ends_with("--since '10 minutes ago'"));
         assert!(q("2026-12-01 03:00").is_ok());
-        for bad in ["'; rm -rf /", "10 minutes ago; id", "yesterday", "$(id)", "2026-12-01 03:00'"] {
+        for bad in [
+            "'; rm -rf /",
+            "10 minutes ago; id",
+            "yesterday",
+            "$(id)",
+            "2026-12-01 03:00'",
+        ] {
             assert!(q(bad).is_err(), "{bad}");
         }
-        assert!(LogQuery { lines: 1_000_000, since: String::new() }.args().unwrap().contains("-n 5000 "));
+        assert!(LogQuery {
+            lines: 1_000_000,
+            since: String::new()
+        }
+        .args()
+        .unwrap()
+        .contains("-n 5000 "));
     }
 }

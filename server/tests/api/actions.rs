@@ -13,7 +13,7 @@ use crate::helpers::{spawn_app_with, test_config, StoreKind, TestApp};
 
 /// An Onwatch on the simulated fleet, with the control-gateway secret `secret` for both
 /// environments (none: no executor), no cooldown unless the test sets one.
-async fn app_with(
+pub(crate) async fn app_with(
     sim: &FleetSim,
     kind: StoreKind,
     secret: Option<&str>,
@@ -781,8 +781,9 @@ async fn when_the_store_goes_away_nothing_runs_unaudited() {
 }
 
 /// SSH settings for the loopback sshd, with the demo's `systemctl` acting on the simulator.
-fn ssh_through(sshd: &testkit::Sshd, sim: &FleetSim) -> ops::actions::ssh::SshOptions {
+pub(crate) fn ssh_through(sshd: &testkit::Sshd, sim: &FleetSim) -> ops::actions::ssh::SshOptions {
     let systemctl = testkit::workspace_root().join("scripts/demo-ssh/systemctl");
+    let journalctl = testkit::workspace_root().join("scripts/demo-ssh/journalctl");
     let env = format!(
         "ONWATCH_DEMO_HOST={{host}} ONWATCH_DEMO_CONTROL={} ONWATCH_DEMO_STATE={}",
         sim.control_url(),
@@ -799,6 +800,8 @@ fn ssh_through(sshd: &testkit::Sshd, sim: &FleetSim) -> ops::actions::ssh::SshOp
             restart_supervisor: format!("{env} {} restart hab-sup", systemctl.display()),
             restart_sentinel: format!("{env} {} restart sentinel", systemctl.display()),
             sentinel_status: format!("{env} {} is-active sentinel", systemctl.display()),
+            supervisor_log: format!("{env} {} -u hab-sup {{args}}", journalctl.display()),
+            sentinel_log: format!("{env} {} -u sentinel {{args}}", journalctl.display()),
         },
     }
 }

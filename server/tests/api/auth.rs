@@ -174,6 +174,10 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
                 ("sql", "SELECT 1"),
             ],
         ),
+        // No SSH in this test: the stream answers with one `ended` event saying so.
+        "/api/logs/{env}/{host}/events" => {
+            get(&format!("/api/logs/live/{host}/events"), StatusCode::OK)
+        }
         "/api/console/queries/{id}/events" => get(
             "/api/console/queries/no-such-query/events",
             StatusCode::NOT_FOUND,

@@ -13,6 +13,7 @@ mod fake_github;
 mod fleet;
 mod health;
 mod helpers;
+mod logs;
 mod pages;
 mod shutdown;
 mod slow_clients;
