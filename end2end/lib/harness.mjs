@@ -3,6 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -416,5 +417,43 @@ export function seedDatastore(prefix) {
     psql(db, sql) {
       return execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', `${base}/${prefix}_${db}`, '-c', sql], { encoding: 'utf8' });
     },
+  };
+}
+
+/**
+ * A loopback OpenSSH server (scripts/loopback-sshd.sh) whose `systemctl` and `journalctl` are the
+ * demo's, acting on and following `sim`; `configFor(env)` gives Onwatch's `[environments.ENV.ssh]`.
+ */
+export async function startSshd(sim) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'onwatch-sshd-'));
+  const port = await new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+  execFileSync('bash', [path.join(root, 'scripts', 'loopback-sshd.sh'), 'setup', dir, String(port)]);
+  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    const up = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(true); });
+      c.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (i > 100) throw new Error('sshd did not listen within 5 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const user = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
+  const env = `ONWATCH_DEMO_HOST={host} ONWATCH_DEMO_CONTROL=${sim.controlUrl}`;
+  const journal = `${env} ${path.join(root, 'scripts', 'demo-ssh', 'journalctl')}`;
+  return {
+    configFor(name) {
+      return [
+        `[environments.${name}.ssh]`, `user = ${JSON.stringify(user)}`, `port = ${port}`,
+        `key_file = ${JSON.stringify(path.join(dir, 'client_ed25519'))}`,
+        `known_hosts_file = ${JSON.stringify(path.join(dir, 'known_hosts'))}`,
+        `[environments.${name}.ssh.commands]`,
+        `supervisor_log = ${JSON.stringify(`${journal} -u hab-sup {args}`)}`,
+        `sentinel_log = ${JSON.stringify(`${journal} -u sentinel {args}`)}`, '',
+      ].join('\n');
+    },
+    stop() { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); },
   };
 }
