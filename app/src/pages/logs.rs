@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use super::fleet_common::urlencode;
+
 /// Lines kept in the page (older ones go, counted).
 const KEEP: usize = 2_000;
 
@@ -214,17 +216,6 @@ pub fn LogPanel(
             })}
         </section>
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(feature = "hydrate")]

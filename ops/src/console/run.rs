@@ -552,6 +552,24 @@ async fn one_shard(sh: &Shared, schema: &str, shard: u32) -> Ended {
     ended
 }
 
+/// A read-only transaction whose search_path is the shard's schema and whose statements time
+/// out: `set_config(…, true)` is `SET LOCAL` as a function (one round trip, and 9.6 has it).
+async fn begin_on_shard(
+    conn: &mut sqlx::PgConnection,
+    schema: &str,
+    caps: Caps,
+) -> Result<(), sqlx::Error> {
+    (&mut *conn).execute("BEGIN READ ONLY").await?;
+    sqlx::query(
+        "SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true)",
+    )
+    .bind(quote_ident(schema))
+    .bind(caps.statement_timeout.as_millis().to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// BEGIN READ ONLY, the shard's settings, the rows into the collector, ROLLBACK.
 async fn shard_body(
     conn: &mut sqlx::PgConnection,
@@ -561,14 +579,7 @@ async fn shard_body(
 ) -> Result<Ended, sqlx::Error> {
     let (sql, shape, caps, collector, stop) =
         (sh.sql.as_str(), sh.shape, sh.caps, &sh.collector, &sh.stop);
-    (&mut *conn).execute("BEGIN READ ONLY").await?;
-    sqlx::query(
-        "SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true)",
-    )
-    .bind(quote_ident(schema))
-    .bind(caps.statement_timeout.as_millis().to_string())
-    .execute(&mut *conn)
-    .await?;
+    begin_on_shard(conn, schema, caps).await?;
     let mut rows = 0u64;
     let mut cut = false;
     let mut stopped = false;
@@ -716,14 +727,7 @@ async fn describe_columns(
     let mut lease = pool.acquire().await?;
     let work = async {
         let conn = &mut lease.backend.conn;
-        (&mut *conn).execute("BEGIN READ ONLY").await?;
-        sqlx::query(
-            "SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true)",
-        )
-        .bind(quote_ident(schema))
-        .bind(caps.statement_timeout.as_millis().to_string())
-        .execute(&mut *conn)
-        .await?;
+        begin_on_shard(conn, schema, caps).await?;
         let d = (&mut *conn).describe(sql).await;
         (&mut *conn).execute("ROLLBACK").await?;
         let d = d?;

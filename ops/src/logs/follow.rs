@@ -55,6 +55,8 @@ pub enum LogEvent {
 /// How a watch went (for its audit row).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// Lines read from the host.
+    pub read: u64,
     pub lines: u64,
     pub dropped: u64,
     pub why: String,
@@ -74,6 +76,9 @@ struct Forwarder {
 impl Forwarder {
     /// Forwards one line, or counts it dropped; `false` when the reader is gone.
     fn line(&mut self, text: String) -> bool {
+        if self.tx.is_closed() {
+            return false;
+        }
         self.seq += 1;
         if self.window.elapsed() >= Duration::from_secs(1) {
             self.window = Instant::now();
@@ -112,8 +117,12 @@ impl Forwarder {
 /// process group of its own (`setsid`), which a watcher of stdin kills whole (a pipeline or a
 /// shell's children included).
 fn watched(command: &str) -> String {
+    // The watcher reads the channel through fd 3: a shell gives an asynchronous list /dev/null
+    // as its stdin. `kill -TERM -$p` (no `--`: dash's kill refuses it) signals the group. The
+    // shell's own stderr goes quiet before `wait` (it would say "Terminated"); the command
+    // keeps the channel's.
     let inner = format!(
-        "setsid sh -c {} </dev/null & p=$!; (cat >/dev/null; kill -TERM -- -$p 2>/dev/null) >/dev/null 2>&1 & wait $p",
+        "exec 3<&0; setsid sh -c {} </dev/null 3<&- & p=$!; (cat <&3 >/dev/null 2>&1; kill -TERM -$p 2>/dev/null) >/dev/null 2>&1 & exec 2>/dev/null; wait $p",
         ssh::shell_quote(command)
     );
     format!("sh -c {}", ssh::shell_quote(&inner))
@@ -213,9 +222,16 @@ pub async fn follow(
         }
     };
     summary = fwd.summary;
+    summary.read = fwd.seq;
     let pending_dropped = fwd.pending_dropped;
+    // The last word waits for room (the reader is draining), briefly: a count of dropped
+    // lines must not itself be dropped.
     if pending_dropped > 0 {
-        let _ = tx.try_send(LogEvent::Dropped(pending_dropped));
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            tx.send(LogEvent::Dropped(pending_dropped)),
+        )
+        .await;
     }
     // Closing our side closes the remote shell's stdin: its watcher kills journalctl.
     let _ = channel.eof().await;
@@ -223,6 +239,11 @@ pub async fn follow(
     let _ = session
         .disconnect(russh::Disconnect::ByApplication, "", "en")
         .await;
-    end(&tx, why, &mut summary);
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        tx.send(LogEvent::Ended(why.clone())),
+    )
+    .await;
+    summary.why = why;
     summary
 }

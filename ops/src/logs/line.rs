@@ -84,10 +84,7 @@ fn prefix(text: &str) -> Option<(String, String)> {
         if tag.is_empty() || tag.len() > 3 || !tag.chars().all(|c| c.is_ascii_uppercase()) {
             continue;
         }
-        let start = text[..open]
-            .rfind([' ', ':'])
-            .map(|p| p + 1)
-            .unwrap_or(0);
+        let start = text[..open].rfind([' ', ':']).map(|p| p + 1).unwrap_or(0);
         let group = &text[start..open];
         let (svc, grp) = group.split_once('.')?;
         let plain = |s: &str| {
