@@ -346,13 +346,25 @@ pub fn action_words(kind: &str, service: &str) -> String {
 }
 
 /// The sentinel page's restart: where the sentinel runs comes from the server's configuration.
+/// Where the sentinel runs, as configured (see [`sentinel_target_resource`]).
+pub type SentinelTarget =
+    Resource<Result<Option<(String, String)>, ServerFnError>, crate::data::SliceJson>;
+
+/// Created by the page's component itself, before anything is drawn, like every resource that
+/// a page hydrates: one created later (inside a closure, after a `Suspense` that waits) saw the
+/// live version the event stream had meanwhile announced, not the one the server drew with,
+/// refetched, and the page failed to hydrate now and then.
+pub fn sentinel_target_resource() -> SentinelTarget {
+    crate::data::resource(|| (), |_| crate::actions::sentinel_target())
+}
+
+/// The sentinel's restart button and its log, on the sentinel's service page.
 #[component]
-pub fn SentinelControl() -> impl IntoView {
-    let target = crate::data::resource(|| (), |_| crate::actions::sentinel_target());
+pub fn SentinelControl(target: SentinelTarget) -> impl IntoView {
     view! {
         <section class="sentinel-restart" data-testid="sentinel-restart">
             <h2>"Restart the sentinel"</h2>
-            <Suspense fallback=|| ()>
+            <Suspense fallback=|| view! { <p class="muted">"Finding the sentinel…"</p> }>
                 {move || Suspend::new(async move {
                     match target.await {
                         Ok(Some((environment, host))) => view! {
@@ -374,18 +386,28 @@ pub fn SentinelControl() -> impl IntoView {
     }
 }
 
-/// The newest actions on a service (any host) or on a host: for the service and host pages.
-#[component]
-pub fn RecentActions(
-    #[prop(optional)] environment: String,
-    #[prop(optional)] host: String,
-    #[prop(optional)] service: String,
-) -> impl IntoView {
+/// The newest actions on a service or a host (see [`recent_actions_resource`]).
+pub type RecentActionsData =
+    Resource<Result<Vec<ActionSummary>, ServerFnError>, crate::data::SliceJson>;
+
+/// The newest actions on a service (any host: `service`) or on a host (`environment`, `host`),
+/// refetched when the fleet changes. Create it in the page's component body (see
+/// [`sentinel_target_resource`] for why).
+pub fn recent_actions_resource(
+    environment: impl Fn() -> String + Send + Sync + 'static,
+    host: impl Fn() -> String + Send + Sync + 'static,
+    service: impl Fn() -> String + Send + Sync + 'static,
+) -> RecentActionsData {
     let live = crate::live::use_live_fleet();
-    let list = crate::data::resource(
-        move || live.version.get(),
-        move |_| crate::actions::actions_for(environment.clone(), host.clone(), service.clone()),
-    );
+    crate::data::resource(
+        move || (environment(), host(), service(), live.version.get()),
+        |(environment, host, service, _)| crate::actions::actions_for(environment, host, service),
+    )
+}
+
+/// The newest actions on a service or a host: for the service and host pages.
+#[component]
+pub fn RecentActions(list: RecentActionsData) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading recent actions…"</p> }>
             {move || Suspend::new(async move {

@@ -156,14 +156,15 @@ pub fn HostPage() -> impl IntoView {
         |((env, host), _)| crate::fleet::load_host(env, host),
     );
     let slot = super::actions::provide_dialog_slot();
-    let (env_now, host_now) = key();
     // `?service=builder-api` (a service page's "Log" link): only that service's lines.
     let query = leptos_router::hooks::use_query_map();
     let log_service = query
         .read_untracked()
         .get("service")
         .filter(|s| !s.is_empty());
-    let (log_env, log_host) = (env_now.clone(), host_now.clone());
+    let (log_env, log_host) = key();
+    let recent =
+        super::actions::recent_actions_resource(move || key().0, move || key().1, String::new);
     view! {
         <section class="page">
             <Transition fallback=|| view! { <p class="muted">"Loading the host…"</p> }>
@@ -185,7 +186,7 @@ pub fn HostPage() -> impl IntoView {
             <super::actions::RestartDialogSlot dialog=slot/>
             <section class="recent-actions" data-testid="recent-actions">
                 <h2>"Recent actions"</h2>
-                <super::actions::RecentActions environment=env_now host=host_now/>
+                <super::actions::RecentActions list=recent/>
             </section>
             <super::logs::LogPanel environment=log_env host=log_host source="supervisor" service=log_service/>
         </section>

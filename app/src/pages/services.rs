@@ -60,6 +60,8 @@ pub fn ServicePage() -> impl IntoView {
         |(slug, _)| load_service_instances(slug),
     );
     // The restart dialog and the recent actions are drawn outside the Suspense too (see above).
+    let recent = super::actions::recent_actions_resource(String::new, String::new, slug);
+    let sentinel = super::actions::sentinel_target_resource();
     let dialog = super::actions::provide_dialog_slot();
     // `?restart=ENV/HOST/GROUP` (the link of an alarm) opens that instance's dialog at once.
     let query = leptos_router::hooks::use_query_map();
@@ -98,10 +100,10 @@ pub fn ServicePage() -> impl IntoView {
                 let slug = slug();
                 let known = vocab::SERVICE_ORDER.iter().any(|p| vocab::slug_of(p) == slug);
                 known.then(|| view! {
-                    {(slug == "sentinel").then(|| view! { <super::actions::SentinelControl/> })}
+                    {(slug == "sentinel").then(|| view! { <super::actions::SentinelControl target=sentinel/> })}
                     <section class="recent-actions" data-testid="recent-actions">
                         <h2>"Recent actions"</h2>
-                        <super::actions::RecentActions service=slug/>
+                        <super::actions::RecentActions list=recent/>
                     </section>
                 })
             }}
