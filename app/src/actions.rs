@@ -89,6 +89,23 @@ pub struct ProgressView {
     pub summary: String,
     pub requested_ms: i64,
     pub finished_ms: Option<i64>,
+    /// A build request's job group and rollout, while it runs.
+    #[serde(default)]
+    pub build: Option<BuildView>,
+}
+
+/// A build request's job group as last read, and where its release has landed
+/// (`ops::builds::BuildProgress`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildView {
+    pub group_id: String,
+    pub group_state: String,
+    /// (project, ident, state, job id)
+    pub projects: Vec<(String, String, String, String)>,
+    pub stalled: Option<String>,
+    pub built: Option<String>,
+    /// (host, runs the new release)
+    pub rollout: Vec<(String, bool)>,
 }
 
 /// One audit row as the audit page shows it.
@@ -154,7 +171,8 @@ pub async fn action_preview(
         .map_err(ServerFnError::new)
 }
 
-/// Asks for an action (`kind`: `restart_service`, `restart_supervisor`, `restart_sentinel`).
+/// Asks for an action (`kind`: `restart_service`, `restart_supervisor`, `restart_sentinel`,
+/// `request_build`).
 #[server(prefix = "/api/attempt", endpoint = "action")]
 pub async fn start_action(
     kind: String,
@@ -345,13 +363,25 @@ pub mod ssr {
             summary: p.summary,
             requested_ms: p.requested_ms,
             finished_ms: p.finished_ms,
+            build: p.build.map(|b| BuildView {
+                group_id: b.group_id,
+                group_state: b.group_state,
+                projects: b
+                    .projects
+                    .into_iter()
+                    .map(|p| (p.name, p.ident, p.state, p.job_id))
+                    .collect(),
+                stalled: b.stalled,
+                built: b.built,
+                rollout: b.rollout,
+            }),
         }
     }
 
     /// The kind a form names, or what the valid ones are.
     pub fn kind(s: &str) -> Result<ops::actions::ActionKind, String> {
         ops::actions::ActionKind::parse(s).ok_or_else(|| {
-            format!("unknown action `{s}`: restart_service, restart_supervisor or restart_sentinel")
+            format!("unknown action `{s}`: restart_service, restart_supervisor, restart_sentinel or request_build")
         })
     }
 

@@ -12,6 +12,8 @@ pub mod actions;
 pub mod audit;
 /// Sign-in: providers (GitHub, OIDC), roles and their rules, sessions and their cache.
 pub mod auth;
+/// Build requests through the Builder API, followed to the new release on the Supervisors.
+pub mod builds;
 /// What the on-call engineer knows about each Builder service: role, symptoms, remedies.
 pub mod catalog;
 /// The shard console: read-only SQL over the builder datastore, audited.

@@ -188,10 +188,9 @@ pub async fn start(
     })
 }
 
-/// Configured probes, plus the default Builder API probe of each environment whose API URL is
-/// known (from the configuration, or from the static fleet file).
-fn probe_specs(config: &Config) -> Vec<ProbeSpec> {
-    let mut specs: Vec<ProbeSpec> = config.probes.clone();
+/// Each environment's Builder API base URL, where known: from the configuration, or else from
+/// the static fleet file.
+pub fn builder_api_urls(config: &Config) -> BTreeMap<String, String> {
     let mut api_urls: BTreeMap<String, String> = BTreeMap::new();
     if config.inventory.source == InventorySourceKind::Static {
         if let Some(path) = &config.inventory.fleet_file {
@@ -205,7 +204,14 @@ fn probe_specs(config: &Config) -> Vec<ProbeSpec> {
             api_urls.insert(name.clone(), url.as_str().trim_end_matches('/').to_owned());
         }
     }
-    for (env, url) in api_urls {
+    api_urls
+}
+
+/// Configured probes, plus the default Builder API probe of each environment whose API URL is
+/// known.
+fn probe_specs(config: &Config) -> Vec<ProbeSpec> {
+    let mut specs: Vec<ProbeSpec> = config.probes.clone();
+    for (env, url) in builder_api_urls(config) {
         let mut spec = ProbeSpec::builder_api(&env, &url);
         spec.interval = Duration::from_secs(10);
         specs.push(spec);

@@ -132,41 +132,54 @@ impl Application {
             .build();
         let auth =
             Auth::from_config(&config, store.clone(), local_addr).map_err(StartError::Auth)?;
-        let actions = Arc::new(ops::actions::Actions::new(
-            store.clone(),
-            fleet.model.clone(),
-            config
-                .environments
-                .iter()
-                .map(|(name, env)| {
-                    let ssh = match &env.ssh {
-                        Some(o) => Some(ops::actions::runner::SshAccess {
-                            options: o.clone(),
-                            key: ops::actions::ssh::load_key(&o.key_file)
-                                .map_err(|e| StartError::Config(e.to_string()))?,
-                        }),
-                        None => None,
-                    };
-                    Ok((
-                        name.clone(),
-                        ops::actions::runner::EnvironmentExecutor {
-                            production: env.production,
-                            ctl_secret: env.ctl_secret.clone(),
-                            ssh,
-                        },
-                    ))
-                })
-                .collect::<Result<_, StartError>>()?,
-            config
-                .sentinel
-                .as_ref()
-                .map(|s| ops::actions::runner::SentinelHost {
-                    environment: s.environment.clone(),
-                    host: s.host.clone(),
-                    address: s.address.clone().unwrap_or_else(|| s.host.clone()),
-                }),
-            config.actions.clone(),
-        ));
+        let builder_urls = crate::fleet::builder_api_urls(&config);
+        let actions = Arc::new(
+            ops::actions::Actions::new(
+                store.clone(),
+                fleet.model.clone(),
+                config
+                    .environments
+                    .iter()
+                    .map(|(name, env)| {
+                        let ssh = match &env.ssh {
+                            Some(o) => Some(ops::actions::runner::SshAccess {
+                                options: o.clone(),
+                                key: ops::actions::ssh::load_key(&o.key_file)
+                                    .map_err(|e| StartError::Config(e.to_string()))?,
+                            }),
+                            None => None,
+                        };
+                        Ok((
+                            name.clone(),
+                            ops::actions::runner::EnvironmentExecutor {
+                                production: env.production,
+                                ctl_secret: env.ctl_secret.clone(),
+                                ssh,
+                                builder: match (builder_urls.get(name), &env.builder_token) {
+                                    (Some(url), Some(token)) => {
+                                        Some(ops::actions::runner::BuilderAccess {
+                                            url: url.clone(),
+                                            token: token.clone(),
+                                        })
+                                    }
+                                    _ => None,
+                                },
+                            },
+                        ))
+                    })
+                    .collect::<Result<_, StartError>>()?,
+                config
+                    .sentinel
+                    .as_ref()
+                    .map(|s| ops::actions::runner::SentinelHost {
+                        environment: s.environment.clone(),
+                        host: s.host.clone(),
+                        address: s.address.clone().unwrap_or_else(|| s.host.clone()),
+                    }),
+                config.actions.clone(),
+            )
+            .with_builds(config.builds.clone()),
+        );
         // Actions cut off by a crash or kill of an Onwatch on this store are marked interrupted
         // (at start, then every lease); never re-run.
         let sweeper = tokio::spawn(actions.clone().run_sweeper(stopping_rx.clone()));

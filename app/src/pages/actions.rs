@@ -9,8 +9,8 @@ use leptos_router::hooks::use_params_map;
 use super::fleet_common::host_href;
 use super::LoadError;
 use crate::actions::{
-    action_preview, action_progress, recent_actions, start_action, ActionSummary, PreviewView,
-    ProgressView, SubmitView, VerdictView,
+    action_preview, action_progress, recent_actions, start_action, ActionSummary, BuildView,
+    PreviewView, ProgressView, SubmitView, VerdictView,
 };
 use crate::fmt;
 
@@ -61,6 +61,10 @@ impl ActionTarget {
         match self.kind {
             "restart_supervisor" => format!("Restart the Supervisor on {}", self.host),
             "restart_sentinel" => format!("Restart the sentinel on {}", self.host),
+            "request_build" => format!(
+                "Request a build of {} in {}",
+                self.service_group, self.environment
+            ),
             _ => format!("Restart {} on {}", self.service_group, self.host),
         }
     }
@@ -95,17 +99,17 @@ pub fn RestartControl(
     #[prop(optional)]
     kind: Option<&'static str>,
     /// The button's words (default "Restart…").
-    #[prop(optional)]
-    label: Option<&'static str>,
+    #[prop(optional, into)]
+    label: Option<String>,
 ) -> impl IntoView {
     let kind = kind.unwrap_or("restart_service");
-    let words = label.unwrap_or("Restart…");
+    let words = label.unwrap_or_else(|| "Restart…".to_owned());
     let role = my_role();
     if !role.is_some_and(|r| r.allows(vocab::Role::Responder)) {
         let you = role.map(|r| r.as_str()).unwrap_or("not signed in");
         return view! {
             <span class="act-denied">
-                <button type="button" class="button btn-act" disabled=true>{words.trim_end_matches('…')}</button>
+                <button type="button" class="button btn-act" disabled=true>{words.trim_end_matches('…').to_owned()}</button>
                 <span class="muted small" data-testid="restart-denied">" Needs the responder role (you: " {you} "); ask an admin."</span>
             </span>
         }
@@ -197,6 +201,11 @@ fn RestartDialog(target: ActionTarget, on_close: Callback<()>) -> impl IntoView 
         }
     };
     let title = target.title();
+    let verb = if target.kind == "request_build" {
+        "Request the build"
+    } else {
+        "Restart"
+    };
     view! {
         <div class="modal-backdrop">
             <div class="modal" role="dialog" aria-modal="true" aria-labelledby="restart-title" data-testid="restart-dialog" on:keydown=on_key>
@@ -219,7 +228,7 @@ fn RestartDialog(target: ActionTarget, on_close: Callback<()>) -> impl IntoView 
                 <form on:submit=submit id="restart-form">
                     <div class="modal-buttons">
                         <button type="submit" class="button btn-danger" data-testid="restart-submit" disabled=move || busy.get()>
-                            {move || if busy.get() { "Sending…" } else { "Restart" }}
+                            {move || if busy.get() { "Sending…" } else { verb }}
                         </button>
                         <button type="button" class="button" on:click=close>"Cancel"</button>
                     </div>
@@ -238,12 +247,22 @@ fn PreviewPanel(preview: PreviewView) -> impl IntoView {
         production: preview.production,
         description: String::new(),
     };
+    let build = preview.kind == "request_build";
     view! {
         <dl class="facts" data-testid="restart-preview">
             <dt>"Environment"</dt><dd><crate::components::EnvBadge env=badge/></dd>
-            <dt>"Host"</dt><dd><a href=host_href(&preview.environment, &preview.host)>{preview.host.clone()}</a>
-                {(!preview.host_reachable).then(|| view! { <span class="warn-inline">" (its Supervisor is not answering now)"</span> })}</dd>
-            <dt>"Goes down"</dt><dd data-testid="blast-radius">
+            {if build {
+                view! {
+                    <dt>"Package"</dt><dd><code>{preview.service_group.clone()}</code>" — built by " {preview.environment.clone()} "'s Builder, then each Supervisor below updates from its channel"</dd>
+                }.into_any()
+            } else {
+                view! {
+                    <dt>"Host"</dt><dd><a href=host_href(&preview.environment, &preview.host)>{preview.host.clone()}</a>
+                        {(!preview.host_reachable).then(|| view! { <span class="warn-inline">" (its Supervisor is not answering now)"</span> })}</dd>
+                }.into_any()
+            }}
+            <dt>{if build { "Updates" } else { "Goes down" }}</dt><dd data-testid="blast-radius">
+                {(build && preview.affected.is_empty()).then(|| view! { <div class="muted">"no Supervisor here runs it now"</div> })}
                 {(preview.kind == "restart_sentinel").then(|| view! { <div>"the sentinel bot (systemd unit " <code>"sentinel"</code> ")"</div> })}
                 {(preview.kind == "restart_supervisor").then(|| view! { <div class="warn-inline">"The Supervisor and every service it runs:"</div> })}
                 {preview.affected.iter().map(|(g, cell, since)| view! {
@@ -259,7 +278,7 @@ fn PreviewPanel(preview: PreviewView) -> impl IntoView {
             }).collect_view()}
         </ul>
         {(!preview.recent.is_empty()).then(|| view! {
-            <h3>"Recent actions on this host"</h3>
+            <h3>{if build { "Recent build requests of this package" } else { "Recent actions on this host" }}</h3>
             <ActionList actions=preview.recent.clone() now_ms=now/>
         })}
     }
@@ -288,6 +307,10 @@ fn RestartForm(
         }
     });
     let matches = move || confirmation.get().trim() == expected2;
+    // A build outside production changes no running service by itself: no typed confirmation,
+    // and "tried in acceptance first?" is a question about acting on running services.
+    let build = preview.kind == "request_build";
+    let confirm = !build || preview.production;
     view! {
         <div class="restart-fields">
             <label for="restart-reason">"Why (kept in the audit log)"</label>
@@ -295,20 +318,22 @@ fn RestartForm(
                 data-testid="restart-reason" maxlength="2000"
                 prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))
                 disabled=move || busy.get()></textarea>
-            {preview.production.then(|| view! {
+            {(preview.production && !build).then(|| view! {
                 <fieldset class="acceptance-first" data-testid="acceptance-first">
                     <legend>"Was this tried in acceptance first? (the runbook asks)"</legend>
                     <label><input type="radio" name="tried" form="restart-form" value="yes" on:change=move |_| tried.set("yes".into())/>" Yes"</label>
                     <label><input type="radio" name="tried" form="restart-form" value="no" on:change=move |_| tried.set("no".into())/>" No"</label>
                 </fieldset>
             })}
-            <label for="restart-confirm" class=if preview.production { "confirm-prod" } else { "" }>
-                "Type " <code>{expected.clone()}</code> " to confirm"
-            </label>
-            <input id="restart-confirm" form="restart-form" type="text" autocomplete="off" spellcheck="false"
-                data-testid="restart-confirm" class=move || if matches() { "confirm-ok" } else { "" }
-                prop:value=move || confirmation.get() on:input=move |ev| confirmation.set(event_target_value(&ev))
-                disabled=move || busy.get()/>
+            {confirm.then(|| view! {
+                <label for="restart-confirm" class=if preview.production { "confirm-prod" } else { "" }>
+                    "Type " <code>{expected.clone()}</code> " to confirm"
+                </label>
+                <input id="restart-confirm" form="restart-form" type="text" autocomplete="off" spellcheck="false"
+                    data-testid="restart-confirm" class=move || if matches() { "confirm-ok" } else { "" }
+                    prop:value=move || confirmation.get() on:input=move |ev| confirmation.set(event_target_value(&ev))
+                    disabled=move || busy.get()/>
+            })}
         </div>
     }
 }
@@ -341,6 +366,7 @@ pub fn action_words(kind: &str, service: &str) -> String {
     match kind {
         "restart_supervisor" => "restart the Supervisor".into(),
         "restart_sentinel" => "restart the sentinel".into(),
+        "request_build" => format!("request a build of {service}"),
         _ => format!("restart {service}"),
     }
 }
@@ -488,7 +514,14 @@ pub fn ActionPage() -> impl IntoView {
 #[component]
 fn ActionDetail(p: ProgressView) -> impl IntoView {
     let running = p.state == "running";
-    let title = format!("Restart of {} on {}", p.service, p.host);
+    let build = p.kind == "request_build";
+    let title = match p.kind.as_str() {
+        "request_build" => format!("Build request of {} in {}", p.service, p.environment),
+        "restart_supervisor" => format!("Supervisor restart on {}", p.host),
+        "restart_sentinel" => format!("Restart of the sentinel on {}", p.host),
+        _ => format!("Restart of {} on {}", p.service, p.host),
+    };
+    let build_view = p.build.clone();
     view! {
         <Title text=title.clone()/>
         <p class="crumbs"><a href="/actions">"Actions"</a>" / "{p.id.clone()}</p>
@@ -496,15 +529,55 @@ fn ActionDetail(p: ProgressView) -> impl IntoView {
         <dl class="facts">
             <dt>"State"</dt><dd><span class=format!("outcome outcome-{}", p.state) data-testid="action-state" aria-live="polite">{p.state.clone()}</span>
                 {running.then(|| view! { <span class="muted">" — " {p.step.clone()} "…"</span> })}</dd>
-            <dt>"Where"</dt><dd>{p.environment.clone()} " / " <a href=host_href(&p.environment, &p.host)>{p.host.clone()}</a></dd>
+            <dt>"Where"</dt><dd>{if build {
+                view! { {p.environment.clone()} "'s Builder — " <a href=format!("/services/{}", vocab::slug_of(&p.service))>{p.service.clone()}</a> }.into_any()
+            } else {
+                view! { {p.environment.clone()} " / " <a href=host_href(&p.environment, &p.host)>{p.host.clone()}</a> }.into_any()
+            }}</dd>
             <dt>"Who"</dt><dd>{p.actor_name.clone()}</dd>
             <dt>"Why"</dt><dd>{p.reason.clone()}</dd>
             <dt>"Started"</dt><dd>{fmt::utc_clock(p.requested_ms)}</dd>
             {(!p.summary.is_empty()).then(|| view! { <dt>"Outcome"</dt><dd data-testid="action-summary">{p.summary.clone()}</dd> })}
         </dl>
+        {build_view.map(|b| view! { <BuildPanel b/> })}
         <h2>"Output"</h2>
         <pre class="action-output" data-testid="action-output" aria-live="polite">{p.lines.join("\n")}</pre>
         <p class="muted small">"The same rows are in the "<a href=format!("/audit?action={}", p.id)>"audit log"</a>"."</p>
+    }
+}
+
+/// A build request's job group (each project's state), the runbook's reading when it stalls,
+/// and where the new release has landed.
+#[component]
+fn BuildPanel(b: BuildView) -> impl IntoView {
+    let on = b.rollout.iter().filter(|(_, on)| *on).count();
+    let of = b.rollout.len();
+    view! {
+        <section class="build-progress" data-testid="build-progress">
+            <h2>"Job group " <code>{b.group_id.clone()}</code> " — " <span data-testid="group-state">{b.group_state.clone()}</span></h2>
+            {b.stalled.clone().map(|s| view! {
+                <div class="callout callout-error" role="alert" data-testid="build-stalled"><strong>"Stalled: "</strong>{s}</div>
+            })}
+            <div class="table-scroll">
+                <table data-testid="build-projects">
+                    <thead><tr><th>"Project"</th><th>"State"</th><th>"Job"</th><th>"Ident"</th></tr></thead>
+                    <tbody>
+                        {b.projects.into_iter().map(|(name, ident, state, job)| view! {
+                            <tr data-project=name.clone()>
+                                <td>{name.clone()}</td>
+                                <td class=format!("project-{}", state.to_lowercase()) data-testid="project-state">{state.clone()}</td>
+                                <td class="mono small">{if job.is_empty() || job == "0" { "—".to_owned() } else { job }}</td>
+                                <td class="mono small">{ident}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            {b.built.clone().map(|r| view! {
+                <p data-testid="build-rollout">"Built " <code>{r}</code> ": the new release runs on " <strong>{on}" of "{of}</strong> " Supervisors"
+                    {(of > 0).then(|| view! { " (" {b.rollout.iter().map(|(h, on)| format!("{h} {}", if *on { "✓" } else { "…" })).collect::<Vec<_>>().join(", ")} ")" })}</p>
+            })}
+        </section>
     }
 }
 

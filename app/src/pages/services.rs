@@ -139,6 +139,34 @@ fn ServiceDetail(service: ServiceSynopsis, instances: Instances) -> impl IntoVie
             <ul class="cautions">{cautions.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}</ul>
         })}
         <ServiceLive data=instances package=service.package.clone()/>
+        {(service.slug != "sentinel").then(|| view! { <DeployFix package=service.package.clone()/> })}
+    }
+}
+
+/// The runbook's "Deploying code": once the fix is merged, request a new build; each
+/// environment's Supervisors then update themselves. A guarded, audited action per environment,
+/// acceptance first.
+#[component]
+fn DeployFix(package: String) -> impl IntoView {
+    let mut environments = use_context::<crate::components::Shell>()
+        .and_then(|s| s.0.ok())
+        .map(|d| d.environments)
+        .unwrap_or_default();
+    environments.sort_by_key(|e| e.production);
+    view! {
+        <section class="deploy-fix" data-testid="deploy-fix">
+            <h2>"Deploy a fix"</h2>
+            <p class="muted small">"Once the fix is merged to master, request a new build of " <code>{package.clone()}</code>
+                " (as a member of the origin); Onwatch follows the job group and watches the Supervisors update. Acceptance first."</p>
+            <p class="deploy-buttons">
+                {environments.into_iter().map(|e| view! {
+                    <super::actions::RestartControl environment=e.name.clone() host="depot".to_owned()
+                        service_group=package.clone() kind="request_build"
+                        label=format!("Request a build in {}…", e.name)/>
+                    " "
+                }).collect_view()}
+            </p>
+        </section>
     }
 }
 

@@ -87,7 +87,11 @@ pub fn check(request: &ActionRequest, ctx: &GuardContext) -> Vec<Verdict> {
         ),
     });
     let expected = request.target.confirmation(ctx.production);
-    out.push(if request.confirmation.trim() == expected {
+    let build = request.kind == super::ActionKind::RequestBuild;
+    out.push(if build && !ctx.production {
+        // A build outside production changes no running service by itself.
+        Verdict::pass("confirmation", "not needed for a build outside production")
+    } else if request.confirmation.trim() == expected {
         Verdict::pass("confirmation", format!("typed `{expected}`"))
     } else if request.confirmation.trim().is_empty() {
         Verdict::refuse("confirmation", format!("type `{expected}` to confirm"))
@@ -111,6 +115,11 @@ pub fn check(request: &ActionRequest, ctx: &GuardContext) -> Vec<Verdict> {
     } else {
         Verdict::pass("reason", "given")
     });
+    if build {
+        // A build is asked of each environment's own Builder; "tried in acceptance first" and
+        // the Supervisors' versions are about acting on running services.
+        return out;
+    }
     if ctx.production {
         let seen = ctx
             .acceptance_restart
@@ -230,6 +239,27 @@ mod tests {
         let versions = v.iter().find(|v| v.guard == "versions").unwrap();
         assert_eq!(versions.level, VerdictLevel::Warn);
         assert!(versions.message.contains("0.83.0, 0.84.1"));
+    }
+
+    #[test]
+    fn a_build_needs_a_confirmation_only_in_production() {
+        let mut r = request();
+        r.kind = ActionKind::RequestBuild;
+        r.target.host = crate::builds::DEPOT.into();
+        r.target.service_group = "builder-api".into();
+        r.tried_in_acceptance = None;
+        r.confirmation = String::new();
+        assert_eq!(refusals(&r, &ctx()), ["confirmation"]);
+        r.confirmation = "live/builder-api".into();
+        assert!(refusals(&r, &ctx()).is_empty());
+        let mut c = ctx();
+        c.production = false;
+        r.confirmation = String::new();
+        assert!(refusals(&r, &c).is_empty());
+        r.reason = " ".into();
+        assert_eq!(refusals(&r, &c), ["reason"]);
+        c.role = Role::Viewer;
+        assert_eq!(refusals(&r, &c), ["role", "reason"]);
     }
 
     #[test]

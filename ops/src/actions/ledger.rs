@@ -38,6 +38,7 @@ impl ActionRecord {
             Some(ActionKind::RestartSentinel) => {
                 format!("restart of the sentinel on {}", self.host)
             }
+            Some(ActionKind::RequestBuild) => format!("build request of {}", self.service),
             None => format!("action `{}` on {}", self.kind, self.host),
         }
     }
@@ -142,19 +143,26 @@ impl Ledger {
         rows.iter().map(record).collect()
     }
 
-    /// When an action on this host last ended (for the cooldown).
+    /// When an action on this target last ended (for the cooldown): on the host, or for a build
+    /// request (the depot), on the same package.
     pub async fn last_finished(
         &self,
-        environment: &str,
-        host: &str,
+        target: &super::Target,
     ) -> Result<Option<ActionRecord>, StoreError> {
+        let service = if target.is_build() {
+            target.service_group.as_str()
+        } else {
+            ""
+        };
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM actions WHERE environment = $1 AND host = $2 \
+             AND ($3 = '' OR service = $3) \
              AND finished_ms IS NOT NULL AND state <> 'refused' \
              ORDER BY finished_ms DESC LIMIT 1"
         ))
-        .bind(environment)
-        .bind(host)
+        .bind(&target.environment)
+        .bind(&target.host)
+        .bind(service)
         .fetch_optional(self.store.pool())
         .await?;
         row.as_ref().map(record).transpose()

@@ -35,13 +35,18 @@ pub enum ActionKind {
     RestartSupervisor,
     /// `systemctl restart sentinel` on the sentinel's host (SSH), then its status.
     RestartSentinel,
+    /// "Request new build" of a package through the environment's Builder API, its job group
+    /// followed to the end and the new release watched for on the Supervisors (`builds`). The
+    /// target's host is [`crate::builds::DEPOT`] and its service group the package's name.
+    RequestBuild,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 3] = [
+    pub const ALL: [ActionKind; 4] = [
         ActionKind::RestartService,
         ActionKind::RestartSupervisor,
         ActionKind::RestartSentinel,
+        ActionKind::RequestBuild,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +54,7 @@ impl ActionKind {
             ActionKind::RestartService => "restart_service",
             ActionKind::RestartSupervisor => "restart_supervisor",
             ActionKind::RestartSentinel => "restart_sentinel",
+            ActionKind::RequestBuild => "request_build",
         }
     }
 
@@ -58,6 +64,7 @@ impl ActionKind {
             ActionKind::RestartService => "restart of",
             ActionKind::RestartSupervisor => "Supervisor restart on",
             ActionKind::RestartSentinel => "restart of",
+            ActionKind::RequestBuild => "build request of",
         }
     }
 
@@ -101,9 +108,18 @@ impl Target {
     }
 
     /// The lock an action takes: one per host, so that two actions never run on one host (or
-    /// one service) at once.
+    /// one service) at once; a build request's, one per package (`live/depot/builder-api`).
     pub fn lock_key(&self) -> String {
-        format!("{}/{}", self.environment, self.host)
+        if self.is_build() {
+            format!("{}/{}/{}", self.environment, self.host, self.service_group)
+        } else {
+            format!("{}/{}", self.environment, self.host)
+        }
+    }
+
+    /// A build request's target: the depot, and a package.
+    pub fn is_build(&self) -> bool {
+        self.host == crate::builds::DEPOT
     }
 }
 

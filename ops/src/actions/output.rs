@@ -32,6 +32,9 @@ pub struct ActionProgress {
     pub summary: String,
     pub requested_ms: i64,
     pub finished_ms: Option<i64>,
+    /// A build request's job group and rollout, while it runs (a plain data type of `builds`).
+    #[serde(default)]
+    pub build: Option<crate::builds::BuildProgress>,
 }
 
 impl ActionProgress {
@@ -51,6 +54,7 @@ impl ActionProgress {
             summary: r.summary.clone(),
             requested_ms: r.requested_ms,
             finished_ms: r.finished_ms,
+            build: None,
         }
     }
 }
@@ -107,6 +111,7 @@ impl Sink {
                 summary: String::new(),
                 requested_ms: 0,
                 finished_ms: None,
+                build: None,
             },
             limit,
             Vec::new(),
@@ -190,6 +195,17 @@ impl Sink {
 
     pub fn step(&self, step: &str) {
         self.tx.send_modify(|p| p.step = step.to_owned());
+    }
+
+    /// Updates a build request's job group and rollout (see `builds`).
+    pub fn build(&self, f: impl FnOnce(&mut crate::builds::BuildProgress)) {
+        self.tx
+            .send_modify(|p| f(p.build.get_or_insert_with(Default::default)));
+    }
+
+    /// The build's progress as last shown.
+    pub fn build_progress(&self) -> Option<crate::builds::BuildProgress> {
+        self.tx.borrow().build.clone()
     }
 
     pub(super) fn excerpt(&self) -> (String, usize) {

@@ -37,6 +37,15 @@ pub struct EnvironmentExecutor {
     pub ctl_secret: Option<secrecy::SecretString>,
     /// SSH to the environment's hosts: Supervisor (and sentinel) restarts.
     pub ssh: Option<SshAccess>,
+    /// The environment's Builder API and token: build requests.
+    pub builder: Option<BuilderAccess>,
+}
+
+/// Where an environment's Builder API is, and the token build requests carry.
+#[derive(Clone)]
+pub struct BuilderAccess {
+    pub url: String,
+    pub token: secrecy::SecretString,
 }
 
 /// SSH settings with the key already read.
@@ -65,6 +74,7 @@ enum Plan {
     Service(RestartService),
     Supervisor(super::restart::RestartSupervisor),
     Sentinel(super::restart::RestartSentinel),
+    Build(crate::builds::RequestBuild),
 }
 
 impl Plan {
@@ -72,6 +82,7 @@ impl Plan {
         match self {
             Plan::Service(_) => "control gateway",
             Plan::Supervisor(_) | Plan::Sentinel(_) => "ssh",
+            Plan::Build(_) => "builder api",
         }
     }
 
@@ -95,6 +106,11 @@ impl Plan {
                 "command": r.restart,
                 "status_command": r.status,
             }),
+            Plan::Build(r) => json!({
+                "executor": "builder api",
+                "executor_address": r.api.base(),
+                "package": format!("{}/{}", r.origin, r.pkg),
+            }),
         }
     }
 
@@ -103,6 +119,7 @@ impl Plan {
             Plan::Service(r) => r.run(sink).await,
             Plan::Supervisor(r) => r.run(sink).await,
             Plan::Sentinel(r) => r.run(sink).await,
+            Plan::Build(r) => r.run(sink).await,
         }
     }
 }
@@ -147,6 +164,7 @@ pub struct Actions {
     environments: BTreeMap<String, EnvironmentExecutor>,
     sentinel: Option<SentinelHost>,
     options: ActionsOptions,
+    builds: crate::builds::BuildOptions,
     ctl: CtlClient,
     running: Mutex<HashMap<String, watch::Receiver<ActionProgress>>>,
 }
@@ -172,9 +190,20 @@ impl Actions {
             environments,
             sentinel,
             options,
+            builds: crate::builds::BuildOptions::default(),
             ctl: CtlClient::default(),
             running: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The `[builds]` options (origin, polling, stall, time limits).
+    pub fn with_builds(mut self, builds: crate::builds::BuildOptions) -> Actions {
+        self.builds = builds;
+        self
+    }
+
+    pub fn build_options(&self) -> &crate::builds::BuildOptions {
+        &self.builds
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -250,6 +279,9 @@ impl Actions {
                 )
             })
         };
+        if kind == ActionKind::RequestBuild || target.is_build() {
+            return self.resolve_build(kind, target, env);
+        }
         if kind == ActionKind::RestartSentinel {
             let sentinel = self
                 .sentinel
@@ -349,6 +381,73 @@ impl Actions {
         }))
     }
 
+    fn resolve_build(
+        &self,
+        kind: ActionKind,
+        target: &Target,
+        env: &EnvironmentExecutor,
+    ) -> Result<Plan, Verdict> {
+        let unknown = |why: String| Verdict::refuse("target", why);
+        if kind != ActionKind::RequestBuild || !target.is_build() {
+            return Err(unknown(format!(
+                "a build request targets the depot and a package, and only a build request does (asked: {} of {}/{})",
+                kind.as_str(), target.host, target.service_group
+            )));
+        }
+        let pkg = target.service_group.as_str();
+        if !crate::catalog::SERVICES
+            .iter()
+            .any(|s| s.package == pkg && s.slug != "sentinel")
+        {
+            return Err(unknown(format!(
+                "`{pkg}` is not a Builder service's package: Onwatch requests builds of {}",
+                crate::catalog::SERVICES
+                    .iter()
+                    .filter(|s| s.slug != "sentinel")
+                    .map(|s| s.package)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let Some(builder) = &env.builder else {
+            return Err(Verdict::refuse(
+                "executor",
+                format!(
+                    "Onwatch has no Builder API and token for {e}: set environments.{e}.builder_api_url and builder_token_file (a personal access token of a member of the {o} origin)",
+                    o = self.builds.origin,
+                    e = target.environment,
+                ),
+            ));
+        };
+        let api = crate::builds::BuilderApi::new(
+            &builder.url,
+            builder.token.clone(),
+            self.builds.request_timeout,
+        )
+        .map_err(|e| Verdict::refuse("executor", e))?;
+        // The origin the environment's Supervisors run the package from, else the configured one.
+        let origin = self
+            .fleet
+            .snapshot(crate::time::now_ms())
+            .environment(&target.environment)
+            .and_then(|e| {
+                e.hosts
+                    .iter()
+                    .flat_map(|h| &h.services)
+                    .find(|s| s.ident.name == pkg)
+                    .map(|s| s.ident.origin.clone())
+            })
+            .unwrap_or_else(|| self.builds.origin.clone());
+        Ok(Plan::Build(crate::builds::RequestBuild {
+            api,
+            origin,
+            pkg: pkg.to_owned(),
+            environment: target.environment.clone(),
+            fleet: self.fleet.clone(),
+            options: self.builds.clone(),
+        }))
+    }
+
     /// The verdicts that need more than the request: executor, cooldown, lock, versions, the
     /// acceptance restart. Also used by the preview.
     async fn context_verdicts(
@@ -365,12 +464,7 @@ impl Actions {
             .unwrap_or_default();
         let now = self.store.now_ms().await.map_err(store_err)?;
         let cooldown = self.options.cooldown_for(&target.environment);
-        if let Some(last) = self
-            .ledger
-            .last_finished(&target.environment, &target.host)
-            .await
-            .map_err(store_err)?
-        {
+        if let Some(last) = self.ledger.last_finished(target).await.map_err(store_err)? {
             let ended = last.finished_ms.unwrap_or(last.requested_ms);
             let left = ended + cooldown.as_millis() as i64 - now;
             verdicts.push(if left > 0 {
@@ -402,7 +496,7 @@ impl Actions {
                     .collect()
             })
             .unwrap_or_default();
-        let acceptance_restart = if env.production {
+        let acceptance_restart = if env.production && !target.is_build() {
             self.ledger
                 .recent_for_service(None, target.service(), 20)
                 .await
@@ -474,7 +568,12 @@ impl Actions {
         }
         let recent = self
             .ledger
-            .recent(&target.environment, &target.host, None, 5)
+            .recent(
+                &target.environment,
+                &target.host,
+                target.is_build().then_some(target.service_group.as_str()),
+                5,
+            )
             .await
             .map_err(|e| e.to_string())?;
         if let Some(r) = recent.iter().find(|r| r.state == ActionState::Running) {
@@ -486,6 +585,27 @@ impl Actions {
         let snap = self.fleet.snapshot(crate::time::now_ms());
         let host = snap.host(&target.environment, &target.host);
         let affected = match (kind, host) {
+            // Where the new release will land: each Supervisor running the package.
+            (ActionKind::RequestBuild, _) => snap
+                .environment(&target.environment)
+                .map(|e| {
+                    e.hosts
+                        .iter()
+                        .flat_map(|h| {
+                            h.services
+                                .iter()
+                                .filter(|s| s.ident.name == target.service_group)
+                                .map(|s| {
+                                    (
+                                        format!("{}: {}", h.host.name, s.service_group),
+                                        s.cell,
+                                        s.since_ms,
+                                    )
+                                })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             (ActionKind::RestartSentinel, _) | (_, None) => Vec::new(),
             // The blast radius: every service that goes down with the Supervisor.
             (ActionKind::RestartSupervisor, Some(h)) => h
@@ -507,7 +627,8 @@ impl Actions {
             confirmation: target.confirmation(ctx.production),
             affected,
             host_reachable: host.is_some_and(|h| h.reachability == Reachability::Reachable)
-                || kind == ActionKind::RestartSentinel,
+                || kind == ActionKind::RestartSentinel
+                || kind == ActionKind::RequestBuild,
             recent,
             verdicts,
             on_call: None,
@@ -626,10 +747,14 @@ impl Actions {
         let secrets = self
             .environments
             .get(&request.target.environment)
-            .and_then(|e| e.ctl_secret.as_ref())
-            .map(|s| s.expose_secret().to_owned())
-            .into_iter()
-            .collect();
+            .map(|e| {
+                e.ctl_secret
+                    .iter()
+                    .chain(e.builder.as_ref().map(|b| &b.token))
+                    .map(|s| s.expose_secret().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
         let progress = ActionProgress {
             id: id.clone(),
             kind: request.kind.as_str().into(),
@@ -645,6 +770,7 @@ impl Actions {
             summary: String::new(),
             requested_ms: crate::time::now_ms(),
             finished_ms: None,
+            build: None,
         };
         let sink = Sink::new(progress, self.options.output_limit_bytes, secrets);
         self.running
@@ -765,6 +891,24 @@ impl Actions {
     /// The service's state now, for the audit rows.
     fn health_of(&self, target: &Target) -> serde_json::Value {
         let snap = self.fleet.snapshot(crate::time::now_ms());
+        if target.is_build() {
+            // For a build: the releases the environment's Supervisors run now.
+            let releases: Vec<(String, Option<String>)> = snap
+                .environment(&target.environment)
+                .map(|e| {
+                    e.hosts
+                        .iter()
+                        .flat_map(|h| {
+                            h.services
+                                .iter()
+                                .filter(|s| s.ident.name == target.service_group)
+                                .map(|s| (h.host.name.clone(), s.ident.release.clone()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            return json!({"releases": releases});
+        }
         let Some(host) = snap.host(&target.environment, &target.host) else {
             return json!({"seen": false});
         };

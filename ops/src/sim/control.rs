@@ -7,7 +7,10 @@
 //!   health{service,status}, flapping{service}, wedged{service} (critical until restarted),
 //!   stopped{service}, started{service}, sup_version{version}, release{service,version,release},
 //!   restart_supervisor (as `systemctl restart hab-sup`), clear)
-//! - `POST /reset`: clear every host
+//! - `POST /builds` with `{"environment": "acceptance", "fault": "stall"}`: a fault of an
+//!   environment's build service (stall, stall_running, fail, throttle{count, retry_after_secs},
+//!   build_ms{ms}, clear; see `builder_api`)
+//! - `POST /reset`: clear every host and build service
 //! - `POST /churn`: every host's next `/services` answer differs (new pids), states unchanged
 
 use std::collections::BTreeMap;
@@ -23,6 +26,15 @@ use super::http::{self, Req};
 use super::state::{Fault, SimHost};
 
 #[derive(Deserialize)]
+struct BuildFaultRequest {
+    environment: String,
+    #[serde(flatten)]
+    fault: super::builder_api::BuildFault,
+}
+
+type Desks = BTreeMap<String, Arc<super::builder_api::BuildDesk>>;
+
+#[derive(Deserialize)]
 struct FaultRequest {
     host: String,
     #[serde(flatten)]
@@ -33,16 +45,19 @@ pub async fn serve(
     listener: TcpListener,
     hosts: Vec<Arc<SimHost>>,
     api: BTreeMap<String, SocketAddr>,
+    desks: Desks,
 ) {
     let hosts = Arc::new(hosts);
     let api = Arc::new(api);
+    let desks = Arc::new(desks);
     http::serve(
         listener,
         || http::Admit::Serve,
         move |req: Req| {
             let hosts = hosts.clone();
             let api = api.clone();
-            async move { respond(&hosts, &api, req) }
+            let desks = desks.clone();
+            async move { respond(&hosts, &api, &desks, req) }
         },
     )
     .await;
@@ -51,6 +66,7 @@ pub async fn serve(
 fn respond(
     hosts: &[Arc<SimHost>],
     api: &BTreeMap<String, SocketAddr>,
+    desks: &Desks,
     req: Req,
 ) -> hyper::Response<http::Body> {
     match (&req.method, req.path.as_str()) {
@@ -95,9 +111,33 @@ fn respond(
             }
             http::json(StatusCode::OK, &json!({"churned": hosts.len()}))
         }
+        (&Method::POST, "/builds") => {
+            let fr: BuildFaultRequest = match serde_json::from_slice(&req.body) {
+                Ok(f) => f,
+                Err(e) => {
+                    return http::json(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"error": format!("bad build fault request: {e}")}),
+                    )
+                }
+            };
+            match desks.get(&fr.environment) {
+                Some(d) => {
+                    d.inject(&fr.fault);
+                    http::json(StatusCode::OK, &json!({"environment": fr.environment}))
+                }
+                None => http::json(
+                    StatusCode::NOT_FOUND,
+                    &json!({"error": format!("no simulated environment `{}`", fr.environment)}),
+                ),
+            }
+        }
         (&Method::POST, "/reset") => {
             for h in hosts {
                 let _ = h.inject(&Fault::Clear);
+            }
+            for d in desks.values() {
+                d.inject(&super::builder_api::BuildFault::Clear);
             }
             http::json(StatusCode::OK, &json!({"reset": hosts.len()}))
         }

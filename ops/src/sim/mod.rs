@@ -5,6 +5,7 @@
 //! and the static fleet file that describes it all.
 
 mod builder_api;
+pub use builder_api::BuildFault;
 mod control;
 mod ctl_server;
 /// A builder datastore (three databases, 128 shards, seeded rows, a read-only role).
@@ -46,6 +47,8 @@ pub struct FleetSim {
     pub hosts: Vec<Arc<SimHost>>,
     pub control_addr: SocketAddr,
     pub builder_api: BTreeMap<String, SocketAddr>,
+    /// Each environment's build service (faults: [`FleetSim::build_fault`]).
+    builds: BTreeMap<String, Arc<builder_api::BuildDesk>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -79,6 +82,7 @@ impl FleetSim {
         }
         // The census of each environment lists every member of the environment's ring.
         let mut builder_api = BTreeMap::new();
+        let mut builds = BTreeMap::new();
         let envs: Vec<String> = {
             let mut e: Vec<String> = spec.hosts.iter().map(|h| h.environment.clone()).collect();
             e.sort();
@@ -97,23 +101,39 @@ impl FleetSim {
             }
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             builder_api.insert(env.clone(), listener.local_addr()?);
-            tasks.push(tokio::spawn(builder_api::serve(listener, ring)));
+            let desk = builder_api::BuildDesk::new(ring);
+            builds.insert(env.clone(), desk.clone());
+            tasks.push(tokio::spawn(builder_api::serve(listener, desk)));
         }
         let control = TcpListener::bind(("127.0.0.1", spec.control_port)).await?;
         let control_addr = control.local_addr()?;
         let sim_hosts = hosts.clone();
         let api = builder_api.clone();
-        tasks.push(tokio::spawn(control::serve(control, sim_hosts, api)));
+        tasks.push(tokio::spawn(control::serve(
+            control,
+            sim_hosts,
+            api,
+            builds.clone(),
+        )));
         Ok(FleetSim {
             hosts,
             control_addr,
             builder_api,
+            builds,
             tasks,
         })
     }
 
     pub fn host(&self, name: &str) -> Option<&Arc<SimHost>> {
         self.hosts.iter().find(|h| h.spec.name == name)
+    }
+
+    /// Injects a fault into an environment's build service; `false`: no such environment.
+    pub fn build_fault(&self, environment: &str, fault: &BuildFault) -> bool {
+        self.builds
+            .get(environment)
+            .map(|d| d.inject(fault))
+            .is_some()
     }
 
     pub fn control_url(&self) -> String {

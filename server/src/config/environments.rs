@@ -18,6 +18,13 @@ pub struct EnvironmentConfig {
     /// Builder API base URL, probed at /v1/depot/origins/core (e.g. https://bldr.habitat.sh).
     #[serde(default)]
     pub builder_api_url: Option<url::Url>,
+    /// File with a Builder personal access token of a member of the origin (`[builds] origin`):
+    /// with it (and the Builder API's URL), Onwatch can request builds here.
+    #[serde(default)]
+    pub builder_token_file: Option<PathBuf>,
+    /// Set from `builder_token_file`.
+    #[serde(skip)]
+    pub builder_token: Option<secrecy::SecretString>,
     /// File with the Supervisors' HTTP gateway token (HAB_SUP_GATEWAY_AUTH_TOKEN).
     #[serde(default)]
     pub gateway_token_file: Option<PathBuf>,
@@ -103,6 +110,10 @@ pub(super) fn check(
         if let Some(file) = &env.gateway_token_file {
             env.gateway_token =
                 Some(read_secret(&format!("environments.{name}.gateway_token_file"), file)?.into());
+        }
+        if let Some(file) = &env.builder_token_file {
+            env.builder_token =
+                Some(read_secret(&format!("environments.{name}.builder_token_file"), file)?.into());
         }
         if let Some(ssh) = &env.ssh {
             let key = format!("environments.{name}.ssh");

@@ -63,6 +63,9 @@ pub struct Config {
     /// Host logs: the bounds of each watch.
     #[serde(default)]
     pub logs: ops::logs::Limits,
+    /// Build requests: the origin, polling, when a job group stalls, time limits.
+    #[serde(default)]
+    pub builds: ops::builds::BuildOptions,
 }
 
 /// `[sentinel]`: the sentinel bot's host (a systemd unit, not in the fleet's inventory).
@@ -93,6 +96,7 @@ impl Default for Config {
             sentinel: None,
             console: ops::console::ConsoleOptions::default(),
             logs: ops::logs::Limits::default(),
+            builds: ops::builds::BuildOptions::default(),
         }
     }
 }
@@ -144,6 +148,27 @@ fn check_logs(l: &ops::logs::Limits) -> Result<(), ConfigError> {
     }
     if l.max_secs < 60 {
         return bad("max_secs", "at least 60");
+    }
+    Ok(())
+}
+
+/// `[builds]`: an origin, and polling and limits that make sense.
+fn check_builds(b: &ops::builds::BuildOptions) -> Result<(), ConfigError> {
+    let bad = |key: &str, why: &str| Err(ConfigError::key(&format!("builds.{key}"), why));
+    if b.origin.trim().is_empty() || b.origin.contains('/') {
+        return bad("origin", "an origin's name, such as core");
+    }
+    if !(100..=60_000).contains(&(b.poll.as_millis() as u64)) {
+        return bad("poll_ms", "100 to 60000 ms");
+    }
+    if b.stall_after < b.poll || b.build_timeout < b.stall_after {
+        return bad(
+            "stall_secs",
+            "at least one poll, and at most build_timeout_secs",
+        );
+    }
+    if !(1..=300).contains(&b.request_timeout.as_secs()) {
+        return bad("request_timeout_secs", "1 to 300 seconds");
     }
     Ok(())
 }
@@ -261,6 +286,7 @@ impl Config {
         check_actions(&self.actions, &self.environments)?;
         check_console(&self.console)?;
         check_logs(&self.logs)?;
+        check_builds(&self.builds)?;
         if let Some(s) = &self.sentinel {
             match self.environments.get(&s.environment) {
                 None => {

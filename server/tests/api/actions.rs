@@ -35,15 +35,15 @@ pub(crate) async fn app_with(
     spawn_app_with(config, dir, Router::new()).await
 }
 
-struct Restart<'a> {
-    kind: &'a str,
-    env: &'a str,
-    host: &'a str,
-    group: &'a str,
-    reason: &'a str,
-    confirmation: &'a str,
-    tried: &'a str,
-    key: String,
+pub(crate) struct Restart<'a> {
+    pub(crate) kind: &'a str,
+    pub(crate) env: &'a str,
+    pub(crate) host: &'a str,
+    pub(crate) group: &'a str,
+    pub(crate) reason: &'a str,
+    pub(crate) confirmation: &'a str,
+    pub(crate) tried: &'a str,
+    pub(crate) key: String,
 }
 
 impl<'a> Restart<'a> {
@@ -62,7 +62,11 @@ impl<'a> Restart<'a> {
 }
 
 /// Sends the restart as the browser does; the answer's JSON (`Started` or `Refused`).
-async fn restart(addr: &str, client: &reqwest::Client, r: &Restart<'_>) -> serde_json::Value {
+pub(crate) async fn restart(
+    addr: &str,
+    client: &reqwest::Client,
+    r: &Restart<'_>,
+) -> serde_json::Value {
     let res = client
         .post(format!("{addr}/api/attempt/action"))
         .header("origin", addr)
@@ -83,7 +87,7 @@ async fn restart(addr: &str, client: &reqwest::Client, r: &Restart<'_>) -> serde
     res.json().await.unwrap()
 }
 
-fn refusing_guards(answer: &serde_json::Value) -> Vec<String> {
+pub(crate) fn refusing_guards(answer: &serde_json::Value) -> Vec<String> {
     answer["Refused"]["verdicts"]
         .as_array()
         .unwrap_or_else(|| panic!("not refused: {answer}"))
@@ -94,7 +98,7 @@ fn refusing_guards(answer: &serde_json::Value) -> Vec<String> {
 }
 
 /// Follows the action's event stream until it ends; its last progress.
-async fn follow(addr: &str, client: &reqwest::Client, id: &str) -> serde_json::Value {
+pub(crate) async fn follow(addr: &str, client: &reqwest::Client, id: &str) -> serde_json::Value {
     let res = client
         .get(format!("{addr}/api/actions/{id}/events"))
         .send()
@@ -121,7 +125,7 @@ async fn follow(addr: &str, client: &reqwest::Client, id: &str) -> serde_json::V
     last
 }
 
-async fn audit_kinds(app: &TestApp) -> Vec<(String, String, String)> {
+pub(crate) async fn audit_kinds(app: &TestApp) -> Vec<(String, String, String)> {
     let mut conn = sqlx::AnyConnection::connect(&app.store_url).await.unwrap();
     sqlx::query("SELECT kind, outcome, action_id FROM audit_log ORDER BY seq")
         .fetch_all(&mut conn)

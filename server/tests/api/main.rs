@@ -5,6 +5,7 @@ mod actions;
 mod auth;
 mod auth_github;
 mod auth_oidc;
+mod builds;
 mod cli;
 mod console;
 mod delivery;
