@@ -260,6 +260,7 @@ mod tests {
             summary: String::new(),
             requested_ms: 0,
             finished_ms: None,
+            build: None,
         }
     }
 
