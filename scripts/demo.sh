@@ -43,6 +43,8 @@ for _ in $(seq 1 50); do [ -s data/demo-fleet.toml ] && break; sleep 0.1; done
 # restarts the simulated Supervisor or sentinel. If it cannot start, the demo runs without it
 # and the Supervisor and sentinel buttons say that SSH is not configured.
 cp config/demo.toml data/demo.toml
+# The simulator's Builder API takes any personal access token (they start with `_`).
+( umask 077; echo "_demo-builder-token" > data/demo-builder-token )
 SSH_PORT=3122
 if scripts/loopback-sshd.sh setup data/demo-ssh "$SSH_PORT" > data/demo-sshd.log 2>&1; then
   /usr/sbin/sshd -D -e -f "$ROOT/data/demo-ssh/sshd_config" >> data/demo-sshd.log 2>&1 &
@@ -124,6 +126,8 @@ echo "Onwatch:        http://127.0.0.1:3000   (Ctrl-C stops everything)"
 echo "Sign in:        development sign-in: pick any name and a role (viewer, responder, admin)"
 echo "Fleet faults:   curl -X POST http://127.0.0.1:3100/faults -d '{\"host\":\"builder-api-live-1\",\"fault\":\"wedged\",\"service\":\"builder-api\"}'"
 echo "                (a wedged service is critical until restarted: try its Restart… button)"
+echo "Build faults:   curl -X POST http://127.0.0.1:3100/builds -d '{\"environment\":\"acceptance\",\"fault\":\"stall\"}'"
+echo "                (the next build request stalls: its page names the scheduler; \"clear\" lifts it)"
 echo "SSH host:       $SSH_NOTE"
 echo "Datastore:      $DS_NOTE"
 echo

@@ -363,9 +363,13 @@ export async function startSim() {
     /** A configuration file for Onwatch with both environments acting through this simulator. */
     actionsConfig() {
       const file = path.join(dir, 'onwatch.toml');
+      const tokenFile = path.join(dir, 'builder-token');
+      writeFileSync(tokenFile, '_e2e-builder-token\n', { mode: 0o600 });
       writeFileSync(file, [
         '[environments.live]', 'production = true', `ctl_secret_file = ${JSON.stringify(ctlSecretFile)}`,
+        `builder_token_file = ${JSON.stringify(tokenFile)}`,
         '[environments.acceptance]', 'production = false', `ctl_secret_file = ${JSON.stringify(ctlSecretFile)}`,
+        `builder_token_file = ${JSON.stringify(tokenFile)}`,
         '[actions]', 'cooldown_secs = 0', '',
       ].join('\n'));
       return file;
@@ -373,6 +377,11 @@ export async function startSim() {
     async fault(body) {
       const r = await fetch(`${controlUrl}/faults`, { method: 'POST', body: JSON.stringify(body) });
       if (!r.ok) throw new Error(`fault ${JSON.stringify(body)}: ${r.status} ${await r.text()}`);
+    },
+    /** A fault of an environment's build service: { environment, fault: 'stall' | … }. */
+    async buildFault(body) {
+      const r = await fetch(`${controlUrl}/builds`, { method: 'POST', body: JSON.stringify(body) });
+      if (!r.ok) throw new Error(`build fault ${JSON.stringify(body)}: ${r.status} ${await r.text()}`);
     },
     async stop() {
       if (child.exitCode === null) {
