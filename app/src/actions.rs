@@ -184,6 +184,8 @@ pub async fn start_action(
     // `yes`, `no`, or empty when not answered.
     #[server(default)] tried_in_acceptance: String,
     idempotency_key: String,
+    // For a lock-file removal: the exact files, one per line.
+    #[server(default)] paths: String,
 ) -> Result<SubmitView, ServerFnError> {
     let id = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
@@ -202,6 +204,12 @@ pub async fn start_action(
             _ => None,
         },
         idempotency_key,
+        paths: paths
+            .lines()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
     };
     ssr::submit(&portal, &id, request)
         .await

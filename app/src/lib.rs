@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod fmt;
 pub mod html;
 pub mod live;
+pub mod locks;
 pub mod pages;
 pub mod palette;
 #[cfg(feature = "ssr")]

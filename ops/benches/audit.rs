@@ -188,6 +188,7 @@ async fn restart_split(store: Store, sim: &FleetSim, dir: &std::path::Path) {
                     confirmation: "builder-api".into(),
                     tried_in_acceptance: None,
                     idempotency_key: format!("bench-restart-{i}-{}", ops::time::now_ms()),
+                    paths: Vec::new(),
                 },
             )
             .await

@@ -23,6 +23,8 @@ pub mod console;
 pub mod fleet;
 /// Where the hosts are: EC2 by the `X-Environment` tag, or a static fleet file.
 pub mod inventory;
+/// The datastore's stale lock files: read from its log, looked at, removed under guard.
+pub mod locks;
 /// Host logs over SSH (`journalctl -f`), bounded and audited.
 pub mod logs;
 /// Endpoint probes in the style of Pingdom.

@@ -178,7 +178,8 @@ impl Application {
                     }),
                 config.actions.clone(),
             )
-            .with_builds(config.builds.clone()),
+            .with_builds(config.builds.clone())
+            .with_locks(config.datastore_locks.clone()),
         );
         // Actions cut off by a crash or kill of an Onwatch on this store are marked interrupted
         // (at start, then every lease); never re-run.

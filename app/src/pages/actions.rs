@@ -54,6 +54,8 @@ pub struct ActionTarget {
     pub host: String,
     /// Empty for a whole Supervisor.
     pub service_group: String,
+    /// For a lock-file removal: the exact files.
+    pub paths: Vec<String>,
 }
 
 impl ActionTarget {
@@ -64,6 +66,10 @@ impl ActionTarget {
             "request_build" => format!(
                 "Request a build of {} in {}",
                 self.service_group, self.environment
+            ),
+            "remove_lock_files" => format!(
+                "Remove the datastore's stale lock files on {}, then start it",
+                self.host
             ),
             _ => format!("Restart {} on {}", self.service_group, self.host),
         }
@@ -101,6 +107,9 @@ pub fn RestartControl(
     /// The button's words (default "Restart…").
     #[prop(optional, into)]
     label: Option<String>,
+    /// For a lock-file removal: the exact files.
+    #[prop(optional)]
+    paths: Vec<String>,
 ) -> impl IntoView {
     let kind = kind.unwrap_or("restart_service");
     let words = label.unwrap_or_else(|| "Restart…".to_owned());
@@ -121,6 +130,7 @@ pub fn RestartControl(
         environment,
         host,
         service_group,
+        paths,
     };
     let aria = target.title();
     view! {
@@ -178,6 +188,7 @@ fn RestartDialog(target: ActionTarget, on_close: Callback<()>) -> impl IntoView 
                 confirmation.get_untracked(),
                 tried.get_untracked(),
                 key.get_value(),
+                t.paths.join("\n"),
             )
             .await;
             busy.set(false);
@@ -201,15 +212,20 @@ fn RestartDialog(target: ActionTarget, on_close: Callback<()>) -> impl IntoView 
         }
     };
     let title = target.title();
-    let verb = if target.kind == "request_build" {
-        "Request the build"
-    } else {
-        "Restart"
+    let verb = match target.kind {
+        "request_build" => "Request the build",
+        "remove_lock_files" => "Remove them and start",
+        _ => "Restart",
     };
+    let files = target.paths.clone();
     view! {
         <div class="modal-backdrop">
             <div class="modal" role="dialog" aria-modal="true" aria-labelledby="restart-title" data-testid="restart-dialog" on:keydown=on_key>
                 <h2 id="restart-title">{title}</h2>
+                {(!files.is_empty()).then(|| view! {
+                    <p>"Exactly these files, each checked again on the host (a regular file, no symlink, held by nothing); if any fails, none is removed:"</p>
+                    <ul class="lock-paths" data-testid="lock-paths">{files.iter().map(|p| view! { <li><code>{p.clone()}</code></li> }).collect_view()}</ul>
+                })}
                 <Suspense fallback=|| view! { <p class="muted">"Reading the target's state…"</p> }>
                     {move || Suspend::new(async move {
                         match preview.await {
@@ -366,6 +382,7 @@ pub fn action_words(kind: &str, service: &str) -> String {
     match kind {
         "restart_supervisor" => "restart the Supervisor".into(),
         "restart_sentinel" => "restart the sentinel".into(),
+        "remove_lock_files" => "remove stale lock files and start the datastore".into(),
         "request_build" => format!("request a build of {service}"),
         _ => format!("restart {service}"),
     }
@@ -519,6 +536,7 @@ fn ActionDetail(p: ProgressView) -> impl IntoView {
         "request_build" => format!("Build request of {} in {}", p.service, p.environment),
         "restart_supervisor" => format!("Supervisor restart on {}", p.host),
         "restart_sentinel" => format!("Restart of the sentinel on {}", p.host),
+        "remove_lock_files" => format!("Stale lock files removed on {}", p.host),
         _ => format!("Restart of {} on {}", p.service, p.host),
     };
     let build_view = p.build.clone();

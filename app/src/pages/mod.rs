@@ -9,6 +9,7 @@ mod environments;
 mod fleet_common;
 mod fleet_pages;
 mod home;
+pub mod locks;
 pub mod logs;
 pub mod markup;
 mod sections;

@@ -76,6 +76,7 @@ pub fn ServicePage() -> impl IntoView {
                 environment,
                 host,
                 service_group,
+                paths: Vec::new(),
             }));
         }
     }
@@ -140,8 +141,12 @@ fn ServiceDetail(service: ServiceSynopsis, instances: Instances) -> impl IntoVie
         })}
         <ServiceLive data=instances package=service.package.clone()/>
         {(service.slug != "sentinel").then(|| view! { <DeployFix package=service.package.clone()/> })}
+        {(service.package == DATASTORE_PACKAGE).then(|| view! { <super::locks::LockFilesPanel/> })}
     }
 }
+
+/// The datastore's package: its page offers the stale-lock-file cleanup.
+const DATASTORE_PACKAGE: &str = "builder-datastore";
 
 /// The runbook's "Deploying code": once the fix is merged, request a new build; each
 /// environment's Supervisors then update themselves. A guarded, audited action per environment,

@@ -175,6 +175,7 @@ mod tests {
             confirmation: "live/builder-api".into(),
             tried_in_acceptance: Some(true),
             idempotency_key: "k".into(),
+            paths: Vec::new(),
         }
     }
 

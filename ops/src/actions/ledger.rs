@@ -39,6 +39,9 @@ impl ActionRecord {
                 format!("restart of the sentinel on {}", self.host)
             }
             Some(ActionKind::RequestBuild) => format!("build request of {}", self.service),
+            Some(ActionKind::RemoveLockFiles) => {
+                format!("lock-file removal on {}", self.host)
+            }
             None => format!("action `{}` on {}", self.kind, self.host),
         }
     }

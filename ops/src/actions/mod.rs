@@ -39,14 +39,19 @@ pub enum ActionKind {
     /// followed to the end and the new release watched for on the Supervisors (`builds`). The
     /// target's host is [`crate::builds::DEPOT`] and its service group the package's name.
     RequestBuild,
+    /// Removes the datastore's stale lock files that its log names (exactly those, each checked
+    /// again on the host, over SSH), then starts the service (control gateway) and waits until
+    /// it is up and healthy (`locks`).
+    RemoveLockFiles,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 4] = [
+    pub const ALL: [ActionKind; 5] = [
         ActionKind::RestartService,
         ActionKind::RestartSupervisor,
         ActionKind::RestartSentinel,
         ActionKind::RequestBuild,
+        ActionKind::RemoveLockFiles,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +60,7 @@ impl ActionKind {
             ActionKind::RestartSupervisor => "restart_supervisor",
             ActionKind::RestartSentinel => "restart_sentinel",
             ActionKind::RequestBuild => "request_build",
+            ActionKind::RemoveLockFiles => "remove_lock_files",
         }
     }
 
@@ -65,6 +71,7 @@ impl ActionKind {
             ActionKind::RestartSupervisor => "Supervisor restart on",
             ActionKind::RestartSentinel => "restart of",
             ActionKind::RequestBuild => "build request of",
+            ActionKind::RemoveLockFiles => "lock-file removal on",
         }
     }
 
@@ -136,6 +143,9 @@ pub struct ActionRequest {
     pub tried_in_acceptance: Option<bool>,
     /// Chosen by the browser once per dialog: a double click or a retried request runs once.
     pub idempotency_key: String,
+    /// For a lock-file removal: the exact files (as the page showed them from the log).
+    #[serde(default)]
+    pub paths: Vec<String>,
 }
 
 /// The `[actions]` section of the configuration.

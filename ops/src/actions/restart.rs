@@ -68,6 +68,23 @@ impl RestartService {
             "✓ {ident} is down ({:.1} s)",
             started.elapsed().as_secs_f64()
         ));
+        self.start_phase(sink, started, deadline).await
+    }
+
+    /// Only the start: `SvcStart`, then up, then healthy (after the datastore's stale lock files
+    /// are removed, the service is down and only needs starting).
+    pub async fn start_only(&self, sink: &Sink) -> Result<Restarted, String> {
+        let started = Instant::now();
+        self.start_phase(sink, started, started + self.limit).await
+    }
+
+    async fn start_phase(
+        &self,
+        sink: &Sink,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<Restarted, String> {
+        let ident = format!("{}/{}", self.origin, self.name);
         sink.step("starting");
         sink.line(format!("→ SvcStart {ident}"));
         let reply = self

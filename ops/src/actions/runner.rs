@@ -75,6 +75,35 @@ enum Plan {
     Supervisor(super::restart::RestartSupervisor),
     Sentinel(super::restart::RestartSentinel),
     Build(crate::builds::RequestBuild),
+    Locks(RemoveLocks),
+}
+
+/// The datastore's stale lock files removed over SSH, then the service started through its
+/// control gateway.
+struct RemoveLocks {
+    ssh: SshTarget,
+    options: crate::locks::LockOptions,
+    paths: Vec<String>,
+    start: RestartService,
+}
+
+impl RemoveLocks {
+    async fn run(&self, sink: &Sink) -> Result<super::restart::Restarted, String> {
+        sink.step("removing the lock files");
+        crate::locks::remove(&self.ssh, &self.options, &self.paths, sink).await?;
+        sink.line(format!("✓ {} lock file(s) removed", self.paths.len()));
+        let mut started = self
+            .start
+            .start_only(sink)
+            .await
+            .map_err(|e| format!("the lock files were removed, but the start failed: {e}"))?;
+        started.summary = format!(
+            "{} lock file(s) removed; the datastore is {}",
+            self.paths.len(),
+            started.summary
+        );
+        Ok(started)
+    }
 }
 
 impl Plan {
@@ -83,6 +112,7 @@ impl Plan {
             Plan::Service(_) => "control gateway",
             Plan::Supervisor(_) | Plan::Sentinel(_) => "ssh",
             Plan::Build(_) => "builder api",
+            Plan::Locks(_) => "ssh, then control gateway",
         }
     }
 
@@ -111,6 +141,12 @@ impl Plan {
                 "executor_address": r.api.base(),
                 "package": format!("{}/{}", r.origin, r.pkg),
             }),
+            Plan::Locks(r) => json!({
+                "executor": "ssh, then control gateway",
+                "executor_address": format!("{}@{}:{}", r.ssh.options.user, r.ssh.address, r.ssh.options.port),
+                "paths": r.paths,
+                "service_dir": r.options.service_dir,
+            }),
         }
     }
 
@@ -120,6 +156,7 @@ impl Plan {
             Plan::Supervisor(r) => r.run(sink).await,
             Plan::Sentinel(r) => r.run(sink).await,
             Plan::Build(r) => r.run(sink).await,
+            Plan::Locks(r) => r.run(sink).await,
         }
     }
 }
@@ -165,6 +202,7 @@ pub struct Actions {
     sentinel: Option<SentinelHost>,
     options: ActionsOptions,
     builds: crate::builds::BuildOptions,
+    locks: crate::locks::LockOptions,
     ctl: CtlClient,
     running: Mutex<HashMap<String, watch::Receiver<ActionProgress>>>,
 }
@@ -191,6 +229,7 @@ impl Actions {
             sentinel,
             options,
             builds: crate::builds::BuildOptions::default(),
+            locks: crate::locks::LockOptions::default(),
             ctl: CtlClient::default(),
             running: Mutex::new(HashMap::new()),
         }
@@ -204,6 +243,16 @@ impl Actions {
 
     pub fn build_options(&self) -> &crate::builds::BuildOptions {
         &self.builds
+    }
+
+    /// The `[datastore_locks]` options (the service directory, how much log is read).
+    pub fn with_locks(mut self, locks: crate::locks::LockOptions) -> Actions {
+        self.locks = locks;
+        self
+    }
+
+    pub fn lock_options(&self) -> &crate::locks::LockOptions {
+        &self.locks
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -260,7 +309,12 @@ impl Actions {
     /// The target as the fleet (or the configuration) knows it now, with its executor, as a
     /// plan to run; or the verdict that refuses it (`target`: unknown; `executor`: Onwatch
     /// cannot reach it), saying what to do.
-    fn resolve(&self, kind: ActionKind, target: &Target) -> Result<Plan, Verdict> {
+    fn resolve(
+        &self,
+        kind: ActionKind,
+        target: &Target,
+        paths: &[String],
+    ) -> Result<Plan, Verdict> {
         let unknown = |why: String| Verdict::refuse("target", why);
         let env = self.environments.get(&target.environment).ok_or_else(|| {
             unknown(format!(
@@ -365,7 +419,7 @@ impl Actions {
                 ),
             ));
         };
-        Ok(Plan::Service(RestartService {
+        let restart = RestartService {
             client: self.ctl.clone(),
             target: CtlTarget {
                 addr: format!("{}:{}", host.host.address, host.host.ctl_port),
@@ -378,7 +432,91 @@ impl Actions {
             service_group: target.service_group.clone(),
             fleet: self.fleet.clone(),
             limit: self.options.restart_timeout,
-        }))
+        };
+        if kind == ActionKind::RemoveLockFiles {
+            if target.service() != crate::locks::DATASTORE {
+                return Err(unknown(format!(
+                    "lock files are removed only for {} (asked: {})",
+                    crate::locks::DATASTORE,
+                    target.service_group
+                )));
+            }
+            let ssh = ssh_for("the datastore's lock files")?;
+            return Ok(Plan::Locks(RemoveLocks {
+                ssh: SshTarget {
+                    address: host.host.address.clone(),
+                    options: ssh.options.clone(),
+                    key: ssh.key.clone(),
+                },
+                options: self.locks.clone(),
+                paths: paths.to_vec(),
+                start: restart,
+            }));
+        }
+        Ok(Plan::Service(restart))
+    }
+
+    /// For a lock-file removal: each path plain and inside the service directory, and named by
+    /// the datastore's log now (read again over SSH): Onwatch removes only what the datastore's
+    /// own error names. One verdict, `paths`.
+    async fn paths_verdict(&self, request: &ActionRequest) -> Verdict {
+        let paths = &request.paths;
+        if paths.is_empty() || paths.len() > crate::locks::MAX_FILES {
+            return Verdict::refuse(
+                "paths",
+                format!(
+                    "name 1 to {} lock files (as the page lists them from the log), not {}",
+                    crate::locks::MAX_FILES,
+                    paths.len()
+                ),
+            );
+        }
+        for p in paths {
+            if let Err(why) = crate::locks::check_path(p, &self.locks) {
+                return Verdict::refuse("paths", why);
+            }
+        }
+        let ssh = match self.ssh_target(&request.target.environment, &request.target.host) {
+            Ok(s) => s,
+            Err(why) => return Verdict::refuse("executor", why),
+        };
+        let log = match super::ssh::command_for(
+            &ssh.options.commands.supervisor_log,
+            &request.target.host,
+        ) {
+            Ok(c) => c,
+            Err(why) => return Verdict::refuse("target", why),
+        };
+        match crate::locks::inspect(&ssh, &self.locks, &log).await {
+            Err(why) => Verdict::refuse(
+                "paths",
+                format!("the log could not be read again, so nothing is removed: {why}"),
+            ),
+            Ok(seen) => {
+                for p in paths {
+                    match seen.iter().find(|f| &f.path == p) {
+                        None => {
+                            return Verdict::refuse(
+                                "paths",
+                                format!("`{p}` is not named by the datastore's log (its last {} lines): Onwatch removes only the lock files the datastore's own error names", self.locks.log_lines),
+                            )
+                        }
+                        Some(f) => {
+                            if let Some(why) = &f.refusal {
+                                return Verdict::refuse("paths", format!("`{p}`: {why}"));
+                            }
+                        }
+                    }
+                }
+                Verdict::pass(
+                    "paths",
+                    format!(
+                        "{} file(s), each named by the datastore's log, plain, held by nothing",
+                        paths.len()
+                    ),
+                )
+            }
+        }
     }
 
     fn resolve_build(
@@ -537,7 +675,7 @@ impl Actions {
             .context_verdicts(role, target)
             .await
             .map_err(|e| e.to_string())?;
-        match self.resolve(kind, target) {
+        match self.resolve(kind, target, &[]) {
             Ok(plan) => verdicts.insert(0, Verdict::pass("executor", plan.executor())),
             Err(v) if v.guard == "target" => return Err(v.message),
             Err(v) => verdicts.insert(0, v),
@@ -549,6 +687,7 @@ impl Actions {
             confirmation: target.confirmation(ctx.production),
             tried_in_acceptance: Some(true),
             idempotency_key: String::new(),
+            paths: Vec::new(),
         };
         // Only the guards the form cannot change: role and versions (and the acceptance note).
         for v in guards::check(&probe, &ctx) {
@@ -613,7 +752,7 @@ impl Actions {
                 .iter()
                 .map(|s| (s.service_group.clone(), s.cell, s.since_ms))
                 .collect(),
-            (ActionKind::RestartService, Some(h)) => h
+            (ActionKind::RestartService | ActionKind::RemoveLockFiles, Some(h)) => h
                 .services
                 .iter()
                 .filter(|s| s.service_group == target.service_group)
@@ -659,11 +798,14 @@ impl Actions {
             self.audit_duplicate(actor, &request, &before.id).await?;
             return Ok(Submitted::Duplicate { id: before.id });
         }
-        let resolved = self.resolve(request.kind, &request.target);
+        let resolved = self.resolve(request.kind, &request.target, &request.paths);
         let mut verdicts = Vec::new();
         let (ctx, more) = self.context_verdicts(role, &request.target).await?;
         verdicts.extend(guards::check(&request, &ctx));
         verdicts.extend(more);
+        if request.kind == ActionKind::RemoveLockFiles && resolved.is_ok() {
+            verdicts.push(self.paths_verdict(&request).await);
+        }
         match &resolved {
             Ok(plan) => verdicts.push(Verdict::pass("executor", plan.executor())),
             Err(v) => verdicts.insert(0, v.clone()),

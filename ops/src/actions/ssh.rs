@@ -67,6 +67,9 @@ pub struct SshCommands {
     pub supervisor_log: String,
     /// The sentinel's log, likewise.
     pub sentinel_log: String,
+    /// Runs a short POSIX sh script of Onwatch's (`{script}`, single-quoted): the datastore's
+    /// lock files are looked at and removed this way, with root's view of `/proc`.
+    pub run_script: String,
 }
 
 impl Default for SshCommands {
@@ -77,6 +80,7 @@ impl Default for SshCommands {
             sentinel_status: "systemctl is-active sentinel".into(),
             supervisor_log: "journalctl -u hab-sup {args}".into(),
             sentinel_log: "journalctl -u sentinel {args}".into(),
+            run_script: "sudo sh -c {script}".into(),
         }
     }
 }

@@ -66,6 +66,9 @@ pub struct Config {
     /// Build requests: the origin, polling, when a job group stalls, time limits.
     #[serde(default)]
     pub builds: ops::builds::BuildOptions,
+    /// The datastore's stale lock files: its service directory, how much log is read.
+    #[serde(default)]
+    pub datastore_locks: ops::locks::LockOptions,
 }
 
 /// `[sentinel]`: the sentinel bot's host (a systemd unit, not in the fleet's inventory).
@@ -97,6 +100,7 @@ impl Default for Config {
             console: ops::console::ConsoleOptions::default(),
             logs: ops::logs::Limits::default(),
             builds: ops::builds::BuildOptions::default(),
+            datastore_locks: ops::locks::LockOptions::default(),
         }
     }
 }
@@ -148,6 +152,25 @@ fn check_logs(l: &ops::logs::Limits) -> Result<(), ConfigError> {
     }
     if l.max_secs < 60 {
         return bad("max_secs", "at least 60");
+    }
+    Ok(())
+}
+
+/// `[datastore_locks]`: a plain absolute directory (never `/`), and a log read that is bounded.
+fn check_locks(l: &ops::locks::LockOptions) -> Result<(), ConfigError> {
+    let dir = l.service_dir.trim_end_matches('/');
+    let probe = format!("{dir}/x");
+    if dir.is_empty() || ops::locks::check_path(&probe, l).is_err() || dir.split('/').count() < 3 {
+        return Err(ConfigError::key(
+            "datastore_locks.service_dir",
+            "an absolute, plain directory at least two levels deep, such as /hab/svc/builder-datastore",
+        ));
+    }
+    if !(10..=100_000).contains(&l.log_lines) {
+        return Err(ConfigError::key(
+            "datastore_locks.log_lines",
+            "10 to 100000 lines",
+        ));
     }
     Ok(())
 }
@@ -287,6 +310,7 @@ impl Config {
         check_console(&self.console)?;
         check_logs(&self.logs)?;
         check_builds(&self.builds)?;
+        check_locks(&self.datastore_locks)?;
         if let Some(s) = &self.sentinel {
             match self.environments.get(&s.environment) {
                 None => {
