@@ -789,9 +789,10 @@ pub(crate) fn ssh_through(sshd: &testkit::Sshd, sim: &FleetSim) -> ops::actions:
     let systemctl = testkit::workspace_root().join("scripts/demo-ssh/systemctl");
     let journalctl = testkit::workspace_root().join("scripts/demo-ssh/journalctl");
     let env = format!(
-        "ONWATCH_DEMO_HOST={{host}} ONWATCH_DEMO_CONTROL={} ONWATCH_DEMO_STATE={}",
+        "ONWATCH_DEMO_HOST={{host}} ONWATCH_DEMO_CONTROL={} ONWATCH_DEMO_STATE={} ONWATCH_DEMO_LOCKS_DIR={}",
         sim.control_url(),
-        sshd.dir.join("sentinel-restarted").display()
+        sshd.dir.join("sentinel-restarted").display(),
+        datastore_dir(sshd).display()
     );
     ops::actions::ssh::SshOptions {
         user: sshd.user.clone(),
@@ -806,8 +807,16 @@ pub(crate) fn ssh_through(sshd: &testkit::Sshd, sim: &FleetSim) -> ops::actions:
             sentinel_status: format!("{env} {} is-active sentinel", systemctl.display()),
             supervisor_log: format!("{env} {} -u hab-sup {{args}}", journalctl.display()),
             sentinel_log: format!("{env} {} -u sentinel {{args}}", journalctl.display()),
+            // The test's sshd runs as whoever runs the tests: no sudo.
+            run_script: "sh -c {script}".into(),
         },
     }
+}
+
+/// The datastore's service directory on the loopback host (the demo's journalctl names a stale
+/// `data/postmaster.pid` there while the datastore is stopped).
+pub(crate) fn datastore_dir(sshd: &testkit::Sshd) -> std::path::PathBuf {
+    sshd.dir.join("hab/svc/builder-datastore")
 }
 
 fn pids(sim: &FleetSim, host: &str) -> Vec<u64> {

@@ -11,10 +11,10 @@ use sqlx::{Connection, Row};
 use crate::actions::{app_with, audit_kinds, follow, refusing_guards, restart, Restart};
 use crate::helpers::{StoreKind, TestApp};
 
-const TOKEN: &str = "_onwatch-test-token-0123456789";
+pub(crate) const TOKEN: &str = "_onwatch-test-token-0123456789";
 
 /// An Onwatch on the simulated fleet whose environments may request builds with `token`.
-async fn app(
+pub(crate) async fn app(
     sim: &FleetSim,
     token: Option<&str>,
     tune: impl FnOnce(&mut server::config::Config),
@@ -43,14 +43,14 @@ fn build<'a>(env: &'a str, pkg: &'a str, confirmation: &'a str) -> Restart<'a> {
     }
 }
 
-fn started(answer: &serde_json::Value) -> String {
+pub(crate) fn started(answer: &serde_json::Value) -> String {
     answer["Started"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("not started: {answer}"))
         .to_owned()
 }
 
-fn output(p: &serde_json::Value) -> String {
+pub(crate) fn output(p: &serde_json::Value) -> String {
     p["lines"]
         .as_array()
         .map(|l| {

@@ -14,6 +14,7 @@ mod fake_github;
 mod fleet;
 mod health;
 mod helpers;
+mod locks;
 mod logs;
 mod pages;
 mod shutdown;
