@@ -54,7 +54,10 @@ fi
 if (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null; then
   SSH_NOTE="ssh $(id -un)@127.0.0.1 -p $SSH_PORT (host key in data/demo-ssh/known_hosts)"
   # Which simulated host a command stands for travels in its template ({host}).
-  journal="ONWATCH_DEMO_HOST={host} ONWATCH_DEMO_CONTROL=http://127.0.0.1:3100 $ROOT/scripts/demo-ssh/journalctl"
+  # The demo datastore's service directory (its stale lock files are made here, see below).
+  LOCKS_DIR="$ROOT/data/demo-hab/svc/builder-datastore"
+  mkdir -p "$LOCKS_DIR/data"
+  journal="ONWATCH_DEMO_HOST={host} ONWATCH_DEMO_CONTROL=http://127.0.0.1:3100 ONWATCH_DEMO_LOCKS_DIR=$LOCKS_DIR $ROOT/scripts/demo-ssh/journalctl"
   tool="ONWATCH_DEMO_HOST={host} ONWATCH_DEMO_CONTROL=http://127.0.0.1:3100 ONWATCH_DEMO_STATE=$ROOT/data/demo-sentinel $ROOT/scripts/demo-ssh/systemctl"
   for env in live acceptance; do
     cat >> data/demo.toml <<TOML
@@ -72,8 +75,20 @@ restart_sentinel = "$tool restart sentinel"
 sentinel_status = "$tool is-active sentinel"
 supervisor_log = "$journal -u hab-sup {args}"
 sentinel_log = "$journal -u sentinel {args}"
+# The loopback host runs as you: no sudo for the lock-file checks.
+run_script = "sh -c {script}"
 TOML
   done
+  # Onwatch takes only a plain path (it reaches a remote shell); a checkout whose path has
+  # spaces keeps the default, and the datastore page says the log names nothing there.
+  if [[ "$LOCKS_DIR" =~ ^[A-Za-z0-9/._+:-]+$ ]]; then
+    cat >> data/demo.toml <<TOML
+
+# The datastore's stale lock files: the demo's datastore lives under data/demo-hab.
+[datastore_locks]
+service_dir = "$LOCKS_DIR"
+TOML
+  fi
   cat >> data/demo.toml <<TOML
 
 # The sentinel bot's host (bots.habitat.sh in production), here the loopback SSH host.
@@ -128,6 +143,8 @@ echo "Fleet faults:   curl -X POST http://127.0.0.1:3100/faults -d '{\"host\":\"
 echo "                (a wedged service is critical until restarted: try its Restart… button)"
 echo "Build faults:   curl -X POST http://127.0.0.1:3100/builds -d '{\"environment\":\"acceptance\",\"fault\":\"stall\"}'"
 echo "                (the next build request stalls: its page names the scheduler; \"clear\" lifts it)"
+echo "Stale lock:     curl -X POST http://127.0.0.1:3100/faults -d '{\"host\":\"builder-datastore-live-1\",\"fault\":\"stopped\",\"service\":\"builder-datastore\"}'"
+echo "                echo 4194301 > data/demo-hab/svc/builder-datastore/data/postmaster.pid   (then /services/datastore)"
 echo "SSH host:       $SSH_NOTE"
 echo "Datastore:      $DS_NOTE"
 echo

@@ -450,9 +450,18 @@ export async function startSshd(sim) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const user = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
-  const env = `ONWATCH_DEMO_HOST={host} ONWATCH_DEMO_CONTROL=${sim.controlUrl}`;
+  // The datastore's service directory on this host: its journalctl names a stale
+  // data/postmaster.pid there while the datastore is stopped.
+  const locksDir = path.join(dir, 'hab', 'svc', 'builder-datastore');
+  mkdirSync(path.join(locksDir, 'data'), { recursive: true });
+  const env = `ONWATCH_DEMO_HOST={host} ONWATCH_DEMO_CONTROL=${sim.controlUrl} ONWATCH_DEMO_LOCKS_DIR=${locksDir}`;
   const journal = `${env} ${path.join(root, 'scripts', 'demo-ssh', 'journalctl')}`;
   return {
+    locksDir,
+    /** `[datastore_locks]` pointed at this host's datastore directory. */
+    locksConfig() {
+      return ['[datastore_locks]', `service_dir = ${JSON.stringify(locksDir)}`, ''].join('\n');
+    },
     configFor(name) {
       return [
         `[environments.${name}.ssh]`, `user = ${JSON.stringify(user)}`, `port = ${port}`,
@@ -460,7 +469,9 @@ export async function startSshd(sim) {
         `known_hosts_file = ${JSON.stringify(path.join(dir, 'known_hosts'))}`,
         `[environments.${name}.ssh.commands]`,
         `supervisor_log = ${JSON.stringify(`${journal} -u hab-sup {args}`)}`,
-        `sentinel_log = ${JSON.stringify(`${journal} -u sentinel {args}`)}`, '',
+        `sentinel_log = ${JSON.stringify(`${journal} -u sentinel {args}`)}`,
+        // The loopback sshd runs as whoever runs the tests: no sudo.
+        'run_script = "sh -c {script}"', '',
       ].join('\n');
     },
     stop() { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); },

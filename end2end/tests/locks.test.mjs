@@ -1,0 +1,74 @@
+// The runbook's stale lock files, from the datastore's service page: the datastore is stopped
+// and its log names a stale postmaster.pid (a real sshd, whose journalctl says what postgres
+// says); the page lists it with size, owner and age; the guarded removal (production: reason,
+// acceptance question, typed confirmation) removes exactly it and starts the datastore.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import {
+  startServer, startSim, startSshd, launchBrowser, watchProblems, devSignIn, waitForHydration, screenshotPath,
+} from '../lib/harness.mjs';
+
+let sim, sshd, server, browser;
+
+before(async () => {
+  sim = await startSim();
+  sshd = await startSshd(sim);
+  const config = sim.actionsConfig();
+  writeFileSync(config, readFileSync(config, 'utf8') + '\n' + sshd.configFor('live') + '\n' + sshd.locksConfig());
+  server = await startServer({
+    args: ['--config', config],
+    env: { ONWATCH_INVENTORY__SOURCE: 'static', ONWATCH_INVENTORY__FLEET_FILE: sim.fleetFile },
+  });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  sshd?.stop();
+  await sim?.stop();
+});
+
+test('a stale postmaster.pid named by the log is removed and the datastore started', async () => {
+  const page = await browser.context.newPage();
+  const problems = watchProblems(page);
+  const pidFile = path.join(sshd.locksDir, 'data', 'postmaster.pid');
+  writeFileSync(pidFile, '4194301\n');
+  await sim.fault({ host: 'builder-datastore-live-1', fault: 'stopped', service: 'builder-datastore' });
+  await devSignIn(page, server.url, { name: 'lock-responder', role: 'responder', next: '/services/datastore' });
+  await waitForHydration(page);
+
+  const panel = page.getByTestId('lock-files');
+  await panel.getByTestId('locks-look').click();
+  const host = panel.locator('.lock-host[data-host="builder-datastore-live-1"]');
+  const row = host.locator(`tr[data-path="${pidFile}"]`);
+  await row.waitFor();
+  assert.equal(await row.getByTestId('lock-verdict').innerText(), 'yes');
+  assert.match(await row.innerText(), /8 B/);
+  assert.match(await row.innerText(), /lock file "postmaster\.pid" already exists/);
+  // Where nothing is stale, it says so.
+  await panel.locator('.lock-host[data-host="builder-datastore-acceptance-1"]').getByTestId('locks-error').or(
+    panel.locator('.lock-host[data-host="builder-datastore-acceptance-1"]').getByTestId('locks-clean')).first().waitFor();
+  await page.screenshot({ path: screenshotPath('locks-found'), fullPage: true });
+
+  await host.locator('[data-kind="remove_lock_files"]').click();
+  const dialog = page.getByTestId('restart-dialog');
+  await dialog.getByTestId('restart-preview').waitFor();
+  assert.equal(await dialog.getByTestId('lock-paths').innerText(), pidFile);
+  await dialog.getByTestId('restart-reason').fill('the datastore will not start: stale postmaster.pid');
+  await dialog.locator('input[name="tried"][value="no"]').check();
+  await dialog.getByTestId('restart-confirm').fill('live/builder-datastore');
+  await Promise.all([
+    page.waitForURL((u) => u.pathname.startsWith('/actions/')),
+    dialog.getByTestId('restart-submit').click(),
+  ]);
+  await page.getByTestId('action-state').filter({ hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
+  assert.match(await page.getByTestId('action-summary').innerText(), /^1 lock file\(s\) removed; the datastore is healthy again/);
+  assert.match(await page.getByTestId('action-output').innerText(), new RegExp(`removed ${pidFile.replace(/[.]/g, '\\.')}`));
+  assert.equal(existsSync(pidFile), false);
+  await page.screenshot({ path: screenshotPath('locks-removed'), fullPage: true });
+  assert.deepEqual(await problems.list(), []);
+  await page.close();
+});
