@@ -158,6 +158,7 @@ async fn restart_split(store: Store, sim: &FleetSim, dir: &std::path::Path) {
         production: false,
         ctl_secret: Some("demo-ctl-secret".to_owned().into()),
         ssh: None,
+        builder: None,
     };
     let actions = Arc::new(Actions::new(
         store.clone(),

@@ -147,11 +147,8 @@ pub struct LockFile {
     pub refusal: Option<String>,
 }
 
-/// What the host's checks of one file found: the script below prints one line per file:
-/// `F<TAB>path<TAB>kind<TAB>size<TAB>owner<TAB>mtime<TAB>now<TAB>held`.
-fn parse_report(
-    out: &[String],
-) -> Vec<(
+/// One file as the host reported it: path, kind, size, owner, mtime, now, what holds it.
+type Report = (
     String,
     String,
     Option<u64>,
@@ -159,7 +156,11 @@ fn parse_report(
     Option<i64>,
     Option<i64>,
     Option<String>,
-)> {
+);
+
+/// What the host's checks of one file found: the script below prints one line per file:
+/// `F<TAB>path<TAB>kind<TAB>size<TAB>owner<TAB>mtime<TAB>now<TAB>held`.
+fn parse_report(out: &[String]) -> Vec<Report> {
     out.iter()
         .filter_map(|l| l.strip_prefix("F\t"))
         .filter_map(|l| {

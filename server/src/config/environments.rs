@@ -117,6 +117,12 @@ pub(super) fn check(
         }
         if let Some(ssh) = &env.ssh {
             let key = format!("environments.{name}.ssh");
+            if !ssh.commands.run_script.contains("{script}") {
+                return Err(ConfigError::key(
+                    &format!("{key}.commands.run_script"),
+                    "must hold {script}, where Onwatch puts its (single-quoted) script: the default is `sudo sh -c {script}`",
+                ));
+            }
             if ssh.key_file.as_os_str().is_empty() || ssh.known_hosts_file.as_os_str().is_empty() {
                 return Err(ConfigError::key(
                     &key,
