@@ -549,8 +549,16 @@ async fn builder_api_probe_follows_the_api_service() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+    // A package no Supervisor of the environment runs is no project of this Builder.
     let res = http
         .post(format!("{base}/v1/depot/pkgs/schedule/core/nginx"))
+        .bearer_auth("_tok")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = http
+        .post(format!("{base}/v1/depot/pkgs/schedule/habitat/builder-api"))
         .bearer_auth("_tok")
         .send()
         .await
@@ -558,6 +566,20 @@ async fn builder_api_probe_follows_the_api_service() {
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["state"], "Pending");
+    assert_eq!(body["projects"][0]["state"], "NotStarted");
+    let group = body["id"].as_str().unwrap();
+    let res = http
+        .get(format!("{base}/v1/depot/pkgs/schedule/{group}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = http
+        .get(format!("{base}/v1/depot/pkgs/schedule/12345"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
 }
 
 #[tokio::test]

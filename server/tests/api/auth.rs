@@ -105,9 +105,10 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
             StatusCode::OK,
         ),
         "/api/admin/audit/export" => get("/api/admin/audit/export?format=csv", StatusCode::OK),
-        "/api/read/actions" | "/api/admin/audit-verify" | "/api/read/sentinel" => {
-            post(pattern, &[])
-        }
+        "/api/read/actions"
+        | "/api/admin/audit-verify"
+        | "/api/read/sentinel"
+        | "/api/read/datastore-locks" => post(pattern, &[]),
         "/api/read/audit" => post(pattern, &[("query[who]", "")]),
         "/api/read/action" => post(pattern, &[("id", "no-such-action")]),
         "/api/read/actions-for" => post(
