@@ -1,5 +1,6 @@
-//! Host logs as server-sent events: `line` (a journal line as JSON), `dropped` (how many lines
-//! the bounds dropped), `ended` (why the watch is over). A watch that cannot open answers with
+//! Host logs as server-sent events: `lines` (the journal lines waiting, as a JSON array: one
+//! event per line cost more than the line itself, and a fast log outran the stream), `dropped`
+//! (how many lines the bounds dropped), `ended` (why the watch is over). A watch that cannot open answers with
 //! one `ended` event carrying the reason, so that the page (an EventSource, which cannot read an
 //! error's body) can say it. Closing the page drops the stream, which ends the remote
 //! `journalctl` (see `ops::logs::follow`).
@@ -24,11 +25,18 @@ pub struct LogParams {
     since: String,
 }
 
+/// The most lines in one `lines` event.
+const BATCH: usize = 1024;
+
+fn lines_event(lines: &[ops::logs::LogLine]) -> Event {
+    Event::default()
+        .event("lines")
+        .data(serde_json::to_string(lines).unwrap_or_default())
+}
+
 fn event(e: &ops::logs::LogEvent) -> Event {
     match e {
-        ops::logs::LogEvent::Line(l) => Event::default()
-            .event("line")
-            .data(serde_json::to_string(l).unwrap_or_default()),
+        ops::logs::LogEvent::Line(l) => lines_event(std::slice::from_ref(l)),
         ops::logs::LogEvent::Dropped(n) => Event::default().event("dropped").data(n.to_string()),
         ops::logs::LogEvent::Ended(why) => Event::default().event("ended").data(why.clone()),
     }
@@ -59,22 +67,44 @@ pub async fn log_events(
     let stream = match opened {
         Err(why) => stream::iter(vec![Ok(event(&ops::logs::LogEvent::Ended(why)))]).boxed(),
         Ok(watch) => stream::unfold(
-            (watch.events, stopping, false),
-            |(mut rx, stopping, done)| async move {
+            (watch.events, stopping, None::<ops::logs::LogEvent>, false),
+            |(mut rx, stopping, held, done)| async move {
                 if done {
                     return None;
                 }
-                let mut stopping_rx = stopping.clone();
-                let stop = async move {
-                    let _ = stopping_rx.wait_for(|v| *v).await;
-                };
-                let next = tokio::select! {
-                    e = rx.recv() => e,
-                    _ = stop => Some(ops::logs::LogEvent::Ended("Onwatch is restarting: reopen the log".into())),
+                let next = match held {
+                    Some(e) => Some(e),
+                    None => {
+                        let mut stopping_rx = stopping.clone();
+                        let stop = async move {
+                            let _ = stopping_rx.wait_for(|v| *v).await;
+                        };
+                        tokio::select! {
+                            e = rx.recv() => e,
+                            _ = stop => Some(ops::logs::LogEvent::Ended("Onwatch is restarting: reopen the log".into())),
+                        }
+                    }
                 };
                 let e = next?;
+                if let ops::logs::LogEvent::Line(first) = e {
+                    // The lines already waiting go in the same event; another kind of event
+                    // waits for the next turn, in order.
+                    let mut batch = vec![first];
+                    let mut held = None;
+                    while batch.len() < BATCH {
+                        match rx.try_recv() {
+                            Ok(ops::logs::LogEvent::Line(l)) => batch.push(l),
+                            Ok(other) => {
+                                held = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    return Some((Ok(lines_event(&batch)), (rx, stopping, held, false)));
+                }
                 let ended = matches!(e, ops::logs::LogEvent::Ended(_));
-                Some((Ok(event(&e)), (rx, stopping, ended)))
+                Some((Ok(event(&e)), (rx, stopping, None, ended)))
             },
         )
         .boxed(),

@@ -258,14 +258,19 @@ fn stream(
         let url = url()?;
         let source = web_sys::EventSource::new(&url).ok()?;
         let target = move || if paused.get_untracked() { held } else { shown };
+        // The server sends the lines waiting together (`lines`, a JSON array): one update each.
         let on_line =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                if let Some(Ok(l)) = ev
+                if let Some(Ok(lines)) = ev
                     .data()
                     .as_string()
-                    .map(|t| serde_json::from_str::<Line>(&t))
+                    .map(|t| serde_json::from_str::<Vec<Line>>(&t))
                 {
-                    target().update(|b| b.push(l));
+                    target().update(|b| {
+                        for l in lines {
+                            b.push(l);
+                        }
+                    });
                 }
             });
         let on_dropped =
@@ -281,7 +286,7 @@ fn stream(
                 closer.close();
                 shown.update(|b| b.ended = Some(why));
             });
-        let _ = source.add_event_listener_with_callback("line", on_line.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("lines", on_line.as_ref().unchecked_ref());
         let _ =
             source.add_event_listener_with_callback("dropped", on_dropped.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("ended", on_ended.as_ref().unchecked_ref());

@@ -46,7 +46,7 @@ async fn a_supervisor_log_follows_the_host_and_its_watch_is_audited() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     let mut seen = String::new();
-    until(&mut resp, &mut seen, "event: line").await;
+    until(&mut resp, &mut seen, "event: lines").await;
     // The Supervisor's prefix names the service that wrote the line.
     until(&mut resp, &mut seen, "\"service\":\"builder-api\"").await;
     // A fault on the host appears as a line, live.
