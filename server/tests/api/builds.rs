@@ -192,6 +192,25 @@ async fn builders_refusals_are_said_in_words() {
     assert_eq!(res.status(), 401);
 }
 
+/// Reads the action's event stream until its progress holds `needle`; what was read.
+async fn until_progress(app: &TestApp, client: &reqwest::Client, id: &str, needle: &str) -> String {
+    let mut events = client
+        .get(format!("{}/api/actions/{id}/events", app.address))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} within 10 s: {seen}"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("the stream ended before {needle:?}: {seen}"));
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_follow_backs_off_and_goes_on() {
     let sim = FleetSim::start(demo_layout(43)).await.unwrap();
@@ -206,7 +225,9 @@ async fn a_throttled_follow_backs_off_and_goes_on() {
         )
         .await,
     );
-    // The next two reads of the group are throttled; the follow waits and reads again.
+    // Once the request is accepted (the POST itself is not throttled), the next two reads of
+    // the group are throttled; the follow waits and reads again.
+    until_progress(&app, &ada, &id, "Builder accepted it").await;
     assert!(sim.build_fault(
         "acceptance",
         &BuildFault::Throttle {
@@ -243,23 +264,9 @@ async fn a_stalled_group_names_the_runbooks_suspect() {
     ] {
         assert!(sim.build_fault("acceptance", &fault));
         let id = started(&restart(&app.address, &ada, &build("acceptance", pkg, "")).await);
-        let mut events = ada
-            .get(format!("{}/api/actions/{id}/events", app.address))
-            .send()
-            .await
-            .unwrap();
         // While it runs, the page's progress carries the stall and its suspect.
-        let mut seen = String::new();
-        while !seen.contains("\"stalled\":\"") {
-            let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
-                .await
-                .expect("progress arrives")
-                .unwrap()
-                .expect("the stream goes on");
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-        }
+        let seen = until_progress(&app, &ada, &id, "\"stalled\":\"").await;
         assert!(seen.contains(suspect), "{suspect:?} not in {seen}");
-        drop(events);
         let last = follow(&app.address, &ada, &id).await;
         assert_eq!(last["state"], "failed", "{last}");
         let summary = last["summary"].as_str().unwrap();
