@@ -34,7 +34,7 @@ pub struct ActionProgress {
     pub finished_ms: Option<i64>,
     /// A build request's job group and rollout, while it runs (a plain data type of `builds`).
     #[serde(default)]
-    pub build: Option<crate::builds::BuildProgress>,
+    pub build: Option<crate::builds::progress::BuildProgress>,
 }
 
 impl ActionProgress {
@@ -198,13 +198,13 @@ impl Sink {
     }
 
     /// Updates a build request's job group and rollout (see `builds`).
-    pub fn build(&self, f: impl FnOnce(&mut crate::builds::BuildProgress)) {
+    pub fn build(&self, f: impl FnOnce(&mut crate::builds::progress::BuildProgress)) {
         self.tx
             .send_modify(|p| f(p.build.get_or_insert_with(Default::default)));
     }
 
     /// The build's progress as last shown.
-    pub fn build_progress(&self) -> Option<crate::builds::BuildProgress> {
+    pub fn build_progress(&self) -> Option<crate::builds::progress::BuildProgress> {
         self.tx.borrow().build.clone()
     }
 

@@ -18,6 +18,9 @@ use crate::actions::output::Sink;
 use crate::actions::restart::Restarted;
 use crate::fleet::FleetModel;
 
+pub mod progress;
+pub use progress::{BuildProgress, JobProject};
+
 /// The pseudo-host of a build request's target: the environment's Builder depot. A build's lock
 /// and cooldown are per package (`live/depot/builder-api`).
 pub const DEPOT: &str = "depot";
@@ -79,18 +82,6 @@ pub struct JobGroup {
     pub projects: Vec<JobProject>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobProject {
-    pub name: String,
-    /// `core/builder-api` until built, then `core/builder-api/VERSION/RELEASE`.
-    #[serde(default)]
-    pub ident: String,
-    /// NotStarted | InProgress | Success | Failure | Skipped | Canceled
-    pub state: String,
-    #[serde(default)]
-    pub job_id: String,
-}
-
 impl JobGroup {
     pub fn finished(&self) -> bool {
         matches!(self.state.as_str(), "Complete" | "Failed" | "Canceled")
@@ -114,22 +105,6 @@ impl JobGroup {
         let mut parts = p.ident.split('/').skip(2);
         Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
     }
-}
-
-/// What a person sees of a build while it runs: the job group as last read, and where the new
-/// release has landed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct BuildProgress {
-    pub group_id: String,
-    pub group_state: String,
-    pub projects: Vec<JobProject>,
-    /// The runbook's reading of a stalled group, when it stalls.
-    pub stalled: Option<String>,
-    /// `version/release` once built.
-    pub built: Option<String>,
-    /// Supervisors (host) of the environment running the package, and whether each runs the
-    /// new release.
-    pub rollout: Vec<(String, bool)>,
 }
 
 /// What went wrong talking to Builder, in words that say what to do.
