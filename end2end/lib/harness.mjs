@@ -1,7 +1,7 @@
 // Starts a real Onwatch server on a random port with a fresh SQLite store, and a headless Debian
 // Chromium driven by playwright-core. Journeys import { startServer, launchBrowser } from here.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -476,4 +476,39 @@ export async function startSshd(sim) {
     },
     stop() { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); },
   };
+}
+
+/**
+ * The set-up most journeys share: the simulated fleet, Onwatch acting on it (its actions
+ * configuration, static inventory), optionally a loopback sshd for the environments in `ssh`
+ * (and `[datastore_locks]` on it with `locks`), and a browser. `stop()` ends all of it; if a
+ * step fails, what had started is stopped before the error goes on.
+ */
+export async function startWorld({ ssh = [], locks = false } = {}) {
+  const world = { sim: null, sshd: null, server: null, browser: null };
+  world.stop = async () => {
+    await world.browser?.close();
+    await world.server?.stop();
+    world.sshd?.stop();
+    await world.sim?.stop();
+  };
+  try {
+    world.sim = await startSim();
+    const config = world.sim.actionsConfig();
+    if (ssh.length || locks) {
+      world.sshd = await startSshd(world.sim);
+      const extra = ssh.map((env) => world.sshd.configFor(env));
+      if (locks) extra.push(world.sshd.locksConfig());
+      writeFileSync(config, [readFileSync(config, 'utf8'), ...extra].join('\n'));
+    }
+    world.server = await startServer({
+      args: ['--config', config],
+      env: { ONWATCH_INVENTORY__SOURCE: 'static', ONWATCH_INVENTORY__FLEET_FILE: world.sim.fleetFile },
+    });
+    world.browser = await launchBrowser();
+    return world;
+  } catch (e) {
+    await world.stop().catch(() => {});
+    throw e;
+  }
 }

@@ -5,24 +5,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, startSim, launchBrowser, watchProblems, devSignIn, waitForHydration, screenshotPath,
+  startWorld, watchProblems, devSignIn, waitForHydration, screenshotPath,
 } from '../lib/harness.mjs';
 
-let sim, server, browser;
+let world, sim, server, browser;
 
 before(async () => {
-  sim = await startSim();
-  server = await startServer({
-    args: ['--config', sim.actionsConfig()],
-    env: { ONWATCH_INVENTORY__SOURCE: 'static', ONWATCH_INVENTORY__FLEET_FILE: sim.fleetFile },
-  });
-  browser = await launchBrowser();
+  world = await startWorld();
+  ({ sim, server, browser } = world);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  await sim?.stop();
+  await world?.stop();
 });
 
 /**

@@ -5,23 +5,19 @@
 // fleet's version moving while the pages are loaded again and again.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startSim, launchBrowser, watchProblems, devSignIn, devSessionCookie, waitForHydration } from '../lib/harness.mjs';
+import {
+  startWorld, watchProblems, devSignIn, devSessionCookie, waitForHydration,
+} from '../lib/harness.mjs';
 
-let sim, server, browser;
+let world, sim, server, browser;
 
 before(async () => {
-  sim = await startSim();
-  server = await startServer({
-    args: ['--config', sim.actionsConfig()],
-    env: { ONWATCH_INVENTORY__SOURCE: 'static', ONWATCH_INVENTORY__FLEET_FILE: sim.fleetFile },
-  });
-  browser = await launchBrowser();
+  world = await startWorld();
+  ({ sim, server, browser } = world);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  await sim?.stop();
+  await world?.stop();
 });
 
 const PAGES = ['/services/sentinel', '/services/api', '/environments/acceptance/hosts/builder-api-acceptance-1', '/'];

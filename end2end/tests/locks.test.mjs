@@ -4,31 +4,21 @@
 // acceptance question, typed confirmation) removes exactly it and starts the datastore.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import {
-  startServer, startSim, startSshd, launchBrowser, watchProblems, devSignIn, waitForHydration, screenshotPath,
+  startWorld, watchProblems, devSignIn, waitForHydration, screenshotPath,
 } from '../lib/harness.mjs';
 
-let sim, sshd, server, browser;
+let world, sim, server, browser, sshd;
 
 before(async () => {
-  sim = await startSim();
-  sshd = await startSshd(sim);
-  const config = sim.actionsConfig();
-  writeFileSync(config, readFileSync(config, 'utf8') + '\n' + sshd.configFor('live') + '\n' + sshd.locksConfig());
-  server = await startServer({
-    args: ['--config', config],
-    env: { ONWATCH_INVENTORY__SOURCE: 'static', ONWATCH_INVENTORY__FLEET_FILE: sim.fleetFile },
-  });
-  browser = await launchBrowser();
+  world = await startWorld({ ssh: ['live'], locks: true });
+  ({ sim, server, browser, sshd } = world);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  sshd?.stop();
-  await sim?.stop();
+  await world?.stop();
 });
 
 test('a stale postmaster.pid named by the log is removed and the datastore started', async () => {

@@ -3,30 +3,19 @@
 // service, filtered by text; a fault on the host appears as a line without a reload.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, readFileSync } from 'node:fs';
 import {
-  startServer, startSim, startSshd, launchBrowser, watchProblems, devSignIn, waitForHydration, screenshotPath,
+  startWorld, watchProblems, devSignIn, waitForHydration, screenshotPath,
 } from '../lib/harness.mjs';
 
-let sim, sshd, server, browser;
+let world, sim, server, browser, sshd;
 
 before(async () => {
-  sim = await startSim();
-  sshd = await startSshd(sim);
-  const config = sim.actionsConfig();
-  writeFileSync(config, readFileSync(config, 'utf8') + '\n' + sshd.configFor('acceptance'));
-  server = await startServer({
-    args: ['--config', config],
-    env: { ONWATCH_INVENTORY__SOURCE: 'static', ONWATCH_INVENTORY__FLEET_FILE: sim.fleetFile },
-  });
-  browser = await launchBrowser();
+  world = await startWorld({ ssh: ['acceptance'] });
+  ({ sim, server, browser, sshd } = world);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  sshd?.stop();
-  await sim?.stop();
+  await world?.stop();
 });
 
 test("a service's log, filtered, shows a fault as it happens", async () => {
