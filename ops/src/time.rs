@@ -37,18 +37,8 @@ pub fn utc_clock(ms: i64) -> String {
 
 /// `20261201103344`: a UTC date and time as Habitat stamps a release.
 pub fn utc_stamp(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, s) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = vocab::civil_date(ms);
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
     format!(
         "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
         s / 3600,

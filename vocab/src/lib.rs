@@ -380,6 +380,21 @@ pub fn slug_of(service: &str) -> String {
     service.trim_start_matches("builder-").to_owned()
 }
 
+/// The UTC civil date `(year, month, day)` of the epoch milliseconds `ms` (H. Hinnant's
+/// algorithm): one implementation for the pages (in the browser too) and the server.
+pub fn civil_date(ms: i64) -> (i64, i64, i64) {
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

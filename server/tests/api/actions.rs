@@ -125,6 +125,16 @@ pub(crate) async fn follow(addr: &str, client: &reqwest::Client, id: &str) -> se
     last
 }
 
+/// The audit rows of one action, as (kind, outcome), in order.
+pub(crate) async fn action_audit(app: &TestApp, id: &str) -> Vec<(String, String)> {
+    audit_kinds(app)
+        .await
+        .into_iter()
+        .filter(|(_, _, a)| a == id)
+        .map(|(k, o, _)| (k, o))
+        .collect()
+}
+
 pub(crate) async fn audit_kinds(app: &TestApp) -> Vec<(String, String, String)> {
     let mut conn = sqlx::AnyConnection::connect(&app.store_url).await.unwrap();
     sqlx::query("SELECT kind, outcome, action_id FROM audit_log ORDER BY seq")

@@ -8,7 +8,9 @@ use std::time::Duration;
 use ops::sim::{demo_layout, BuildFault, FleetSim};
 use sqlx::{Connection, Row};
 
-use crate::actions::{app_with, audit_kinds, follow, refusing_guards, restart, Restart};
+use crate::actions::{
+    action_audit, app_with, audit_kinds, follow, refusing_guards, restart, Restart,
+};
 use crate::helpers::{StoreKind, TestApp};
 
 pub(crate) const TOKEN: &str = "_onwatch-test-token-0123456789";
@@ -108,15 +110,12 @@ async fn a_build_is_followed_to_its_new_release_on_the_supervisors() {
         "{ident} is not the new release {release}"
     );
     // Audited: the intent (with the executor, not the token) before, the outcome after.
-    let kinds = audit_kinds(&app).await;
-    let mine: Vec<_> = kinds
-        .iter()
-        .filter(|(_, _, a)| *a == id)
-        .map(|(k, o, _)| (k.as_str(), o.as_str()))
-        .collect();
     assert_eq!(
-        mine,
-        [("action.intent", ""), ("action.outcome", "succeeded")]
+        action_audit(&app, &id).await,
+        [
+            ("action.intent".to_owned(), String::new()),
+            ("action.outcome".to_owned(), "succeeded".to_owned())
+        ]
     );
     let mut conn = sqlx::AnyConnection::connect(&app.store_url).await.unwrap();
     let details: Vec<String> = sqlx::query("SELECT detail FROM audit_log")

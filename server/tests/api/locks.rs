@@ -4,7 +4,7 @@
 
 use ops::sim::{demo_layout, FleetSim};
 
-use crate::actions::{audit_kinds, follow, refusing_guards};
+use crate::actions::{action_audit, audit_kinds, follow, refusing_guards};
 use crate::builds::{app, output, started, TOKEN};
 
 /// The datastore's stale lock files, end to end over a real sshd: the page's read names the
@@ -123,14 +123,12 @@ async fn stale_lock_files_named_by_the_log_are_removed_and_the_datastore_started
         .clone();
     assert_eq!(ds["process_up"], true, "{ds}");
     let kinds = audit_kinds(&app).await;
-    let mine: Vec<_> = kinds
-        .iter()
-        .filter(|(_, _, a)| *a == id)
-        .map(|(k, o, _)| (k.as_str(), o.as_str()))
-        .collect();
     assert_eq!(
-        mine,
-        [("action.intent", ""), ("action.outcome", "succeeded")]
+        action_audit(&app, &id).await,
+        [
+            ("action.intent".to_owned(), String::new()),
+            ("action.outcome".to_owned(), "succeeded".to_owned())
+        ]
     );
     assert_eq!(
         kinds
