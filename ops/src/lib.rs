@@ -27,6 +27,8 @@ pub mod inventory;
 pub mod locks;
 /// Host logs over SSH (`journalctl -f`), bounded and audited.
 pub mod logs;
+/// The onboarding checklist: items, ticks, and the checks Onwatch makes itself.
+pub mod onboarding;
 /// The on-call team: the rotation, overrides, PagerDuty, iCal feeds, handoff summaries.
 pub mod oncall;
 /// Endpoint probes in the style of Pingdom.

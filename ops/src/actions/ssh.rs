@@ -214,6 +214,103 @@ pub(crate) async fn connect(
 ) -> Result<client::Handle<impl client::Handler>, SshError> {
     let o = &target.options;
     let addr = format!("{}:{}", target.address, o.port);
+    let mut session = open(target, inactivity).await?;
+    let hash = session
+        .best_supported_rsa_hash()
+        .await
+        .map_err(|e| SshError::Session(e.to_string()))?
+        .flatten();
+    let auth = session
+        .authenticate_publickey(
+            o.user.clone(),
+            PrivateKeyWithHashAlg::new(target.key.clone(), hash),
+        )
+        .await
+        .map_err(|e| SshError::Session(e.to_string()))?;
+    if !auth.success() {
+        return Err(SshError::AuthRefused {
+            addr,
+            user: o.user.clone(),
+        });
+    }
+    Ok(session)
+}
+
+/// Whether the target's sshd would let `user` in with `public_key` (an OpenSSH public key
+/// line), asked without the private key: the publickey query without a signature (RFC 4252
+/// §7), which a server answers with PK_OK when the key is authorised. Onwatch cannot sign (it
+/// has no private key), so it stops there. `Ok(false)`: the server refused the key.
+pub async fn key_accepted(
+    target: &SshTarget,
+    user: &str,
+    public_key: &str,
+) -> Result<bool, SshError> {
+    use russh::keys::{agent::AgentIdentity, Algorithm, HashAlg, PublicKey};
+
+    /// A signer that never signs: being asked to sign means the server sent PK_OK.
+    struct Probe;
+    #[derive(Debug)]
+    enum Probed {
+        PkOk,
+        Gone,
+    }
+    impl From<russh::SendError> for Probed {
+        fn from(_: russh::SendError) -> Self {
+            Probed::Gone
+        }
+    }
+    impl russh::Signer for Probe {
+        type Error = Probed;
+        fn auth_sign(
+            &mut self,
+            _: &AgentIdentity,
+            _: Option<HashAlg>,
+            _: Vec<u8>,
+        ) -> impl std::future::Future<Output = Result<Vec<u8>, Probed>> + Send {
+            std::future::ready(Err(Probed::PkOk))
+        }
+    }
+
+    let key = PublicKey::from_openssh(public_key.trim()).map_err(|e| SshError::KeyFile {
+        path: "the declared public key".into(),
+        why: format!("not an OpenSSH public key line such as `ssh-ed25519 AAAA… you@laptop` ({e})"),
+    })?;
+    let mut session = open(target, None).await?;
+    let hash = match key.algorithm() {
+        // OpenSSH 8.8+ refuses ssh-rsa (SHA-1): ask with the SHA-2 the server names.
+        Algorithm::Rsa { .. } => match session
+            .best_supported_rsa_hash()
+            .await
+            .map_err(|e| SshError::Session(e.to_string()))?
+        {
+            Some(Some(a)) => Some(a),
+            Some(None) => None,
+            None => Some(HashAlg::Sha256),
+        },
+        _ => None,
+    };
+    let answer = session
+        .authenticate_publickey_with(user.to_owned(), key, hash, &mut Probe)
+        .await;
+    let _ = session
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
+    match answer {
+        Err(Probed::PkOk) | Ok(russh::client::AuthResult::Success) => Ok(true),
+        Ok(russh::client::AuthResult::Failure { .. }) => Ok(false),
+        Err(Probed::Gone) => Err(SshError::Session(
+            "the session closed during the key check".into(),
+        )),
+    }
+}
+
+/// Connects and checks the host key against known_hosts: a session not yet authenticated.
+async fn open(
+    target: &SshTarget,
+    inactivity: Option<Duration>,
+) -> Result<client::Handle<impl client::Handler>, SshError> {
+    let o = &target.options;
+    let addr = format!("{}:{}", target.address, o.port);
     let problem = Arc::new(Mutex::new(None));
     let checker = Checker {
         host: target.address.clone(),
@@ -230,7 +327,7 @@ pub(crate) async fn connect(
         client::connect(config, (target.address.as_str(), o.port), checker),
     )
     .await;
-    let mut session = match connected {
+    let session = match connected {
         Err(_) => {
             return Err(SshError::ConnectTimeout {
                 addr,
@@ -257,24 +354,6 @@ pub(crate) async fn connect(
         }
         Ok(Ok(s)) => s,
     };
-    let hash = session
-        .best_supported_rsa_hash()
-        .await
-        .map_err(|e| SshError::Session(e.to_string()))?
-        .flatten();
-    let auth = session
-        .authenticate_publickey(
-            o.user.clone(),
-            PrivateKeyWithHashAlg::new(target.key.clone(), hash),
-        )
-        .await
-        .map_err(|e| SshError::Session(e.to_string()))?;
-    if !auth.success() {
-        return Err(SshError::AuthRefused {
-            addr,
-            user: o.user.clone(),
-        });
-    }
     Ok(session)
 }
 

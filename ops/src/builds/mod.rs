@@ -175,11 +175,25 @@ impl BuilderApi {
             .await
     }
 
-    async fn answer(
+    /// `GET /v1/depot/origins/{origin}/users` (authenticated): the logins of the origin's
+    /// members, for the onboarding checklist. Builder answers
+    /// `{"origin_id": "…", "origin_name": "core", "members": ["ana", …]}`.
+    pub async fn origin_members(&self, origin: &str) -> Result<Vec<String>, BuilderError> {
+        #[derive(Deserialize)]
+        struct Members {
+            members: Vec<String>,
+        }
+        let url = format!("{}/v1/depot/origins/{}/users", self.base, urlencode(origin));
+        let req = self.http.get(&url).bearer_auth(self.token.expose_secret());
+        let m: Members = self.answer(req, &format!("origin {origin}")).await?;
+        Ok(m.members)
+    }
+
+    async fn answer<T: serde::de::DeserializeOwned>(
         &self,
         req: reqwest::RequestBuilder,
         what: &str,
-    ) -> Result<JobGroup, BuilderError> {
+    ) -> Result<T, BuilderError> {
         let res = req
             .send()
             .await
@@ -201,7 +215,7 @@ impl BuilderApi {
         };
         match status.as_u16() {
             200 => serde_json::from_slice(&body).map_err(|e| {
-                BuilderError::Unexpected(format!("a job group that does not parse ({e})"))
+                BuilderError::Unexpected(format!("{what}: an answer that does not parse ({e})"))
             }),
             401 => Err(BuilderError::Unauthorized(code())),
             403 => Err(BuilderError::Forbidden(code())),

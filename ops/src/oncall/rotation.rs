@@ -43,9 +43,8 @@ impl Seat {
     }
 }
 
-/// `[oncall]`: the rotation as configured.
+/// The rotation as configured (the keys of `[oncall]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RotationOptions {
     /// Logins (as people sign in: the GitHub login or the OIDC username) in rotation order.
     /// Shift k's primary is `members[k mod n]`, its secondary `members[(k + 1) mod n]`.
@@ -62,13 +61,13 @@ pub struct RotationOptions {
     pub shift_hours: u32,
 }
 
-fn default_start() -> String {
+pub(crate) fn default_start() -> String {
     "2026-01-05T09:00".into()
 }
-fn default_zone() -> String {
+pub(crate) fn default_zone() -> String {
     "UTC".into()
 }
-fn default_shift_hours() -> u32 {
+pub(crate) fn default_shift_hours() -> u32 {
     72
 }
 

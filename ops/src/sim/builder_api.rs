@@ -52,6 +52,12 @@ pub enum BuildFault {
     BuildMs {
         ms: u64,
     },
+    /// The members of an origin (`GET /v1/depot/origins/{origin}/users`); not a fault, but set
+    /// the same way. An origin never set has no members.
+    OriginMembers {
+        origin: String,
+        members: Vec<String>,
+    },
     Clear,
 }
 
@@ -69,6 +75,7 @@ struct Mode {
     throttle: u32,
     retry_after_secs: u64,
     build: Duration,
+    members: BTreeMap<String, Vec<String>>,
 }
 
 struct Group {
@@ -100,6 +107,7 @@ impl BuildDesk {
                 throttle: 0,
                 retry_after_secs: 1,
                 build: Duration::from_millis(1_500),
+                members: BTreeMap::new(),
             }),
             groups: Mutex::new(BTreeMap::new()),
         })
@@ -120,6 +128,9 @@ impl BuildDesk {
             }
             BuildFault::BuildMs { ms } => m.build = Duration::from_millis(*ms),
             BuildFault::Disconnected { package } => m.disconnected.push(package.clone()),
+            BuildFault::OriginMembers { origin, members } => {
+                m.members.insert(origin.clone(), members.clone());
+            }
             BuildFault::Clear => {
                 m.disconnected.clear();
                 m.ending = Ending::Complete;
@@ -202,6 +213,31 @@ fn next_release(after: &str) -> String {
     }
 }
 
+/// Builder's judgement of the request's token: `None` when it may proceed.
+fn refuse_token(req: &Req) -> Option<hyper::Response<http::Body>> {
+    let token = req
+        .authorization
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    match token {
+        None => Some(http::json(
+            StatusCode::UNAUTHORIZED,
+            &json!({"code": "net:auth:no-token"}),
+        )),
+        Some(t) if t.contains("expired") => Some(http::json(
+            StatusCode::UNAUTHORIZED,
+            &json!({"code": "SESSION_EXPIRED", "msg": "session expired"}),
+        )),
+        Some(t) if !t.starts_with('_') => Some(http::json(
+            StatusCode::FORBIDDEN,
+            &json!({"code": "BAD_TOKEN", "msg": "bad token"}),
+        )),
+        Some(_) => None,
+    }
+}
+
 fn respond(desk: &Arc<BuildDesk>, req: Req) -> hyper::Response<http::Body> {
     if !api_is_up(&desk.ring) {
         return http::raw(
@@ -229,6 +265,23 @@ fn respond(desk: &Arc<BuildDesk>, req: Req) -> hyper::Response<http::Body> {
     }
     match (&req.method, parts.as_slice()) {
         (&Method::GET, ["v1", "status"]) => http::empty(StatusCode::OK),
+        (&Method::GET, ["v1", "depot", "origins", origin, "users"]) => {
+            if let Some(refusal) = refuse_token(&req) {
+                return refusal;
+            }
+            let m = desk.mode.lock().unwrap_or_else(|p| p.into_inner());
+            match *origin {
+                "core" | "habitat" => http::json(
+                    StatusCode::OK,
+                    &json!({"origin_id": "730632763933204510", "origin_name": origin,
+                        "members": m.members.get(*origin).cloned().unwrap_or_default()}),
+                ),
+                _ => http::json(
+                    StatusCode::NOT_FOUND,
+                    &json!({"code": "ENTITY_NOT_FOUND", "msg": "origin not found"}),
+                ),
+            }
+        }
         (&Method::GET, ["v1", "depot", "origins", origin]) => match *origin {
             "core" => http::json(
                 StatusCode::OK,
@@ -248,32 +301,8 @@ fn respond(desk: &Arc<BuildDesk>, req: Req) -> hyper::Response<http::Body> {
             ),
         },
         (&Method::POST, ["v1", "depot", "pkgs", "schedule", origin, pkg]) => {
-            let token = req
-                .authorization
-                .as_deref()
-                .and_then(|a| a.strip_prefix("Bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty());
-            match token {
-                None => {
-                    return http::json(
-                        StatusCode::UNAUTHORIZED,
-                        &json!({"code": "net:auth:no-token"}),
-                    )
-                }
-                Some(t) if t.contains("expired") => {
-                    return http::json(
-                        StatusCode::UNAUTHORIZED,
-                        &json!({"code": "SESSION_EXPIRED", "msg": "session expired"}),
-                    )
-                }
-                Some(t) if !t.starts_with('_') => {
-                    return http::json(
-                        StatusCode::FORBIDDEN,
-                        &json!({"code": "BAD_TOKEN", "msg": "bad token"}),
-                    )
-                }
-                Some(_) => {}
+            if let Some(refusal) = refuse_token(&req) {
+                return refusal;
             }
             let connected = !desk
                 .mode

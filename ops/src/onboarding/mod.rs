@@ -1,0 +1,618 @@
+//! The runbook's "before you go on call for the first time" list, as a checklist per person.
+//!
+//! Items verify themselves where Onwatch can know: the GitHub group from what the person's
+//! sign-in showed, the `core` origin from the Builder API, SSH to production from a key check
+//! against a production host, and "knows the services" from Onwatch's own records (every
+//! service's page opened, a restart done in a non-production environment). The rest are ticked
+//! by the person. Every tick, untick, admin confirmation and reset is appended with who and
+//! when; the latest one is the item's state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::store::{Store, StoreError};
+
+/// `[onboarding]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OnboardingOptions {
+    /// The GitHub organisation (`habitat-sh`) or team (`habitat-sh/core`) the "GitHub group"
+    /// item looks for among the memberships seen at sign-in.
+    pub github_group: String,
+    /// The Builder origin of the "core origin" item.
+    pub origin: String,
+    /// The environment whose Builder API answers the origin's members (with its
+    /// `builder_token_file`), and whose hosts the SSH item tests a key against.
+    pub production_environment: String,
+    /// The login the SSH item tests the person's key for: `{login}` is the person's login.
+    pub ssh_user: String,
+}
+
+impl Default for OnboardingOptions {
+    fn default() -> Self {
+        OnboardingOptions {
+            github_group: "habitat-sh".into(),
+            origin: "core".into(),
+            production_environment: "live".into(),
+            ssh_user: "{login}".into(),
+        }
+    }
+}
+
+/// How an item is satisfied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verify {
+    Manual,
+    Github,
+    CoreOrigin,
+    Ssh,
+    Services,
+}
+
+impl Verify {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verify::Manual => "manual",
+            Verify::Github => "github",
+            Verify::CoreOrigin => "core_origin",
+            Verify::Ssh => "ssh",
+            Verify::Services => "services",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Verify> {
+        Some(match s {
+            "manual" => Verify::Manual,
+            "github" => Verify::Github,
+            "core_origin" => Verify::CoreOrigin,
+            "ssh" => Verify::Ssh,
+            "services" => Verify::Services,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    pub position: i64,
+    pub text: String,
+    pub verify: Verify,
+    pub updated_by: String,
+    pub updated_ms: i64,
+    pub retired_by: Option<String>,
+    pub retired_ms: Option<i64>,
+}
+
+/// One tick, untick, confirmation or reset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    pub item_id: String,
+    pub person: String,
+    /// `ticked`, `unticked`, `confirmed`, `reset`
+    pub mark: String,
+    pub by: String,
+    pub at_ms: i64,
+}
+
+impl Mark {
+    /// Whether this mark leaves the item done.
+    pub fn done(&self) -> bool {
+        matches!(self.mark.as_str(), "ticked" | "confirmed")
+    }
+}
+
+/// A person Onwatch has seen signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub login: String,
+    pub name: String,
+    pub provider: String,
+    pub memberships: Vec<String>,
+    pub public_key: String,
+    pub ssh_result: String,
+    pub ssh_ms: Option<i64>,
+    pub last_seen_ms: i64,
+}
+
+/// What Onwatch knows for the automatic items, gathered once for a page.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// The origin's members from the Builder API: `None` when no token is configured (the item
+    /// is then ticked by hand), `Some(Err)` when Builder could not say.
+    pub origin_members: Option<Result<BTreeSet<String>, String>>,
+    /// Whether a key check against production is set up (else the SSH item is ticked).
+    pub ssh_configured: bool,
+    /// Every service page there is (`service:api`, …).
+    pub service_pages: Vec<String>,
+}
+
+/// An item for one person: done or not, and how Onwatch knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemStatus {
+    pub item: Item,
+    pub done: bool,
+    /// "verified: …", "ticked by ana …", "not yet: …"
+    pub how: String,
+    /// Whether the person ticks it themselves (manual items, and automatic ones whose source
+    /// is not configured).
+    pub tickable: bool,
+    pub last_mark: Option<Mark>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Onboarding {
+    store: Store,
+    pub options: OnboardingOptions,
+}
+
+fn lower(s: &str) -> String {
+    s.trim().to_ascii_lowercase()
+}
+
+impl Onboarding {
+    pub fn new(store: Store, options: OnboardingOptions) -> Onboarding {
+        Onboarding { store, options }
+    }
+
+    /// The checklist's items in order; retired ones too when asked.
+    pub async fn items(&self, with_retired: bool) -> Result<Vec<Item>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, position, text, verify, updated_by, updated_ms, retired_by, retired_ms \
+             FROM onboarding_items WHERE $1 = 1 OR retired_ms IS NULL ORDER BY position, id",
+        )
+        .bind(i64::from(with_retired))
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Item {
+                    id: r.try_get(0)?,
+                    position: r.try_get(1)?,
+                    text: r.try_get(2)?,
+                    verify: Verify::parse(&r.try_get::<String, _>(3)?).unwrap_or(Verify::Manual),
+                    updated_by: r.try_get(4)?,
+                    updated_ms: r.try_get(5)?,
+                    retired_by: r.try_get(6)?,
+                    retired_ms: r.try_get(7)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    fn check_text(text: &str) -> Result<&str, String> {
+        let t = text.trim();
+        if t.is_empty() || t.chars().count() > 200 {
+            return Err("An item's text is 1 to 200 characters.".into());
+        }
+        Ok(t)
+    }
+
+    /// Adds an item at the end of the list.
+    pub async fn add(
+        &self,
+        text: &str,
+        verify: Verify,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Item, String> {
+        let text = Self::check_text(text)?;
+        let last = sqlx::query("SELECT COALESCE(MAX(position), 0) FROM onboarding_items")
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+        let position: i64 = last.try_get::<i64, _>(0).map_err(|e| e.to_string())? + 10;
+        let id = format!("i{}", &crate::auth::random_token()[..10]);
+        sqlx::query(
+            "INSERT INTO onboarding_items (id, position, text, verify, created_by, created_ms, \
+             updated_by, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $5, $6)",
+        )
+        .bind(&id)
+        .bind(position)
+        .bind(text)
+        .bind(verify.as_str())
+        .bind(by)
+        .bind(now_ms)
+        .execute(self.store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(Item {
+            id,
+            position,
+            text: text.into(),
+            verify,
+            updated_by: by.into(),
+            updated_ms: now_ms,
+            retired_by: None,
+            retired_ms: None,
+        })
+    }
+
+    /// Rewords an item; its marks stay (they name the item, not its words).
+    pub async fn reword(&self, id: &str, text: &str, by: &str, now_ms: i64) -> Result<(), String> {
+        let text = Self::check_text(text)?;
+        self.one(
+            sqlx::query(
+                "UPDATE onboarding_items SET text = $1, updated_by = $2, updated_ms = $3 WHERE id = $4",
+            )
+            .bind(text)
+            .bind(by)
+            .bind(now_ms)
+            .bind(id),
+            id,
+        )
+        .await
+    }
+
+    /// Retires an item (it leaves the checklist; who ticked it is kept) or brings it back.
+    pub async fn retire(
+        &self,
+        id: &str,
+        retire: bool,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<(), String> {
+        let q = if retire {
+            sqlx::query(
+                "UPDATE onboarding_items SET retired_by = $1, retired_ms = $2 WHERE id = $3",
+            )
+            .bind(by)
+            .bind(now_ms)
+            .bind(id)
+        } else {
+            sqlx::query(
+                "UPDATE onboarding_items SET retired_by = NULL, retired_ms = NULL, updated_by = $1, \
+                 updated_ms = $2 WHERE id = $3",
+            )
+            .bind(by)
+            .bind(now_ms)
+            .bind(id)
+        };
+        self.one(q, id).await
+    }
+
+    /// Moves an item one place up (`-1`) or down (`1`) among the live ones.
+    pub async fn shift(&self, id: &str, by_places: i64) -> Result<(), String> {
+        let items = self.items(false).await.map_err(|e| e.to_string())?;
+        let at = items
+            .iter()
+            .position(|i| i.id == id)
+            .ok_or_else(|| format!("No live item {id}."))?;
+        let to = at as i64 + by_places.signum();
+        if to < 0 || to >= items.len() as i64 {
+            return Ok(());
+        }
+        let other = &items[to as usize];
+        let me = &items[at];
+        let mut tx = self.store.pool().begin().await.map_err(|e| e.to_string())?;
+        for (item, pos) in [(me, other.position), (other, me.position)] {
+            sqlx::query("UPDATE onboarding_items SET position = $1 WHERE id = $2")
+                .bind(pos)
+                .bind(&item.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        tx.commit().await.map_err(|e| e.to_string())
+    }
+
+    async fn one<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        id: &str,
+    ) -> Result<(), String> {
+        let done = q
+            .execute(self.store.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(format!("No item {id}."))
+        }
+    }
+
+    /// Appends a mark. `ticked`/`unticked` by the person on their own tickable items;
+    /// `confirmed`/`reset` by an admin on anyone's (the caller checks the role).
+    pub async fn mark(
+        &self,
+        item_id: &str,
+        person: &str,
+        mark: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<(), String> {
+        if !matches!(mark, "ticked" | "unticked" | "confirmed" | "reset") {
+            return Err(format!(
+                "{mark:?} is not a mark (ticked, unticked, confirmed, reset)."
+            ));
+        }
+        let live = self
+            .items(false)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .any(|i| i.id == item_id);
+        if !live {
+            return Err(format!(
+                "No item {item_id} on the checklist (it may be retired)."
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO onboarding_marks (id, item_id, person, mark, by_login, at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(format!("m{}", &crate::auth::random_token()[..16]))
+        .bind(item_id)
+        .bind(lower(person))
+        .bind(mark)
+        .bind(by)
+        .bind(now_ms)
+        .execute(self.store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// The latest mark of each (person, item).
+    pub async fn latest_marks(&self) -> Result<BTreeMap<(String, String), Mark>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT item_id, person, mark, by_login, at_ms FROM onboarding_marks ORDER BY at_ms, id",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut out = BTreeMap::new();
+        for r in &rows {
+            let m = Mark {
+                item_id: r.try_get(0)?,
+                person: r.try_get(1)?,
+                mark: r.try_get(2)?,
+                by: r.try_get(3)?,
+                at_ms: r.try_get(4)?,
+            };
+            out.insert((m.person.clone(), m.item_id.clone()), m);
+        }
+        Ok(out)
+    }
+
+    /// Records that someone signed in is using Onwatch (their name and memberships as the
+    /// sign-in showed them).
+    pub async fn seen(
+        &self,
+        login: &str,
+        name: &str,
+        provider: &str,
+        memberships: &[String],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let m = serde_json::to_string(memberships).unwrap_or_else(|_| "[]".into());
+        let updated = sqlx::query(
+            "UPDATE onboarding_people SET name = $1, provider = $2, memberships = $3, last_seen_ms = $4 \
+             WHERE login = $5",
+        )
+        .bind(name)
+        .bind(provider)
+        .bind(&m)
+        .bind(now_ms)
+        .bind(lower(login))
+        .execute(self.store.pool())
+        .await?;
+        if updated.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO onboarding_people (login, name, provider, memberships, last_seen_ms) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (login) DO NOTHING",
+            )
+            .bind(lower(login))
+            .bind(name)
+            .bind(provider)
+            .bind(&m)
+            .bind(now_ms)
+            .execute(self.store.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn people(&self) -> Result<Vec<Person>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT login, name, provider, memberships, public_key, ssh_result, ssh_ms, last_seen_ms \
+             FROM onboarding_people ORDER BY login",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let m: String = r.try_get(3)?;
+                Ok(Person {
+                    login: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    provider: r.try_get(2)?,
+                    memberships: serde_json::from_str(&m).unwrap_or_default(),
+                    public_key: r.try_get(4)?,
+                    ssh_result: r.try_get(5)?,
+                    ssh_ms: r.try_get(6)?,
+                    last_seen_ms: r.try_get(7)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Keeps the person's declared public key and the result of testing it.
+    pub async fn set_key(
+        &self,
+        login: &str,
+        key: &str,
+        result: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE onboarding_people SET public_key = $1, ssh_result = $2, ssh_ms = $3 WHERE login = $4",
+        )
+        .bind(key.trim())
+        .bind(result)
+        .bind(now_ms)
+        .bind(lower(login))
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records the first time `login` opened `page` (`service:api`). Idempotent.
+    pub async fn viewed(&self, login: &str, page: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO page_views (login, page, first_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (login, page) DO NOTHING",
+        )
+        .bind(lower(login))
+        .bind(page)
+        .bind(now_ms)
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Each person's viewed pages.
+    pub async fn views(&self) -> Result<BTreeMap<String, BTreeSet<String>>, StoreError> {
+        let rows = sqlx::query("SELECT login, page FROM page_views")
+            .fetch_all(self.store.pool())
+            .await?;
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for r in &rows {
+            out.entry(r.try_get(0)?).or_default().insert(r.try_get(1)?);
+        }
+        Ok(out)
+    }
+
+    /// Each person's first successful service restart outside production (the actions table,
+    /// which the audit log backs): action id and when.
+    pub async fn practice_restarts(
+        &self,
+        non_production: &[String],
+    ) -> Result<BTreeMap<String, (String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT actor_name, environment, id, requested_ms FROM actions \
+             WHERE kind = 'restart_service' AND state = 'succeeded' ORDER BY requested_ms",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut out = BTreeMap::new();
+        for r in &rows {
+            let env: String = r.try_get(1)?;
+            if non_production.contains(&env) {
+                out.entry(lower(&r.try_get::<String, _>(0)?))
+                    .or_insert((r.try_get(2)?, r.try_get(3)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One person's checklist.
+    #[allow(clippy::too_many_arguments)]
+    pub fn status(
+        &self,
+        items: &[Item],
+        person: &str,
+        who: Option<&Person>,
+        marks: &BTreeMap<(String, String), Mark>,
+        views: Option<&BTreeSet<String>>,
+        restart: Option<&(String, i64)>,
+        facts: &Facts,
+    ) -> Vec<ItemStatus> {
+        let person = lower(person);
+        items
+            .iter()
+            .map(|item| {
+                let last_mark = marks.get(&(person.clone(), item.id.clone())).cloned();
+                // An automatic check: Some((done, how)) when its source is configured.
+                let auto: Option<(bool, String)> = match item.verify {
+                    Verify::Manual => None,
+                    Verify::Github => Some(match who {
+                        None => (false, "not yet: Onwatch has not seen this person sign in".into()),
+                        Some(p) => {
+                            let g = lower(&self.options.github_group);
+                            let hit = p.memberships.iter().any(|m| {
+                                let m = lower(m);
+                                m == g || (!g.contains('/') && m.starts_with(&format!("{g}/")))
+                            });
+                            if hit {
+                                (true, format!("verified: the {} sign-in shows {}", p.provider, self.options.github_group))
+                            } else {
+                                (false, format!(
+                                    "not yet: the last sign-in ({}) did not show {}; ask an owner to add you, then sign in again",
+                                    p.provider, self.options.github_group
+                                ))
+                            }
+                        }
+                    }),
+                    Verify::CoreOrigin => match &facts.origin_members {
+                        None => None,
+                        Some(Ok(members)) => Some(if members.contains(&person) {
+                            (true, format!("verified: Builder lists {person} in the {} origin", self.options.origin))
+                        } else {
+                            (false, format!(
+                                "not yet: Builder does not list {person} in the {} origin; ask an origin owner to invite you",
+                                self.options.origin
+                            ))
+                        }),
+                        Some(Err(e)) => Some((false, format!("cannot check now: {e}"))),
+                    },
+                    Verify::Ssh => {
+                        if facts.ssh_configured {
+                            Some(match who {
+                                Some(p) if p.ssh_result == "accepted" => (true, format!(
+                                    "verified: production accepted the key you declared ({})",
+                                    p.ssh_ms.map(crate::time::utc_stamp).unwrap_or_default()
+                                )),
+                                Some(p) if !p.public_key.is_empty() => {
+                                    (false, format!("not yet: {}", p.ssh_result))
+                                }
+                                _ => (false, "not yet: declare your public key below and Onwatch will test it against production".into()),
+                            })
+                        } else {
+                            None
+                        }
+                    }
+                    Verify::Services => {
+                        let seen = views.cloned().unwrap_or_default();
+                        let missing: Vec<&str> = facts
+                            .service_pages
+                            .iter()
+                            .filter(|p| !seen.contains(*p))
+                            .map(|p| p.trim_start_matches("service:"))
+                            .collect();
+                        Some(match (missing.is_empty(), restart) {
+                            (true, Some((id, at))) => (true, format!(
+                                "verified: opened every service's page, and restarted a service in acceptance ({id}, {})",
+                                crate::time::utc_stamp(*at)
+                            )),
+                            (false, _) => (false, format!("not yet: open the pages of {}", missing.join(", "))),
+                            (true, None) => (false, "not yet: every page opened; now restart a service in acceptance".into()),
+                        })
+                    }
+                };
+                let by_mark = |m: &Mark| {
+                    format!("{} by {} ({})", m.mark, m.by, crate::time::utc_stamp(m.at_ms))
+                };
+                let (done, how) = match (&auto, &last_mark) {
+                    // An admin's confirmation or reset has the last word over a check.
+                    (_, Some(m)) if m.mark == "confirmed" => (true, by_mark(m)),
+                    (Some((ok, how)), _) => (*ok, how.clone()),
+                    (None, Some(m)) => (m.done(), by_mark(m)),
+                    (None, None) => (false, "not yet ticked".into()),
+                };
+                ItemStatus {
+                    item: item.clone(),
+                    done,
+                    how,
+                    tickable: auto.is_none(),
+                    last_mark,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,350 @@
+//! iCal feeds of the rotation: one for the team, one per person, each behind a secret URL that
+//! its owner (or an admin) can revoke. Only the token's SHA-256 is stored.
+//!
+//! The calendar is RFC 5545: CRLF line ends, lines folded at 75 octets, text escaped, times in
+//! UTC (so a calendar in any zone shows the real instants, across daylight-saving changes).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::rotation::{timeline, Cover, Rotation, Seat};
+use crate::store::{Store, StoreError};
+
+/// A feed as listed to its owner: never its token (shown once, when it is made).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feed {
+    pub id: String,
+    /// `team`, or the login whose shifts it lists.
+    pub scope: String,
+    pub created_by: String,
+    pub created_ms: i64,
+    pub revoked_by: Option<String>,
+    pub revoked_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Feeds {
+    store: Store,
+}
+
+fn digest(token: &str) -> String {
+    let d = Sha256::digest(token.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Feeds {
+    pub fn new(store: Store) -> Feeds {
+        Feeds { store }
+    }
+
+    /// Makes a feed and returns it with its token (the only time the token is seen).
+    pub async fn create(
+        &self,
+        scope: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<(Feed, String), StoreError> {
+        let token = crate::auth::random_token();
+        let id = format!("f{}", &crate::auth::random_token()[..12]);
+        sqlx::query(
+            "INSERT INTO oncall_feeds (id, token_sha256, scope, created_by, created_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(digest(&token))
+        .bind(scope)
+        .bind(by)
+        .bind(now_ms)
+        .execute(self.store.pool())
+        .await?;
+        Ok((
+            Feed {
+                id,
+                scope: scope.into(),
+                created_by: by.into(),
+                created_ms: now_ms,
+                revoked_by: None,
+                revoked_ms: None,
+            },
+            token,
+        ))
+    }
+
+    /// The scope of the feed with this token, if it exists and is not revoked.
+    pub async fn scope_of(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT scope FROM oncall_feeds WHERE token_sha256 = $1 AND revoked_ms IS NULL",
+        )
+        .bind(digest(token))
+        .fetch_optional(self.store.pool())
+        .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
+    }
+
+    /// The feeds someone made (an admin sees all of them).
+    pub async fn list(&self, by: Option<&str>) -> Result<Vec<Feed>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, scope, created_by, created_ms, revoked_by, revoked_ms FROM oncall_feeds \
+             WHERE $1 = '' OR created_by = $1 ORDER BY created_ms DESC",
+        )
+        .bind(by.unwrap_or(""))
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Feed {
+                    id: r.try_get(0)?,
+                    scope: r.try_get(1)?,
+                    created_by: r.try_get(2)?,
+                    created_ms: r.try_get(3)?,
+                    revoked_by: r.try_get(4)?,
+                    revoked_ms: r.try_get(5)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Revokes a feed: its URL answers 404 from now on. Its maker or an admin may.
+    pub async fn revoke(
+        &self,
+        id: &str,
+        by: &str,
+        is_admin: bool,
+        now_ms: i64,
+    ) -> Result<(), String> {
+        let done = sqlx::query(
+            "UPDATE oncall_feeds SET revoked_by = $1, revoked_ms = $2 \
+             WHERE id = $3 AND revoked_ms IS NULL AND (created_by = $1 OR $4 = 1)",
+        )
+        .bind(by)
+        .bind(now_ms)
+        .bind(id)
+        .bind(i64::from(is_admin))
+        .execute(self.store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(format!(
+                "No feed {id} of yours that is still live (it may be revoked already)."
+            ))
+        }
+    }
+}
+
+/// The calendar of `[from_ms, to_ms)`: every seat's stretches for the team (`person: None`), or
+/// the stretches `person` holds. `stamp_ms` is the DTSTAMP (when the feed was read).
+pub fn calendar(
+    rotation: &Rotation,
+    covers: &[Cover],
+    person: Option<&str>,
+    from_ms: i64,
+    to_ms: i64,
+    stamp_ms: i64,
+) -> String {
+    let mut out = String::new();
+    let mut line = |s: &str| fold(&mut out, s);
+    line("BEGIN:VCALENDAR");
+    line("VERSION:2.0");
+    line("PRODID:-//Onwatch//On-call rotation//EN");
+    line("CALSCALE:GREGORIAN");
+    line("METHOD:PUBLISH");
+    let name = match person {
+        Some(p) => format!("On call: {p}"),
+        None => "On call: the team".to_owned(),
+    };
+    line(&format!("X-WR-CALNAME:{}", escape(&name)));
+    for seat in [Seat::Primary, Seat::Secondary] {
+        // Stretches of one holder in one seat, merged across segments.
+        let mut runs: Vec<(i64, i64, String, bool, i64)> = Vec::new();
+        for seg in timeline(rotation, covers, from_ms, to_ms) {
+            let who = seg.holder(seat).to_owned();
+            let covered = match seat {
+                Seat::Primary => seg.primary_covered,
+                Seat::Secondary => seg.secondary_covered,
+            };
+            match runs.last_mut() {
+                Some(r) if r.2 == who && r.1 == seg.start_ms && r.3 == covered => r.1 = seg.end_ms,
+                _ => runs.push((seg.start_ms, seg.end_ms, who, covered, seg.shift_index)),
+            }
+        }
+        for (start, end, who, covered, shift) in runs {
+            if let Some(p) = person {
+                if !who.eq_ignore_ascii_case(p) {
+                    continue;
+                }
+            }
+            line("BEGIN:VEVENT");
+            line(&format!(
+                "UID:{}-{shift}-{start}-{}@onwatch",
+                seat.as_str(),
+                who.to_ascii_lowercase()
+            ));
+            line(&format!("DTSTAMP:{}", ical_time(stamp_ms)));
+            line(&format!("DTSTART:{}", ical_time(start)));
+            line(&format!("DTEND:{}", ical_time(end)));
+            line(&format!(
+                "SUMMARY:{}",
+                escape(&format!(
+                    "On call ({}): {who}{}",
+                    seat.as_str(),
+                    if covered { ", covering" } else { "" }
+                ))
+            ));
+            let mut desc = format!(
+                "{} from {} to {} ({} real hours).",
+                who,
+                rotation.local(start),
+                rotation.local(end),
+                (end - start) / 3_600_000
+            );
+            if let Some(note) = rotation.clock_change(start, end) {
+                desc.push_str(&format!(" Note: {note}."));
+            }
+            line(&format!("DESCRIPTION:{}", escape(&desc)));
+            line("TRANSP:TRANSPARENT");
+            line("END:VEVENT");
+        }
+    }
+    line("END:VCALENDAR");
+    out
+}
+
+/// `20261102T170000Z`
+fn ical_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y%m%dT%H%M%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// RFC 5545 §3.3.11 TEXT: backslash, semicolon, comma and newline escaped.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// RFC 5545 §3.1: lines of at most 75 octets, continued with CRLF and one space, never cutting
+/// a UTF-8 character.
+fn fold(out: &mut String, line: &str) {
+    let mut width = 0;
+    for c in line.chars() {
+        let n = c.len_utf8();
+        if width + n > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += n;
+    }
+    out.push_str("\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oncall::rotation::RotationOptions;
+
+    fn parse(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+        let reader = ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()));
+        let mut events = Vec::new();
+        for cal in reader {
+            let cal = cal.expect("the feed parses as iCalendar");
+            for e in cal.events {
+                events.push(
+                    e.properties
+                        .into_iter()
+                        .map(|p| (p.name, p.value.unwrap_or_default()))
+                        .collect(),
+                );
+            }
+        }
+        events
+    }
+
+    fn berlin() -> Rotation {
+        Rotation::new(&RotationOptions {
+            members: vec!["ana".into(), "bo".into(), "cy, the third".into()],
+            start: "2026-10-20T09:00".into(),
+            time_zone: "Europe/Berlin".into(),
+            shift_hours: 72,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_team_feed_parses_and_holds_every_seat_of_every_shift() {
+        let r = berlin();
+        let from = r.shift(0).start_ms;
+        let to = r.shift(3).start_ms;
+        let text = calendar(&r, &[], None, from, to, from);
+        assert!(text.lines().all(|l| l.len() <= 76), "folded at 75 octets");
+        let events = parse(&text);
+        assert_eq!(events.len(), 6, "3 shifts × 2 seats");
+        let first = events
+            .iter()
+            .find(|e| e["SUMMARY"] == "On call (primary): ana")
+            .unwrap();
+        assert_eq!(first["DTSTART"], "20261020T070000Z");
+        assert_eq!(first["DTEND"], "20261023T070000Z");
+        // Shift 1 spans Berlin's fall-back (25 Oct): 72 real hours, and the description says
+        // the wall clock ends an hour earlier.
+        let bo = events
+            .iter()
+            .find(|e| e["SUMMARY"] == "On call (primary): bo")
+            .unwrap();
+        assert_eq!(bo["DTSTART"], "20261023T070000Z");
+        assert_eq!(bo["DTEND"], "20261026T070000Z");
+        assert!(
+            bo["DESCRIPTION"].contains("local clocks go back 1 h"),
+            "{:?}",
+            bo
+        );
+        // An escaped comma reads back as a comma.
+        assert!(events
+            .iter()
+            .any(|e| e["SUMMARY"] == "On call (secondary): cy\\, the third"
+                || e["SUMMARY"] == "On call (secondary): cy, the third"));
+    }
+
+    #[test]
+    fn a_persons_feed_holds_only_their_time_with_covers_applied() {
+        let r = berlin();
+        let s0 = r.shift(0);
+        let cover = Cover {
+            seat: Seat::Primary,
+            start_ms: s0.start_ms + 3_600_000,
+            end_ms: s0.start_ms + 5 * 3_600_000,
+            covered: "ana".into(),
+            covering: "cy, the third".into(),
+        };
+        let text = calendar(
+            &r,
+            &[cover],
+            Some("ana"),
+            s0.start_ms,
+            s0.end_ms,
+            s0.start_ms,
+        );
+        let events = parse(&text);
+        // Ana's primary seat is cut in two around the cover; nothing else of hers is in shift 0.
+        let starts: Vec<&str> = events.iter().map(|e| e["DTSTART"].as_str()).collect();
+        assert_eq!(starts, ["20261020T070000Z", "20261020T120000Z"]);
+        assert!(events.iter().all(|e| e["SUMMARY"].ends_with("ana")));
+    }
+}

@@ -1,0 +1,332 @@
+//! The handoff summary at each shift boundary, for the outgoing and the incoming engineers:
+//! generated from Onwatch's own records (the actions table, the service history, the fleet as it
+//! is), kept when the shift ends, annotated by the outgoing engineer and acknowledged by the
+//! incoming one.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::store::{Store, StoreError};
+
+/// An action taken during the shift (from the actions table, which the audit log backs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionLine {
+    pub id: String,
+    pub kind: String,
+    pub environment: String,
+    pub host: String,
+    pub service: String,
+    pub actor: String,
+    pub state: String,
+    pub summary: String,
+    pub requested_ms: i64,
+}
+
+/// A service (or Supervisor) that went bad during the shift, and whether it came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmLine {
+    pub environment: String,
+    pub host: String,
+    /// `''` for the Supervisor itself.
+    pub service: String,
+    pub state: String,
+    pub detail: String,
+    pub at_ms: i64,
+    /// When it was next seen healthy (up to when the summary was written), if it was.
+    pub cleared_ms: Option<i64>,
+}
+
+/// A target restarted more than once in the shift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repeated {
+    pub environment: String,
+    pub host: String,
+    pub service: String,
+    pub count: i64,
+}
+
+/// What is still wrong when the summary is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unhealthy {
+    pub environment: String,
+    pub host: String,
+    pub service: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub actions: Vec<ActionLine>,
+    pub alarms: Vec<AlarmLine>,
+    pub repeated_restarts: Vec<Repeated>,
+    pub unhealthy_now: Vec<Unhealthy>,
+}
+
+/// A kept handoff: the shift, its people, the summary, the note and the acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub shift_index: i64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The outgoing primary and secondary, as logins: `ana,bo`.
+    pub outgoing: String,
+    /// The incoming primary and secondary: `bo,cy`.
+    pub incoming: String,
+    pub summary: Summary,
+    pub generated_ms: i64,
+    pub note: String,
+    pub note_by: Option<String>,
+    pub note_ms: Option<i64>,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_ms: Option<i64>,
+}
+
+const BAD: &str = "('critical', 'down', 'unreachable', 'stale')";
+const RESTARTS: &str = "('restart_service', 'restart_supervisor', 'restart_sentinel')";
+
+/// The summary of `[start_ms, end_ms)` from the store; `unhealthy_now` from the fleet as it is.
+pub async fn summarize(
+    store: &Store,
+    start_ms: i64,
+    end_ms: i64,
+    unhealthy_now: Vec<Unhealthy>,
+) -> Result<Summary, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, kind, environment, host, service, actor_name, state, summary, requested_ms \
+         FROM actions WHERE requested_ms >= $1 AND requested_ms < $2 ORDER BY requested_ms",
+    )
+    .bind(start_ms)
+    .bind(end_ms)
+    .fetch_all(store.pool())
+    .await?;
+    let actions = rows
+        .iter()
+        .map(|r| {
+            Ok(ActionLine {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                environment: r.try_get(2)?,
+                host: r.try_get(3)?,
+                service: r.try_get(4)?,
+                actor: r.try_get(5)?,
+                state: r.try_get(6)?,
+                summary: r.try_get(7)?,
+                requested_ms: r.try_get(8)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+
+    let rows = sqlx::query(&format!(
+        "SELECT environment, host, service, COUNT(*) FROM actions \
+         WHERE requested_ms >= $1 AND requested_ms < $2 AND kind IN {RESTARTS} \
+         AND state <> 'refused' GROUP BY environment, host, service HAVING COUNT(*) > 1 \
+         ORDER BY COUNT(*) DESC, environment, host, service"
+    ))
+    .bind(start_ms)
+    .bind(end_ms)
+    .fetch_all(store.pool())
+    .await?;
+    let repeated_restarts = rows
+        .iter()
+        .map(|r| {
+            Ok(Repeated {
+                environment: r.try_get(0)?,
+                host: r.try_get(1)?,
+                service: r.try_get(2)?,
+                count: r.try_get(3)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+
+    // Each transition into a bad state during the shift, with the first healthy transition of
+    // the same subject after it (at any time until now).
+    let rows = sqlx::query(&format!(
+        "SELECT t.environment, t.host, t.service, t.to_state, t.detail, t.at_ms, \
+         (SELECT MIN(h.at_ms) FROM service_transitions h WHERE h.environment = t.environment \
+          AND h.host = t.host AND h.service = t.service AND h.to_state = 'healthy' \
+          AND h.at_ms > t.at_ms) \
+         FROM service_transitions t WHERE t.at_ms >= $1 AND t.at_ms < $2 \
+         AND t.to_state IN {BAD} ORDER BY t.at_ms LIMIT 500"
+    ))
+    .bind(start_ms)
+    .bind(end_ms)
+    .fetch_all(store.pool())
+    .await?;
+    let alarms = rows
+        .iter()
+        .map(|r| {
+            Ok(AlarmLine {
+                environment: r.try_get(0)?,
+                host: r.try_get(1)?,
+                service: r.try_get(2)?,
+                state: r.try_get(3)?,
+                detail: r.try_get(4)?,
+                at_ms: r.try_get(5)?,
+                cleared_ms: r.try_get(6)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Summary {
+        actions,
+        alarms,
+        repeated_restarts,
+        unhealthy_now,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Handoffs {
+    store: Store,
+}
+
+const COLUMNS: &str = "shift_index, start_ms, end_ms, outgoing, incoming, summary, generated_ms, \
+                       note, note_by, note_ms, acknowledged_by, acknowledged_ms";
+
+impl Handoffs {
+    pub fn new(store: Store) -> Handoffs {
+        Handoffs { store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Keeps a handoff unless one is kept for that shift already (a second replica, or a
+    /// restart, writes nothing twice).
+    pub async fn keep(&self, h: &Handoff) -> Result<bool, StoreError> {
+        let summary = serde_json::to_string(&h.summary)
+            .map_err(|e| StoreError::Corrupt(format!("a handoff cannot be written: {e}")))?;
+        let exists = sqlx::query("SELECT 1 FROM oncall_handoffs WHERE shift_index = $1")
+            .bind(h.shift_index)
+            .fetch_optional(self.store.pool())
+            .await?;
+        if exists.is_some() {
+            return Ok(false);
+        }
+        let done = sqlx::query(
+            "INSERT INTO oncall_handoffs (shift_index, start_ms, end_ms, outgoing, incoming, \
+             summary, generated_ms, note) VALUES ($1, $2, $3, $4, $5, $6, $7, '') \
+             ON CONFLICT (shift_index) DO NOTHING",
+        )
+        .bind(h.shift_index)
+        .bind(h.start_ms)
+        .bind(h.end_ms)
+        .bind(&h.outgoing)
+        .bind(&h.incoming)
+        .bind(summary)
+        .bind(h.generated_ms)
+        .execute(self.store.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The latest kept handoffs, newest first.
+    pub async fn latest(&self, limit: i64) -> Result<Vec<Handoff>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM oncall_handoffs ORDER BY shift_index DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn get(&self, shift_index: i64) -> Result<Option<Handoff>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM oncall_handoffs WHERE shift_index = $1"
+        ))
+        .bind(shift_index)
+        .fetch_optional(self.store.pool())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The outgoing engineer's note; refused once the incoming one has acknowledged.
+    pub async fn annotate(
+        &self,
+        shift_index: i64,
+        outgoing: &[String],
+        by: &str,
+        note: &str,
+        now_ms: i64,
+    ) -> Result<(), String> {
+        if !outgoing.iter().any(|o| o.eq_ignore_ascii_case(by)) {
+            return Err(format!(
+                "Only the outgoing engineers ({}) write this handoff's note.",
+                outgoing.join(", ")
+            ));
+        }
+        if note.chars().count() > 5000 {
+            return Err("The note is longer than 5,000 characters.".into());
+        }
+        let done = sqlx::query(
+            "UPDATE oncall_handoffs SET note = $1, note_by = $2, note_ms = $3 \
+             WHERE shift_index = $4 AND acknowledged_ms IS NULL",
+        )
+        .bind(note.trim())
+        .bind(by)
+        .bind(now_ms)
+        .bind(shift_index)
+        .execute(self.store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(
+                "This handoff is acknowledged already (or does not exist): its note is final."
+                    .into(),
+            )
+        }
+    }
+
+    /// The incoming engineer's acknowledgement.
+    pub async fn acknowledge(
+        &self,
+        shift_index: i64,
+        incoming: &[String],
+        by: &str,
+        now_ms: i64,
+    ) -> Result<(), String> {
+        if !incoming.iter().any(|o| o.eq_ignore_ascii_case(by)) {
+            return Err(format!(
+                "Only the incoming engineers ({}) acknowledge this handoff.",
+                incoming.join(", ")
+            ));
+        }
+        let done = sqlx::query(
+            "UPDATE oncall_handoffs SET acknowledged_by = $1, acknowledged_ms = $2 \
+             WHERE shift_index = $3 AND acknowledged_ms IS NULL",
+        )
+        .bind(by)
+        .bind(now_ms)
+        .bind(shift_index)
+        .execute(self.store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err("This handoff is acknowledged already.".into())
+        }
+    }
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Handoff, StoreError> {
+    let summary: String = r.try_get(5)?;
+    Ok(Handoff {
+        shift_index: r.try_get(0)?,
+        start_ms: r.try_get(1)?,
+        end_ms: r.try_get(2)?,
+        outgoing: r.try_get(3)?,
+        incoming: r.try_get(4)?,
+        summary: serde_json::from_str(&summary)
+            .map_err(|e| StoreError::Corrupt(format!("a kept handoff does not read: {e}")))?,
+        generated_ms: r.try_get(6)?,
+        note: r.try_get(7)?,
+        note_by: r.try_get(8)?,
+        note_ms: r.try_get(9)?,
+        acknowledged_by: r.try_get(10)?,
+        acknowledged_ms: r.try_get(11)?,
+    })
+}
