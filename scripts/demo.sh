@@ -96,6 +96,11 @@ TOML
 environment = "live"
 host = "bots.habitat.sh"
 address = "127.0.0.1"
+
+# The onboarding checklist tests a declared SSH key against a live host: here the loopback host,
+# whose only account is yours (paste data/demo-ssh/client_ed25519.pub to see it accepted).
+[onboarding]
+ssh_user = "$(id -un)"
 TOML
 else
   SSH_NOTE="off: sshd did not start ($(tail -n 1 data/demo-sshd.log 2>/dev/null)); Supervisor and sentinel restarts are unavailable"
@@ -136,9 +141,17 @@ TOML
     fi
   done
 done
+# The simulated Builder's core origin: ana, bo and cy are members (the onboarding checklist's
+# "core origin" item is verified for them, not for dee).
+for env in live acceptance; do
+  curl -fsS -X POST http://127.0.0.1:3100/builds \
+    -d "{\"environment\":\"$env\",\"fault\":\"origin_members\",\"origin\":\"core\",\"members\":[\"ana\",\"bo\",\"cy\"]}" \
+    >/dev/null || echo "demo: the simulator did not take the core origin's members" >&2
+done
 echo
 echo "Onwatch:        http://127.0.0.1:3000   (Ctrl-C stops everything)"
 echo "Sign in:        development sign-in: pick any name and a role (viewer, responder, admin)"
+echo "On-call:        the rotation is ana, bo, cy, dee (72 h shifts): sign in as one of them for /oncall and /onboarding"
 echo "Fleet faults:   curl -X POST http://127.0.0.1:3100/faults -d '{\"host\":\"builder-api-live-1\",\"fault\":\"wedged\",\"service\":\"builder-api\"}'"
 echo "                (a wedged service is critical until restarted: try its Restart… button)"
 echo "Build faults:   curl -X POST http://127.0.0.1:3100/builds -d '{\"environment\":\"acceptance\",\"fault\":\"stall\"}'"

@@ -42,6 +42,11 @@ pub struct ShellData {
     pub dev_signin: bool,
     /// For the sign-out form, which posts without JavaScript.
     pub csrf_token: String,
+    /// Who is on call now and next (`None`: no rotation and no PagerDuty configured).
+    pub oncall: Option<crate::oncall::NowView>,
+    /// People scheduled in the coming shifts who are not ready for on-call (shown to admins
+    /// and to the person themselves).
+    pub not_ready: Vec<String>,
 }
 
 /// A Builder service as the catalogue describes it.
@@ -67,6 +72,9 @@ pub async fn shell_info() -> Result<ShellData, ServerFnError> {
 pub fn shell_data_now() -> Result<ShellData, ServerFnError> {
     let id = crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
+    let header = portal.oncall.header();
+    let admin = id.role.allows(ops::auth::Role::Admin);
+    let login = id.login.clone();
     Ok(ShellData {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         store_backend: portal.store.backend().name().to_owned(),
@@ -79,6 +87,12 @@ pub fn shell_data_now() -> Result<ShellData, ServerFnError> {
         }),
         dev_signin: portal.dev_signin,
         csrf_token: crate::portal::csrf_token(),
+        oncall: header.now.as_ref().map(crate::oncall::ssr::now_view),
+        not_ready: header
+            .not_ready
+            .into_iter()
+            .filter(|p| admin || p.eq_ignore_ascii_case(&login))
+            .collect(),
     })
 }
 

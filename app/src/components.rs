@@ -79,6 +79,11 @@ fn TopBar(shell: Shell) -> impl IntoView {
         .and_then(|i| i.signed_in.as_ref())
         .is_some_and(|v| v.can(vocab::Role::Admin));
     let dev_signin = data.as_ref().is_some_and(|i| i.dev_signin);
+    let oncall = data.as_ref().and_then(|i| i.oncall.clone());
+    let not_ready = data
+        .as_ref()
+        .map(|i| i.not_ready.clone())
+        .unwrap_or_default();
     // The section the location is in, worked out once for all the links.
     let location = leptos_router::hooks::use_location();
     let current = Memo::new(move |_| section_of(&location.pathname.get()));
@@ -122,12 +127,43 @@ fn TopBar(shell: Shell) -> impl IntoView {
                 <ThemeToggle/>
             </div>
         </header>
+        {oncall.map(|now| view! { <OnCallStrip now not_ready/> })}
         {dev_signin.then(|| view! {
             <div class="dev-banner" role="alert" data-testid="dev-banner">
                 <strong>"Development sign-in is enabled."</strong>
                 " Anyone who can reach this portal can pick any name and role. For a laptop or a test run only, never for the real fleet."
             </div>
         })}
+    }
+}
+
+/// Who is on call now and next, under the header of every page.
+#[component]
+fn OnCallStrip(now: crate::oncall::NowView, not_ready: Vec<String>) -> impl IntoView {
+    let next = match (&now.next_primary, &now.next_secondary) {
+        (Some(p), Some(s)) => Some(format!("{p} (primary), {s} (secondary)")),
+        (Some(p), None) => Some(format!("{p} (primary)")),
+        _ => None,
+    };
+    view! {
+        <div class="oncall-strip" data-testid="oncall-strip">
+            <a href="/oncall" class="oncall-now">
+                <span class="muted">"On call now: "</span>
+                <strong data-testid="oncall-primary">{now.primary.clone()}</strong>
+                <span class="muted">" (primary), "</span>
+                <strong data-testid="oncall-secondary">{now.secondary.clone()}</strong>
+                <span class="muted">" (secondary)"</span>
+            </a>
+            {now.until.clone().map(|u| view! { <span class="muted">" until " {u}</span> })}
+            {next.map(|n| view! { <span class="oncall-next">" · next: " {n}</span> })}
+            {(now.source == "pagerduty").then(|| view! { <span class="muted small">" · from PagerDuty"</span> })}
+            {now.stale.clone().map(|s| view! { <span class="stale-note" role="status">" · " {s}</span> })}
+            {(!not_ready.is_empty()).then(|| view! {
+                <a href="/onboarding" class="not-ready-flag" data-testid="not-ready-flag">
+                    {format!(" · scheduled but not ready for on-call: {}", not_ready.join(", "))}
+                </a>
+            })}
+        </div>
     }
 }
 
@@ -315,6 +351,8 @@ mod tests {
             }),
             dev_signin: false,
             csrf_token: "t".into(),
+            oncall: None,
+            not_ready: vec![],
         };
         let json = crate::data::script_json(&data);
         assert!(!json.contains('<') && !json.contains('>') && !json.contains('&'));

@@ -258,8 +258,18 @@ pub async fn load_host(
 
 #[server(prefix = "/api/read", endpoint = "service-instances")]
 pub async fn load_service_instances(slug: String) -> Result<ServiceInstances, ServerFnError> {
-    crate::portal::require(ops::auth::Role::Viewer)?;
+    let who = crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
+    // The onboarding checklist's "knows the services" counts the service pages opened.
+    if ops::catalog::SERVICES.iter().any(|s| s.slug == slug) {
+        if let Err(e) = portal
+            .onboarding
+            .viewed(&who.login, &format!("service:{slug}"), ops::time::now_ms())
+            .await
+        {
+            tracing::warn!(error = %e, "a page view could not be recorded");
+        }
+    }
     ssr::service_instances(&portal, &slug)
         .await
         .map_err(ServerFnError::new)

@@ -14,6 +14,8 @@ pub mod fmt;
 pub mod html;
 pub mod live;
 pub mod locks;
+pub mod onboarding;
+pub mod oncall;
 pub mod pages;
 pub mod palette;
 #[cfg(feature = "ssr")]

@@ -23,6 +23,10 @@ pub struct Portal {
     pub fleet_source: Option<String>,
     /// The loopback-only development sign-in is on: every page says so.
     pub dev_signin: bool,
+    /// The rotation, overrides, feeds, handoffs and PagerDuty.
+    pub oncall: std::sync::Arc<ops::oncall::OnCall>,
+    /// The onboarding checklist.
+    pub onboarding: std::sync::Arc<ops::onboarding::Onboarding>,
     /// The dashboard of the latest fleet snapshot, by (version, generated_ms, collapse_above).
     pub dashboard: LastBuilt<(u64, i64, usize), DashboardBuilt>,
 }

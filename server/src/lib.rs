@@ -11,6 +11,7 @@ pub mod events;
 pub mod fleet;
 pub mod logs;
 pub mod metrics;
+pub mod oncall;
 pub mod serve;
 pub mod startup;
 pub mod telemetry;

@@ -55,6 +55,7 @@ pub struct AppState {
     pub actions: Arc<ops::actions::Actions>,
     pub console: Arc<ops::console::ShardConsole>,
     pub logs: Arc<ops::logs::Logs>,
+    pub oncall: Arc<ops::oncall::OnCall>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -211,7 +212,21 @@ impl Application {
             )
             .map_err(StartError::Config)?,
         );
+        let oncall = Arc::new(
+            ops::oncall::OnCall::new(store.clone(), &config.oncall).map_err(StartError::Config)?,
+        );
+        if let Some(pd) = &oncall.pagerduty {
+            if let Err(e) = pd.load().await {
+                tracing::warn!(error = %e, "PagerDuty's last answer could not be read from the store");
+            }
+        }
+        let onboarding = Arc::new(ops::onboarding::Onboarding::new(
+            store.clone(),
+            config.onboarding.clone(),
+        ));
         let portal = Portal {
+            oncall: oncall.clone(),
+            onboarding,
             dev_signin: config.auth.dev_signin,
             dashboard: Default::default(),
             store: store.clone(),
@@ -231,6 +246,7 @@ impl Application {
                 })
                 .collect(),
         };
+        crate::oncall::spawn_chores(portal.clone(), stopping_rx.clone(), Duration::from_secs(5));
         let state = AppState {
             leptos_options: leptos_options.clone(),
             store: store.clone(),
@@ -241,6 +257,7 @@ impl Application {
             actions: actions.clone(),
             console: console.clone(),
             logs: Arc::new(ops::logs::Logs::new(actions.clone(), config.logs)),
+            oncall,
         };
         let session_cleanup =
             crate::auth::spawn_session_cleanup(state.auth.sessions.clone(), stopping_rx);
@@ -433,6 +450,13 @@ pub fn server_routes() -> Vec<ServerRoute> {
             "/api/console/queries/{id}/export",
             Access::Signed(vocab::Role::Viewer),
             crate::console::query_export,
+        ),
+        // A calendar app cannot sign in: the feed's secret URL is its credential.
+        route(
+            Method::GET,
+            "/ical/{token}",
+            Access::Public,
+            crate::oncall::ical_feed,
         ),
         route(
             Method::GET,

@@ -129,6 +129,7 @@ pub fn HomePage() -> impl IntoView {
         <Title text="Dashboard"/>
         <section class="page dashboard">
             <script type="application/json" id=DASHBOARD_DATA_ID inner_html=json></script>
+            <super::OnCallCard/>
             {move || match shown.get() {
                 None => view! { <p class="muted">"Loading the fleet…"</p> }.into_any(),
                 Some(s) => view! { <Dashboard shown=s refresh_error/> }.into_any(),

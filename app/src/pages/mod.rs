@@ -1,5 +1,4 @@
-//! One component per page. Pages that later capabilities fill describe what they will hold and,
-//! until then, the runbook procedure the on-call engineer follows by hand.
+//! One component per page.
 
 pub mod actions;
 pub mod admin;
@@ -12,7 +11,8 @@ mod home;
 pub mod locks;
 pub mod logs;
 pub mod markup;
-mod sections;
+pub mod onboarding;
+pub mod oncall;
 mod services;
 
 pub use actions::{ActionPage, ActionsPage};
@@ -23,7 +23,8 @@ pub use environments::EnvironmentsPage;
 pub use fleet_common::host_href;
 pub use fleet_pages::{BrokenPage, EnvironmentPage, HostPage, ReleasesPage};
 pub use home::HomePage;
-pub use sections::{OnCallPage, OnboardingPage};
+pub use onboarding::OnboardingPage;
+pub use oncall::{OnCallCard, OnCallPage};
 pub use services::{ServicePage, ServicesPage};
 
 use leptos::prelude::*;

@@ -268,6 +268,27 @@ impl Actions {
         self.sentinel.as_ref()
     }
 
+    /// The configured environments and whether each is production.
+    pub fn environments(&self) -> Vec<(String, bool)> {
+        self.environments
+            .iter()
+            .map(|(n, e)| (n.clone(), e.production))
+            .collect()
+    }
+
+    /// The environment's Builder API with Onwatch's token, when both are configured.
+    pub fn builder_api(
+        &self,
+        environment: &str,
+    ) -> Option<Result<crate::builds::BuilderApi, String>> {
+        let b = self.environments.get(environment)?.builder.as_ref()?;
+        Some(crate::builds::BuilderApi::new(
+            &b.url,
+            b.token.clone(),
+            self.builds.request_timeout,
+        ))
+    }
+
     /// Where SSH goes for a host of the fleet or the configured sentinel host, and as whom; or
     /// what is missing, in words.
     pub fn ssh_target(&self, environment: &str, host: &str) -> Result<SshTarget, String> {

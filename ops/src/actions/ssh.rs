@@ -126,6 +126,8 @@ pub enum SshError {
     AuthRefused { addr: String, user: String },
     #[error("cannot read the SSH key file {path}: {why}")]
     KeyFile { path: String, why: String },
+    #[error("the declared key is not an OpenSSH public key line such as `ssh-ed25519 AAAA… you@laptop` ({0})")]
+    BadPublicKey(String),
     #[error("the command did not finish within its {secs} s timeout; its session was closed")]
     CommandTimeout { secs: u64 },
     #[error("the SSH session failed: {0}")]
@@ -271,10 +273,8 @@ pub async fn key_accepted(
         }
     }
 
-    let key = PublicKey::from_openssh(public_key.trim()).map_err(|e| SshError::KeyFile {
-        path: "the declared public key".into(),
-        why: format!("not an OpenSSH public key line such as `ssh-ed25519 AAAA… you@laptop` ({e})"),
-    })?;
+    let key = PublicKey::from_openssh(public_key.trim())
+        .map_err(|e| SshError::BadPublicKey(e.to_string()))?;
     let mut session = open(target, None).await?;
     let hash = match key.algorithm() {
         // OpenSSH 8.8+ refuses ssh-rsa (SHA-1): ask with the SHA-2 the server names.

@@ -24,8 +24,9 @@ pub struct OnboardingOptions {
     /// The Builder origin of the "core origin" item.
     pub origin: String,
     /// The environment whose Builder API answers the origin's members (with its
-    /// `builder_token_file`), and whose hosts the SSH item tests a key against.
-    pub production_environment: String,
+    /// `builder_token_file`), and whose hosts the SSH item tests a key against. Default: the
+    /// first environment marked `production`.
+    pub production_environment: Option<String>,
     /// The login the SSH item tests the person's key for: `{login}` is the person's login.
     pub ssh_user: String,
 }
@@ -35,7 +36,7 @@ impl Default for OnboardingOptions {
         OnboardingOptions {
             github_group: "habitat-sh".into(),
             origin: "core".into(),
-            production_environment: "live".into(),
+            production_environment: None,
             ssh_user: "{login}".into(),
         }
     }

@@ -330,3 +330,34 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Handoff, StoreError> {
         acknowledged_ms: r.try_get(11)?,
     })
 }
+
+/// What the fleet shows as still wrong: every Supervisor and service that is not healthy (a
+/// stopped instance is not a fault; a stale one is not known to be healthy, so it is listed).
+pub fn unhealthy(snapshot: &crate::fleet::FleetSnapshot) -> Vec<Unhealthy> {
+    use vocab::CellState;
+    let bad = |c: CellState| !matches!(c, CellState::Healthy | CellState::Stopped);
+    let mut out = Vec::new();
+    for env in &snapshot.environments {
+        for h in &env.hosts {
+            if bad(h.cell) {
+                out.push(Unhealthy {
+                    environment: env.name.clone(),
+                    host: h.host.name.clone(),
+                    service: String::new(),
+                    state: h.cell.as_str().into(),
+                });
+            }
+            for s in &h.services {
+                if bad(s.cell) {
+                    out.push(Unhealthy {
+                        environment: env.name.clone(),
+                        host: h.host.name.clone(),
+                        service: s.service_group.clone(),
+                        state: s.cell.as_str().into(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}

@@ -67,6 +67,19 @@ pub struct NowAndNext {
     pub next_secondary: Option<String>,
     /// PagerDuty's answer is old: its age in words and why it was not refreshed.
     pub stale: Option<String>,
+    /// `until_ms` on the rotation's wall clock ("Thu 3 Dec 2026 09:00 PST").
+    pub until_local: Option<String>,
+}
+
+/// What every page's header shows, kept in memory so that drawing a page costs no query:
+/// refreshed every few seconds and at once when an override is accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderState {
+    pub now: Option<NowAndNext>,
+    /// People scheduled in the coming shifts who are not ready for on-call (the onboarding
+    /// checklist), for the rotation and for admins.
+    pub not_ready: Vec<String>,
+    pub refreshed_ms: i64,
 }
 
 /// The on-call capability: the rotation (when configured), its overrides, feeds, handoffs, and
@@ -78,9 +91,47 @@ pub struct OnCall {
     pub feeds: feeds::Feeds,
     pub handoffs: handoff::Handoffs,
     pub pagerduty: Option<pagerduty::PagerDuty>,
+    header: std::sync::Arc<std::sync::RwLock<HeaderState>>,
 }
 
 impl OnCall {
+    /// The header's state as last refreshed.
+    pub fn header(&self) -> HeaderState {
+        self.header.read().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Recomputes who is on call now and next for the header.
+    pub async fn refresh_header(&self, now_ms: i64) -> Result<(), StoreError> {
+        let now = self.now_and_next(now_ms).await?;
+        if let Ok(mut h) = self.header.write() {
+            h.now = now;
+            h.refreshed_ms = now_ms;
+        }
+        Ok(())
+    }
+
+    /// Sets who is scheduled but not ready (worked out from the onboarding checklist).
+    pub fn set_not_ready(&self, people: Vec<String>) {
+        if let Ok(mut h) = self.header.write() {
+            h.not_ready = people;
+        }
+    }
+
+    /// Everyone holding a seat in `[from_ms, to_ms)`, overrides applied.
+    pub async fn scheduled(&self, from_ms: i64, to_ms: i64) -> Result<Vec<String>, StoreError> {
+        let Some(r) = &self.rotation else {
+            return Ok(Vec::new());
+        };
+        let covers = self.overrides.accepted_covers().await?;
+        let mut people: Vec<String> = rotation::timeline(r, &covers, from_ms, to_ms)
+            .into_iter()
+            .flat_map(|s| [s.primary, s.secondary])
+            .collect();
+        people.sort_by_key(|p| p.to_ascii_lowercase());
+        people.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        Ok(people)
+    }
+
     /// `rotation` is `None` when `[oncall] members` is empty: nothing is scheduled here.
     pub fn new(store: Store, options: &OncallOptions) -> Result<OnCall, String> {
         let rotation = if options.members.is_empty() {
@@ -98,6 +149,7 @@ impl OnCall {
             feeds: feeds::Feeds::new(store.clone()),
             handoffs: handoff::Handoffs::new(store),
             pagerduty,
+            header: Default::default(),
         })
     }
 
@@ -118,6 +170,7 @@ impl OnCall {
                         "PagerDuty has not answered yet: {}",
                         view.error.unwrap_or_else(|| "no answer so far".into())
                     )),
+                    until_local: None,
                 }));
             };
             let names = |v: &[pagerduty::PdOnCall]| {
@@ -130,6 +183,7 @@ impl OnCall {
                         .join(" and ")
                 }
             };
+            let until_ms = a.primary.iter().filter_map(|p| p.end_ms).min();
             let stale = view.error.map(|e| {
                 format!(
                     "as PagerDuty said {} ago; it cannot be read now: {e}",
@@ -140,10 +194,11 @@ impl OnCall {
                 source: "pagerduty".into(),
                 primary: names(&a.primary),
                 secondary: names(&a.secondary),
-                until_ms: a.primary.iter().filter_map(|p| p.end_ms).min(),
+                until_ms,
                 next_primary: a.next_primary.map(|p| p.name),
                 next_secondary: a.next_secondary.map(|p| p.name),
                 stale,
+                until_local: until_ms.map(crate::time::utc_stamp),
             }));
         }
         let Some(r) = &self.rotation else {
@@ -157,11 +212,13 @@ impl OnCall {
         let next = ahead
             .iter()
             .find(|s| s.primary != now.primary || s.secondary != now.secondary);
+        let until_ms = next.map(|s| s.start_ms).or(current_end);
         Ok(Some(NowAndNext {
             source: "onwatch".into(),
             primary: now.primary.clone(),
             secondary: now.secondary.clone(),
-            until_ms: next.map(|s| s.start_ms).or(current_end),
+            until_ms,
+            until_local: until_ms.map(|t| r.local(t)),
             next_primary: next.map(|s| s.primary.clone()),
             next_secondary: next.map(|s| s.secondary.clone()),
             stale: None,

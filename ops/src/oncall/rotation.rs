@@ -216,6 +216,30 @@ impl Rotation {
         }
     }
 
+    /// A wall-clock time in the rotation's zone, as a form sends it (`2026-12-02T09:00`), to
+    /// an instant. A time inside a daylight-saving gap reads as the clock reads after it.
+    pub fn parse_local(&self, text: &str) -> Result<i64, String> {
+        let civil: jiff::civil::DateTime = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a date and time such as 2026-12-02T09:00"))?;
+        civil
+            .to_zoned(self.tz.clone())
+            .map(|z| z.timestamp().as_millisecond())
+            .map_err(|e| format!("{text:?}: {e}"))
+    }
+
+    /// An instant as a form's `datetime-local` value in the rotation's zone.
+    pub fn local_input(&self, t_ms: i64) -> String {
+        Timestamp::from_millisecond(t_ms)
+            .map(|ts| {
+                ts.to_zoned(self.tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    }
+
     /// The zone's UTC offset at an instant, in seconds.
     pub fn offset_secs(&self, t_ms: i64) -> i32 {
         Timestamp::from_millisecond(t_ms)

@@ -69,6 +69,12 @@ pub struct Config {
     /// The datastore's stale lock files: its service directory, how much log is read.
     #[serde(default)]
     pub datastore_locks: ops::locks::LockOptions,
+    /// The rotation (members, start, zone, shift length) and optionally PagerDuty.
+    #[serde(default)]
+    pub oncall: ops::oncall::OncallOptions,
+    /// The onboarding checklist's automatic checks.
+    #[serde(default)]
+    pub onboarding: ops::onboarding::OnboardingOptions,
 }
 
 /// `[sentinel]`: the sentinel bot's host (a systemd unit, not in the fleet's inventory).
@@ -101,6 +107,8 @@ impl Default for Config {
             logs: ops::logs::Limits::default(),
             builds: ops::builds::BuildOptions::default(),
             datastore_locks: ops::locks::LockOptions::default(),
+            oncall: ops::oncall::OncallOptions::default(),
+            onboarding: ops::onboarding::OnboardingOptions::default(),
         }
     }
 }
@@ -192,6 +200,67 @@ fn check_builds(b: &ops::builds::BuildOptions) -> Result<(), ConfigError> {
     }
     if !(1..=300).contains(&b.request_timeout.as_secs()) {
         return bad("request_timeout_secs", "1 to 300 seconds");
+    }
+    Ok(())
+}
+
+/// `[oncall]` and `[onboarding]`: a rotation that computes, a PagerDuty key that can be read,
+/// an environment that exists.
+fn check_oncall(
+    o: &ops::oncall::OncallOptions,
+    b: &ops::onboarding::OnboardingOptions,
+    environments: &BTreeMap<String, EnvironmentConfig>,
+) -> Result<(), ConfigError> {
+    if !o.members.is_empty() {
+        if let Err(why) = ops::oncall::Rotation::new(&o.rotation()) {
+            let (key, what) = why.split_once(": ").unwrap_or(("oncall", why.as_str()));
+            return Err(ConfigError::key(key, what));
+        }
+    }
+    if let Some(pd) = &o.pagerduty {
+        match std::fs::read_to_string(&pd.token_file) {
+            Ok(t) if !t.trim().is_empty() => {}
+            Ok(_) => {
+                return Err(ConfigError::key(
+                    "oncall.pagerduty.token_file",
+                    "the file is empty: put a PagerDuty REST API key in it",
+                ))
+            }
+            Err(e) => {
+                return Err(ConfigError::key(
+                    "oncall.pagerduty.token_file",
+                    &format!("{} cannot be read ({e})", pd.token_file.display()),
+                ))
+            }
+        }
+        if pd.primary_schedule.trim().is_empty() || pd.secondary_schedule.trim().is_empty() {
+            return Err(ConfigError::key(
+                "oncall.pagerduty.primary_schedule",
+                "the ids of the primary and the secondary schedules (such as PABC123)",
+            ));
+        }
+        if !(10..=3600).contains(&pd.refresh_secs) {
+            return Err(ConfigError::key(
+                "oncall.pagerduty.refresh_secs",
+                "10 to 3600",
+            ));
+        }
+    }
+    if let Some(name) = b
+        .production_environment
+        .as_ref()
+        .filter(|n| !environments.contains_key(*n))
+    {
+        return Err(ConfigError::key(
+            "onboarding.production_environment",
+            format!("no environment {name:?}: the name of one of [environments.*]"),
+        ));
+    }
+    if b.github_group.trim().is_empty() || b.origin.trim().is_empty() {
+        return Err(ConfigError::key(
+            "onboarding.github_group",
+            "an organisation (habitat-sh) or team (habitat-sh/core), and an origin (core)",
+        ));
     }
     Ok(())
 }
@@ -311,6 +380,7 @@ impl Config {
         check_logs(&self.logs)?;
         check_builds(&self.builds)?;
         check_locks(&self.datastore_locks)?;
+        check_oncall(&self.oncall, &self.onboarding, &self.environments)?;
         if let Some(s) = &self.sentinel {
             match self.environments.get(&s.environment) {
                 None => {

@@ -47,7 +47,7 @@ pub(crate) struct Restart<'a> {
 }
 
 impl<'a> Restart<'a> {
-    fn acceptance_api() -> Restart<'a> {
+    pub(crate) fn acceptance_api() -> Restart<'a> {
         Restart {
             kind: "restart_service",
             env: "acceptance",

@@ -19,6 +19,8 @@ fn needs(pattern: &str) -> Option<&'static str> {
         || pattern.starts_with("/pkg/")
         || pattern.starts_with("/auth/")
         || pattern.starts_with("/api/public/")
+        // The iCal feeds: the secret in the URL is the credential (a calendar cannot sign in).
+        || pattern.starts_with("/ical/")
     {
         None
     } else if pattern.starts_with("/api/admin/") || pattern.starts_with("/admin") {
@@ -187,6 +189,26 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
             "/api/console/queries/no-such-query/export?format=csv",
             StatusCode::NOT_FOUND,
         ),
+        // Public: a calendar cannot sign in. An unknown (or revoked) secret is a 404 for all.
+        "/ical/{token}" => get("/ical/no-such-feed.ics", StatusCode::NOT_FOUND),
+        "/api/read/oncall" | "/api/read/onboarding" => post(pattern, &[]),
+        // No rotation in this test's configuration: each change is refused in words (a 200).
+        "/api/attempt/oncall-ask" => post(
+            pattern,
+            &[("kind", "cover"), ("shift", "0"), ("reason", "wall")],
+        ),
+        "/api/attempt/oncall-answer" => post(pattern, &[("id", "none"), ("answer", "accept")]),
+        "/api/attempt/oncall-feed" => post(pattern, &[("scope", "me")]),
+        "/api/attempt/oncall-feed-revoke" => post(pattern, &[("id", "none")]),
+        "/api/attempt/handoff-note" => post(pattern, &[("shift", "0"), ("note", "wall")]),
+        "/api/attempt/handoff-ack" => post(pattern, &[("shift", "0")]),
+        "/api/attempt/onboarding-tick" => post(pattern, &[("item", "vault"), ("done", "true")]),
+        "/api/attempt/onboarding-key" => post(pattern, &[("key", "")]),
+        "/api/admin/onboarding-mark" => post(
+            pattern,
+            &[("person", "wall"), ("item", "vault"), ("mark", "confirmed")],
+        ),
+        "/api/admin/onboarding-edit" => post(pattern, &[("op", "up"), ("id", "vault")]),
         "/api/admin/revoke-session" => {
             // A fresh session each time, so that each allowed call has one to revoke.
             let victim = format!("victim-{}", ops::auth::random_token()[..8].to_lowercase());

@@ -40,7 +40,7 @@ async fn app_with_github(kind: StoreKind) -> (TestApp, FakeGitHub) {
     app_with_github_and(kind, |_| {}).await
 }
 
-async fn app_with_github_and(
+pub(crate) async fn app_with_github_and(
     kind: StoreKind,
     tweak: impl FnOnce(&mut server::config::Config),
 ) -> (TestApp, FakeGitHub) {
@@ -70,7 +70,7 @@ async fn app_with_github_and(
 
 /// Walks the browser's path: Onwatch → GitHub authorize → Onwatch callback. Returns the
 /// callback's response.
-async fn sign_in(
+pub(crate) async fn sign_in(
     app: &TestApp,
     gh: &FakeGitHub,
     client: &Client,

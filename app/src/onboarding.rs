@@ -1,0 +1,532 @@
+//! The onboarding page's data and server functions (`ops::onboarding`): one person's checklist,
+//! the team's progress, and the admins' editor.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemView {
+    pub id: String,
+    pub text: String,
+    /// `manual`, `github`, `core_origin`, `ssh`, `services`
+    pub verify: String,
+    pub done: bool,
+    pub how: String,
+    pub tickable: bool,
+    pub retired: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRow {
+    pub login: String,
+    pub name: String,
+    pub done: usize,
+    pub total: usize,
+    pub ready: bool,
+    /// In the rotation's coming shifts.
+    pub scheduled: bool,
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnboardingBoard {
+    pub me: String,
+    /// Whose checklist `items` is.
+    pub person: String,
+    pub is_admin: bool,
+    pub items: Vec<ItemView>,
+    pub team: Vec<PersonRow>,
+    /// Every item, retired ones too (admins edit them).
+    pub all_items: Vec<ItemView>,
+    pub public_key: String,
+    pub ssh_check: bool,
+}
+
+pub use crate::oncall::Done;
+
+#[server(prefix = "/api/read", endpoint = "onboarding")]
+pub async fn load_onboarding(
+    #[server(default)] person: String,
+) -> Result<OnboardingBoard, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    ssr::board(&portal, &who, &person)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Ticks (or unticks) one of the signed-in person's own items.
+#[server(prefix = "/api/attempt", endpoint = "onboarding-tick")]
+pub async fn onboarding_tick(item: String, done: bool) -> Result<Done, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    Ok(ssr::tick(&portal, &who, &item, done).await)
+}
+
+/// Declares the person's SSH public key; Onwatch tests it against a production host.
+#[server(prefix = "/api/attempt", endpoint = "onboarding-key")]
+pub async fn onboarding_key(key: String) -> Result<Done, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    Ok(ssr::key(&portal, &who, &key).await)
+}
+
+/// An admin confirms or resets someone's item.
+#[server(prefix = "/api/admin", endpoint = "onboarding-mark")]
+pub async fn onboarding_mark(
+    person: String,
+    item: String,
+    mark: String,
+) -> Result<Done, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Admin)?;
+    let portal = crate::portal::portal()?;
+    Ok(ssr::admin_mark(&portal, &who, &person, &item, &mark).await)
+}
+
+/// An admin edits the list: `add` (text, verify), `reword` (id, text), `retire`, `restore`,
+/// `up`, `down` (id).
+#[server(prefix = "/api/admin", endpoint = "onboarding-edit")]
+pub async fn onboarding_edit(
+    op: String,
+    #[server(default)] id: String,
+    #[server(default)] text: String,
+    #[server(default)] verify: String,
+) -> Result<Done, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Admin)?;
+    let portal = crate::portal::portal()?;
+    Ok(ssr::edit(&portal, &who, &op, &id, &text, &verify).await)
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::portal::Portal;
+    use ops::auth::Identity;
+    use ops::onboarding::{Facts, ItemStatus, Verify};
+
+    fn done(ok: bool, message: impl Into<String>) -> Done {
+        Done {
+            ok,
+            message: message.into(),
+        }
+    }
+
+    /// The environment the origin and SSH checks use.
+    fn production(portal: &Portal) -> Option<String> {
+        portal
+            .onboarding
+            .options
+            .production_environment
+            .clone()
+            .or_else(|| {
+                portal
+                    .actions
+                    .environments()
+                    .into_iter()
+                    .find(|(_, p)| *p)
+                    .map(|(n, _)| n)
+            })
+    }
+
+    /// A production host Onwatch can reach over SSH (the first by name), if any.
+    fn ssh_host(portal: &Portal) -> Option<(String, String)> {
+        let env = production(portal)?;
+        let snap = portal.fleet.snapshot(ops::time::now_ms());
+        let e = snap.environments.iter().find(|e| e.name == env)?;
+        let mut hosts: Vec<&str> = e.hosts.iter().map(|h| h.host.name.as_str()).collect();
+        hosts.sort_unstable();
+        hosts
+            .into_iter()
+            .find(|h| portal.actions.ssh_target(&env, h).is_ok())
+            .map(|h| (env.clone(), h.to_owned()))
+    }
+
+    /// The origin's members, asked of Builder at most every 30 s.
+    async fn origin_members(portal: &Portal) -> Option<Result<BTreeSet<String>, String>> {
+        static LAST: Mutex<Option<(i64, Result<BTreeSet<String>, String>)>> = Mutex::new(None);
+        let env = production(portal)?;
+        let api = match portal.actions.builder_api(&env)? {
+            Ok(api) => api,
+            Err(e) => return Some(Err(e)),
+        };
+        let now = ops::time::now_ms();
+        if let Some((at, r)) = LAST.lock().ok().and_then(|l| l.clone()) {
+            if now - at < 30_000 {
+                return Some(r);
+            }
+        }
+        let origin = &portal.onboarding.options.origin;
+        let r = api
+            .origin_members(origin)
+            .await
+            .map(|m| m.into_iter().map(|l| l.to_ascii_lowercase()).collect())
+            .map_err(|e| format!("Builder ({env}) could not list the {origin} origin: {e}"));
+        if let Ok(mut l) = LAST.lock() {
+            *l = Some((now, r.clone()));
+        }
+        Some(r)
+    }
+
+    async fn facts(portal: &Portal) -> Facts {
+        Facts {
+            origin_members: origin_members(portal).await,
+            ssh_configured: ssh_host(portal).is_some(),
+            service_pages: ops::catalog::SERVICES
+                .iter()
+                .map(|s| format!("service:{}", s.slug))
+                .collect(),
+        }
+    }
+
+    fn view(s: ItemStatus) -> ItemView {
+        ItemView {
+            id: s.item.id,
+            text: s.item.text,
+            verify: s.item.verify.as_str().into(),
+            done: s.done,
+            how: s.how,
+            tickable: s.tickable,
+            retired: s.item.retired_ms.is_some(),
+        }
+    }
+
+    /// Everyone's checklist: the rotation's members and everyone seen signed in.
+    pub async fn team(portal: &Portal) -> Result<(Vec<PersonRow>, Facts), String> {
+        let ob = &portal.onboarding;
+        let items = ob.items(false).await.map_err(|e| e.to_string())?;
+        let people = ob.people().await.map_err(|e| e.to_string())?;
+        let marks = ob.latest_marks().await.map_err(|e| e.to_string())?;
+        let views = ob.views().await.map_err(|e| e.to_string())?;
+        let non_prod: Vec<String> = portal
+            .actions
+            .environments()
+            .into_iter()
+            .filter(|(_, p)| !*p)
+            .map(|(n, _)| n)
+            .collect();
+        let restarts = ob
+            .practice_restarts(&non_prod)
+            .await
+            .map_err(|e| e.to_string())?;
+        let facts = facts(portal).await;
+        let now = ops::time::now_ms();
+        let scheduled = match &portal.oncall.rotation {
+            Some(r) => portal
+                .oncall
+                .scheduled(now, now + 4 * r.shift_ms())
+                .await
+                .map_err(|e| e.to_string())?,
+            None => Vec::new(),
+        };
+        let mut logins: Vec<(String, String)> = people
+            .iter()
+            .map(|p| (p.login.clone(), p.name.clone()))
+            .collect();
+        if let Some(r) = &portal.oncall.rotation {
+            for m in r.members() {
+                if !logins.iter().any(|(l, _)| l.eq_ignore_ascii_case(m)) {
+                    logins.push((m.to_ascii_lowercase(), m.clone()));
+                }
+            }
+        }
+        logins.sort();
+        let rows = logins
+            .into_iter()
+            .map(|(login, name)| {
+                let p = people.iter().find(|p| p.login == login);
+                let st = ob.status(
+                    &items,
+                    &login,
+                    p,
+                    &marks,
+                    views.get(&login),
+                    restarts.get(&login),
+                    &facts,
+                );
+                let missing: Vec<String> = st
+                    .iter()
+                    .filter(|s| !s.done)
+                    .map(|s| s.item.text.clone())
+                    .collect();
+                PersonRow {
+                    done: st.len() - missing.len(),
+                    total: st.len(),
+                    ready: missing.is_empty(),
+                    scheduled: scheduled.iter().any(|s| s.eq_ignore_ascii_case(&login)),
+                    missing,
+                    login,
+                    name,
+                }
+            })
+            .collect();
+        Ok((rows, facts))
+    }
+
+    pub async fn board(
+        portal: &Portal,
+        who: &Identity,
+        person: &str,
+    ) -> Result<OnboardingBoard, String> {
+        let ob = &portal.onboarding;
+        let now = ops::time::now_ms();
+        ob.seen(&who.login, &who.name, &who.provider, &who.memberships, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        let admin = who.role.allows(vocab::Role::Admin);
+        let me = who.login.to_ascii_lowercase();
+        let person = match person.trim() {
+            "" => me.clone(),
+            p => p.to_ascii_lowercase(),
+        };
+        let (team, facts) = team(portal).await?;
+        let items = ob.items(false).await.map_err(|e| e.to_string())?;
+        let all = ob.items(true).await.map_err(|e| e.to_string())?;
+        let people = ob.people().await.map_err(|e| e.to_string())?;
+        let marks = ob.latest_marks().await.map_err(|e| e.to_string())?;
+        let views = ob.views().await.map_err(|e| e.to_string())?;
+        let non_prod: Vec<String> = portal
+            .actions
+            .environments()
+            .into_iter()
+            .filter(|(_, p)| !*p)
+            .map(|(n, _)| n)
+            .collect();
+        let restarts = ob
+            .practice_restarts(&non_prod)
+            .await
+            .map_err(|e| e.to_string())?;
+        let p = people.iter().find(|p| p.login == person);
+        let status = ob.status(
+            &items,
+            &person,
+            p,
+            &marks,
+            views.get(&person),
+            restarts.get(&person),
+            &facts,
+        );
+        let mine = people.iter().find(|p| p.login == me);
+        Ok(OnboardingBoard {
+            me,
+            person,
+            is_admin: admin,
+            items: status.into_iter().map(view).collect(),
+            team,
+            all_items: all
+                .into_iter()
+                .map(|i| ItemView {
+                    done: false,
+                    how: format!(
+                        "last changed by {} ({})",
+                        i.updated_by,
+                        ops::time::utc_stamp(i.updated_ms)
+                    ),
+                    tickable: false,
+                    retired: i.retired_ms.is_some(),
+                    verify: i.verify.as_str().into(),
+                    id: i.id,
+                    text: i.text,
+                })
+                .collect(),
+            public_key: mine.map(|p| p.public_key.clone()).unwrap_or_default(),
+            ssh_check: facts.ssh_configured,
+        })
+    }
+
+    async fn audit(
+        portal: &Portal,
+        who: &Identity,
+        what: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), String> {
+        portal
+            .actions
+            .audit()
+            .append(
+                &crate::actions::ssr::actor(who),
+                &ops::audit::Entry {
+                    kind: "onboarding".into(),
+                    outcome: what.into(),
+                    detail,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                tracing::error!(error = %e, "onboarding audit row failed");
+                "The audit log cannot be written, so nothing was changed: try again.".to_owned()
+            })
+    }
+
+    pub async fn tick(portal: &Portal, who: &Identity, item: &str, on: bool) -> Done {
+        let ob = &portal.onboarding;
+        // Only items that are ticked by hand can be ticked: the others are checked by Onwatch.
+        let board = match board(portal, who, "").await {
+            Ok(b) => b,
+            Err(e) => return done(false, e),
+        };
+        match board.items.iter().find(|i| i.id == item) {
+            None => return done(false, format!("No item {item} on the checklist.")),
+            Some(i) if !i.tickable => {
+                return done(
+                    false,
+                    format!(
+                        "“{}” is checked by Onwatch itself ({}); an admin can confirm it.",
+                        i.text, i.how
+                    ),
+                )
+            }
+            Some(_) => {}
+        }
+        let mark = if on { "ticked" } else { "unticked" };
+        if let Err(e) = audit(
+            portal,
+            who,
+            mark,
+            serde_json::json!({ "item": item, "person": who.login }),
+        )
+        .await
+        {
+            return done(false, e);
+        }
+        match ob
+            .mark(item, &who.login, mark, &who.login, ops::time::now_ms())
+            .await
+        {
+            Ok(()) => done(true, format!("{mark}.")),
+            Err(e) => done(false, e),
+        }
+    }
+
+    pub async fn key(portal: &Portal, who: &Identity, key: &str) -> Done {
+        let ob = &portal.onboarding;
+        let key = key.trim();
+        if key.is_empty() {
+            return done(
+                false,
+                "Paste your public key: one line such as `ssh-ed25519 AAAA… you@laptop`.",
+            );
+        }
+        if key.len() > 16_384 || key.contains('\n') {
+            return done(false, "One public key, on one line.");
+        }
+        let Some((env, host)) = ssh_host(portal) else {
+            return done(false, "Onwatch has no SSH access to a production host, so it cannot test keys: tick the item yourself.");
+        };
+        let now = ops::time::now_ms();
+        if let Err(e) = ob
+            .seen(&who.login, &who.name, &who.provider, &who.memberships, now)
+            .await
+        {
+            return done(false, e.to_string());
+        }
+        let user = ob.options.ssh_user.replace("{login}", &who.login);
+        if let Err(e) = audit(
+            portal,
+            who,
+            "ssh_key_test",
+            serde_json::json!({ "host": host, "environment": env, "user": user, "key": key }),
+        )
+        .await
+        {
+            return done(false, e);
+        }
+        let target = match portal.actions.ssh_target(&env, &host) {
+            Ok(t) => t,
+            Err(e) => return done(false, e),
+        };
+        let (ok, result) = match ops::actions::ssh::key_accepted(&target, &user, key).await {
+            Ok(true) => (true, "accepted".to_owned()),
+            Ok(false) => (false, format!("{host} ({env}) does not accept this key for {user}: ask for it to be added to {user}'s authorized_keys")),
+            Err(e) => (false, format!("the test against {host} ({env}) failed: {e}")),
+        };
+        if let Err(e) = ob.set_key(&who.login, key, &result, now).await {
+            return done(false, e.to_string());
+        }
+        if ok {
+            done(true, format!("{host} ({env}) accepts this key for {user}."))
+        } else {
+            done(false, result)
+        }
+    }
+
+    pub async fn admin_mark(
+        portal: &Portal,
+        who: &Identity,
+        person: &str,
+        item: &str,
+        mark: &str,
+    ) -> Done {
+        if !matches!(mark, "confirmed" | "reset") {
+            return done(false, "An admin confirms or resets an item.");
+        }
+        if let Err(e) = audit(
+            portal,
+            who,
+            mark,
+            serde_json::json!({ "item": item, "person": person }),
+        )
+        .await
+        {
+            return done(false, e);
+        }
+        match portal
+            .onboarding
+            .mark(item, person, mark, &who.login, ops::time::now_ms())
+            .await
+        {
+            Ok(()) => done(true, format!("{mark} for {person}.")),
+            Err(e) => done(false, e),
+        }
+    }
+
+    pub async fn edit(
+        portal: &Portal,
+        who: &Identity,
+        op: &str,
+        id: &str,
+        text: &str,
+        verify: &str,
+    ) -> Done {
+        let ob = &portal.onboarding;
+        let now = ops::time::now_ms();
+        if let Err(e) = audit(
+            portal,
+            who,
+            &format!("item_{op}"),
+            serde_json::json!({ "id": id, "text": text, "verify": verify }),
+        )
+        .await
+        {
+            return done(false, e);
+        }
+        let r = match op {
+            "add" => {
+                let Some(v) = Verify::parse(if verify.is_empty() { "manual" } else { verify })
+                else {
+                    return done(
+                        false,
+                        format!("{verify:?}: manual, github, core_origin, ssh or services."),
+                    );
+                };
+                ob.add(text, v, &who.login, now).await.map(|_| ())
+            }
+            "reword" => ob.reword(id, text, &who.login, now).await,
+            "retire" => ob.retire(id, true, &who.login, now).await,
+            "restore" => ob.retire(id, false, &who.login, now).await,
+            "up" => ob.shift(id, -1).await,
+            "down" => ob.shift(id, 1).await,
+            other => Err(format!(
+                "{other:?}: add, reword, retire, restore, up or down."
+            )),
+        };
+        match r {
+            Ok(()) => done(true, "Saved."),
+            Err(e) => done(false, e),
+        }
+    }
+}

@@ -1,0 +1,959 @@
+//! The on-call page's data and its server functions (`ops::oncall`): who is on call now and
+//! next, the calendar, overrides, feeds and handoffs. Times are written on the server in the
+//! rotation's zone, so the browser never guesses a zone.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Who is on call now and next, as the header, the dashboard and the page show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NowView {
+    /// `onwatch` or `pagerduty`.
+    pub source: String,
+    pub primary: String,
+    pub secondary: String,
+    pub until: Option<String>,
+    pub next_primary: Option<String>,
+    pub next_secondary: Option<String>,
+    /// Why the answer may be old (PagerDuty unreachable), with its age.
+    pub stale: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegView {
+    pub start: String,
+    pub end: String,
+    pub primary: String,
+    pub secondary: String,
+    pub primary_covered: bool,
+    pub secondary_covered: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShiftView {
+    pub index: i64,
+    pub start: String,
+    pub end: String,
+    pub hours: i64,
+    /// When a local clock jumps during the shift: what the wall clock says.
+    pub clock_note: Option<String>,
+    pub current: bool,
+    pub past: bool,
+    pub segments: Vec<SegView>,
+    /// People in this shift who are not ready for on-call.
+    pub not_ready: Vec<String>,
+}
+
+/// A shift in which the signed-in person holds a seat, still to come or under way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyShift {
+    pub index: i64,
+    pub seat: String,
+    pub start: String,
+    pub end: String,
+}
+
+/// Someone else's seat in a coming shift (a swap's other half).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtherShift {
+    pub index: i64,
+    pub person: String,
+    pub seat: String,
+    pub start: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestView {
+    pub id: String,
+    pub kind: String,
+    pub requested_by: String,
+    pub counterpart: String,
+    pub reason: String,
+    pub state: String,
+    pub requested: String,
+    pub answered: Option<String>,
+    /// "cy covers ana as primary, Mon 2 Nov 09:00 → Tue 3 Nov 09:00 PST"
+    pub covers: Vec<String>,
+    pub can_answer: bool,
+    pub can_cancel: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedView {
+    pub id: String,
+    pub scope: String,
+    pub created_by: String,
+    pub created: String,
+    pub revoked: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffAction {
+    pub id: String,
+    pub when: String,
+    pub what: String,
+    pub who: String,
+    pub state: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffAlarm {
+    pub when: String,
+    pub subject: String,
+    pub state: String,
+    pub detail: String,
+    /// When it was next healthy, if it was.
+    pub cleared: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffView {
+    pub shift_index: i64,
+    pub span: String,
+    pub outgoing: Vec<String>,
+    pub incoming: Vec<String>,
+    /// `false`: the shift under way, as it would be handed over now.
+    pub kept: bool,
+    pub generated: String,
+    pub actions: Vec<HandoffAction>,
+    pub alarms: Vec<HandoffAlarm>,
+    pub repeated: Vec<String>,
+    pub unhealthy: Vec<String>,
+    pub note: String,
+    pub note_by: Option<String>,
+    pub acknowledged: Option<String>,
+    pub can_note: bool,
+    pub can_ack: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnCallBoard {
+    /// A rotation is configured here (PagerDuty alone shows only now and next).
+    pub rotation: bool,
+    pub about: String,
+    pub me: String,
+    pub is_admin: bool,
+    pub in_rotation: bool,
+    pub members: Vec<String>,
+    pub now: Option<NowView>,
+    pub shifts: Vec<ShiftView>,
+    pub my_shifts: Vec<MyShift>,
+    pub others: Vec<OtherShift>,
+    pub requests: Vec<RequestView>,
+    pub not_ready: Vec<String>,
+    pub feeds: Vec<FeedView>,
+    pub handoffs: Vec<HandoffView>,
+}
+
+/// What a change did, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    pub ok: bool,
+    pub message: String,
+}
+
+#[server(prefix = "/api/read", endpoint = "oncall")]
+pub async fn load_oncall() -> Result<OnCallBoard, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    ssr::board(&portal, &who).await.map_err(ServerFnError::new)
+}
+
+/// Asks for an override: `kind` `cover` (of `seat` in `shift`, from `from` to `to` on the
+/// rotation's wall clock, blank for the whole shift) or `swap` (my seat in `shift` for
+/// `theirs`'s seat in `their_shift`).
+#[server(prefix = "/api/attempt", endpoint = "oncall-ask")]
+#[allow(clippy::too_many_arguments)]
+pub async fn oncall_ask(
+    kind: String,
+    shift: i64,
+    #[server(default)] from: String,
+    #[server(default)] to: String,
+    #[server(default)] covering: String,
+    #[server(default)] theirs: String,
+    #[server(default)] their_shift: i64,
+    reason: String,
+) -> Result<Done, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    Ok(ssr::ask(
+        &portal,
+        &who,
+        ssr::AskForm {
+            kind,
+            shift,
+            from,
+            to,
+            covering,
+            theirs,
+            their_shift,
+            reason,
+        },
+    )
+    .await)
+}
+
+/// `accept`, `decline` or `cancel` a pending override.
+#[server(prefix = "/api/attempt", endpoint = "oncall-answer")]
+pub async fn oncall_answer(id: String, answer: String) -> Result<Done, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    Ok(ssr::answer(&portal, &who, &id, &answer).await)
+}
+
+/// Makes a feed (`me` or `team`); the message is its secret path, shown once.
+#[server(prefix = "/api/attempt", endpoint = "oncall-feed")]
+pub async fn oncall_feed(scope: String) -> Result<Done, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    Ok(ssr::feed(&portal, &who, &scope).await)
+}
+
+#[server(prefix = "/api/attempt", endpoint = "oncall-feed-revoke")]
+pub async fn oncall_feed_revoke(id: String) -> Result<Done, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    Ok(ssr::revoke(&portal, &who, &id).await)
+}
+
+/// The outgoing engineer's note on a kept handoff.
+#[server(prefix = "/api/attempt", endpoint = "handoff-note")]
+pub async fn handoff_note(shift: i64, note: String) -> Result<Done, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    Ok(ssr::note(&portal, &who, shift, &note).await)
+}
+
+/// The incoming engineer's acknowledgement of a kept handoff.
+#[server(prefix = "/api/attempt", endpoint = "handoff-ack")]
+pub async fn handoff_ack(shift: i64) -> Result<Done, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    Ok(ssr::ack(&portal, &who, shift).await)
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::*;
+    use crate::portal::Portal;
+    use ops::auth::Identity;
+    use ops::oncall::handoff::Handoff;
+    use ops::oncall::overrides::{Ask, OverrideRequest, RequestState};
+    use ops::oncall::{rotation, Rotation, Seat};
+
+    fn done(ok: bool, message: impl Into<String>) -> Done {
+        Done {
+            ok,
+            message: message.into(),
+        }
+    }
+
+    pub fn now_view(n: &ops::oncall::NowAndNext) -> NowView {
+        NowView {
+            source: n.source.clone(),
+            primary: n.primary.clone(),
+            secondary: n.secondary.clone(),
+            until: n.until_local.clone(),
+            next_primary: n.next_primary.clone(),
+            next_secondary: n.next_secondary.clone(),
+            stale: n.stale.clone(),
+        }
+    }
+
+    fn actor(id: &Identity) -> ops::audit::Actor {
+        crate::actions::ssr::actor(id)
+    }
+
+    /// Appends an audit row for a change to the rotation or a feed; a failure is logged and
+    /// turned into a refusal by the caller (nothing changes that was not audited first).
+    async fn audit(
+        portal: &Portal,
+        who: &Identity,
+        kind: &str,
+        id: &str,
+        outcome: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), String> {
+        portal
+            .actions
+            .audit()
+            .append(
+                &actor(who),
+                &ops::audit::Entry {
+                    kind: kind.into(),
+                    action_id: id.into(),
+                    outcome: outcome.into(),
+                    detail,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                tracing::error!(error = %e, "on-call audit row failed");
+                "The audit log cannot be written, so nothing was changed: try again.".to_owned()
+            })
+    }
+
+    fn describe(r: &Rotation, c: &ops::oncall::Cover) -> String {
+        format!(
+            "{} covers {} as {}, {} → {}",
+            c.covering,
+            c.covered,
+            c.seat.as_str(),
+            r.local(c.start_ms),
+            r.local(c.end_ms)
+        )
+    }
+
+    fn request_view(
+        r: Option<&Rotation>,
+        q: OverrideRequest,
+        me: &str,
+        admin: bool,
+    ) -> RequestView {
+        let stamp = |ms: i64| match r {
+            Some(r) => r.local(ms),
+            None => ops::time::utc_stamp(ms),
+        };
+        let pending = q.state == RequestState::Pending;
+        RequestView {
+            can_answer: pending && q.counterpart.eq_ignore_ascii_case(me),
+            can_cancel: pending && (q.requested_by.eq_ignore_ascii_case(me) || admin),
+            covers: q
+                .covers
+                .iter()
+                .map(|c| match r {
+                    Some(r) => describe(r, c),
+                    None => format!("{} covers {}", c.covering, c.covered),
+                })
+                .collect(),
+            id: q.id,
+            kind: q.kind,
+            requested_by: q.requested_by,
+            counterpart: q.counterpart,
+            reason: q.reason,
+            state: q.state.as_str().into(),
+            requested: stamp(q.requested_ms),
+            answered: q.answered_ms.map(|ms| {
+                format!(
+                    "{} by {}",
+                    stamp(ms),
+                    q.answered_by.clone().unwrap_or_default()
+                )
+            }),
+        }
+    }
+
+    fn handoff_view(r: &Rotation, h: Handoff, kept: bool, me: &str) -> HandoffView {
+        let split = |s: &str| s.split(',').map(str::to_owned).collect::<Vec<_>>();
+        let outgoing = split(&h.outgoing);
+        let incoming = split(&h.incoming);
+        let subject = |env: &str, host: &str, svc: &str| {
+            if svc.is_empty() {
+                format!("{env}/{host} (Supervisor)")
+            } else {
+                format!("{env}/{host} {svc}")
+            }
+        };
+        let is = |list: &[String]| list.iter().any(|p| p.eq_ignore_ascii_case(me));
+        HandoffView {
+            shift_index: h.shift_index,
+            span: format!("{} → {}", r.local(h.start_ms), r.local(h.end_ms)),
+            can_note: kept && h.acknowledged_ms.is_none() && is(&outgoing),
+            can_ack: kept && h.acknowledged_ms.is_none() && is(&incoming),
+            outgoing,
+            incoming,
+            kept,
+            generated: r.local(h.generated_ms),
+            actions: h
+                .summary
+                .actions
+                .into_iter()
+                .map(|a| HandoffAction {
+                    when: r.local(a.requested_ms),
+                    what: format!(
+                        "{} {}",
+                        a.kind.replace('_', " "),
+                        subject(&a.environment, &a.host, &a.service)
+                    ),
+                    id: a.id,
+                    who: a.actor,
+                    state: a.state,
+                    summary: a.summary,
+                })
+                .collect(),
+            alarms: h
+                .summary
+                .alarms
+                .into_iter()
+                .map(|a| HandoffAlarm {
+                    when: r.local(a.at_ms),
+                    subject: subject(&a.environment, &a.host, &a.service),
+                    state: a.state,
+                    detail: a.detail,
+                    cleared: a.cleared_ms.map(|ms| r.local(ms)),
+                })
+                .collect(),
+            repeated: h
+                .summary
+                .repeated_restarts
+                .into_iter()
+                .map(|x| {
+                    format!(
+                        "{} restarted {} times",
+                        subject(&x.environment, &x.host, &x.service),
+                        x.count
+                    )
+                })
+                .collect(),
+            unhealthy: h
+                .summary
+                .unhealthy_now
+                .into_iter()
+                .map(|u| {
+                    format!(
+                        "{} is {}",
+                        subject(&u.environment, &u.host, &u.service),
+                        u.state
+                    )
+                })
+                .collect(),
+            note: h.note,
+            note_by: h.note_by.map(|b| {
+                format!(
+                    "{b}, {}",
+                    h.note_ms.map(|ms| r.local(ms)).unwrap_or_default()
+                )
+            }),
+            acknowledged: h.acknowledged_by.map(|b| {
+                format!(
+                    "{b}, {}",
+                    h.acknowledged_ms.map(|ms| r.local(ms)).unwrap_or_default()
+                )
+            }),
+        }
+    }
+
+    pub async fn board(portal: &Portal, who: &Identity) -> Result<OnCallBoard, String> {
+        let oc = &portal.oncall;
+        let now_ms = ops::time::now_ms();
+        let admin = who.role.allows(vocab::Role::Admin);
+        let me = who.login.clone();
+        let now = oc
+            .now_and_next(now_ms)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|n| now_view(&n));
+        let not_ready = oc.header().not_ready;
+        let requests_raw = oc.overrides.requests(20).await.map_err(|e| e.to_string())?;
+        let feeds = oc
+            .feeds
+            .list(if admin { None } else { Some(&me) })
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(r) = &oc.rotation else {
+            let about = match &oc.pagerduty {
+                Some(_) => "Who is on call comes from PagerDuty; no rotation is kept in Onwatch ([oncall] members is empty).".to_owned(),
+                None => "No rotation is set up: list the team in [oncall] members (in rotation order), with start and time_zone, or configure [oncall.pagerduty].".to_owned(),
+            };
+            return Ok(OnCallBoard {
+                rotation: false,
+                about,
+                me,
+                is_admin: admin,
+                in_rotation: false,
+                members: Vec::new(),
+                now,
+                shifts: Vec::new(),
+                my_shifts: Vec::new(),
+                others: Vec::new(),
+                requests: requests_raw
+                    .into_iter()
+                    .map(|q| request_view(None, q, &who.login, admin))
+                    .collect(),
+                not_ready,
+                feeds: Vec::new(),
+                handoffs: Vec::new(),
+            });
+        };
+        let covers = oc
+            .overrides
+            .accepted_covers()
+            .await
+            .map_err(|e| e.to_string())?;
+        let current = r.index_at(now_ms);
+        let shifts: Vec<ShiftView> = (current - 1..current + 8)
+            .map(|i| {
+                let s = r.shift(i);
+                let segs = rotation::timeline(r, &covers, s.start_ms, s.end_ms);
+                let mut people: Vec<String> = segs
+                    .iter()
+                    .flat_map(|g| [g.primary.clone(), g.secondary.clone()])
+                    .collect();
+                people.dedup();
+                ShiftView {
+                    index: i,
+                    start: r.local(s.start_ms),
+                    end: r.local(s.end_ms),
+                    hours: (s.end_ms - s.start_ms) / 3_600_000,
+                    clock_note: r.clock_change(s.start_ms, s.end_ms),
+                    current: i == current,
+                    past: i < current,
+                    not_ready: not_ready
+                        .iter()
+                        .filter(|p| people.iter().any(|q| q.eq_ignore_ascii_case(p)))
+                        .cloned()
+                        .collect(),
+                    segments: segs
+                        .into_iter()
+                        .map(|g| SegView {
+                            start: r.local(g.start_ms),
+                            end: r.local(g.end_ms),
+                            primary: g.primary,
+                            secondary: g.secondary,
+                            primary_covered: g.primary_covered,
+                            secondary_covered: g.secondary_covered,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        // The base rotation's seats (overrides are asked for against what one holds).
+        let mut my_shifts = Vec::new();
+        let mut others = Vec::new();
+        for i in current..current + 10 {
+            let s = r.shift(i);
+            for seat in [Seat::Primary, Seat::Secondary] {
+                let holder = rotation::on_call_at(r, &covers, s.start_ms.max(now_ms))
+                    .holder(seat)
+                    .to_owned();
+                if holder.eq_ignore_ascii_case(&me) {
+                    my_shifts.push(MyShift {
+                        index: i,
+                        seat: seat.as_str().into(),
+                        start: r.local(s.start_ms.max(now_ms)),
+                        end: r.local(s.end_ms),
+                    });
+                } else if i > current {
+                    others.push(OtherShift {
+                        index: i,
+                        person: holder,
+                        seat: seat.as_str().into(),
+                        start: r.local(s.start_ms),
+                    });
+                }
+            }
+        }
+        let mut handoffs = Vec::new();
+        let unhealthy = ops::oncall::handoff::unhealthy(&portal.fleet.snapshot(now_ms));
+        let draft = oc
+            .draft(r, current, now_ms, unhealthy)
+            .await
+            .map_err(|e| e.to_string())?;
+        handoffs.push(handoff_view(r, draft, false, &me));
+        for h in oc.handoffs.latest(4).await.map_err(|e| e.to_string())? {
+            handoffs.push(handoff_view(r, h, true, &me));
+        }
+        Ok(OnCallBoard {
+            rotation: true,
+            about: format!(
+                "{} shifts of {} real hours from {}, in {} order: {}.{}",
+                r.members().len(),
+                r.shift_ms() / 3_600_000,
+                r.local(r.shift(0).start_ms),
+                r.zone_name(),
+                r.members().join(", "),
+                if oc.pagerduty.is_some() {
+                    " Who is on call now comes from PagerDuty."
+                } else {
+                    ""
+                }
+            ),
+            in_rotation: r.is_member(&me),
+            members: r.members().to_vec(),
+            me: me.clone(),
+            is_admin: admin,
+            now,
+            shifts,
+            my_shifts,
+            others,
+            requests: requests_raw
+                .into_iter()
+                .map(|q| request_view(Some(r), q, &me, admin))
+                .collect(),
+            not_ready,
+            feeds: feeds
+                .into_iter()
+                .map(|f| FeedView {
+                    id: f.id,
+                    scope: f.scope,
+                    created_by: f.created_by,
+                    created: r.local(f.created_ms),
+                    revoked: f.revoked_ms.map(|ms| {
+                        format!("{} by {}", r.local(ms), f.revoked_by.unwrap_or_default())
+                    }),
+                })
+                .collect(),
+            handoffs,
+        })
+    }
+
+    pub struct AskForm {
+        pub kind: String,
+        pub shift: i64,
+        pub from: String,
+        pub to: String,
+        pub covering: String,
+        pub theirs: String,
+        pub their_shift: i64,
+        pub reason: String,
+    }
+
+    pub async fn ask(portal: &Portal, who: &Identity, f: AskForm) -> Done {
+        let oc = &portal.oncall;
+        let Some(r) = &oc.rotation else {
+            return done(false, "No rotation is configured in Onwatch.");
+        };
+        let now_ms = ops::time::now_ms();
+        let ask = match f.kind.as_str() {
+            "cover" => {
+                let shift = r.shift(f.shift);
+                let covers = match oc.overrides.accepted_covers().await {
+                    Ok(c) => c,
+                    Err(e) => return done(false, e.to_string()),
+                };
+                let from = if f.from.trim().is_empty() {
+                    shift.start_ms.max(now_ms)
+                } else {
+                    match r.parse_local(&f.from) {
+                        Ok(t) => t,
+                        Err(e) => return done(false, format!("From: {e}.")),
+                    }
+                };
+                let to = if f.to.trim().is_empty() {
+                    shift.end_ms
+                } else {
+                    match r.parse_local(&f.to) {
+                        Ok(t) => t,
+                        Err(e) => return done(false, format!("To: {e}.")),
+                    }
+                };
+                if from < shift.start_ms || to > shift.end_ms {
+                    return done(
+                        false,
+                        format!(
+                            "The span must lie inside the shift ({} → {}).",
+                            r.local(shift.start_ms),
+                            r.local(shift.end_ms)
+                        ),
+                    );
+                }
+                // The seat the requester holds at the span's start.
+                let at = rotation::on_call_at(r, &covers, from);
+                let seat = if at.primary.eq_ignore_ascii_case(&who.login) {
+                    Seat::Primary
+                } else if at.secondary.eq_ignore_ascii_case(&who.login) {
+                    Seat::Secondary
+                } else {
+                    return done(
+                        false,
+                        format!(
+                            "You ({}) hold no seat at {}: only the person on call asks for cover.",
+                            who.login,
+                            r.local(from)
+                        ),
+                    );
+                };
+                if f.covering.trim().is_empty() {
+                    return done(false, "Choose who covers.");
+                }
+                Ask::Cover {
+                    seat,
+                    start_ms: from,
+                    end_ms: to,
+                    covering: f.covering.trim().to_owned(),
+                }
+            }
+            "swap" => {
+                if f.theirs.trim().is_empty() {
+                    return done(false, "Choose the shift to swap with.");
+                }
+                Ask::Swap {
+                    mine: f.shift,
+                    theirs: f.theirs.trim().to_owned(),
+                    their_shift: f.their_shift,
+                }
+            }
+            other => return done(false, format!("{other:?} is neither a cover nor a swap.")),
+        };
+        // Audited before anything is written: an ask the log cannot hold is not made.
+        let asked = serde_json::json!({
+            "kind": f.kind, "shift": f.shift, "from": f.from, "to": f.to,
+            "covering": f.covering, "theirs": f.theirs, "their_shift": f.their_shift,
+            "reason": f.reason,
+        });
+        if let Err(e) = audit(portal, who, "oncall.override", "", "request:attempt", asked).await {
+            return done(false, e);
+        }
+        match oc
+            .overrides
+            .ask(r, (&who.login, &who.name), None, &ask, &f.reason, now_ms)
+            .await
+        {
+            Ok(q) => {
+                let detail = serde_json::json!({
+                    "kind": q.kind, "counterpart": q.counterpart, "reason": q.reason,
+                    "covers": q.covers.iter().map(|c| describe(r, c)).collect::<Vec<_>>(),
+                });
+                let _ = audit(portal, who, "oncall.override", &q.id, "requested", detail).await;
+                done(
+                    true,
+                    format!(
+                        "Asked {} to {}. Nothing changes until they accept.",
+                        q.counterpart,
+                        if q.kind == "swap" { "swap" } else { "cover" }
+                    ),
+                )
+            }
+            Err(e) => {
+                let _ = audit(
+                    portal,
+                    who,
+                    "oncall.override",
+                    "",
+                    "refused",
+                    serde_json::json!({ "why": e }),
+                )
+                .await;
+                done(false, e)
+            }
+        }
+    }
+
+    pub async fn answer(portal: &Portal, who: &Identity, id: &str, answer: &str) -> Done {
+        let oc = &portal.oncall;
+        let Some(r) = &oc.rotation else {
+            return done(false, "No rotation is configured in Onwatch.");
+        };
+        let to = match answer {
+            "accept" => RequestState::Accepted,
+            "decline" => RequestState::Declined,
+            "cancel" => RequestState::Cancelled,
+            other => {
+                return done(
+                    false,
+                    format!("{other:?}: answer accept, decline or cancel."),
+                )
+            }
+        };
+        let admin = who.role.allows(vocab::Role::Admin);
+        // Audited first: an answer the log cannot hold is not given.
+        if let Err(e) = audit(
+            portal,
+            who,
+            "oncall.override",
+            id,
+            &format!("{}:attempt", to.as_str()),
+            serde_json::json!({}),
+        )
+        .await
+        {
+            return done(false, e);
+        }
+        let now_ms = ops::time::now_ms();
+        match oc
+            .overrides
+            .answer(r, id, &who.login, admin, to, now_ms)
+            .await
+        {
+            Ok(q) => {
+                let _ = audit(
+                    portal,
+                    who,
+                    "oncall.override",
+                    id,
+                    q.state.as_str(),
+                    serde_json::json!({
+                        "requested_by": q.requested_by, "counterpart": q.counterpart,
+                    }),
+                )
+                .await;
+                if let Err(e) = oc.refresh_header(now_ms).await {
+                    tracing::warn!(error = %e, "the on-call header could not be refreshed");
+                }
+                done(true, format!("The request is {}.", q.state.as_str()))
+            }
+            Err(e) => {
+                let _ = audit(
+                    portal,
+                    who,
+                    "oncall.override",
+                    id,
+                    "refused",
+                    serde_json::json!({ "why": e }),
+                )
+                .await;
+                done(false, e)
+            }
+        }
+    }
+
+    pub async fn feed(portal: &Portal, who: &Identity, scope: &str) -> Done {
+        let oc = &portal.oncall;
+        if oc.rotation.is_none() {
+            return done(
+                false,
+                "No rotation is configured in Onwatch, so there is nothing to publish.",
+            );
+        }
+        let scope = match scope {
+            "team" => "team".to_owned(),
+            "me" => who.login.to_ascii_lowercase(),
+            other => {
+                return done(
+                    false,
+                    format!("{other:?}: a feed is for `me` or the `team`."),
+                )
+            }
+        };
+        if let Err(e) = audit(
+            portal,
+            who,
+            "oncall.feed",
+            "",
+            "create:attempt",
+            serde_json::json!({ "scope": scope }),
+        )
+        .await
+        {
+            return done(false, e);
+        }
+        match oc
+            .feeds
+            .create(&scope, &who.login, ops::time::now_ms())
+            .await
+        {
+            Ok((f, token)) => {
+                let _ = audit(
+                    portal,
+                    who,
+                    "oncall.feed",
+                    &f.id,
+                    "created",
+                    serde_json::json!({ "scope": scope }),
+                )
+                .await;
+                done(true, format!("/ical/{token}.ics"))
+            }
+            Err(e) => done(false, e.to_string()),
+        }
+    }
+
+    pub async fn revoke(portal: &Portal, who: &Identity, id: &str) -> Done {
+        let admin = who.role.allows(vocab::Role::Admin);
+        if let Err(e) = audit(
+            portal,
+            who,
+            "oncall.feed",
+            id,
+            "revoke:attempt",
+            serde_json::json!({}),
+        )
+        .await
+        {
+            return done(false, e);
+        }
+        match portal
+            .oncall
+            .feeds
+            .revoke(id, &who.login, admin, ops::time::now_ms())
+            .await
+        {
+            Ok(()) => {
+                let _ = audit(
+                    portal,
+                    who,
+                    "oncall.feed",
+                    id,
+                    "revoked",
+                    serde_json::json!({}),
+                )
+                .await;
+                done(true, "Revoked: its URL answers 404 from now on.")
+            }
+            Err(e) => done(false, e),
+        }
+    }
+
+    async fn kept(portal: &Portal, shift: i64) -> Result<Handoff, String> {
+        portal
+            .oncall
+            .handoffs
+            .get(shift)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!("No kept handoff for shift {shift}: a handoff is kept when its shift ends.")
+            })
+    }
+
+    pub async fn note(portal: &Portal, who: &Identity, shift: i64, note: &str) -> Done {
+        let h = match kept(portal, shift).await {
+            Ok(h) => h,
+            Err(e) => return done(false, e),
+        };
+        let outgoing: Vec<String> = h.outgoing.split(',').map(str::to_owned).collect();
+        if let Err(e) = audit(
+            portal,
+            who,
+            "oncall.handoff",
+            &shift.to_string(),
+            "note",
+            serde_json::json!({ "note": note }),
+        )
+        .await
+        {
+            return done(false, e);
+        }
+        match portal
+            .oncall
+            .handoffs
+            .annotate(shift, &outgoing, &who.login, note, ops::time::now_ms())
+            .await
+        {
+            Ok(()) => done(true, "Note saved."),
+            Err(e) => done(false, e),
+        }
+    }
+
+    pub async fn ack(portal: &Portal, who: &Identity, shift: i64) -> Done {
+        let h = match kept(portal, shift).await {
+            Ok(h) => h,
+            Err(e) => return done(false, e),
+        };
+        let incoming: Vec<String> = h.incoming.split(',').map(str::to_owned).collect();
+        if let Err(e) = audit(
+            portal,
+            who,
+            "oncall.handoff",
+            &shift.to_string(),
+            "acknowledged",
+            serde_json::json!({}),
+        )
+        .await
+        {
+            return done(false, e);
+        }
+        match portal
+            .oncall
+            .handoffs
+            .acknowledge(shift, &incoming, &who.login, ops::time::now_ms())
+            .await
+        {
+            Ok(()) => done(true, "Acknowledged: the shift is handed over."),
+            Err(e) => done(false, e),
+        }
+    }
+}

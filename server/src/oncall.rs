@@ -1,0 +1,121 @@
+//! The on-call capability's own routes and task: the iCal feeds (public, behind their secret
+//! URL) and the task that keeps each shift's handoff summary when the shift ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::watch;
+
+use crate::startup::AppState;
+
+/// How far back and ahead a feed reaches.
+const FEED_BEHIND_MS: i64 = 30 * 86_400_000;
+const FEED_AHEAD_MS: i64 = 180 * 86_400_000;
+
+/// `GET /ical/{token}`: the feed whose secret this is, or 404 (unknown and revoked alike, so a
+/// probe learns nothing). `token` may end in `.ics`, as calendar apps like.
+pub async fn ical_feed(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let token = token.trim_end_matches(".ics");
+    let oncall = &state.oncall;
+    let Some(rotation) = &oncall.rotation else {
+        return (StatusCode::NOT_FOUND, "no rotation is configured").into_response();
+    };
+    let scope = match oncall.feeds.scope_of(token).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return (
+                StatusCode::NOT_FOUND,
+                "no such feed (it may have been revoked)",
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "iCal feed lookup failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store cannot be read: try again",
+            )
+                .into_response();
+        }
+    };
+    let covers = match oncall.overrides.accepted_covers().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "iCal feed overrides failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store cannot be read: try again",
+            )
+                .into_response();
+        }
+    };
+    let now = ops::time::now_ms();
+    let person = (scope != "team").then_some(scope.as_str());
+    let body = ops::oncall::feeds::calendar(
+        rotation,
+        &covers,
+        person,
+        now - FEED_BEHIND_MS,
+        now + FEED_AHEAD_MS,
+        now,
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The on-call chores, every `every` until Onwatch stops: refresh who is on call for the
+/// header, keep the handoff of a shift that just ended (once: a second replica or a restart
+/// writes nothing twice), and, every twelfth time, work out who is scheduled but not ready.
+pub fn spawn_chores(
+    portal: app::portal::Portal,
+    mut stopping: watch::Receiver<bool>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let oncall: Arc<ops::oncall::OnCall> = portal.oncall.clone();
+        let mut round: u64 = 0;
+        loop {
+            let now = ops::time::now_ms();
+            if let Err(e) = oncall.refresh_header(now).await {
+                tracing::warn!(error = %e, "who is on call could not be worked out; trying again");
+            }
+            if oncall.rotation.is_some() {
+                let unhealthy = ops::oncall::handoff::unhealthy(&portal.fleet.snapshot(now));
+                match oncall.write_due_handoff(now, unhealthy).await {
+                    Ok(Some(index)) => tracing::info!(shift = index, "handoff summary kept"),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the handoff summary could not be kept; trying again")
+                    }
+                }
+                if round % 12 == 0 {
+                    match app::onboarding::ssr::team(&portal).await {
+                        Ok((rows, _)) => oncall.set_not_ready(
+                            rows.into_iter()
+                                .filter(|r| r.scheduled && !r.ready)
+                                .map(|r| r.login)
+                                .collect(),
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "onboarding readiness could not be read")
+                        }
+                    }
+                }
+            }
+            round += 1;
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stopping.wait_for(|s| *s) => return,
+            }
+        }
+    })
+}

@@ -1,0 +1,487 @@
+//! The on-call team through the real server: overrides asked for, refused by the rules,
+//! accepted by the covering person only, changing who every page's header says is on call, all
+//! audited; the iCal feed read back by an iCalendar parser and revoked; the handoff kept at the
+//! shift's end with the action taken during it, annotated and acknowledged by the right people.
+
+use std::time::Duration;
+
+use ops::sim::{demo_layout, FleetSim};
+use reqwest::Client;
+
+use crate::actions::{app_with, audit_kinds, follow, restart, Restart};
+use crate::builds::started;
+use crate::helpers::{spawn_app_with, test_config, StoreKind, TestApp};
+
+/// An instant as a wall-clock time in UTC (`2026-12-01T13:05:09`), for `[oncall] start`.
+pub(crate) fn civil(ms: i64) -> String {
+    let (y, m, d) = vocab::civil_date(ms);
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        s / 3600,
+        (s % 3600) / 60,
+        s % 60
+    )
+}
+
+/// A rotation of ana, bo and cy in UTC whose shift 0 started `started_ago_ms` ago.
+pub(crate) fn rotation(c: &mut server::config::Config, started_ago_ms: i64, hours: u32) {
+    let start = ops::time::now_ms() - started_ago_ms;
+    c.oncall.members = vec!["ana".into(), "bo".into(), "cy".into()];
+    c.oncall.start = civil(start);
+    c.oncall.time_zone = "UTC".into();
+    c.oncall.shift_hours = hours;
+}
+
+async fn json(
+    app: &TestApp,
+    client: &Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> serde_json::Value {
+    let res = app.call(client, path, form).await;
+    assert_eq!(res.status(), 200, "{path}");
+    res.json().await.unwrap()
+}
+
+async fn header(app: &TestApp, client: &Client) -> serde_json::Value {
+    json(app, client, "/api/read/shell-info", &[]).await["oncall"].clone()
+}
+
+/// Waits (on the server's own refresh, every few seconds) until the header says `primary`.
+async fn until_primary(app: &TestApp, client: &Client, primary: &str) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = header(app, client).await;
+        if h["primary"] == primary {
+            return h;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the header still says {h}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_cover_applies_only_once_the_covering_person_accepts_and_is_audited() {
+    let (mut config, dir) = test_config(StoreKind::Sqlite).await;
+    rotation(&mut config, 3_600_000, 72);
+    let app = spawn_app_with(config, dir, axum::Router::new()).await;
+    let ana = app.signed_in("ana", "responder").await;
+    let bo = app.signed_in("bo", "responder").await;
+    let cy = app.signed_in("cy", "viewer").await;
+    let h = until_primary(&app, &ana, "ana").await;
+    assert_eq!(h["secondary"], "bo");
+    assert_eq!(h["next_primary"], "bo");
+
+    // The rules, in words, before anything is written.
+    let refused = json(
+        &app,
+        &ana,
+        "/api/attempt/oncall-ask",
+        &[
+            ("kind", "cover"),
+            ("shift", "0"),
+            ("covering", "bo"),
+            ("reason", "flying"),
+        ],
+    )
+    .await;
+    assert_eq!(refused["ok"], false);
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("bo is already secondary"),
+        "{refused}"
+    );
+    let not_his = json(
+        &app,
+        &cy,
+        "/api/attempt/oncall-ask",
+        &[
+            ("kind", "cover"),
+            ("shift", "0"),
+            ("covering", "bo"),
+            ("reason", "x"),
+        ],
+    )
+    .await;
+    assert!(
+        not_his["message"]
+            .as_str()
+            .unwrap()
+            .contains("hold no seat"),
+        "{not_his}"
+    );
+    let no_reason = json(
+        &app,
+        &ana,
+        "/api/attempt/oncall-ask",
+        &[
+            ("kind", "cover"),
+            ("shift", "0"),
+            ("covering", "cy"),
+            ("reason", " "),
+        ],
+    )
+    .await;
+    assert!(
+        no_reason["message"].as_str().unwrap().contains("Say why"),
+        "{no_reason}"
+    );
+
+    let asked = json(
+        &app,
+        &ana,
+        "/api/attempt/oncall-ask",
+        &[
+            ("kind", "cover"),
+            ("shift", "0"),
+            ("covering", "cy"),
+            ("reason", "flying on Tuesday"),
+        ],
+    )
+    .await;
+    assert_eq!(asked["ok"], true, "{asked}");
+    let board = json(&app, &cy, "/api/read/oncall", &[]).await;
+    let req = &board["requests"][0];
+    assert_eq!(req["state"], "pending");
+    assert_eq!(req["can_answer"], true);
+    let id = req["id"].as_str().unwrap().to_owned();
+    // Pending: nothing changed.
+    assert_eq!(header(&app, &ana).await["primary"], "ana");
+
+    // Only cy may accept.
+    let by_bo = json(
+        &app,
+        &bo,
+        "/api/attempt/oncall-answer",
+        &[("id", &id), ("answer", "accept")],
+    )
+    .await;
+    assert_eq!(by_bo["ok"], false);
+    assert!(
+        by_bo["message"]
+            .as_str()
+            .unwrap()
+            .contains("Only cy can accept"),
+        "{by_bo}"
+    );
+    let accepted = json(
+        &app,
+        &cy,
+        "/api/attempt/oncall-answer",
+        &[("id", &id), ("answer", "accept")],
+    )
+    .await;
+    assert_eq!(accepted["ok"], true, "{accepted}");
+    // Every page's header says so at once (the acceptance refreshes it).
+    let h = header(&app, &bo).await;
+    assert_eq!(h["primary"], "cy", "{h}");
+    assert_eq!(h["secondary"], "bo");
+    let board = json(&app, &ana, "/api/read/oncall", &[]).await;
+    let now = &board["shifts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["segments"];
+    assert_eq!(now.as_array().unwrap().last().unwrap()["primary"], "cy");
+    assert_eq!(
+        now.as_array().unwrap().last().unwrap()["primary_covered"],
+        true
+    );
+    // Answered once only.
+    let again = json(
+        &app,
+        &cy,
+        "/api/attempt/oncall-answer",
+        &[("id", &id), ("answer", "decline")],
+    )
+    .await;
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap()
+            .contains("already accepted"),
+        "{again}"
+    );
+
+    let rows: Vec<(String, String)> = audit_kinds(&app)
+        .await
+        .into_iter()
+        .filter(|(k, _, _)| k == "oncall.override")
+        .map(|(_, o, a)| (o, a))
+        .collect();
+    for outcome in [
+        "request:attempt",
+        "refused",
+        "requested",
+        "accepted:attempt",
+        "accepted",
+    ] {
+        assert!(
+            rows.iter().any(|(o, _)| o == outcome),
+            "no {outcome} row: {rows:?}"
+        );
+    }
+    assert!(rows.iter().any(|(o, a)| o == "accepted" && *a == id));
+}
+
+#[tokio::test]
+async fn a_swap_exchanges_two_whole_shifts() {
+    let (mut config, dir) = test_config(StoreKind::Sqlite).await;
+    rotation(&mut config, 3_600_000, 72);
+    let app = spawn_app_with(config, dir, axum::Router::new()).await;
+    let ana = app.signed_in("ana", "responder").await;
+    let cy = app.signed_in("cy", "responder").await;
+    // Shift k: primary members[k mod 3], secondary members[k+1 mod 3]. Ana's primary seat in
+    // shift 0 for cy's primary seat in shift 2 is refused: ana is secondary in shift 2.
+    let refused = json(
+        &app,
+        &ana,
+        "/api/attempt/oncall-ask",
+        &[
+            ("kind", "swap"),
+            ("shift", "0"),
+            ("theirs", "cy"),
+            ("their_shift", "2"),
+            ("reason", "wedding"),
+        ],
+    )
+    .await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("already secondary"),
+        "{refused}"
+    );
+    let asked = json(
+        &app,
+        &ana,
+        "/api/attempt/oncall-ask",
+        &[
+            ("kind", "swap"),
+            ("shift", "3"),
+            ("theirs", "cy"),
+            ("their_shift", "4"),
+            ("reason", "wedding"),
+        ],
+    )
+    .await;
+    assert_eq!(asked["ok"], true, "{asked}");
+    let board = json(&app, &cy, "/api/read/oncall", &[]).await;
+    let id = board["requests"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(board["requests"][0]["covers"].as_array().unwrap().len(), 2);
+    let ok = json(
+        &app,
+        &cy,
+        "/api/attempt/oncall-answer",
+        &[("id", &id), ("answer", "accept")],
+    )
+    .await;
+    assert_eq!(ok["ok"], true, "{ok}");
+    let board = json(&app, &ana, "/api/read/oncall", &[]).await;
+    let shift = |i: i64| {
+        board["shifts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["index"] == i)
+            .unwrap()["segments"][0]
+            .clone()
+    };
+    // Ana's primary seat in shift 3 is cy's; cy's secondary seat in shift 4 is ana's.
+    assert_eq!(shift(3)["primary"], "cy");
+    assert_eq!(shift(3)["secondary"], "bo");
+    assert_eq!(shift(4)["primary"], "bo");
+    assert_eq!(shift(4)["secondary"], "ana");
+    assert_eq!(shift(5)["primary"], "cy", "the shift after is untouched");
+}
+
+#[tokio::test]
+async fn the_ical_feed_reads_in_a_calendar_parser_and_a_revoked_feed_is_gone() {
+    let (mut config, dir) = test_config(StoreKind::Sqlite).await;
+    rotation(&mut config, 3_600_000, 72);
+    let app = spawn_app_with(config, dir, axum::Router::new()).await;
+    let bo = app.signed_in("bo", "responder").await;
+    let made = json(&app, &bo, "/api/attempt/oncall-feed", &[("scope", "me")]).await;
+    assert_eq!(made["ok"], true, "{made}");
+    let path = made["message"].as_str().unwrap().to_owned();
+    assert!(
+        path.starts_with("/ical/") && path.ends_with(".ics"),
+        "{path}"
+    );
+    // A calendar app has no session: the secret URL is the credential.
+    let res = app
+        .anonymous()
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/calendar"));
+    let text = res.text().await.unwrap();
+    let mut events = Vec::new();
+    for cal in ical::IcalParser::new(std::io::BufReader::new(text.as_bytes())) {
+        for e in cal.expect("a calendar that parses").events {
+            let get = |n: &str| {
+                e.properties
+                    .iter()
+                    .find(|p| p.name == n)
+                    .and_then(|p| p.value.clone())
+                    .unwrap_or_default()
+            };
+            events.push((get("SUMMARY"), get("DTSTART"), get("DTEND")));
+        }
+    }
+    assert!(!events.is_empty());
+    // Only bo's time: secondary in shift 0, primary in shift 1, and so on; 72 real hours each.
+    assert!(
+        events.iter().all(|(s, _, _)| s.ends_with(": bo")),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|(s, _, _)| s == "On call (primary): bo"));
+    assert!(events
+        .iter()
+        .any(|(s, _, _)| s == "On call (secondary): bo"));
+
+    let board = json(&app, &bo, "/api/read/oncall", &[]).await;
+    let feed_id = board["feeds"][0]["id"].as_str().unwrap().to_owned();
+    let ana = app.signed_in("ana", "responder").await;
+    let not_hers = json(
+        &app,
+        &ana,
+        "/api/attempt/oncall-feed-revoke",
+        &[("id", &feed_id)],
+    )
+    .await;
+    assert_eq!(not_hers["ok"], false, "{not_hers}");
+    let revoked = json(
+        &app,
+        &bo,
+        "/api/attempt/oncall-feed-revoke",
+        &[("id", &feed_id)],
+    )
+    .await;
+    assert_eq!(revoked["ok"], true, "{revoked}");
+    let res = app
+        .anonymous()
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handoff_is_kept_at_the_shifts_end_with_what_happened_during_it() {
+    let sim = FleetSim::start(demo_layout(43)).await.unwrap();
+    // One-hour shifts, the current one ending in about 40 s.
+    let app = app_with(&sim, StoreKind::Sqlite, Some("demo-ctl-secret"), |c| {
+        rotation(c, 3_600_000 - 40_000, 1);
+    })
+    .await;
+    let ana = app.signed_in("ana", "responder").await;
+    let bo = app.signed_in("bo", "responder").await;
+    let cy = app.signed_in("cy", "responder").await;
+    let id = started(&restart(&app.address, &ana, &Restart::acceptance_api()).await);
+    let last = follow(&app.address, &ana, &id).await;
+    assert_eq!(last["state"], "succeeded", "{last}");
+    // The shift under way already shows it, as a draft.
+    let board = json(&app, &ana, "/api/read/oncall", &[]).await;
+    let draft = &board["handoffs"][0];
+    assert_eq!(draft["kept"], false);
+    let current = draft["shift_index"].clone();
+    assert!(
+        draft["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == id),
+        "{draft}"
+    );
+
+    // Kept when the shift ends (the server checks every few seconds).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let kept = loop {
+        let board = json(&app, &bo, "/api/read/oncall", &[]).await;
+        // (The shift before, which ended as Onwatch started, is kept too: not that one.)
+        if let Some(h) = board["handoffs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["kept"] == true && h["shift_index"] == current)
+        {
+            break h.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no handoff kept: {board}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let action = kept["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .expect("the restart is in the handoff")
+        .clone();
+    assert_eq!(action["state"], "succeeded");
+    assert_eq!(action["who"], "ana");
+    assert_eq!(kept["outgoing"], serde_json::json!(["ana", "bo"]));
+    assert_eq!(kept["incoming"], serde_json::json!(["bo", "cy"]));
+    let shift = kept["shift_index"].as_i64().unwrap().to_string();
+
+    // Only the outgoing write the note; only the incoming acknowledge; then the note is final.
+    let by_cy = json(
+        &app,
+        &cy,
+        "/api/attempt/handoff-note",
+        &[("shift", &shift), ("note", "x")],
+    )
+    .await;
+    assert_eq!(by_cy["ok"], false, "{by_cy}");
+    let note = json(
+        &app,
+        &ana,
+        "/api/attempt/handoff-note",
+        &[("shift", &shift), ("note", "api restarted once; watch it")],
+    )
+    .await;
+    assert_eq!(note["ok"], true, "{note}");
+    let by_ana = json(&app, &ana, "/api/attempt/handoff-ack", &[("shift", &shift)]).await;
+    assert_eq!(by_ana["ok"], false, "{by_ana}");
+    let ack = json(&app, &cy, "/api/attempt/handoff-ack", &[("shift", &shift)]).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    let late = json(
+        &app,
+        &ana,
+        "/api/attempt/handoff-note",
+        &[("shift", &shift), ("note", "changed")],
+    )
+    .await;
+    assert_eq!(late["ok"], false, "{late}");
+    let board = json(&app, &bo, "/api/read/oncall", &[]).await;
+    let h = board["handoffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["shift_index"] == current && h["kept"] == true)
+        .unwrap()
+        .clone();
+    assert_eq!(h["note"], "api restarted once; watch it");
+    assert!(
+        h["acknowledged"].as_str().unwrap().starts_with("cy, "),
+        "{h}"
+    );
+}
