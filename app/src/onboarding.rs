@@ -144,9 +144,12 @@ pub mod ssr {
             .map(|h| (env.clone(), h.to_owned()))
     }
 
+    /// The origin's members, or why Builder could not say.
+    type Members = Result<BTreeSet<String>, String>;
+
     /// The origin's members, asked of Builder at most every 30 s.
     async fn origin_members(portal: &Portal) -> Option<Result<BTreeSet<String>, String>> {
-        static LAST: Mutex<Option<(i64, Result<BTreeSet<String>, String>)>> = Mutex::new(None);
+        static LAST: Mutex<Option<(i64, Members)>> = Mutex::new(None);
         let env = production(portal)?;
         let api = match portal.actions.builder_api(&env)? {
             Ok(api) => api,

@@ -2,6 +2,10 @@
 //! next, the calendar, overrides, feeds and handoffs. Times are written on the server in the
 //! rotation's zone, so the browser never guesses a zone.
 
+// A form's fields are a server function's arguments (the macro expands to a client function
+// of the same shape, where an attribute on the function does not reach).
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -164,7 +168,6 @@ pub async fn load_oncall() -> Result<OnCallBoard, ServerFnError> {
 /// rotation's wall clock, blank for the whole shift) or `swap` (my seat in `shift` for
 /// `theirs`'s seat in `their_shift`).
 #[server(prefix = "/api/attempt", endpoint = "oncall-ask")]
-#[allow(clippy::too_many_arguments)]
 pub async fn oncall_ask(
     kind: String,
     shift: i64,

@@ -481,10 +481,11 @@ export async function startSshd(sim) {
 /**
  * The set-up most journeys share: the simulated fleet, Onwatch acting on it (its actions
  * configuration, static inventory), optionally a loopback sshd for the environments in `ssh`
- * (and `[datastore_locks]` on it with `locks`), and a browser. `stop()` ends all of it; if a
+ * (and `[datastore_locks]` on it with `locks`), sections of `config` appended to the
+ * configuration, and a browser. `stop()` ends all of it; if a
  * step fails, what had started is stopped before the error goes on.
  */
-export async function startWorld({ ssh = [], locks = false } = {}) {
+export async function startWorld({ ssh = [], locks = false, config: extraConfig = '' } = {}) {
   const world = { sim: null, sshd: null, server: null, browser: null };
   world.stop = async () => {
     await world.browser?.close();
@@ -501,6 +502,8 @@ export async function startWorld({ ssh = [], locks = false } = {}) {
       if (locks) extra.push(world.sshd.locksConfig());
       writeFileSync(config, [readFileSync(config, 'utf8'), ...extra].join('\n'));
     }
+    // Sections of the journey's own (an [oncall] rotation, …), appended to the configuration.
+    if (extraConfig) writeFileSync(config, `${readFileSync(config, 'utf8')}\n${extraConfig}\n`);
     world.server = await startServer({
       args: ['--config', config],
       env: { ONWATCH_INVENTORY__SOURCE: 'static', ONWATCH_INVENTORY__FLEET_FILE: world.sim.fleetFile },

@@ -97,7 +97,7 @@ pub fn spawn_chores(
                         tracing::warn!(error = %e, "the handoff summary could not be kept; trying again")
                     }
                 }
-                if round % 12 == 0 {
+                if round.is_multiple_of(12) {
                     match app::onboarding::ssr::team(&portal).await {
                         Ok((rows, _)) => oncall.set_not_ready(
                             rows.into_iter()

@@ -127,7 +127,7 @@ fn Board(
                             } else {
                                 view! { <span class="pill">"not yet"</span> }.into_any()
                             }}</td>
-                            <td class="small">{r.missing.join("; ")}</td>
+                            <td class="small todo">{r.missing.join("; ")}</td>
                         </tr>
                     }
                 }).collect_view()}

@@ -229,7 +229,7 @@ fn check_oncall(
             Err(e) => {
                 return Err(ConfigError::key(
                     "oncall.pagerduty.token_file",
-                    &format!("{} cannot be read ({e})", pd.token_file.display()),
+                    format!("{} cannot be read ({e})", pd.token_file.display()),
                 ))
             }
         }
