@@ -73,6 +73,9 @@ pub fn shell_data_now() -> Result<ShellData, ServerFnError> {
     let id = crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let header = portal.oncall.header();
+    portal
+        .onboarding
+        .touch(&id.login, &id.name, &id.provider, &id.memberships);
     let admin = id.role.allows(ops::auth::Role::Admin);
     let login = id.login.clone();
     Ok(ShellData {

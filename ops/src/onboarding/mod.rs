@@ -148,6 +148,9 @@ pub struct ItemStatus {
 pub struct Onboarding {
     store: Store,
     pub options: OnboardingOptions,
+    /// When each login was last recorded as seen (and with which memberships), so that a page
+    /// view writes nothing unless something changed or ten minutes passed.
+    recent: std::sync::Arc<std::sync::Mutex<BTreeMap<String, (i64, Vec<String>)>>>,
 }
 
 fn lower(s: &str) -> String {
@@ -156,7 +159,44 @@ fn lower(s: &str) -> String {
 
 impl Onboarding {
     pub fn new(store: Store, options: OnboardingOptions) -> Onboarding {
-        Onboarding { store, options }
+        Onboarding {
+            store,
+            options,
+            recent: Default::default(),
+        }
+    }
+
+    /// Records, in the background, that someone signed in is using Onwatch (called on every
+    /// page; writes at most every ten minutes a person, or when their memberships changed).
+    /// The team view lists everyone seen, and the GitHub item reads their latest memberships.
+    pub fn touch(&self, login: &str, name: &str, provider: &str, memberships: &[String]) {
+        let now = crate::time::now_ms();
+        let key = lower(login);
+        {
+            let Ok(mut recent) = self.recent.lock() else {
+                return;
+            };
+            if let Some((at, m)) = recent.get(&key) {
+                if now - at < 600_000 && m.as_slice() == memberships {
+                    return;
+                }
+            }
+            recent.insert(key, (now, memberships.to_vec()));
+        }
+        let (me, login, name, provider, memberships) = (
+            self.clone(),
+            login.to_owned(),
+            name.to_owned(),
+            provider.to_owned(),
+            memberships.to_vec(),
+        );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = me.seen(&login, &name, &provider, &memberships, now).await {
+                    tracing::warn!(error = %e, "a sign-in could not be recorded for onboarding");
+                }
+            });
+        }
     }
 
     /// The checklist's items in order; retired ones too when asked.

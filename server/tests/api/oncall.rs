@@ -393,8 +393,56 @@ async fn the_handoff_is_kept_at_the_shifts_end_with_what_happened_during_it() {
     let ana = app.signed_in("ana", "responder").await;
     let bo = app.signed_in("bo", "responder").await;
     let cy = app.signed_in("cy", "responder").await;
-    let id = started(&restart(&app.address, &ana, &Restart::acceptance_api()).await);
-    let last = follow(&app.address, &ana, &id).await;
+    // The api in acceptance wedges (critical until restarted): an alarm fires, then the
+    // restart clears it. A second restart makes it a service restarted more than once.
+    sim.host("builder-api-acceptance-1")
+        .unwrap()
+        .inject(&ops::sim::Fault::Wedged {
+            service: "builder-api".into(),
+        })
+        .unwrap();
+    // Until the service history has the transition (what the handoff reads).
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.store_url)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 = sqlx::Row::get(
+            &sqlx::query(
+                "SELECT COUNT(*) FROM service_transitions WHERE host = 'builder-api-acceptance-1' \
+                 AND service = 'builder-api.acceptance' AND to_state = 'critical'",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .unwrap(),
+            0,
+        );
+        if n > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the wedged api never showed critical"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first = started(&restart(&app.address, &ana, &Restart::acceptance_api()).await);
+    assert_eq!(
+        follow(&app.address, &ana, &first).await["state"],
+        "succeeded"
+    );
+    let id = started(
+        &restart(
+            &app.address,
+            &bo,
+            &Restart {
+                key: ops::auth::random_token(),
+                ..Restart::acceptance_api()
+            },
+        )
+        .await,
+    );
+    let last = follow(&app.address, &bo, &id).await;
     assert_eq!(last["state"], "succeeded", "{last}");
     // The shift under way already shows it, as a draft.
     let board = json(&app, &ana, "/api/read/oncall", &[]).await;
@@ -433,11 +481,40 @@ async fn the_handoff_is_kept_at_the_shifts_end_with_what_happened_during_it() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["id"] == id)
+        .find(|a| a["id"] == first)
         .expect("the restart is in the handoff")
         .clone();
     assert_eq!(action["state"], "succeeded");
     assert_eq!(action["who"], "ana");
+    assert_eq!(
+        action["what"],
+        "restart service acceptance/builder-api-acceptance-1 builder-api.acceptance"
+    );
+    assert!(kept["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["id"] == id && a["who"] == "bo"));
+    let alarm = kept["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["subject"] == "acceptance/builder-api-acceptance-1 builder-api.acceptance"
+                && a["state"] == "critical"
+        })
+        .unwrap_or_else(|| panic!("no critical alarm: {kept}"))
+        .clone();
+    assert!(
+        alarm["cleared"].is_string(),
+        "the restart cleared it: {alarm}"
+    );
+    assert_eq!(
+        kept["repeated"],
+        serde_json::json!([
+            "acceptance/builder-api-acceptance-1 builder-api.acceptance restarted 2 times"
+        ])
+    );
     assert_eq!(kept["outgoing"], serde_json::json!(["ana", "bo"]));
     assert_eq!(kept["incoming"], serde_json::json!(["bo", "cy"]));
     let shift = kept["shift_index"].as_i64().unwrap().to_string();
