@@ -105,7 +105,7 @@ pub mod ssr {
     use super::*;
     use crate::portal::Portal;
     use ops::auth::Identity;
-    use ops::onboarding::{Facts, ItemStatus, Verify};
+    use ops::onboarding::{Facts, ItemStatus, Records, Verify};
 
     fn done(ok: bool, message: impl Into<String>) -> Done {
         Done {
@@ -196,22 +196,22 @@ pub mod ssr {
         }
     }
 
-    /// Everyone's checklist: the rotation's members and everyone seen signed in.
-    pub async fn team(portal: &Portal) -> Result<(Vec<PersonRow>, Facts), String> {
-        let ob = &portal.onboarding;
-        let items = ob.items(false).await.map_err(|e| e.to_string())?;
-        let people = ob.people().await.map_err(|e| e.to_string())?;
-        let marks = ob.latest_marks().await.map_err(|e| e.to_string())?;
-        let views = ob.views().await.map_err(|e| e.to_string())?;
-        let non_prod: Vec<String> = portal
+    fn non_production(portal: &Portal) -> Vec<String> {
+        portal
             .actions
             .environments()
             .into_iter()
             .filter(|(_, p)| !*p)
             .map(|(n, _)| n)
-            .collect();
-        let restarts = ob
-            .practice_restarts(&non_prod)
+            .collect()
+    }
+
+    /// Everyone's checklist (the rotation's members and everyone seen signed in), with the
+    /// records and facts they were worked out from.
+    pub async fn team(portal: &Portal) -> Result<(Vec<PersonRow>, Records, Facts), String> {
+        let ob = &portal.onboarding;
+        let records = ob
+            .records(&non_production(portal))
             .await
             .map_err(|e| e.to_string())?;
         let facts = facts(portal).await;
@@ -224,7 +224,8 @@ pub mod ssr {
                 .map_err(|e| e.to_string())?,
             None => Vec::new(),
         };
-        let mut logins: Vec<(String, String)> = people
+        let mut logins: Vec<(String, String)> = records
+            .people
             .iter()
             .map(|p| (p.login.clone(), p.name.clone()))
             .collect();
@@ -239,16 +240,7 @@ pub mod ssr {
         let rows = logins
             .into_iter()
             .map(|(login, name)| {
-                let p = people.iter().find(|p| p.login == login);
-                let st = ob.status(
-                    &items,
-                    &login,
-                    p,
-                    &marks,
-                    views.get(&login),
-                    restarts.get(&login),
-                    &facts,
-                );
+                let st = ob.status(&records, &login, &facts);
                 let missing: Vec<String> = st
                     .iter()
                     .filter(|s| !s.done)
@@ -265,7 +257,7 @@ pub mod ssr {
                 }
             })
             .collect();
-        Ok((rows, facts))
+        Ok((rows, records, facts))
     }
 
     pub async fn board(
@@ -284,35 +276,12 @@ pub mod ssr {
             "" => me.clone(),
             p => p.to_ascii_lowercase(),
         };
-        let (team, facts) = team(portal).await?;
-        let items = ob.items(false).await.map_err(|e| e.to_string())?;
+        let (team, records, facts) = team(portal).await?;
         let all = ob.items(true).await.map_err(|e| e.to_string())?;
-        let people = ob.people().await.map_err(|e| e.to_string())?;
-        let marks = ob.latest_marks().await.map_err(|e| e.to_string())?;
-        let views = ob.views().await.map_err(|e| e.to_string())?;
-        let non_prod: Vec<String> = portal
-            .actions
-            .environments()
-            .into_iter()
-            .filter(|(_, p)| !*p)
-            .map(|(n, _)| n)
-            .collect();
-        let restarts = ob
-            .practice_restarts(&non_prod)
-            .await
-            .map_err(|e| e.to_string())?;
-        let p = people.iter().find(|p| p.login == person);
-        let status = ob.status(
-            &items,
-            &person,
-            p,
-            &marks,
-            views.get(&person),
-            restarts.get(&person),
-            &facts,
-        );
-        let mine = people.iter().find(|p| p.login == me);
+        let status = ob.status(&records, &person, &facts);
+        let mine = records.people.iter().find(|p| p.login == me);
         Ok(OnboardingBoard {
+            public_key: mine.map(|p| p.public_key.clone()).unwrap_or_default(),
             me,
             person,
             is_admin: admin,
@@ -334,7 +303,6 @@ pub mod ssr {
                     text: i.text,
                 })
                 .collect(),
-            public_key: mine.map(|p| p.public_key.clone()).unwrap_or_default(),
             ssh_check: facts.ssh_configured,
         })
     }

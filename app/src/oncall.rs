@@ -157,6 +157,27 @@ pub struct Done {
     pub message: String,
 }
 
+/// Shows a change's answer in `message` and, when it changed something, bumps `version` so
+/// that the page reads its data again (the on-call and onboarding pages).
+pub fn settle(
+    version: RwSignal<u32>,
+    message: RwSignal<Option<Done>>,
+    answer: Result<Done, ServerFnError>,
+) {
+    match answer {
+        Ok(d) => {
+            if d.ok {
+                version.update(|v| *v += 1);
+            }
+            message.set(Some(d));
+        }
+        Err(e) => message.set(Some(Done {
+            ok: false,
+            message: e.to_string(),
+        })),
+    }
+}
+
 #[server(prefix = "/api/read", endpoint = "oncall")]
 pub async fn load_oncall() -> Result<OnCallBoard, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;

@@ -99,7 +99,7 @@ pub fn spawn_chores(
                 }
                 if round.is_multiple_of(12) {
                     match app::onboarding::ssr::team(&portal).await {
-                        Ok((rows, _)) => oncall.set_not_ready(
+                        Ok((rows, _, _)) => oncall.set_not_ready(
                             rows.into_iter()
                                 .filter(|r| r.scheduled && !r.ready)
                                 .map(|r| r.login)

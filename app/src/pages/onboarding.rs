@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::onboarding::*;
+use crate::oncall::settle;
 
 #[component]
 pub fn OnboardingPage() -> impl IntoView {
@@ -32,21 +33,6 @@ pub fn OnboardingPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
-    }
-}
-
-fn after(version: RwSignal<u32>, message: RwSignal<Option<Done>>, d: Result<Done, ServerFnError>) {
-    match d {
-        Ok(d) => {
-            if d.ok {
-                version.update(|v| *v += 1);
-            }
-            message.set(Some(d));
-        }
-        Err(e) => message.set(Some(Done {
-            ok: false,
-            message: e.to_string(),
-        })),
     }
 }
 
@@ -81,7 +67,7 @@ fn Board(
                                     on:change=move |ev| {
                                         let on = event_target_checked(&ev);
                                         let id = id.clone();
-                                        leptos::task::spawn_local(async move { after(version, message, onboarding_tick(id, on).await) });
+                                        leptos::task::spawn_local(async move { settle(version, message, onboarding_tick(id, on).await) });
                                     }/>
                                 <span class="item-text">{i.text.clone()}</span>
                             </label>
@@ -90,11 +76,11 @@ fn Board(
                                 <span class="admin-marks">
                                     <button type="button" class="link-button small" on:click=move |_| {
                                         let (p, id) = (p2.clone(), id2.clone());
-                                        leptos::task::spawn_local(async move { after(version, message, onboarding_mark(p, id, "confirmed".into()).await) });
+                                        leptos::task::spawn_local(async move { settle(version, message, onboarding_mark(p, id, "confirmed".into()).await) });
                                     }>"confirm"</button>
                                     <button type="button" class="link-button small" on:click=move |_| {
                                         let (p, id) = (p3.clone(), id3.clone());
-                                        leptos::task::spawn_local(async move { after(version, message, onboarding_mark(p, id, "reset".into()).await) });
+                                        leptos::task::spawn_local(async move { settle(version, message, onboarding_mark(p, id, "reset".into()).await) });
                                     }>"reset"</button>
                                 </span>
                             })}
@@ -144,7 +130,7 @@ fn KeyForm(key: String, version: RwSignal<u32>, message: RwSignal<Option<Done>>)
     let key = RwSignal::new(key);
     let test = move || {
         let k = key.get_untracked();
-        leptos::task::spawn_local(async move { after(version, message, onboarding_key(k).await) });
+        leptos::task::spawn_local(async move { settle(version, message, onboarding_key(k).await) });
     };
     view! {
         <form class="stack-form" data-testid="key-form" on:submit=move |ev| { ev.prevent_default(); test(); }>
@@ -163,7 +149,7 @@ fn Editor(
 ) -> impl IntoView {
     let edit = move |op: &'static str, id: String, text: String, verify: String| {
         leptos::task::spawn_local(async move {
-            after(
+            settle(
                 version,
                 message,
                 onboarding_edit(op.into(), id, text, verify).await,

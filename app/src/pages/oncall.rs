@@ -48,21 +48,6 @@ pub fn OnCallPage() -> impl IntoView {
     }
 }
 
-fn after(version: RwSignal<u32>, message: RwSignal<Option<Done>>, d: Result<Done, ServerFnError>) {
-    match d {
-        Ok(d) => {
-            if d.ok {
-                version.update(|v| *v += 1);
-            }
-            message.set(Some(d));
-        }
-        Err(e) => message.set(Some(Done {
-            ok: false,
-            message: e.to_string(),
-        })),
-    }
-}
-
 #[component]
 fn Board(b: OnCallBoard, version: RwSignal<u32>, message: RwSignal<Option<Done>>) -> impl IntoView {
     let mine_pending: Vec<RequestView> = b
@@ -206,7 +191,7 @@ fn AskForms(
             reason.get_untracked(),
         );
         leptos::task::spawn_local(async move {
-            after(
+            settle(
                 version,
                 message,
                 oncall_ask(k, sh, f, t, c, String::new(), 0, r).await,
@@ -222,7 +207,7 @@ fn AskForms(
             .unwrap_or_default();
         let r = swap_reason.get_untracked();
         leptos::task::spawn_local(async move {
-            after(
+            settle(
                 version,
                 message,
                 oncall_ask(
@@ -306,7 +291,7 @@ fn RequestList(
 ) -> impl IntoView {
     let answer = move |id: String, a: &'static str| {
         leptos::task::spawn_local(async move {
-            after(version, message, oncall_answer(id, a.into()).await);
+            settle(version, message, oncall_answer(id, a.into()).await);
         });
     };
     view! {
@@ -364,11 +349,13 @@ fn HandoffCard(
     let save = move || {
         let n = note.get_untracked();
         leptos::task::spawn_local(
-            async move { after(version, message, handoff_note(shift, n).await) },
+            async move { settle(version, message, handoff_note(shift, n).await) },
         );
     };
     let ack = move || {
-        leptos::task::spawn_local(async move { after(version, message, handoff_ack(shift).await) });
+        leptos::task::spawn_local(
+            async move { settle(version, message, handoff_ack(shift).await) },
+        );
     };
     let title = if h.kept {
         format!("Shift #{} — handed over", h.shift_index)
@@ -449,13 +436,13 @@ fn Feeds(
                     made.set(Some(format!("{origin}{}", d.message)));
                     version.update(|v| *v += 1);
                 }
-                other => after(version, message, other),
+                other => settle(version, message, other),
             }
         });
     };
     let revoke = move |id: String| {
         leptos::task::spawn_local(
-            async move { after(version, message, oncall_feed_revoke(id).await) },
+            async move { settle(version, message, oncall_feed_revoke(id).await) },
         );
     };
     view! {

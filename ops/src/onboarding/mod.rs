@@ -119,6 +119,19 @@ pub struct Person {
     pub last_seen_ms: i64,
 }
 
+/// The stored half of the checklists (see [`Onboarding::records`]).
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    pub items: Vec<Item>,
+    pub people: Vec<Person>,
+    /// The latest mark of each (person, item).
+    pub marks: BTreeMap<(String, String), Mark>,
+    /// Each person's service pages opened.
+    pub views: BTreeMap<String, BTreeSet<String>>,
+    /// Each person's first successful restart outside production: action id and when.
+    pub restarts: BTreeMap<String, (String, i64)>,
+}
+
 /// What Onwatch knows for the automatic items, gathered once for a page.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -150,8 +163,11 @@ pub struct Onboarding {
     pub options: OnboardingOptions,
     /// When each login was last recorded as seen (and with which memberships), so that a page
     /// view writes nothing unless something changed or ten minutes passed.
-    recent: std::sync::Arc<std::sync::Mutex<BTreeMap<String, (i64, Vec<String>)>>>,
+    recent: std::sync::Arc<std::sync::Mutex<BTreeMap<String, LastSeen>>>,
 }
+
+/// When a person was last recorded as seen, and their memberships then.
+type LastSeen = (i64, Vec<String>);
 
 fn lower(s: &str) -> String {
     s.trim().to_ascii_lowercase()
@@ -552,19 +568,32 @@ impl Onboarding {
         Ok(out)
     }
 
+    /// Everything the checklists are worked out from, read once for a page: the live items,
+    /// the people seen, the latest marks, the service pages opened and the practice restarts in
+    /// the `non_production` environments.
+    pub async fn records(&self, non_production: &[String]) -> Result<Records, StoreError> {
+        Ok(Records {
+            items: self.items(false).await?,
+            people: self.people().await?,
+            marks: self.latest_marks().await?,
+            views: self.views().await?,
+            restarts: self.practice_restarts(non_production).await?,
+        })
+    }
+
     /// One person's checklist.
-    #[allow(clippy::too_many_arguments)]
-    pub fn status(
-        &self,
-        items: &[Item],
-        person: &str,
-        who: Option<&Person>,
-        marks: &BTreeMap<(String, String), Mark>,
-        views: Option<&BTreeSet<String>>,
-        restart: Option<&(String, i64)>,
-        facts: &Facts,
-    ) -> Vec<ItemStatus> {
+    pub fn status(&self, records: &Records, person: &str, facts: &Facts) -> Vec<ItemStatus> {
         let person = lower(person);
+        let Records {
+            items,
+            people,
+            marks,
+            views,
+            restarts,
+        } = records;
+        let who = people.iter().find(|p| p.login == person);
+        let views = views.get(&person);
+        let restart = restarts.get(&person);
         items
             .iter()
             .map(|item| {

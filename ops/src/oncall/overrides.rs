@@ -73,6 +73,37 @@ pub enum Ask {
     },
 }
 
+const REQUEST_COLUMNS: &str = "id, kind, requested_by, requested_by_name, counterpart, reason, \
+                               state, requested_ms, answered_by, answered_ms";
+
+/// A request from its row (`REQUEST_COLUMNS`), its covers read apart.
+fn request_from(r: &sqlx::any::AnyRow, covers: Vec<Cover>) -> Result<OverrideRequest, sqlx::Error> {
+    Ok(OverrideRequest {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        requested_by: r.try_get(2)?,
+        requested_by_name: r.try_get(3)?,
+        counterpart: r.try_get(4)?,
+        reason: r.try_get(5)?,
+        state: RequestState::parse(&r.try_get::<String, _>(6)?),
+        requested_ms: r.try_get(7)?,
+        answered_by: r.try_get(8)?,
+        answered_ms: r.try_get(9)?,
+        covers,
+    })
+}
+
+/// A cover from its row (seat, start_ms, end_ms, covered, covering).
+fn cover_from(r: &sqlx::any::AnyRow) -> Result<Cover, sqlx::Error> {
+    Ok(Cover {
+        seat: Seat::parse(&r.try_get::<String, _>(0)?).unwrap_or(Seat::Primary),
+        start_ms: r.try_get(1)?,
+        end_ms: r.try_get(2)?,
+        covered: r.try_get(3)?,
+        covering: r.try_get(4)?,
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct Overrides {
     store: Store,
@@ -93,47 +124,25 @@ impl Overrides {
         .fetch_all(self.store.pool())
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(Cover {
-                    seat: Seat::parse(&r.try_get::<String, _>(0)?).unwrap_or(Seat::Primary),
-                    start_ms: r.try_get(1)?,
-                    end_ms: r.try_get(2)?,
-                    covered: r.try_get(3)?,
-                    covering: r.try_get(4)?,
-                })
-            })
+            .map(cover_from)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
 
     /// Requests, newest first: every pending one and the latest `limit` answered ones.
     pub async fn requests(&self, limit: i64) -> Result<Vec<OverrideRequest>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, kind, requested_by, requested_by_name, counterpart, reason, state, \
-             requested_ms, answered_by, answered_ms FROM oncall_requests \
-             WHERE state = 'pending' OR id IN (SELECT id FROM oncall_requests WHERE state <> 'pending' \
-             ORDER BY answered_ms DESC LIMIT $1) ORDER BY requested_ms DESC",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM oncall_requests WHERE state = 'pending' OR id IN \
+             (SELECT id FROM oncall_requests WHERE state <> 'pending' ORDER BY answered_ms DESC \
+             LIMIT $1) ORDER BY requested_ms DESC"
+        ))
         .bind(limit)
         .fetch_all(self.store.pool())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let id: String = r.try_get(0)?;
-            let covers = self.covers_of(&id).await?;
-            out.push(OverrideRequest {
-                id,
-                kind: r.try_get(1)?,
-                requested_by: r.try_get(2)?,
-                requested_by_name: r.try_get(3)?,
-                counterpart: r.try_get(4)?,
-                reason: r.try_get(5)?,
-                state: RequestState::parse(&r.try_get::<String, _>(6)?),
-                requested_ms: r.try_get(7)?,
-                answered_by: r.try_get(8)?,
-                answered_ms: r.try_get(9)?,
-                covers,
-            });
+            let covers = self.covers_of(&r.try_get::<String, _>(0)?).await?;
+            out.push(request_from(r, covers)?);
         }
         Ok(out)
     }
@@ -147,44 +156,23 @@ impl Overrides {
         .fetch_all(self.store.pool())
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(Cover {
-                    seat: Seat::parse(&r.try_get::<String, _>(0)?).unwrap_or(Seat::Primary),
-                    start_ms: r.try_get(1)?,
-                    end_ms: r.try_get(2)?,
-                    covered: r.try_get(3)?,
-                    covering: r.try_get(4)?,
-                })
-            })
+            .map(cover_from)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
 
     /// One request by id, whatever its state.
     pub async fn get(&self, id: &str) -> Result<Option<OverrideRequest>, StoreError> {
-        let Some(r) = sqlx::query(
-            "SELECT id, kind, requested_by, requested_by_name, counterpart, reason, state, \
-             requested_ms, answered_by, answered_ms FROM oncall_requests WHERE id = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM oncall_requests WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(self.store.pool())
-        .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(OverrideRequest {
-            id: r.try_get(0)?,
-            kind: r.try_get(1)?,
-            requested_by: r.try_get(2)?,
-            requested_by_name: r.try_get(3)?,
-            counterpart: r.try_get(4)?,
-            reason: r.try_get(5)?,
-            state: RequestState::parse(&r.try_get::<String, _>(6)?),
-            requested_ms: r.try_get(7)?,
-            answered_by: r.try_get(8)?,
-            answered_ms: r.try_get(9)?,
-            covers: self.covers_of(id).await?,
-        }))
+        .await?;
+        match row {
+            Some(r) => Ok(Some(request_from(&r, self.covers_of(id).await?)?)),
+            None => Ok(None),
+        }
     }
 
     /// Asks for an override. `requester` must hold what they give away (an admin may ask on

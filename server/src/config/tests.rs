@@ -419,3 +419,47 @@ fn datastore_databases_and_their_passwords() {
     let e = load("[console]\npool_size = 0\n", &[]).unwrap_err();
     assert_eq!(e.key.as_deref(), Some("console.pool_size"));
 }
+
+#[test]
+fn the_rotation_and_pagerduty_are_checked() {
+    let ok = load(
+        "[oncall]\nmembers = [\"ana\", \"bo\"]\nstart = \"2026-11-02T09:00\"\ntime_zone = \"Europe/Berlin\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(ok.oncall.shift_hours, 72);
+    let e = load(
+        "[oncall]\nmembers = [\"ana\", \"bo\"]\ntime_zone = \"Mars/Olympus\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("oncall.time_zone"), "{e}");
+    assert!(e.message.contains("IANA"), "{e}");
+    let e = load("[oncall]\nmembers = [\"ana\"]\n", &[]).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("oncall.members"), "{e}");
+    let e = load(
+        "[oncall]\nmembers = [\"ana\", \"bo\"]\nstart = \"Monday\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("oncall.start"), "{e}");
+    let e = load(
+        "[oncall]\nmembers = [\"ana\", \"bo\"]\nshift_hours = 0\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("oncall.shift_hours"), "{e}");
+    let e = load(
+        "[oncall.pagerduty]\ntoken_file = \"/no/such/file\"\nprimary_schedule = \"P1\"\nsecondary_schedule = \"P2\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("oncall.pagerduty.token_file"), "{e}");
+    let e = load("[onboarding]\nproduction_environment = \"prod\"\n", &[]).unwrap_err();
+    assert_eq!(
+        e.key.as_deref(),
+        Some("onboarding.production_environment"),
+        "{e}"
+    );
+    assert!(e.message.contains("\"prod\""), "{e}");
+}

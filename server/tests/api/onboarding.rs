@@ -10,6 +10,7 @@ use crate::actions::{app_with, follow, restart, Restart};
 use crate::auth_github::{app_with_github_and, sign_in};
 use crate::builds::{started, TOKEN};
 use crate::helpers::{StoreKind, TestApp};
+use crate::oncall::json;
 
 async fn board(app: &TestApp, client: &Client, person: &str) -> serde_json::Value {
     let res = app
@@ -35,17 +36,6 @@ fn row<'a>(b: &'a serde_json::Value, login: &str) -> &'a serde_json::Value {
         .iter()
         .find(|r| r["login"] == login)
         .unwrap_or_else(|| panic!("no row {login}: {b}"))
-}
-
-async fn act(
-    app: &TestApp,
-    client: &Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> serde_json::Value {
-    let res = app.call(client, path, form).await;
-    assert_eq!(res.status(), 200, "{path}");
-    res.json().await.unwrap()
 }
 
 #[tokio::test]
@@ -138,7 +128,7 @@ async fn items_check_themselves_from_builder_and_onwatchs_records_and_ticks_are_
         "{core}"
     );
     // Bo cannot tick what Onwatch checks; an admin can confirm it.
-    let t = act(
+    let t = json(
         &app,
         &bo,
         "/api/attempt/onboarding-tick",
@@ -146,7 +136,7 @@ async fn items_check_themselves_from_builder_and_onwatchs_records_and_ticks_are_
     )
     .await;
     assert_eq!(t["ok"], false, "{t}");
-    let c = act(
+    let c = json(
         &app,
         &admin,
         "/api/admin/onboarding-mark",
@@ -194,7 +184,7 @@ async fn items_check_themselves_from_builder_and_onwatchs_records_and_ticks_are_
     // A manual tick shows in the team view, with who and when kept.
     let progress = |b: &serde_json::Value| row(b, "ana")["done"].as_u64().unwrap();
     let was = progress(&b);
-    let t = act(
+    let t = json(
         &app,
         &ana,
         "/api/attempt/onboarding-tick",
@@ -215,7 +205,7 @@ async fn items_check_themselves_from_builder_and_onwatchs_records_and_ticks_are_
     );
 
     // Retiring an item keeps who ticked it; restoring brings the tick back.
-    let r = act(
+    let r = json(
         &app,
         &admin,
         "/api/admin/onboarding-edit",
@@ -229,7 +219,7 @@ async fn items_check_themselves_from_builder_and_onwatchs_records_and_ticks_are_
         .unwrap()
         .iter()
         .all(|i| i["id"] != "vault"));
-    let r = act(
+    let r = json(
         &app,
         &admin,
         "/api/admin/onboarding-edit",
@@ -241,7 +231,7 @@ async fn items_check_themselves_from_builder_and_onwatchs_records_and_ticks_are_
     )
     .await;
     assert_eq!(r["ok"], true, "{r}");
-    act(
+    json(
         &app,
         &admin,
         "/api/admin/onboarding-edit",

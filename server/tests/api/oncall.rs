@@ -33,7 +33,7 @@ pub(crate) fn rotation(c: &mut server::config::Config, started_ago_ms: i64, hour
     c.oncall.shift_hours = hours;
 }
 
-async fn json(
+pub(crate) async fn json(
     app: &TestApp,
     client: &Client,
     path: &str,
