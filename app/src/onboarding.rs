@@ -294,7 +294,7 @@ pub mod ssr {
                     how: format!(
                         "last changed by {} ({})",
                         i.updated_by,
-                        ops::time::utc_stamp(i.updated_ms)
+                        ops::time::utc_datetime(i.updated_ms)
                     ),
                     tickable: false,
                     retired: i.retired_ms.is_some(),

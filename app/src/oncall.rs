@@ -339,7 +339,7 @@ pub mod ssr {
     ) -> RequestView {
         let stamp = |ms: i64| match r {
             Some(r) => r.local(ms),
-            None => ops::time::utc_stamp(ms),
+            None => ops::time::utc_datetime(ms),
         };
         let pending = q.state == RequestState::Pending;
         RequestView {

@@ -35,6 +35,17 @@ pub fn utc_clock(ms: i64) -> String {
     format!("{:02}:{:02}:{:02} UTC", s / 3600, (s % 3600) / 60, s % 60)
 }
 
+/// `2026-12-01 10:33 UTC`: a date and time for people (checklists, PagerDuty's shifts).
+pub fn utc_datetime(ms: i64) -> String {
+    let (year, month, day) = vocab::civil_date(ms);
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        s / 3600,
+        (s % 3600) / 60
+    )
+}
+
 /// `20261201103344`: a UTC date and time as Habitat stamps a release.
 pub fn utc_stamp(ms: i64) -> String {
     let (year, month, day) = vocab::civil_date(ms);

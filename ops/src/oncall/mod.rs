@@ -198,7 +198,7 @@ impl OnCall {
                 next_primary: a.next_primary.map(|p| p.name),
                 next_secondary: a.next_secondary.map(|p| p.name),
                 stale,
-                until_local: until_ms.map(crate::time::utc_stamp),
+                until_local: until_ms.map(crate::time::utc_datetime),
             }));
         }
         let Some(r) = &self.rotation else {
