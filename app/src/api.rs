@@ -47,6 +47,8 @@ pub struct ShellData {
     /// People scheduled in the coming shifts who are not ready for on-call (shown to admins
     /// and to the person themselves).
     pub not_ready: Vec<String>,
+    /// The open incidents (with who is in charge of each).
+    pub incidents: Vec<crate::incidents::OpenView>,
 }
 
 /// A Builder service as the catalogue describes it.
@@ -96,6 +98,7 @@ pub fn shell_data_now() -> Result<ShellData, ServerFnError> {
             .into_iter()
             .filter(|p| admin || p.eq_ignore_ascii_case(&login))
             .collect(),
+        incidents: crate::incidents::ssr::open_views(&portal),
     })
 }
 

@@ -17,6 +17,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/actions", "Actions"),
     ("/audit", "Audit"),
     ("/console", "Console"),
+    ("/incidents", "Incidents"),
     ("/oncall", "On-call"),
     ("/onboarding", "Onboarding"),
 ];
@@ -84,6 +85,10 @@ fn TopBar(shell: Shell) -> impl IntoView {
         .as_ref()
         .map(|i| i.not_ready.clone())
         .unwrap_or_default();
+    let incidents = data
+        .as_ref()
+        .map(|i| i.incidents.clone())
+        .unwrap_or_default();
     // The section the location is in, worked out once for all the links.
     let location = leptos_router::hooks::use_location();
     let current = Memo::new(move |_| section_of(&location.pathname.get()));
@@ -127,6 +132,7 @@ fn TopBar(shell: Shell) -> impl IntoView {
                 <ThemeToggle/>
             </div>
         </header>
+        {(!incidents.is_empty()).then(|| view! { <IncidentStrip incidents/> })}
         {oncall.map(|now| view! { <OnCallStrip now not_ready/> })}
         {dev_signin.then(|| view! {
             <div class="dev-banner" role="alert" data-testid="dev-banner">
@@ -134,6 +140,29 @@ fn TopBar(shell: Shell) -> impl IntoView {
                 " Anyone who can reach this portal can pick any name and role. For a laptop or a test run only, never for the real fleet."
             </div>
         })}
+    }
+}
+
+/// The open incidents, under the header of every page: who is in charge of each, and an
+/// unmissable "nobody in charge" when whoever was stepped away without handing over.
+#[component]
+fn IncidentStrip(incidents: Vec<crate::incidents::OpenView>) -> impl IntoView {
+    view! {
+        <div class="incident-strip" data-testid="incident-strip">
+            {incidents.into_iter().map(|i| {
+                let nobody = i.owner.is_empty();
+                view! {
+                    <a href=format!("/incidents/{}", i.id) class=if nobody { "incident-open nobody" } else { "incident-open" } data-testid="incident-open">
+                        <strong>"Incident: "</strong>{i.title.clone()}" (" {i.status.clone()} ") — "
+                        {if nobody {
+                            view! { <strong data-testid="nobody-in-charge">"nobody in charge: take it"</strong> }.into_any()
+                        } else {
+                            view! { <span>{format!("{} in charge", i.owner)}</span> }.into_any()
+                        }}
+                    </a>
+                }
+            }).collect_view()}
+        </div>
     }
 }
 
@@ -353,6 +382,7 @@ mod tests {
             csrf_token: "t".into(),
             oncall: None,
             not_ready: vec![],
+            incidents: vec![],
         };
         let json = crate::data::script_json(&data);
         assert!(!json.contains('<') && !json.contains('>') && !json.contains('&'));

@@ -12,6 +12,7 @@ pub mod data;
 pub mod fleet;
 pub mod fmt;
 pub mod html;
+pub mod incidents;
 pub mod live;
 pub mod locks;
 pub mod onboarding;
@@ -48,6 +49,8 @@ pub const PAGES: &[(&str, vocab::Role)] = {
         ("/actions/{id}", Viewer),
         ("/audit", Viewer),
         ("/console", Viewer),
+        ("/incidents", Viewer),
+        ("/incidents/{id}", Viewer),
         ("/oncall", Viewer),
         ("/onboarding", Viewer),
         ("/admin/sessions", Admin),
@@ -101,6 +104,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/actions/:id") view=ActionPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/console") view=ConsolePage ssr=SsrMode::Async/>
+                    <Route path=path!("/incidents") view=IncidentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/incidents/:id") view=IncidentPage ssr=SsrMode::Async/>
                     <Route path=path!("/oncall") view=OnCallPage ssr=SsrMode::Async/>
                     <Route path=path!("/onboarding") view=OnboardingPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/sessions") view=AdminSessionsPage ssr=SsrMode::Async/>

@@ -124,6 +124,10 @@ pub struct HandoffView {
     pub alarms: Vec<HandoffAlarm>,
     pub repeated: Vec<String>,
     pub unhealthy: Vec<String>,
+    /// (id, "title — status, who is in charge")
+    pub incidents: Vec<(String, String)>,
+    /// "rule — what was done (owner)"
+    pub open_cleanups: Vec<String>,
     pub note: String,
     pub note_by: Option<String>,
     pub acknowledged: Option<String>,
@@ -431,6 +435,32 @@ pub mod ssr {
                         x.count
                     )
                 })
+                .collect(),
+            incidents: h
+                .summary
+                .incidents
+                .iter()
+                .map(|i| {
+                    (
+                        i.id.clone(),
+                        format!(
+                            "{} — {}, {}",
+                            i.title,
+                            i.status,
+                            if i.owner.is_empty() {
+                                "nobody in charge".to_owned()
+                            } else {
+                                format!("{} in charge", i.owner)
+                            }
+                        ),
+                    )
+                })
+                .collect(),
+            open_cleanups: h
+                .summary
+                .open_cleanups
+                .iter()
+                .map(|c| format!("{} — {} (cleanup: {})", c.rule, c.what_done, c.owner))
                 .collect(),
             unhealthy: h
                 .summary

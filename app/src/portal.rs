@@ -25,6 +25,8 @@ pub struct Portal {
     pub dev_signin: bool,
     /// The rotation, overrides, feeds, handoffs and PagerDuty.
     pub oncall: std::sync::Arc<ops::oncall::OnCall>,
+    /// Incidents, their updates (and the status page), rules broken, the directory.
+    pub incidents: ops::incidents::Incidents,
     /// The onboarding checklist.
     pub onboarding: std::sync::Arc<ops::onboarding::Onboarding>,
     /// The dashboard of the latest fleet snapshot, by (version, generated_ms, collapse_above).

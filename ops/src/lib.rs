@@ -21,6 +21,9 @@ pub mod console;
 /// The fleet model, the poller and its feeds (inventory, probes), alarms, the dashboard's
 /// policy, and the history of state changes.
 pub mod fleet;
+/// Incidents: declared, owned, updated on the status page, their timeline, rules broken and
+/// their cleanup, and whom to call.
+pub mod incidents;
 /// Where the hosts are: EC2 by the `X-Environment` tag, or a static fleet file.
 pub mod inventory;
 /// The datastore's stale lock files: read from its log, looked at, removed under guard.

@@ -56,6 +56,7 @@ pub struct AppState {
     pub console: Arc<ops::console::ShardConsole>,
     pub logs: Arc<ops::logs::Logs>,
     pub oncall: Arc<ops::oncall::OnCall>,
+    pub incidents: ops::incidents::Incidents,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -224,7 +225,22 @@ impl Application {
             store.clone(),
             config.onboarding.clone(),
         ));
+        let incidents = ops::incidents::Incidents::new(store.clone(), config.incidents.clone());
+        if let Err(e) = incidents.refresh_open().await {
+            tracing::warn!(error = %e, "the open incidents could not be read");
+        }
+        if let Some(o) = &config.incidents.statuspage {
+            let sp = ops::incidents::statuspage::Statuspage::new(o.clone())
+                .map_err(StartError::Config)?;
+            tokio::spawn(ops::incidents::statuspage::run(
+                incidents.clone(),
+                sp,
+                incidents.kick.clone(),
+                stopping_rx.clone(),
+            ));
+        }
         let portal = Portal {
+            incidents,
             oncall: oncall.clone(),
             onboarding,
             dev_signin: config.auth.dev_signin,
@@ -258,6 +274,7 @@ impl Application {
             console: console.clone(),
             logs: Arc::new(ops::logs::Logs::new(actions.clone(), config.logs)),
             oncall,
+            incidents: portal.incidents.clone(),
         };
         let session_cleanup =
             crate::auth::spawn_session_cleanup(state.auth.sessions.clone(), stopping_rx);
@@ -457,6 +474,12 @@ pub fn server_routes() -> Vec<ServerRoute> {
             "/ical/{token}",
             Access::Public,
             crate::oncall::ical_feed,
+        ),
+        route(
+            Method::GET,
+            "/api/incidents/{id}/timeline.md",
+            Access::Signed(vocab::Role::Viewer),
+            crate::oncall::incident_markdown,
         ),
         route(
             Method::GET,

@@ -180,6 +180,53 @@ fn restart_href(a: &AlarmView) -> Option<String> {
     ))
 }
 
+/// For failing services' alarms: the incidents page with a declaration filled in (the
+/// services, a title naming them and the environment).
+fn declare_href(group: &[&AlarmView]) -> Option<String> {
+    let mut slugs: Vec<String> = Vec::new();
+    for a in group {
+        if a.kind != AlarmKind::FailingService {
+            continue;
+        }
+        let Some((svc_group, _)) = a.subject.split_once(" on ") else {
+            continue;
+        };
+        let service = svc_group
+            .split_once('.')
+            .map(|(s, _)| s)
+            .unwrap_or(svc_group);
+        let slug = crate::fleet::slug_of(service);
+        if !slugs.contains(&slug) {
+            slugs.push(slug);
+        }
+    }
+    let first = group.first()?;
+    if slugs.is_empty() {
+        return None;
+    }
+    let title = format!("{} failing in {}", slugs.join(", "), first.environment);
+    Some(format!(
+        "/incidents?declare=1&services={}&title={}",
+        urlencode(&slugs.join(",")),
+        urlencode(&title)
+    ))
+}
+
+fn declare_link(out: &mut String, group: &[&AlarmView]) {
+    if let Some(href) = declare_href(group) {
+        element(
+            out,
+            "a",
+            &[
+                ("class", "alarm-act"),
+                ("href", &href),
+                ("data-testid", "alarm-declare"),
+            ],
+            "Declare an incident…",
+        );
+    }
+}
+
 fn alarm(out: &mut String, a: &AlarmView, now_ms: i64) {
     alarm_head(out, a, None);
     if !a.subject.is_empty() {
@@ -198,6 +245,7 @@ fn alarm(out: &mut String, a: &AlarmView, now_ms: i64) {
             "Restart…",
         );
     }
+    declare_link(out, &[a]);
     alarm_since(out, a.since_ms, now_ms);
 }
 
@@ -251,6 +299,7 @@ fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64, shown: Optio
     out.push_str("</span>");
     let example = format!("e.g. {}: {}", first.subject, first.message);
     element(out, "span", &[("class", "alarm-msg")], &example);
+    declare_link(out, group);
     alarm_since(out, group.iter().filter_map(|a| a.since_ms).min(), now_ms);
 }
 

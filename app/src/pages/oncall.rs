@@ -390,6 +390,16 @@ fn HandoffCard(
                 <h4>"Restarted more than once"</h4>
                 <ul class="plain small">{h.repeated.iter().map(|r| view! { <li>{r.clone()}</li> }).collect_view()}</ul>
             })}
+            {(!h.incidents.is_empty()).then(|| view! {
+                <h4>"Incidents"</h4>
+                <ul class="plain small" data-testid="handoff-incidents">{h.incidents.iter().map(|(id, t)| view! {
+                    <li><a href=format!("/incidents/{id}")>{t.clone()}</a></li>
+                }).collect_view()}</ul>
+            })}
+            {(!h.open_cleanups.is_empty()).then(|| view! {
+                <h4>"Rules broken, cleanup still open"</h4>
+                <ul class="plain small bad" data-testid="handoff-cleanups">{h.open_cleanups.iter().map(|c| view! { <li>{c.clone()}</li> }).collect_view()}</ul>
+            })}
             <h4>"Still unhealthy"</h4>
             {if h.unhealthy.is_empty() {
                 view! { <p class="muted small">"Nothing, when this was written (" {h.generated.clone()} ")."</p> }.into_any()

@@ -54,12 +54,38 @@ pub struct Unhealthy {
     pub state: String,
 }
 
+/// An incident open during the shift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentLine {
+    pub id: String,
+    pub title: String,
+    pub status: String,
+    /// `""`: nobody in charge.
+    pub owner: String,
+    pub resolved_ms: Option<i64>,
+}
+
+/// A rule broken whose cleanup is still open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupLine {
+    pub id: String,
+    pub rule: String,
+    pub what_done: String,
+    pub owner: String,
+    pub created_ms: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub actions: Vec<ActionLine>,
     pub alarms: Vec<AlarmLine>,
     pub repeated_restarts: Vec<Repeated>,
     pub unhealthy_now: Vec<Unhealthy>,
+    /// (Summaries kept before incidents existed read without these.)
+    #[serde(default)]
+    pub incidents: Vec<IncidentLine>,
+    #[serde(default)]
+    pub open_cleanups: Vec<CleanupLine>,
 }
 
 /// A kept handoff: the shift, its people, the summary, the note and the acknowledgement.
@@ -166,11 +192,39 @@ pub async fn summarize(
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let incidents = crate::incidents::Incidents::new(store.clone(), Default::default());
+    let open_incidents = incidents
+        .during(start_ms, end_ms)
+        .await?
+        .into_iter()
+        .map(|i| IncidentLine {
+            id: i.id,
+            title: i.title,
+            status: i.status.as_str().into(),
+            owner: i.owner,
+            resolved_ms: i.resolved_ms,
+        })
+        .collect();
+    let open_cleanups = incidents
+        .rules(None, None)
+        .await?
+        .into_iter()
+        .filter(|r| r.done_ms.is_none())
+        .map(|r| CleanupLine {
+            id: r.id,
+            rule: r.rule,
+            what_done: r.what_done,
+            owner: r.owner,
+            created_ms: r.created_ms,
+        })
+        .collect();
     Ok(Summary {
         actions,
         alarms,
         repeated_restarts,
         unhealthy_now,
+        incidents: open_incidents,
+        open_cleanups,
     })
 }
 

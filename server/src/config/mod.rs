@@ -75,6 +75,9 @@ pub struct Config {
     /// The onboarding checklist's automatic checks.
     #[serde(default)]
     pub onboarding: ops::onboarding::OnboardingOptions,
+    /// Incidents: the services' status-page components, and Statuspage.
+    #[serde(default)]
+    pub incidents: ops::incidents::IncidentOptions,
 }
 
 /// `[sentinel]`: the sentinel bot's host (a systemd unit, not in the fleet's inventory).
@@ -109,6 +112,7 @@ impl Default for Config {
             datastore_locks: ops::locks::LockOptions::default(),
             oncall: ops::oncall::OncallOptions::default(),
             onboarding: ops::onboarding::OnboardingOptions::default(),
+            incidents: ops::incidents::IncidentOptions::default(),
         }
     }
 }
@@ -265,6 +269,44 @@ fn check_oncall(
     Ok(())
 }
 
+/// `[incidents]`: components of services that exist, a Statuspage key that can be read.
+fn check_incidents(i: &ops::incidents::IncidentOptions) -> Result<(), ConfigError> {
+    if let Some(slug) = i
+        .components
+        .keys()
+        .find(|s| !ops::catalog::SERVICES.iter().any(|c| c.slug == s.as_str()))
+    {
+        return Err(ConfigError::key(
+            &format!("incidents.components.{slug}"),
+            "a service's slug: api, sessionsrv, originsrv, router, datastore, scheduler, jobsrv or sentinel",
+        ));
+    }
+    if let Some(sp) = &i.statuspage {
+        if sp.page_id.trim().is_empty() {
+            return Err(ConfigError::key(
+                "incidents.statuspage.page_id",
+                "the page's id (Statuspage → API info)",
+            ));
+        }
+        match std::fs::read_to_string(&sp.api_key_file) {
+            Ok(t) if !t.trim().is_empty() => {}
+            Ok(_) => {
+                return Err(ConfigError::key(
+                    "incidents.statuspage.api_key_file",
+                    "the file is empty: put the Statuspage API key in it",
+                ))
+            }
+            Err(e) => {
+                return Err(ConfigError::key(
+                    "incidents.statuspage.api_key_file",
+                    format!("{} cannot be read ({e})", sp.api_key_file.display()),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `[console]`: bounds that protect the datastore and Onwatch's memory.
 fn check_console(c: &ops::console::ConsoleOptions) -> Result<(), ConfigError> {
     let bad = |key: &str, why: &str| Err(ConfigError::key(&format!("console.{key}"), why));
@@ -381,6 +423,7 @@ impl Config {
         check_builds(&self.builds)?;
         check_locks(&self.datastore_locks)?;
         check_oncall(&self.oncall, &self.onboarding, &self.environments)?;
+        check_incidents(&self.incidents)?;
         if let Some(s) = &self.sentinel {
             match self.environments.get(&s.environment) {
                 None => {

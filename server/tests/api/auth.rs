@@ -209,6 +209,76 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
             &[("person", "wall"), ("item", "vault"), ("mark", "confirmed")],
         ),
         "/api/admin/onboarding-edit" => post(pattern, &[("op", "up"), ("id", "vault")]),
+        "/incidents" => get(pattern, StatusCode::OK),
+        "/incidents/{id}" => get(
+            &format!("/incidents/{}", an_incident(app, admin).await),
+            StatusCode::OK,
+        ),
+        "/api/incidents/{id}/timeline.md" => get(
+            &format!(
+                "/api/incidents/{}/timeline.md",
+                an_incident(app, admin).await
+            ),
+            StatusCode::OK,
+        ),
+        "/api/read/incidents" => post(pattern, &[]),
+        "/api/read/incident" => post(pattern, &[("id", &an_incident(app, admin).await)]),
+        "/api/read/incident-template" => {
+            post(pattern, &[("status", "investigating"), ("services", "api")])
+        }
+        "/api/read/incident-preview" => post(
+            pattern,
+            &[
+                ("title", "wall"),
+                ("impact", "minor"),
+                ("services", "api"),
+                ("status", "investigating"),
+                ("body", "We're looking."),
+            ],
+        ),
+        "/api/act/incident-declare" => post(
+            pattern,
+            &[
+                ("title", "wall"),
+                ("impact", "minor"),
+                ("services", "api"),
+                ("body", "We're looking."),
+            ],
+        ),
+        "/api/act/incident-update" => post(
+            pattern,
+            &[
+                ("id", &an_incident(app, admin).await),
+                ("status", "investigating"),
+                ("body", "Still looking."),
+            ],
+        ),
+        "/api/act/incident-note" => post(
+            pattern,
+            &[("id", &an_incident(app, admin).await), ("body", "a note")],
+        ),
+        "/api/act/incident-owner" => post(
+            pattern,
+            &[("id", &an_incident(app, admin).await), ("action", "take")],
+        ),
+        "/api/act/rule-broken" => post(
+            pattern,
+            &[
+                ("incident", &an_incident(app, admin).await),
+                ("rule", "a rule"),
+                ("what_done", "what was done"),
+            ],
+        ),
+        "/api/admin/contact" => post(
+            pattern,
+            &[
+                ("login", "wall"),
+                ("name", "Wall"),
+                ("phone", "+1 206 555 0100"),
+                ("time_zone", "UTC"),
+                ("seniority", "1"),
+            ],
+        ),
         "/api/admin/revoke-session" => {
             // A fresh session each time, so that each allowed call has one to revoke.
             let victim = format!("victim-{}", ops::auth::random_token()[..8].to_lowercase());
@@ -222,6 +292,33 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
 
 /// One real action (a restart in acceptance, made once per test run) for the routes that
 /// show an action.
+/// An incident declared by the admin (once per test run), for the routes that need one.
+async fn an_incident(app: &TestApp, admin: &Client) -> String {
+    static INCIDENT: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    INCIDENT
+        .get_or_init(|| async {
+            let answer: serde_json::Value = app
+                .call(
+                    admin,
+                    "/api/act/incident-declare",
+                    &[
+                        ("title", "wall test"),
+                        ("impact", "minor"),
+                        ("services", "api"),
+                        ("body", "We're looking into it."),
+                    ],
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(answer["ok"], true, "{answer}");
+            answer["message"].as_str().unwrap().to_owned()
+        })
+        .await
+        .clone()
+}
+
 async fn an_action(app: &TestApp, admin: &Client) -> String {
     static ACTION: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     ACTION

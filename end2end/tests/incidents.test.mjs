@@ -1,0 +1,114 @@
+// An incident in the browser, as the runbook's communication rules go: declare it from the
+// dashboard's alarm (its service filled in), preview and publish the first message, step away
+// (every page's header says nobody is in charge) and take charge again, post an update, hand
+// charge to someone else, resolve it, and read the timeline.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startWorld, watchProblems, devSignIn, waitForHydration, screenshotPath,
+} from '../lib/harness.mjs';
+
+let world, sim, server, browser;
+
+before(async () => {
+  world = await startWorld();
+  ({ sim, server, browser } = world);
+});
+
+after(async () => {
+  await world?.stop();
+});
+
+/** Previews the form's message and publishes exactly what the preview showed. */
+async function previewAndPublish(page, form, expect) {
+  await form.getByRole('button', { name: 'Preview what the public will read' }).click();
+  const preview = page.getByTestId('public-preview');
+  await preview.waitFor();
+  assert.equal(await preview.getByTestId('preview-status').innerText(), expect.status);
+  assert.match(await preview.getByTestId('preview-body').innerText(), expect.body);
+  if (expect.components) {
+    assert.equal(await preview.getByTestId('preview-components').innerText(), expect.components);
+  }
+  await preview.getByTestId('publish').click();
+}
+
+test('declare from an alarm, update, hand over, resolve, read the timeline', async () => {
+  const page = await browser.context.newPage();
+  const problems = watchProblems(page);
+  await sim.fault({ host: 'builder-api-live-1', fault: 'wedged', service: 'builder-api' });
+  await devSignIn(page, server.url, { name: 'ana', role: 'responder', next: '/' });
+  await waitForHydration(page);
+
+  // The failing service's alarm offers the declaration with its service filled in.
+  const declare = page.getByTestId('alarm-declare').first();
+  await declare.waitFor({ timeout: 20_000 });
+  await Promise.all([page.waitForURL((u) => u.pathname === '/incidents'), declare.click()]);
+  await waitForHydration(page);
+  const form = page.getByTestId('declare');
+  assert.match(await form.getByTestId('declare-title').inputValue(), /^api failing in live$/);
+  assert.equal(await form.locator('input[type="checkbox"][value="api"]').isChecked(), true);
+  assert.equal(await form.locator('input[type="checkbox"][value="router"]').isChecked(), false);
+  // The template fills the first message with the component's public name.
+  await page.waitForFunction(() => document.querySelector('[data-testid="declare-body"]').value.includes('the API gateway'));
+  await form.getByTestId('declare-title').fill('Builder API errors');
+  await previewAndPublish(page, form, {
+    status: 'Investigating',
+    body: /^We're investigating problems with the API gateway\./,
+    components: 'the API gateway: Partial outage',
+  });
+  await page.waitForURL((u) => /^\/incidents\/i/.test(u.pathname));
+  await waitForHydration(page);
+  assert.match(await page.getByTestId('incident-owner').innerText(), /^ana is in charge since /);
+  assert.match(await page.getByTestId('incident-strip').innerText(), /Builder API errors \(investigating\) — ana in charge/);
+  const incidentUrl = page.url();
+
+  // Stepping away: every page's header says nobody is in charge, until someone takes it.
+  await page.getByRole('button', { name: "I'm stepping away" }).click();
+  await page.getByTestId('incident-message').filter({ hasText: 'nobody is in charge' }).waitFor();
+  await page.goto(`${server.url}/services`);
+  await page.getByTestId('nobody-in-charge').waitFor();
+  await page.screenshot({ path: screenshotPath('incident-nobody-in-charge') });
+  await page.goto(incidentUrl);
+  await waitForHydration(page);
+  await page.getByRole('button', { name: "I'm taking charge" }).click();
+  await page.getByTestId('incident-owner').filter({ hasText: /^ana is in charge/ }).waitFor();
+
+  // An update, previewed and published.
+  const update = page.getByTestId('update-form');
+  await update.getByTestId('update-status').selectOption('identified');
+  await page.waitForFunction(() => document.querySelector('[data-testid="update-body"]').value.startsWith("We've found the cause"));
+  await previewAndPublish(page, update, { status: 'Identified', body: /^We've found the cause of the problems with the API gateway/ });
+  await page.getByTestId('incident-status').filter({ hasText: 'identified' }).waitFor();
+  assert.match(await page.getByTestId('public-updates').locator('li').first().innerText(), /^identified — We've found the cause/);
+
+  // Charge handed to bo.
+  const own = page.getByTestId('ownership');
+  await own.getByTestId('hand-to').fill('bo');
+  await own.getByRole('button', { name: 'Hand over' }).click();
+  await page.getByTestId('incident-owner').filter({ hasText: /^bo is in charge since / }).waitFor();
+
+  // Resolved: the header's incident is gone.
+  await update.getByTestId('update-status').selectOption('resolved');
+  await page.waitForFunction(() => document.querySelector('[data-testid="update-body"]').value.startsWith('The problems with'));
+  await previewAndPublish(page, update, { status: 'Resolved', body: /are resolved/ });
+  await page.getByTestId('incident-status').filter({ hasText: 'resolved' }).waitFor();
+  await page.reload();
+  await waitForHydration(page);
+  assert.equal(await page.getByTestId('incident-strip').count(), 0);
+
+  // The timeline, in time order: the alarm that started it, the declaration, ownership, updates.
+  const entries = await page.getByTestId('timeline').locator('li').allInnerTexts();
+  const at = (re) => {
+    const i = entries.findIndex((e) => re.test(e));
+    assert.ok(i >= 0, `no ${re} in:\n${entries.join('\n')}`);
+    return i;
+  };
+  const declared = at(/public update Investigating: We're investigating/);
+  const away = at(/ownership ana stepped away: nobody is in charge/);
+  const handed = at(/ownership ana handed charge to bo/);
+  const resolved = at(/public update Resolved: The problems/);
+  assert.ok(declared < away && away < handed && handed < resolved, entries.join('\n'));
+  await page.screenshot({ path: screenshotPath('incident'), fullPage: true });
+  assert.deepEqual(await problems.list(), []);
+  await page.close();
+});

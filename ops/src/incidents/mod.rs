@@ -1,0 +1,845 @@
+//! Incidents, as the runbook's communication rules: declare the operational issue on the status
+//! page, say who is taking charge and when they step away, keep the status page current (only
+//! when something material changed), escalate early, and clean up any rule that was broken.
+//!
+//! Public updates are kept in the store before anything is sent, and sent in order by
+//! [`statuspage::Publisher`] when a Statuspage page is configured; without one they stay in
+//! Onwatch and the pages say so.
+
+pub mod contacts;
+pub mod statuspage;
+pub mod templates;
+pub mod timeline;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Impact {
+    None,
+    Minor,
+    Major,
+    Critical,
+}
+
+impl Impact {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impact::None => "none",
+            Impact::Minor => "minor",
+            Impact::Major => "major",
+            Impact::Critical => "critical",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Impact> {
+        Some(match s {
+            "none" => Impact::None,
+            "minor" => Impact::Minor,
+            "major" => Impact::Major,
+            "critical" => Impact::Critical,
+            _ => return None,
+        })
+    }
+}
+
+/// Statuspage's incident statuses, in their order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Investigating,
+    Identified,
+    Monitoring,
+    Resolved,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Investigating,
+        Status::Identified,
+        Status::Monitoring,
+        Status::Resolved,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Investigating => "investigating",
+            Status::Identified => "identified",
+            Status::Monitoring => "monitoring",
+            Status::Resolved => "resolved",
+        }
+    }
+    /// As the status page shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Investigating => "Investigating",
+            Status::Identified => "Identified",
+            Status::Monitoring => "Monitoring",
+            Status::Resolved => "Resolved",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// Statuspage's component statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentStatus {
+    Operational,
+    DegradedPerformance,
+    PartialOutage,
+    MajorOutage,
+}
+
+impl ComponentStatus {
+    pub const ALL: [ComponentStatus; 4] = [
+        ComponentStatus::Operational,
+        ComponentStatus::DegradedPerformance,
+        ComponentStatus::PartialOutage,
+        ComponentStatus::MajorOutage,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "operational",
+            ComponentStatus::DegradedPerformance => "degraded_performance",
+            ComponentStatus::PartialOutage => "partial_outage",
+            ComponentStatus::MajorOutage => "major_outage",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "Operational",
+            ComponentStatus::DegradedPerformance => "Degraded performance",
+            ComponentStatus::PartialOutage => "Partial outage",
+            ComponentStatus::MajorOutage => "Major outage",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ComponentStatus> {
+        ComponentStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// A status-page component a service maps to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    /// Statuspage's component id (empty: the component is named in messages, not set there).
+    #[serde(default)]
+    pub id: String,
+    /// Its public name ("Builder API").
+    pub name: String,
+}
+
+/// `[incidents]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentOptions {
+    /// Service slug (`api`, `router`, …) → its status-page component. A service not listed is
+    /// named by its title in the catalogue and sets no component.
+    #[serde(default)]
+    pub components: BTreeMap<String, Component>,
+    #[serde(default)]
+    pub statuspage: Option<statuspage::StatuspageOptions>,
+}
+
+impl IncidentOptions {
+    /// The component of a service (configured, or its catalogue title).
+    pub fn component(&self, slug: &str) -> Component {
+        self.components
+            .get(slug)
+            .cloned()
+            .unwrap_or_else(|| Component {
+                id: String::new(),
+                name: crate::catalog::SERVICES
+                    .iter()
+                    .find(|s| s.slug == slug)
+                    .map(|s| format!("the {}", s.title))
+                    .unwrap_or_else(|| slug.to_owned()),
+            })
+    }
+
+    pub fn names(&self, services: &[String]) -> Vec<String> {
+        services.iter().map(|s| self.component(s).name).collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub title: String,
+    pub impact: Impact,
+    pub status: Status,
+    pub services: Vec<String>,
+    pub declared_by: String,
+    pub declared_ms: i64,
+    /// `""`: nobody is in charge.
+    pub owner: String,
+    pub owner_since_ms: i64,
+    pub resolved_ms: Option<i64>,
+    pub statuspage_id: Option<String>,
+}
+
+/// A public update, with where it is on its way to the status page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    pub id: String,
+    pub incident_id: String,
+    pub seq: i64,
+    pub status: Status,
+    pub body: String,
+    pub components: BTreeMap<String, ComponentStatus>,
+    pub author: String,
+    pub created_ms: i64,
+    /// `local`, `queued`, `published`, `refused`
+    pub publish_state: String,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+    pub last_error: String,
+    pub published_ms: Option<i64>,
+}
+
+/// An internal note or an ownership change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub incident_id: String,
+    /// `note`, `take_charge`, `step_away`, `hand_over`
+    pub kind: String,
+    pub author: String,
+    pub body: String,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleBroken {
+    pub id: String,
+    pub incident_id: Option<String>,
+    pub rule: String,
+    pub what_done: String,
+    pub owner: String,
+    pub created_by: String,
+    pub created_ms: i64,
+    pub done_by: Option<String>,
+    pub done_ms: Option<i64>,
+}
+
+/// What someone declares.
+#[derive(Debug, Clone)]
+pub struct Declare {
+    pub title: String,
+    pub impact: Impact,
+    pub services: Vec<String>,
+    pub body: String,
+}
+
+/// What every page's header shows of the open incidents.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenIncident {
+    pub id: String,
+    pub title: String,
+    pub owner: String,
+    pub status: Status,
+}
+
+const INCIDENT_COLUMNS: &str = "id, title, impact, status, services, declared_by, declared_ms, \
+                                owner, owner_since_ms, resolved_ms, statuspage_id";
+const UPDATE_COLUMNS: &str = "id, incident_id, seq, status, body, components, author, created_ms, \
+                              publish_state, attempts, next_attempt_ms, last_error, published_ms";
+
+fn incident_from(r: &sqlx::any::AnyRow) -> Result<Incident, sqlx::Error> {
+    let services: String = r.try_get(4)?;
+    Ok(Incident {
+        id: r.try_get(0)?,
+        title: r.try_get(1)?,
+        impact: Impact::parse(&r.try_get::<String, _>(2)?).unwrap_or(Impact::Minor),
+        status: Status::parse(&r.try_get::<String, _>(3)?).unwrap_or(Status::Investigating),
+        services: serde_json::from_str(&services).unwrap_or_default(),
+        declared_by: r.try_get(5)?,
+        declared_ms: r.try_get(6)?,
+        owner: r.try_get(7)?,
+        owner_since_ms: r.try_get(8)?,
+        resolved_ms: r.try_get(9)?,
+        statuspage_id: r.try_get(10)?,
+    })
+}
+
+pub(crate) fn update_from(r: &sqlx::any::AnyRow) -> Result<Update, sqlx::Error> {
+    let components: String = r.try_get(5)?;
+    Ok(Update {
+        id: r.try_get(0)?,
+        incident_id: r.try_get(1)?,
+        seq: r.try_get(2)?,
+        status: Status::parse(&r.try_get::<String, _>(3)?).unwrap_or(Status::Investigating),
+        body: r.try_get(4)?,
+        components: serde_json::from_str(&components).unwrap_or_default(),
+        author: r.try_get(6)?,
+        created_ms: r.try_get(7)?,
+        publish_state: r.try_get(8)?,
+        attempts: r.try_get(9)?,
+        next_attempt_ms: r.try_get(10)?,
+        last_error: r.try_get(11)?,
+        published_ms: r.try_get(12)?,
+    })
+}
+
+fn rule_from(r: &sqlx::any::AnyRow) -> Result<RuleBroken, sqlx::Error> {
+    Ok(RuleBroken {
+        id: r.try_get(0)?,
+        incident_id: r.try_get(1)?,
+        rule: r.try_get(2)?,
+        what_done: r.try_get(3)?,
+        owner: r.try_get(4)?,
+        created_by: r.try_get(5)?,
+        created_ms: r.try_get(6)?,
+        done_by: r.try_get(7)?,
+        done_ms: r.try_get(8)?,
+    })
+}
+
+const RULE_COLUMNS: &str =
+    "id, incident_id, rule, what_done, owner, created_by, created_ms, done_by, done_ms";
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", &crate::auth::random_token()[..20])
+}
+
+fn text(what: &str, s: &str, max: usize) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(format!("{what} is empty."));
+    }
+    if t.chars().count() > max {
+        return Err(format!("{what} is longer than {max} characters."));
+    }
+    Ok(t.to_owned())
+}
+
+/// The incidents in the store.
+#[derive(Clone)]
+pub struct Incidents {
+    store: Store,
+    pub options: IncidentOptions,
+    open: std::sync::Arc<std::sync::RwLock<Vec<OpenIncident>>>,
+    /// Wakes the status-page publisher when an update is queued.
+    pub kick: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Incidents {
+    pub fn new(store: Store, options: IncidentOptions) -> Incidents {
+        Incidents {
+            store,
+            options,
+            open: Default::default(),
+            kick: Default::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether updates go to a status page.
+    pub fn publishes(&self) -> bool {
+        self.options.statuspage.is_some()
+    }
+
+    /// The open incidents as last read (every page's header).
+    pub fn open_now(&self) -> Vec<OpenIncident> {
+        self.open.read().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// Reads the open incidents again for the header.
+    pub async fn refresh_open(&self) -> Result<(), StoreError> {
+        let open: Vec<OpenIncident> = self
+            .list(true, 100)
+            .await?
+            .into_iter()
+            .map(|i| OpenIncident {
+                id: i.id,
+                title: i.title,
+                owner: i.owner,
+                status: i.status,
+            })
+            .collect();
+        if let Ok(mut o) = self.open.write() {
+            *o = open;
+        }
+        Ok(())
+    }
+
+    /// The incidents, newest first (only the open ones with `open_only`).
+    pub async fn list(&self, open_only: bool, limit: i64) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ($1 = 0 OR resolved_ms IS NULL) \
+             ORDER BY declared_ms DESC LIMIT $2"
+        ))
+        .bind(i64::from(open_only))
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(incident_from)
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await?;
+        Ok(row.as_ref().map(incident_from).transpose()?)
+    }
+
+    pub async fn updates(&self, incident: &str) -> Result<Vec<Update>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {UPDATE_COLUMNS} FROM incident_updates WHERE incident_id = $1 ORDER BY seq"
+        ))
+        .bind(incident)
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows.iter().map(update_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn events(&self, incident: &str) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, incident_id, kind, author, body, at_ms FROM incident_events \
+             WHERE incident_id = $1 ORDER BY at_ms, id",
+        )
+        .bind(incident)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Event {
+                    id: r.try_get(0)?,
+                    incident_id: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    author: r.try_get(3)?,
+                    body: r.try_get(4)?,
+                    at_ms: r.try_get(5)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    fn check_services(&self, services: &[String]) -> Result<(), String> {
+        if services.is_empty() {
+            return Err("Choose at least one affected service.".into());
+        }
+        if let Some(s) = services.iter().find(|s| {
+            !crate::catalog::SERVICES
+                .iter()
+                .any(|c| c.slug == s.as_str())
+        }) {
+            return Err(format!("{s:?} is not one of the Builder services."));
+        }
+        Ok(())
+    }
+
+    /// The component statuses an update sets: each affected service's component, at the
+    /// status its impact suggests unless `chosen` says otherwise.
+    pub fn component_statuses(
+        &self,
+        services: &[String],
+        status: Status,
+        impact: Impact,
+        chosen: &BTreeMap<String, ComponentStatus>,
+    ) -> BTreeMap<String, ComponentStatus> {
+        services
+            .iter()
+            .map(|s| {
+                let st = chosen
+                    .get(s)
+                    .copied()
+                    .unwrap_or_else(|| templates::component_status(status, impact));
+                (s.clone(), st)
+            })
+            .collect()
+    }
+
+    /// Declares an incident with its first public update (queued for the status page when
+    /// one is configured). The declarer is in charge.
+    pub async fn declare(&self, d: &Declare, by: &str, now_ms: i64) -> Result<Incident, String> {
+        let title = text("The title", &d.title, 200)?;
+        let body = text("The first message", &d.body, 5000)?;
+        self.check_services(&d.services)?;
+        let id = new_id("i");
+        let components = self.component_statuses(
+            &d.services,
+            Status::Investigating,
+            d.impact,
+            &BTreeMap::new(),
+        );
+        let mut tx = self.store.pool().begin().await.map_err(|e| e.to_string())?;
+        sqlx::query(
+            "INSERT INTO incidents (id, title, impact, status, services, declared_by, declared_ms, \
+             owner, owner_since_ms) VALUES ($1, $2, $3, 'investigating', $4, $5, $6, $5, $6)",
+        )
+        .bind(&id)
+        .bind(&title)
+        .bind(d.impact.as_str())
+        .bind(serde_json::to_string(&d.services).unwrap_or_default())
+        .bind(by)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        self.insert_update(
+            &mut tx,
+            &id,
+            0,
+            Status::Investigating,
+            &body,
+            &components,
+            by,
+            now_ms,
+        )
+        .await?;
+        sqlx::query(
+            "INSERT INTO incident_events (id, incident_id, kind, author, body, at_ms) \
+             VALUES ($1, $2, 'take_charge', $3, '', $4)",
+        )
+        .bind(new_id("e"))
+        .bind(&id)
+        .bind(by)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        self.kick.notify_one();
+        let _ = self.refresh_open().await;
+        self.get(&id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the incident vanished".into())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_update(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        incident: &str,
+        seq: i64,
+        status: Status,
+        body: &str,
+        components: &BTreeMap<String, ComponentStatus>,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<String, String> {
+        let id = new_id("u");
+        let state = if self.publishes() { "queued" } else { "local" };
+        sqlx::query(
+            "INSERT INTO incident_updates (id, incident_id, seq, status, body, components, author, \
+             created_ms, publish_state, next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8)",
+        )
+        .bind(&id)
+        .bind(incident)
+        .bind(seq)
+        .bind(status.as_str())
+        .bind(body)
+        .bind(serde_json::to_string(components).unwrap_or_default())
+        .bind(by)
+        .bind(now_ms)
+        .bind(state)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(id)
+    }
+
+    /// A public update: a status (not back to an earlier one), a message, component statuses.
+    pub async fn update(
+        &self,
+        incident: &str,
+        status: Status,
+        body: &str,
+        chosen: &BTreeMap<String, ComponentStatus>,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Update, String> {
+        let body = text("The message", body, 5000)?;
+        let inc = self
+            .get(incident)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("No incident {incident}."))?;
+        if inc.resolved_ms.is_some() {
+            return Err("This incident is resolved; declare a new one if it is back.".into());
+        }
+        if status < inc.status {
+            return Err(format!(
+                "The incident is {} already; an update moves forward (investigating → identified → monitoring → resolved).",
+                inc.status.as_str()
+            ));
+        }
+        let components = self.component_statuses(&inc.services, status, inc.impact, chosen);
+        let mut tx = self.store.pool().begin().await.map_err(|e| e.to_string())?;
+        let seq: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(seq), -1) + 1 FROM incident_updates WHERE incident_id = $1",
+        )
+        .bind(incident)
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(|e| e.to_string())?;
+        let id = self
+            .insert_update(
+                &mut tx,
+                incident,
+                seq,
+                status,
+                &body,
+                &components,
+                by,
+                now_ms,
+            )
+            .await?;
+        sqlx::query("UPDATE incidents SET status = $1, resolved_ms = $2 WHERE id = $3")
+            .bind(status.as_str())
+            .bind((status == Status::Resolved).then_some(now_ms))
+            .bind(incident)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        self.kick.notify_one();
+        let _ = self.refresh_open().await;
+        self.updates(incident)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|u| u.id == id)
+            .ok_or_else(|| "the update vanished".into())
+    }
+
+    /// An internal note (never public).
+    pub async fn note(
+        &self,
+        incident: &str,
+        body: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<(), String> {
+        let body = text("The note", body, 5000)?;
+        self.get(incident)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("No incident {incident}."))?;
+        self.event(incident, "note", by, &body, now_ms).await
+    }
+
+    async fn event(
+        &self,
+        incident: &str,
+        kind: &str,
+        by: &str,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<(), String> {
+        sqlx::query(
+            "INSERT INTO incident_events (id, incident_id, kind, author, body, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(new_id("e"))
+        .bind(incident)
+        .bind(kind)
+        .bind(by)
+        .bind(body)
+        .bind(now_ms)
+        .execute(self.store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// "I'm taking charge" (`to` = me), a hand-over (`to` = someone else) or "I'm stepping
+    /// away" (`to` = None: nobody is in charge until someone takes it).
+    pub async fn set_owner(
+        &self,
+        incident: &str,
+        to: Option<&str>,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Incident, String> {
+        let inc = self
+            .get(incident)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("No incident {incident}."))?;
+        if inc.resolved_ms.is_some() {
+            return Err("This incident is resolved.".into());
+        }
+        let (kind, owner) = match to.map(str::trim) {
+            Some(t) if t.eq_ignore_ascii_case(by) => ("take_charge", by.to_owned()),
+            Some("") => return Err("Name who takes charge.".into()),
+            Some(t) => ("hand_over", t.to_owned()),
+            None => {
+                if !inc.owner.eq_ignore_ascii_case(by) {
+                    return Err(format!(
+                        "Only the person in charge ({}) steps away.",
+                        if inc.owner.is_empty() {
+                            "nobody"
+                        } else {
+                            &inc.owner
+                        }
+                    ));
+                }
+                ("step_away", String::new())
+            }
+        };
+        sqlx::query("UPDATE incidents SET owner = $1, owner_since_ms = $2 WHERE id = $3")
+            .bind(&owner)
+            .bind(now_ms)
+            .bind(incident)
+            .execute(self.store.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.event(incident, kind, by, &owner, now_ms).await?;
+        let _ = self.refresh_open().await;
+        self.get(incident)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the incident vanished".into())
+    }
+
+    /// Records a rule broken (on an incident or not), owned by `owner` until cleaned up.
+    pub async fn break_rule(
+        &self,
+        incident: Option<&str>,
+        rule: &str,
+        what_done: &str,
+        owner: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<RuleBroken, String> {
+        let rule = text("The rule", rule, 300)?;
+        let what_done = text("What was done", what_done, 2000)?;
+        let owner = text("The owner of the cleanup", owner, 100)?;
+        let id = new_id("r");
+        sqlx::query(
+            "INSERT INTO rules_broken (id, incident_id, rule, what_done, owner, created_by, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(incident)
+        .bind(&rule)
+        .bind(&what_done)
+        .bind(&owner)
+        .bind(by)
+        .bind(now_ms)
+        .execute(self.store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(RuleBroken {
+            id,
+            incident_id: incident.map(str::to_owned),
+            rule,
+            what_done,
+            owner,
+            created_by: by.into(),
+            created_ms: now_ms,
+            done_by: None,
+            done_ms: None,
+        })
+    }
+
+    /// Marks a cleanup done.
+    pub async fn cleanup_done(&self, id: &str, by: &str, now_ms: i64) -> Result<(), String> {
+        let done = sqlx::query(
+            "UPDATE rules_broken SET done_by = $1, done_ms = $2 WHERE id = $3 AND done_ms IS NULL",
+        )
+        .bind(by)
+        .bind(now_ms)
+        .bind(id)
+        .execute(self.store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err("No open cleanup with that id (done already?).".into())
+        }
+    }
+
+    /// Rules broken: of an incident, or (with `open_of`) the open cleanups someone owns, or
+    /// every open one.
+    pub async fn rules(
+        &self,
+        incident: Option<&str>,
+        open_of: Option<&str>,
+    ) -> Result<Vec<RuleBroken>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RULE_COLUMNS} FROM rules_broken WHERE ($1 = '' OR incident_id = $1) \
+             AND ($2 = 0 OR done_ms IS NULL) AND ($3 = '' OR LOWER(owner) = LOWER($3)) \
+             ORDER BY created_ms"
+        ))
+        .bind(incident.unwrap_or(""))
+        .bind(i64::from(open_of.is_some() || incident.is_none()))
+        .bind(open_of.unwrap_or(""))
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows.iter().map(rule_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Incidents that were open at some time in `[from_ms, to_ms)` (the handoff's).
+    pub async fn during(&self, from_ms: i64, to_ms: i64) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE declared_ms < $2 \
+             AND (resolved_ms IS NULL OR resolved_ms >= $1) ORDER BY declared_ms"
+        ))
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows.iter().map(incident_from).collect::<Result<_, _>>()?)
+    }
+
+    /// When the state has materially changed since the last public update: an alarm that fired
+    /// or cleared on an affected service after it. `None`: nothing new to say.
+    pub async fn reminder(&self, inc: &Incident) -> Result<Option<String>, StoreError> {
+        if inc.resolved_ms.is_some() {
+            return Ok(None);
+        }
+        let last = sqlx::query(
+            "SELECT COALESCE(MAX(created_ms), 0) FROM incident_updates WHERE incident_id = $1",
+        )
+        .bind(&inc.id)
+        .fetch_one(self.store.pool())
+        .await?
+        .try_get::<i64, _>(0)?;
+        let changes =
+            timeline::transitions(&self.store, &inc.services, last, crate::time::now_ms() + 1)
+                .await?;
+        let material: Vec<String> = changes
+            .iter()
+            .filter(|t| {
+                t.to_state == "healthy"
+                    || matches!(t.to_state.as_str(), "critical" | "down" | "unreachable")
+            })
+            .map(|t| {
+                if t.to_state == "healthy" {
+                    format!("{} recovered on {}", t.service, t.host)
+                } else {
+                    format!("{} went {} on {}", t.service, t.to_state, t.host)
+                }
+            })
+            .collect();
+        if material.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "Since the last public update: {}. Post an update if it changes what the public should know.",
+            material.join("; ")
+        )))
+    }
+}

@@ -1,0 +1,278 @@
+//! One incident's story in time order: its public updates, internal notes, ownership changes,
+//! the alarms on its services and the audited actions taken on them while it was open;
+//! exportable as Markdown for the post-incident review.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{Event, Incident, IncidentOptions, Update};
+use crate::store::{Store, StoreError};
+
+/// A service's state change (from the fleet's history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub environment: String,
+    pub host: String,
+    pub service: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub detail: String,
+    pub at_ms: i64,
+}
+
+/// An audited action on an affected service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRow {
+    pub id: String,
+    pub kind: String,
+    pub environment: String,
+    pub host: String,
+    pub service: String,
+    pub actor: String,
+    pub state: String,
+    pub summary: String,
+    pub requested_ms: i64,
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub at_ms: i64,
+    /// `public`, `note`, `owner`, `alarm`, `action`
+    pub kind: String,
+    pub who: String,
+    pub text: String,
+    /// An action's id (a link), an update's publish state.
+    pub reference: String,
+}
+
+/// The packages (`builder-api`) of service slugs, for the history's service groups.
+fn packages(services: &[String]) -> Vec<String> {
+    services
+        .iter()
+        .filter_map(|s| {
+            crate::catalog::SERVICES
+                .iter()
+                .find(|c| c.slug == s.as_str())
+        })
+        .map(|c| c.package.to_owned())
+        .collect()
+}
+
+fn of_package(group: &str, packages: &[String]) -> bool {
+    let name = group.split('.').next().unwrap_or(group);
+    packages.iter().any(|p| p == name)
+}
+
+/// The affected services' state changes in `[from_ms, to_ms)`.
+pub async fn transitions(
+    store: &Store,
+    services: &[String],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Transition>, StoreError> {
+    let packages = packages(services);
+    let rows = sqlx::query(
+        "SELECT environment, host, service, from_state, to_state, detail, at_ms \
+         FROM service_transitions WHERE at_ms >= $1 AND at_ms < $2 AND service <> '' \
+         ORDER BY at_ms LIMIT 5000",
+    )
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let service: String = r.try_get(2)?;
+        if of_package(&service, &packages) {
+            out.push(Transition {
+                environment: r.try_get(0)?,
+                host: r.try_get(1)?,
+                service,
+                from_state: r.try_get(3)?,
+                to_state: r.try_get(4)?,
+                detail: r.try_get(5)?,
+                at_ms: r.try_get(6)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The actions on the affected services in `[from_ms, to_ms)`.
+pub async fn actions(
+    store: &Store,
+    services: &[String],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<ActionRow>, StoreError> {
+    let packages = packages(services);
+    let rows = sqlx::query(
+        "SELECT id, kind, environment, host, service, actor_name, state, summary, requested_ms \
+         FROM actions WHERE requested_ms >= $1 AND requested_ms < $2 ORDER BY requested_ms",
+    )
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let service: String = r.try_get(4)?;
+        let kind: String = r.try_get(1)?;
+        // A Supervisor restart has no service group: it is on the incident's services when its
+        // host runs one of them, which the history cannot say; it is listed by kind instead.
+        if of_package(&service, &packages) || kind == "restart_supervisor" {
+            out.push(ActionRow {
+                id: r.try_get(0)?,
+                kind,
+                environment: r.try_get(2)?,
+                host: r.try_get(3)?,
+                service,
+                actor: r.try_get(5)?,
+                state: r.try_get(6)?,
+                summary: r.try_get(7)?,
+                requested_ms: r.try_get(8)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Everything about `inc`, merged in time order (ties keep the order of the kinds above).
+pub async fn timeline(
+    store: &Store,
+    inc: &Incident,
+    updates: &[Update],
+    events: &[Event],
+) -> Result<Vec<Entry>, StoreError> {
+    let end = inc
+        .resolved_ms
+        .map(|r| r + 1)
+        .unwrap_or(crate::time::now_ms() + 1);
+    let mut out: Vec<Entry> = Vec::new();
+    for u in updates {
+        out.push(Entry {
+            at_ms: u.created_ms,
+            kind: "public".into(),
+            who: u.author.clone(),
+            text: format!("{}: {}", u.status.label(), u.body),
+            reference: u.publish_state.clone(),
+        });
+    }
+    for e in events {
+        let (kind, text) = match e.kind.as_str() {
+            "note" => ("note", e.body.clone()),
+            "take_charge" => ("owner", format!("{} is taking charge", e.author)),
+            "step_away" => (
+                "owner",
+                format!("{} stepped away: nobody is in charge", e.author),
+            ),
+            _ => ("owner", format!("{} handed charge to {}", e.author, e.body)),
+        };
+        out.push(Entry {
+            at_ms: e.at_ms,
+            kind: kind.into(),
+            who: e.author.clone(),
+            text,
+            reference: String::new(),
+        });
+    }
+    for t in transitions(store, &inc.services, inc.declared_ms, end).await? {
+        out.push(Entry {
+            at_ms: t.at_ms,
+            kind: "alarm".into(),
+            who: "Onwatch".into(),
+            text: format!(
+                "{}/{} {}: {} → {}{}",
+                t.environment,
+                t.host,
+                t.service,
+                t.from_state.as_deref().unwrap_or("—"),
+                t.to_state,
+                if t.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", t.detail)
+                }
+            ),
+            reference: String::new(),
+        });
+    }
+    for a in actions(store, &inc.services, inc.declared_ms, end).await? {
+        out.push(Entry {
+            at_ms: a.requested_ms,
+            kind: "action".into(),
+            who: a.actor.clone(),
+            text: format!(
+                "{} {}/{} {}: {} — {}",
+                a.kind.replace('_', " "),
+                a.environment,
+                a.host,
+                a.service,
+                a.state,
+                a.summary
+            ),
+            reference: a.id,
+        });
+    }
+    out.sort_by_key(|e| e.at_ms);
+    Ok(out)
+}
+
+/// The timeline as Markdown, for a post-incident review.
+pub fn markdown(
+    inc: &Incident,
+    options: &IncidentOptions,
+    entries: &[Entry],
+    rules: &[super::RuleBroken],
+) -> String {
+    let mut md = format!("# {}\n\n", inc.title);
+    md.push_str(&format!(
+        "- Impact: {}\n- Status: {}\n- Affected: {}\n- Declared by {} at {}\n",
+        inc.impact.as_str(),
+        inc.status.label(),
+        super::templates::join_names(&options.names(&inc.services)),
+        inc.declared_by,
+        crate::time::utc_datetime(inc.declared_ms),
+    ));
+    if let Some(r) = inc.resolved_ms {
+        md.push_str(&format!(
+            "- Resolved at {} (after {})\n",
+            crate::time::utc_datetime(r),
+            crate::time::human_age(r - inc.declared_ms)
+        ));
+    }
+    md.push_str("\n## Timeline (UTC)\n\n| time | what | who | |\n|---|---|---|---|\n");
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    for e in entries {
+        let what = match e.kind.as_str() {
+            "public" => "public update",
+            "note" => "internal note",
+            "owner" => "ownership",
+            "alarm" => "alarm",
+            _ => "action",
+        };
+        md.push_str(&format!(
+            "| {} | {what} | {} | {} |\n",
+            crate::time::utc_datetime(e.at_ms),
+            cell(&e.who),
+            cell(&e.text)
+        ));
+    }
+    if !rules.is_empty() {
+        md.push_str("\n## Rules broken\n\n");
+        for r in rules {
+            md.push_str(&format!(
+                "- **{}** — {} (owner {}; {})\n",
+                cell(&r.rule),
+                cell(&r.what_done),
+                r.owner,
+                match r.done_ms {
+                    Some(d) => format!("cleaned up {}", crate::time::utc_datetime(d)),
+                    None => "cleanup OPEN".into(),
+                }
+            ));
+        }
+    }
+    md
+}
