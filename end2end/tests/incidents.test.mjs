@@ -96,19 +96,24 @@ test('declare from an alarm, update, hand over, resolve, read the timeline', asy
   await waitForHydration(page);
   assert.equal(await page.getByTestId('incident-strip').count(), 0);
 
-  // The timeline, in time order: the alarm that started it, the declaration, ownership, updates.
+  // The timeline, in time order: the alarm that led to it, the declaration, ownership, updates.
   const entries = await page.getByTestId('timeline').locator('li').allInnerTexts();
   const at = (re) => {
     const i = entries.findIndex((e) => re.test(e));
     assert.ok(i >= 0, `no ${re} in:\n${entries.join('\n')}`);
     return i;
   };
+  const alarm = at(/alarm live\/builder-api-live-1 builder-api\.live: .*→ critical/);
   const declared = at(/public update Investigating: We're investigating/);
   const away = at(/ownership ana stepped away: nobody is in charge/);
   const handed = at(/ownership ana handed charge to bo/);
   const resolved = at(/public update Resolved: The problems/);
-  assert.ok(declared < away && away < handed && handed < resolved, entries.join('\n'));
+  assert.ok(alarm < declared && declared < away && away < handed && handed < resolved, entries.join('\n'));
   await page.screenshot({ path: screenshotPath('incident'), fullPage: true });
+  // At a phone's width the incident's page does not scroll sideways.
+  await page.setViewportSize({ width: 375, height: 800 });
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
+  await page.screenshot({ path: screenshotPath('incident-phone'), fullPage: true });
   assert.deepEqual(await problems.list(), []);
   await page.close();
 });

@@ -329,7 +329,7 @@ fn Incident(
             <h2>"Timeline " <a class="small" href=md data-testid="timeline-markdown" download="">"Markdown"</a></h2>
             <ol class="timeline" data-testid="timeline">
                 {v.timeline.iter().map(|e| view! {
-                    <li class=format!("entry {}", e.kind) data-kind=e.kind.clone()>
+                    <li class=format!("entry entry-{}", e.kind) data-kind=e.kind.clone()>
                         <span class="muted small mono">{e.at.clone()}</span>
                         " " <span class=format!("pill kind-{}", e.kind)>{match e.kind.as_str() {
                             "public" => "public update", "note" => "internal note", "owner" => "ownership",

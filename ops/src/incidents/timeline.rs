@@ -138,6 +138,9 @@ pub async fn actions(
     Ok(out)
 }
 
+/// How far before the declaration the timeline's alarms reach.
+pub const LEAD_IN_MS: i64 = 30 * 60_000;
+
 /// Everything about `inc`, merged in time order (ties keep the order of the kinds above).
 pub async fn timeline(
     store: &Store,
@@ -177,7 +180,12 @@ pub async fn timeline(
             reference: String::new(),
         });
     }
-    for t in transitions(store, &inc.services, inc.declared_ms, end).await? {
+    // The alarms from a little before the declaration too: what led to it.
+    for t in transitions(store, &inc.services, inc.declared_ms - LEAD_IN_MS, end).await? {
+        // A service first seen healthy (Onwatch starting) is not news.
+        if t.from_state.is_none() && t.to_state == "healthy" {
+            continue;
+        }
         out.push(Entry {
             at_ms: t.at_ms,
             kind: "alarm".into(),
