@@ -25,7 +25,7 @@ async function signedIn({ next = '/', javaScriptEnabled = true, viewport = null 
   return { browser, page, problems };
 }
 
-const SECTIONS = ['Environments', 'Services', 'Actions', 'Audit', 'Console', 'On-call', 'Onboarding'];
+const SECTIONS = ['Environments', 'Services', 'Actions', 'Audit', 'Console', 'Incidents', 'On-call', 'Onboarding'];
 
 test('the shell renders on the server, before any JavaScript runs', async () => {
   // Scripts off: what the page shows is what the server rendered (the development sign-in is a
