@@ -43,8 +43,9 @@ for _ in $(seq 1 50); do [ -s data/demo-fleet.toml ] && break; sleep 0.1; done
 # restarts the simulated Supervisor or sentinel. If it cannot start, the demo runs without it
 # and the Supervisor and sentinel buttons say that SSH is not configured.
 cp config/demo.toml data/demo.toml
-# The simulator's Builder API takes any personal access token (they start with `_`).
-( umask 077; echo "_demo-builder-token" > data/demo-builder-token )
+# The simulator's Builder API takes any personal access token (they start with `_`); its small
+# Statuspage takes any key.
+( umask 077; echo "_demo-builder-token" > data/demo-builder-token; echo "demo-statuspage-key" > data/demo-statuspage-key )
 SSH_PORT=3122
 if scripts/loopback-sshd.sh setup data/demo-ssh "$SSH_PORT" > data/demo-sshd.log 2>&1; then
   /usr/sbin/sshd -D -e -f "$ROOT/data/demo-ssh/sshd_config" >> data/demo-sshd.log 2>&1 &
@@ -158,6 +159,8 @@ echo "Build faults:   curl -X POST http://127.0.0.1:3100/builds -d '{\"environme
 echo "                (the next build request stalls: its page names the scheduler; \"clear\" lifts it)"
 echo "Stale lock:     curl -X POST http://127.0.0.1:3100/faults -d '{\"host\":\"builder-datastore-live-1\",\"fault\":\"stopped\",\"service\":\"builder-datastore\"}'"
 echo "                echo 4194301 > data/demo-hab/svc/builder-datastore/data/postmaster.pid   (then /services/datastore)"
+echo "Incidents:      /incidents publishes to the simulator's Statuspage: http://127.0.0.1:3100/statuspage/"
+echo "                (curl -X POST http://127.0.0.1:3100/statuspage/fault -d '{\"fail\":3}' makes the next 3 requests fail)"
 echo "SSH host:       $SSH_NOTE"
 echo "Datastore:      $DS_NOTE"
 echo

@@ -4,7 +4,9 @@
 //! One module per capability, each owning its types and its queries. No module imports one that
 //! imports it back: `actions` reads `fleet`, `supervisor`, `audit` and `store`; `fleet` reads
 //! `inventory`, `probe` and `supervisor`; `auth`, `audit` and `fleet::history` store their rows
-//! through `store`; nothing below imports `actions` or `fleet`.
+//! through `store`; nothing below imports `actions` or `fleet`. The team's capabilities sit on
+//! top: `oncall` (the rotation and handoffs) reads `incidents` and `fleet`; `onboarding` reads the
+//! actions' rows through `store`; `incidents` reads `catalog` and `store`, and nothing of theirs.
 
 /// Guarded actions on the fleet: guards, locks, cooldowns, executors, live progress.
 pub mod actions;

@@ -164,8 +164,17 @@ impl IncidentOptions {
             })
     }
 
+    /// The public names of the services' components, each once (two services may share one
+    /// component, as the scheduler and jobsrv share "package builds").
     pub fn names(&self, services: &[String]) -> Vec<String> {
-        services.iter().map(|s| self.component(s).name).collect()
+        let mut names: Vec<String> = Vec::new();
+        for s in services {
+            let n = self.component(s).name;
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names
     }
 }
 

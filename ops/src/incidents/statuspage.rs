@@ -79,6 +79,13 @@ impl SpError {
     }
 }
 
+fn severity(s: super::ComponentStatus) -> usize {
+    super::ComponentStatus::ALL
+        .iter()
+        .position(|x| *x == s)
+        .unwrap_or(0)
+}
+
 #[derive(Deserialize)]
 struct SpIncident {
     id: String,
@@ -195,9 +202,19 @@ impl Statuspage {
         let mut component_ids = Vec::new();
         for (slug, st) in &u.components {
             let c = ids.options.component(slug);
-            if !c.id.is_empty() {
+            // Two services may share a component: it is sent once, at the worse status.
+            if !c.id.is_empty() && !component_ids.contains(&c.id) {
                 components.insert(c.id.clone(), serde_json::json!(st.as_str()));
                 component_ids.push(c.id);
+            } else if !c.id.is_empty() {
+                let worse = components
+                    .get(&c.id)
+                    .and_then(|v| v.as_str())
+                    .and_then(super::ComponentStatus::parse)
+                    .is_some_and(|had| severity(*st) > severity(had));
+                if worse {
+                    components.insert(c.id.clone(), serde_json::json!(st.as_str()));
+                }
             }
         }
         let mut body = serde_json::json!({

@@ -12,6 +12,7 @@
 //!   build_ms{ms}, clear; see `builder_api`)
 //! - `POST /reset`: clear every host and build service
 //! - `POST /churn`: every host's next `/services` answer differs (new pids), states unchanged
+//! - `/statuspage/…`: a small Statuspage for the demo (see `statuspage`)
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -50,6 +51,7 @@ pub async fn serve(
     let hosts = Arc::new(hosts);
     let api = Arc::new(api);
     let desks = Arc::new(desks);
+    let status = Arc::new(super::statuspage::StatusDesk::default());
     http::serve(
         listener,
         || http::Admit::Serve,
@@ -57,7 +59,13 @@ pub async fn serve(
             let hosts = hosts.clone();
             let api = api.clone();
             let desks = desks.clone();
-            async move { respond(&hosts, &api, &desks, req) }
+            let status = status.clone();
+            async move {
+                if req.path.starts_with("/statuspage") {
+                    return status.respond(&req);
+                }
+                respond(&hosts, &api, &desks, req)
+            }
         },
     )
     .await;

@@ -14,6 +14,7 @@ mod gateway_server;
 mod http;
 mod layout;
 mod state;
+mod statuspage;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -74,11 +74,30 @@ async fn every_page_route_renders_with_real_fleet_values() {
     );
     let host = "builder-api-live-1";
     let action = crate::actions::an_acceptance_restart(&app.address, &admin).await;
+    let declared = crate::oncall::json(
+        &app,
+        &admin,
+        "/api/act/incident-declare",
+        &[
+            ("title", "API errors"),
+            ("impact", "minor"),
+            ("services", "api"),
+            ("body", "We're looking."),
+        ],
+    )
+    .await;
+    let incident = declared["message"].as_str().unwrap().to_owned();
     for route in routes {
         let path = route.path();
+        // `{id}` is an action's id, or an incident's on the incidents' page.
+        let id = if path.starts_with("/incidents") {
+            &incident
+        } else {
+            &action
+        };
         let url = path
-            .replace("{id}", &action)
-            .replace(":id", &action)
+            .replace("{id}", id)
+            .replace(":id", id)
             .replace("{env}", "live")
             .replace(":env", "live")
             .replace("{host}", host)

@@ -467,3 +467,73 @@ async fn an_update_queued_before_a_restart_is_published_once_after_it() {
     assert_eq!(s.incidents.len(), 1);
     assert_eq!(s.received.len(), 1, "sent once");
 }
+
+/// The demo's wiring: Onwatch publishing to the simulator's small Statuspage, whose public page
+/// then shows the incident and its update as the public would read them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_publishes_to_the_simulators_status_page() {
+    let sim = ops::sim::FleetSim::start(ops::sim::demo_layout(46))
+        .await
+        .unwrap();
+    let app = crate::actions::app_with(
+        &sim,
+        crate::helpers::StoreKind::Sqlite,
+        Some("demo-ctl-secret"),
+        |c| {
+            let dir = c.server.site_root.parent().unwrap().to_owned();
+            c.incidents = options(
+                &format!("{}/statuspage/v1/", sim.control_url()),
+                &dir,
+                "demo-key",
+            );
+        },
+    )
+    .await;
+    let ana = app.signed_in("ana", "responder").await;
+    let d = crate::oncall::json(
+        &app,
+        &ana,
+        "/api/act/incident-declare",
+        &[
+            ("title", "Builder API errors"),
+            ("impact", "critical"),
+            ("services", "api"),
+            ("body", "We're investigating problems with the Builder API."),
+        ],
+    )
+    .await;
+    assert_eq!(d["ok"], true, "{d}");
+    let id = d["message"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = crate::oncall::json(&app, &ana, "/api/read/incident", &[("id", &id)]).await;
+        if v["updates"][0]["publish_state"] == "published" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = reqwest::get(format!("{}/statuspage/", sim.control_url()))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let sel = |s: &str| scraper::Selector::parse(s).unwrap();
+    let section = doc
+        .select(&sel("section"))
+        .next()
+        .expect("the incident is on the public page");
+    let text = |s: &str| {
+        section
+            .select(&sel(s))
+            .map(|e| e.text().collect::<String>())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(text("h2"), ["Builder API errors"]);
+    assert_eq!(text("ul li"), ["cmp-api: major_outage"]);
+    assert_eq!(
+        text("ol li"),
+        ["investigating — We're investigating problems with the Builder API."]
+    );
+}
