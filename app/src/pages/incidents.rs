@@ -384,7 +384,8 @@ fn UpdateForm(
 ) -> impl IntoView {
     let id = v.row.id.clone();
     let next = v.next.clone();
-    let first = next.first().cloned().unwrap_or_default();
+    // The next status is the usual update; the current one stays available for a new message.
+    let first = next.get(1).or(next.first()).cloned().unwrap_or_default();
     let status = RwSignal::new(first.0.clone());
     let body = RwSignal::new(first.1.clone());
     let comps: Vec<(String, String, RwSignal<String>)> = v
