@@ -263,13 +263,6 @@ pub mod ssr {
     use ops::auth::Identity;
     use ops::incidents::{contacts, templates, ComponentStatus, Impact, Incident, Status};
 
-    fn done(ok: bool, message: impl Into<String>) -> Done {
-        Done {
-            ok,
-            message: message.into(),
-        }
-    }
-
     pub fn split(csv: &str) -> Vec<String> {
         csv.split(',')
             .map(str::trim)
@@ -352,34 +345,6 @@ pub mod ssr {
             knows: r.knows,
             more_senior: r.more_senior,
         }
-    }
-
-    async fn audit(
-        portal: &Portal,
-        who: &Identity,
-        id: &str,
-        outcome: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), String> {
-        portal
-            .actions
-            .audit()
-            .append(
-                &crate::actions::ssr::actor(who),
-                &ops::audit::Entry {
-                    kind: "incident".into(),
-                    action_id: id.into(),
-                    outcome: outcome.into(),
-                    detail,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                tracing::error!(error = %e, "incident audit row failed");
-                "The audit log cannot be written, so nothing was changed: try again.".to_owned()
-            })
     }
 
     pub async fn board(portal: &Portal, who: &Identity) -> Result<IncidentsBoard, String> {
@@ -548,7 +513,7 @@ pub mod ssr {
         body: &str,
     ) -> Done {
         let Some(impact) = Impact::parse(impact) else {
-            return done(
+            return Done::of(
                 false,
                 format!("{impact:?}: the impact is none, minor, major or critical."),
             );
@@ -559,9 +524,10 @@ pub mod ssr {
             services: split(services),
             body: body.into(),
         };
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
+            "incident",
             "",
             "declare:attempt",
             serde_json::json!({
@@ -570,7 +536,7 @@ pub mod ssr {
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         match portal
             .incidents
@@ -578,10 +544,18 @@ pub mod ssr {
             .await
         {
             Ok(i) => {
-                let _ = audit(portal, who, &i.id, "declared", serde_json::json!({})).await;
-                done(true, i.id)
+                let _ = crate::portal::audit_first(
+                    portal,
+                    who,
+                    "incident",
+                    &i.id,
+                    "declared",
+                    serde_json::json!({}),
+                )
+                .await;
+                Done::of(true, i.id)
             }
-            Err(e) => done(false, e),
+            Err(e) => Done::of(false, e),
         }
     }
 
@@ -594,15 +568,16 @@ pub mod ssr {
         components: &str,
     ) -> Done {
         let Some(status) = Status::parse(status) else {
-            return done(false, format!("{status:?} is not a status."));
+            return Done::of(false, format!("{status:?} is not a status."));
         };
         let chosen = match chosen(components) {
             Ok(c) => c,
-            Err(e) => return done(false, e),
+            Err(e) => return Done::of(false, e),
         };
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
+            "incident",
             id,
             "update:attempt",
             serde_json::json!({
@@ -611,35 +586,44 @@ pub mod ssr {
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         match portal
             .incidents
             .update(id, status, body, &chosen, &who.login, ops::time::now_ms())
             .await
         {
-            Ok(u) => done(
+            Ok(u) => Done::of(
                 true,
                 match u.publish_state.as_str() {
                     "queued" => "Saved; on its way to the status page.".to_owned(),
                     _ => "Saved (in Onwatch only: no status page is configured).".to_owned(),
                 },
             ),
-            Err(e) => done(false, e),
+            Err(e) => Done::of(false, e),
         }
     }
 
     pub async fn note(portal: &Portal, who: &Identity, id: &str, body: &str) -> Done {
-        if let Err(e) = audit(portal, who, id, "note", serde_json::json!({ "body": body })).await {
-            return done(false, e);
+        if let Err(e) = crate::portal::audit_first(
+            portal,
+            who,
+            "incident",
+            id,
+            "note",
+            serde_json::json!({ "body": body }),
+        )
+        .await
+        {
+            return Done::of(false, e);
         }
         match portal
             .incidents
             .note(id, body, &who.login, ops::time::now_ms())
             .await
         {
-            Ok(()) => done(true, "Internal note saved (never public)."),
-            Err(e) => done(false, e),
+            Ok(()) => Done::of(true, "Internal note saved (never public)."),
+            Err(e) => Done::of(false, e),
         }
     }
 
@@ -648,22 +632,31 @@ pub mod ssr {
             "take" => Some(who.login.as_str()),
             "step_away" => None,
             "hand" => Some(to),
-            other => return done(false, format!("{other:?}: take, step_away or hand.")),
+            other => return Done::of(false, format!("{other:?}: take, step_away or hand.")),
         };
-        if let Err(e) = audit(portal, who, id, action, serde_json::json!({ "to": to })).await {
-            return done(false, e);
+        if let Err(e) = crate::portal::audit_first(
+            portal,
+            who,
+            "incident",
+            id,
+            action,
+            serde_json::json!({ "to": to }),
+        )
+        .await
+        {
+            return Done::of(false, e);
         }
         match portal
             .incidents
             .set_owner(id, target, &who.login, ops::time::now_ms())
             .await
         {
-            Ok(i) if i.owner.is_empty() => done(
+            Ok(i) if i.owner.is_empty() => Done::of(
                 true,
                 "You stepped away: nobody is in charge until someone takes it.",
             ),
-            Ok(i) => done(true, format!("{} is in charge.", i.owner)),
-            Err(e) => done(false, e),
+            Ok(i) => Done::of(true, format!("{} is in charge.", i.owner)),
+            Err(e) => Done::of(false, e),
         }
     }
 
@@ -678,24 +671,25 @@ pub mod ssr {
     ) -> Done {
         let now = ops::time::now_ms();
         if !cleanup_done.is_empty() {
-            if let Err(e) = audit(
+            if let Err(e) = crate::portal::audit_first(
                 portal,
                 who,
+                "incident",
                 cleanup_done,
                 "cleanup_done",
                 serde_json::json!({}),
             )
             .await
             {
-                return done(false, e);
+                return Done::of(false, e);
             }
             return match portal
                 .incidents
                 .cleanup_done(cleanup_done, &who.login, now)
                 .await
             {
-                Ok(()) => done(true, "Cleanup done."),
-                Err(e) => done(false, e),
+                Ok(()) => Done::of(true, "Cleanup done."),
+                Err(e) => Done::of(false, e),
             };
         }
         let owner = if owner.trim().is_empty() {
@@ -703,9 +697,10 @@ pub mod ssr {
         } else {
             owner
         };
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
+            "incident",
             incident,
             "rule_broken",
             serde_json::json!({
@@ -714,7 +709,7 @@ pub mod ssr {
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         match portal
             .incidents
@@ -728,11 +723,11 @@ pub mod ssr {
             )
             .await
         {
-            Ok(r) => done(
+            Ok(r) => Done::of(
                 true,
                 format!("Recorded; the cleanup is {}'s until marked done.", r.owner),
             ),
-            Err(e) => done(false, e),
+            Err(e) => Done::of(false, e),
         }
     }
 
@@ -748,17 +743,17 @@ pub mod ssr {
         remove: bool,
     ) -> Done {
         let store = portal.incidents.store();
-        if let Err(e) = audit(portal, who, &login, if remove { "contact_removed" } else { "contact_saved" }, serde_json::json!({
+        if let Err(e) = crate::portal::audit_first(portal, who, "incident", &login, if remove { "contact_removed" } else { "contact_saved" }, serde_json::json!({
             "name": name, "phone": phone, "time_zone": time_zone, "areas": areas, "seniority": seniority,
         }))
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         if remove {
             return match contacts::remove(store, &login).await {
-                Ok(()) => done(true, "Removed."),
-                Err(e) => done(false, e),
+                Ok(()) => Done::of(true, "Removed."),
+                Err(e) => Done::of(false, e),
             };
         }
         let c = contacts::Contact {
@@ -770,8 +765,8 @@ pub mod ssr {
             seniority,
         };
         match contacts::save(store, &c, &who.login, ops::time::now_ms()).await {
-            Ok(()) => done(true, "Saved."),
-            Err(e) => done(false, e),
+            Ok(()) => Done::of(true, "Saved."),
+            Err(e) => Done::of(false, e),
         }
     }
 }

@@ -107,13 +107,6 @@ pub mod ssr {
     use ops::auth::Identity;
     use ops::onboarding::{Facts, ItemStatus, Records, Verify};
 
-    fn done(ok: bool, message: impl Into<String>) -> Done {
-        Done {
-            ok,
-            message: message.into(),
-        }
-    }
-
     /// The environment the origin and SSH checks use.
     fn production(portal: &Portal) -> Option<String> {
         portal
@@ -307,43 +300,17 @@ pub mod ssr {
         })
     }
 
-    async fn audit(
-        portal: &Portal,
-        who: &Identity,
-        what: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), String> {
-        portal
-            .actions
-            .audit()
-            .append(
-                &crate::actions::ssr::actor(who),
-                &ops::audit::Entry {
-                    kind: "onboarding".into(),
-                    outcome: what.into(),
-                    detail,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                tracing::error!(error = %e, "onboarding audit row failed");
-                "The audit log cannot be written, so nothing was changed: try again.".to_owned()
-            })
-    }
-
     pub async fn tick(portal: &Portal, who: &Identity, item: &str, on: bool) -> Done {
         let ob = &portal.onboarding;
         // Only items that are ticked by hand can be ticked: the others are checked by Onwatch.
         let board = match board(portal, who, "").await {
             Ok(b) => b,
-            Err(e) => return done(false, e),
+            Err(e) => return Done::of(false, e),
         };
         match board.items.iter().find(|i| i.id == item) {
-            None => return done(false, format!("No item {item} on the checklist.")),
+            None => return Done::of(false, format!("No item {item} on the checklist.")),
             Some(i) if !i.tickable => {
-                return done(
+                return Done::of(
                     false,
                     format!(
                         "“{}” is checked by Onwatch itself ({}); an admin can confirm it.",
@@ -354,22 +321,24 @@ pub mod ssr {
             Some(_) => {}
         }
         let mark = if on { "ticked" } else { "unticked" };
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
+            "onboarding",
+            "",
             mark,
             serde_json::json!({ "item": item, "person": who.login }),
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         match ob
             .mark(item, &who.login, mark, &who.login, ops::time::now_ms())
             .await
         {
-            Ok(()) => done(true, format!("{mark}.")),
-            Err(e) => done(false, e),
+            Ok(()) => Done::of(true, format!("{mark}.")),
+            Err(e) => Done::of(false, e),
         }
     }
 
@@ -377,38 +346,40 @@ pub mod ssr {
         let ob = &portal.onboarding;
         let key = key.trim();
         if key.is_empty() {
-            return done(
+            return Done::of(
                 false,
                 "Paste your public key: one line such as `ssh-ed25519 AAAA… you@laptop`.",
             );
         }
         if key.len() > 16_384 || key.contains('\n') {
-            return done(false, "One public key, on one line.");
+            return Done::of(false, "One public key, on one line.");
         }
         let Some((env, host)) = ssh_host(portal) else {
-            return done(false, "Onwatch has no SSH access to a production host, so it cannot test keys: tick the item yourself.");
+            return Done::of(false, "Onwatch has no SSH access to a production host, so it cannot test keys: tick the item yourself.");
         };
         let now = ops::time::now_ms();
         if let Err(e) = ob
             .seen(&who.login, &who.name, &who.provider, &who.memberships, now)
             .await
         {
-            return done(false, e.to_string());
+            return Done::of(false, e.to_string());
         }
         let user = ob.options.ssh_user.replace("{login}", &who.login);
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
+            "onboarding",
+            "",
             "ssh_key_test",
             serde_json::json!({ "host": host, "environment": env, "user": user, "key": key }),
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         let target = match portal.actions.ssh_target(&env, &host) {
             Ok(t) => t,
-            Err(e) => return done(false, e),
+            Err(e) => return Done::of(false, e),
         };
         let (ok, result) = match ops::actions::ssh::key_accepted(&target, &user, key).await {
             Ok(true) => (true, "accepted".to_owned()),
@@ -416,12 +387,12 @@ pub mod ssr {
             Err(e) => (false, format!("the test against {host} ({env}) failed: {e}")),
         };
         if let Err(e) = ob.set_key(&who.login, key, &result, now).await {
-            return done(false, e.to_string());
+            return Done::of(false, e.to_string());
         }
         if ok {
-            done(true, format!("{host} ({env}) accepts this key for {user}."))
+            Done::of(true, format!("{host} ({env}) accepts this key for {user}."))
         } else {
-            done(false, result)
+            Done::of(false, result)
         }
     }
 
@@ -433,25 +404,27 @@ pub mod ssr {
         mark: &str,
     ) -> Done {
         if !matches!(mark, "confirmed" | "reset") {
-            return done(false, "An admin confirms or resets an item.");
+            return Done::of(false, "An admin confirms or resets an item.");
         }
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
+            "onboarding",
+            "",
             mark,
             serde_json::json!({ "item": item, "person": person }),
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         match portal
             .onboarding
             .mark(item, person, mark, &who.login, ops::time::now_ms())
             .await
         {
-            Ok(()) => done(true, format!("{mark} for {person}.")),
-            Err(e) => done(false, e),
+            Ok(()) => Done::of(true, format!("{mark} for {person}.")),
+            Err(e) => Done::of(false, e),
         }
     }
 
@@ -465,21 +438,23 @@ pub mod ssr {
     ) -> Done {
         let ob = &portal.onboarding;
         let now = ops::time::now_ms();
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
+            "onboarding",
+            "",
             &format!("item_{op}"),
             serde_json::json!({ "id": id, "text": text, "verify": verify }),
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         let r = match op {
             "add" => {
                 let Some(v) = Verify::parse(if verify.is_empty() { "manual" } else { verify })
                 else {
-                    return done(
+                    return Done::of(
                         false,
                         format!("{verify:?}: manual, github, core_origin, ssh or services."),
                     );
@@ -496,8 +471,8 @@ pub mod ssr {
             )),
         };
         match r {
-            Ok(()) => done(true, "Saved."),
-            Err(e) => done(false, e),
+            Ok(()) => Done::of(true, "Saved."),
+            Err(e) => Done::of(false, e),
         }
     }
 }

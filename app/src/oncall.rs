@@ -161,6 +161,15 @@ pub struct Done {
     pub message: String,
 }
 
+impl Done {
+    pub fn of(ok: bool, message: impl Into<String>) -> Done {
+        Done {
+            ok,
+            message: message.into(),
+        }
+    }
+}
+
 /// Shows a change's answer in `message` and, when it changed something, bumps `version` so
 /// that the page reads its data again (the on-call and onboarding pages).
 pub fn settle(
@@ -270,13 +279,6 @@ pub mod ssr {
     use ops::oncall::overrides::{Ask, OverrideRequest, RequestState};
     use ops::oncall::{rotation, Rotation, Seat};
 
-    fn done(ok: bool, message: impl Into<String>) -> Done {
-        Done {
-            ok,
-            message: message.into(),
-        }
-    }
-
     pub fn now_view(n: &ops::oncall::NowAndNext) -> NowView {
         NowView {
             source: n.source.clone(),
@@ -287,41 +289,6 @@ pub mod ssr {
             next_secondary: n.next_secondary.clone(),
             stale: n.stale.clone(),
         }
-    }
-
-    fn actor(id: &Identity) -> ops::audit::Actor {
-        crate::actions::ssr::actor(id)
-    }
-
-    /// Appends an audit row for a change to the rotation or a feed; a failure is logged and
-    /// turned into a refusal by the caller (nothing changes that was not audited first).
-    async fn audit(
-        portal: &Portal,
-        who: &Identity,
-        kind: &str,
-        id: &str,
-        outcome: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), String> {
-        portal
-            .actions
-            .audit()
-            .append(
-                &actor(who),
-                &ops::audit::Entry {
-                    kind: kind.into(),
-                    action_id: id.into(),
-                    outcome: outcome.into(),
-                    detail,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                tracing::error!(error = %e, "on-call audit row failed");
-                "The audit log cannot be written, so nothing was changed: try again.".to_owned()
-            })
     }
 
     fn describe(r: &Rotation, c: &ops::oncall::Cover) -> String {
@@ -668,7 +635,7 @@ pub mod ssr {
     pub async fn ask(portal: &Portal, who: &Identity, f: AskForm) -> Done {
         let oc = &portal.oncall;
         let Some(r) = &oc.rotation else {
-            return done(false, "No rotation is configured in Onwatch.");
+            return Done::of(false, "No rotation is configured in Onwatch.");
         };
         let now_ms = ops::time::now_ms();
         let ask = match f.kind.as_str() {
@@ -676,14 +643,14 @@ pub mod ssr {
                 let shift = r.shift(f.shift);
                 let covers = match oc.overrides.accepted_covers().await {
                     Ok(c) => c,
-                    Err(e) => return done(false, e.to_string()),
+                    Err(e) => return Done::of(false, e.to_string()),
                 };
                 let from = if f.from.trim().is_empty() {
                     shift.start_ms.max(now_ms)
                 } else {
                     match r.parse_local(&f.from) {
                         Ok(t) => t,
-                        Err(e) => return done(false, format!("From: {e}.")),
+                        Err(e) => return Done::of(false, format!("From: {e}.")),
                     }
                 };
                 let to = if f.to.trim().is_empty() {
@@ -691,11 +658,11 @@ pub mod ssr {
                 } else {
                     match r.parse_local(&f.to) {
                         Ok(t) => t,
-                        Err(e) => return done(false, format!("To: {e}.")),
+                        Err(e) => return Done::of(false, format!("To: {e}.")),
                     }
                 };
                 if from < shift.start_ms || to > shift.end_ms {
-                    return done(
+                    return Done::of(
                         false,
                         format!(
                             "The span must lie inside the shift ({} → {}).",
@@ -711,7 +678,7 @@ pub mod ssr {
                 } else if at.secondary.eq_ignore_ascii_case(&who.login) {
                     Seat::Secondary
                 } else {
-                    return done(
+                    return Done::of(
                         false,
                         format!(
                             "You ({}) hold no seat at {}: only the person on call asks for cover.",
@@ -721,7 +688,7 @@ pub mod ssr {
                     );
                 };
                 if f.covering.trim().is_empty() {
-                    return done(false, "Choose who covers.");
+                    return Done::of(false, "Choose who covers.");
                 }
                 Ask::Cover {
                     seat,
@@ -732,7 +699,7 @@ pub mod ssr {
             }
             "swap" => {
                 if f.theirs.trim().is_empty() {
-                    return done(false, "Choose the shift to swap with.");
+                    return Done::of(false, "Choose the shift to swap with.");
                 }
                 Ask::Swap {
                     mine: f.shift,
@@ -740,7 +707,7 @@ pub mod ssr {
                     their_shift: f.their_shift,
                 }
             }
-            other => return done(false, format!("{other:?} is neither a cover nor a swap.")),
+            other => return Done::of(false, format!("{other:?} is neither a cover nor a swap.")),
         };
         // Audited before anything is written: an ask the log cannot hold is not made.
         let asked = serde_json::json!({
@@ -748,8 +715,11 @@ pub mod ssr {
             "covering": f.covering, "theirs": f.theirs, "their_shift": f.their_shift,
             "reason": f.reason,
         });
-        if let Err(e) = audit(portal, who, "oncall.override", "", "request:attempt", asked).await {
-            return done(false, e);
+        if let Err(e) =
+            crate::portal::audit_first(portal, who, "oncall.override", "", "request:attempt", asked)
+                .await
+        {
+            return Done::of(false, e);
         }
         match oc
             .overrides
@@ -761,8 +731,16 @@ pub mod ssr {
                     "kind": q.kind, "counterpart": q.counterpart, "reason": q.reason,
                     "covers": q.covers.iter().map(|c| describe(r, c)).collect::<Vec<_>>(),
                 });
-                let _ = audit(portal, who, "oncall.override", &q.id, "requested", detail).await;
-                done(
+                let _ = crate::portal::audit_first(
+                    portal,
+                    who,
+                    "oncall.override",
+                    &q.id,
+                    "requested",
+                    detail,
+                )
+                .await;
+                Done::of(
                     true,
                     format!(
                         "Asked {} to {}. Nothing changes until they accept.",
@@ -772,7 +750,7 @@ pub mod ssr {
                 )
             }
             Err(e) => {
-                let _ = audit(
+                let _ = crate::portal::audit_first(
                     portal,
                     who,
                     "oncall.override",
@@ -781,7 +759,7 @@ pub mod ssr {
                     serde_json::json!({ "why": e }),
                 )
                 .await;
-                done(false, e)
+                Done::of(false, e)
             }
         }
     }
@@ -789,14 +767,14 @@ pub mod ssr {
     pub async fn answer(portal: &Portal, who: &Identity, id: &str, answer: &str) -> Done {
         let oc = &portal.oncall;
         let Some(r) = &oc.rotation else {
-            return done(false, "No rotation is configured in Onwatch.");
+            return Done::of(false, "No rotation is configured in Onwatch.");
         };
         let to = match answer {
             "accept" => RequestState::Accepted,
             "decline" => RequestState::Declined,
             "cancel" => RequestState::Cancelled,
             other => {
-                return done(
+                return Done::of(
                     false,
                     format!("{other:?}: answer accept, decline or cancel."),
                 )
@@ -804,7 +782,7 @@ pub mod ssr {
         };
         let admin = who.role.allows(vocab::Role::Admin);
         // Audited first: an answer the log cannot hold is not given.
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
             "oncall.override",
@@ -814,7 +792,7 @@ pub mod ssr {
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         let now_ms = ops::time::now_ms();
         match oc
@@ -823,7 +801,7 @@ pub mod ssr {
             .await
         {
             Ok(q) => {
-                let _ = audit(
+                let _ = crate::portal::audit_first(
                     portal,
                     who,
                     "oncall.override",
@@ -837,10 +815,10 @@ pub mod ssr {
                 if let Err(e) = oc.refresh_header(now_ms).await {
                     tracing::warn!(error = %e, "the on-call header could not be refreshed");
                 }
-                done(true, format!("The request is {}.", q.state.as_str()))
+                Done::of(true, format!("The request is {}.", q.state.as_str()))
             }
             Err(e) => {
-                let _ = audit(
+                let _ = crate::portal::audit_first(
                     portal,
                     who,
                     "oncall.override",
@@ -849,7 +827,7 @@ pub mod ssr {
                     serde_json::json!({ "why": e }),
                 )
                 .await;
-                done(false, e)
+                Done::of(false, e)
             }
         }
     }
@@ -857,7 +835,7 @@ pub mod ssr {
     pub async fn feed(portal: &Portal, who: &Identity, scope: &str) -> Done {
         let oc = &portal.oncall;
         if oc.rotation.is_none() {
-            return done(
+            return Done::of(
                 false,
                 "No rotation is configured in Onwatch, so there is nothing to publish.",
             );
@@ -866,13 +844,13 @@ pub mod ssr {
             "team" => "team".to_owned(),
             "me" => who.login.to_ascii_lowercase(),
             other => {
-                return done(
+                return Done::of(
                     false,
                     format!("{other:?}: a feed is for `me` or the `team`."),
                 )
             }
         };
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
             "oncall.feed",
@@ -882,7 +860,7 @@ pub mod ssr {
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         match oc
             .feeds
@@ -890,7 +868,7 @@ pub mod ssr {
             .await
         {
             Ok((f, token)) => {
-                let _ = audit(
+                let _ = crate::portal::audit_first(
                     portal,
                     who,
                     "oncall.feed",
@@ -899,15 +877,15 @@ pub mod ssr {
                     serde_json::json!({ "scope": scope }),
                 )
                 .await;
-                done(true, format!("/ical/{token}.ics"))
+                Done::of(true, format!("/ical/{token}.ics"))
             }
-            Err(e) => done(false, e.to_string()),
+            Err(e) => Done::of(false, e.to_string()),
         }
     }
 
     pub async fn revoke(portal: &Portal, who: &Identity, id: &str) -> Done {
         let admin = who.role.allows(vocab::Role::Admin);
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
             "oncall.feed",
@@ -917,7 +895,7 @@ pub mod ssr {
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         match portal
             .oncall
@@ -926,7 +904,7 @@ pub mod ssr {
             .await
         {
             Ok(()) => {
-                let _ = audit(
+                let _ = crate::portal::audit_first(
                     portal,
                     who,
                     "oncall.feed",
@@ -935,9 +913,9 @@ pub mod ssr {
                     serde_json::json!({}),
                 )
                 .await;
-                done(true, "Revoked: its URL answers 404 from now on.")
+                Done::of(true, "Revoked: its URL answers 404 from now on.")
             }
-            Err(e) => done(false, e),
+            Err(e) => Done::of(false, e),
         }
     }
 
@@ -956,10 +934,10 @@ pub mod ssr {
     pub async fn note(portal: &Portal, who: &Identity, shift: i64, note: &str) -> Done {
         let h = match kept(portal, shift).await {
             Ok(h) => h,
-            Err(e) => return done(false, e),
+            Err(e) => return Done::of(false, e),
         };
         let outgoing: Vec<String> = h.outgoing.split(',').map(str::to_owned).collect();
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
             "oncall.handoff",
@@ -969,7 +947,7 @@ pub mod ssr {
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         match portal
             .oncall
@@ -977,18 +955,18 @@ pub mod ssr {
             .annotate(shift, &outgoing, &who.login, note, ops::time::now_ms())
             .await
         {
-            Ok(()) => done(true, "Note saved."),
-            Err(e) => done(false, e),
+            Ok(()) => Done::of(true, "Note saved."),
+            Err(e) => Done::of(false, e),
         }
     }
 
     pub async fn ack(portal: &Portal, who: &Identity, shift: i64) -> Done {
         let h = match kept(portal, shift).await {
             Ok(h) => h,
-            Err(e) => return done(false, e),
+            Err(e) => return Done::of(false, e),
         };
         let incoming: Vec<String> = h.incoming.split(',').map(str::to_owned).collect();
-        if let Err(e) = audit(
+        if let Err(e) = crate::portal::audit_first(
             portal,
             who,
             "oncall.handoff",
@@ -998,7 +976,7 @@ pub mod ssr {
         )
         .await
         {
-            return done(false, e);
+            return Done::of(false, e);
         }
         match portal
             .oncall
@@ -1006,8 +984,8 @@ pub mod ssr {
             .acknowledge(shift, &incoming, &who.login, ops::time::now_ms())
             .await
         {
-            Ok(()) => done(true, "Acknowledged: the shift is handed over."),
-            Err(e) => done(false, e),
+            Ok(()) => Done::of(true, "Acknowledged: the shift is handed over."),
+            Err(e) => Done::of(false, e),
         }
     }
 }

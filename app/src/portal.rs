@@ -145,3 +145,35 @@ pub fn require(needed: Role) -> Result<Identity, ServerFnError> {
         Some(id) => Ok(id),
     }
 }
+
+/// Appends an audit row for a change made through a page (on-call, onboarding, incidents),
+/// before the change is made. `Err` is the refusal to show: nothing may change that the log
+/// cannot hold.
+pub async fn audit_first(
+    portal: &Portal,
+    who: &Identity,
+    kind: &str,
+    id: &str,
+    outcome: &str,
+    detail: serde_json::Value,
+) -> Result<(), String> {
+    portal
+        .actions
+        .audit()
+        .append(
+            &crate::actions::ssr::actor(who),
+            &ops::audit::Entry {
+                kind: kind.into(),
+                action_id: id.into(),
+                outcome: outcome.into(),
+                detail,
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::error!(error = %e, kind, "an audit row could not be written");
+            "The audit log cannot be written, so nothing was changed: try again.".to_owned()
+        })
+}

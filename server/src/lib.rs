@@ -9,6 +9,7 @@ pub mod console;
 pub mod edge;
 pub mod events;
 pub mod fleet;
+pub mod incidents;
 pub mod logs;
 pub mod metrics;
 pub mod oncall;

@@ -1,5 +1,6 @@
-//! The on-call capability's own routes and task: the iCal feeds (public, behind their secret
-//! URL) and the task that keeps each shift's handoff summary when the shift ends.
+//! The on-call capability's own route and task: the iCal feeds (public, behind their secret
+//! URL), and the chores (who is on call for the header, each shift's handoff when it ends, who
+//! is scheduled but not ready, the open incidents for the header).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,51 +124,4 @@ pub fn spawn_chores(
             }
         }
     })
-}
-
-/// `GET /api/incidents/{id}/timeline.md`: one incident's timeline as Markdown, for its
-/// post-incident review.
-pub async fn incident_markdown(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
-    let inc = &state.incidents;
-    let unreadable = |e: ops::store::StoreError| {
-        tracing::error!(error = %e, "incident export failed");
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the store cannot be read: try again",
-        )
-            .into_response()
-    };
-    let incident = match inc.get(&id).await {
-        Ok(Some(i)) => i,
-        Ok(None) => return (StatusCode::NOT_FOUND, "no such incident").into_response(),
-        Err(e) => return unreadable(e),
-    };
-    let (updates, events, rules) = match (
-        inc.updates(&id).await,
-        inc.events(&id).await,
-        inc.rules(Some(&id), None).await,
-    ) {
-        (Ok(u), Ok(e), Ok(r)) => (u, e, r),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unreadable(e),
-    };
-    let entries =
-        match ops::incidents::timeline::timeline(inc.store(), &incident, &updates, &events).await {
-            Ok(e) => e,
-            Err(e) => return unreadable(e),
-        };
-    let md = ops::incidents::timeline::markdown(&incident, &inc.options, &entries, &rules);
-    (
-        [
-            (header::CONTENT_TYPE, "text/markdown; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"incident-timeline.md\"",
-            ),
-        ],
-        md,
-    )
-        .into_response()
 }

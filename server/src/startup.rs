@@ -479,7 +479,7 @@ pub fn server_routes() -> Vec<ServerRoute> {
             Method::GET,
             "/api/incidents/{id}/timeline.md",
             Access::Signed(vocab::Role::Viewer),
-            crate::oncall::incident_markdown,
+            crate::incidents::incident_markdown,
         ),
         route(
             Method::GET,
