@@ -627,13 +627,52 @@ pub mod ssr {
         }
     }
 
+    /// Everyone Onwatch knows by login: people seen signed in, the rotation, the directory.
+    async fn known(portal: &Portal) -> Result<Vec<String>, String> {
+        let mut known: Vec<String> = portal
+            .onboarding
+            .people()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|p| p.login)
+            .collect();
+        if let Some(r) = &portal.oncall.rotation {
+            known.extend(r.members().iter().cloned());
+        }
+        known.extend(
+            contacts::list(portal.incidents.store())
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|c| c.login),
+        );
+        Ok(known)
+    }
+
     pub async fn owner(portal: &Portal, who: &Identity, id: &str, action: &str, to: &str) -> Done {
         let target = match action {
             "take" => Some(who.login.as_str()),
             "step_away" => None,
-            "hand" => Some(to),
+            "hand" => Some(to.trim()),
             other => return Done::of(false, format!("{other:?}: take, step_away or hand.")),
         };
+        // A mistyped name would leave the incident to nobody while the page says otherwise.
+        if action == "hand" && !to.trim().eq_ignore_ascii_case(&who.login) {
+            match known(portal).await {
+                Ok(k) if k.iter().any(|l| l.eq_ignore_ascii_case(to.trim())) => {}
+                Ok(_) => {
+                    return Done::of(
+                        false,
+                        format!(
+                            "Onwatch does not know {:?}: hand over to someone who has signed in, is in the rotation or in the directory (their login).",
+                            to.trim()
+                        ),
+                    )
+                }
+                Err(e) => return Done::of(false, e),
+            }
+        }
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,

@@ -171,6 +171,21 @@ async fn an_incident_from_declaration_to_its_timeline() {
     )
     .await;
     assert_eq!(take["message"], "bo is in charge.");
+    // A mistyped name is refused: the incident would be left to nobody.
+    let typo = json(
+        &app,
+        &bo,
+        "/api/act/incident-owner",
+        &[("id", &id), ("action", "hand"), ("to", "anna")],
+    )
+    .await;
+    assert!(
+        typo["message"]
+            .as_str()
+            .unwrap()
+            .contains("Onwatch does not know \"anna\""),
+        "{typo}"
+    );
     let hand = json(
         &app,
         &bo,
