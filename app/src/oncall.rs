@@ -570,7 +570,7 @@ pub mod ssr {
         let mut handoffs = Vec::new();
         let unhealthy = ops::oncall::handoff::unhealthy(&portal.fleet.snapshot(now_ms));
         let draft = oc
-            .draft(r, current, now_ms, unhealthy)
+            .draft(r, &covers, current, now_ms, unhealthy)
             .await
             .map_err(|e| e.to_string())?;
         handoffs.push(handoff_view(r, draft, false, &me));

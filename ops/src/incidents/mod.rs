@@ -764,20 +764,17 @@ impl Incidents {
 
     /// Marks a cleanup done.
     pub async fn cleanup_done(&self, id: &str, by: &str, now_ms: i64) -> Result<(), String> {
-        let done = sqlx::query(
+        self.store
+            .change_one(
+                sqlx::query(
             "UPDATE rules_broken SET done_by = $1, done_ms = $2 WHERE id = $3 AND done_ms IS NULL",
         )
         .bind(by)
         .bind(now_ms)
-        .bind(id)
-        .execute(self.store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err("No open cleanup with that id (done already?).".into())
-        }
+        .bind(id),
+                || "No open cleanup with that id (done already?).".into(),
+            )
+            .await
     }
 
     /// Rules broken: of an incident, or (with `open_of`) the open cleanups someone owns, or

@@ -292,15 +292,14 @@ impl Onboarding {
     /// Rewords an item; its marks stay (they name the item, not its words).
     pub async fn reword(&self, id: &str, text: &str, by: &str, now_ms: i64) -> Result<(), String> {
         let text = Self::check_text(text)?;
-        self.one(
-            sqlx::query(
+        self.store.change_one(sqlx::query(
                 "UPDATE onboarding_items SET text = $1, updated_by = $2, updated_ms = $3 WHERE id = $4",
             )
             .bind(text)
             .bind(by)
             .bind(now_ms)
             .bind(id),
-            id,
+            || format!("No item {id}."),
         )
         .await
     }
@@ -329,7 +328,7 @@ impl Onboarding {
             .bind(now_ms)
             .bind(id)
         };
-        self.one(q, id).await
+        self.store.change_one(q, || format!("No item {id}.")).await
     }
 
     /// Moves an item one place up (`-1`) or down (`1`) among the live ones.
@@ -355,22 +354,6 @@ impl Onboarding {
                 .map_err(|e| e.to_string())?;
         }
         tx.commit().await.map_err(|e| e.to_string())
-    }
-
-    async fn one<'q>(
-        &self,
-        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-        id: &str,
-    ) -> Result<(), String> {
-        let done = q
-            .execute(self.store.pool())
-            .await
-            .map_err(|e| e.to_string())?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(format!("No item {id}."))
-        }
     }
 
     /// Appends a mark. `ticked`/`unticked` by the person on their own tickable items;

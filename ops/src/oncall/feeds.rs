@@ -117,24 +117,19 @@ impl Feeds {
         is_admin: bool,
         now_ms: i64,
     ) -> Result<(), String> {
-        let done = sqlx::query(
-            "UPDATE oncall_feeds SET revoked_by = $1, revoked_ms = $2 \
-             WHERE id = $3 AND revoked_ms IS NULL AND (created_by = $1 OR $4 = 1)",
-        )
-        .bind(by)
-        .bind(now_ms)
-        .bind(id)
-        .bind(i64::from(is_admin))
-        .execute(self.store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(format!(
-                "No feed {id} of yours that is still live (it may be revoked already)."
-            ))
-        }
+        self.store
+            .change_one(
+                sqlx::query(
+                    "UPDATE oncall_feeds SET revoked_by = $1, revoked_ms = $2 \
+                     WHERE id = $3 AND revoked_ms IS NULL AND (created_by = $1 OR $4 = 1)",
+                )
+                .bind(by)
+                .bind(now_ms)
+                .bind(id)
+                .bind(i64::from(is_admin)),
+                || format!("No feed {id} of yours that is still live (it may be revoked already)."),
+            )
+            .await
     }
 }
 

@@ -313,25 +313,22 @@ impl Handoffs {
         if note.chars().count() > 5000 {
             return Err("The note is longer than 5,000 characters.".into());
         }
-        let done = sqlx::query(
-            "UPDATE oncall_handoffs SET note = $1, note_by = $2, note_ms = $3 \
-             WHERE shift_index = $4 AND acknowledged_ms IS NULL",
-        )
-        .bind(note.trim())
-        .bind(by)
-        .bind(now_ms)
-        .bind(shift_index)
-        .execute(self.store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(
-                "This handoff is acknowledged already (or does not exist): its note is final."
-                    .into(),
+        self.store
+            .change_one(
+                sqlx::query(
+                    "UPDATE oncall_handoffs SET note = $1, note_by = $2, note_ms = $3 \
+                     WHERE shift_index = $4 AND acknowledged_ms IS NULL",
+                )
+                .bind(note.trim())
+                .bind(by)
+                .bind(now_ms)
+                .bind(shift_index),
+                || {
+                    "This handoff is acknowledged already (or does not exist): its note is final."
+                        .into()
+                },
             )
-        }
+            .await
     }
 
     /// The incoming engineer's acknowledgement.
@@ -348,21 +345,18 @@ impl Handoffs {
                 incoming.join(", ")
             ));
         }
-        let done = sqlx::query(
-            "UPDATE oncall_handoffs SET acknowledged_by = $1, acknowledged_ms = $2 \
-             WHERE shift_index = $3 AND acknowledged_ms IS NULL",
-        )
-        .bind(by)
-        .bind(now_ms)
-        .bind(shift_index)
-        .execute(self.store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err("This handoff is acknowledged already.".into())
-        }
+        self.store
+            .change_one(
+                sqlx::query(
+                    "UPDATE oncall_handoffs SET acknowledged_by = $1, acknowledged_ms = $2 \
+                     WHERE shift_index = $3 AND acknowledged_ms IS NULL",
+                )
+                .bind(by)
+                .bind(now_ms)
+                .bind(shift_index),
+                || "This handoff is acknowledged already.".into(),
+            )
+            .await
     }
 }
 

@@ -240,23 +240,24 @@ impl OnCall {
         if self.handoffs.get(ended).await?.is_some() {
             return Ok(None);
         }
-        let h = self.draft(r, ended, now_ms, unhealthy_now).await?;
+        let covers = self.overrides.accepted_covers().await?;
+        let h = self.draft(r, &covers, ended, now_ms, unhealthy_now).await?;
         Ok(self.handoffs.keep(&h).await?.then_some(ended))
     }
 
     /// The handoff of shift `index` as it reads at `now_ms` (for the shift under way, what
-    /// would be handed over now).
+    /// would be handed over now), with `covers` the accepted overrides the caller has read.
     pub async fn draft(
         &self,
         r: &Rotation,
+        covers: &[Cover],
         index: i64,
         now_ms: i64,
         unhealthy_now: Vec<handoff::Unhealthy>,
     ) -> Result<handoff::Handoff, StoreError> {
-        let covers = self.overrides.accepted_covers().await?;
         let shift = r.shift(index);
-        let last = rotation::on_call_at(r, &covers, shift.end_ms - 1);
-        let first_next = rotation::on_call_at(r, &covers, shift.end_ms);
+        let last = rotation::on_call_at(r, covers, shift.end_ms - 1);
+        let first_next = rotation::on_call_at(r, covers, shift.end_ms);
         let summary = handoff::summarize(
             self.handoffs.store(),
             shift.start_ms,

@@ -374,20 +374,19 @@ impl Overrides {
             check_all(rotation, &accepted, &req.covers)?;
         }
         // Only a pending row changes, so two answers racing cannot both win.
-        let done = sqlx::query(
-            "UPDATE oncall_requests SET state = $1, answered_by = $2, answered_ms = $3 \
-             WHERE id = $4 AND state = 'pending'",
-        )
-        .bind(to.as_str())
-        .bind(who)
-        .bind(now_ms)
-        .bind(id)
-        .execute(self.store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
-        if done.rows_affected() != 1 {
-            return Err("Someone answered this request at the same moment; reload.".into());
-        }
+        self.store
+            .change_one(
+                sqlx::query(
+                    "UPDATE oncall_requests SET state = $1, answered_by = $2, answered_ms = $3 \
+                     WHERE id = $4 AND state = 'pending'",
+                )
+                .bind(to.as_str())
+                .bind(who)
+                .bind(now_ms)
+                .bind(id),
+                || "Someone answered this request at the same moment; reload.".into(),
+            )
+            .await?;
         Ok(OverrideRequest {
             state: to,
             answered_by: Some(who.into()),
