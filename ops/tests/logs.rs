@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use ops::actions::ssh::{self, SshOptions, SshTarget};
-use ops::logs::{follow, Limits, LogEvent};
-use tokio::sync::mpsc;
+use ops::logs::{follow, Limits, LogEvent, LogWatch};
 
 fn target(sshd: &testkit::Sshd) -> SshTarget {
     SshTarget {
@@ -24,13 +23,36 @@ fn target(sshd: &testkit::Sshd) -> SshTarget {
     }
 }
 
-async fn next_line(rx: &mut mpsc::Receiver<LogEvent>) -> ops::logs::LogLine {
-    match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-        Ok(Some(LogEvent::Line(l))) => l,
-        Ok(Some(LogEvent::Dropped(n))) => panic!("{n} lines dropped"),
-        Ok(Some(LogEvent::Ended(why))) => panic!("ended: {why}"),
-        Ok(None) => panic!("the channel closed"),
-        Err(_) => panic!("no line within 10 s"),
+/// A watch read line by line (lines come in batches).
+struct Reader {
+    watch: LogWatch,
+    waiting: std::collections::VecDeque<ops::logs::LogLine>,
+}
+
+impl Reader {
+    fn new(watch: LogWatch) -> Reader {
+        Reader {
+            watch,
+            waiting: Default::default(),
+        }
+    }
+
+    async fn next_line(&mut self) -> ops::logs::LogLine {
+        loop {
+            if let Some(l) = self.waiting.pop_front() {
+                return l;
+            }
+            match tokio::time::timeout(Duration::from_secs(10), self.watch.recv()).await {
+                Ok(Some(LogEvent::Lines(l))) => {
+                    assert!(!l.is_empty(), "an empty batch");
+                    self.waiting.extend(l)
+                }
+                Ok(Some(LogEvent::Dropped(n))) => panic!("{n} lines dropped"),
+                Ok(Some(LogEvent::Ended(why))) => panic!("ended: {why}"),
+                Ok(None) => panic!("the channel closed"),
+                Err(_) => panic!("no line within 10 s"),
+            }
+        }
     }
 }
 
@@ -68,15 +90,16 @@ async fn lines_arrive_as_written_and_the_remote_process_ends_with_the_reader() {
     let log = sshd.dir.join(format!("journal-{}.log", std::process::id()));
     std::fs::write(&log, "old 1\nold 2\nbuilder-api.default(O): old 3\n").unwrap();
     let marker = log.display().to_string();
-    let (tx, mut rx) = mpsc::channel(64);
+    let (feed, watch) = follow::channel(&Limits::default());
+    let mut rx = Reader::new(watch);
     let t = target(&sshd);
     let sleeper = marker_sleep(&sshd, "closed");
     // A pipeline whose end stays (it never writes, so it never learns that its output closed).
     let cmd = format!("tail -n 2 -f {marker} & {sleeper} 3600");
-    let task = tokio::spawn(async move { follow::follow(&t, &cmd, Limits::default(), tx).await });
-    let first = next_line(&mut rx).await;
+    let task = tokio::spawn(async move { follow::follow(&t, &cmd, Limits::default(), feed).await });
+    let first = rx.next_line().await;
     assert_eq!(first.text, "old 2");
-    let second = next_line(&mut rx).await;
+    let second = rx.next_line().await;
     assert_eq!(second.service.as_deref(), Some("builder-api"));
     // A line written now arrives, with its level.
     std::fs::OpenOptions::new()
@@ -84,7 +107,7 @@ async fn lines_arrive_as_written_and_the_remote_process_ends_with_the_reader() {
         .open(&log)
         .and_then(|mut f| std::io::Write::write_all(&mut f, b"builder-api.default(E): ERROR new\n"))
         .unwrap();
-    let new = next_line(&mut rx).await;
+    let new = rx.next_line().await;
     assert_eq!(new.text, "builder-api.default(E): ERROR new");
     assert_eq!(new.level, ops::logs::Level::Error);
     assert!(running(&marker));
@@ -100,43 +123,47 @@ async fn lines_arrive_as_written_and_the_remote_process_ends_with_the_reader() {
 }
 
 #[tokio::test]
-async fn a_burst_is_bounded_and_every_dropped_line_is_counted() {
+async fn a_reader_that_is_away_gets_the_bound_and_every_dropped_line_is_counted() {
     let sshd = testkit::Sshd::start().await.unwrap();
-    let marker = sshd
-        .dir
-        .join(format!("burst-{}", std::process::id()))
-        .display()
-        .to_string();
-    std::fs::write(&marker, "").unwrap();
-    let (tx, mut rx) = mpsc::channel(256);
+    let marker = marker_sleep(&sshd, "burst");
+    // No rate bound in the way: what holds lines back here is the queue.
     let limits = Limits {
-        lines_per_sec: 5_000,
+        lines_per_sec: 10_000_000,
         queue: 256,
         ..Limits::default()
     };
+    let (feed, mut rx) = follow::channel(&limits);
     let t = target(&sshd);
     // The burst, then a process that stays (its command line names the marker).
     let cmd = format!("seq 1 100000; {marker} 3600");
-    let task = tokio::spawn(async move { follow::follow(&t, &cmd, limits, tx).await });
+    let task = tokio::spawn(async move { follow::follow(&t, &cmd, limits, feed).await });
     let (mut lines, mut dropped, mut last_seq) = (0u64, 0u64, 0u64);
     let mut drops = Vec::new();
-    // A slow reader: it sleeps while the host writes 100,000 lines.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A reader that is gone for longer than a watch holds the host back: it sleeps while the
+    // host writes 100,000 lines.
+    tokio::time::sleep(follow::MAX_BEHIND + Duration::from_secs(2)).await;
     // Every line the host wrote is either forwarded or counted as dropped (the host may add a
     // line of its own, so the stream's own count of lines read is the reference).
     while lines + dropped < 100_000 {
         match tokio::time::timeout(Duration::from_secs(20), rx.recv()).await {
-            Ok(Some(LogEvent::Line(l))) => {
-                assert!(
-                    l.text.parse::<u64>().is_ok(),
-                    "not a line of the burst: {:?}",
-                    l.text
-                );
-                assert!(l.seq > last_seq);
-                last_seq = l.seq;
-                lines += 1;
+            Ok(Some(LogEvent::Lines(batch))) => {
+                assert!(!batch.is_empty(), "an empty batch");
+                for l in batch {
+                    assert!(
+                        l.text.parse::<u64>().is_ok(),
+                        "not a line of the burst: {:?}",
+                        l.text
+                    );
+                    assert!(l.seq > last_seq);
+                    last_seq = l.seq;
+                    lines += 1;
+                }
             }
             Ok(Some(LogEvent::Dropped(n))) => {
+                // While the reader slept, no more than the bound waited for it.
+                if drops.is_empty() {
+                    assert!(lines <= 256, "{lines} lines waited, the bound is 256");
+                }
                 drops.push((last_seq, n));
                 dropped += n
             }
@@ -166,18 +193,81 @@ async fn a_burst_is_bounded_and_every_dropped_line_is_counted() {
     until_gone(&marker).await;
 }
 
+/// Reads a watch of `seq 1 100000` to its end: (lines, dropped, seconds).
+async fn read_burst(limits: Limits) -> (u64, u64, f64) {
+    let sshd = testkit::Sshd::start().await.unwrap();
+    let (feed, mut rx) = follow::channel(&limits);
+    let t = target(&sshd);
+    let task = tokio::spawn(async move { follow::follow(&t, "seq 1 100000", limits, feed).await });
+    let started = std::time::Instant::now();
+    let (mut lines, mut dropped, mut next) = (0u64, 0u64, 1u64);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+            Ok(Some(LogEvent::Lines(batch))) => {
+                for l in batch {
+                    // In order, each the host's own line (a gap is dropped lines).
+                    assert!(l.seq >= next, "seq {} after {}", l.seq, next - 1);
+                    assert_eq!(l.text, l.seq.to_string());
+                    next = l.seq + 1;
+                    lines += 1;
+                }
+            }
+            Ok(Some(LogEvent::Dropped(n))) => dropped += n,
+            Ok(Some(LogEvent::Ended(why))) => {
+                assert_eq!(why, "the log command ended");
+                break;
+            }
+            other => panic!("after {lines} lines and {dropped} dropped: {other:?}"),
+        }
+    }
+    let summary = task.await.unwrap();
+    assert_eq!((summary.lines, summary.dropped), (lines, dropped));
+    assert_eq!(lines + dropped, 100_000);
+    (lines, dropped, started.elapsed().as_secs_f64())
+}
+
+#[tokio::test]
+async fn a_burst_to_a_reader_that_keeps_reading_loses_nothing() {
+    // A queue far smaller than the burst: the host is held back while the reader catches up
+    // (SSH's flow control), rather than lines dropped.
+    let (lines, dropped, _) = read_burst(Limits {
+        lines_per_sec: 10_000_000,
+        queue: 256,
+        ..Limits::default()
+    })
+    .await;
+    assert_eq!((lines, dropped), (100_000, 0));
+}
+
+#[tokio::test]
+async fn lines_over_the_rate_are_dropped_and_counted() {
+    let (lines, dropped, secs) = read_burst(Limits {
+        lines_per_sec: 5_000,
+        ..Limits::default()
+    })
+    .await;
+    // Each second (the first one, and each one begun) forwards at most the rate.
+    assert!(
+        lines as f64 <= 5_000.0 * (secs.ceil() + 1.0),
+        "{lines} lines in {secs:.1} s"
+    );
+    assert!(lines >= 5_000, "{lines}");
+    assert!(dropped >= 100_000 - lines, "{dropped}");
+}
+
 #[tokio::test]
 async fn a_host_that_cuts_the_connection_ends_the_watch_with_the_reason() {
     let sshd = testkit::Sshd::start().await.unwrap();
-    let (tx, mut rx) = mpsc::channel(64);
+    let (feed, watch) = follow::channel(&Limits::default());
+    let mut rx = Reader::new(watch);
     let t = target(&sshd);
     let marker = marker_sleep(&sshd, "cut");
     let cmd = format!("echo up; {marker} 3600");
-    let task = tokio::spawn(async move { follow::follow(&t, &cmd, Limits::default(), tx).await });
-    assert_eq!(next_line(&mut rx).await.text, "up");
+    let task = tokio::spawn(async move { follow::follow(&t, &cmd, Limits::default(), feed).await });
+    assert_eq!(rx.next_line().await.text, "up");
     sshd.cut_connections();
     let ended = loop {
-        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+        match tokio::time::timeout(Duration::from_secs(10), rx.watch.recv()).await {
             Ok(Some(LogEvent::Ended(why))) => break why,
             Ok(Some(_)) => continue,
             other => panic!("{other:?}"),
@@ -195,8 +285,8 @@ async fn a_host_that_cannot_be_reached_says_so() {
     let mut sshd = testkit::Sshd::start().await.unwrap();
     let t = target(&sshd);
     sshd.stop();
-    let (tx, mut rx) = mpsc::channel(8);
-    follow::follow(&t, "true", Limits::default(), tx).await;
+    let (feed, mut rx) = follow::channel(&Limits::default());
+    follow::follow(&t, "true", Limits::default(), feed).await;
     match rx.recv().await {
         Some(LogEvent::Ended(why)) => assert!(why.contains("cannot connect"), "{why}"),
         other => panic!("{other:?}"),

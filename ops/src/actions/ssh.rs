@@ -459,21 +459,43 @@ pub(crate) struct LineSplitter {
 }
 
 impl LineSplitter {
+    /// The longest line kept whole while it waits for its end.
+    const MAX_PARTIAL: usize = 64 * 1024;
+
     pub(crate) fn push(&mut self, data: &[u8]) -> Vec<String> {
         let mut lines = Vec::new();
-        for &b in data {
-            if b == b'\n' {
-                lines.push(
-                    String::from_utf8_lossy(&self.partial)
-                        .trim_end_matches('\r')
-                        .to_owned(),
-                );
+        let mut rest = data;
+        // Line by line (a byte search per line, not a branch per byte); a line wholly inside
+        // this chunk is read straight from it.
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            let piece = &rest[..end];
+            let line = if self.partial.is_empty() {
+                Self::text(&piece[..piece.len().min(Self::MAX_PARTIAL)])
+            } else {
+                self.keep(piece);
+                let l = Self::text(&self.partial);
                 self.partial.clear();
-            } else if self.partial.len() < 64 * 1024 {
-                self.partial.push(b);
-            }
+                l
+            };
+            lines.push(line);
+            rest = &rest[end + 1..];
         }
+        self.keep(rest);
         lines
+    }
+
+    fn keep(&mut self, piece: &[u8]) {
+        let room = Self::MAX_PARTIAL.saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&piece[..piece.len().min(room)]);
+    }
+
+    fn text(bytes: &[u8]) -> String {
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        }
     }
 
     pub(crate) fn rest(&mut self) -> Option<String> {
@@ -515,5 +537,28 @@ mod tests {
         assert_eq!(s.push(b"o\r\nthree"), ["two"]);
         assert_eq!(s.rest().as_deref(), Some("three"));
         assert_eq!(s.rest(), None);
+    }
+
+    proptest::proptest! {
+        /// However the bytes come in chunks, the lines are the same: `str::lines` of the whole
+        /// (lossy UTF-8, a `\r` before the newline left out).
+        #[test]
+        fn chunks_do_not_change_lines(
+            text in "([a-zé\r]{0,6}\n){0,12}[a-z]{0,3}",
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+        ) {
+            let bytes = text.as_bytes();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort();
+            let mut s = LineSplitter::default();
+            let (mut got, mut at) = (Vec::new(), 0);
+            for c in cuts.into_iter().chain([bytes.len()]) {
+                got.extend(s.push(&bytes[at..c]));
+                at = c;
+            }
+            got.extend(s.rest());
+            let want: Vec<String> = text.lines().map(str::to_owned).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 }

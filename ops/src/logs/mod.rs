@@ -12,12 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 use crate::actions::Actions;
 use crate::audit::{Actor, AuditLog, Entry};
 
-pub use follow::{Limits, LogEvent};
+pub use follow::{Limits, LogEvent, LogWatch};
 pub use line::{Level, LogLine};
 
 /// Whose log.
@@ -99,11 +98,6 @@ pub struct Logs {
     limits: Limits,
 }
 
-/// An open watch: read its events; dropping it ends the remote `journalctl`.
-pub struct LogWatch {
-    pub events: mpsc::Receiver<LogEvent>,
-}
-
 impl Logs {
     pub fn new(actions: Arc<Actions>, limits: Limits) -> Logs {
         Logs {
@@ -161,14 +155,14 @@ impl Logs {
             )
             .await
             .map_err(|e| format!("not started: the audit log could not be written ({e})"))?;
-        let (tx, rx) = mpsc::channel(self.limits.queue);
+        let (feed, watch) = follow::channel(&self.limits);
         let limits = self.limits;
         let audit = self.audit.clone();
         let actor = actor.clone();
         let ended = entry("ended", serde_json::Value::Null);
         tokio::spawn(async move {
             let started = Instant::now();
-            let summary = follow::follow(&target, &command, limits, tx).await;
+            let summary = follow::follow(&target, &command, limits, feed).await;
             let mut ended = ended;
             ended.detail = serde_json::json!({
                 "seconds": started.elapsed().as_secs(),
@@ -183,7 +177,7 @@ impl Logs {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         });
-        Ok(LogWatch { events: rx })
+        Ok(watch)
     }
 }
 

@@ -153,14 +153,14 @@ fn check_actions(
 /// `[logs]`: bounds that keep a watch's cost on the server and the page small.
 fn check_logs(l: &ops::logs::Limits) -> Result<(), ConfigError> {
     let bad = |key: &str, why: &str| Err(ConfigError::key(&format!("logs.{key}"), why));
-    if !(1..=1_000_000).contains(&l.lines_per_sec) {
-        return bad("lines_per_sec", "1 to 1000000");
+    if !(1..=10_000_000).contains(&l.lines_per_sec) {
+        return bad("lines_per_sec", "1 to 10000000");
     }
     if !(80..=1 << 20).contains(&l.line_bytes) {
         return bad("line_bytes", "80 bytes to 1 MiB");
     }
     if !(16..=65_536).contains(&l.queue) {
-        return bad("queue", "16 to 65536 events");
+        return bad("queue", "16 to 65536 lines");
     }
     if l.max_secs < 60 {
         return bad("max_secs", "at least 60");
