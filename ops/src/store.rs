@@ -238,6 +238,17 @@ impl Store {
         &self.pool
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at its start (`BEGIN
+    /// IMMEDIATE`, waiting up to the busy timeout for another writer): a plain `BEGIN` that
+    /// reads first and writes later fails at once with "database is locked" when another
+    /// connection wrote in between, and the busy timeout does not apply to that upgrade.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Runs a guarded change (an `UPDATE … WHERE id = … AND state = …`) that must touch exactly
     /// one row; otherwise the change was refused (no such row, or someone changed it first) and
     /// `refused` says so in words. A store error is said in words too.

@@ -193,6 +193,68 @@ async fn sessions_round_trip_expire_and_revoke(store: Store) {
     sessions.delete("nothing-here").await.unwrap();
 }
 
+/// Updates posted at the same moment (two responders at 3 a.m.) each get a place of their own in
+/// the incident's order, none refused because the store was busy; and an update cannot move
+/// the incident back past one that was accepted first.
+async fn concurrent_incident_updates_each_get_their_own_place(store: Store) {
+    use ops::incidents::{Declare, Impact, Incidents, Status};
+    let incidents = std::sync::Arc::new(Incidents::new(store, Default::default()));
+    let declared = incidents
+        .declare(
+            &Declare {
+                title: "builds stuck".into(),
+                impact: Impact::Major,
+                services: vec!["api".into()],
+                body: "looking".into(),
+            },
+            "ana",
+            1_000,
+        )
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let incidents = incidents.clone();
+            let id = declared.id.clone();
+            tokio::spawn(async move {
+                incidents
+                    .update(
+                        &id,
+                        Status::Identified,
+                        &format!("update {i}"),
+                        &Default::default(),
+                        "bo",
+                        2_000 + i,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().expect("every update is taken");
+    }
+    let seqs: Vec<i64> = incidents
+        .updates(&declared.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.seq)
+        .collect();
+    assert_eq!(seqs, (0..17).collect::<Vec<_>>());
+    // Forward only, checked against what was committed.
+    let back = incidents
+        .update(
+            &declared.id,
+            Status::Investigating,
+            "back",
+            &Default::default(),
+            "cy",
+            3_000,
+        )
+        .await;
+    assert!(back.unwrap_err().contains("identified already"));
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -226,6 +288,7 @@ on_both_backends!(
     prune_keeps_the_newest_row_of_each_subject,
     empty_batch_is_a_no_op,
     sessions_round_trip_expire_and_revoke,
+    concurrent_incident_updates_each_get_their_own_place,
 );
 
 #[tokio::test]

@@ -180,7 +180,7 @@ impl Ledger {
         request: &ActionRequest,
     ) -> Result<Begun, StoreError> {
         for _ in 0..2 {
-            let mut tx = self.store.pool().begin().await?;
+            let mut tx = self.store.begin_write().await?;
             let now: i64 = sqlx::query(self.store.clock_sql())
                 .fetch_one(&mut *tx)
                 .await?
@@ -279,7 +279,7 @@ impl Ledger {
         summary: &str,
         output: &str,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let now: i64 = sqlx::query(self.store.clock_sql())
             .fetch_one(&mut *tx)
             .await?

@@ -127,7 +127,7 @@ impl AuditLog {
         let detail = serde_json::to_string(&entry.detail).map_err(|e| {
             StoreError::Corrupt(format!("an audit detail cannot be written as JSON: {e}"))
         })?;
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         // First a write to the head, which returns it and the store's clock in the same round
         // trip: on Postgres it holds the row lock until commit (so a second replica waits
         // here), on SQLite it takes the write lock before anything is read.

@@ -145,7 +145,7 @@ impl History {
         .bind(&actor.name)
         .bind(i64::from(shared))
         .bind(now);
-        let mut tx = self.store.pool().begin().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
         delete.execute(&mut *tx).await.map_err(|e| e.to_string())?;
         insert.execute(&mut *tx).await.map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;

@@ -140,7 +140,7 @@ impl History {
         if transitions.is_empty() {
             return Ok(());
         }
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         for t in transitions {
             let (host, service) = t.subject.columns();
             sqlx::query(

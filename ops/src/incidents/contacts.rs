@@ -92,7 +92,7 @@ pub async fn save(store: &Store, c: &Contact, by: &str, now_ms: i64) -> Result<(
     if !(0..=10).contains(&c.seniority) {
         return Err("Seniority is 0 (newest) to 10.".into());
     }
-    let mut tx = store.pool().begin().await.map_err(|e| e.to_string())?;
+    let mut tx = store.begin_write().await.map_err(|e| e.to_string())?;
     sqlx::query("DELETE FROM contacts WHERE login = $1")
         .bind(&login)
         .execute(&mut *tx)

@@ -489,7 +489,7 @@ impl Incidents {
             d.impact,
             &BTreeMap::new(),
         );
-        let mut tx = self.store.pool().begin().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
         sqlx::query(
             "INSERT INTO incidents (id, title, impact, status, services, declared_by, declared_ms, \
              owner, owner_since_ms) VALUES ($1, $2, $3, 'investigating', $4, $5, $6, $5, $6)",
@@ -578,11 +578,26 @@ impl Incidents {
         now_ms: i64,
     ) -> Result<Update, String> {
         let body = text("The message", body, 5000)?;
-        let inc = self
-            .get(incident)
+        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+        // A write to the incident's row first: it holds the row (Postgres) or the store
+        // (SQLite) until commit, so that two updates at once cannot both read the same next
+        // `seq`, nor both pass the forward-only check against a status that is about to change.
+        let held = sqlx::query("UPDATE incidents SET id = id WHERE id = $1")
+            .bind(incident)
+            .execute(&mut *tx)
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("No incident {incident}."))?;
+            .map_err(|e| e.to_string())?;
+        if held.rows_affected() != 1 {
+            return Err(format!("No incident {incident}."));
+        }
+        let inc = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
+        ))
+        .bind(incident)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| incident_from(&r).map_err(|e| e.to_string()))?;
         if inc.resolved_ms.is_some() {
             return Err("This incident is resolved; declare a new one if it is back.".into());
         }
@@ -593,7 +608,6 @@ impl Incidents {
             ));
         }
         let components = self.component_statuses(&inc.services, status, inc.impact, chosen);
-        let mut tx = self.store.pool().begin().await.map_err(|e| e.to_string())?;
         let seq: i64 = sqlx::query(
             "SELECT COALESCE(MAX(seq), -1) + 1 FROM incident_updates WHERE incident_id = $1",
         )

@@ -331,7 +331,7 @@ impl Incidents {
                 .await?;
             match sp.publish(&inc, &u, self, maybe_sent).await {
                 Ok(sid) => {
-                    let mut tx = self.store.pool().begin().await?;
+                    let mut tx = self.store.begin_write().await?;
                     sqlx::query("UPDATE incidents SET statuspage_id = $1 WHERE id = $2")
                         .bind(&sid)
                         .bind(&inc.id)

@@ -344,7 +344,7 @@ impl Onboarding {
         }
         let other = &items[to as usize];
         let me = &items[at];
-        let mut tx = self.store.pool().begin().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
         for (item, pos) in [(me, other.position), (other, me.position)] {
             sqlx::query("UPDATE onboarding_items SET position = $1 WHERE id = $2")
                 .bind(pos)

@@ -272,7 +272,7 @@ impl Overrides {
         }
         check_all(rotation, &accepted, &covers)?;
         let id = format!("o{}", crate::auth::random_token());
-        let mut tx = self.store.pool().begin().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
         sqlx::query(
             "INSERT INTO oncall_requests (id, kind, requested_by, requested_by_name, counterpart, \
              reason, state, requested_ms) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",

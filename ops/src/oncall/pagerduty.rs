@@ -257,7 +257,7 @@ impl PagerDuty {
 
     async fn keep(&self, answer: &PdAnswer, now_ms: i64) -> Result<(), StoreError> {
         let text = serde_json::to_string(answer).unwrap_or_default();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("DELETE FROM pagerduty_answers WHERE id = 1")
             .execute(&mut *tx)
             .await?;
