@@ -27,6 +27,53 @@ pub struct ActionRecord {
     pub output: String,
 }
 
+/// An action as a summary lists it (a shift's handoff, an incident's timeline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionTaken {
+    pub id: String,
+    pub kind: String,
+    pub environment: String,
+    pub host: String,
+    pub service: String,
+    /// Who asked, by name.
+    pub actor: String,
+    pub state: String,
+    pub summary: String,
+    pub requested_ms: i64,
+}
+
+/// The actions asked for in `[from_ms, to_ms)`, oldest first.
+pub async fn taken_between(
+    store: &Store,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<ActionTaken>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, kind, environment, host, service, actor_name, state, summary, requested_ms \
+         FROM actions WHERE requested_ms >= $1 AND requested_ms < $2 ORDER BY requested_ms",
+    )
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ActionTaken {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                environment: r.try_get(2)?,
+                host: r.try_get(3)?,
+                service: r.try_get(4)?,
+                actor: r.try_get(5)?,
+                state: r.try_get(6)?,
+                summary: r.try_get(7)?,
+                requested_ms: r.try_get(8)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
+
 impl ActionRecord {
     /// "restart of builder-api.live on api-1", "Supervisor restart on api-1".
     pub fn what(&self) -> String {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::{Event, Incident, IncidentOptions, Update};
+use crate::actions::ledger::ActionTaken;
 use crate::store::{Store, StoreError};
 
 /// A service's state change (from the fleet's history).
@@ -18,20 +19,6 @@ pub struct Transition {
     pub to_state: String,
     pub detail: String,
     pub at_ms: i64,
-}
-
-/// An audited action on an affected service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActionRow {
-    pub id: String,
-    pub kind: String,
-    pub environment: String,
-    pub host: String,
-    pub service: String,
-    pub actor: String,
-    pub state: String,
-    pub summary: String,
-    pub requested_ms: i64,
 }
 
 /// One line of the timeline.
@@ -105,37 +92,13 @@ pub async fn actions(
     services: &[String],
     from_ms: i64,
     to_ms: i64,
-) -> Result<Vec<ActionRow>, StoreError> {
+) -> Result<Vec<ActionTaken>, StoreError> {
     let packages = packages(services);
-    let rows = sqlx::query(
-        "SELECT id, kind, environment, host, service, actor_name, state, summary, requested_ms \
-         FROM actions WHERE requested_ms >= $1 AND requested_ms < $2 ORDER BY requested_ms",
-    )
-    .bind(from_ms)
-    .bind(to_ms)
-    .fetch_all(store.pool())
-    .await?;
-    let mut out = Vec::new();
-    for r in &rows {
-        let service: String = r.try_get(4)?;
-        let kind: String = r.try_get(1)?;
-        // A Supervisor restart has no service group: it is on the incident's services when its
-        // host runs one of them, which the history cannot say; it is listed by kind instead.
-        if of_package(&service, &packages) || kind == "restart_supervisor" {
-            out.push(ActionRow {
-                id: r.try_get(0)?,
-                kind,
-                environment: r.try_get(2)?,
-                host: r.try_get(3)?,
-                service,
-                actor: r.try_get(5)?,
-                state: r.try_get(6)?,
-                summary: r.try_get(7)?,
-                requested_ms: r.try_get(8)?,
-            });
-        }
-    }
-    Ok(out)
+    let mut taken = crate::actions::ledger::taken_between(store, from_ms, to_ms).await?;
+    // A Supervisor restart has no service group: it is on the incident's services when its
+    // host runs one of them, which the history cannot say; it is listed by kind instead.
+    taken.retain(|a| of_package(&a.service, &packages) || a.kind == "restart_supervisor");
+    Ok(taken)
 }
 
 /// How far before the declaration the timeline's alarms reach.

@@ -6,21 +6,8 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::actions::ledger::ActionTaken;
 use crate::store::{Store, StoreError};
-
-/// An action taken during the shift (from the actions table, which the audit log backs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActionLine {
-    pub id: String,
-    pub kind: String,
-    pub environment: String,
-    pub host: String,
-    pub service: String,
-    pub actor: String,
-    pub state: String,
-    pub summary: String,
-    pub requested_ms: i64,
-}
 
 /// A service (or Supervisor) that went bad during the shift, and whether it came back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +64,7 @@ pub struct CleanupLine {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
-    pub actions: Vec<ActionLine>,
+    pub actions: Vec<ActionTaken>,
     pub alarms: Vec<AlarmLine>,
     pub repeated_restarts: Vec<Repeated>,
     pub unhealthy_now: Vec<Unhealthy>,
@@ -117,30 +104,7 @@ pub async fn summarize(
     end_ms: i64,
     unhealthy_now: Vec<Unhealthy>,
 ) -> Result<Summary, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, kind, environment, host, service, actor_name, state, summary, requested_ms \
-         FROM actions WHERE requested_ms >= $1 AND requested_ms < $2 ORDER BY requested_ms",
-    )
-    .bind(start_ms)
-    .bind(end_ms)
-    .fetch_all(store.pool())
-    .await?;
-    let actions = rows
-        .iter()
-        .map(|r| {
-            Ok(ActionLine {
-                id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                environment: r.try_get(2)?,
-                host: r.try_get(3)?,
-                service: r.try_get(4)?,
-                actor: r.try_get(5)?,
-                state: r.try_get(6)?,
-                summary: r.try_get(7)?,
-                requested_ms: r.try_get(8)?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let actions = crate::actions::ledger::taken_between(store, start_ms, end_ms).await?;
 
     let rows = sqlx::query(&format!(
         "SELECT environment, host, service, COUNT(*) FROM actions \
