@@ -513,7 +513,7 @@ for _ in 1 2 3 4 5; do
   t0=$(now); "${SSH_CMD[@]}" "seq 1 $LOG_LINES" > "$WORK/ssh.out"; python3 -c "print($(now) - $t0)" >> "$WORK/ssh.t"
   [ "$(wc -l < "$WORK/ssh.out")" = "$LOG_LINES" ] || { echo "bench: ssh gave $(wc -l < "$WORK/ssh.out") lines" >&2; exit 1; }
   t0=$(now)
-  curl -sN -H "Cookie: $LOG_COOKIE" "$BASE/api/logs/live/bench-log-host/events?source=supervisor&lines=0" > "$WORK/ow.out"
+  curl -sN -H "Cookie: $LOG_COOKIE" -H "Sec-Fetch-Site: same-origin" "$BASE/api/logs/live/bench-log-host/events?source=supervisor&lines=0" > "$WORK/ow.out"
   python3 -c "print($(now) - $t0)" >> "$WORK/ow.t"
   # Lines come in batches (`event: lines`, a JSON array of the lines waiting): count them, and
   # check that each is the host's own line, in order (a gap in `seq` is dropped lines).

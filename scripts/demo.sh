@@ -88,6 +88,8 @@ TOML
 # The datastore's stale lock files: the demo's datastore lives under data/demo-hab.
 [datastore_locks]
 service_dir = "$LOCKS_DIR"
+# Who may own a lock file and its directories: the demo's host runs as you.
+owners = ["root", "$(id -un)"]
 TOML
   fi
   cat >> data/demo.toml <<TOML

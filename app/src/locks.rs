@@ -30,13 +30,25 @@ pub struct LockFileView {
     pub refusal: Option<String>,
 }
 
-/// Reads every datastore host's log for the lock files it names, and looks at them (SSH).
-#[server(prefix = "/api/read", endpoint = "datastore-locks")]
+/// Reads every datastore host's log for the lock files it names, and looks at them (SSH, a
+/// script run as root): a responder's, audited and rate-limited per person.
+#[server(prefix = "/api/act", endpoint = "datastore-locks")]
 pub async fn datastore_locks() -> Result<Vec<HostLocksView>, ServerFnError> {
-    crate::portal::require(vocab::Role::Viewer)?;
+    let who = crate::portal::require(vocab::Role::Responder)?;
     let portal = crate::portal::portal()?;
     let snapshot = portal.fleet.snapshot(ops::time::now_ms());
-    let hosts = ops::locks::scan(&portal.actions, &snapshot).await;
+    let actor = crate::actions::ssr::actor(&who);
+    let hosts = match ops::locks::read_for(&portal.actions, &snapshot, &actor).await {
+        Ok(h) => h,
+        Err(ops::locks::ReadError::Refused(why)) => {
+            crate::portal::set_status(429);
+            return Err(ServerFnError::new(why));
+        }
+        Err(e) => {
+            crate::portal::set_status(503);
+            return Err(ServerFnError::new(e.to_string()));
+        }
+    };
     Ok(hosts
         .into_iter()
         .map(|h| {

@@ -117,17 +117,20 @@ pub fn csrf_token() -> String {
         .unwrap_or_default()
 }
 
+/// Sets the HTTP status of the current server function's answer (a refusal's 403, 429, 503).
+pub fn set_status(code: u16) {
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(s) = http::StatusCode::from_u16(code) {
+            resp.set_status(s);
+        }
+    }
+}
+
 /// The signed-in person if their role includes `needed`; otherwise an error, with the HTTP
 /// status set to 401 or 403. The wall has already checked the path; this is the server
 /// function's own check, so that a misrouted function still refuses.
 pub fn require(needed: Role) -> Result<Identity, ServerFnError> {
-    let status = |code: u16| {
-        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-            if let Ok(s) = http::StatusCode::from_u16(code) {
-                resp.set_status(s);
-            }
-        }
-    };
+    let status = set_status;
     match viewer() {
         None => {
             status(401);

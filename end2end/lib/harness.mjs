@@ -460,7 +460,8 @@ export async function startSshd(sim) {
     locksDir,
     /** `[datastore_locks]` pointed at this host's datastore directory. */
     locksConfig() {
-      return ['[datastore_locks]', `service_dir = ${JSON.stringify(locksDir)}`, ''].join('\n');
+      return ['[datastore_locks]', `service_dir = ${JSON.stringify(locksDir)}`,
+        `owners = ${JSON.stringify(['root', user])}`, ''].join('\n');
     },
     configFor(name) {
       return [

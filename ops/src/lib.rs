@@ -45,5 +45,7 @@ pub mod sim;
 pub mod store;
 /// A Habitat Supervisor: its vocabulary, its HTTP gateway and its control gateway.
 pub mod supervisor;
+/// Text from outside on its way into the store: bounded, and saying so when cut.
+pub mod text;
 /// Clock helpers.
 pub mod time;

@@ -255,6 +255,184 @@ async fn concurrent_incident_updates_each_get_their_own_place(store: Store) {
     assert!(back.unwrap_err().contains("identified already"));
 }
 
+fn person(id: &str) -> ops::audit::Actor {
+    ops::audit::Actor {
+        id: format!("dev:{id}"),
+        name: id.into(),
+        role: "responder".into(),
+    }
+}
+
+fn request(host: &str, key: &str) -> ops::actions::ActionRequest {
+    ops::actions::ActionRequest {
+        kind: ops::actions::ActionKind::RestartService,
+        target: ops::actions::Target {
+            environment: "live".into(),
+            host: host.into(),
+            service_group: "builder-api.live".into(),
+        },
+        reason: "test".into(),
+        confirmation: "live/builder-api".into(),
+        tried_in_acceptance: Some(true),
+        idempotency_key: key.into(),
+        paths: Vec::new(),
+    }
+}
+
+/// The cooldown is judged in the transaction that takes the lock: an action that ended a moment
+/// ago refuses the next on the same host, whoever looked before.
+async fn the_cooldown_is_judged_with_the_lock_held(store: Store) {
+    use ops::actions::ledger::{Begun, Ledger};
+    use ops::actions::ActionState;
+    let ledger = Ledger::new(store);
+    let (ana, bo) = (person("ana"), person("bo"));
+    let a = ledger
+        .begin("a", &ana, &request("api-1", "k-a"), 60_000, "p1")
+        .await
+        .unwrap();
+    assert_eq!(a, Begun::Started);
+    ledger
+        .finish("a", "p1", ActionState::Succeeded, "done", "")
+        .await
+        .unwrap()
+        .unwrap();
+    match ledger
+        .begin("b", &bo, &request("api-1", "k-b"), 60_000, "p1")
+        .await
+        .unwrap()
+    {
+        Begun::Cooling { last, left_ms } => {
+            assert_eq!(last.id, "a");
+            assert!(left_ms > 0 && left_ms <= 60_000, "{left_ms}");
+        }
+        other => panic!("began inside the cooldown: {other:?}"),
+    }
+    // Refused whole: no action row, no lock left behind.
+    assert_eq!(ledger.get("b").await.unwrap(), None);
+    assert_eq!(
+        ledger
+            .begin("c", &bo, &request("api-1", "k-c"), 0, "p1")
+            .await
+            .unwrap(),
+        Begun::Started
+    );
+    // Another host is not cooling.
+    assert_eq!(
+        ledger
+            .begin("d", &bo, &request("api-2", "k-d"), 60_000, "p1")
+            .await
+            .unwrap(),
+        Begun::Started
+    );
+}
+
+/// Idempotency keys are per person: the same key from two people is two actions; from one
+/// person sent ten times at once, one action.
+async fn an_idempotency_key_is_the_persons_own_and_runs_once(store: Store) {
+    use ops::actions::ledger::{Begun, Ledger};
+    let ledger = Ledger::new(store);
+    let (ana, bo) = (person("ana"), person("bo"));
+    let tries = (0..10).map(|i| {
+        let ledger = ledger.clone();
+        let ana = ana.clone();
+        async move {
+            ledger
+                .begin(&format!("x{i}"), &ana, &request("api-1", "same"), 0, "p1")
+                .await
+                .unwrap()
+        }
+    });
+    let results = futures_util::future::join_all(tries).await;
+    let started = results.iter().filter(|r| **r == Begun::Started).count();
+    let duplicates = results
+        .iter()
+        .filter(|r| matches!(r, Begun::Duplicate(_)))
+        .count();
+    assert_eq!((started, duplicates), (1, 9), "{results:?}");
+    // Bo's request with the same key is his own (it meets Ana's running lock, not her key).
+    match ledger
+        .begin("y", &bo, &request("api-1", "same"), 0, "p1")
+        .await
+        .unwrap()
+    {
+        Begun::Locked(h) => assert_eq!(h.actor, "dev:ana"),
+        other => panic!("Bo's request was taken for Ana's: {other:?}"),
+    }
+    assert_eq!(
+        ledger.by_key("dev:bo", "same").await.unwrap(),
+        None,
+        "Bo has no action under that key"
+    );
+}
+
+/// A build's lock is `env/depot/pkg`: ending it (here as the sweeper does, after its lease)
+/// frees that key, and a process that lost the action can neither renew nor end it.
+async fn an_ended_action_frees_the_key_it_took_and_only_its_holder_ends_it(store: Store) {
+    use ops::actions::ledger::{Begun, Ledger};
+    use ops::actions::{ActionKind, ActionState};
+    use sqlx::Row;
+    let ledger = Ledger::new(store.clone());
+    let mut build = request(ops::builds::DEPOT, "k-build");
+    build.kind = ActionKind::RequestBuild;
+    build.target.service_group = "builder-api".into();
+    assert_eq!(
+        ledger
+            .begin("build", &person("ana"), &build, 0, "p1")
+            .await
+            .unwrap(),
+        Begun::Started
+    );
+    let locks = |store: Store| async move {
+        sqlx::query("SELECT COUNT(*) FROM action_locks")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .try_get::<i64, _>(0)
+            .unwrap()
+    };
+    assert_eq!(locks(store.clone()).await, 1);
+    // Its lease runs out (the cutoff is in the future): the sweeper ends it.
+    let far = store.now_ms().await.unwrap() + 1_000;
+    assert_eq!(ledger.orphaned(far).await.unwrap().len(), 1);
+    ledger
+        .end_expired("build", far, ActionState::Interrupted, "interrupted", "")
+        .await
+        .unwrap()
+        .expect("the sweeper ends an expired action");
+    assert_eq!(locks(store.clone()).await, 0, "the build's lock was left");
+    // The process that ran it wakes up: it holds nothing any more.
+    assert!(!ledger.renew("build", "p1").await.unwrap());
+    assert_eq!(
+        ledger
+            .finish("build", "p1", ActionState::Failed, "late", "")
+            .await
+            .unwrap(),
+        None
+    );
+    let rec = ledger.get("build").await.unwrap().unwrap();
+    assert_eq!(rec.state, ActionState::Interrupted);
+    assert_eq!(rec.summary, "interrupted");
+    // Another process never ends an action it does not hold.
+    let mut other = request("api-9", "k-9");
+    other.target.host = "api-9".into();
+    ledger
+        .begin("nine", &person("bo"), &other, 0, "p1")
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger
+            .finish("nine", "p2", ActionState::Succeeded, "not mine", "")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(ledger
+        .finish("nine", "p1", ActionState::Succeeded, "mine", "")
+        .await
+        .unwrap()
+        .is_some());
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -289,6 +467,9 @@ on_both_backends!(
     empty_batch_is_a_no_op,
     sessions_round_trip_expire_and_revoke,
     concurrent_incident_updates_each_get_their_own_place,
+    the_cooldown_is_judged_with_the_lock_held,
+    an_idempotency_key_is_the_persons_own_and_runs_once,
+    an_ended_action_frees_the_key_it_took_and_only_its_holder_ends_it,
 );
 
 #[tokio::test]

@@ -549,6 +549,9 @@ fn routes(
         .layer(tower_http::compression::CompressionLayer::new())
         // A request body that stalls is cut (a slow client cannot hold a handler).
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))
+        // No request of Onwatch's carries more than a form or a query's text: a larger body is
+        // refused (413) before any handler, server function or the wall reads it.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -565,6 +568,9 @@ fn routes(
             crate::edge::edge,
         ))
 }
+
+/// The largest request body any route takes (a console query's SQL is bounded far below it).
+pub const MAX_REQUEST_BODY: usize = 256 * 1024;
 
 /// Liveness and readiness: 200 `ok` when the store answers, 503 `failing` when it does not.
 /// The public learns only that; the reason goes to the log, and to a signed-in admin.

@@ -103,6 +103,9 @@ pub enum Begun {
     Duplicate(ActionRecord),
     /// Another action holds the host.
     Locked(ActionRecord),
+    /// An action on the same target ended within the cooldown (judged after the lock was
+    /// taken, in the same transaction, so an action that ended a moment ago is seen).
+    Cooling { last: ActionRecord, left_ms: i64 },
 }
 
 const COLUMNS: &str = "id, kind, environment, host, service, actor, actor_name, reason, state, \
@@ -131,10 +134,12 @@ impl Ledger {
         row.as_ref().map(record).transpose()
     }
 
-    pub async fn by_key(&self, key: &str) -> Result<Option<ActionRecord>, StoreError> {
+    /// The action this person asked for with this idempotency key (keys are per person).
+    pub async fn by_key(&self, actor: &str, key: &str) -> Result<Option<ActionRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM actions WHERE idempotency_key = $1"
+            "SELECT {COLUMNS} FROM actions WHERE actor = $1 AND idempotency_key = $2"
         ))
+        .bind(actor)
         .bind(key)
         .fetch_optional(self.store.pool())
         .await?;
@@ -218,14 +223,20 @@ impl Ledger {
         row.as_ref().map(record).transpose()
     }
 
-    /// Records the action as running and takes its host's lock, both or neither. A lock left by
-    /// an action that is no longer running (its end could not be written) is freed on the way.
+    /// Records the action as running under `holder` (this process) and takes its target's lock,
+    /// then judges the cooldown, all in one transaction: both or neither. The lock is taken
+    /// before the cooldown is read, so an action that ends while this waits for its lock is
+    /// seen ended here. A lock left by an action that is no longer running (its end could not
+    /// be written) is freed on the way, by that action's id only.
     pub async fn begin(
         &self,
         id: &str,
         actor: &Actor,
         request: &ActionRequest,
+        cooldown_ms: i64,
+        holder: &str,
     ) -> Result<Begun, StoreError> {
+        let lock_key = request.target.lock_key();
         for _ in 0..2 {
             let mut tx = self.store.begin_write().await?;
             let now: i64 = sqlx::query(self.store.clock_sql())
@@ -234,8 +245,8 @@ impl Ledger {
                 .try_get(0)?;
             let inserted = sqlx::query(
                 "INSERT INTO actions (id, idempotency_key, kind, environment, host, service, \
-                 actor, actor_name, reason, state, requested_ms, lease_ms, summary, output) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', $10, $10, '', '')",
+                 actor, actor_name, reason, state, requested_ms, lease_ms, summary, output, holder) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', $10, $10, '', '', $11)",
             )
             .bind(id)
             .bind(&request.idempotency_key)
@@ -247,13 +258,14 @@ impl Ledger {
             .bind(&actor.name)
             .bind(request.reason.trim())
             .bind(now)
+            .bind(holder)
             .execute(&mut *tx)
             .await;
             match inserted {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
                     drop(tx);
-                    return match self.by_key(&request.idempotency_key).await? {
+                    return match self.by_key(&actor.id, &request.idempotency_key).await? {
                         Some(rec) => Ok(Begun::Duplicate(rec)),
                         None => Err(StoreError::Query(e)),
                     };
@@ -263,27 +275,50 @@ impl Ledger {
             let locked = sqlx::query(
                 "INSERT INTO action_locks (target, action_id, taken_ms) VALUES ($1, $2, $3)",
             )
-            .bind(request.target.lock_key())
+            .bind(&lock_key)
             .bind(id)
             .bind(now)
             .execute(&mut *tx)
             .await;
             match locked {
                 Ok(_) => {
+                    // Read with a fresh clock: the insert may have waited for another
+                    // transaction that held the lock and has just ended its action.
+                    let now: i64 = sqlx::query(self.store.clock_sql())
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get(0)?;
+                    if let Some(last) = self
+                        .ended_since(&mut tx, &request.target, now - cooldown_ms)
+                        .await?
+                    {
+                        drop(tx);
+                        let ended = last.finished_ms.unwrap_or(last.requested_ms);
+                        return Ok(Begun::Cooling {
+                            left_ms: (ended + cooldown_ms - now).max(1),
+                            last,
+                        });
+                    }
                     tx.commit().await?;
                     return Ok(Begun::Started);
                 }
                 Err(e) if is_unique_violation(&e) => {
                     drop(tx);
-                    let holder = self.lock_holder(&request.target.lock_key()).await?;
+                    let Some((holder_id, holder)) = self.lock_holder(&lock_key).await? else {
+                        continue; // freed meanwhile: try again
+                    };
                     match holder {
                         Some(h) if h.state == ActionState::Running => return Ok(Begun::Locked(h)),
                         _ => {
-                            // A stale lock: free it and try once more.
-                            sqlx::query("DELETE FROM action_locks WHERE target = $1")
-                                .bind(request.target.lock_key())
-                                .execute(self.store.pool())
-                                .await?;
+                            // A stale lock: free it, only if the same action still holds it,
+                            // and try once more.
+                            sqlx::query(
+                                "DELETE FROM action_locks WHERE target = $1 AND action_id = $2",
+                            )
+                            .bind(&lock_key)
+                            .bind(&holder_id)
+                            .execute(self.store.pool())
+                            .await?;
                         }
                     }
                 }
@@ -295,73 +330,192 @@ impl Ledger {
         ))
     }
 
-    async fn lock_holder(&self, target: &str) -> Result<Option<ActionRecord>, StoreError> {
+    /// The newest action on the same target (the host, or for a build the package) that ended
+    /// after `since_ms`, not counting refusals.
+    async fn ended_since(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        target: &super::Target,
+        since_ms: i64,
+    ) -> Result<Option<ActionRecord>, StoreError> {
+        let service = if target.is_build() {
+            target.service_group.as_str()
+        } else {
+            ""
+        };
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM actions WHERE id = \
-             (SELECT action_id FROM action_locks WHERE target = $1)"
+            "SELECT {COLUMNS} FROM actions WHERE environment = $1 AND host = $2 \
+             AND ($3 = '' OR service = $3) \
+             AND finished_ms IS NOT NULL AND finished_ms > $4 AND state <> 'refused' \
+             ORDER BY finished_ms DESC LIMIT 1"
         ))
-        .bind(target)
-        .fetch_optional(self.store.pool())
+        .bind(&target.environment)
+        .bind(&target.host)
+        .bind(service)
+        .bind(since_ms)
+        .fetch_optional(&mut **tx)
         .await?;
         row.as_ref().map(record).transpose()
     }
 
-    /// Renews a running action's lease (the runner does it every few seconds).
-    pub async fn renew(&self, id: &str) -> Result<(), StoreError> {
-        let now = self.store.now_ms().await?;
-        sqlx::query("UPDATE actions SET lease_ms = $1 WHERE id = $2 AND state = 'running'")
-            .bind(now)
-            .bind(id)
-            .execute(self.store.pool())
-            .await?;
-        Ok(())
+    /// Which action holds a lock: its id, and its record if it exists.
+    async fn lock_holder(
+        &self,
+        target: &str,
+    ) -> Result<Option<(String, Option<ActionRecord>)>, StoreError> {
+        let Some(row) = sqlx::query("SELECT action_id FROM action_locks WHERE target = $1")
+            .bind(target)
+            .fetch_optional(self.store.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let holder: String = row.try_get(0)?;
+        Ok(Some((holder.clone(), self.get(&holder).await?)))
     }
 
-    /// Records how the action ended and frees its host. Returns the end time (store clock).
+    /// Renews a running action's lease, if `holder` still holds it: `false` means this
+    /// process has lost the action (it was marked interrupted while this process was paused or
+    /// cut off) and must send no further command.
+    pub async fn renew(&self, id: &str, holder: &str) -> Result<bool, StoreError> {
+        let now = self.store.now_ms().await?;
+        let done = sqlx::query(
+            "UPDATE actions SET lease_ms = $1 WHERE id = $2 AND state = 'running' AND holder = $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(holder)
+        .execute(self.store.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records how the action ended and frees whatever lock it took, if `holder` still holds
+    /// it. `None`: it does not (another process marked it interrupted); nothing was written.
+    /// Otherwise the end time (store clock).
     pub async fn finish(
         &self,
         id: &str,
-        target_lock: &str,
+        holder: &str,
         state: ActionState,
         summary: &str,
         output: &str,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
+        self.end_if(id, EndIf::HeldBy(holder), state, summary, output)
+            .await
+    }
+
+    /// Ends an action whose lease ran out before `lease_cutoff_ms` (its process is gone or
+    /// paused): `None` when it was renewed or ended meanwhile. Used by the sweeper only.
+    pub async fn end_expired(
+        &self,
+        id: &str,
+        lease_cutoff_ms: i64,
+        state: ActionState,
+        summary: &str,
+        output: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        self.end_if(
+            id,
+            EndIf::LeaseBefore(lease_cutoff_ms),
+            state,
+            summary,
+            output,
+        )
+        .await
+    }
+
+    async fn end_if(
+        &self,
+        id: &str,
+        condition: EndIf<'_>,
+        state: ActionState,
+        summary: &str,
+        output: &str,
+    ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.store.begin_write().await?;
         let now: i64 = sqlx::query(self.store.clock_sql())
             .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
-        sqlx::query(
-            "UPDATE actions SET state = $1, finished_ms = $2, summary = $3, output = $4 \
-             WHERE id = $5",
-        )
+        let sql = |condition: &str| {
+            format!(
+                "UPDATE actions SET state = $1, finished_ms = $2, summary = $3, output = $4 \
+                 WHERE id = $5 AND state = 'running' AND {condition}"
+            )
+        };
+        let (holder_sql, lease_sql) = (sql("holder = $6"), sql("lease_ms < $6"));
+        let query = match condition {
+            EndIf::HeldBy(_) => sqlx::query(&holder_sql),
+            EndIf::LeaseBefore(_) => sqlx::query(&lease_sql),
+        }
         .bind(state.as_str())
         .bind(now)
         .bind(summary)
         .bind(output)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM action_locks WHERE target = $1 AND action_id = $2")
-            .bind(target_lock)
+        .bind(id);
+        let query = match condition {
+            EndIf::HeldBy(h) => query.bind(h),
+            EndIf::LeaseBefore(cutoff) => query.bind(cutoff),
+        };
+        let ended = query.execute(&mut *tx).await?;
+        if ended.rows_affected() != 1 {
+            return Ok(None);
+        }
+        // Whatever key the action took (a host, or a build's package), by its holder's id.
+        sqlx::query("DELETE FROM action_locks WHERE action_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(now)
+        Ok(Some(now))
     }
 
-    /// Running actions whose lease is older than `lease_timeout_ms`: their Onwatch is gone.
-    pub async fn orphaned(&self, lease_timeout_ms: i64) -> Result<Vec<ActionRecord>, StoreError> {
-        let now = self.store.now_ms().await?;
+    /// Actions that ended recently (after `since_ms`) but have no outcome row in the audit log:
+    /// their process stopped between recording the end and auditing it. The sweeper audits them.
+    pub async fn ended_unaudited(
+        &self,
+        since_ms: i64,
+        before_ms: i64,
+    ) -> Result<Vec<ActionRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM actions WHERE state = 'running' AND lease_ms < $1"
+            "SELECT {COLUMNS} FROM actions a WHERE state IN ('succeeded', 'failed', 'interrupted') \
+             AND finished_ms > $1 AND finished_ms < $2 AND NOT EXISTS \
+             (SELECT 1 FROM audit_log l WHERE l.action_id = a.id AND l.kind = 'action.outcome')"
         ))
-        .bind(now - lease_timeout_ms)
+        .bind(since_ms)
+        .bind(before_ms)
         .fetch_all(self.store.pool())
         .await?;
         rows.iter().map(record).collect()
     }
+
+    /// Marks an action refused (its intent could not be audited), whoever holds it.
+    pub async fn refuse(&self, id: &str, holder: &str, why: &str) -> Result<(), StoreError> {
+        self.finish(id, holder, ActionState::Refused, why, "")
+            .await?;
+        Ok(())
+    }
+
+    /// Running actions whose lease was last renewed before `cutoff_ms`: their Onwatch is gone
+    /// (or paused).
+    pub async fn orphaned(&self, cutoff_ms: i64) -> Result<Vec<ActionRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM actions WHERE state = 'running' AND lease_ms < $1"
+        ))
+        .bind(cutoff_ms)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(record).collect()
+    }
+}
+
+/// Which process may end an action: the one that holds it, or (the sweeper) any, once its
+/// lease has run out.
+#[derive(Clone, Copy)]
+enum EndIf<'a> {
+    HeldBy(&'a str),
+    LeaseBefore(i64),
 }
 
 fn record(r: &sqlx::any::AnyRow) -> Result<ActionRecord, StoreError> {

@@ -67,7 +67,16 @@ pub struct Sink {
     exit: Mutex<Option<Exited>>,
     limit: usize,
     secrets: Vec<String>,
+    /// Whether this process still holds the action, asked before each command is sent.
+    fence: Option<Fence>,
 }
+
+/// Asks the store whether this process still holds its action (renewing its lease if so).
+pub type Fence = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, String>> + Send>>
+        + Send
+        + Sync,
+>;
 
 #[derive(Default)]
 struct SinkState {
@@ -90,6 +99,36 @@ impl Sink {
             exit: Mutex::new(None),
             limit: limit.max(1024),
             secrets,
+            fence: None,
+        }
+    }
+
+    /// The sink of an action that runs under a lease: [`Sink::held`] asks `fence`.
+    pub(crate) fn with_fence(mut self, fence: Fence) -> Sink {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// Called right before a command is sent to production: `Err` when this process no longer
+    /// holds its action (it was paused or cut off past its lease, and another process marked
+    /// it interrupted), or cannot tell (the store does not answer): then nothing more is sent.
+    /// A sink without a lease (tests, tools) always holds.
+    pub async fn held(&self) -> Result<(), String> {
+        let Some(fence) = &self.fence else {
+            return Ok(());
+        };
+        match fence().await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                let why = "this Onwatch no longer holds the action (it was marked interrupted while this process was paused or cut off from the store): nothing more is sent".to_owned();
+                self.line(format!("✗ {why}"));
+                Err(why)
+            }
+            Err(e) => {
+                let why = format!("the store cannot confirm that this Onwatch still holds the action ({e}): nothing more is sent");
+                self.line(format!("✗ {why}"));
+                Err(why)
+            }
         }
     }
 

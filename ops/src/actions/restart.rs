@@ -39,6 +39,10 @@ pub struct Restarted {
 
 const STATUS_EVERY: Duration = Duration::from_millis(200);
 
+/// After a stop whose reply was lost: how long the Supervisor is given before the service's
+/// state is read again.
+const STOP_SETTLE: Duration = Duration::from_secs(2);
+
 impl RestartService {
     fn ident(&self) -> PackageIdentMsg {
         PackageIdentMsg::new(&self.origin, &self.name)
@@ -50,17 +54,57 @@ impl RestartService {
         let deadline = started + self.limit;
         let ident = format!("{}/{}", self.origin, self.name);
         sink.step("stopping");
+        sink.held().await?;
         sink.line(format!(
             "→ SvcStop {ident} on {} (control gateway {})",
             self.host, self.target.addr
         ));
-        let reply = self
-            .client
-            .stop(&self.target, self.ident())
-            .await
-            .map_err(|e| format!("the stop was not taken: {e}"))?;
-        for l in reply.console {
-            sink.line(l.trim_end().to_owned());
+        match self.client.stop(&self.target, self.ident()).await {
+            Ok(reply) => {
+                for l in reply.console {
+                    sink.line(l.trim_end().to_owned());
+                }
+                if reply.console_omitted > 0 {
+                    sink.line(format!("… {} more lines not kept", reply.console_omitted));
+                }
+            }
+            // Sent, then the reply was lost: the Supervisor may be stopping the service now.
+            // Look again after a settling time and go on only from what is seen.
+            Err(e) if e.after_sent() => {
+                sink.line(format!("… {e}"));
+                sink.line(format!(
+                    "→ looking at {ident} again in {} s",
+                    STOP_SETTLE.as_secs()
+                ));
+                tokio::time::sleep(STOP_SETTLE).await;
+                let seen = self.client.status(&self.target, Some(self.ident())).await;
+                let process = seen
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.statuses.first())
+                    .and_then(|s| s.process.clone());
+                match process {
+                    Some(p) if p.state == ProcessStateMsg::Down as i32 => {
+                        sink.line(format!(
+                            "✓ the stop was taken: {ident} is down; starting it, as asked"
+                        ));
+                    }
+                    Some(p) => {
+                        return Err(format!(
+                            "the stop's reply was lost, and {ident} still runs (pid {}): the stop may still be under way or was not taken. Look at the service before acting again; if it goes down, start it with `hab svc start {ident}` (or Restart again here)",
+                            p.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into())
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "the stop's reply was lost and the service's state cannot be read ({}): it may be down. Check it (`hab svc status {ident}` on {}) and start it with `hab svc start {ident}` if it is down",
+                            seen.err().map(|e| e.to_string()).unwrap_or_else(|| "the Supervisor reports no process".into()),
+                            self.host
+                        ));
+                    }
+                }
+            }
+            Err(e) => return Err(format!("the stop was not taken: {e}")),
         }
         self.wait_process(ProcessStateMsg::Down, deadline, sink)
             .await?;
@@ -86,14 +130,22 @@ impl RestartService {
     ) -> Result<Restarted, String> {
         let ident = format!("{}/{}", self.origin, self.name);
         sink.step("starting");
+        sink.held().await?;
         sink.line(format!("→ SvcStart {ident}"));
-        let reply = self
-            .client
-            .start(&self.target, self.ident())
-            .await
-            .map_err(|e| format!("the start was not taken (the service stays down: start it by hand with `hab svc start {ident}`): {e}"))?;
-        for l in reply.console {
-            sink.line(l.trim_end().to_owned());
+        match self.client.start(&self.target, self.ident()).await {
+            Ok(reply) => {
+                for l in reply.console {
+                    sink.line(l.trim_end().to_owned());
+                }
+                if reply.console_omitted > 0 {
+                    sink.line(format!("… {} more lines not kept", reply.console_omitted));
+                }
+            }
+            // Sent, reply lost: whether it starts is seen below, within the limit.
+            Err(e) if e.after_sent() => sink.line(format!(
+                "… {e}; watching whether {ident} comes up"
+            )),
+            Err(e) => return Err(format!("the start was not taken (the service stays down: start it by hand with `hab svc start {ident}`): {e}")),
         }
         let pid = self
             .wait_process(ProcessStateMsg::Up, deadline, sink)
@@ -242,6 +294,7 @@ async fn wait_for_fleet(
 /// Runs one command over SSH as a step of an action: says what runs where, and what it exited
 /// with; a non-zero exit fails the step.
 async fn ssh_step(ssh: &super::ssh::SshTarget, command: &str, sink: &Sink) -> Result<(), String> {
+    sink.held().await?;
     sink.line(format!(
         "→ ssh {}@{}:{} {command}",
         ssh.options.user, ssh.address, ssh.options.port

@@ -90,6 +90,7 @@ struct RemoveLocks {
 impl RemoveLocks {
     async fn run(&self, sink: &Sink) -> Result<super::restart::Restarted, String> {
         sink.step("removing the lock files");
+        sink.held().await?;
         crate::locks::remove(&self.ssh, &self.options, &self.paths, sink).await?;
         sink.line(format!("✓ {} lock file(s) removed", self.paths.len()));
         let mut started = self
@@ -205,6 +206,9 @@ pub struct Actions {
     locks: crate::locks::LockOptions,
     ctl: CtlClient,
     running: Mutex<HashMap<String, watch::Receiver<ActionProgress>>>,
+    /// This process, as the holder of the actions it runs (a fencing token: every update of
+    /// an action's row compares it).
+    instance: String,
 }
 
 /// A fault in the store: nothing ran, and the page says so.
@@ -232,6 +236,7 @@ impl Actions {
             locks: crate::locks::LockOptions::default(),
             ctl: CtlClient::default(),
             running: Mutex::new(HashMap::new()),
+            instance: crate::auth::random_token(),
         }
     }
 
@@ -815,7 +820,12 @@ impl Actions {
                 )],
             });
         }
-        if let Some(before) = self.ledger.by_key(key).await.map_err(store_err)? {
+        if let Some(before) = self
+            .ledger
+            .by_key(&actor.id, key)
+            .await
+            .map_err(store_err)?
+        {
             self.audit_duplicate(actor, &request, &before.id).await?;
             return Ok(Submitted::Duplicate { id: before.id });
         }
@@ -824,7 +834,12 @@ impl Actions {
         let (ctx, more) = self.context_verdicts(role, &request.target).await?;
         verdicts.extend(guards::check(&request, &ctx));
         verdicts.extend(more);
-        if request.kind == ActionKind::RemoveLockFiles && resolved.is_ok() {
+        // The paths' check reads the log and runs a script on the host over SSH: only for a
+        // request that every other guard let through (a viewer's request runs nothing).
+        if request.kind == ActionKind::RemoveLockFiles
+            && resolved.is_ok()
+            && !verdicts.iter().any(Verdict::refuses)
+        {
             verdicts.push(self.paths_verdict(&request).await);
         }
         match &resolved {
@@ -841,9 +856,16 @@ impl Actions {
             unreachable!("a target that did not resolve was refused above")
         };
         let id = crate::auth::random_token();
+        let cooldown = self.options.cooldown_for(&request.target.environment);
         match self
             .ledger
-            .begin(&id, actor, &request)
+            .begin(
+                &id,
+                actor,
+                &request,
+                cooldown.as_millis() as i64,
+                &self.instance,
+            )
             .await
             .map_err(store_err)?
         {
@@ -860,6 +882,23 @@ impl Actions {
                         holder.actor_name,
                         holder.what(),
                         crate::time::utc_clock(holder.requested_ms)
+                    ),
+                ));
+                self.audit_refused(actor, &request, &verdicts, &health_before)
+                    .await?;
+                return Ok(Submitted::Refused { verdicts });
+            }
+            Begun::Cooling { last, left_ms } => {
+                // Judged again with the lock held: an action that ended since the first look.
+                verdicts.retain(|v| v.guard != "cooldown");
+                verdicts.push(Verdict::refuse(
+                    "cooldown",
+                    format!(
+                        "{}'s {} ended moments ago; the cooldown is {} s: wait {} s",
+                        last.actor_name,
+                        last.what(),
+                        cooldown.as_secs(),
+                        (left_ms + 999) / 1000
                     ),
                 ));
                 self.audit_refused(actor, &request, &verdicts, &health_before)
@@ -891,17 +930,7 @@ impl Actions {
         if let Err(e) = self.audit.append(actor, &intent).await {
             // Nothing has run: say so in the ledger (best effort: the store may be gone).
             let why = format!("not run: the intent could not be audited ({e})");
-            if let Err(e2) = self
-                .ledger
-                .finish(
-                    &id,
-                    &request.target.lock_key(),
-                    ActionState::Refused,
-                    &why,
-                    "",
-                )
-                .await
-            {
+            if let Err(e2) = self.ledger.refuse(&id, &self.instance, &why).await {
                 tracing::error!(action = %id, error = %e2, "cannot record that an action was not run; its lease will expire");
             }
             return Err(store_err(e));
@@ -935,7 +964,14 @@ impl Actions {
             finished_ms: None,
             build: None,
         };
-        let sink = Sink::new(progress, self.options.output_limit_bytes, secrets);
+        let fence: super::output::Fence = {
+            let (ledger, id, me) = (self.ledger.clone(), id.clone(), self.instance.clone());
+            Arc::new(move || {
+                let (ledger, id, me) = (ledger.clone(), id.clone(), me.clone());
+                Box::pin(async move { ledger.renew(&id, &me).await.map_err(|e| e.to_string()) })
+            })
+        };
+        let sink = Sink::new(progress, self.options.output_limit_bytes, secrets).with_fence(fence);
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -963,13 +999,17 @@ impl Actions {
         let started = Instant::now();
         let lease_every = (self.options.lease / 3).max(Duration::from_millis(200));
         let renew = {
-            let ledger = self.ledger.clone();
-            let id = id.clone();
+            let (ledger, id, me) = (self.ledger.clone(), id.clone(), self.instance.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(lease_every).await;
-                    if let Err(e) = ledger.renew(&id).await {
-                        tracing::warn!(action = %id, error = %e, "cannot renew the action's lease");
+                    match ledger.renew(&id, &me).await {
+                        Ok(true) => {}
+                        // Lost: the next step's fence stops the action; nothing to renew.
+                        Ok(false) => return,
+                        Err(e) => {
+                            tracing::warn!(action = %id, error = %e, "cannot renew the action's lease")
+                        }
                     }
                 }
             })
@@ -989,6 +1029,47 @@ impl Actions {
             }
         };
         let (excerpt, output_bytes) = sink.excerpt();
+        // The end is claimed in the ledger first, conditional on this process still holding the
+        // action: a process that was paused past its lease and replaced finds the action ended
+        // by the sweeper and writes no outcome over it. Kept and tried again while the store is
+        // away; the sweeper audits an end whose outcome row this process did not live to write.
+        let mut wait = Duration::from_millis(250);
+        let finished = loop {
+            match self
+                .ledger
+                .finish(&id, &self.instance, state, &summary, &excerpt)
+                .await
+            {
+                Ok(at) => break at,
+                Err(e) => {
+                    tracing::warn!(action = %id, error = %e, "cannot record an action's end yet; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        renew.abort();
+        let Some(finished) = finished else {
+            tracing::error!(action = %id, state = state.as_str(), "this process lost the action while it ran (marked interrupted elsewhere); its outcome is not written over");
+            sink.line(format!(
+                "✗ this Onwatch lost the action while it ran (another marked it interrupted); what it saw: {} — {summary}",
+                state.as_str()
+            ));
+            let note = Entry {
+                kind: "action.superseded".into(),
+                environment: request.target.environment.clone(),
+                host: request.target.host.clone(),
+                service: request.target.service_group.clone(),
+                action_id: id.clone(),
+                outcome: String::new(),
+                detail: json!({"seen": state.as_str(), "summary": summary, "output_excerpt": excerpt}),
+            };
+            if let Err(e) = self.audit.append(&actor, &note).await {
+                tracing::error!(action = %id, error = %e, "cannot audit what a superseded action saw");
+            }
+            self.forget(&id);
+            return;
+        };
         let outcome = Entry {
             kind: "action.outcome".into(),
             environment: request.target.environment.clone(),
@@ -1010,10 +1091,6 @@ impl Actions {
                 "steps": detail,
             }),
         };
-        // The outcome must land. While the store is away it is kept here and tried again, and
-        // the lease goes on being renewed (once the store answers), so no sweeper takes the
-        // action for an interrupted one. Only if this process dies first is it marked so.
-        let mut wait = Duration::from_millis(250);
         let mut said = false;
         loop {
             match self.audit.append(&actor, &outcome).await {
@@ -1029,26 +1106,15 @@ impl Actions {
                 }
             }
         }
-        let finished = loop {
-            match self
-                .ledger
-                .finish(&id, &request.target.lock_key(), state, &summary, &excerpt)
-                .await
-            {
-                Ok(at) => break at,
-                Err(e) => {
-                    tracing::warn!(action = %id, error = %e, "cannot record an action's end yet; trying again");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(5));
-                }
-            }
-        };
-        renew.abort();
         sink.finish(state, &summary, finished);
+        self.forget(&id);
+    }
+
+    fn forget(&self, id: &str) {
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+            .remove(id);
     }
 
     /// The service's state now, for the audit rows.
@@ -1106,7 +1172,9 @@ impl Actions {
             outcome: "refused".into(),
             detail: json!({
                 "action": request.kind.as_str(),
-                "reason": request.reason.trim(),
+                // A refused request may carry anything: its reason is kept only as far as a
+                // reason may go (the guard said so), marked where cut.
+                "reason": crate::text::cut(request.reason.trim(), 4 * super::guards::REASON_MAX),
                 "tried_in_acceptance": request.tried_in_acceptance,
                 "verdicts": verdicts,
                 "health_before": health_before,
@@ -1183,24 +1251,33 @@ impl Actions {
     }
 
     /// Marks actions whose Onwatch is gone (lease expired) as interrupted, with an outcome row,
-    /// unless their outcome was audited and only the ledger missed it. Never re-runs anything.
+    /// unless their outcome was audited and only the ledger missed it; and audits the end of
+    /// actions whose process recorded it but stopped before its outcome row. Each end is
+    /// claimed by a conditional update first, so of a sweeper and a process that wakes up from
+    /// a pause, exactly one writes the outcome. Never re-runs anything.
     pub async fn settle_orphans(&self) -> Result<usize, crate::store::StoreError> {
-        let orphans = self
-            .ledger
-            .orphaned(self.options.lease.as_millis() as i64)
-            .await?;
+        let now = self.store.now_ms().await?;
+        let cutoff = now - self.options.lease.as_millis() as i64;
+        let orphans = self.ledger.orphaned(cutoff).await?;
         let mut n = 0;
         for o in orphans {
-            let lock = format!("{}/{}", o.environment, o.host);
             let rows = self.audit.of_action(&o.id).await?;
             if let Some(out) = rows.iter().find(|r| r.kind == "action.outcome") {
                 let state = ActionState::parse(&out.outcome).unwrap_or(ActionState::Failed);
                 self.ledger
-                    .finish(&o.id, &lock, state, &o.summary, &o.output)
+                    .end_expired(&o.id, cutoff, state, &o.summary, &o.output)
                     .await?;
                 continue;
             }
-            let why = "interrupted: Onwatch stopped while this ran (a crash, a kill or a lost replica); it was not re-run. Check the service and act again if needed.";
+            let why = "interrupted: Onwatch stopped while this ran (a crash, a kill, a pause or a lost replica); it was not re-run. Check the service and act again if needed.";
+            if self
+                .ledger
+                .end_expired(&o.id, cutoff, ActionState::Interrupted, why, &o.output)
+                .await?
+                .is_none()
+            {
+                continue; // renewed or ended meanwhile: its process is alive
+            }
             self.audit
                 .append(
                     &Actor::onwatch(),
@@ -1215,8 +1292,30 @@ impl Actions {
                     },
                 )
                 .await?;
-            self.ledger
-                .finish(&o.id, &lock, ActionState::Interrupted, why, &o.output)
+            n += 1;
+        }
+        for r in self
+            .ledger
+            .ended_unaudited(now - 86_400_000, cutoff)
+            .await?
+        {
+            self.audit
+                .append(
+                    &Actor::onwatch(),
+                    &Entry {
+                        kind: "action.outcome".into(),
+                        environment: r.environment.clone(),
+                        host: r.host.clone(),
+                        service: r.service.clone(),
+                        action_id: r.id.clone(),
+                        outcome: r.state.as_str().into(),
+                        detail: json!({
+                            "summary": r.summary,
+                            "requested_by": r.actor_name,
+                            "note": "audited by the sweeper: the Onwatch that ran it recorded its end but stopped before writing this row",
+                        }),
+                    },
+                )
                 .await?;
             n += 1;
         }

@@ -272,6 +272,7 @@ impl RequestBuild {
         let started = Instant::now();
         let name = format!("{}/{}", self.origin, self.pkg);
         sink.step("requesting the build");
+        sink.held().await?;
         sink.line(format!(
             "→ POST {}/v1/depot/pkgs/schedule/{name}",
             self.api.base()

@@ -2,14 +2,18 @@
 //! clean up well and you may need to clean up some lock files before starting. If that is the
 //! case, error messages should state which lock files are causing issues."
 //!
-//! So Onwatch reads the lock files that the datastore's own log names (its Supervisor's log over
-//! SSH), shows each with its size, owner and age and whether anything holds it, and offers a
-//! guarded action ([`crate::actions::ActionKind::RemoveLockFiles`]) that removes exactly those
-//! files and nothing else, then starts the service. Every path is checked twice: here, purely
-//! (absolute, inside the service directory, no `..`, no glob or shell character), and on the
-//! host in the same script that removes it (a regular file, not a symlink nor under one, held
-//! open by no process, and for `postmaster.pid` not naming a live postgres). If any file fails,
-//! none is removed.
+//! Onwatch removes files as root on a production host here, so what it may remove is decided by
+//! a property of the file, never by what a log line says: only the two files postgres itself
+//! uses as locks, `postmaster.pid` in the configured data directory and `.s.PGSQL.<port>.lock`
+//! in a configured socket directory. A log line can be written by anyone who can make postgres
+//! log (a failed login's user name is logged verbatim), so the log only says *which of those*
+//! postgres complained about, and only postgres's own two messages, on the datastore service's
+//! own lines, are read. On the host, in the same script that removes it, each file is checked
+//! again: a regular file, owned by a configured owner, in a directory whose every component is
+//! a real directory owned by a configured owner, held open by no process, and no live postgres
+//! named inside it; the removal is made relative to the directory the script has entered (`cd
+//! -P`, then its real path compared), so a directory swapped for a symlink after the check
+//! cannot redirect `rm`. If any file fails, none is removed.
 
 use std::time::Duration;
 
@@ -22,25 +26,58 @@ use crate::actions::ssh::{self, SshTarget};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LockOptions {
-    /// The datastore's service directory: no file outside it is ever removed.
+    /// The datastore's service directory (Habitat's `/hab/svc/builder-datastore`).
     pub service_dir: String,
+    /// Postgres's data directory, where `postmaster.pid` lives; `{service_dir}/data` when unset.
+    /// From the configuration only: the log's HINT names a directory too, but a log line is not
+    /// to be trusted with where Onwatch removes files.
+    pub data_dir: Option<String>,
+    /// The directories postgres keeps its unix sockets (and their `.s.PGSQL.<port>.lock`) in;
+    /// `{service_dir}/var` when unset.
+    pub socket_dirs: Option<Vec<String>>,
+    /// Who may own a lock file and every directory on its way: anything else (a directory a
+    /// user could rename or replace) is refused.
+    pub owners: Vec<String>,
     /// How many of the newest lines of the Supervisor's log are read for lock-file errors.
     pub log_lines: u32,
+    /// At most this many reads of the lock files per person in `read_window_secs`: each runs
+    /// `journalctl` and a root script on every datastore host.
+    pub read_limit: u32,
+    pub read_window_secs: u64,
 }
 
 impl Default for LockOptions {
     fn default() -> Self {
         LockOptions {
             service_dir: "/hab/svc/builder-datastore".into(),
+            data_dir: None,
+            socket_dirs: None,
+            owners: vec!["root".into(), "hab".into()],
             log_lines: 2000,
+            read_limit: 10,
+            read_window_secs: 600,
         }
     }
 }
 
 impl LockOptions {
-    /// Where postgres keeps its data (and `postmaster.pid`) under Habitat.
+    /// Where postgres keeps its data (and `postmaster.pid`).
     pub fn data_dir(&self) -> String {
-        format!("{}/data", self.service_dir.trim_end_matches('/'))
+        match &self.data_dir {
+            Some(d) => d.trim_end_matches('/').to_owned(),
+            None => format!("{}/data", self.service_dir.trim_end_matches('/')),
+        }
+    }
+
+    /// Where postgres keeps its sockets' lock files.
+    pub fn socket_dirs(&self) -> Vec<String> {
+        match &self.socket_dirs {
+            Some(d) => d
+                .iter()
+                .map(|d| d.trim_end_matches('/').to_owned())
+                .collect(),
+            None => vec![format!("{}/var", self.service_dir.trim_end_matches('/'))],
+        }
     }
 }
 
@@ -50,6 +87,9 @@ pub const DATASTORE: &str = "builder-datastore";
 /// At most this many files in one removal.
 pub const MAX_FILES: usize = 16;
 
+/// The lock file of a postgres data directory.
+pub const POSTMASTER_PID: &str = "postmaster.pid";
+
 /// A lock file the log names, and the line that names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Named {
@@ -57,20 +97,18 @@ pub struct Named {
     pub line: String,
 }
 
-/// The lock files that the datastore's lines of a Supervisor log name, in the order first
-/// named. Postgres says `lock file "postmaster.pid" already exists` (relative to its data
-/// directory, which its HINT names) or `could not create lock file "/tmp/.s.PGSQL.5432.lock"`.
+/// The lock files that postgres's own messages in the datastore's lines of a Supervisor log
+/// name, in the order first named: `FATAL:  lock file "postmaster.pid" already exists`
+/// (relative to the configured data directory) and `FATAL:  could not create lock file
+/// "/…/.s.PGSQL.5432.lock": File exists`. A line is read only when it is the datastore
+/// service's output (the Supervisor's `builder-datastore.GROUP(O): ` prefix right after the
+/// journal's) and the message is exactly one of those two, from its severity to its end; the
+/// path it names still has to pass [`check_path`] before anything is done with it.
 pub fn named_in_log(lines: &[String], options: &LockOptions) -> Vec<Named> {
-    let mut data_dir = options.data_dir();
-    // The HINT names the data directory in use; read it first, wherever it is.
-    for l in lines.iter().filter(|l| l.contains(DATASTORE)) {
-        if let Some(d) = quoted_after(l, "data directory \"") {
-            data_dir = d.trim_end_matches('/').to_owned();
-        }
-    }
+    let data_dir = options.data_dir();
     let mut out: Vec<Named> = Vec::new();
-    for l in lines.iter().filter(|l| l.contains(DATASTORE)) {
-        let Some(p) = quoted_after(l, "lock file \"") else {
+    for l in lines {
+        let Some(p) = lock_file_message(l) else {
             continue;
         };
         let path = if p.starts_with('/') {
@@ -88,17 +126,60 @@ pub fn named_in_log(lines: &[String], options: &LockOptions) -> Vec<Named> {
     out
 }
 
-fn quoted_after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
-    let start = line.find(marker)? + marker.len();
-    let rest = &line[start..];
-    Some(&rest[..rest.find('"')?])
+/// The path in postgres's lock-file error, when `line` is one: a journal line (`STAMP HOST
+/// PROC: MESSAGE`) whose message is the datastore service's output (`builder-datastore.GROUP(O):
+/// `), then optionally postgres's own line prefix (time, zone, `[pid]`: no quotes, no letters
+/// but a zone's), then the message itself, whole.
+fn lock_file_message(line: &str) -> Option<&str> {
+    let mut parts = line.splitn(3, ' ');
+    let (_stamp, _host, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    let (_proc, message) = rest.split_once(": ")?;
+    let message = message.strip_prefix(DATASTORE)?.strip_prefix('.')?;
+    let (group, message) = message.split_once("(O): ")?;
+    if group.is_empty()
+        || !group
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return None;
+    }
+    let at = message.find("FATAL:  ")?;
+    let (prefix, message) = message.split_at(at);
+    if !prefix
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b" :.-+[]".contains(&b))
+    {
+        return None;
+    }
+    let message = message.strip_prefix("FATAL:  ")?.trim_end();
+    let path = if let Some(m) = message.strip_prefix("lock file \"") {
+        m.strip_suffix("\" already exists")?
+    } else {
+        message
+            .strip_prefix("could not create lock file \"")?
+            .strip_suffix("\": File exists")?
+    };
+    (!path.is_empty() && !path.contains('"')).then_some(path)
+}
+
+/// `.s.PGSQL.<port>.lock`, the lock of a postgres unix socket.
+fn is_socket_lock(name: &str) -> bool {
+    name.strip_prefix(".s.PGSQL.")
+        .and_then(|n| n.strip_suffix(".lock"))
+        .is_some_and(|port| {
+            !port.is_empty()
+                && port.len() <= 5
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u32>().is_ok_and(|p| (1..=65_535).contains(&p))
+        })
 }
 
 /// Whether Onwatch may touch `path` at all: absolute, plain characters (no glob, space or quote:
-/// a path reaches a remote shell), no `.` or `..` component, strictly inside the service
-/// directory. `Err` says why not.
+/// a path reaches a remote shell), no `.` or `..` component, and one of the lock files postgres
+/// uses: `postmaster.pid` directly in the configured data directory, or `.s.PGSQL.<port>.lock`
+/// directly in a configured socket directory. Nothing else, whatever a log line says. `Err`
+/// says why not.
 pub fn check_path(path: &str, options: &LockOptions) -> Result<(), String> {
-    let dir = options.service_dir.trim_end_matches('/');
     if !path.starts_with('/') {
         return Err(format!("`{path}` is not an absolute path"));
     }
@@ -119,12 +200,18 @@ pub fn check_path(path: &str, options: &LockOptions) -> Result<(), String> {
             "`{path}` has an empty, `.` or `..` component: only plain paths are removed"
         ));
     }
-    if !path.starts_with(&format!("{dir}/")) {
-        return Err(format!(
-            "`{path}` is outside the datastore's service directory {dir}: remove it by hand if you must, and say so"
-        ));
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    if name == POSTMASTER_PID && dir == options.data_dir() {
+        return Ok(());
     }
-    Ok(())
+    if is_socket_lock(name) && options.socket_dirs().iter().any(|d| d == dir) {
+        return Ok(());
+    }
+    Err(format!(
+        "`{path}` is not a lock file postgres uses here: Onwatch removes only {}/{POSTMASTER_PID} and .s.PGSQL.<port>.lock in {} (the configured data and socket directories); remove anything else by hand if you must, and say so",
+        options.data_dir(),
+        options.socket_dirs().join(", ")
+    ))
 }
 
 /// A lock file as the host sees it.
@@ -147,7 +234,8 @@ pub struct LockFile {
     pub refusal: Option<String>,
 }
 
-/// One file as the host reported it: path, kind, size, owner, mtime, now, what holds it.
+/// One file as the host reported it: path, kind, size, owner, mtime, now, what holds it, and
+/// why its place is unsafe (empty when it is not).
 type Report = (
     String,
     String,
@@ -156,16 +244,17 @@ type Report = (
     Option<i64>,
     Option<i64>,
     Option<String>,
+    Option<String>,
 );
 
 /// What the host's checks of one file found: the script below prints one line per file:
-/// `F<TAB>path<TAB>kind<TAB>size<TAB>owner<TAB>mtime<TAB>now<TAB>held`.
+/// `F<TAB>path<TAB>kind<TAB>size<TAB>owner<TAB>mtime<TAB>now<TAB>held<TAB>unsafe`.
 fn parse_report(out: &[String]) -> Vec<Report> {
     out.iter()
         .filter_map(|l| l.strip_prefix("F\t"))
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            (f.len() == 7).then(|| {
+            (f.len() == 8).then(|| {
                 let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
                 (
                     f[0].to_owned(),
@@ -175,6 +264,7 @@ fn parse_report(out: &[String]) -> Vec<Report> {
                     f[4].parse().ok(),
                     f[5].parse().ok(),
                     opt(f[6]),
+                    opt(f[7]),
                 )
             })
         })
@@ -182,7 +272,13 @@ fn parse_report(out: &[String]) -> Vec<Report> {
 }
 
 /// The shell functions both scripts use. POSIX sh; every path was checked by [`check_path`]
-/// before it is single-quoted in.
+/// before it is single-quoted in, and every owner name by [`check_owner`].
+///
+/// `place` walks the file's directory from `/`: each component must be a real directory (not a
+/// symlink) owned by one of `$owners`, so nobody but those owners can rename or replace a
+/// directory on the way. `held` looks for a process with the file open, and for the pid on the
+/// file's first line (both `postmaster.pid` and a socket's `.lock` start with the postmaster's
+/// pid) being a running postgres.
 const CHECKS: &str = r#"
 held() {
   for fd in /proc/[0-9]*/fd/*; do
@@ -190,56 +286,113 @@ held() {
     p=${fd#/proc/}; p=${p%%/*}
     echo "$(cat /proc/$p/comm 2>/dev/null) $p"; return 0
   done
-  case "$1" in */postmaster.pid)
-    p=$(head -n 1 "$1" 2>/dev/null | tr -cd 0-9)
-    if [ -n "$p" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" = postgres ]; then echo "postgres $p (the postmaster it names is running)"; return 0; fi;;
-  esac
+  p=$(head -n 1 -- "$1" 2>/dev/null | tr -cd 0-9)
+  if [ -n "$p" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" = postgres ]; then echo "postgres $p (the postmaster it names is running)"; return 0; fi
   return 1
+}
+owned() {
+  case " $owners " in *" $(stat -c %U -- "$1" 2>/dev/null) "*) return 0;; esac
+  return 1
+}
+place() {
+  d=${1%/*}; p=; rest=${d#/}
+  while [ -n "$rest" ]; do
+    c=${rest%%/*}; rest=${rest#"$c"}; rest=${rest#/}; p="$p/$c"
+    if [ -L "$p" ]; then echo "$p is a symlink"; return 1; fi
+    if [ ! -d "$p" ]; then echo "$p is not a directory"; return 1; fi
+    if ! owned "$p"; then echo "$p is owned by $(stat -c %U -- "$p"), not by one of:$owners"; return 1; fi
+  done
+  return 0
 }
 kind() {
   if [ -L "$1" ]; then echo symlink
   elif [ ! -e "$1" ]; then echo missing
   elif [ "$(readlink -f -- "$1")" != "$1" ]; then echo moved
-  elif [ -f "$1" ]; then echo file
+  elif [ -f "$1" ]; then
+    if owned "$1"; then echo file; else echo foreign; fi
   else echo other; fi
 }
 report() {
+  u=$(place "$1" || true)
   k=$(kind "$1"); h=$(held "$1" || true); s=; o=; m=
-  if [ "$k" = file ]; then s=$(stat -c %s -- "$1"); o=$(stat -c %U -- "$1"); m=$(stat -c %Y -- "$1"); fi
-  printf 'F\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$k" "$s" "$o" "$m" "$(date +%s)" "$h"
+  if [ -f "$1" ] && [ ! -L "$1" ]; then s=$(stat -c %s -- "$1"); o=$(stat -c %U -- "$1"); m=$(stat -c %Y -- "$1"); fi
+  printf 'F\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$k" "$s" "$o" "$m" "$(date +%s)" "$h" "$u"
 }
 "#;
+
+/// An owner name as it may reach the remote shell: a plain user name.
+pub fn check_owner(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if plain {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is not a plain user name"))
+    }
+}
 
 fn quote(path: &str) -> String {
     // check_path allows no quote: single quotes are enough.
     format!("'{path}'")
 }
 
+/// The owners, as a shell assignment (each checked by [`check_owner`]; the rest are dropped,
+/// so a bad one can only make the check stricter).
+fn owners_line(options: &LockOptions) -> String {
+    let owners: Vec<&str> = options
+        .owners
+        .iter()
+        .map(String::as_str)
+        .filter(|o| check_owner(o).is_ok())
+        .collect();
+    format!("owners=' {} '", owners.join(" "))
+}
+
 /// The inspection script: a report line per file.
-fn inspect_script(paths: &[String]) -> String {
+fn inspect_script(paths: &[String], options: &LockOptions) -> String {
     let list: Vec<String> = paths.iter().map(|p| quote(p)).collect();
     format!(
-        "{CHECKS}\nfor f in {}; do report \"$f\"; done\n",
+        "{}\n{CHECKS}\nfor f in {}; do report \"$f\"; done\n",
+        owners_line(options),
         list.join(" ")
     )
 }
 
-/// The removal script: every file checked again; if any is not a plain regular file held by
-/// nothing, nothing is removed (exit 3); else each is removed by its exact name.
-fn remove_script(paths: &[String]) -> String {
+/// The removal script: every file checked again; if any is not a plain regular file of an
+/// allowed owner, in a safe place, held by nothing, nothing is removed (exit 3). Else each is
+/// removed relative to its directory, entered first: `cd -P` resolves the directory once and
+/// the real path it landed in is compared with the one checked, so a directory replaced by a
+/// symlink at any moment after the check cannot send `rm` elsewhere (the shell's working
+/// directory is the inode that was checked, whatever its path names later).
+fn remove_script(paths: &[String], options: &LockOptions) -> String {
     let list: Vec<String> = paths.iter().map(|p| quote(p)).collect();
     format!(
-        r#"{CHECKS}
+        r#"{owners}
+{CHECKS}
 bad=0
 for f in {files}; do
   report "$f"
+  if u=$(place "$f"); then :; else echo "refused: $f: $u"; bad=1; fi
   k=$(kind "$f")
-  if [ "$k" != file ]; then echo "refused: $f is $k, not a regular file"; bad=1; fi
+  if [ "$k" != file ]; then echo "refused: $f is $k, not a regular file of one of:$owners"; bad=1; fi
   if h=$(held "$f"); then echo "refused: $f is held by $h"; bad=1; fi
 done
 if [ $bad != 0 ]; then echo "nothing removed"; exit 3; fi
-for f in {files}; do rm -f -- "$f" && echo "removed $f"; done
+for f in {files}; do
+  d=${{f%/*}}; n=${{f##*/}}
+  (
+    cd -P -- "$d" || exit 4
+    if [ "$(pwd -P)" != "$d" ]; then echo "refused: $d moved while it was checked"; exit 4; fi
+    if [ -L "./$n" ] || [ ! -f "./$n" ]; then echo "refused: $f changed while it was checked"; exit 4; fi
+    rm -f -- "./$n" && echo "removed $f"
+  ) || {{ echo "stopped: $f was not removed"; exit 4; }}
+done
 "#,
+        owners = owners_line(options),
         files = list.join(" ")
     )
 }
@@ -297,7 +450,7 @@ pub async fn inspect(
     let sink = Sink::standalone(1 << 20);
     let command = script_command(
         &ssh_target.options.commands.run_script,
-        &inspect_script(&checkable),
+        &inspect_script(&checkable, options),
     );
     let exited = ssh::run(ssh_target, &command, &sink)
         .await
@@ -310,11 +463,20 @@ pub async fn inspect(
             sink.lines().join(" / ")
         ));
     }
-    for (path, kind, size, owner, mtime, now, held) in report {
+    for (path, kind, size, owner, mtime, now, held, place) in report {
         if let Some(f) = files.iter_mut().find(|f| f.path == path) {
             f.refusal = match (kind.as_str(), &held) {
+                _ if place.is_some() => Some(format!(
+                    "its directory is not safe to remove from: {}",
+                    place.as_deref().unwrap_or_default()
+                )),
                 (_, Some(h)) => Some(format!(
                     "held by {h}: the datastore (or something) still uses it"
+                )),
+                ("foreign", None) => Some(format!(
+                    "it is owned by {}, not by one of {}: not a lock file the datastore left",
+                    owner.as_deref().unwrap_or("nobody known"),
+                    options.owners.join(", ")
                 )),
                 ("file", None) => None,
                 ("missing", None) => Some("it is gone already".into()),
@@ -357,7 +519,7 @@ pub async fn remove(
     ));
     let command = script_command(
         &ssh_target.options.commands.run_script,
-        &remove_script(paths),
+        &remove_script(paths, options),
     );
     let exited = ssh::run(ssh_target, &command, sink)
         .await
@@ -365,6 +527,11 @@ pub async fn remove(
     if exited.status == Some(3) {
         return Err(
             "the host's checks refused a file (see the output): nothing was removed".into(),
+        );
+    }
+    if exited.status == Some(4) {
+        return Err(
+            "a file or its directory changed between the host's check and the removal (see the output): the removal stopped there; look at the host before trying again".into(),
         );
     }
     if !exited.success() {
@@ -389,34 +556,90 @@ mod tests {
         LockOptions::default()
     }
 
+    const J: &str = "2026-12-01T03:12:09+0000 ds-1 hab[812]: ";
+
     #[test]
-    fn the_log_names_its_lock_files_relative_to_the_data_directory_it_hints() {
+    fn the_log_names_postgres_lock_files_relative_to_the_configured_data_directory() {
         let lines = [
-            "2026-12-01T03:12:09+0000 ds-1 hab[812]: builder-datastore.live(O): FATAL:  lock file \"postmaster.pid\" already exists",
-            "2026-12-01T03:12:09+0000 ds-1 hab[812]: builder-datastore.live(O): HINT:  Is another postmaster (PID 1187) running in data directory \"/hab/svc/builder-datastore/data\"?",
-            "2026-12-01T03:12:10+0000 ds-1 hab[812]: builder-datastore.live(O): FATAL:  could not create lock file \"/tmp/.s.PGSQL.5432.lock\": File exists",
-            "2026-12-01T03:12:11+0000 ds-1 hab[812]: builder-api.live(O): lock file \"/hab/svc/builder-api/x.lock\" (not the datastore's)",
-            "2026-12-01T03:12:12+0000 ds-1 hab[812]: builder-datastore.live(O): FATAL:  lock file \"postmaster.pid\" already exists",
-        ]
-        .map(String::from);
+            format!("{J}builder-datastore.live(O): FATAL:  lock file \"postmaster.pid\" already exists"),
+            // The HINT's directory is not where Onwatch removes files.
+            format!("{J}builder-datastore.live(O): HINT:  Is another postmaster (PID 1187) running in data directory \"/elsewhere\"?"),
+            format!("{J}builder-datastore.live(O): 2026-12-01 03:12:10.120 UTC [1187] FATAL:  could not create lock file \"/hab/svc/builder-datastore/var/.s.PGSQL.5432.lock\": File exists"),
+            format!("{J}builder-api.live(O): FATAL:  lock file \"/hab/svc/builder-api/x.lock\" already exists"),
+            format!("{J}builder-datastore.live(O): FATAL:  lock file \"postmaster.pid\" already exists"),
+        ];
         let named = named_in_log(&lines, &opts());
         let paths: Vec<&str> = named.iter().map(|n| n.path.as_str()).collect();
         assert_eq!(
             paths,
             [
                 "/hab/svc/builder-datastore/data/postmaster.pid",
-                "/tmp/.s.PGSQL.5432.lock"
+                "/hab/svc/builder-datastore/var/.s.PGSQL.5432.lock"
             ]
         );
         assert!(named[0].line.contains("already exists"));
+        for p in paths {
+            check_path(p, &opts()).unwrap();
+        }
+    }
+
+    /// What anyone who can reach port 5432 can make postgres write into its log: a failed
+    /// login's user or database name, verbatim, on the datastore's own lines.
+    #[test]
+    fn text_an_attacker_puts_in_the_log_names_nothing_onwatch_would_remove() {
+        let o = opts();
+        let forged = [
+            format!("{J}builder-datastore.live(O): FATAL:  password authentication failed for user \"lock file \"/hab/svc/builder-datastore/data/global/pg_control\""),
+            format!("{J}builder-datastore.live(O): FATAL:  password authentication failed for user \"x\" FATAL:  lock file \"postmaster.pid\" already exists"),
+            format!("{J}builder-datastore.live(O): FATAL:  database \"lock file \"/hab/svc/builder-datastore/data/PG_VERSION\" already exists\" does not exist"),
+            format!("{J}builder-datastore.live(O): LOG:  lock file \"postmaster.pid\" already exists"),
+            format!("{J}hab-sup(MR): builder-datastore.live(O): FATAL:  lock file \"postmaster.pid\" already exists"),
+            format!("{J}builder-datastore.live(O): user \"a\" FATAL:  lock file \"postmaster.pid\" already exists"),
+        ];
+        let named = named_in_log(&forged, &o);
+        assert!(named.is_empty(), "{named:?}");
+        // A line that has the exact form (a user name with a newline in it can make one) names
+        // only what the allow list takes: any other file is refused whatever the line says.
+        let exact = [
+            format!("{J}builder-datastore.live(O): FATAL:  lock file \"/hab/svc/builder-datastore/data/global/pg_control\" already exists"),
+            format!("{J}builder-datastore.live(O): FATAL:  lock file \"global/pg_control\" already exists"),
+            format!("{J}builder-datastore.live(O): FATAL:  could not create lock file \"/hab/svc/builder-datastore/var/.s.PGSQL.x.lock\": File exists"),
+            format!("{J}builder-datastore.live(O): FATAL:  could not create lock file \"/etc/.s.PGSQL.5432.lock\": File exists"),
+            format!("{J}builder-datastore.live(O): FATAL:  lock file \"/hab/svc/builder-datastore/data/base/postmaster.pid\" already exists"),
+        ];
+        for n in named_in_log(&exact, &o) {
+            let e = check_path(&n.path, &o).unwrap_err();
+            assert!(
+                e.contains("not a lock file postgres uses"),
+                "{}: {e}",
+                n.path
+            );
+        }
     }
 
     #[test]
-    fn only_plain_paths_inside_the_service_directory_pass() {
+    fn only_postgres_lock_files_in_the_configured_directories_pass() {
         let o = opts();
         assert!(check_path("/hab/svc/builder-datastore/data/postmaster.pid", &o).is_ok());
+        assert!(check_path("/hab/svc/builder-datastore/var/.s.PGSQL.5432.lock", &o).is_ok());
         for (bad, why) in [
-            ("/tmp/.s.PGSQL.5432.lock", "outside"),
+            ("/tmp/.s.PGSQL.5432.lock", "not a lock file"),
+            (
+                "/hab/svc/builder-datastore/data/global/pg_control",
+                "not a lock file",
+            ),
+            (
+                "/hab/svc/builder-datastore/data/PG_VERSION",
+                "not a lock file",
+            ),
+            (
+                "/hab/svc/builder-datastore/var/.s.PGSQL.99999.lock",
+                "not a lock file",
+            ),
+            (
+                "/hab/svc/builder-datastore/var/.s.PGSQL.5432",
+                "not a lock file",
+            ),
             (
                 "/hab/svc/builder-datastore/data/../../../etc/passwd",
                 "`..`",
@@ -428,10 +651,10 @@ mod tests {
                 "/hab/svc/builder-datastore/data/x';rm -rf /;'",
                 "no globbing",
             ),
-            ("/hab/svc/builder-datastore", "outside"),
+            ("/hab/svc/builder-datastore", "not a lock file"),
             (
                 "/hab/svc/builder-datastore-evil/data/postmaster.pid",
-                "outside",
+                "not a lock file",
             ),
             ("hab/svc/builder-datastore/data/postmaster.pid", "absolute"),
             ("/hab/svc/builder-datastore//data", "empty"),
@@ -439,6 +662,28 @@ mod tests {
             let e = check_path(bad, &o).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+        let moved = LockOptions {
+            data_dir: Some("/srv/pg".into()),
+            socket_dirs: Some(vec!["/run/postgresql".into()]),
+            ..opts()
+        };
+        assert!(check_path("/srv/pg/postmaster.pid", &moved).is_ok());
+        assert!(check_path("/run/postgresql/.s.PGSQL.5432.lock", &moved).is_ok());
+        assert!(check_path("/hab/svc/builder-datastore/data/postmaster.pid", &moved).is_err());
+    }
+
+    #[test]
+    fn owner_names_reach_the_shell_only_when_plain() {
+        assert!(check_owner("hab").is_ok());
+        assert!(check_owner("postgres-1").is_ok());
+        for bad in ["", "-x", "a b", "a'b", "$(id)", "a;b"] {
+            assert!(check_owner(bad).is_err(), "{bad}");
+        }
+        let o = LockOptions {
+            owners: vec!["root".into(), "x';rm -rf /'".into()],
+            ..opts()
+        };
+        assert_eq!(owners_line(&o), "owners=' root '");
     }
 
     #[test]
@@ -496,4 +741,98 @@ pub async fn scan(
         }
     });
     futures_util::future::join_all(reads).await
+}
+
+/// The audit kind of a read of the lock files (attempt, then `done`, `failed` or `refused`).
+pub const READ_KIND: &str = "locks.read";
+
+/// Why a read was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The person asked too often: nothing ran.
+    #[error("{0}")]
+    Refused(String),
+    /// The audit log could not be written: nothing ran.
+    #[error("the audit log cannot be written, so the hosts were not read: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// [`scan`] as a person asks for it: refused (and audited so) past `read_limit` reads in the
+/// window, counted from the audit log itself so every replica counts the same; otherwise the
+/// attempt is audited before any SSH runs, and the outcome after. The caller has checked that
+/// the person is a responder: this runs root commands on production hosts.
+pub async fn read_for(
+    actions: &crate::actions::Actions,
+    snapshot: &crate::fleet::FleetSnapshot,
+    actor: &crate::audit::Actor,
+) -> Result<Vec<HostLocks>, ReadError> {
+    use sqlx::Row;
+    let options = actions.lock_options();
+    let audit = actions.audit();
+    let store = audit.store();
+    let now = store.now_ms().await?;
+    let since = now - (options.read_window_secs as i64) * 1000;
+    let done: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND actor = $2 AND outcome = '' \
+         AND at_ms >= $3",
+    )
+    .bind(READ_KIND)
+    .bind(&actor.id)
+    .bind(since)
+    .fetch_one(store.pool())
+    .await
+    .map_err(crate::store::StoreError::from)?
+    .try_get(0)
+    .map_err(crate::store::StoreError::from)?;
+    let entry = |outcome: &str, detail: serde_json::Value| crate::audit::Entry {
+        kind: READ_KIND.into(),
+        service: DATASTORE.into(),
+        outcome: outcome.into(),
+        detail,
+        ..Default::default()
+    };
+    if done >= i64::from(options.read_limit) {
+        let why = format!(
+            "you have read the datastore's lock files {done} times in the last {} min (at most {}): each read runs commands as root on every datastore host. Use the list you have, or wait a few minutes.",
+            options.read_window_secs / 60,
+            options.read_limit
+        );
+        audit
+            .append(actor, &entry("refused", serde_json::json!({ "why": why })))
+            .await?;
+        return Err(ReadError::Refused(why));
+    }
+    audit
+        .append(actor, &entry("", serde_json::json!({})))
+        .await?;
+    let hosts = scan(actions, snapshot).await;
+    let summary: Vec<serde_json::Value> = hosts
+        .iter()
+        .map(|h| match &h.files {
+            Ok(f) => serde_json::json!({
+                "environment": h.environment, "host": h.host,
+                "files": f.iter().map(|f| &f.path).collect::<Vec<_>>(),
+            }),
+            Err(e) => serde_json::json!({
+                "environment": h.environment, "host": h.host,
+                "error": crate::text::cut(e, 500),
+            }),
+        })
+        .collect();
+    let outcome = if hosts.iter().all(|h| h.files.is_ok()) {
+        "done"
+    } else {
+        "failed"
+    };
+    if let Err(e) = audit
+        .append(
+            actor,
+            &entry(outcome, serde_json::json!({ "hosts": summary })),
+        )
+        .await
+    {
+        // The read happened and its attempt is on record; the page still gets its answer.
+        tracing::error!(error = %e, "the outcome of a lock-file read could not be audited");
+    }
+    Ok(hosts)
 }

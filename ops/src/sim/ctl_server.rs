@@ -88,6 +88,22 @@ async fn handle(
                         .await?;
                 }
                 Some((changed, full)) => {
+                    let (flood, lose) = host.ctl_faults();
+                    if lose {
+                        return Ok(()); // taken, and the connection closes without a reply
+                    }
+                    if let Some((frames, bytes)) = flood {
+                        let line = ConsoleLine {
+                            line: "x".repeat(bytes),
+                            color: None,
+                            bold: false,
+                        };
+                        let frame =
+                            Frame::message(Some(Txn::reply(txn, false)), "ConsoleLine", &line);
+                        for _ in 0..frames {
+                            frame.write(&mut stream).await?;
+                        }
+                    }
                     if changed {
                         let verb = if up { "starting" } else { "stopping" };
                         let line = ConsoleLine {

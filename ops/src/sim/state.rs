@@ -72,6 +72,12 @@ pub enum Fault {
     /// `systemctl restart hab-sup`: the Supervisor goes away with every service, and comes back
     /// after the transition delay with each service it should run started anew.
     RestartSupervisor,
+    /// The control gateway answers every stop and start with this many console frames of this
+    /// many bytes each before completing (a broken gateway, or one in the middle).
+    CtlFlood { frames: usize, bytes: usize },
+    /// The control gateway takes every stop and start, then closes the connection without a
+    /// reply (a reply lost on the network).
+    CtlLoseReply,
     /// Lift every fault of the host.
     Clear,
 }
@@ -100,12 +106,23 @@ pub(super) struct HostState {
     pub garbage: bool,
     pub server_error: Option<u16>,
     pub oversized: bool,
+    pub ctl_flood: Option<(usize, usize)>,
+    pub ctl_lose_reply: bool,
     pub sup_version: String,
     pub services: Vec<SvcState>,
     pub next_pid: u32,
     /// A Supervisor restart in progress (`systemctl restart hab-sup`): the gateway is away and
     /// every process down until this instant, then each desired service starts anew.
     pub restarting_until: Option<Instant>,
+}
+
+impl SimHost {
+    /// The control gateway's misbehaviour for a stop or start: a flood of console frames, or a
+    /// reply lost after the request was taken.
+    pub(super) fn ctl_faults(&self) -> (Option<(usize, usize)>, bool) {
+        let st = self.lock();
+        (st.ctl_flood, st.ctl_lose_reply)
+    }
 }
 
 pub struct SimHost {
@@ -188,6 +205,8 @@ impl SimHost {
                 garbage: false,
                 server_error: None,
                 oversized: false,
+                ctl_flood: None,
+                ctl_lose_reply: false,
                 sup_version: spec.sup_version.clone(),
                 services,
                 next_pid: 5000 + (seed % 1000) as u32,
@@ -300,6 +319,8 @@ impl SimHost {
             Fault::Garbage => st.garbage = true,
             Fault::ServerError { status } => st.server_error = Some(*status),
             Fault::Oversized => st.oversized = true,
+            Fault::CtlFlood { frames, bytes } => st.ctl_flood = Some((*frames, *bytes)),
+            Fault::CtlLoseReply => st.ctl_lose_reply = true,
             Fault::Health { service, status } => {
                 let i = find(&mut st, service)?;
                 st.services[i].health = *status;
@@ -353,6 +374,8 @@ impl SimHost {
                 st.garbage = false;
                 st.server_error = None;
                 st.oversized = false;
+                st.ctl_flood = None;
+                st.ctl_lose_reply = false;
                 st.sup_version = self.spec.sup_version.clone();
                 for s in st.services.iter_mut() {
                     s.health = HealthStatus::Ok;

@@ -167,6 +167,32 @@ pub async fn wall(State(wall): State<WallState>, req: Request, next: Next) -> Re
         }
     }
 
+    // 1b. A GET of the API does things in the person's name (a log stream opens SSH and runs
+    // `journalctl` on a production host, an export reads the whole audit log), and a
+    // top-level navigation from another site carries the `SameSite=Lax` cookie: such a GET is
+    // taken only with the browser's word that it comes from an Onwatch page (or from the
+    // person's own address bar). Every browser Onwatch supports sends `Sec-Fetch-Site`; a
+    // client without it (a script) sends it itself. Public paths (the iCal feeds) are not API.
+    if req.method() == Method::GET && is_api(&path) && access != Access::Public {
+        let site = req
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok());
+        if !matches!(site, Some("same-origin") | Some("none")) {
+            let why = match site {
+                Some(other) => format!("Sec-Fetch-Site: {other}"),
+                None => "no Sec-Fetch-Site header".to_owned(),
+            };
+            tracing::warn!(path = %path, reason = %why, "cross-site API read refused");
+            return refuse(
+                StatusCode::FORBIDDEN,
+                &path,
+                "Request refused",
+                &format!("Refused: this request did not come from an Onwatch page ({why}). Open it from Onwatch; a script sends `Sec-Fetch-Site: same-origin`."),
+            );
+        }
+    }
+
     // 2. Who is asking. The built site's files are the same for everyone: they never cost a
     // session lookup.
     let static_file = matched.as_deref() == Some(crate::assets::PATTERN)

@@ -1142,3 +1142,68 @@ async fn sign_ins_exports_and_the_chain_check_are_audited() {
     let broken = verify(admin).await;
     assert_eq!(broken["broken"][0], 2, "{broken}");
 }
+
+/// A stop the Supervisor took whose reply was lost (the connection closed after the request):
+/// not "not taken". Onwatch looks at the service again, sees it down, and finishes the
+/// restart it was asked for, saying so; the start's lost reply is watched through as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_whose_reply_is_lost_is_looked_at_again_not_called_untaken() {
+    use ops::sim::Fault;
+    let sim = FleetSim::start(demo_layout(48)).await.unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, Some("demo-ctl-secret"), |_| {}).await;
+    let ada = app.signed_in("ada", "responder").await;
+    let host = "builder-api-acceptance-1";
+    let before = pid_of(&sim, host).expect("running before");
+    sim.host(host)
+        .unwrap()
+        .inject(&Fault::CtlLoseReply)
+        .unwrap();
+    let answer = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    let lines = done["lines"].to_string();
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert!(lines.contains("its reply was lost"), "{lines}");
+    assert!(lines.contains("the stop was taken"), "{lines}");
+    assert!(!lines.contains("the stop was not taken"), "{lines}");
+    let after = pid_of(&sim, host).expect("running after");
+    assert_ne!(after, before, "the same process");
+}
+
+/// A control gateway that answers a stop with a flood (2,000 frames of half a MiB): Onwatch
+/// stops reading at its bound and fails the step with a reason, instead of holding a gigabyte
+/// until the timeout; the reply counts as lost after the request, so the service is looked at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_control_gateway_is_cut_off_at_the_bound() {
+    use ops::sim::Fault;
+    let sim = FleetSim::start(demo_layout(49)).await.unwrap();
+    let host = sim.host("builder-api-acceptance-1").unwrap();
+    host.inject(&Fault::CtlFlood {
+        frames: 2000,
+        bytes: 512 * 1024,
+    })
+    .unwrap();
+    let client = ops::supervisor::ctl::CtlClient::default();
+    let target = ops::supervisor::ctl::CtlTarget {
+        addr: host.ctl_addr.to_string(),
+        secret: "demo-ctl-secret".to_owned().into(),
+    };
+    let e = client
+        .stop(
+            &target,
+            ops::supervisor::ctl::PackageIdentMsg::new("habitat", "builder-api"),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.after_sent(), "{e}");
+    match e {
+        ops::supervisor::ctl::CtlError::ReplyLost(inner) => assert!(
+            matches!(*inner, ops::supervisor::ctl::CtlError::TooLarge { .. }),
+            "{inner}"
+        ),
+        other => panic!("{other}"),
+    }
+}

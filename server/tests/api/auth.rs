@@ -110,7 +110,7 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
         "/api/read/actions"
         | "/api/admin/audit-verify"
         | "/api/read/sentinel"
-        | "/api/read/datastore-locks" => post(pattern, &[]),
+        | "/api/act/datastore-locks" => post(pattern, &[]),
         "/api/read/audit" => post(pattern, &[("query[who]", "")]),
         "/api/read/action" => post(pattern, &[("id", "no-such-action")]),
         "/api/read/actions-for" => post(
@@ -689,9 +689,20 @@ async fn a_disabled_development_sign_in_is_refused() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "still signed out");
 }
 
+/// What a browser on an Onwatch page says of its requests.
+fn same_origin() -> reqwest::header::HeaderMap {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        "sec-fetch-site",
+        reqwest::header::HeaderValue::from_static("same-origin"),
+    );
+    h
+}
+
 fn jar_client() -> (Client, Arc<Jar>) {
     let jar = Arc::new(Jar::default());
     let client = Client::builder()
+        .default_headers(same_origin())
         .redirect(reqwest::redirect::Policy::none())
         .cookie_provider(jar.clone())
         .build()
@@ -714,6 +725,7 @@ fn cookie(jar: &Jar, app: &TestApp, name: &str) -> Option<String> {
 /// A client carrying exactly this Cookie header and nothing else.
 async fn with_cookie(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
     Client::builder()
+        .default_headers(same_origin())
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -1280,4 +1292,88 @@ async fn an_event_stream_ends_at_the_sessions_absolute_lifetime() {
         n, 1,
         "the row was still there: only the lifetime ended the stream"
     );
+}
+
+/// A top-level navigation from another site carries the `SameSite=Lax` cookie: the API's GETs
+/// (a log stream opens SSH on a production host, the audit export reads the whole log) must
+/// not run for it, nor for a request without the browser's same-origin word; the page's own
+/// requests and the person's address bar do.
+#[tokio::test]
+async fn the_apis_gets_refuse_a_navigation_from_another_site() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let (admin, jar) = jar_client();
+    app.dev_signin(&admin, "xsite-admin", "admin").await;
+    let session = cookie(&jar, &app, server::auth::SESSION_COOKIE).unwrap();
+    let bare = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in [
+        "/api/admin/audit/export?format=csv",
+        "/api/logs/live/host-1/events",
+        app::live::EVENTS_PATH,
+    ] {
+        for site in [Some("cross-site"), Some("same-site"), None] {
+            let mut req = bare
+                .get(format!("{}{path}", app.address))
+                .header("cookie", format!("onwatch_session={session}"));
+            if let Some(s) = site {
+                req = req.header("sec-fetch-site", s);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} with {site:?}");
+            let body = res.text().await.unwrap();
+            assert!(body.contains("did not come from an Onwatch page"), "{body}");
+        }
+        for site in ["same-origin", "none"] {
+            let res = bare
+                .get(format!("{}{path}", app.address))
+                .header("cookie", format!("onwatch_session={session}"))
+                .header("sec-fetch-site", site)
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(res.status(), StatusCode::FORBIDDEN, "{path} with {site}");
+        }
+    }
+    // The export was refused before it was made: no `audit.export` row for the refusals.
+    let res = bare
+        .get(format!("{}/api/admin/audit/export?format=csv", app.address))
+        .header("cookie", format!("onwatch_session={session}"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csv = res.text().await.unwrap();
+    let exports = csv.lines().filter(|l| l.contains("audit.export")).count();
+    assert_eq!(
+        exports, 2,
+        "one row per export made (same-origin and none): {csv}"
+    );
+}
+
+/// Every route has a body limit: a body larger than any form Onwatch takes is refused with 413
+/// before a handler or server function reads it.
+#[tokio::test]
+async fn a_body_larger_than_any_form_is_refused_on_every_route() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let (client, _jar) = jar_client();
+    app.dev_signin(&client, "big-body", "responder").await;
+    let big = "x".repeat(server::startup::MAX_REQUEST_BODY + 1);
+    for path in [
+        "/api/attempt/action",
+        "/api/attempt/console_start",
+        "/auth/dev",
+    ] {
+        let res = client
+            .post(format!("{}{path}", app.address))
+            .header("origin", &app.address)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("sql={big}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+    }
 }

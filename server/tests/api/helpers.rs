@@ -27,8 +27,16 @@ pub struct TestApp {
 }
 
 /// A client that keeps cookies and does not follow redirects (tests look at them).
+/// A client that behaves as a browser on an Onwatch page: it keeps cookies and says its
+/// requests come from the same site (`Sec-Fetch-Site`, which every supported browser sends).
 pub fn cookie_client() -> reqwest::Client {
+    let mut same_site = reqwest::header::HeaderMap::new();
+    same_site.insert(
+        "sec-fetch-site",
+        reqwest::header::HeaderValue::from_static("same-origin"),
+    );
     reqwest::Client::builder()
+        .default_headers(same_site)
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .build()

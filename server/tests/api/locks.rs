@@ -28,6 +28,7 @@ async fn stale_lock_files_named_by_the_log_are_removed_and_the_datastore_started
             env.ssh = Some(ssh.clone());
         }
         c.datastore_locks.service_dir = dir.display().to_string();
+        c.datastore_locks.owners = vec!["root".into(), sshd.user.clone()];
     })
     .await;
     let host = "builder-datastore-live-1";
@@ -39,7 +40,7 @@ async fn stale_lock_files_named_by_the_log_are_removed_and_the_datastore_started
         .unwrap();
     let ada = app.signed_in("ada", "responder").await;
     // The page's read: every datastore host; the stopped one names the stale file.
-    let res = app.call(&ada, "/api/read/datastore-locks", &[]).await;
+    let res = app.call(&ada, "/api/act/datastore-locks", &[]).await;
     assert_eq!(res.status(), 200);
     let hosts: serde_json::Value = res.json().await.unwrap();
     let live = hosts
@@ -84,13 +85,13 @@ async fn stale_lock_files_named_by_the_log_are_removed_and_the_datastore_started
             res.json::<serde_json::Value>().await.unwrap()
         }
     };
-    // A file the log does not name: refused, nothing runs.
+    // A file that is not one of postgres's lock files: refused, nothing runs.
     let answer = removal(bystander.display().to_string()).await;
     assert_eq!(refusing_guards(&answer), ["paths"]);
     assert!(
         answer
             .to_string()
-            .contains("is not named by the datastore's log"),
+            .contains("is not a lock file postgres uses here"),
         "{answer}"
     );
     assert!(bystander.exists());
@@ -137,4 +138,85 @@ async fn stale_lock_files_named_by_the_log_are_removed_and_the_datastore_started
             .count(),
         1
     );
+}
+
+/// Reading the lock files runs `journalctl` and a root script on every datastore host: a
+/// viewer may not make Onwatch do that, neither through the page's read nor through a removal
+/// request the role guard refuses (no SSH command runs for either); a responder's reads are
+/// audited (the attempt before anything runs, then the outcome) and limited per person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_runs_nothing_on_the_hosts_and_a_responders_reads_are_audited_and_bounded() {
+    let sim = FleetSim::start(demo_layout(47)).await.unwrap();
+    let sshd = testkit::Sshd::start().await.unwrap();
+    let mut ssh = crate::actions::ssh_through(&sshd, &sim);
+    let dir = crate::actions::datastore_dir(&sshd);
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    // Every SSH command leaves a mark on the host before it runs.
+    let marks = sshd.dir.join("ssh-commands-run");
+    let mark = format!("echo x >> '{}';", marks.display());
+    ssh.commands.supervisor_log = format!("{mark} {}", ssh.commands.supervisor_log);
+    ssh.commands.run_script = format!("{mark} {}", ssh.commands.run_script);
+    let ran = || {
+        std::fs::read_to_string(&marks)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    let app = app(&sim, Some(TOKEN), |c| {
+        for env in c.environments.values_mut() {
+            env.ssh = Some(ssh.clone());
+        }
+        c.datastore_locks.service_dir = dir.display().to_string();
+        c.datastore_locks.owners = vec!["root".into(), sshd.user.clone()];
+        c.datastore_locks.read_limit = 2;
+    })
+    .await;
+    let host = "builder-datastore-live-1";
+    let vic = app.signed_in("vic", "viewer").await;
+    let res = app.call(&vic, "/api/act/datastore-locks", &[]).await;
+    assert_eq!(res.status(), 403);
+    let key = ops::auth::random_token();
+    let res = vic
+        .post(format!("{}/api/attempt/action", app.address))
+        .header("origin", &app.address)
+        .form(&[
+            ("kind", "remove_lock_files"),
+            ("environment", "live"),
+            ("host", host),
+            ("service_group", "builder-datastore.live"),
+            ("reason", "a viewer tries"),
+            ("confirmation", "live/builder-datastore"),
+            ("tried_in_acceptance", "no"),
+            ("idempotency_key", key.as_str()),
+            (
+                "paths",
+                &dir.join("data/postmaster.pid").display().to_string(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(refusing_guards(&answer), ["role"], "{answer}");
+    assert_eq!(ran(), 0, "a viewer's requests ran commands on the host");
+
+    let ada = app.signed_in("ada", "responder").await;
+    for _ in 0..2 {
+        let res = app.call(&ada, "/api/act/datastore-locks", &[]).await;
+        assert_eq!(res.status(), 200);
+    }
+    let after_two = ran();
+    assert!(after_two > 0, "the responder's reads ran nothing");
+    let res = app.call(&ada, "/api/act/datastore-locks", &[]).await;
+    assert_eq!(res.status(), 429);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("at most 2"), "{text}");
+    assert_eq!(ran(), after_two, "a refused read ran commands");
+    let reads: Vec<String> = audit_kinds(&app)
+        .await
+        .into_iter()
+        .filter(|(k, _, _)| k == "locks.read")
+        .map(|(_, o, _)| o)
+        .collect();
+    assert_eq!(reads, ["", "done", "", "done", "refused"]);
 }

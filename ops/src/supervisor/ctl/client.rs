@@ -16,10 +16,20 @@ use super::CtlError;
 /// The Supervisor's (and `hab`'s) request timeout.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most of one reply that is read: a Supervisor answers a stop, a start or a status with a
+/// few lines and one status per service; a gateway that sends more (or anyone in the middle of
+/// a plaintext connection) is cut off here instead of filling memory until the timeout.
+pub const MAX_REPLY_BYTES: usize = 1 << 20;
+pub const MAX_REPLY_FRAMES: usize = 4096;
+/// Of the console lines, at most this many are kept for the output; the rest are counted.
+pub const MAX_CONSOLE_LINES: usize = 200;
+
 /// What a command produced: the console lines, and the service statuses for `SvcStatus`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CtlReply {
     pub console: Vec<String>,
+    /// Console lines beyond [`MAX_CONSOLE_LINES`], counted, not kept.
+    pub console_omitted: usize,
     pub statuses: Vec<ServiceStatusMsg>,
 }
 
@@ -87,7 +97,8 @@ impl CtlClient {
         body: Vec<u8>,
     ) -> Result<CtlReply, CtlError> {
         let secs = self.timeout.as_secs().max(1);
-        tokio::time::timeout(self.timeout, async {
+        let sent = std::sync::atomic::AtomicBool::new(false);
+        let result = tokio::time::timeout(self.timeout, async {
             let mut stream = TcpStream::connect(&target.addr)
                 .await
                 .map_err(|e| CtlError::Connect(format!("{}: {e}", target.addr)))?;
@@ -108,25 +119,66 @@ impl CtlClient {
                     )))
                 }
             }
+            // From the first byte of the request on, a failure leaves it unknown whether the
+            // Supervisor took it.
+            sent.store(true, std::sync::atomic::Ordering::Relaxed);
             Frame::new(Some(Txn::request(1)), message_id, body)
                 .write(&mut stream)
                 .await?;
-            let mut out = CtlReply::default();
-            loop {
-                let frame = Frame::read(&mut stream).await?.ok_or(CtlError::Closed)?;
-                match frame.message_id.as_str() {
-                    "NetErr" => return Err(refusal(&frame)),
-                    "ConsoleLine" => out.console.push(frame.decode::<ConsoleLine>()?.line),
-                    "ServiceStatus" => out.statuses.push(frame.decode::<ServiceStatusMsg>()?),
-                    _ => {}
-                }
-                if frame.is_complete() {
-                    return Ok(out);
-                }
-            }
+            read_reply(&mut stream).await
         })
         .await
-        .map_err(|_| CtlError::Timeout(secs))?
+        .map_err(|_| CtlError::Timeout(secs))
+        .and_then(|r| r);
+        match result {
+            Err(e) if sent.load(std::sync::atomic::Ordering::Relaxed) => {
+                // A refusal is an answer; anything else after sending is a lost reply.
+                if matches!(e, CtlError::Refused { .. }) {
+                    Err(e)
+                } else {
+                    Err(CtlError::ReplyLost(Box::new(e)))
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Reads reply frames until the transaction completes, within [`MAX_REPLY_BYTES`] and
+/// [`MAX_REPLY_FRAMES`]; past either, reading stops and the request fails.
+pub async fn read_reply<R: tokio::io::AsyncRead + Unpin>(
+    stream: &mut R,
+) -> Result<CtlReply, CtlError> {
+    let mut out = CtlReply::default();
+    let (mut bytes, mut frames) = (0usize, 0usize);
+    loop {
+        let frame = Frame::read(stream).await?.ok_or(CtlError::Closed)?;
+        frames += 1;
+        bytes += frame.body.len() + frame.message_id.len();
+        if bytes > MAX_REPLY_BYTES || frames > MAX_REPLY_FRAMES {
+            return Err(CtlError::TooLarge {
+                bytes,
+                frames,
+                max_bytes: MAX_REPLY_BYTES,
+                max_frames: MAX_REPLY_FRAMES,
+            });
+        }
+        match frame.message_id.as_str() {
+            "NetErr" => return Err(refusal(&frame)),
+            "ConsoleLine" => {
+                let line = frame.decode::<ConsoleLine>()?.line;
+                if out.console.len() < MAX_CONSOLE_LINES {
+                    out.console.push(line);
+                } else {
+                    out.console_omitted += 1;
+                }
+            }
+            "ServiceStatus" => out.statuses.push(frame.decode::<ServiceStatusMsg>()?),
+            _ => {}
+        }
+        if frame.is_complete() {
+            return Ok(out);
+        }
     }
 }
 

@@ -26,6 +26,26 @@ pub enum CtlError {
     Refused { code: ErrCode, msg: String },
     #[error("the Supervisor closed the connection before a complete reply")]
     Closed,
+    /// The reply went past what any Supervisor sends for one command: reading stopped there.
+    #[error("the control gateway's reply passed {bytes} bytes in {frames} frames (at most {max_bytes} bytes and {max_frames} frames are read): Onwatch stopped reading; the gateway is broken or not a Supervisor's")]
+    TooLarge {
+        bytes: usize,
+        frames: usize,
+        max_bytes: usize,
+        max_frames: usize,
+    },
+    /// The request was sent and then the reply failed: the Supervisor may have taken it.
+    #[error(
+        "the request was sent, but its reply was lost ({0}): the Supervisor may have acted on it"
+    )]
+    ReplyLost(Box<CtlError>),
+}
+
+impl CtlError {
+    /// Whether the request reached the Supervisor before the failure (so it may have acted).
+    pub fn after_sent(&self) -> bool {
+        matches!(self, CtlError::ReplyLost(_))
+    }
 }
 
 #[cfg(test)]
