@@ -54,6 +54,17 @@ impl RestartService {
         let deadline = started + self.limit;
         let ident = format!("{}/{}", self.origin, self.name);
         sink.step("stopping");
+        // The process before the stop, in the Supervisor's own word: the restart is done only
+        // when another one runs (a start while the old process still drains reattaches to it).
+        let before = match self.client.status(&self.target, Some(self.ident())).await {
+            Ok(reply) => reply
+                .statuses
+                .first()
+                .and_then(|s| s.process.as_ref())
+                .and_then(|p| p.pid),
+            Err(_) => None,
+        }
+        .or_else(|| self.fleet_pid());
         sink.held().await?;
         sink.line(format!(
             "→ SvcStop {ident} on {} (control gateway {})",
@@ -106,20 +117,31 @@ impl RestartService {
             }
             Err(e) => return Err(format!("the stop was not taken: {e}")),
         }
-        self.wait_process(ProcessStateMsg::Down, deadline, sink)
+        self.wait_process(ProcessStateMsg::Down, None, deadline, sink)
             .await?;
         sink.line(format!(
             "✓ {ident} is down ({:.1} s)",
             started.elapsed().as_secs_f64()
         ));
-        self.start_phase(sink, started, deadline).await
+        self.start_phase(sink, started, deadline, before).await
     }
 
     /// Only the start: `SvcStart`, then up, then healthy (after the datastore's stale lock files
     /// are removed, the service is down and only needs starting).
     pub async fn start_only(&self, sink: &Sink) -> Result<Restarted, String> {
         let started = Instant::now();
-        self.start_phase(sink, started, started + self.limit).await
+        self.start_phase(sink, started, started + self.limit, None)
+            .await
+    }
+
+    /// The service's pid as the fleet model last saw it.
+    fn fleet_pid(&self) -> Option<u32> {
+        let snap = self.fleet.snapshot(crate::time::now_ms());
+        snap.host(&self.environment, &self.host)?
+            .services
+            .iter()
+            .find(|s| s.service_group == self.service_group)?
+            .pid
     }
 
     async fn start_phase(
@@ -127,6 +149,7 @@ impl RestartService {
         sink: &Sink,
         started: Instant,
         deadline: Instant,
+        before: Option<u32>,
     ) -> Result<Restarted, String> {
         let ident = format!("{}/{}", self.origin, self.name);
         sink.step("starting");
@@ -148,7 +171,7 @@ impl RestartService {
             Err(e) => return Err(format!("the start was not taken (the service stays down: start it by hand with `hab svc start {ident}`): {e}")),
         }
         let pid = self
-            .wait_process(ProcessStateMsg::Up, deadline, sink)
+            .wait_process(ProcessStateMsg::Up, before, deadline, sink)
             .await?;
         let supervisor_ms = started.elapsed().as_millis() as u64;
         sink.line(format!(
@@ -170,10 +193,12 @@ impl RestartService {
         })
     }
 
-    /// Polls `SvcStatus` until the process is in `want`; returns its pid.
+    /// Polls `SvcStatus` until the process is in `want` (for up: a process other than `old`,
+    /// the one before the stop); returns its pid.
     async fn wait_process(
         &self,
         want: ProcessStateMsg,
+        old: Option<u32>,
         deadline: Instant,
         sink: &Sink,
     ) -> Result<Option<u32>, String> {
@@ -183,12 +208,22 @@ impl RestartService {
             "down"
         };
         let mut said = Instant::now();
+        let mut still_said = false;
         loop {
             match self.client.status(&self.target, Some(self.ident())).await {
                 Ok(reply) => {
                     if let Some(p) = reply.statuses.first().and_then(|s| s.process.as_ref()) {
-                        if p.state == want as i32 {
+                        let same = old.is_some() && p.pid == old;
+                        if p.state == want as i32 && !same {
                             return Ok(p.pid);
+                        }
+                        if p.state == want as i32 && !still_said {
+                            sink.line(format!(
+                                "… the old process (pid {}) is still stopping: the Supervisor reattached to it; waiting for a new one",
+                                old.map(|p| p.to_string()).unwrap_or_default()
+                            ));
+                            still_said = true;
+                            said = Instant::now();
                         }
                     }
                 }

@@ -325,10 +325,24 @@ impl Incidents {
                 continue;
             };
             let maybe_sent = u.attempts > 0 && last_uncertain(&u.last_error);
-            sqlx::query("UPDATE incident_updates SET attempts = attempts + 1 WHERE id = $1")
-                .bind(&u.id)
-                .execute(self.store.pool())
-                .await?;
+            // Claim it: count the attempt and hold it for a while, only if nobody else did
+            // since it was read (the attempts count is the compare-and-set). Of two publishers
+            // (replicas) that read it at once, one sends; a publisher that dies mid-request
+            // leaves the claim to lapse, and the next attempt asks Statuspage first.
+            let claimed = sqlx::query(
+                "UPDATE incident_updates SET attempts = attempts + 1, next_attempt_ms = $1 \
+                 WHERE id = $2 AND publish_state = 'queued' AND attempts = $3 \
+                 AND next_attempt_ms <= $4",
+            )
+            .bind(now_ms + CLAIM_MS)
+            .bind(&u.id)
+            .bind(u.attempts)
+            .bind(now_ms)
+            .execute(self.store.pool())
+            .await?;
+            if claimed.rows_affected() != 1 {
+                continue;
+            }
             match sp.publish(&inc, &u, self, maybe_sent).await {
                 Ok(sid) => {
                     let mut tx = self.store.begin_write().await?;
@@ -383,6 +397,10 @@ impl Incidents {
         Ok(r.try_get(0)?)
     }
 }
+
+/// How long a publisher holds an update it is sending: longer than any request to Statuspage
+/// with its retries takes.
+const CLAIM_MS: i64 = 120_000;
 
 /// Marks an error after which the update may have landed anyway (the next attempt asks first).
 const UNCERTAIN: &str = "(may have reached Statuspage) ";

@@ -78,6 +78,11 @@ pub enum Fault {
     /// The control gateway takes every stop and start, then closes the connection without a
     /// reply (a reply lost on the network).
     CtlLoseReply,
+    /// The service's process takes this long to exit after SIGTERM, and the Supervisor behaves
+    /// as hab-sup 2.1.78 does then: a stop reports the service down (no pid) at once while the
+    /// old process drains; a start during the drain reattaches to the old process (up, the
+    /// same pid); when the old process exits, the Supervisor starts a new one by itself.
+    Drain { service: String, ms: u64 },
     /// Lift every fault of the host.
     Clear,
 }
@@ -95,6 +100,10 @@ pub(super) struct SvcState {
     pub wedged: bool,
     /// A stop/start in progress: the process changes at this instant.
     pub pending: Option<(Instant, bool)>,
+    /// How long the process takes to exit after SIGTERM (`Fault::Drain`).
+    pub drain: Duration,
+    /// The old process still draining after a stop: it exits at this instant.
+    pub draining: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -194,6 +203,8 @@ impl SimHost {
                 flapping: false,
                 wedged: false,
                 pending: None,
+                drain: Duration::ZERO,
+                draining: None,
             })
             .collect();
         SimHost {
@@ -252,6 +263,22 @@ impl SimHost {
                                 s.health = HealthStatus::Ok;
                             }
                         }
+                    }
+                }
+            }
+        }
+        for s in guard.services.iter_mut() {
+            if s.draining.is_some_and(|at| at <= now) {
+                s.draining = None;
+                s.state_entered = now_s();
+                // The old process is gone; a service that should run gets a new one.
+                s.process_up = s.desired_up;
+                if s.desired_up {
+                    next_pid += 1;
+                    s.pid = next_pid;
+                    if s.wedged {
+                        s.wedged = false;
+                        s.health = HealthStatus::Ok;
                     }
                 }
             }
@@ -330,6 +357,10 @@ impl SimHost {
                 let i = find(&mut st, service)?;
                 st.services[i].flapping = true;
             }
+            Fault::Drain { service, ms } => {
+                let i = find(&mut st, service)?;
+                st.services[i].drain = Duration::from_millis(*ms);
+            }
             Fault::Wedged { service } => {
                 let i = find(&mut st, service)?;
                 st.services[i].wedged = true;
@@ -381,6 +412,7 @@ impl SimHost {
                     s.health = HealthStatus::Ok;
                     s.flapping = false;
                     s.wedged = false;
+                    s.drain = Duration::ZERO;
                     if !s.process_up || !s.desired_up {
                         s.desired_up = true;
                         s.pending = Some((Instant::now(), true));
@@ -411,6 +443,17 @@ impl SimHost {
             return Some((false, ident));
         }
         s.desired_up = up;
+        if !s.drain.is_zero() && (s.process_up || s.draining.is_some()) {
+            // As hab-sup does with a process slow to exit: down is reported when the stop
+            // begins, and a start while the old process drains reattaches to it.
+            s.pending = None;
+            s.process_up = up;
+            s.state_entered = now_s();
+            if !up && s.draining.is_none() {
+                s.draining = Some(Instant::now() + s.drain);
+            }
+            return Some((true, ident));
+        }
         s.pending = Some((Instant::now() + delay, up));
         Some((true, ident))
     }

@@ -1207,3 +1207,53 @@ async fn a_flooding_control_gateway_is_cut_off_at_the_bound() {
         other => panic!("{other}"),
     }
 }
+
+/// As hab-sup 2.1.78 does with a process slow to exit on SIGTERM: the service is reported down
+/// at once, a start while the old process drains reattaches to it (up, the same pid), and a new
+/// process comes only when the old one exits. The restart is done only then: the "up" of the
+/// old pid is not taken for the new process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_is_done_only_when_a_new_process_runs() {
+    use ops::sim::Fault;
+    let sim = FleetSim::start(demo_layout(50)).await.unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, Some("demo-ctl-secret"), |_| {}).await;
+    let ada = app.signed_in("ada", "responder").await;
+    let host = "builder-api-acceptance-1";
+    let before = pid_of(&sim, host).expect("running before");
+    sim.host(host)
+        .unwrap()
+        .inject(&Fault::Drain {
+            service: "builder-api".into(),
+            ms: 3000,
+        })
+        .unwrap();
+    let answer = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let lines: Vec<String> = done["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("the old process") && l.contains("still stopping")),
+        "{lines:?}"
+    );
+    let after = pid_of(&sim, host).expect("running after");
+    assert_ne!(after, before, "the old process was taken for the new one");
+    let up = lines
+        .iter()
+        .find(|l| l.contains("is up, pid"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(
+        up.contains(&format!("pid {after} ")),
+        "{up} (the sim runs {after})"
+    );
+}

@@ -37,6 +37,8 @@ pub(crate) struct Sp {
     /// Every incident update received (POST or PATCH bodies), in order.
     received: Vec<serde_json::Value>,
     requests: u32,
+    /// Each create waits this long before it answers (a slow Statuspage).
+    delay_ms: u64,
 }
 
 pub(crate) type Shared = Arc<Mutex<Sp>>;
@@ -89,6 +91,10 @@ async fn create(
     Json(body): Json<serde_json::Value>,
 ) -> Response {
     assert_eq!(page, PAGE);
+    let delay = sp.lock().unwrap().delay_ms;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let lose = match scripted(&sp, &h) {
         Some(Some(r)) => return r,
         Some(None) => true,
@@ -536,4 +542,34 @@ async fn the_demo_publishes_to_the_simulators_status_page() {
         text("ol li"),
         ["investigating — We're investigating problems with the Builder API."]
     );
+}
+
+/// Two publishers (two replicas' stores on one Postgres) and a Statuspage that answers slowly:
+/// both see the update queued at once, and exactly one sends it.
+#[tokio::test]
+async fn two_publishers_on_one_postgres_send_an_update_once() {
+    let (url, sp) = fake_statuspage().await;
+    sp.lock().unwrap().delay_ms = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let db = testkit::postgres_database().await.unwrap();
+    let options = options(&url, dir.path(), KEY);
+    let replica = |db: String, options: IncidentOptions| async move {
+        let store = ops::store::Store::open(&db, &Default::default())
+            .await
+            .unwrap();
+        (
+            Incidents::new(store, options.clone()),
+            Statuspage::new(options.statuspage.clone().unwrap()).unwrap(),
+        )
+    };
+    let (a, a_sp) = replica(db.clone(), options.clone()).await;
+    let (b, b_sp) = replica(db, options).await;
+    let t0 = ops::time::now_ms();
+    let inc = a.declare(&declaration(), "ana", t0).await.unwrap();
+    let (ra, rb) = tokio::join!(a.publish_due(&a_sp, t0), b.publish_due(&b_sp, t0));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.published + rb.published, 1, "{ra:?} {rb:?}");
+    assert_eq!(sp.lock().unwrap().received.len(), 1, "sent twice");
+    let u = &b.updates(&inc.id).await.unwrap()[0];
+    assert_eq!((u.publish_state.as_str(), u.attempts), ("published", 1));
 }
