@@ -114,7 +114,7 @@ test('locate core, query its shard, then all shards with one broken, and downloa
   // The history lists what ran, newest first.
   const history = page.getByTestId('console-history');
   await history.getByText('SELECT origin_name, account_name').first().waitFor();
-  assert.deepEqual(problems, []);
+  assert.deepEqual(await problems.list(), []);
   await page.setViewportSize({ width: 375, height: 800 });
   await page.screenshot({ path: screenshotPath('console-phone'), fullPage: true });
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -133,5 +133,5 @@ test('a viewer can browse the tables but not run a query', async () => {
   assert.equal(await page.getByTestId('console-run').count(), 0);
   const browse = page.getByTestId('console-browse');
   await browse.getByText('origins', { exact: true }).first().waitFor();
-  assert.deepEqual(problems, []);
+  assert.deepEqual(await problems.list(), []);
 });

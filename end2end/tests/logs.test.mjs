@@ -43,5 +43,5 @@ test("a service's log, filtered, shows a fault as it happens", async () => {
   await critical.waitFor({ timeout: 15_000 });
   assert.match(await page.getByTestId('log-status').innerText(), /Following/);
   await page.getByTestId('log-panel').screenshot({ path: screenshotPath('host-log') });
-  assert.deepEqual(problems, []);
+  assert.deepEqual(await problems.list(), []);
 });

@@ -38,6 +38,8 @@ pub mod onboarding;
 pub mod oncall;
 /// Endpoint probes in the style of Pingdom.
 pub mod probe;
+/// Secrets held for others, read from their files at each use.
+pub mod secret;
 /// The fleet simulator: Supervisors' gateways with the real wire formats and faults.
 #[cfg(feature = "sim")]
 pub mod sim;

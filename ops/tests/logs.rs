@@ -57,12 +57,25 @@ impl Reader {
 }
 
 /// Whether a process whose command line contains `marker` runs on this (the remote) host.
+/// Read from `/proc` itself: a missing `pgrep` must not read as "gone".
 fn running(marker: &str) -> bool {
-    std::process::Command::new("pgrep")
-        .args(["-f", marker])
-        .output()
-        .map(|o| !o.stdout.is_empty())
-        .unwrap_or(false)
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.bytes().all(|b| b.is_ascii_digit()) && name != me
+        })
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c).replace('\0', " ");
+                    c.contains(marker)
+                })
+                .unwrap_or(false)
+        })
 }
 
 /// A copy of `sleep` whose path names the test: a process the host keeps until it is killed,

@@ -80,6 +80,11 @@ pub struct Application {
     actions: Arc<ops::actions::Actions>,
     sweeper: tokio::task::JoinHandle<()>,
     session_cleanup: tokio::task::JoinHandle<()>,
+    /// Signs the audit chain's head at an interval; once more at shutdown (`[audit]`).
+    checkpoints: Option<(
+        ops::audit::checkpoint::Checkpointer,
+        tokio::task::JoinHandle<()>,
+    )>,
     grace: Duration,
     limits: crate::serve::Limits,
     shutdown_tx: watch::Sender<bool>,
@@ -121,11 +126,26 @@ impl Application {
 
         let (shutdown_tx, _) = watch::channel(false);
         let (stopping_tx, stopping_rx) = watch::channel(false);
+        let checkpointer = config
+            .audit
+            .checkpoint_key()
+            .map_err(|e| StartError::Config(e.to_string()))?
+            .map(|key| {
+                ops::audit::checkpoint::Checkpointer::new(
+                    ops::audit::AuditLog::new(store.clone()),
+                    key,
+                    config.audit.checkpoint_file.clone(),
+                )
+            });
         let metrics = MetricsBuilder::new();
         let fleet = crate::fleet::start(&config, store.clone(), Some(metrics.poll_observer()))
             .await
             .map_err(StartError::Fleet)?;
-        let metrics = metrics.with_fleet(fleet.model.clone()).build();
+        let mut metrics = metrics.with_fleet(fleet.model.clone());
+        if let Some(c) = &checkpointer {
+            metrics = metrics.with_audit_checkpoints(c.latest());
+        }
+        let metrics = metrics.build();
         let leptos_options = LeptosOptions::builder()
             .output_name("onwatch")
             .site_root(config.server.site_root.display().to_string())
@@ -155,7 +175,17 @@ impl Application {
                             name.clone(),
                             ops::actions::runner::EnvironmentExecutor {
                                 production: env.production,
-                                ctl_secret: env.ctl_secret.clone(),
+                                // The file, read at each action (a rotated secret is used
+                                // from the next one on); a secret given directly, as given.
+                                ctl_secret: match (&env.ctl_secret_file, &env.ctl_secret) {
+                                    (Some(f), _) => {
+                                        Some(ops::secret::SecretSource::File(f.clone()))
+                                    }
+                                    (None, Some(s)) => {
+                                        Some(ops::secret::SecretSource::Fixed(s.clone()))
+                                    }
+                                    (None, None) => None,
+                                },
                                 ssh,
                                 builder: match (builder_urls.get(name), &env.builder_token) {
                                     (Some(url), Some(token)) => {
@@ -186,6 +216,11 @@ impl Application {
         // Actions cut off by a crash or kill of an Onwatch on this store are marked interrupted
         // (at start, then every lease); never re-run.
         let sweeper = tokio::spawn(actions.clone().run_sweeper(stopping_rx.clone()));
+        let checkpoints = checkpointer.map(|c| {
+            let every = Duration::from_secs(config.audit.checkpoint_interval_secs);
+            let task = tokio::spawn(c.clone().run(every, stopping_rx.clone()));
+            (c, task)
+        });
         let console = Arc::new(
             ops::console::ShardConsole::new(
                 config.console.clone(),
@@ -295,6 +330,7 @@ impl Application {
             actions,
             sweeper,
             session_cleanup,
+            checkpoints,
             stopping_tx,
             grace: Duration::from_secs(config.server.shutdown_grace_secs),
             limits: crate::serve::Limits {
@@ -352,6 +388,9 @@ impl Application {
         if !self.actions.wait_idle(grace).await {
             tracing::warn!("actions still running at exit: they will be marked interrupted");
         }
+        if let Some((checkpointer, task)) = self.checkpoints {
+            checkpoint_at_exit(checkpointer, task).await;
+        }
         // Neither the fleet tasks nor the store may hold the exit hostage.
         if tokio::time::timeout(Duration::from_secs(5), self.fleet.stop())
             .await
@@ -366,6 +405,30 @@ impl Application {
             tracing::warn!("the store did not close within 5 s");
         }
         outcome
+    }
+}
+
+/// The last checkpoint, signed once running actions have written their outcomes, so that it
+/// covers every row this process wrote. Bounded: a store that does not answer cannot hold the
+/// exit.
+async fn checkpoint_at_exit(
+    checkpointer: ops::audit::checkpoint::Checkpointer,
+    mut task: tokio::task::JoinHandle<()>,
+) {
+    // The interval's task ends on `stopping`; one caught in the middle of a checkpoint finishes
+    // it first (it holds the checkpointer's lock).
+    if tokio::time::timeout(Duration::from_secs(5), &mut task)
+        .await
+        .is_err()
+    {
+        task.abort();
+    }
+    match tokio::time::timeout(Duration::from_secs(10), checkpointer.checkpoint()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "audit checkpoint at shutdown not signed"),
+        Err(_) => tracing::warn!(
+            "audit checkpoint at shutdown not signed: the store did not answer within 10 s"
+        ),
     }
 }
 
@@ -557,7 +620,7 @@ fn routes(
             metrics::track,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            tracing::info_span!("request", method = %req.method(), path = %crate::oncall::loggable_path(req.uri().path()))
         }));
     // The edge runs before routing (a layer of an outer router whose only route is the inner
     // one), so the path it makes canonical is the path the inner router routes.

@@ -33,8 +33,9 @@ use crate::supervisor::ctl::{CtlClient, CtlTarget};
 #[derive(Clone, Default)]
 pub struct EnvironmentExecutor {
     pub production: bool,
-    /// The control gateway's shared secret (`CTL_SECRET`), from a file: service restarts.
-    pub ctl_secret: Option<secrecy::SecretString>,
+    /// The control gateway's shared secret (`CTL_SECRET`): service restarts. Read from its
+    /// file at each action, so a rotated secret needs no restart of Onwatch.
+    pub ctl_secret: Option<crate::secret::SecretSource>,
     /// SSH to the environment's hosts: Supervisor (and sentinel) restarts.
     pub ssh: Option<SshAccess>,
     /// The environment's Builder API and token: build requests.
@@ -108,6 +109,15 @@ impl RemoveLocks {
 }
 
 impl Plan {
+    /// The control-gateway secret it sends, if any (to redact from its output).
+    fn ctl_secret(&self) -> Option<&secrecy::SecretString> {
+        match self {
+            Plan::Service(r) => Some(&r.target.secret),
+            Plan::Locks(r) => Some(&r.start.target.secret),
+            _ => None,
+        }
+    }
+
     fn executor(&self) -> &'static str {
         match self {
             Plan::Service(_) => "control gateway",
@@ -436,7 +446,20 @@ impl Actions {
                     target.host, target.service_group
                 ))
             })?;
-        let Some(secret) = env.ctl_secret.clone() else {
+        let secret = match env.ctl_secret.as_ref().map(|s| s.current()) {
+            Some(Ok(s)) => Some(s),
+            Some(Err(why)) => {
+                return Err(Verdict::refuse(
+                    "executor",
+                    format!(
+                        "the control-gateway secret of {}: {why}",
+                        target.environment
+                    ),
+                ))
+            }
+            None => None,
+        };
+        let Some(secret) = secret else {
             return Err(Verdict::refuse(
                 "executor",
                 format!(
@@ -936,17 +959,17 @@ impl Actions {
             return Err(store_err(e));
         }
         // Whatever secret the executor holds never reaches the output.
-        let secrets = self
+        let secrets: Vec<String> = self
             .environments
             .get(&request.target.environment)
-            .map(|e| {
-                e.ctl_secret
-                    .iter()
-                    .chain(e.builder.as_ref().map(|b| &b.token))
-                    .map(|s| s.expose_secret().to_owned())
-                    .collect()
+            .and_then(|e| {
+                e.builder
+                    .as_ref()
+                    .map(|b| b.token.expose_secret().to_owned())
             })
-            .unwrap_or_default();
+            .into_iter()
+            .chain(plan.ctl_secret().map(|s| s.expose_secret().to_owned()))
+            .collect();
         let progress = ActionProgress {
             id: id.clone(),
             kind: request.kind.as_str().into(),

@@ -1053,6 +1053,27 @@ async fn the_sentinel_restarts_over_ssh() {
         sshd.dir.join("sentinel-restarted").exists(),
         "the unit was restarted"
     );
+    // A sentinel that dies at start: the restart ran, the unit is not active, and the outcome
+    // says so (the status command is read, not assumed).
+    std::fs::write(sshd.dir.join("sentinel-restarted.broken"), "").unwrap();
+    let again = Restart {
+        key: ops::auth::random_token(),
+        ..r
+    };
+    let answer = restart(&app.address, &ada, &again).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "failed", "{done}");
+    assert!(
+        done["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the sentinel does not run after its restart"),
+        "{done}"
+    );
 }
 
 /// Sign-ins, sign-outs and revocations are audit rows; an admin's export is one too (before the
@@ -1256,4 +1277,41 @@ async fn a_restart_is_done_only_when_a_new_process_runs() {
         up.contains(&format!("pid {after} ")),
         "{up} (the sim runs {after})"
     );
+}
+
+/// The control-gateway secret is read from its file at each action: after the Supervisors' secret
+/// is rotated and the file rewritten, the next restart works without restarting Onwatch (and
+/// one with the old secret was refused by the Supervisor).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_control_gateway_secret_is_used_without_a_restart_of_onwatch() {
+    let sim = FleetSim::start(demo_layout(52)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("CTL_SECRET");
+    std::fs::write(&file, "the-old-secret\n").unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, None, |c| {
+        for env in c.environments.values_mut() {
+            env.ctl_secret_file = Some(file.clone());
+        }
+    })
+    .await;
+    let ada = app.signed_in("ada", "responder").await;
+    let answer = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "failed", "{done}");
+    assert!(
+        done["summary"].as_str().unwrap().contains("refused"),
+        "{done}"
+    );
+    std::fs::write(&file, "demo-ctl-secret\n").unwrap();
+    let answer = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
 }

@@ -111,10 +111,42 @@ async fn a_log_onwatch_cannot_open_says_why() {
         no_ssh.contains("event: ended") && no_ssh.contains("no SSH access"),
         "{no_ssh}"
     );
-    let bad_since = get(format!(
-        "{}/api/logs/live/builder-api-live-1/events?since=%27%3B%20id",
-        app.address
-    ))
+}
+
+/// A `since` that is not a plain time is refused before any command runs, on a host Onwatch
+/// can reach (a real sshd): the refusal names the bad value, and the host ran nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_since_that_is_not_a_plain_time_runs_nothing() {
+    let sim = FleetSim::start(demo_layout(51)).await.unwrap();
+    let sshd = testkit::Sshd::start().await.unwrap();
+    let mut ssh = crate::actions::ssh_through(&sshd, &sim);
+    let marks = sshd.dir.join("ssh-commands-run");
+    ssh.commands.supervisor_log = format!(
+        "echo x >> '{}'; {}",
+        marks.display(),
+        ssh.commands.supervisor_log
+    );
+    let app = app_with(&sim, StoreKind::Sqlite, None, |c| {
+        for env in c.environments.values_mut() {
+            env.ssh = Some(ssh.clone());
+        }
+    })
     .await;
-    assert!(bad_since.contains("event: ended"), "{bad_since}");
+    let res = app
+        .client
+        .get(format!(
+            "{}/api/logs/live/builder-api-live-1/events?since=%27%3B%20id",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let bad_since = res.text().await.unwrap();
+    assert!(
+        bad_since.contains("event: ended")
+            && bad_since.contains("is not a time journalctl is given here"),
+        "{bad_since}"
+    );
+    assert!(!marks.exists(), "a command ran on the host");
 }
