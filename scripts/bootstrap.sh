@@ -73,7 +73,7 @@ apt_install postgresql-15 || say "postgresql-15 could not be installed: the demo
 [ "$PURPOSE" = demo ] && { say "ready for the demo"; exit 0; }
 
 # 4. Test-only: browser, database server, sshd, Python helpers.
-apt_install chromium postgresql-15 openssh-server python3-venv
+apt_install chromium postgresql-15 openssh-server python3-venv openssl
 REQ=scripts/requirements-test.txt
 VENV=$CACHE/venv-$(sha256sum "$REQ" | cut -c1-12)
 if [ ! -f "$VENV/.complete" ]; then

@@ -80,6 +80,7 @@ async fn audit_cost(label: &str, store: &Store, sim: &FleetSim) {
     let target = CtlTarget {
         addr: host.ctl_addr.to_string(),
         secret: "demo-ctl-secret".to_owned().into(),
+        tls: None,
     };
     let client = CtlClient::default();
     let ident = || PackageIdentMsg::new("habitat", "builder-api");

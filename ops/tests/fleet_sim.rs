@@ -34,6 +34,7 @@ fn ctl_target(sim: &FleetSim, host: &str, secret: &str) -> CtlTarget {
     CtlTarget {
         addr: sim.host(host).unwrap().ctl_addr.to_string(),
         secret: secret.into(),
+        tls: None,
     }
 }
 
@@ -309,6 +310,7 @@ async fn control_gateway_bytes_match_the_reference() {
         gateway_token: None,
         control_port: 0,
         transition_delay_ms: 10,
+        ctl_tls: None,
     };
     let sim = FleetSim::start(spec).await.unwrap();
     let mut s = tokio::net::TcpStream::connect(sim.hosts[0].ctl_addr)

@@ -186,6 +186,7 @@ impl Application {
                                     }
                                     (None, None) => None,
                                 },
+                                ctl_tls: env.ctl_tls_loaded.clone(),
                                 ssh,
                                 builder: match (builder_urls.get(name), &env.builder_token) {
                                     (Some(url), Some(token)) => {

@@ -36,6 +36,8 @@ pub struct EnvironmentExecutor {
     /// The control gateway's shared secret (`CTL_SECRET`): service restarts. Read from its
     /// file at each action, so a rotated secret needs no restart of Onwatch.
     pub ctl_secret: Option<crate::secret::SecretSource>,
+    /// TLS to the control gateways (hab's `--ctl-server-certificate`), when they speak it.
+    pub ctl_tls: Option<crate::supervisor::ctl::CtlTls>,
     /// SSH to the environment's hosts: Supervisor (and sentinel) restarts.
     pub ssh: Option<SshAccess>,
     /// The environment's Builder API and token: build requests.
@@ -473,6 +475,7 @@ impl Actions {
             target: CtlTarget {
                 addr: format!("{}:{}", host.host.address, host.host.ctl_port),
                 secret,
+                tls: env.ctl_tls.clone().map(|t| (t, host.host.name.clone())),
             },
             origin: service.ident.origin.clone(),
             name: service.ident.name.clone(),

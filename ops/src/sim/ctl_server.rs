@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use prost::Message;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use super::state::SimHost;
 use crate::supervisor::ctl::{
@@ -13,7 +13,11 @@ use crate::supervisor::ctl::{
     SvcStop, Txn, REQUEST_TIMEOUT,
 };
 
-pub async fn serve(listener: TcpListener, host: Arc<SimHost>) {
+pub async fn serve(
+    listener: TcpListener,
+    host: Arc<SimHost>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -22,10 +26,60 @@ pub async fn serve(listener: TcpListener, host: Arc<SimHost>) {
             continue; // dropped: a down host does not answer
         }
         let host = host.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(REQUEST_TIMEOUT, handle(stream, &host)).await;
+            let _ = tokio::time::timeout(REQUEST_TIMEOUT, async {
+                match tls {
+                    // As the Supervisor: TLS first, then the framing; a failed handshake
+                    // closes the connection.
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(s) => handle(s, &host).await,
+                        Err(_) => Ok(()),
+                    },
+                    None => handle(stream, &host).await,
+                }
+            })
+            .await;
         });
     }
+}
+
+/// The TLS side of a simulated control gateway, from PEM text.
+pub fn acceptor(tls: &super::SimCtlTls) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("simulator TLS certificate: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes())
+        .map_err(|e| format!("simulator TLS key: {e}"))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match &tls.client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                roots
+                    .add(c.map_err(|e| format!("simulator client CA: {e}"))?)
+                    .map_err(|e| format!("simulator client CA: {e}"))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| format!("simulator client CA: {e}"))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("simulator TLS: {e}"))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 fn net_err(txn: u32, code: ErrCode, msg: &str) -> Frame {
@@ -39,8 +93,8 @@ fn net_err(txn: u32, code: ErrCode, msg: &str) -> Frame {
     )
 }
 
-async fn handle(
-    mut stream: TcpStream,
+async fn handle<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut stream: S,
     host: &SimHost,
 ) -> Result<(), crate::supervisor::ctl::CtlError> {
     // 1. The first message must be a transactional Handshake with the right secret.

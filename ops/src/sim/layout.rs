@@ -99,6 +99,7 @@ pub fn demo_layout(seed: u64) -> SimSpec {
         gateway_token: None,
         control_port: 0,
         transition_delay_ms: 800,
+        ctl_tls: None,
     }
 }
 
@@ -131,5 +132,6 @@ pub fn synthetic_layout(hosts: usize, services: usize, seed: u64) -> SimSpec {
         gateway_token: None,
         control_port: 0,
         transition_delay_ms: 100,
+        ctl_tls: None,
     }
 }

@@ -41,6 +41,18 @@ pub struct SimSpec {
     pub control_port: u16,
     /// Delay between a `SvcStop`/`SvcStart` and the process changing state, like the real one.
     pub transition_delay_ms: u64,
+    /// TLS on every control gateway (`--ctl-server-certificate`, and with a client CA
+    /// `--ctl-client-ca-certificate`), as PEM text.
+    pub ctl_tls: Option<SimCtlTls>,
+}
+
+/// A simulated Supervisor's control-gateway TLS: its certificate and key, and the CA its
+/// clients' certificates must be signed by (`None`: no client certificate asked).
+#[derive(Debug, Clone)]
+pub struct SimCtlTls {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub client_ca_pem: Option<String>,
 }
 
 /// A running simulator. Dropping it stops every listener.
@@ -78,7 +90,11 @@ impl FleetSim {
                 spec.transition_delay_ms,
             ));
             tasks.push(tokio::spawn(gateway_server::serve(gw, host.clone())));
-            tasks.push(tokio::spawn(ctl_server::serve(ctl, host.clone())));
+            let tls = match &spec.ctl_tls {
+                None => None,
+                Some(t) => Some(ctl_server::acceptor(t).map_err(std::io::Error::other)?),
+            };
+            tasks.push(tokio::spawn(ctl_server::serve(ctl, host.clone(), tls)));
             hosts.push(host);
         }
         // The census of each environment lists every member of the environment's ring.

@@ -42,6 +42,13 @@ pub struct EnvironmentConfig {
     /// Set from `ctl_secret_file`.
     #[serde(skip)]
     pub ctl_secret: Option<secrecy::SecretString>,
+    /// TLS to the control gateways, when the Supervisors run with `--ctl-server-certificate`
+    /// (and `--ctl-client-ca-certificate`, then Onwatch presents a client certificate).
+    #[serde(default)]
+    pub ctl_tls: Option<CtlTlsConfig>,
+    /// Read from `ctl_tls`'s files at start-up.
+    #[serde(skip)]
+    pub ctl_tls_loaded: Option<ops::supervisor::ctl::CtlTls>,
     /// SSH to this environment's hosts (Supervisor and sentinel restarts).
     #[serde(default)]
     pub ssh: Option<ops::actions::ssh::SshOptions>,
@@ -49,6 +56,22 @@ pub struct EnvironmentConfig {
     /// (`builder_originsrv`, …).
     #[serde(default)]
     pub databases: BTreeMap<String, DatabaseConfig>,
+}
+
+/// `[environments.NAME.ctl_tls]`: the names of hab's own `cli.toml` settings.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CtlTlsConfig {
+    /// PEM: the CA that signed the Supervisors' control-gateway certificates.
+    pub ctl_server_ca_certificate: PathBuf,
+    /// PEM: Onwatch's client certificate and key, for Supervisors that ask for one.
+    #[serde(default)]
+    pub ctl_client_certificate: Option<PathBuf>,
+    #[serde(default)]
+    pub ctl_client_key: Option<PathBuf>,
+    /// The name in the Supervisors' certificates; unset: each host's inventory name.
+    #[serde(default)]
+    pub ctl_server_name_indication: Option<String>,
 }
 
 /// `[environments.NAME.databases.DB]`: one datastore database. Connect as a read-only role
@@ -193,6 +216,26 @@ pub(super) fn check(
         if let Some(file) = &env.ctl_secret_file {
             env.ctl_secret =
                 Some(read_secret(&format!("environments.{name}.ctl_secret_file"), file)?.into());
+        }
+        if let Some(tls) = &env.ctl_tls {
+            let client = match (&tls.ctl_client_certificate, &tls.ctl_client_key) {
+                (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+                (None, None) => None,
+                _ => {
+                    return Err(ConfigError::key(
+                        &format!("environments.{name}.ctl_tls"),
+                        "set both ctl_client_certificate and ctl_client_key, or neither",
+                    ))
+                }
+            };
+            env.ctl_tls_loaded = Some(
+                ops::supervisor::ctl::CtlTls::from_files(
+                    &tls.ctl_server_ca_certificate,
+                    client,
+                    tls.ctl_server_name_indication.clone(),
+                )
+                .map_err(|e| ConfigError::key(&format!("environments.{name}.ctl_tls"), e))?,
+            );
         }
     }
     Ok(())

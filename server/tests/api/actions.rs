@@ -1211,6 +1211,7 @@ async fn a_flooding_control_gateway_is_cut_off_at_the_bound() {
     let target = ops::supervisor::ctl::CtlTarget {
         addr: host.ctl_addr.to_string(),
         secret: "demo-ctl-secret".to_owned().into(),
+        tls: None,
     };
     let e = client
         .stop(

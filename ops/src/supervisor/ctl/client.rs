@@ -39,6 +39,9 @@ pub struct CtlReply {
 pub struct CtlTarget {
     pub addr: String,
     pub secret: secrecy::SecretString,
+    /// TLS, when the environment's Supervisors speak it, with the name their certificate
+    /// carries for this host (unless the settings name one for all).
+    pub tls: Option<(super::CtlTls, String)>,
 }
 
 /// Control-gateway client: a fresh connection per command, as `hab` does.
@@ -99,33 +102,25 @@ impl CtlClient {
         let secs = self.timeout.as_secs().max(1);
         let sent = std::sync::atomic::AtomicBool::new(false);
         let result = tokio::time::timeout(self.timeout, async {
-            let mut stream = TcpStream::connect(&target.addr)
+            let stream = TcpStream::connect(&target.addr)
                 .await
                 .map_err(|e| CtlError::Connect(format!("{}: {e}", target.addr)))?;
             stream.set_nodelay(true).ok();
-            let hs = Handshake {
-                secret_key: Some(secrecy::ExposeSecret::expose_secret(&target.secret).to_owned()),
-            };
-            Frame::message(Some(Txn::request(0)), "Handshake", &hs)
-                .write(&mut stream)
-                .await?;
-            let reply = Frame::read(&mut stream).await?.ok_or(CtlError::Closed)?;
-            match reply.message_id.as_str() {
-                "NetOk" => {}
-                "NetErr" => return Err(refusal(&reply)),
-                other => {
-                    return Err(CtlError::Protocol(format!(
-                        "expected NetOk to the handshake, got {other}"
-                    )))
+            match &target.tls {
+                None => exchange(stream, target, message_id, body, &sent).await,
+                Some((tls, host)) => {
+                    let name = tls.server_name.clone().unwrap_or_else(|| host.clone());
+                    let server_name = rustls::pki_types::ServerName::try_from(name.clone())
+                        .map_err(|e| {
+                            CtlError::Tls(format!("`{name}` is not a server name: {e}"))
+                        })?;
+                    let stream = tokio_rustls::TlsConnector::from(tls.config.clone())
+                        .connect(server_name, stream)
+                        .await
+                        .map_err(|e| CtlError::Tls(e.to_string()))?;
+                    exchange(stream, target, message_id, body, &sent).await
                 }
             }
-            // From the first byte of the request on, a failure leaves it unknown whether the
-            // Supervisor took it.
-            sent.store(true, std::sync::atomic::Ordering::Relaxed);
-            Frame::new(Some(Txn::request(1)), message_id, body)
-                .write(&mut stream)
-                .await?;
-            read_reply(&mut stream).await
         })
         .await
         .map_err(|_| CtlError::Timeout(secs))
@@ -142,6 +137,39 @@ impl CtlClient {
             other => other,
         }
     }
+}
+
+/// Handshake with the secret, then one request, then its reply, over a connected stream.
+async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut stream: S,
+    target: &CtlTarget,
+    message_id: &str,
+    body: Vec<u8>,
+    sent: &std::sync::atomic::AtomicBool,
+) -> Result<CtlReply, CtlError> {
+    let hs = Handshake {
+        secret_key: Some(secrecy::ExposeSecret::expose_secret(&target.secret).to_owned()),
+    };
+    Frame::message(Some(Txn::request(0)), "Handshake", &hs)
+        .write(&mut stream)
+        .await?;
+    let reply = Frame::read(&mut stream).await?.ok_or(CtlError::Closed)?;
+    match reply.message_id.as_str() {
+        "NetOk" => {}
+        "NetErr" => return Err(refusal(&reply)),
+        other => {
+            return Err(CtlError::Protocol(format!(
+                "expected NetOk to the handshake, got {other}"
+            )))
+        }
+    }
+    // From the first byte of the request on, a failure leaves it unknown whether the
+    // Supervisor took it.
+    sent.store(true, std::sync::atomic::Ordering::Relaxed);
+    Frame::new(Some(Txn::request(1)), message_id, body)
+        .write(&mut stream)
+        .await?;
+    read_reply(&mut stream).await
 }
 
 /// Reads reply frames until the transaction completes, within [`MAX_REPLY_BYTES`] and

@@ -5,17 +5,22 @@
 pub mod client;
 pub mod framing;
 pub mod messages;
+pub mod tls;
 
 use serde::{Deserialize, Serialize};
 
 pub use client::{CtlClient, CtlReply, CtlTarget, REQUEST_TIMEOUT};
 pub use framing::{Frame, Txn, MAX_BODY_LEN, MAX_MESSAGE_ID_LEN};
 pub use messages::*;
+pub use tls::CtlTls;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone, Serialize, Deserialize)]
 pub enum CtlError {
     #[error("cannot connect to the control gateway: {0}")]
     Connect(String),
+    /// The TLS handshake failed (an unknown CA, a wrong name, no client certificate…).
+    #[error("the TLS handshake with the control gateway failed: {0}")]
+    Tls(String),
     #[error("the control gateway did not answer within {0} s")]
     Timeout(u64),
     #[error("control gateway I/O: {0}")]
