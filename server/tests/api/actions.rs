@@ -1316,3 +1316,133 @@ async fn a_rotated_control_gateway_secret_is_used_without_a_restart_of_onwatch()
     let done = follow(&app.address, &ada, &id).await;
     assert_eq!(done["state"], "succeeded", "{done}");
 }
+
+/// Two Onwatch processes on one Postgres; the one running a restart is paused (`SIGSTOP`) after
+/// the Supervisor took the stop, for longer than its lease. The other marks the action
+/// interrupted. When the paused one resumes, it finds it no longer holds the action: it sends no
+/// start and writes no second outcome (only an `action.superseded` row with what it saw).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_onwatch_that_was_replaced_sends_nothing_and_writes_no_outcome() {
+    let mut spec = demo_layout(53);
+    spec.transition_delay_ms = 3000;
+    let sim = FleetSim::start(spec).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.toml");
+    std::fs::write(&fleet, sim.fleet_file().to_toml()).unwrap();
+    let secret = dir.path().join("ctl-secret");
+    std::fs::write(&secret, "demo-ctl-secret").unwrap();
+    let store = testkit::postgres_database().await.unwrap();
+    let config = dir.path().join("onwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nsite_root = \"{site}\"\n\
+             [store]\nurl = \"{store}\"\n[auth]\ndev_signin = true\n\
+             [inventory]\nsource = \"static\"\nfleet_file = \"{fleet}\"\n\
+             [fleet]\npoll_interval_ms = 200\n\
+             [actions]\ncooldown_secs = 0\nlease_secs = 1\n\
+             [environments.live]\nproduction = true\nctl_secret_file = \"{secret}\"\n\
+             [environments.acceptance]\nctl_secret_file = \"{secret}\"\n",
+            site = dir.path().join("site").display(),
+            fleet = fleet.display(),
+            secret = secret.display(),
+        ),
+    )
+    .unwrap();
+    let (mut first, base, _log) = spawn_binary(dir.path(), &config);
+    let (mut second, _base2, _log2) = spawn_binary(dir.path(), &config);
+    let ada = sign_in(&base, "ada", "responder").await;
+    let answer = restart(&base, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"].as_str().unwrap().to_owned();
+    let mut events = ada
+        .get(format!("{base}/api/actions/{id}/events"))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while !seen.contains("Supervisor stopping") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+            .await
+            .expect("progress arrives")
+            .unwrap()
+            .expect("the stream goes on");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &first.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&store).await.unwrap();
+    // The other process sweeps: interrupted, while the first is still paused.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = audit_of(&mut conn, &id).await;
+        if r.iter()
+            .any(|(k, o)| k == "action.outcome" && o == "interrupted")
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never swept: {r:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    signal("-CONT");
+    // The resumed process finds the stop done, and then that it lost the action.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let last = loop {
+        let r = audit_of(&mut conn, &id).await;
+        if r.iter().any(|(k, _)| k == "action.superseded") {
+            break r;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the resumed process never noticed: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        last,
+        [
+            ("action.intent".to_owned(), String::new()),
+            ("action.outcome".to_owned(), "interrupted".to_owned()),
+            ("action.superseded".to_owned(), String::new()),
+        ]
+    );
+    let state: String = sqlx::query("SELECT state FROM actions WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "interrupted");
+    // No start was sent by the resumed process: the service stays stopped.
+    let api = sim.host("builder-api-acceptance-1").unwrap().state_json()["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "builder-api")
+        .unwrap()
+        .clone();
+    assert_eq!(api["desired_up"], false, "{api}");
+    for p in [&mut first, &mut second] {
+        p.kill().unwrap();
+        p.wait().unwrap();
+    }
+}
+
+/// An action's audit rows (kind, outcome), oldest first.
+async fn audit_of(conn: &mut sqlx::AnyConnection, id: &str) -> Vec<(String, String)> {
+    sqlx::query("SELECT kind, outcome FROM audit_log WHERE action_id = $1 ORDER BY seq")
+        .bind(id)
+        .fetch_all(conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<String, _>("kind"), r.get::<String, _>("outcome")))
+        .collect()
+}
