@@ -615,8 +615,10 @@ impl Actions {
             self.builds.request_timeout,
         )
         .map_err(|e| Verdict::refuse("executor", e))?;
-        // The origin the environment's Supervisors run the package from, else the configured one.
-        let origin = self
+        // The origin the environment's Supervisors run the package from (else the configured
+        // one), but only one of `build_origins`: a Supervisor's answer (whoever can run or fake
+        // one) must not choose which origin's project is built with the production token.
+        let seen = self
             .fleet
             .snapshot(crate::time::now_ms())
             .environment(&target.environment)
@@ -626,8 +628,18 @@ impl Actions {
                     .flat_map(|h| &h.services)
                     .find(|s| s.ident.name == pkg)
                     .map(|s| s.ident.origin.clone())
-            })
-            .unwrap_or_else(|| self.builds.origin.clone());
+            });
+        let origin = seen.unwrap_or_else(|| self.builds.origin.clone());
+        if !crate::builds::plain_name(&origin) || !self.builds.build_origins.contains(&origin) {
+            return Err(Verdict::refuse(
+                "target",
+                format!(
+                    "the Supervisors run {pkg} from the origin `{}`, which is not one Onwatch builds ({}): set builds.build_origins if it should be",
+                    crate::text::cut(&origin, 64),
+                    self.builds.build_origins.join(", ")
+                ),
+            ));
+        }
         Ok(Plan::Build(crate::builds::RequestBuild {
             api,
             origin,

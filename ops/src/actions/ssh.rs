@@ -88,13 +88,16 @@ impl Default for SshCommands {
 /// Fills `{host}` in a template. A host name that is not plain (letters, digits, `.`, `-`, `_`)
 /// is refused rather than quoted: it would otherwise reach a remote shell.
 pub fn command_for(template: &str, host: &str) -> Result<String, String> {
+    // A leading `-` would be read as an option by whatever command the template runs.
     let plain = !host.is_empty()
+        && !host.starts_with('-')
         && host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     if !plain {
         return Err(format!(
-            "the host name `{host}` has characters a command line must not get"
+            "the host name `{}` is not one a command line may get (letters, digits, `.`, `-`, `_`, not starting with `-`)",
+            crate::text::cut(host, 80)
         ));
     }
     Ok(template.replace("{host}", host))
@@ -517,7 +520,15 @@ mod tests {
             command_for("restart --host {host}", "api-1.live").unwrap(),
             "restart --host api-1.live"
         );
-        for bad in ["a;rm -rf /", "a b", "$(id)", "", "a`b`"] {
+        for bad in [
+            "a;rm -rf /",
+            "a b",
+            "$(id)",
+            "",
+            "a`b`",
+            "-oProxyCommand=x",
+            "--help",
+        ] {
             assert!(command_for("x {host}", bad).is_err(), "{bad}");
         }
     }

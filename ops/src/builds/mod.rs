@@ -49,6 +49,10 @@ pub struct BuildOptions {
         deserialize_with = "crate::time::secs"
     )]
     pub release_timeout: Duration,
+    /// The origins whose packages Onwatch may ask Builder to build: the origin the
+    /// environment's Supervisors run a package from is used only when it is one of these (a
+    /// Supervisor's answer must not choose what is built with the production token).
+    pub build_origins: Vec<String>,
     /// Each request to the Builder API gives up after this.
     #[serde(
         rename = "request_timeout_secs",
@@ -61,6 +65,7 @@ impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
             origin: "core".into(),
+            build_origins: vec!["core".into(), "habitat".into()],
             poll: Duration::from_secs(2),
             stall_after: Duration::from_secs(120),
             build_timeout: Duration::from_secs(3600),
@@ -124,6 +129,21 @@ pub enum BuilderError {
     Unreachable(String),
     #[error("Builder answered something unexpected: {0}")]
     Unexpected(String),
+    /// A name that is not plain: never put into a path sent with the production token.
+    #[error("`{0}` is not a plain Builder name ([a-z0-9][a-z0-9_-]*, or a job group's digits): nothing was sent")]
+    NotPlain(String),
+}
+
+/// An origin's or a package's name as Builder has them: `[a-z0-9][a-z0-9_-]*` (at most 255).
+/// Anything else (`..`, a slash, a dot) could turn a request's path into another one, sent with
+/// the production token, so it is refused before any request.
+pub fn plain_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 255
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
 /// The Builder API of one environment.
@@ -154,6 +174,11 @@ impl BuilderApi {
 
     /// `POST /v1/depot/pkgs/schedule/{origin}/{pkg}`: the new job group.
     pub async fn schedule(&self, origin: &str, pkg: &str) -> Result<JobGroup, BuilderError> {
+        for name in [origin, pkg] {
+            if !plain_name(name) {
+                return Err(BuilderError::NotPlain(name.to_owned()));
+            }
+        }
         let url = format!(
             "{}/v1/depot/pkgs/schedule/{}/{}?target=x86_64-linux",
             self.base,
@@ -170,6 +195,9 @@ impl BuilderApi {
 
     /// `GET /v1/depot/pkgs/schedule/{group_id}`.
     pub async fn group(&self, id: &str) -> Result<JobGroup, BuilderError> {
+        if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(BuilderError::NotPlain(id.to_owned()));
+        }
         let url = format!("{}/v1/depot/pkgs/schedule/{}", self.base, urlencode(id));
         self.answer(self.http.get(&url), &format!("job group {id}"))
             .await
@@ -179,6 +207,9 @@ impl BuilderApi {
     /// members, for the onboarding checklist. Builder answers
     /// `{"origin_id": "…", "origin_name": "core", "members": ["ana", …]}`.
     pub async fn origin_members(&self, origin: &str) -> Result<Vec<String>, BuilderError> {
+        if !plain_name(origin) {
+            return Err(BuilderError::NotPlain(origin.to_owned()));
+        }
         #[derive(Deserialize)]
         struct Members {
             members: Vec<String>,
@@ -244,12 +275,12 @@ async fn read_bounded(mut res: reqwest::Response, limit: usize) -> Result<Vec<u8
     Ok(body)
 }
 
+/// Every byte but letters, digits, `-`, `_` and `~` percent-encoded (a dot too: a segment must
+/// never read as `.` or `..`; names are checked plain before they get here anyway).
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -517,5 +548,44 @@ mod tests {
         assert!(!g.dispatched());
         g.projects[0].state = "InProgress".into();
         assert!(g.dispatched());
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    #[test]
+    fn only_plain_names_reach_a_path_sent_with_the_token() {
+        for good in ["core", "habitat", "builder-api", "a_b", "0x"] {
+            assert!(plain_name(good), "{good}");
+        }
+        for bad in [
+            "", "..", ".", "a/b", "a.b", "-a", "_a", "Core", "a%2e", "a b",
+        ] {
+            assert!(!plain_name(bad), "{bad}");
+        }
+        assert_eq!(urlencode(".."), "%2E%2E");
+    }
+
+    #[tokio::test]
+    async fn a_name_that_is_not_plain_is_refused_before_any_request() {
+        // Nothing listens there: a request would fail as unreachable, not as not plain.
+        let api = BuilderApi::new(
+            "http://127.0.0.1:9",
+            "t".to_owned().into(),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        for (origin, pkg) in [("..", "builder-api"), ("core", "../x"), ("core/x", "y")] {
+            match api.schedule(origin, pkg).await {
+                Err(BuilderError::NotPlain(_)) => {}
+                other => panic!("{origin}/{pkg}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            api.group("1/../2").await,
+            Err(BuilderError::NotPlain(_))
+        ));
     }
 }

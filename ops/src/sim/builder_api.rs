@@ -94,6 +94,8 @@ pub struct BuildDesk {
     next_group: AtomicU64,
     mode: Mutex<Mode>,
     groups: Mutex<BTreeMap<u64, Group>>,
+    /// Every schedule request that reached the desk, whatever its answer.
+    pub schedule_requests: AtomicU64,
 }
 
 impl BuildDesk {
@@ -101,6 +103,7 @@ impl BuildDesk {
         Arc::new(BuildDesk {
             ring,
             next_group: AtomicU64::new(1_037_386_578_491_957_248),
+            schedule_requests: AtomicU64::new(0),
             mode: Mutex::new(Mode {
                 disconnected: Vec::new(),
                 ending: Ending::Complete,
@@ -248,6 +251,9 @@ fn respond(desk: &Arc<BuildDesk>, req: Req) -> hyper::Response<http::Body> {
     }
     let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     let schedule = matches!(parts.as_slice(), ["v1", "depot", "pkgs", "schedule", ..]);
+    if schedule && req.method == Method::POST {
+        desk.schedule_requests.fetch_add(1, Ordering::Relaxed);
+    }
     if schedule {
         let mut m = desk.mode.lock().unwrap_or_else(|p| p.into_inner());
         if m.throttle > 0 {

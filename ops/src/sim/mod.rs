@@ -153,6 +153,17 @@ impl FleetSim {
             .is_some()
     }
 
+    /// How many build requests (`POST …/schedule/…`) reached an environment's Builder API.
+    pub fn builds_requested(&self, environment: &str) -> u64 {
+        self.builds
+            .get(environment)
+            .map(|d| {
+                d.schedule_requests
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .unwrap_or(0)
+    }
+
     pub fn control_url(&self) -> String {
         format!("http://{}", self.control_addr)
     }

@@ -5,6 +5,7 @@
 //! One file per section, each with its own check. Where `ops` has the options struct (the
 //! store, the fleet, EC2, probes), the section is that struct, read straight from the file.
 
+mod audit;
 mod auth;
 mod environments;
 mod fleet;
@@ -23,6 +24,7 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
+pub use audit::AuditConfig;
 pub use auth::{AuthConfig, GitHubAuthConfig, OidcAuthConfig};
 pub use environments::{DatabaseConfig, EnvironmentConfig};
 pub use inventory::{InventoryConfig, InventorySourceKind};
@@ -78,6 +80,9 @@ pub struct Config {
     /// Incidents: the services' status-page components, and Statuspage.
     #[serde(default)]
     pub incidents: ops::incidents::IncidentOptions,
+    /// The audit log: signed checkpoints of its head.
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 /// `[sentinel]`: the sentinel bot's host (a systemd unit, not in the fleet's inventory).
@@ -113,6 +118,7 @@ impl Default for Config {
             oncall: ops::oncall::OncallOptions::default(),
             onboarding: ops::onboarding::OnboardingOptions::default(),
             incidents: ops::incidents::IncidentOptions::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -215,8 +221,17 @@ fn check_locks(l: &ops::locks::LockOptions) -> Result<(), ConfigError> {
 /// `[builds]`: an origin, and polling and limits that make sense.
 fn check_builds(b: &ops::builds::BuildOptions) -> Result<(), ConfigError> {
     let bad = |key: &str, why: &str| Err(ConfigError::key(&format!("builds.{key}"), why));
-    if b.origin.trim().is_empty() || b.origin.contains('/') {
-        return bad("origin", "an origin's name, such as core");
+    if !ops::builds::plain_name(&b.origin) {
+        return bad(
+            "origin",
+            "an origin's name as Builder has it ([a-z0-9][a-z0-9_-]*), such as core",
+        );
+    }
+    if b.build_origins.iter().any(|o| !ops::builds::plain_name(o)) {
+        return bad(
+            "build_origins",
+            "origins' names as Builder has them ([a-z0-9][a-z0-9_-]*), such as [\"core\", \"habitat\"]",
+        );
     }
     if !(100..=60_000).contains(&(b.poll.as_millis() as u64)) {
         return bad("poll_ms", "100 to 60000 ms");
@@ -449,6 +464,7 @@ impl Config {
         check_locks(&self.datastore_locks)?;
         check_oncall(&self.oncall, &self.onboarding, &self.environments)?;
         check_incidents(&self.incidents)?;
+        audit::check(&self.audit)?;
         if let Some(s) = &self.sentinel {
             match self.environments.get(&s.environment) {
                 None => {

@@ -389,3 +389,47 @@ async fn build_requests_pass_the_guards_or_run_nothing() {
         "succeeded"
     );
 }
+
+/// A Supervisor's answer does not choose what is built with the production token: a package
+/// reported from an origin Onwatch does not build (here `..`, which would turn the schedule
+/// request's path into another) is refused before any request reaches Builder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisors_origin_outside_the_allow_list_builds_nothing() {
+    let mut spec = demo_layout(54);
+    for h in spec
+        .hosts
+        .iter_mut()
+        .filter(|h| h.environment == "acceptance")
+    {
+        for s in h.services.iter_mut().filter(|s| s.name == "builder-api") {
+            s.origin = "..".into();
+        }
+    }
+    let sim = FleetSim::start(spec).await.unwrap();
+    let app = app(&sim, Some(TOKEN), |_| {}).await;
+    let ada = app.signed_in("ada", "responder").await;
+    // The fleet has seen the Supervisors' answer.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = app
+            .call(&ada, "/api/read/service-instances", &[("slug", "api")])
+            .await;
+        let text = res.text().await.unwrap();
+        if text.contains("builder-api-acceptance-1") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let answer = restart(&app.address, &ada, &build("acceptance", "builder-api", "")).await;
+    assert_eq!(refusing_guards(&answer), ["target"], "{answer}");
+    assert!(
+        answer.to_string().contains("not one Onwatch builds"),
+        "{answer}"
+    );
+    assert_eq!(
+        sim.builds_requested("acceptance"),
+        0,
+        "a request reached Builder"
+    );
+}
