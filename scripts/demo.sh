@@ -43,6 +43,13 @@ for _ in $(seq 1 50); do [ -s data/demo-fleet.toml ] && break; sleep 0.1; done
 # restarts the simulated Supervisor or sentinel. If it cannot start, the demo runs without it
 # and the Supervisor and sentinel buttons say that SSH is not configured.
 cp config/demo.toml data/demo.toml
+# The key that signs the audit chain's checkpoints (config/demo.toml's [audit]), made once. A
+# fresh store starts a fresh chain: the old store's checkpoints would (rightly) say it was cut.
+if [ ! -s data/audit-checkpoint.key ]; then
+  rm -f data/audit-checkpoint.key data/audit-checkpoint.key.pub
+  "$CARGO_TARGET_DIR/debug/onwatch" audit keygen --out data/audit-checkpoint.key >/dev/null
+fi
+[ -e data/onwatch.db ] || rm -f data/audit-checkpoints.jsonl
 # The simulator's Builder API takes any personal access token (they start with `_`); its small
 # Statuspage takes any key.
 ( umask 077; echo "_demo-builder-token" > data/demo-builder-token; echo "demo-statuspage-key" > data/demo-statuspage-key )

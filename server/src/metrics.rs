@@ -6,6 +6,8 @@
 //! - The fleet as Onwatch sees it, so the team's Prometheus can alert on it: Supervisor visit
 //!   latency by environment, hosts by reachability, services by state, the inventory's age, and
 //!   each probe's last result. These are read from the fleet model at scrape time.
+//! - The audit chain's last signed checkpoint (`onwatch_audit_checkpoint_seq`, its head hash and
+//!   key as labels), so that the team's Prometheus keeps a record of the head outside the store.
 
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
@@ -157,6 +159,16 @@ impl MetricsBuilder {
     pub fn with_fleet(mut self, model: Arc<ops::fleet::FleetModel>) -> MetricsBuilder {
         self.registry
             .register_collector(Box::new(FleetCollector { model }));
+        self
+    }
+
+    /// Adds the audit chain's last signed checkpoint, read at every scrape.
+    pub fn with_audit_checkpoints(
+        mut self,
+        latest: tokio::sync::watch::Receiver<Option<ops::audit::checkpoint::Checkpoint>>,
+    ) -> MetricsBuilder {
+        self.registry
+            .register_collector(Box::new(CheckpointCollector { latest }));
         self
     }
 
@@ -384,6 +396,39 @@ impl Collector for FleetCollector {
             "probe_duration_seconds",
             "Duration of the probe's last check",
             &probe_latency,
+        )
+    }
+}
+
+/// The last checkpoint as one series. Only the current one is exported (a `Family` would keep
+/// every hash ever signed in memory); Prometheus keeps the history, which is the point: a head
+/// recorded where the store's writer cannot reach.
+#[derive(Debug)]
+struct CheckpointCollector {
+    latest: tokio::sync::watch::Receiver<Option<ops::audit::checkpoint::Checkpoint>>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckpointLabels {
+    hash: String,
+    public_key: String,
+}
+
+impl Collector for CheckpointCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let seq = Family::<CheckpointLabels, IntGauge>::default();
+        if let Some(c) = self.latest.borrow().as_ref() {
+            seq.get_or_create(&CheckpointLabels {
+                hash: c.hash.clone(),
+                public_key: c.public_key.clone(),
+            })
+            .set(c.seq);
+        }
+        encode_family(
+            &mut encoder,
+            "audit_checkpoint_seq",
+            "The audit chain's last signed checkpoint: the row number of its head (labels: that row's hash, the signing key)",
+            &seq,
         )
     }
 }

@@ -6,14 +6,20 @@
 //! stored). Appends take the `audit_head` row first, which serialises them across replicas
 //! sharing one Postgres, so the chain never forks; the head also remembers the last row, so that
 //! rows deleted at the end are seen by [`AuditLog::verify`].
+//!
+//! The database guards the head too (`0011_audit_guard.sql`: it moves only forward onto the
+//! newest row, `TRUNCATE` is refused), but a person who can drop triggers can still cut the end
+//! and put the head back, or re-hash the whole chain: nothing inside the store shows that. Signed
+//! checkpoints of the head kept elsewhere do ([`checkpoint`], [`AuditLog::verify_against`]).
 
+pub mod checkpoint;
 pub mod query;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, Store, StoreError};
 
 pub use query::{AuditFilter, AuditRow};
 
@@ -193,22 +199,129 @@ impl AuditLog {
     /// Reads the whole chain in order and checks every row: its number follows the last, its
     /// `prev_hash` is the last row's hash, its hash is that of its content; and the last row is
     /// the one the head names. Names the first row that fails.
+    ///
+    /// Only what the store holds is checked: a chain cut at its end with the head put back, or
+    /// re-hashed whole, holds by itself. [`AuditLog::verify_against`] checks it against
+    /// checkpoints kept elsewhere too.
     pub async fn verify(&self) -> Result<Verification, StoreError> {
+        Ok(self.walk(0, GENESIS, &[]).await?.0)
+    }
+
+    /// [`AuditLog::verify`], and the chain must contain every anchor: a row with a checkpoint's
+    /// number and hash (so a chain shorter than a checkpoint, or rewritten up to it, fails), or
+    /// some row with a bare head hash.
+    pub async fn verify_against(&self, anchors: &[Anchor]) -> Result<Verification, StoreError> {
+        Ok(self.walk(0, GENESIS, anchors).await?.0)
+    }
+
+    /// Checks the chain from `since` (a head signed before; `None`: from the start) to its head,
+    /// all in one snapshot of the store, and returns that head, or the first row that breaks it.
+    /// With `since`, that row must be there with that hash, and only the rows after it are read,
+    /// so that signing a checkpoint every few minutes costs the rows since the last one.
+    pub async fn verified_head(
+        &self,
+        since: Option<&Head>,
+    ) -> Result<Result<Head, Broken>, StoreError> {
+        let (seq, hash) = since.map_or((0, GENESIS), |h| (h.seq, h.hash.as_str()));
+        let (v, head) = self.walk(seq, hash, &[]).await?;
+        Ok(match v.broken {
+            None => Ok(head),
+            Some(b) => Err(b),
+        })
+    }
+
+    /// The walk behind the checks above: from row `from_seq` (whose hash is `from_hash`; 0 and
+    /// [`GENESIS`] for the whole chain) to the head. Returns what it found and the last row that
+    /// held (the head, when nothing is broken).
+    async fn walk(
+        &self,
+        from_seq: i64,
+        from_hash: &str,
+        anchors: &[Anchor],
+    ) -> Result<(Verification, Head), StoreError> {
+        // One snapshot for the rows and the head: an append between reading the last row and
+        // reading the head would otherwise look like rows deleted at the end. SQLite's read
+        // transaction (WAL) is a snapshot already; Postgres's default is one per statement.
+        let mut tx = self.store.pool().begin().await?;
+        if self.store.backend() == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut walk = Walk {
+            last: Head {
+                seq: from_seq,
+                hash: from_hash.to_owned(),
+            },
+            rows: 0,
+            hash_found: anchors
+                .iter()
+                .map(|a| matches!(a, Anchor::Hash(h) if h == from_hash))
+                .collect(),
+        };
+        let broken = walk.rows_from(&mut tx, anchors).await?;
+        let broken = match broken {
+            Some(b) => Some(b),
+            None => walk.ends_right(&mut tx, anchors).await?,
+        };
+        Ok((
+            Verification {
+                rows: walk.rows,
+                broken,
+            },
+            walk.last,
+        ))
+    }
+}
+
+/// A walk along the chain: the last row that held, how many were read, which bare hashes were
+/// seen.
+struct Walk {
+    last: Head,
+    rows: i64,
+    hash_found: Vec<bool>,
+}
+
+impl Walk {
+    /// The start row (when not the chain's start), then every row after it in order. The first
+    /// row that breaks the chain, if one does.
+    async fn rows_from(
+        &mut self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        anchors: &[Anchor],
+    ) -> Result<Option<Broken>, StoreError> {
         use futures_util::TryStreamExt;
+        let broken = |seq: i64, why: String| Ok(Some(Broken { seq, why }));
+        let from_seq = self.last.seq;
+        if from_seq > 0 {
+            let start: Option<String> =
+                sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
+                    .bind(from_seq)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            if start.as_deref() != Some(self.last.hash.as_str()) {
+                let what = if start.is_some() {
+                    "has another hash"
+                } else {
+                    "is missing"
+                };
+                return broken(
+                    from_seq,
+                    format!(
+                        "row {from_seq}, signed before, {what}: the chain was cut or rewritten up to it"
+                    ),
+                );
+            }
+        }
         let mut rows = sqlx::query(
             "SELECT seq, at_ms, kind, actor, actor_name, role, environment, host, service, \
-             action_id, outcome, detail, prev_hash, hash FROM audit_log ORDER BY seq",
+             action_id, outcome, detail, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq",
         )
-        .fetch(self.store.pool());
-        let mut expected_seq = 1i64;
-        let mut prev = GENESIS.to_owned();
-        let mut n = 0i64;
-        let broken = |seq: i64, why: String| Verification {
-            rows: 0,
-            broken: Some(Broken { seq, why }),
-        };
+        .bind(from_seq)
+        .fetch(&mut **tx);
         while let Some(r) = rows.try_next().await? {
-            n += 1;
+            self.rows += 1;
+            let expected_seq = self.last.seq + 1;
             let seq: i64 = r.try_get("seq")?;
             let stored_prev: String = r.try_get("prev_hash")?;
             let stored_hash: String = r.try_get("hash")?;
@@ -232,19 +345,16 @@ impl AuditLog {
                         expected_seq - 1
                     )
                 };
-                return Ok(with_rows(broken(expected_seq.min(seq), why), n));
+                return broken(expected_seq.min(seq), why);
             }
-            if stored_prev != prev {
-                return Ok(with_rows(
-                    broken(
-                        seq,
-                        format!(
-                            "row {seq} does not follow row {}: its previous hash is not that row's hash (a row was deleted, inserted or reordered)",
-                            seq - 1
-                        ),
+            if stored_prev != self.last.hash {
+                return broken(
+                    seq,
+                    format!(
+                        "row {seq} does not follow row {}: its previous hash is not that row's hash (a row was deleted, inserted or reordered)",
+                        seq - 1
                     ),
-                    n,
-                ));
+                );
             }
             let canonical = Canonical {
                 seq,
@@ -260,51 +370,115 @@ impl AuditLog {
                 outcome: &outcome,
                 detail: &detail,
             };
-            if hash_of(&prev, &canonical) != stored_hash {
-                return Ok(with_rows(
-                    broken(
-                        seq,
-                        format!("row {seq} was changed after it was written: its content does not match its hash"),
-                    ),
-                    n,
-                ));
+            if hash_of(&self.last.hash, &canonical) != stored_hash {
+                return broken(
+                    seq,
+                    format!("row {seq} was changed after it was written: its content does not match its hash"),
+                );
             }
-            prev = stored_hash;
-            expected_seq += 1;
+            for (anchor, found) in anchors.iter().zip(self.hash_found.iter_mut()) {
+                match anchor {
+                    Anchor::Row { seq: at, hash } if *at == seq && *hash != stored_hash => {
+                        return broken(
+                            seq,
+                            format!(
+                                "row {seq} is not the row the checkpoint signed (its hash is {}…, the checkpoint's {}…): the chain was rewritten and re-hashed up to this row",
+                                short(&stored_hash),
+                                short(hash)
+                            ),
+                        );
+                    }
+                    Anchor::Hash(h) if *h == stored_hash => *found = true,
+                    _ => {}
+                }
+            }
+            self.last = Head {
+                seq,
+                hash: stored_hash,
+            };
+        }
+        Ok(None)
+    }
+
+    /// After the last row: every checkpoint was reached, and the head names that row.
+    async fn ends_right(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        anchors: &[Anchor],
+    ) -> Result<Option<Broken>, StoreError> {
+        let last = self.last.seq;
+        let broken = |seq: i64, why: String| Ok(Some(Broken { seq, why }));
+        // Checkpoints first: a chain cut at its end with its head put back holds by itself.
+        for (anchor, found) in anchors.iter().zip(&self.hash_found) {
+            match anchor {
+                Anchor::Row { seq, .. } if *seq > last => {
+                    return broken(
+                        last + 1,
+                        format!(
+                            "the chain ends at row {last} but a checkpoint signed row {seq}: rows {}–{seq} were removed (cut or truncated)",
+                            last + 1
+                        ),
+                    );
+                }
+                Anchor::Row { seq: 0, hash } if hash.as_str() != GENESIS => {
+                    return broken(
+                        0,
+                        "the checkpoint names row 0 with a hash other than the chain's start"
+                            .into(),
+                    );
+                }
+                Anchor::Hash(h) if !found => {
+                    return broken(
+                        last + 1,
+                        format!(
+                            "no row of the chain has the hash {}…: the chain was cut or rewritten (or the hash is not from this store)",
+                            short(h)
+                        ),
+                    );
+                }
+                _ => {}
+            }
         }
         let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_optional(self.store.pool())
+            .fetch_optional(&mut **tx)
             .await?;
         let Some(head) = head else {
-            return Ok(with_rows(
-                broken(expected_seq, "the chain's head row is missing".into()),
-                n,
-            ));
+            return broken(last + 1, "the chain's head row is missing".into());
         };
         let head_seq: i64 = head.try_get("seq")?;
         let head_hash: String = head.try_get("hash")?;
-        if head_seq != expected_seq - 1 || head_hash != prev {
-            return Ok(with_rows(
-                broken(
-                    expected_seq,
-                    format!(
-                        "the chain ends at row {} but its head names row {head_seq}: rows at the end were deleted",
-                        expected_seq - 1
-                    ),
+        if head_seq != last || head_hash != self.last.hash {
+            return broken(
+                last + 1,
+                format!(
+                    "the chain ends at row {last} but its head names row {head_seq}: rows at the end were deleted"
                 ),
-                n,
-            ));
+            );
         }
-        Ok(Verification {
-            rows: n,
-            broken: None,
-        })
+        Ok(None)
     }
 }
 
-fn with_rows(mut v: Verification, n: i64) -> Verification {
-    v.rows = n;
-    v
+/// The chain's last row, as its head names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// What [`AuditLog::verify_against`] expects to find in the chain, from a record kept outside
+/// the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anchor {
+    /// Row `seq` has this hash (a signed checkpoint).
+    Row { seq: i64, hash: String },
+    /// Some row has this hash (a head hash written down elsewhere, without its number).
+    Hash(String),
+}
+
+/// The start of a hash, enough to tell two apart in a message.
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }
 
 #[cfg(test)]
@@ -330,26 +504,94 @@ mod tests {
         let h = hash_of(GENESIS, &base);
         assert_eq!(h.len(), 64);
         assert_ne!(h, hash_of("x", &base), "the previous hash counts");
-        assert_ne!(h, hash_of(GENESIS, &Canonical { seq: 2, ..base }));
-        assert_ne!(
-            h,
-            hash_of(
-                GENESIS,
-                &Canonical {
-                    detail: "{\"reason\":\"\"}",
+        // Each field of the canonical form changed on its own. The list is checked against the
+        // form's JSON, so a field added to `Canonical` without a line here fails the test.
+        let changed: Vec<(&str, Canonical<'_>)> = vec![
+            ("seq", Canonical { seq: 2, ..base }),
+            ("at_ms", Canonical { at_ms: 6, ..base }),
+            (
+                "kind",
+                Canonical {
+                    kind: "action.outcome",
                     ..base
-                }
-            )
-        );
-        assert_ne!(
-            h,
-            hash_of(
-                GENESIS,
-                &Canonical {
+                },
+            ),
+            (
+                "actor",
+                Canonical {
+                    actor: "github:#2",
+                    ..base
+                },
+            ),
+            (
+                "actor_name",
+                Canonical {
+                    actor_name: "bob",
+                    ..base
+                },
+            ),
+            (
+                "role",
+                Canonical {
                     role: "admin",
                     ..base
-                }
-            )
+                },
+            ),
+            (
+                "environment",
+                Canonical {
+                    environment: "acceptance",
+                    ..base
+                },
+            ),
+            ("host", Canonical { host: "h2", ..base }),
+            (
+                "service",
+                Canonical {
+                    service: "builder-jobsrv.live",
+                    ..base
+                },
+            ),
+            (
+                "action_id",
+                Canonical {
+                    action_id: "b",
+                    ..base
+                },
+            ),
+            (
+                "outcome",
+                Canonical {
+                    outcome: "succeeded",
+                    ..base
+                },
+            ),
+            (
+                "detail",
+                Canonical {
+                    detail: "{\"reason\":\"\"}",
+                    ..base
+                },
+            ),
+        ];
+        let fields: Vec<String> = match serde_json::to_value(&base) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            other => panic!("the canonical form is a JSON object: {other:?}"),
+        };
+        let mut named: Vec<String> = changed.iter().map(|(f, _)| (*f).to_owned()).collect();
+        named.sort();
+        let mut fields_sorted = fields.clone();
+        fields_sorted.sort();
+        assert_eq!(
+            named, fields_sorted,
+            "every field of the canonical form is changed once"
         );
+        for (field, row) in &changed {
+            assert_ne!(
+                h,
+                hash_of(GENESIS, row),
+                "a changed {field} changes the hash"
+            );
+        }
     }
 }

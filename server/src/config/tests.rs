@@ -463,3 +463,60 @@ fn the_rotation_and_pagerduty_are_checked() {
     );
     assert!(e.message.contains("\"prod\""), "{e}");
 }
+
+#[test]
+fn audit_checkpoints_need_a_readable_key() {
+    let c = load("", &[]).unwrap();
+    assert!(c.audit.checkpoint_key_file.is_none(), "off by default");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("audit.key");
+    ops::audit::checkpoint::CheckpointKey::write_new(&key).unwrap();
+    let not_a_key = write("hello\n");
+    let cases = [
+        (
+            "[audit]\ncheckpoint_key_file = \"/nonexistent/audit.key\"\n".to_owned(),
+            "audit.checkpoint_key_file",
+            "keygen",
+        ),
+        (
+            format!(
+                "[audit]\ncheckpoint_key_file = \"{}\"\n",
+                not_a_key.path().display()
+            ),
+            "audit.checkpoint_key_file",
+            "64 hex digits",
+        ),
+        (
+            "[audit]\ncheckpoint_file = \"cp.jsonl\"\n".to_owned(),
+            "audit.checkpoint_file",
+            "checkpoint_key_file",
+        ),
+        (
+            format!(
+                "[audit]\ncheckpoint_key_file = \"{}\"\ncheckpoint_file = \"/nonexistent/dir/cp.jsonl\"\n",
+                key.display()
+            ),
+            "audit.checkpoint_file",
+            "/nonexistent/dir",
+        ),
+        (
+            "[audit]\ncheckpoint_interval_secs = 1\n".to_owned(),
+            "audit.checkpoint_interval_secs",
+            "10 to 86400",
+        ),
+    ];
+    for (toml, key_name, says) in cases {
+        let e = load(&toml, &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some(key_name), "{toml}: {e}");
+        assert!(e.message.contains(says), "{toml}: {e}");
+    }
+    let c = load(
+        &format!(
+            "[audit]\ncheckpoint_key_file = \"{}\"\ncheckpoint_interval_secs = 60\n",
+            key.display()
+        ),
+        &[],
+    )
+    .unwrap();
+    assert!(c.audit.checkpoint_key().unwrap().is_some());
+}

@@ -179,3 +179,106 @@ async fn audit_verify_names_the_first_bad_row() {
     assert!(out.contains("BROKEN at row 3"), "{out}");
     store.close().await;
 }
+
+/// `onwatch audit keygen`, `audit checkpoint` and `audit verify --checkpoint`: a chain whose tail
+/// was cut and whose head was put back (every trigger dropped first) verifies clean by itself,
+/// and fails (exit 1, naming the first missing row) against a checkpoint, given as the file the
+/// server appends to or as a bare head hash. A checkpoint edited after signing is refused (2).
+#[tokio::test]
+async fn audit_verify_against_a_checkpoint_catches_a_cut_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("audit.key");
+    let key_arg = key.to_str().unwrap();
+    let (code, out, err) = onwatch(&["audit", "keygen", "--out", key_arg], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let public = std::fs::read_to_string(dir.path().join("audit.key.pub")).unwrap();
+    assert!(
+        out.contains(public.trim()),
+        "keygen prints the public key: {out}"
+    );
+    let (code, _, err) = onwatch(&["audit", "keygen", "--out", key_arg], &[]);
+    assert_eq!(code, 2, "a second keygen never replaces the key: {err}");
+
+    let url = format!("sqlite://{}/onwatch.db", dir.path().display());
+    let store = ops::store::Store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let log = ops::audit::AuditLog::new(store.clone());
+    let actor = ops::audit::Actor {
+        id: "dev:ada".into(),
+        name: "ada".into(),
+        role: "admin".into(),
+    };
+    for i in 0..6 {
+        let entry = ops::audit::Entry {
+            kind: "signin".into(),
+            detail: serde_json::json!({"n": i}),
+            ..Default::default()
+        };
+        log.append(&actor, &entry).await.unwrap();
+    }
+    let file = dir.path().join("checkpoints.jsonl");
+    let file_arg = file.to_str().unwrap();
+    let env = [
+        ("ONWATCH_STORE__URL", url.as_str()),
+        ("ONWATCH_AUTH__DEV_SIGNIN", "true"),
+        ("ONWATCH_AUDIT__CHECKPOINT_KEY_FILE", key_arg),
+        ("ONWATCH_AUDIT__CHECKPOINT_FILE", file_arg),
+    ];
+    let (code, out, err) = onwatch(&["audit", "checkpoint"], &env);
+    assert_eq!(code, 0, "{out}{err}");
+    // The checkpoint is the last line (the log, on stdout too, says it before).
+    let line = out.lines().last().unwrap_or_default();
+    let signed: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(signed["seq"], 6, "{out}");
+    let head_hash = signed["hash"].as_str().unwrap().to_owned();
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 1);
+    let public_file = format!("{key_arg}.pub");
+    let pinned = ["--public-key", public_file.as_str()];
+    let verify = |checkpoint: &str| {
+        let mut args = vec!["audit", "verify", "--checkpoint", checkpoint];
+        args.extend(pinned);
+        onwatch(&args, &env[..2])
+    };
+    let (code, out, err) = verify(file_arg);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("6 rows, the chain holds"), "{out}");
+
+    // The attack: every trigger dropped, rows 4 to 6 deleted, the head put back to row 3.
+    let triggers: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' \
+         AND tbl_name IN ('audit_log', 'audit_head')",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    for t in triggers {
+        sqlx::query(&format!("DROP TRIGGER {t}"))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    for sql in [
+        "DELETE FROM audit_log WHERE seq > 3",
+        "UPDATE audit_head SET seq = 3, hash = (SELECT hash FROM audit_log WHERE seq = 3)",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.unwrap();
+    }
+    let (code, out, _) = onwatch(&["audit", "verify"], &env[..2]);
+    assert_eq!(code, 0, "the store alone cannot see it: {out}");
+    for checkpoint in [file_arg, head_hash.as_str()] {
+        let (code, out, err) = verify(checkpoint);
+        assert_eq!(code, 1, "{checkpoint}: {out}{err}");
+        assert!(out.contains("BROKEN at row 4"), "{checkpoint}: {out}");
+    }
+
+    // A checkpoint edited to claim less (row 3) no longer matches its signature.
+    let edited = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"seq\":6", "\"seq\":3");
+    std::fs::write(&file, edited).unwrap();
+    let (code, out, err) = verify(file_arg);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("does not match its signature"), "{err}");
+    store.close().await;
+}

@@ -2,6 +2,7 @@
 //! One test binary (modules below) so that the server is linked once.
 
 mod actions;
+mod audit;
 mod auth;
 mod auth_github;
 mod auth_oidc;
