@@ -29,8 +29,15 @@ fn progress_event(p: ops::actions::ActionProgress) -> Event {
 /// its lines come with its end).
 pub async fn action_events(
     State(state): State<AppState>,
+    Extension(who): Extension<ops::auth::Identity>,
+    Extension(key): Extension<crate::auth::wall::SessionKey>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
+    let permit = state
+        .streams
+        .admit(&app::actions::ssr::actor(&who).id)
+        .map_err(crate::streams::refused)?;
+    let guard = crate::events::SessionGuard::new(state.auth.sessions.clone(), key);
     let actions = state.actions.clone();
     let first = actions
         .progress(&id)
@@ -101,6 +108,7 @@ pub async fn action_events(
             None => None,
         }
     });
+    let stream = crate::streams::bounded(stream, permit, guard);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

@@ -39,8 +39,14 @@ fn refusal(e: ops::console::ConsoleError) -> Response {
 pub async fn query_events(
     State(state): State<AppState>,
     Extension(who): Extension<ops::auth::Identity>,
+    Extension(key): Extension<crate::auth::wall::SessionKey>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
+    let permit = state
+        .streams
+        .admit(&app::actions::ssr::actor(&who).id)
+        .map_err(crate::streams::refused)?;
+    let guard = crate::events::SessionGuard::new(state.auth.sessions.clone(), key);
     let run = state
         .console
         .run(&id, &app::actions::ssr::actor(&who))
@@ -73,6 +79,7 @@ pub async fn query_events(
             Some((Ok(event(&p)), (rx, stopping, false, ended)))
         },
     );
+    let stream = crate::streams::bounded(stream, permit, guard);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

@@ -20,6 +20,41 @@ const MIN_GAP: Duration = Duration::from_millis(250);
 /// How often an open stream checks that its session still exists.
 pub const SESSION_CHECK: Duration = Duration::from_secs(5);
 
+/// Watches a stream's session: [`SessionGuard::ended`] resolves once the session is revoked,
+/// expired or past its absolute lifetime (checked every [`SESSION_CHECK`]; a store that does
+/// not answer is not taken for an ended session).
+pub struct SessionGuard {
+    sessions: ops::auth::sessions::SessionStore,
+    key: SessionKey,
+    check: tokio::time::Interval,
+}
+
+impl SessionGuard {
+    pub fn new(sessions: ops::auth::sessions::SessionStore, key: SessionKey) -> SessionGuard {
+        let mut check = tokio::time::interval(SESSION_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        check.reset();
+        SessionGuard {
+            sessions,
+            key,
+            check,
+        }
+    }
+
+    /// Resolves when the session is gone (cancel-safe: used in `select!`).
+    pub async fn ended(&mut self) {
+        loop {
+            self.check.tick().await;
+            let now = ops::time::now_ms();
+            if now >= self.key.ends_ms
+                || matches!(self.sessions.load(&self.key.id, now).await, Ok(None))
+            {
+                return;
+            }
+        }
+    }
+}
+
 /// What the stream carries besides its receiver.
 struct Watch {
     model: std::sync::Arc<ops::fleet::FleetModel>,
@@ -30,15 +65,22 @@ struct Watch {
     ends_ms: i64,
     check: tokio::time::Interval,
     ended: bool,
+    /// Counts this stream against its person's bound while it lasts.
+    _permit: crate::streams::StreamPermit,
 }
 
 pub async fn fleet_events(
     State(state): State<AppState>,
+    Extension(who): Extension<ops::auth::Identity>,
     Extension(SessionKey {
         id: session,
         ends_ms,
     }): Extension<SessionKey>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, axum::response::Response> {
+    let permit = state
+        .streams
+        .admit(&app::actions::ssr::actor(&who).id)
+        .map_err(crate::streams::refused)?;
     let rx = state.fleet.subscribe();
     let mut check = tokio::time::interval(SESSION_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -51,6 +93,7 @@ pub async fn fleet_events(
         ends_ms,
         check,
         ended: false,
+        _permit: permit,
     };
     // First event at once: the current version, so a (re)connected page knows where it stands.
     let initial = Some(watch.model.version());
@@ -102,5 +145,5 @@ pub async fn fleet_events(
             }
         },
     );
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

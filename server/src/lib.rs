@@ -15,4 +15,5 @@ pub mod metrics;
 pub mod oncall;
 pub mod serve;
 pub mod startup;
+pub mod streams;
 pub mod telemetry;

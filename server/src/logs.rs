@@ -48,6 +48,7 @@ fn event(e: &ops::logs::LogEvent) -> Event {
 pub async fn log_events(
     State(state): State<AppState>,
     Extension(who): Extension<ops::auth::Identity>,
+    Extension(key): Extension<crate::auth::wall::SessionKey>,
     Path((environment, host)): Path<(String, String)>,
     Query(p): Query<LogParams>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
@@ -66,11 +67,14 @@ pub async fn log_events(
         Err(e) => Err(e),
     };
     let stopping = state.stopping.clone();
+    // The watch lives only as long as the access that opened it: the session is checked every
+    // few seconds, as the fleet stream's is, and a revoked, expired or ended one ends it.
+    let guard = crate::events::SessionGuard::new(state.auth.sessions.clone(), key);
     let stream = match opened {
         Err(why) => stream::iter(vec![Ok(event(&ops::logs::LogEvent::Ended(why)))]).boxed(),
         Ok(watch) => stream::unfold(
-            (watch, stopping, None::<ops::logs::LogEvent>, false),
-            |(mut rx, stopping, held, done)| async move {
+            (watch, (stopping, guard), None::<ops::logs::LogEvent>, false),
+            |(mut rx, (stopping, mut guard), held, done)| async move {
                 if done {
                     return None;
                 }
@@ -84,6 +88,7 @@ pub async fn log_events(
                         tokio::select! {
                             e = rx.recv() => e,
                             _ = stop => Some(ops::logs::LogEvent::Ended("Onwatch is restarting: reopen the log".into())),
+                            _ = guard.ended() => Some(ops::logs::LogEvent::Ended("your session ended (signed out, revoked or expired): sign in again to follow the log".into())),
                         }
                     }
                 };
@@ -102,10 +107,10 @@ pub async fn log_events(
                             None => break,
                         }
                     }
-                    return Some((Ok(lines_event(&batch)), (rx, stopping, held, false)));
+                    return Some((Ok(lines_event(&batch)), (rx, (stopping, guard), held, false)));
                 }
                 let ended = matches!(e, ops::logs::LogEvent::Ended(_));
-                Some((Ok(event(&e)), (rx, stopping, None, ended)))
+                Some((Ok(event(&e)), (rx, (stopping, guard), None, ended)))
             },
         )
         .boxed(),

@@ -55,6 +55,8 @@ pub struct AppState {
     pub actions: Arc<ops::actions::Actions>,
     pub console: Arc<ops::console::ShardConsole>,
     pub logs: Arc<ops::logs::Logs>,
+    /// Live-update streams open, per person (`server.streams_per_person`).
+    pub streams: crate::streams::Streams,
     pub oncall: Arc<ops::oncall::OnCall>,
     pub incidents: ops::incidents::Incidents,
 }
@@ -309,6 +311,7 @@ impl Application {
             actions: actions.clone(),
             console: console.clone(),
             logs: Arc::new(ops::logs::Logs::new(actions.clone(), config.logs)),
+            streams: crate::streams::Streams::new(config.server.streams_per_person),
             oncall,
             incidents: portal.incidents.clone(),
         };
@@ -667,12 +670,22 @@ async fn healthz(
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
+    let mut text = state.metrics.render();
+    // What people hold open now: host-log watches (an SSH session each) and live streams.
+    text.push_str(&format!(
+        "# HELP onwatch_log_watches_open Host-log watches open now (an SSH session and journalctl -f each).\n\
+         # TYPE onwatch_log_watches_open gauge\nonwatch_log_watches_open {}\n\
+         # HELP onwatch_streams_open Live-update streams open now (fleet, actions, console).\n\
+         # TYPE onwatch_streams_open gauge\nonwatch_streams_open {}\n",
+        state.logs.open_watches(),
+        state.streams.open(),
+    ));
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        text,
     )
         .into_response()
 }

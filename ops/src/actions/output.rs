@@ -69,6 +69,8 @@ pub struct Sink {
     secrets: Vec<String>,
     /// Whether this process still holds the action, asked before each command is sent.
     fence: Option<Fence>,
+    /// When the hold was last renewed (shared with the lease's renewing task).
+    renewed: Option<std::sync::Arc<Mutex<std::time::Instant>>>,
 }
 
 /// Asks the store whether this process still holds its action (renewing its lease if so).
@@ -100,7 +102,21 @@ impl Sink {
             limit: limit.max(1024),
             secrets,
             fence: None,
+            renewed: None,
         }
+    }
+
+    /// Shares the moment of the last renewal with the task that renews the lease.
+    pub(crate) fn with_renewed(
+        mut self,
+        renewed: std::sync::Arc<Mutex<std::time::Instant>>,
+    ) -> Sink {
+        self.renewed = Some(renewed);
+        self
+    }
+
+    pub(crate) fn renewed(&self) -> Option<std::sync::Arc<Mutex<std::time::Instant>>> {
+        self.renewed.clone()
     }
 
     /// The sink of an action that runs under a lease: [`Sink::held`] asks `fence`.

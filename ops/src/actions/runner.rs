@@ -1002,14 +1002,41 @@ impl Actions {
             finished_ms: None,
             build: None,
         };
+        // When this process last renewed its hold (its own monotonic clock, which runs on
+        // through a pause): while that is well within the lease, no other process can have
+        // taken the action, so a store that does not answer for a moment does not stop a
+        // restart half-way; past it, only the store's word will do.
+        let renewed = Arc::new(Mutex::new(Instant::now()));
+        let grace = self.options.lease / 2;
         let fence: super::output::Fence = {
             let (ledger, id, me) = (self.ledger.clone(), id.clone(), self.instance.clone());
+            let renewed = renewed.clone();
             Arc::new(move || {
                 let (ledger, id, me) = (ledger.clone(), id.clone(), me.clone());
-                Box::pin(async move { ledger.renew(&id, &me).await.map_err(|e| e.to_string()) })
+                let renewed = renewed.clone();
+                Box::pin(async move {
+                    match ledger.renew(&id, &me).await {
+                        Ok(true) => {
+                            *renewed.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                            Ok(true)
+                        }
+                        Ok(false) => Ok(false),
+                        Err(e) => {
+                            let since = renewed.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+                            if since < grace {
+                                tracing::warn!(action = %id, error = %e, "the store does not answer; this process renewed its hold {since:?} ago, within the lease, and goes on");
+                                Ok(true)
+                            } else {
+                                Err(e.to_string())
+                            }
+                        }
+                    }
+                })
             })
         };
-        let sink = Sink::new(progress, self.options.output_limit_bytes, secrets).with_fence(fence);
+        let sink = Sink::new(progress, self.options.output_limit_bytes, secrets)
+            .with_fence(fence)
+            .with_renewed(renewed);
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -1038,11 +1065,16 @@ impl Actions {
         let lease_every = (self.options.lease / 3).max(Duration::from_millis(200));
         let renew = {
             let (ledger, id, me) = (self.ledger.clone(), id.clone(), self.instance.clone());
+            let renewed = sink.renewed();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(lease_every).await;
                     match ledger.renew(&id, &me).await {
-                        Ok(true) => {}
+                        Ok(true) => {
+                            if let Some(r) = &renewed {
+                                *r.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                            }
+                        }
                         // Lost: the next step's fence stops the action; nothing to renew.
                         Ok(false) => return,
                         Err(e) => {
@@ -1072,6 +1104,7 @@ impl Actions {
         // by the sweeper and writes no outcome over it. Kept and tried again while the store is
         // away; the sweeper audits an end whose outcome row this process did not live to write.
         let mut wait = Duration::from_millis(250);
+        let mut said = false;
         let finished = loop {
             match self
                 .ledger
@@ -1080,7 +1113,11 @@ impl Actions {
             {
                 Ok(at) => break at,
                 Err(e) => {
-                    tracing::warn!(action = %id, error = %e, "cannot record an action's end yet; trying again");
+                    if !said {
+                        tracing::error!(action = %id, error = %e, "cannot record an action's end; kept, trying again until the store answers");
+                        sink.line(format!("… the outcome cannot be written to the audit log yet ({e}); Onwatch keeps trying"));
+                        said = true;
+                    }
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
@@ -1129,7 +1166,6 @@ impl Actions {
                 "steps": detail,
             }),
         };
-        let mut said = false;
         loop {
             match self.audit.append(&actor, &outcome).await {
                 Ok(_) => break,

@@ -38,6 +38,11 @@ pub struct Limits {
     pub queue: usize,
     /// Longest a watch stays open (the page reconnects).
     pub max_secs: u64,
+    /// Watches open at once per person: each is an SSH session and a `journalctl -f` on a
+    /// production host.
+    pub per_person: u32,
+    /// Watches open at once per host, whoever opened them.
+    pub per_host: u32,
 }
 
 impl Default for Limits {
@@ -47,6 +52,8 @@ impl Default for Limits {
             line_bytes: 4_096,
             queue: 2_048,
             max_secs: 4 * 3600,
+            per_person: 3,
+            per_host: 10,
         }
     }
 }
@@ -71,6 +78,8 @@ pub const MAX_BEHIND: Duration = Duration::from_secs(2);
 pub struct LogWatch {
     rx: mpsc::Receiver<LogEvent>,
     room: Arc<Semaphore>,
+    /// Counts this watch against its person's and host's bounds until it is dropped.
+    pub(super) permit: Option<super::Permit>,
 }
 
 impl LogWatch {
@@ -113,7 +122,11 @@ pub fn channel(limits: &Limits) -> (Feed, LogWatch) {
             tx,
             room: room.clone(),
         },
-        LogWatch { rx, room },
+        LogWatch {
+            rx,
+            room,
+            permit: None,
+        },
     )
 }
 

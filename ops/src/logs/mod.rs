@@ -96,6 +96,41 @@ pub struct Logs {
     actions: Arc<Actions>,
     audit: AuditLog,
     limits: Limits,
+    open: Arc<std::sync::Mutex<Open>>,
+}
+
+/// The watches open now, per person (stable identity) and per host.
+#[derive(Default)]
+struct Open {
+    by_person: std::collections::HashMap<String, u32>,
+    by_host: std::collections::HashMap<String, u32>,
+    total: u32,
+}
+
+/// One open watch, counted until dropped (with the watch it belongs to).
+pub struct Permit {
+    open: Arc<std::sync::Mutex<Open>>,
+    person: String,
+    host: String,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut guard = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let o = &mut *guard;
+        for (map, key) in [
+            (&mut o.by_person, &self.person),
+            (&mut o.by_host, &self.host),
+        ] {
+            if let Some(n) = map.get_mut(key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+        o.total = o.total.saturating_sub(1);
+    }
 }
 
 impl Logs {
@@ -104,7 +139,40 @@ impl Logs {
             audit: actions.audit().clone(),
             actions,
             limits,
+            open: Arc::default(),
         }
+    }
+
+    /// How many watches are open now (for `/metrics`).
+    pub fn open_watches(&self) -> u32 {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+
+    /// Counts a new watch of `person` on `host`, or says which bound refuses it.
+    fn admit(&self, person: &str, host: &str) -> Result<Permit, String> {
+        let mut o = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = o.by_person.get(person).copied().unwrap_or(0);
+        if mine >= self.limits.per_person {
+            return Err(format!(
+                "you have {mine} host logs open (at most {} at once): close one (its tab or its Stop button), then try again",
+                self.limits.per_person
+            ));
+        }
+        let here = o.by_host.get(host).copied().unwrap_or(0);
+        if here >= self.limits.per_host {
+            return Err(format!(
+                "{here} people are following {host}'s log already (at most {} at once): ask them, or try again later",
+                self.limits.per_host
+            ));
+        }
+        *o.by_person.entry(person.to_owned()).or_default() += 1;
+        *o.by_host.entry(host.to_owned()).or_default() += 1;
+        o.total += 1;
+        Ok(Permit {
+            open: self.open.clone(),
+            person: person.to_owned(),
+            host: host.to_owned(),
+        })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -136,6 +204,24 @@ impl Logs {
         let args = query.args()?;
         let command = crate::actions::ssh::command_for(template, host)?.replace("{args}", &args);
         let watch_id = format!("w{}", crate::auth::random_token());
+        let permit = match self.admit(&actor.id, &format!("{environment}/{host}")) {
+            Ok(p) => p,
+            Err(why) => {
+                let refused = Entry {
+                    kind: "logs.watch".into(),
+                    environment: environment.to_owned(),
+                    host: host.to_owned(),
+                    service: source.as_str().to_owned(),
+                    action_id: watch_id.clone(),
+                    outcome: "refused".into(),
+                    detail: serde_json::json!({ "why": why }),
+                };
+                if let Err(e) = self.audit.append(actor, &refused).await {
+                    tracing::error!(error = %e, "a refused log watch could not be audited");
+                }
+                return Err(why);
+            }
+        };
         let entry = |outcome: &str, detail: serde_json::Value| Entry {
             kind: "logs.watch".into(),
             environment: environment.to_owned(),
@@ -155,7 +241,8 @@ impl Logs {
             )
             .await
             .map_err(|e| format!("not started: the audit log could not be written ({e})"))?;
-        let (feed, watch) = follow::channel(&self.limits);
+        let (feed, mut watch) = follow::channel(&self.limits);
+        watch.permit = Some(permit);
         let limits = self.limits;
         let audit = self.audit.clone();
         let actor = actor.clone();

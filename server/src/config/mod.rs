@@ -162,6 +162,12 @@ fn check_logs(l: &ops::logs::Limits) -> Result<(), ConfigError> {
     if !(1..=10_000_000).contains(&l.lines_per_sec) {
         return bad("lines_per_sec", "1 to 10000000");
     }
+    if !(1..=100).contains(&l.per_person) {
+        return bad("per_person", "1 to 100 watches open at once per person");
+    }
+    if !(1..=1000).contains(&l.per_host) {
+        return bad("per_host", "1 to 1000 watches open at once per host");
+    }
     if !(80..=1 << 20).contains(&l.line_bytes) {
         return bad("line_bytes", "80 bytes to 1 MiB");
     }

@@ -28,6 +28,9 @@ pub struct ServerConfig {
     pub body_timeout_secs: u64,
     /// At most this many connections are open at once; more wait in the kernel's queue.
     pub max_connections: usize,
+    /// Live-update streams (the fleet's, an action's, a console query's) one person may keep
+    /// open at once: each holds a connection of `max_connections`.
+    pub streams_per_person: u32,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +44,7 @@ impl Default for ServerConfig {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             max_connections: 1024,
+            streams_per_person: 10,
         }
     }
 }
@@ -56,6 +60,12 @@ pub(super) fn check(server: &ServerConfig) -> Result<(), ConfigError> {
         return Err(ConfigError::key(
             "server.max_connections",
             "must be at least 16: every open page keeps one connection for its live updates",
+        ));
+    }
+    if !(1..=1000).contains(&server.streams_per_person) {
+        return Err(ConfigError::key(
+            "server.streams_per_person",
+            "1 to 1000 live-update streams per person",
         ));
     }
     if let Some(public) = &server.public_url {

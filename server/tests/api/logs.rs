@@ -150,3 +150,132 @@ async fn a_since_that_is_not_a_plain_time_runs_nothing() {
     );
     assert!(!marks.exists(), "a command ran on the host");
 }
+
+/// A log watch lives only as long as the access that opened it: signing out (the session ends)
+/// ends a watch that is running, within the stream's session check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_watch_ends_when_its_session_ends() {
+    let sim = FleetSim::start(demo_layout(55)).await.unwrap();
+    let sshd = testkit::Sshd::start().await.unwrap();
+    let ssh = ssh_through(&sshd, &sim);
+    let app = app_with(&sim, StoreKind::Sqlite, None, |c| {
+        for env in c.environments.values_mut() {
+            env.ssh = Some(ssh.clone());
+        }
+    })
+    .await;
+    let vic = app.signed_in("vic", "viewer").await;
+    let mut resp = vic
+        .get(format!(
+            "{}/api/logs/acceptance/builder-api-acceptance-1/events?source=supervisor&lines=5",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut seen = String::new();
+    until(&mut resp, &mut seen, "event: lines").await;
+    let out = vic
+        .post(format!("{}/auth/signout", app.address))
+        .header("origin", &app.address)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    until(&mut resp, &mut seen, "your session ended").await;
+    assert!(seen.contains("event: ended"), "{seen}");
+}
+
+/// Each watch is an SSH session and a `journalctl -f` on a production host: a person may keep
+/// `per_person` open at once, a host `per_host`; past either the watch is refused, saying why,
+/// and a closed one makes room again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_watches_are_bounded_per_person_and_per_host() {
+    let sim = FleetSim::start(demo_layout(56)).await.unwrap();
+    let sshd = testkit::Sshd::start().await.unwrap();
+    let ssh = ssh_through(&sshd, &sim);
+    let app = app_with(&sim, StoreKind::Sqlite, None, |c| {
+        for env in c.environments.values_mut() {
+            env.ssh = Some(ssh.clone());
+        }
+        c.logs.per_person = 2;
+        c.logs.per_host = 3;
+    })
+    .await;
+    let open = |client: &reqwest::Client, host: &str| {
+        let req = client.get(format!(
+            "{}/api/logs/acceptance/{host}/events?source=supervisor&lines=1",
+            app.address
+        ));
+        async move {
+            let mut resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let mut seen = String::new();
+            until(&mut resp, &mut seen, "event: ").await;
+            (resp, seen)
+        }
+    };
+    let ana = app.signed_in("ana", "viewer").await;
+    let (a1, s1) = open(&ana, "builder-api-acceptance-1").await;
+    let (_a2, s2) = open(&ana, "builder-router-acceptance-1").await;
+    assert!(
+        !s1.contains("event: ended") && !s2.contains("event: ended"),
+        "{s1}{s2}"
+    );
+    let (_a3, s3) = open(&ana, "builder-jobsrv-acceptance-1").await;
+    assert!(
+        s3.contains("event: ended") && s3.contains("at most 2 at once"),
+        "{s3}"
+    );
+    // Two more people on api-1: the host's bound (3) is reached by the third watch on it.
+    let bo = app.signed_in("bo", "viewer").await;
+    let cy = app.signed_in("cy", "viewer").await;
+    let (_b1, sb) = open(&bo, "builder-api-acceptance-1").await;
+    assert!(!sb.contains("event: ended"), "{sb}");
+    let (_c1, sc) = open(&cy, "builder-api-acceptance-1").await;
+    assert!(!sc.contains("event: ended"), "{sc}");
+    let dee = app.signed_in("dee", "viewer").await;
+    let (_d1, sd) = open(&dee, "builder-api-acceptance-1").await;
+    assert!(
+        sd.contains("event: ended") && sd.contains("following acceptance/builder-api-acceptance-1"),
+        "{sd}"
+    );
+    // Ana closes one: she may open another.
+    drop(a1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_again, s) = open(&ana, "builder-jobsrv-acceptance-1").await;
+        if !s.contains("event: ended") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Live streams are bounded per person too (`server.streams_per_person`): past it a stream is
+/// refused with 429 saying why, and `/metrics` counts what is open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_streams_are_bounded_per_person_and_counted() {
+    let sim = FleetSim::start(demo_layout(57)).await.unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, None, |c| {
+        c.server.streams_per_person = 2;
+    })
+    .await;
+    let ana = app.signed_in("ana", "viewer").await;
+    let url = format!("{}{}", app.address, app::live::EVENTS_PATH);
+    let s1 = ana.get(&url).send().await.unwrap();
+    let s2 = ana.get(&url).send().await.unwrap();
+    assert_eq!((s1.status().as_u16(), s2.status().as_u16()), (200, 200));
+    let s3 = ana.get(&url).send().await.unwrap();
+    assert_eq!(s3.status(), 429);
+    assert!(s3.text().await.unwrap().contains("at most 2 at once"));
+    // Someone else is not held back by Ana's streams.
+    let bo = app.signed_in("bo", "viewer").await;
+    let b1 = bo.get(&url).send().await.unwrap();
+    assert_eq!(b1.status(), 200);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("onwatch_streams_open 3"), "{metrics}");
+    drop((s1, s2, b1));
+}
