@@ -40,6 +40,13 @@ pub struct OnboardingBoard {
     pub all_items: Vec<ItemView>,
     pub public_key: String,
     pub ssh_check: bool,
+    /// The production account the signed-in person's key is checked for (empty when there is
+    /// none), and whether everyone shares it (then the key form asks for a proof of holding
+    /// the key, signed over `key_challenge` with `key_proof_command`).
+    pub ssh_account: String,
+    pub ssh_shared: bool,
+    pub key_challenge: String,
+    pub key_proof_command: String,
 }
 
 pub use crate::oncall::Done;
@@ -63,12 +70,17 @@ pub async fn onboarding_tick(item: String, done: bool) -> Result<Done, ServerFnE
     Ok(ssr::tick(&portal, &who, &item, done).await)
 }
 
-/// Declares the person's SSH public key; Onwatch tests it against a production host.
+/// Declares the person's SSH public key; Onwatch tests it against a production host, for the
+/// person's own account only, a few times an hour. For a shared account `signature` proves the
+/// person holds the key (`ssh-keygen -Y sign` over their challenge).
 #[server(prefix = "/api/attempt", endpoint = "onboarding-key")]
-pub async fn onboarding_key(key: String) -> Result<Done, ServerFnError> {
+pub async fn onboarding_key(
+    key: String,
+    #[server(default)] signature: String,
+) -> Result<Done, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    Ok(ssr::key(&portal, &who, &key).await)
+    Ok(ssr::key(&portal, &who, &key, &signature).await)
 }
 
 /// An admin confirms or resets someone's item.
@@ -105,7 +117,10 @@ pub mod ssr {
     use super::*;
     use crate::portal::Portal;
     use ops::auth::Identity;
-    use ops::onboarding::{Facts, ItemStatus, Records, Verify};
+    use ops::onboarding::{
+        Facts, ItemStatus, Records, SshAccount, Verify, KEY_CHECK, KEY_CHECKS_PER_WINDOW,
+        KEY_CHECK_KIND, KEY_CHECK_REFUSED, KEY_CHECK_WINDOW_MS,
+    };
 
     /// The environment the origin and SSH checks use.
     fn production(portal: &Portal) -> Option<String> {
@@ -273,7 +288,16 @@ pub mod ssr {
         let all = ob.items(true).await.map_err(|e| e.to_string())?;
         let status = ob.status(&records, &person, &facts);
         let mine = records.people.iter().find(|p| p.login == me);
+        let actor = crate::actions::ssr::actor(who).id;
+        let account = ob.options.ssh_account(&who.login).ok();
         Ok(OnboardingBoard {
+            ssh_account: account
+                .as_ref()
+                .map(|a| a.name().to_owned())
+                .unwrap_or_default(),
+            ssh_shared: matches!(account, Some(SshAccount::Shared(_))),
+            key_challenge: ops::onboarding::key_challenge(&actor),
+            key_proof_command: ops::onboarding::key_proof_command(&actor),
             public_key: mine.map(|p| p.public_key.clone()).unwrap_or_default(),
             me,
             person,
@@ -342,7 +366,60 @@ pub mod ssr {
         }
     }
 
-    pub async fn key(portal: &Portal, who: &Identity, key: &str) -> Done {
+    /// Appends a key check's audit row and returns its sequence number (the rate limit counts
+    /// up to it). `Err` is the refusal to show.
+    async fn audit_key_check(
+        portal: &Portal,
+        who: &Identity,
+        outcome: &str,
+        detail: serde_json::Value,
+    ) -> Result<i64, String> {
+        portal
+            .actions
+            .audit()
+            .append(
+                &crate::actions::ssr::actor(who),
+                &ops::audit::Entry {
+                    kind: KEY_CHECK_KIND.into(),
+                    outcome: outcome.into(),
+                    detail,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|a| a.seq)
+            .map_err(|e| {
+                tracing::error!(error = %e, "an audit row could not be written");
+                "The audit log cannot be written, so nothing was checked: try again.".to_owned()
+            })
+    }
+
+    /// The refusal of a check over the limit, audited: `checks` were made in the window.
+    async fn over_limit(
+        portal: &Portal,
+        who: &Identity,
+        checks: ops::onboarding::KeyChecks,
+        detail: serde_json::Value,
+    ) -> Done {
+        let again = checks
+            .oldest_ms
+            .map(|t| ops::time::utc_datetime(t + KEY_CHECK_WINDOW_MS))
+            .unwrap_or_else(|| "an hour".into());
+        let mut detail = detail;
+        detail["limit"] = KEY_CHECKS_PER_WINDOW.into();
+        detail["checks"] = checks.count.into();
+        if let Err(e) = audit_key_check(portal, who, KEY_CHECK_REFUSED, detail).await {
+            return Done::of(false, e);
+        }
+        Done::of(
+            false,
+            format!(
+                "You have made {KEY_CHECKS_PER_WINDOW} key checks in the last hour, the most Onwatch allows, so this key was not checked: try again after {again}."
+            ),
+        )
+    }
+
+    pub async fn key(portal: &Portal, who: &Identity, key: &str, signature: &str) -> Done {
         let ob = &portal.onboarding;
         let key = key.trim();
         if key.is_empty() {
@@ -354,9 +431,37 @@ pub mod ssr {
         if key.len() > 16_384 || key.contains('\n') {
             return Done::of(false, "One public key, on one line.");
         }
+        if signature.len() > 16_384 {
+            return Done::of(
+                false,
+                "That signature is too long: paste one `ssh-keygen -Y sign` output.",
+            );
+        }
         let Some((env, host)) = ssh_host(portal) else {
             return Done::of(false, "Onwatch has no SSH access to a production host, so it cannot test keys: tick the item yourself.");
         };
+        // Only the signed-in person's own access is asked about (see `SshAccount`): their own
+        // account, or, for a shared one, a key they prove they hold.
+        let actor = crate::actions::ssr::actor(who).id;
+        let account = match ob.options.ssh_account(&who.login) {
+            Ok(a) => a,
+            Err(e) => return Done::of(false, e),
+        };
+        if let SshAccount::Shared(user) = &account {
+            if signature.trim().is_empty() {
+                return Done::of(
+                    false,
+                    format!(
+                        "Production's account {user} is shared, so Onwatch checks only a key you prove you hold: run `{}` (with the private key of the key you pasted) and paste its output as the signature.",
+                        ops::onboarding::key_proof_command(&actor)
+                    ),
+                );
+            }
+            if let Err(e) = ops::onboarding::verify_key_proof(key, signature, &actor) {
+                return Done::of(false, e);
+            }
+        }
+        let user = account.name().to_owned();
         let now = ops::time::now_ms();
         if let Err(e) = ob
             .seen(&who.login, &who.name, &who.provider, &who.memberships, now)
@@ -364,18 +469,32 @@ pub mod ssr {
         {
             return Done::of(false, e.to_string());
         }
-        let user = ob.options.ssh_user.replace("{login}", &who.login);
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            "onboarding",
-            "",
-            "ssh_key_test",
-            serde_json::json!({ "host": host, "environment": env, "user": user, "key": key }),
-        )
-        .await
-        {
-            return Done::of(false, e);
+        let detail =
+            serde_json::json!({ "host": host, "environment": env, "user": user, "key": key });
+        // At most a few checks an hour a person, counted from the audit log (all replicas see
+        // the same rows): first before asking anything, then again up to this check's own row,
+        // which settles two checks racing for the last place.
+        let cannot_count = |e: ops::store::StoreError| {
+            tracing::error!(error = %e, "the key checks could not be counted");
+            Done::of(false, "Onwatch cannot count your recent key checks, so it did not check this key: try again.")
+        };
+        match ob.key_checks(&actor, None).await {
+            Ok(c) if c.count >= KEY_CHECKS_PER_WINDOW => {
+                return over_limit(portal, who, c, detail).await
+            }
+            Ok(_) => {}
+            Err(e) => return cannot_count(e),
+        }
+        let seq = match audit_key_check(portal, who, KEY_CHECK, detail.clone()).await {
+            Ok(seq) => seq,
+            Err(e) => return Done::of(false, e),
+        };
+        match ob.key_checks(&actor, Some(seq)).await {
+            Ok(c) if c.count > KEY_CHECKS_PER_WINDOW => {
+                return over_limit(portal, who, c, detail).await
+            }
+            Ok(_) => {}
+            Err(e) => return cannot_count(e),
         }
         let target = match portal.actions.ssh_target(&env, &host) {
             Ok(t) => t,

@@ -88,7 +88,9 @@ fn Board(
                     }
                 }).collect_view()}
             </ul>
-            {(mine && has_ssh_item && b.ssh_check).then(|| view! { <KeyForm key=b.public_key.clone() version message/> })}
+            {(mine && has_ssh_item && b.ssh_check).then(|| view! {
+                <KeyForm key=b.public_key.clone() account=b.ssh_account.clone() shared=b.ssh_shared command=b.key_proof_command.clone() version message/>
+            })}
         </section>
         <section class="card">
             <h2>"The team"</h2>
@@ -125,17 +127,42 @@ fn Board(
     }
 }
 
+/// The SSH item's key form. For the person's own account the public key is enough; for an
+/// account everyone shares, Onwatch checks only a key the person proves they hold, so the form
+/// shows the `ssh-keygen -Y sign` command and takes its output.
 #[component]
-fn KeyForm(key: String, version: RwSignal<u32>, message: RwSignal<Option<Done>>) -> impl IntoView {
+fn KeyForm(
+    key: String,
+    account: String,
+    shared: bool,
+    command: String,
+    version: RwSignal<u32>,
+    message: RwSignal<Option<Done>>,
+) -> impl IntoView {
     let key = RwSignal::new(key);
+    let signature = RwSignal::new(String::new());
     let test = move || {
-        let k = key.get_untracked();
-        leptos::task::spawn_local(async move { settle(version, message, onboarding_key(k).await) });
+        let (k, s) = (key.get_untracked(), signature.get_untracked());
+        leptos::task::spawn_local(
+            async move { settle(version, message, onboarding_key(k, s).await) },
+        );
+    };
+    let whose = if account.is_empty() {
+        "your production account".to_owned()
+    } else if shared {
+        format!("the shared production account {account}")
+    } else {
+        format!("your production account {account}")
     };
     view! {
         <form class="stack-form" data-testid="key-form" on:submit=move |ev| { ev.prevent_default(); test(); }>
-            <label for="pubkey">"Your SSH public key (Onwatch asks a production host whether it would accept it; the private key never leaves your machine)"</label>
+            <label for="pubkey">{format!("Your SSH public key (Onwatch asks a production host whether it would accept it for {whose}; the private key never leaves your machine; at most 5 checks an hour)")}</label>
             <input id="pubkey" type="text" placeholder="ssh-ed25519 AAAA… you@laptop" prop:value=move || key.get() on:input=move |ev| key.set(event_target_value(&ev))/>
+            {shared.then(|| view! {
+                <label for="keyproof">"Proof that you hold it: run this with that key's private key, and paste the output"</label>
+                <code class="small" data-testid="key-proof-command">{command.clone()}</code>
+                <textarea id="keyproof" rows="6" placeholder="-----BEGIN SSH SIGNATURE-----" prop:value=move || signature.get() on:input=move |ev| signature.set(event_target_value(&ev))></textarea>
+            })}
             <button type="submit" class="button secondary">"Test my key"</button>
         </form>
     }

@@ -42,6 +42,116 @@ impl Default for OnboardingOptions {
     }
 }
 
+/// The audit kind and outcomes of the SSH item's key check. Its attempts are counted from the
+/// audit log (see [`Onboarding::key_checks`]), so that every replica enforces one limit.
+pub const KEY_CHECK_KIND: &str = "onboarding";
+pub const KEY_CHECK: &str = "ssh_key_test";
+pub const KEY_CHECK_REFUSED: &str = "ssh_key_test_refused";
+/// A person may ask production about at most this many keys in [`KEY_CHECK_WINDOW_MS`]: enough
+/// to fix a typo or try a second key, too few to survey keys.
+pub const KEY_CHECKS_PER_WINDOW: i64 = 5;
+pub const KEY_CHECK_WINDOW_MS: i64 = 3_600_000;
+/// The `ssh-keygen -Y sign -n` namespace of a proof that a person holds a key.
+pub const KEY_PROOF_NAMESPACE: &str = "onwatch-onboarding";
+
+/// The production account a person's key is checked for.
+///
+/// The check asks sshd whether it would accept a key for an account (the publickey query
+/// without a signature), and sshd answers for anyone's key. So it may only ever ask about the
+/// signed-in person's own access:
+/// - `Own`: `ssh_user` has `{login}`, the mapping from a person to their production account
+///   (their sign-in login). The account comes from the session, never from the request, so the
+///   answer is about the person's own account and says nothing about anyone else's keys.
+/// - `Shared`: `ssh_user` names one account everyone uses (`hab`, the demo's user). sshd's answer
+///   then says whether *some* holder's key is authorised, which, for a colleague's public key
+///   (public keys are public), tells who holds the shared account's keys. Here the person's
+///   own access is a key they hold, so the check runs only for a key the person proves they
+///   hold: an `ssh-keygen -Y sign` over their own challenge ([`key_challenge`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SshAccount {
+    Own(String),
+    Shared(String),
+}
+
+impl SshAccount {
+    pub fn name(&self) -> &str {
+        match self {
+            SshAccount::Own(a) | SshAccount::Shared(a) => a,
+        }
+    }
+}
+
+impl OnboardingOptions {
+    /// The account `login`'s key is checked for, or why there is none.
+    pub fn ssh_account(&self, login: &str) -> Result<SshAccount, String> {
+        if !self.ssh_user.contains("{login}") {
+            return Ok(SshAccount::Shared(self.ssh_user.clone()));
+        }
+        let account = self.ssh_user.replace("{login}", login.trim());
+        // A Unix account name (what useradd takes): a login such as `ana smith` or an e-mail
+        // address maps to no account, and is not sent to sshd as one.
+        let valid = !account.is_empty()
+            && account.len() <= 32
+            && !account.starts_with('-')
+            && account
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if valid {
+            Ok(SshAccount::Own(account))
+        } else {
+            Err(format!(
+                "Your sign-in login gives the production account {account:?}, which is not an account name (letters, digits, _ - . up to 32): Onwatch cannot check your key, so ask an admin to confirm the item."
+            ))
+        }
+    }
+}
+
+/// What a person signs to prove they hold a key, for a shared account: it names them by their
+/// stable identity (`provider:subject`), so a proof made by one person serves no one else.
+pub fn key_challenge(actor_id: &str) -> String {
+    format!("onwatch onboarding key check for {actor_id}")
+}
+
+/// The command that makes the proof (shown on the page), with the challenge quoted for a shell.
+pub fn key_proof_command(actor_id: &str) -> String {
+    format!(
+        "printf '%s' '{}' | ssh-keygen -Y sign -n {KEY_PROOF_NAMESPACE} -f ~/.ssh/id_ed25519",
+        key_challenge(actor_id).replace('\'', r"'\''")
+    )
+}
+
+/// Whether `signature` (the armored `ssh-keygen -Y sign` output) proves that whoever made it
+/// holds `public_key`'s private key and signed `actor_id`'s challenge. `Err` says what is wrong.
+pub fn verify_key_proof(public_key: &str, signature: &str, actor_id: &str) -> Result<(), String> {
+    use russh::keys::ssh_key::{PublicKey, SshSig};
+    let key = PublicKey::from_openssh(public_key.trim())
+        .map_err(|e| format!("That is not an OpenSSH public key ({e}): paste one line such as `ssh-ed25519 AAAA… you@laptop`."))?;
+    let sig = SshSig::from_pem(signature.trim()).map_err(|e| {
+        format!("The signature is not `ssh-keygen -Y sign` output ({e}): paste everything from -----BEGIN SSH SIGNATURE----- to -----END SSH SIGNATURE-----.")
+    })?;
+    let challenge = key_challenge(actor_id);
+    // `echo` adds a newline that `printf '%s'` does not: either is the person's own challenge.
+    let signed = [challenge.clone(), format!("{challenge}\n")]
+        .iter()
+        .any(|m| key.verify(KEY_PROOF_NAMESPACE, m.as_bytes(), &sig).is_ok());
+    if signed {
+        Ok(())
+    } else {
+        Err(format!(
+            "The signature is not this key's signature over your challenge: sign it with the private key of the key you pasted, with `{}`.",
+            key_proof_command(actor_id)
+        ))
+    }
+}
+
+/// The key checks a person made in the window: how many, and when the oldest was (it leaves the
+/// window an hour later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyChecks {
+    pub count: i64,
+    pub oldest_ms: Option<i64>,
+}
+
 /// How an item is satisfied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -500,6 +610,34 @@ impl Onboarding {
         .execute(self.store.pool())
         .await?;
         Ok(())
+    }
+
+    /// The key checks `actor_id` (`provider:subject`, the audit rows' stable actor) made in the
+    /// last [`KEY_CHECK_WINDOW_MS`] by the store's clock (which stamps audit rows), counted from
+    /// the audit log so that every replica agrees. `up_to_seq` counts only rows up to that
+    /// one: a check that has appended its row asks whether it is still within the limit, which
+    /// settles two checks racing (appends are serialised, so each sees the ones before it).
+    pub async fn key_checks(
+        &self,
+        actor_id: &str,
+        up_to_seq: Option<i64>,
+    ) -> Result<KeyChecks, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT COUNT(*), MIN(at_ms) FROM audit_log \
+             WHERE kind = $1 AND outcome = $2 AND actor = $3 AND at_ms > ({}) - $4 AND seq <= $5",
+            self.store.clock_sql()
+        ))
+        .bind(KEY_CHECK_KIND)
+        .bind(KEY_CHECK)
+        .bind(actor_id)
+        .bind(KEY_CHECK_WINDOW_MS)
+        .bind(up_to_seq.unwrap_or(i64::MAX))
+        .fetch_one(self.store.pool())
+        .await?;
+        Ok(KeyChecks {
+            count: row.try_get(0)?,
+            oldest_ms: row.try_get(1)?,
+        })
     }
 
     /// Records the first time `login` opened `page` (`service:api`). Idempotent.
