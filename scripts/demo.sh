@@ -108,7 +108,8 @@ host = "bots.habitat.sh"
 address = "127.0.0.1"
 
 # The onboarding checklist tests a declared SSH key against a live host: here the loopback host,
-# whose only account is yours (paste data/demo-ssh/client_ed25519.pub to see it accepted).
+# whose only account is yours (paste data/demo-ssh/client_ed25519.pub and the signature the page
+# asks for, made with data/demo-ssh/client_ed25519, to see it accepted).
 [onboarding]
 ssh_user = "$(id -un)"
 TOML
