@@ -252,7 +252,7 @@ fn DatabaseNote(d: DatabaseView) -> impl IntoView {
         {(!d.can_write.is_empty()).then(|| view! {
             <div class="callout callout-error" role="alert" data-testid="console-role-warning">
                 <strong>{format!("Onwatch's role {} could write here. ", d.role_user)}</strong>
-                "The console refuses writes and runs every query in a read-only transaction, but the role should be the last wall:"
+                "The console runs no query here until Onwatch connects with a role that can only read:"
                 <ul>{d.can_write.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
                 "Use a read-only role (README: the query console)."
             </div>

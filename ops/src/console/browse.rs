@@ -1,7 +1,7 @@
 //! What is in a datastore database: its layout (128 shard schemas, one `shard_0`, or the merged
 //! `public` of Builder after 2018), the tables of a shard with their columns and row
-//! estimates, and whether Onwatch's role could write (the console page warns in red). Every
-//! statement here is catalog SQL that PostgreSQL 9.6 understands.
+//! estimates, and whether Onwatch's role could write (the console page warns in red, and no
+//! query runs there). Every statement here is catalog SQL that PostgreSQL 9.6 understands.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,7 +102,7 @@ async fn with_conn<T>(
     let mut lease = pool.acquire().await?;
     match tokio::time::timeout(timeout, f(&mut lease.backend.conn)).await {
         Ok(Ok(v)) => {
-            lease.give_back();
+            lease.give_back().await;
             Ok(v)
         }
         Ok(Err(e)) => Err(format!("{}: {}", pool.label, describe(&e))),
@@ -139,57 +139,78 @@ pub async fn layout(pool: &Arc<DbPool>, timeout: Duration) -> Result<Layout, Str
 
 /// Every way the role could change something, in words.
 pub async fn role_check(pool: &Arc<DbPool>) -> Result<RoleCheck, String> {
-    with_conn(pool, Duration::from_secs(10), |c| {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT current_user::text, \
-                   coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false), \
-                   has_database_privilege(current_database(), 'CREATE'), \
-                   has_database_privilege(current_database(), 'TEMP'), \
-                   (SELECT count(*) FROM pg_namespace n WHERE n.nspname !~ '^pg_' \
-                      AND n.nspname <> 'information_schema' AND has_schema_privilege(n.oid, 'CREATE')), \
-                   (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                      WHERE c.relkind IN ('r', 'p') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' \
-                      AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE') \
-                        OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))), \
-                   (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                      WHERE c.relkind = 'S' AND n.nspname !~ '^pg_' \
-                      AND CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'UPDATE') ELSE false END), \
-                   current_setting('statement_timeout')",
-            )
-            .fetch_one(c)
-            .await?;
-            let user: String = row.try_get(0)?;
-            let mut can_write = Vec::new();
-            if row.try_get::<bool, _>(1)? {
-                can_write.push(format!("{user} is a superuser: it can do anything"));
-            }
-            if row.try_get::<bool, _>(2)? {
-                can_write.push("it can CREATE schemas in this database".to_owned());
-            }
-            if row.try_get::<bool, _>(3)? {
-                can_write.push("it can create TEMP tables (REVOKE TEMP ON DATABASE … FROM PUBLIC)".to_owned());
-            }
-            let schemas: i64 = row.try_get(4)?;
-            if schemas > 0 {
-                can_write.push(format!("it can CREATE in {schemas} schemas"));
-            }
-            let tables: i64 = row.try_get(5)?;
-            if tables > 0 {
-                can_write.push(format!("it can INSERT, UPDATE, DELETE or TRUNCATE {tables} tables"));
-            }
-            let sequences: i64 = row.try_get(6)?;
-            if sequences > 0 {
-                can_write.push(format!("it can advance {sequences} sequences"));
-            }
-            Ok(RoleCheck {
-                user,
-                can_write,
-                statement_timeout: row.try_get(7)?,
-            })
-        })
+    with_conn(pool, Duration::from_secs(10), |c| Box::pin(check_role(c))).await
+}
+
+/// [`role_check`] on a connection already held (the console checks before every query).
+pub async fn check_role(conn: &mut sqlx::PgConnection) -> Result<RoleCheck, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT current_user::text, \
+           coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false), \
+           has_database_privilege(current_database(), 'CREATE'), \
+           has_database_privilege(current_database(), 'TEMP'), \
+           (SELECT count(*) FROM pg_namespace n WHERE n.nspname !~ '^pg_' \
+              AND n.nspname <> 'information_schema' AND has_schema_privilege(n.oid, 'CREATE')), \
+           (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+              WHERE c.relkind IN ('r', 'p') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' \
+              AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE') \
+                OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))), \
+           (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+              WHERE c.relkind = 'S' AND n.nspname !~ '^pg_' \
+              AND CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'UPDATE') ELSE false END), \
+           current_setting('statement_timeout')",
+    )
+    .fetch_one(conn)
+    .await?;
+    let user: String = row.try_get(0)?;
+    let mut can_write = Vec::new();
+    if row.try_get::<bool, _>(1)? {
+        can_write.push(format!("{user} is a superuser: it can do anything"));
+    }
+    if row.try_get::<bool, _>(2)? {
+        can_write.push("it can CREATE schemas in this database".to_owned());
+    }
+    if row.try_get::<bool, _>(3)? {
+        can_write
+            .push("it can create TEMP tables (REVOKE TEMP ON DATABASE … FROM PUBLIC)".to_owned());
+    }
+    let schemas: i64 = row.try_get(4)?;
+    if schemas > 0 {
+        can_write.push(format!("it can CREATE in {schemas} schemas"));
+    }
+    let tables: i64 = row.try_get(5)?;
+    if tables > 0 {
+        can_write.push(format!(
+            "it can INSERT, UPDATE, DELETE or TRUNCATE {tables} tables"
+        ));
+    }
+    let sequences: i64 = row.try_get(6)?;
+    if sequences > 0 {
+        can_write.push(format!("it can advance {sequences} sequences"));
+    }
+    Ok(RoleCheck {
+        user,
+        can_write,
+        statement_timeout: row.try_get(7)?,
     })
-    .await
+}
+
+impl RoleCheck {
+    /// Why the console runs nothing on `database` as this role, if it could write there: a
+    /// read-only transaction is one wall, but a role that can write makes every gap in the
+    /// others a write.
+    pub fn refusal(&self, database: &str) -> Option<String> {
+        if self.can_write.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "The console runs nothing on {database}: Onwatch connects there as `{}`, which can write ({}). \
+             Connect Onwatch with a role that has only SELECT (see \"The read-only role\" in the README: \
+             REVOKE what it can write, or set this database's url to such a role), then run the query again.",
+            self.user,
+            self.can_write.join("; ")
+        ))
+    }
 }
 
 /// Tables and views of one schema, with columns and row estimates.

@@ -1,14 +1,28 @@
-//! The console's first wall: a statement is parsed (PostgreSQL dialect) and accepted only when it
-//! is exactly one statement that reads. Anything the parser does not understand is refused, not
-//! guessed at. What runs is the parsed statement rendered back (so what was checked is what
-//! runs), inside a read-only transaction, under a role that can only read: three more walls
-//! after this one (see [`super::run`]).
+//! The console's first wall, in two halves.
+//!
+//! [`check`], offline: a statement is parsed (PostgreSQL dialect) and accepted only when it is
+//! exactly one statement that reads, naming no function of a deny list. Anything the parser does
+//! not understand is refused, not guessed at. What runs is the parsed statement rendered back, so
+//! what was checked is what runs.
+//!
+//! [`check_on_database`], on the target database: every name the statement writes is looked up
+//! in the database's own catalog, and a statement that could call a function Postgres marks
+//! VOLATILE is refused, but for a short list of volatile functions that only read. A deny list
+//! alone always misses one (`ts_stat(query)` ran any SQL from a string, through which every
+//! denied function was reachable); volatility is Postgres's own word for "may change something
+//! or keep state", and covers functions nobody thought to deny, in the datastore's own schemas
+//! too.
+//!
+//! Behind this wall: a read-only transaction, a role that can only read (the console refuses to
+//! run where its role could write), and a reset of the connection after every query (see
+//! [`super::run`] and [`super::pool`]).
 
+use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    DescribeAlias, Expr, Ident, ObjectName, Query, Select, SetExpr, Statement, TableFactor, Visit,
-    Visitor,
+    BinaryOperator, DescribeAlias, Expr, Ident, ObjectName, Query, Select, SetExpr, Statement,
+    TableFactor, Visit, Visitor,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -21,7 +35,10 @@ const RECURSION_LIMIT: usize = 64;
 
 /// Functions that change something even inside a read-only transaction, reach outside the
 /// database, run SQL from a string (which would bypass this guard), or hold resources: refused
-/// however they are quoted, cased or schema-qualified.
+/// however they are quoted, cased or schema-qualified, before the database is asked. The
+/// database's check refuses most of them again (they are volatile); the ones that run SQL from a
+/// string are here because some are not volatile (`crosstab` is STABLE), and what they run is a
+/// string this guard cannot read.
 const DENIED_FUNCTIONS: &[&str] = &[
     "pg_terminate_backend",
     "pg_cancel_backend",
@@ -56,6 +73,12 @@ const DENIED_FUNCTIONS: &[&str] = &[
     "cursor_to_xmlschema",
     "loread",
     "lowrite",
+    // SQL from a string: `ts_stat(query)`, `ts_rewrite(query, 'SELECT …')` (core), `connectby`
+    // and `crosstab…` (tablefunc), `xpath_table` (xml2).
+    "ts_stat",
+    "ts_rewrite",
+    "connectby",
+    "xpath_table",
 ];
 
 /// Families of such functions, by prefix.
@@ -75,6 +98,7 @@ const DENIED_PREFIXES: &[&str] = &[
     "pg_xlog_",
     "pg_backup_",
     "pg_file_",
+    "crosstab",
 ];
 
 /// Whether a function of this name is refused.
@@ -94,12 +118,20 @@ pub enum Shape {
     Utility,
 }
 
-/// A statement the guard accepted.
+/// A statement the guard accepted (offline: [`check_on_database`] comes next).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     /// The parsed statement rendered back: what runs.
     pub sql: String,
     pub shape: Shape,
+    /// Every name the statement writes, as Postgres resolves it (unquoted folded to lower case,
+    /// cut at 63 bytes): functions, but also columns, tables and types, because Postgres calls a
+    /// function through more than `f(…)` (`x.f` calls `f(x)`; a type name calls its input and
+    /// cast functions).
+    pub names: Vec<String>,
+    /// Every operator it writes, and those Postgres applies without their being written (`=`
+    /// for IN, `<` for ORDER BY, `~~` for LIKE …).
+    pub operators: Vec<String>,
 }
 
 /// Why a statement was refused, in words for the person who wrote it.
@@ -158,7 +190,11 @@ pub fn check(sql: &str) -> Result<Checked, Refusal> {
         }
     };
     let shape = top_level(statement)?;
-    let mut walk = Walk { refusal: None };
+    let mut walk = Walk {
+        refusal: None,
+        names: BTreeSet::new(),
+        operators: IMPLICIT_OPERATORS.iter().map(|o| (*o).to_owned()).collect(),
+    };
     let _ = statement.visit(&mut walk);
     if let Some(r) = walk.refusal {
         return Err(r);
@@ -166,6 +202,8 @@ pub fn check(sql: &str) -> Result<Checked, Refusal> {
     Ok(Checked {
         sql: statement.to_string(),
         shape,
+        names: walk.names.into_iter().collect(),
+        operators: walk.operators.into_iter().collect(),
     })
 }
 
@@ -219,9 +257,12 @@ fn keyword(statement: &Statement) -> String {
 }
 
 /// Walks every node: nested statements (a data-modifying CTE), queries (locking clauses,
-/// SELECT INTO) and names (denied functions, wherever they appear).
+/// SELECT INTO) and names (denied functions, wherever they appear); and gathers the names and
+/// operators for [`check_on_database`].
 struct Walk {
     refusal: Option<Refusal>,
+    names: BTreeSet<String>,
+    operators: BTreeSet<String>,
 }
 
 impl Walk {
@@ -247,6 +288,160 @@ impl Walk {
 fn denied(name: &str) -> String {
     format!(
         "`{name}` is refused: it changes something, reaches outside the database, runs SQL from a string or holds a lock, even in a read-only transaction."
+    )
+}
+
+/// Volatile functions of `pg_catalog` the console still calls, because each only reads; they
+/// are volatile only because their answer changes from one call to the next.
+const ALLOWED_VOLATILE: &[&str] = &[
+    // The session's random generator and the clock: nothing is written, nothing is held.
+    // (`setseed` is not here: it sets the generator for the rest of the session.)
+    "random",
+    "gen_random_uuid",
+    "clock_timestamp",
+    "timeofday",
+    // The size of a relation's or a database's files, read from the file system: how big is this
+    // table, this index, this database.
+    "pg_relation_size",
+    "pg_table_size",
+    "pg_indexes_size",
+    "pg_total_relation_size",
+    "pg_database_size",
+    // Who blocks whom, read from the lock manager (with pg_stat_activity, in an incident).
+    "pg_blocking_pids",
+    // Whether this is a replica, and how far behind it is.
+    "pg_is_in_recovery",
+    "pg_last_xact_replay_timestamp",
+];
+
+/// Everything volatile the statement's names and operators could reach in this database, in any
+/// schema (a name written without one is resolved through the search path at run time, so every
+/// function of that name counts, whichever overload would be chosen):
+///
+/// - functions of those names, but not those that cannot be called from SQL (an `internal`
+///   argument, or a trigger function);
+/// - aggregates of those names whose transition or final functions are volatile (an aggregate's
+///   own row does not say);
+/// - operators of those symbols whose function is volatile;
+/// - types of those names whose input, output or cast functions are volatile (`'…'::t` calls
+///   them).
+///
+/// Not covered, because no name in the statement leads to them: the functions a view, a rule, a
+/// domain's CHECK or a row security policy calls, and those a stable or immutable function calls
+/// in turn (Postgres runs such a function's own SQL read-only, but lets it call a volatile
+/// function). Only the datastore's owner creates these, never the console's role; the walls
+/// behind this one (the read-only transaction and role, the reset after every query) hold
+/// there. Built-in operators, casts, type I/O and aggregates are never volatile (PostgreSQL 9.6
+/// to 15), so those parts find only what an owner added. Catalog SQL that PostgreSQL 9.6 reads.
+const VOLATILE_REACHED: &str = "\
+SELECT 'function', p.proname::text, n.nspname::text, p.oid::regprocedure::text
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.proname::text = ANY ($1::text[]) AND p.provolatile = 'v'
+   AND NOT ('internal'::regtype::oid = ANY (p.proargtypes::oid[]))
+   AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
+UNION ALL
+SELECT 'aggregate', p.proname::text, n.nspname::text,
+       p.oid::regprocedure::text || ' through ' || f.oid::regprocedure::text
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  JOIN pg_aggregate a ON a.aggfnoid = p.oid
+  JOIN pg_proc f ON f.oid IN (a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn,
+                              a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn)
+ WHERE p.proname::text = ANY ($1::text[]) AND f.provolatile = 'v'
+UNION ALL
+SELECT 'operator', o.oprname::text, n.nspname::text,
+       o.oid::regoperator::text || ' through ' || p.oid::regprocedure::text
+  FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+  JOIN pg_proc p ON p.oid = o.oprcode
+ WHERE o.oprname::text = ANY ($2::text[]) AND p.provolatile = 'v'
+UNION ALL
+SELECT 'type', t.typname::text, n.nspname::text, p.oid::regprocedure::text
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+  CROSS JOIN LATERAL (
+        SELECT unnest(ARRAY[t.typinput::oid, t.typoutput::oid, t.typreceive::oid, t.typsend::oid]) AS f
+        UNION SELECT c.castfunc FROM pg_cast c WHERE c.castsource = t.oid OR c.casttarget = t.oid
+       ) fns
+  JOIN pg_proc p ON p.oid = fns.f
+ WHERE t.typname::text = ANY ($1::text[]) AND p.provolatile = 'v'
+ ORDER BY 1, 2, 4";
+
+/// Why [`check_on_database`] did not accept a statement.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseCheckError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The catalog could not be read: nothing is known about the statement, so nothing runs.
+    #[error("the statement's functions could not be looked up in the database's catalog: {0}")]
+    Lookup(String),
+}
+
+/// The guard's second half: refuses a statement [`check`] accepted when one of its names or
+/// operators reaches a volatile function in this database (see [`VOLATILE_REACHED`]), but for
+/// [`ALLOWED_VOLATILE`]. One catalog query, on any connection to the target database (the
+/// catalog is the same for every shard, and for every role).
+pub async fn check_on_database(
+    conn: &mut sqlx::PgConnection,
+    checked: &Checked,
+) -> Result<(), DatabaseCheckError> {
+    use sqlx::Row;
+    let rows = sqlx::query(VOLATILE_REACHED)
+        .bind(&checked.names)
+        .bind(&checked.operators)
+        .persistent(false)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| DatabaseCheckError::Lookup(super::pool::describe(&e)))?;
+    let mut reached = Vec::new();
+    for row in &rows {
+        let field = |i| {
+            row.try_get::<String, _>(i)
+                .map_err(|e| DatabaseCheckError::Lookup(e.to_string()))
+        };
+        let (kind, name, schema, what) = (field(0)?, field(1)?, field(2)?, field(3)?);
+        let allowed = kind == "function"
+            && schema == "pg_catalog"
+            && ALLOWED_VOLATILE.contains(&name.as_str());
+        if !allowed {
+            reached.push((kind, name, what));
+        }
+    }
+    match reached.first() {
+        None => Ok(()),
+        Some((kind, name, what)) => {
+            let others: Vec<&str> = reached
+                .iter()
+                .skip(1)
+                .map(|(_, _, w)| w.as_str())
+                .take(5)
+                .collect();
+            Err(Refusal(volatile(kind, name, what, &others)).into())
+        }
+    }
+}
+
+/// The refusal of a statement that reaches a volatile function, naming it.
+fn volatile(kind: &str, name: &str, what: &str, others: &[&str]) -> String {
+    let subject = match kind {
+        "function" => format!("`{name}` is refused: in this database it is `{what}`"),
+        "aggregate" => format!("The aggregate `{name}` is refused: it calls `{what}`"),
+        "operator" => format!("The operator `{name}` is refused: it is `{what}`"),
+        _ => format!("The type `{name}` is refused: its input, output or casts call `{what}`"),
+    };
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!(" (also: {})", others.join(", "))
+    };
+    let names = if kind == "function" {
+        format!(
+            " Every name in the statement is looked up, because Postgres also calls `{name}` written as `x.{name}`: a column or an alias of that name counts too."
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{subject}{also}, which Postgres marks VOLATILE: it may change something or keep state after the query. \
+         The console calls only what Postgres marks STABLE or IMMUTABLE, and these volatile functions, which only read: {}.{names}",
+        ALLOWED_VOLATILE.join(", ")
     )
 }
 
@@ -309,8 +504,22 @@ impl Visitor for Walk {
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-        if let Expr::Function(f) = expr {
-            return self.name(&f.name);
+        match expr {
+            Expr::Function(f) => return self.name(&f.name),
+            Expr::BinaryOp { op, .. }
+            | Expr::AnyOp { compare_op: op, .. }
+            | Expr::AllOp { compare_op: op, .. } => {
+                if let Some(o) = binary_operator(op) {
+                    self.operators.insert(o);
+                }
+            }
+            Expr::UnaryOp { op, .. } => {
+                let o = op.to_string();
+                if is_operator_symbol(&o) {
+                    self.operators.insert(o);
+                }
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
     }
@@ -320,8 +529,51 @@ impl Visitor for Walk {
         if is_denied_function(&ident.value) {
             return self.refuse(denied(&ident.value));
         }
+        self.names.insert(postgres_name(ident));
         ControlFlow::Continue(())
     }
+}
+
+/// Operators Postgres applies where none is written: `=` (IN, CASE x WHEN, DISTINCT, GROUP BY,
+/// joins), `<` `>` `<=` `>=` (ORDER BY, BETWEEN, min and max), `<>` (IS DISTINCT FROM, NOT
+/// IN), `~~` and its kin (LIKE, ILIKE), `~` (SIMILAR TO).
+const IMPLICIT_OPERATORS: &[&str] = &[
+    "=", "<>", "<", ">", "<=", ">=", "~~", "~~*", "!~~", "!~~*", "~", "~*", "!~", "!~*",
+];
+
+/// The characters a PostgreSQL operator is made of.
+fn is_operator_symbol(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| "+-*/<>=~!@#%^&|`?".contains(c))
+}
+
+/// A binary operator's name in `pg_operator`, if it is one (`AND`, `IS` are not operators).
+fn binary_operator(op: &BinaryOperator) -> Option<String> {
+    let name = match op {
+        // `OPERATOR(schema.op)`: the operator is the last part (every schema is searched).
+        BinaryOperator::PGCustomBinaryOperator(parts) => parts.last()?.clone(),
+        other => other.to_string(),
+    };
+    is_operator_symbol(&name).then_some(name)
+}
+
+/// The longest name Postgres keeps (NAMEDATALEN - 1 bytes); a longer one is cut, not refused.
+const MAX_NAME_BYTES: usize = 63;
+
+/// A name as Postgres reads it: an unquoted name folded to lower case (ASCII only, as Postgres
+/// does for UTF-8), a quoted one as written, both cut at 63 bytes on a character boundary.
+fn postgres_name(ident: &Ident) -> String {
+    let mut name = match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_ascii_lowercase(),
+    };
+    if name.len() > MAX_NAME_BYTES {
+        let mut end = MAX_NAME_BYTES;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    name
 }
 
 #[cfg(test)]
@@ -356,12 +608,52 @@ mod tests {
             "SELECT PG_CATALOG.\"PG_SLEEP\"(1)",
             "SELECT nextval('origin_id_seq')",
             "SELECT * FROM pg_read_file('/etc/passwd')",
+            "SELECT * FROM ts_stat('SELECT to_tsvector(''a'') FROM pg_advisory_lock(1)')",
+            "SELECT ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, ''b''::tsquery')",
+            "SELECT * FROM crosstab('SELECT 1, 2, 3') AS t(a int, b int)",
+            "SELECT * FROM public.Crosstab3('SELECT 1, 2, 3')",
             "EXPLAIN ANALYZE SELECT 1",
             "EXPLAIN (ANALYZE) SELECT 1",
             "EXPLAIN DELETE FROM origins",
             "WITH d AS (DELETE FROM origins RETURNING *) SELECT * FROM d",
         ] {
             assert!(check(sql).is_err(), "accepted: {sql}");
+        }
+    }
+
+    #[test]
+    fn names_and_operators_are_gathered_as_postgres_reads_them() {
+        let long = "a".repeat(70);
+        let c = check(&format!(
+            "SELECT ('s'::regclass).Next_Id_V1, \"MixedCase\", x OPERATOR(pg_catalog.+) 1, -y, \
+             z @> w, '1'::My_Type, {long} FROM shard_0.origins o WHERE n LIKE 'x'"
+        ))
+        .unwrap();
+        for name in [
+            "next_id_v1",
+            "MixedCase",
+            "my_type",
+            "shard_0",
+            "origins",
+            "o",
+            "x",
+            &long[..63],
+        ] {
+            assert!(c.names.iter().any(|n| n == name), "{name}: {:?}", c.names);
+        }
+        assert!(c.names.iter().all(|n| n.len() <= 63));
+        for op in ["+", "-", "@>", "~~", "=", "<"] {
+            assert!(
+                c.operators.iter().any(|o| o == op),
+                "{op}: {:?}",
+                c.operators
+            );
+        }
+        assert!(!c.operators.iter().any(|o| o == "AND" || o == "IS"));
+        // What runs is what was read: a Unicode-escaped name is not an escape Postgres decodes
+        // once rendered (`U & "…"`).
+        if let Ok(c) = check("SELECT U&\"\\0070g_sleep\"(1)") {
+            assert!(!c.sql.contains("U&\""), "{}", c.sql);
         }
     }
 }

@@ -1,12 +1,14 @@
 //! The shard console: read-only SQL over the builder datastore, one shard, a list, or all 128,
 //! in place of `psql` on the datastore host and a loop of 128 `psql` processes.
 //!
-//! In layers: [`guard`] (the statement: exactly one that reads), [`locator`] (Builder's shard
-//! rule), [`pool`] (bounded connections per database, with their backend pids), [`run`] (the
-//! fan-out, its caps and its cancel), [`browse`] (databases, shards, tables, the role's
-//! privileges), [`history`] (each person's queries, saved queries), [`export`] (CSV, JSON).
-//! This module holds the order of it all: who may, audit first, then run, then audit the
-//! outcome; and the results kept for a while so they can be downloaded.
+//! In layers: [`guard`] (the statement: exactly one that reads, calling nothing the database
+//! marks volatile), [`locator`] (Builder's shard rule), [`pool`] (bounded connections per
+//! database, with their backend pids, reset before reuse), [`run`] (the fan-out, its caps and
+//! its cancel), [`browse`] (databases, shards, tables, the role's privileges), [`history`] (each
+//! person's queries, saved queries), [`export`] (CSV, JSON). This module holds the order of it
+//! all: who may, the statement, then on the database the role (nothing runs where it could
+//! write) and the statement's functions, audit first, then run, then audit the outcome; and the
+//! results kept for a while so they can be downloaded.
 
 pub mod browse;
 pub mod export;
@@ -355,6 +357,26 @@ impl ShardConsole {
             Ok(t) => t,
             Err(e) => return Err(refuse(e).await),
         };
+        match preflight(&db.pool, &checked, self.options.caps().statement_timeout).await {
+            Ok(()) => {}
+            Err(Preflight::Refused(reason)) => return Err(refuse(reason).await),
+            Err(Preflight::Unavailable(e)) => {
+                let entry = Entry {
+                    kind: "console.query".into(),
+                    environment: req.environment.clone(),
+                    service: req.database.clone(),
+                    action_id: id.clone(),
+                    outcome: "failed".into(),
+                    detail: serde_json::json!({ "sql": req.sql, "shards": req.shards, "error": e }),
+                    ..Default::default()
+                };
+                self.audit
+                    .append(actor, &entry)
+                    .await
+                    .map_err(|e| ConsoleError::AuditDown(e.to_string()))?;
+                return Err(ConsoleError::Unavailable(e));
+            }
+        }
         let shard_list: Vec<u32> = targets.iter().map(|(s, _)| *s).collect();
         let intent = Entry {
             kind: "console.query".into(),
@@ -499,6 +521,61 @@ impl ShardConsole {
             }
         }
     }
+}
+
+/// Why [`preflight`] stopped a query.
+enum Preflight {
+    Refused(String),
+    Unavailable(String),
+}
+
+/// What is checked on the target database before a query starts, on one connection: the role
+/// (the console runs nothing where its role could write: the page's red warning alone let
+/// queries run), then the statement's names against the catalog
+/// ([`guard::check_on_database`]). Both are read again for every query: a GRANT, or a function
+/// created since, counts at once.
+async fn preflight(
+    pool: &Arc<pool::DbPool>,
+    checked: &guard::Checked,
+    timeout: Duration,
+) -> Result<(), Preflight> {
+    let mut lease = pool.acquire().await.map_err(Preflight::Unavailable)?;
+    let checks = async {
+        let conn = &mut lease.backend.conn;
+        let role = browse::check_role(conn).await.map_err(|e| {
+            Preflight::Unavailable(format!(
+                "{}: the role's privileges could not be read: {}",
+                pool.label,
+                pool::describe(&e)
+            ))
+        })?;
+        if let Some(refusal) = role.refusal(&pool.label) {
+            return Err(Preflight::Refused(refusal));
+        }
+        guard::check_on_database(conn, checked)
+            .await
+            .map_err(|e| match e {
+                guard::DatabaseCheckError::Refused(r) => Preflight::Refused(r.0),
+                lookup @ guard::DatabaseCheckError::Lookup(_) => {
+                    Preflight::Unavailable(format!("{}: {lookup}", pool.label))
+                }
+            })
+    };
+    let outcome = match tokio::time::timeout(timeout, checks).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Preflight::Unavailable(format!(
+            "{}: the role and the statement's functions could not be checked within {} s",
+            pool.label,
+            timeout.as_secs()
+        ))),
+    };
+    match &outcome {
+        // A clean end (an answer, even a refusal): the connection goes back, reset.
+        Ok(()) | Err(Preflight::Refused(_)) => lease.give_back().await,
+        // A connection that failed or did not answer is closed.
+        Err(Preflight::Unavailable(_)) => drop(lease),
+    }
+    outcome
 }
 
 /// The outcome row and the history row; retried while the store does not answer, because an

@@ -1,15 +1,16 @@
 //! A bounded pool of connections to one datastore database, separate from Onwatch's own store.
-//! Written here rather than taken from sqlx because the console needs two things sqlx's pool
-//! does not give: each connection's backend pid (to cancel Onwatch's own backends, and only
-//! them) and the choice to close a connection instead of reusing it after a cancel or an early
-//! stop, when its state is not known.
+//! Written here rather than taken from sqlx because the console needs what sqlx's pool does not
+//! give: each connection's backend pid (to cancel Onwatch's own backends, and only them), the
+//! choice to close a connection instead of reusing it after a cancel or an early stop, when its
+//! state is not known, and a reset (`DISCARD ALL`) of every connection that goes back, so that
+//! nothing one query leaves in its session reaches the next.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{Connection, Row};
+use sqlx::{Connection, Executor, Row};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// One connection and its server process.
@@ -41,10 +42,34 @@ pub struct Lease {
     _permit: OwnedSemaphorePermit,
 }
 
+/// How long a connection's reset may take before the connection is closed instead.
+const RESET_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Lease {
-    /// Back to the pool, for the next query (only after a clean ROLLBACK).
-    pub fn give_back(self) {
-        let Lease { backend, pool, .. } = self;
+    /// Back to the pool, for the next query (only after a clean ROLLBACK), once reset: a ROLLBACK
+    /// ends the transaction but not the session, and what a statement left there (a session
+    /// advisory lock, a setting, a prepared statement, a cursor, a LISTEN, a temporary table)
+    /// would outlive it on a pooled connection. `DISCARD ALL` drops all of it; a connection it
+    /// fails on (still in a transaction, or not answering) is closed instead. The slot is held
+    /// until then, so the reset counts against the pool's size.
+    pub async fn give_back(self) {
+        let Lease {
+            mut backend,
+            pool,
+            _permit,
+        } = self;
+        let reset = tokio::time::timeout(RESET_TIMEOUT, backend.conn.execute("DISCARD ALL")).await;
+        match reset {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(database = %pool.label, error = %describe(&e), "a console connection could not be reset; it is closed");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(database = %pool.label, "a console connection's reset did not answer; it is closed");
+                return;
+            }
+        }
         let mut idle = match pool.idle.lock() {
             Ok(i) => i,
             Err(_) => return,

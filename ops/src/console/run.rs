@@ -6,7 +6,8 @@
 //! The walls after the guard, per shard: the statement goes through the extended protocol (one
 //! statement per Parse: Postgres refuses a second), inside `BEGIN READ ONLY`, with
 //! `statement_timeout` and `search_path` set LOCAL by `set_config(…, true)` (works on 9.6 as on
-//! 15), and `ROLLBACK` at the end; the role itself can only read.
+//! 15), `ROLLBACK` at the end, and `DISCARD ALL` before the connection serves another query (or
+//! it is closed); the role itself can only read (the console refuses to start otherwise).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -506,7 +507,7 @@ async fn one_shard(sh: &Shared, schema: &str, shard: u32) -> Ended {
         Err(e) => return Ended::Error(e),
     };
     if stop.load(Ordering::SeqCst) {
-        lease.give_back();
+        lease.give_back().await;
         return Ended::NotRun;
     }
     let pid = lease.backend.pid;
@@ -530,8 +531,8 @@ async fn one_shard(sh: &Shared, schema: &str, shard: u32) -> Ended {
     }
     let cancelled = *control.cancel.borrow();
     match &ended {
-        // Clean end: reuse the connection.
-        Ended::Done { .. } if !cancelled => lease.give_back(),
+        // Clean end: reuse the connection (reset: see `Lease::give_back`).
+        Ended::Done { .. } if !cancelled => lease.give_back().await,
         // A failed statement leaves an aborted transaction: roll it back, and reuse the
         // connection only if that works and nobody cancelled.
         Ended::Error(_) if !cancelled => {
@@ -543,7 +544,7 @@ async fn one_shard(sh: &Shared, schema: &str, shard: u32) -> Ended {
             .map(|r| r.is_ok())
             .unwrap_or(false);
             if ok {
-                lease.give_back();
+                lease.give_back().await;
             }
         }
         // Stopped mid-stream, or cancelled: the connection's state is not known; it is closed.
@@ -736,7 +737,7 @@ async fn describe_columns(
     let r = tokio::time::timeout(caps.statement_timeout, work).await;
     match r {
         Ok(Ok(cols)) => {
-            lease.give_back();
+            lease.give_back().await;
             Ok(cols)
         }
         Ok(Err(e)) => Err(describe(&e)),
