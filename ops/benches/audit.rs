@@ -157,7 +157,10 @@ async fn restart_split(store: Store, sim: &FleetSim, dir: &std::path::Path) {
     }
     let exec = EnvironmentExecutor {
         production: false,
-        ctl_secret: Some("demo-ctl-secret".to_owned().into()),
+        ctl_secret: Some(ops::secret::SecretSource::Fixed(
+            "demo-ctl-secret".to_owned().into(),
+        )),
+        ctl_tls: None,
         ssh: None,
         builder: None,
     };

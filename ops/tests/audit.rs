@@ -566,6 +566,15 @@ async fn the_checkpointer_never_signs_over_a_cut(store: Store) {
         .broken
         .expect("caught");
     assert_eq!(b.seq, 9, "{}", b.why);
+
+    // A new key without a file checks the whole chain first: an edited row is refused too.
+    sqlx::query("UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 2")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let fresh = Checkpointer::new(log.clone(), CheckpointKey::generate().unwrap(), None);
+    let e = fresh.checkpoint().await.unwrap_err();
+    assert!(e.to_string().contains("does not verify (row 2"), "{e}");
 }
 
 /// Many appends at once (as several replicas would): one chain, no fork, no hole.

@@ -307,7 +307,7 @@ async fn audit_checkpoint(config: Config) -> ExitCode {
             ExitCode::SUCCESS
         }
         // The chain does not verify: a finding, like `verify`'s exit 1.
-        Err(e @ ops::audit::checkpoint::CheckpointError::Cut { .. }) => {
+        Err(e @ ops::audit::checkpoint::CheckpointError::Cut(_)) => {
             eprintln!("onwatch: {e}");
             ExitCode::FAILURE
         }

@@ -74,11 +74,12 @@ pub const SENTINEL: &str = "sentinel";
 
 /// A judged target, ready to run.
 enum Plan {
+    // Boxed: a lock-file removal carries a whole restart besides its own fields.
     Service(RestartService),
     Supervisor(super::restart::RestartSupervisor),
     Sentinel(super::restart::RestartSentinel),
     Build(crate::builds::RequestBuild),
-    Locks(RemoveLocks),
+    Locks(Box<RemoveLocks>),
 }
 
 /// The datastore's stale lock files removed over SSH, then the service started through its
@@ -494,7 +495,7 @@ impl Actions {
                 )));
             }
             let ssh = ssh_for("the datastore's lock files")?;
-            return Ok(Plan::Locks(RemoveLocks {
+            return Ok(Plan::Locks(Box::new(RemoveLocks {
                 ssh: SshTarget {
                     address: host.host.address.clone(),
                     options: ssh.options.clone(),
@@ -503,7 +504,7 @@ impl Actions {
                 options: self.locks.clone(),
                 paths: paths.to_vec(),
                 start: restart,
-            }));
+            })));
         }
         Ok(Plan::Service(restart))
     }

@@ -36,9 +36,10 @@ pub enum CheckpointError {
     Invalid(String),
     #[error("{0}")]
     Store(#[from] StoreError),
-    /// The chain no longer extends the last checkpoint: nothing is signed over it.
-    #[error("the audit chain no longer extends the checkpoint of row {seq}: {why}. Nothing is signed over it; check it with `onwatch audit verify --checkpoint FILE`")]
-    Cut { seq: i64, why: String },
+    /// The chain does not verify, or no longer extends the last checkpoint: nothing is signed
+    /// over it.
+    #[error("{0}")]
+    Cut(String),
 }
 
 /// The Ed25519 key that signs checkpoints. Never stored in the database, never logged.
@@ -73,6 +74,13 @@ impl CheckpointKey {
                 path.display()
             ))
         })?;
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(path) {
+            use std::os::unix::fs::PermissionsExt;
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(file = %path.display(), "the audit checkpoint key can be read by others than its owner: chmod 600 it");
+            }
+        }
         let seed = parse_hex::<32>(text.trim()).ok_or_else(|| {
             CheckpointError::Key(format!(
                 "{} is not an audit checkpoint key: expected 64 hex digits, as `onwatch audit keygen` writes",
@@ -327,11 +335,17 @@ impl Checkpointer {
         }
         let head = match self.log.verified_head(last.as_ref()).await? {
             Ok(head) => head,
-            Err(broken) => {
-                return Err(CheckpointError::Cut {
-                    seq: last.as_ref().map_or(0, |h| h.seq),
-                    why: format!("row {}: {}", broken.seq, broken.why),
-                })
+            Err(b) => {
+                return Err(CheckpointError::Cut(match last.as_ref() {
+                    Some(l) => format!(
+                        "the audit chain no longer extends the checkpoint of row {} (row {}: {}); nothing is signed over it: check it with `onwatch audit verify --checkpoint FILE`",
+                        l.seq, b.seq, b.why
+                    ),
+                    None => format!(
+                        "the audit chain does not verify (row {}: {}); nothing is signed over it: check it with `onwatch audit verify`",
+                        b.seq, b.why
+                    ),
+                }))
             }
         };
         let checkpoint = self.key.sign(&head, crate::time::now_ms());
