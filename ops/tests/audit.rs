@@ -595,6 +595,48 @@ async fn concurrent_appends_keep_one_chain(store: Store) {
     assert_eq!(log.verify().await.unwrap().broken, None);
 }
 
+/// Whatever a row is given, what is stored is bounded and says where it was cut; the chain
+/// still verifies.
+async fn every_field_is_bounded_before_it_is_stored(store: Store) {
+    let log = AuditLog::new(store.clone());
+    let huge = "x".repeat(3 << 20);
+    let actor = Actor {
+        id: format!("dev:{huge}"),
+        name: huge.clone(),
+        role: "responder".into(),
+    };
+    log.append(
+        &actor,
+        &Entry {
+            kind: "action.refused".into(),
+            host: huge.clone(),
+            detail: serde_json::json!({ "reason": huge, "sql": "SELECT 1" }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let row = sqlx::query("SELECT actor, actor_name, host, detail FROM audit_log WHERE seq = 1")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    use sqlx::Row;
+    for col in ["actor", "actor_name", "host"] {
+        let v: String = row.get(col);
+        assert!(v.len() < 1024, "{col}: {} bytes", v.len());
+        assert!(v.ends_with("bytes cut)"), "{col}");
+    }
+    let detail: String = row.get("detail");
+    assert!(
+        detail.len() <= ops::audit::MAX_DETAIL + 1024,
+        "{}",
+        detail.len()
+    );
+    let d: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert!(d["cut"].as_str().unwrap().contains("more than"), "{d}");
+    assert!(log.verify().await.unwrap().broken.is_none());
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {
         mod sqlite {
@@ -626,5 +668,6 @@ on_both!(
     a_cut_tail_with_a_rewritten_head_is_caught_by_a_checkpoint,
     a_re_hashed_chain_is_caught_by_a_checkpoint,
     a_checkpoint_holds_as_the_chain_grows,
-    the_checkpointer_never_signs_over_a_cut
+    the_checkpointer_never_signs_over_a_cut,
+    every_field_is_bounded_before_it_is_stored
 );

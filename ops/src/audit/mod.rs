@@ -23,6 +23,12 @@ use crate::store::{Backend, Store, StoreError};
 
 pub use query::{AuditFilter, AuditRow};
 
+/// The most bytes of one short field of a row (kind, names, host, …): longer ones are cut,
+/// saying so.
+pub const MAX_FIELD: usize = 512;
+/// The most bytes of a row's detail (JSON): a longer one is replaced by its beginning and a note.
+pub const MAX_DETAIL: usize = 64 * 1024;
+
 /// The hash before the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -130,9 +136,36 @@ impl AuditLog {
 
     /// Appends one row, committed when this returns `Ok`. The time is the store's clock.
     pub async fn append(&self, actor: &Actor, entry: &Entry) -> Result<Appended, StoreError> {
+        // Bounded before anything is stored: a field can carry what a person typed or a host
+        // answered, and the log keeps it forever. A cut field says so (the detail as an object
+        // with what was kept and how much was cut).
         let detail = serde_json::to_string(&entry.detail).map_err(|e| {
             StoreError::Corrupt(format!("an audit detail cannot be written as JSON: {e}"))
         })?;
+        let detail = if detail.len() > MAX_DETAIL {
+            serde_json::json!({
+                "cut": format!("the detail was {} bytes, more than the {MAX_DETAIL} an audit row keeps; its beginning is kept", detail.len()),
+                "excerpt": crate::text::cut(&detail, MAX_DETAIL / 2),
+            })
+            .to_string()
+        } else {
+            detail
+        };
+        let field = |s: &str| crate::text::cut(s, MAX_FIELD);
+        let actor = &Actor {
+            id: field(&actor.id),
+            name: field(&actor.name),
+            role: field(&actor.role),
+        };
+        let entry = &Entry {
+            kind: field(&entry.kind),
+            environment: field(&entry.environment),
+            host: field(&entry.host),
+            service: field(&entry.service),
+            action_id: field(&entry.action_id),
+            outcome: field(&entry.outcome),
+            detail: serde_json::Value::Null,
+        };
         let mut tx = self.store.begin_write().await?;
         // First a write to the head, which returns it and the store's clock in the same round
         // trip: on Postgres it holds the row lock until commit (so a second replica waits

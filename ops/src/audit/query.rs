@@ -138,19 +138,12 @@ pub fn to_csv(rows: &[AuditRow]) -> String {
             r.prev_hash.clone(),
             r.hash.clone(),
         ];
-        let line: Vec<String> = fields
-            .iter()
-            .map(|f| {
-                // A spreadsheet runs a cell that starts with = + - @ as a formula: neutralise it.
-                let f = if f.starts_with(['=', '+', '-', '@']) {
-                    format!("'{f}")
-                } else {
-                    f.clone()
-                };
-                format!("\"{}\"", f.replace('"', "\"\""))
-            })
-            .collect();
-        out.push_str(&line.join(","));
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            crate::text::csv_cell(&mut out, f);
+        }
         out.push('\n');
     }
     out

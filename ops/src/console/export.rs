@@ -35,14 +35,10 @@ impl Format {
 }
 
 fn csv_field(out: &mut String, s: &str) {
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(['=', '+', '-', '@']) {
-        // Quoted; a leading formula character is kept as data, not run by a spreadsheet.
-        out.push('"');
-        if s.starts_with(['=', '+', '-', '@']) {
-            out.push('\'');
-        }
-        out.push_str(&s.replace('"', "\"\""));
-        out.push('"');
+    // Plain cells stay bare (the export stays small); anything a spreadsheet or a CSV reader
+    // could misread is quoted, with a leading formula character kept as data.
+    if s.contains([',', '"', '\n', '\r', '\t']) || s.starts_with(['=', '+', '-', '@']) {
+        crate::text::csv_cell(out, s);
     } else {
         out.push_str(s);
     }
