@@ -362,6 +362,33 @@ async fn caps_cut_and_say_so() {
     );
 }
 
+/// A single row larger than a whole answer may hold is never sent by Postgres: the shard says
+/// how large it was, and the other shards still answer.
+#[tokio::test]
+async fn a_row_larger_than_an_answer_is_refused_before_it_is_sent() {
+    let f = fixture(ConsoleOptions {
+        bytes_total: 64 * 1024,
+        ..ConsoleOptions::default()
+    })
+    .await;
+    let r = f
+        .run(
+            "builder_originsrv",
+            "0-3",
+            "SELECT repeat('x', CASE WHEN current_schema() = 'shard_1' THEN 3000000 ELSE 10 END) AS big",
+        )
+        .await
+        .unwrap();
+    assert!(r.bytes <= 64 * 1024, "{}", r.bytes);
+    let failed = format!("{:?}", r.failed().collect::<Vec<_>>());
+    assert_eq!(r.rows.len(), 3, "{failed}");
+
+    assert!(
+        failed.contains("more than a whole answer may hold") && failed.contains("2.9 MiB"),
+        "{failed}"
+    );
+}
+
 #[tokio::test]
 async fn a_statement_timeout_fails_the_shard_with_its_reason() {
     let f = fixture(ConsoleOptions {

@@ -317,10 +317,16 @@ pub async fn fan_out(
     let sql = match checked.shape {
         // The newline ends a trailing `--` comment the rendering could carry; the LIMIT is the
         // per-shard cap plus one, so that "more than the cap" is seen without reading it.
+        // A row larger than a whole answer may hold never leaves the database: Postgres sends
+        // its size instead (its text would otherwise cross the network and be copied here
+        // before any bound could look at it).
         Shape::Query => format!(
-            "SELECT row_to_json(onwatch_q)::text FROM (\n{}\n) AS onwatch_q LIMIT {}",
+            "SELECT CASE WHEN octet_length(onwatch_t) > {max} THEN NULL ELSE onwatch_t END, \
+             octet_length(onwatch_t) FROM (SELECT row_to_json(onwatch_q)::text AS onwatch_t \
+             FROM (\n{}\n) AS onwatch_q LIMIT {}) AS onwatch_r",
             checked.sql,
-            caps.rows_per_shard + 1
+            caps.rows_per_shard + 1,
+            max = caps.bytes_total
         ),
         Shape::Utility => checked.sql.clone(),
     };
@@ -636,7 +642,13 @@ fn quote_ident(name: &str) -> String {
 fn decode(row: &PgRow, shape: Shape) -> Result<(Vec<Cell>, u64, Vec<String>), String> {
     match shape {
         Shape::Query => {
-            let text: String = row.try_get(0).map_err(|e| e.to_string())?;
+            let size: i32 = row.try_get(1).map_err(|e| e.to_string())?;
+            let Some(text): Option<String> = row.try_get(0).map_err(|e| e.to_string())? else {
+                return Err(format!(
+                    "a row of {} is more than a whole answer may hold: select fewer or shorter columns (left(col, 1000))",
+                    human_bytes(size.max(0) as u64)
+                ));
+            };
             let OrderedRow(entries) = serde_json::from_str(&text)
                 .map_err(|e| format!("a row Onwatch could not read: {e}"))?;
             let mut names = Vec::with_capacity(entries.len());
