@@ -109,6 +109,8 @@ pub struct IncidentView {
     pub row: IncidentRow,
     pub owner_since: String,
     pub me: String,
+    /// The signed-in account is the one in charge.
+    pub in_charge: bool,
     pub may_act: bool,
     pub publishes: bool,
     pub updates: Vec<UpdateView>,
@@ -259,9 +261,11 @@ pub mod ssr {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::oncall::ssr::{audit_outcome, audit_result};
     use crate::portal::Portal;
     use ops::auth::Identity;
     use ops::incidents::{contacts, templates, ComponentStatus, Impact, Incident, Status};
+    use ops::oncall::Who;
 
     pub fn split(csv: &str) -> Vec<String> {
         csv.split(',')
@@ -400,7 +404,12 @@ pub mod ssr {
             .await
             .map_err(|e| e.to_string())?;
         let names = inc.options.names(&i.services);
+        let in_charge = !i.owner.is_empty()
+            && ops::oncall::accounts::is(inc.store(), &Who::of(who), &i.owner, Some(&i.owner_id))
+                .await
+                .map_err(|e| e.to_string())?;
         Ok(Some(IncidentView {
+            in_charge,
             owner_since: ops::time::utc_datetime(i.owner_since_ms),
             me: who.login.clone(),
             may_act: who.role.allows(vocab::Role::Responder),
@@ -540,11 +549,11 @@ pub mod ssr {
         }
         match portal
             .incidents
-            .declare(&d, &who.login, ops::time::now_ms())
+            .declare_as(&d, &Who::of(who), ops::time::now_ms())
             .await
         {
             Ok(i) => {
-                let _ = crate::portal::audit_first(
+                audit_outcome(
                     portal,
                     who,
                     "incident",
@@ -555,7 +564,18 @@ pub mod ssr {
                 .await;
                 Done::of(true, i.id)
             }
-            Err(e) => Done::of(false, e),
+            Err(e) => {
+                audit_outcome(
+                    portal,
+                    who,
+                    "incident",
+                    "",
+                    "refused",
+                    serde_json::json!({ "why": e }),
+                )
+                .await;
+                Done::of(false, e)
+            }
         }
     }
 
@@ -588,11 +608,20 @@ pub mod ssr {
         {
             return Done::of(false, e);
         }
-        match portal
+        let result = portal
             .incidents
             .update(id, status, body, &chosen, &who.login, ops::time::now_ms())
-            .await
-        {
+            .await;
+        audit_result(
+            portal,
+            who,
+            "incident",
+            id,
+            &result,
+            serde_json::json!({ "what": "update" }),
+        )
+        .await;
+        match result {
             Ok(u) => Done::of(
                 true,
                 match u.publish_state.as_str() {
@@ -610,18 +639,27 @@ pub mod ssr {
             who,
             "incident",
             id,
-            "note",
+            "note:attempt",
             serde_json::json!({ "body": body }),
         )
         .await
         {
             return Done::of(false, e);
         }
-        match portal
+        let result = portal
             .incidents
-            .note(id, body, &who.login, ops::time::now_ms())
-            .await
-        {
+            .note(id, body, &Who::of(who), ops::time::now_ms())
+            .await;
+        audit_result(
+            portal,
+            who,
+            "incident",
+            id,
+            &result,
+            serde_json::json!({ "what": "note" }),
+        )
+        .await;
+        match result {
             Ok(()) => Done::of(true, "Internal note saved (never public)."),
             Err(e) => Done::of(false, e),
         }
@@ -657,39 +695,31 @@ pub mod ssr {
             "hand" => Some(to.trim()),
             other => return Done::of(false, format!("{other:?}: take, step_away or hand.")),
         };
-        // A mistyped name would leave the incident to nobody while the page says otherwise.
-        if action == "hand" && !to.trim().eq_ignore_ascii_case(&who.login) {
-            match known(portal).await {
-                Ok(k) if k.iter().any(|l| l.eq_ignore_ascii_case(to.trim())) => {}
-                Ok(_) => {
-                    return Done::of(
-                        false,
-                        format!(
-                            "Onwatch does not know {:?}: hand over to someone who has signed in, is in the rotation or in the directory (their login).",
-                            to.trim()
-                        ),
-                    )
-                }
-                Err(e) => return Done::of(false, e),
-            }
-        }
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
             "incident",
             id,
-            action,
+            &format!("{action}:attempt"),
             serde_json::json!({ "to": to }),
         )
         .await
         {
             return Done::of(false, e);
         }
-        match portal
-            .incidents
-            .set_owner(id, target, &who.login, ops::time::now_ms())
-            .await
-        {
+        let result = owner_change(portal, who, id, action, target, to).await;
+        audit_result(
+            portal,
+            who,
+            "incident",
+            id,
+            &result,
+            serde_json::json!({
+                "what": action, "owner": result.as_ref().ok().map(|i| &i.owner),
+            }),
+        )
+        .await;
+        match result {
             Ok(i) if i.owner.is_empty() => Done::of(
                 true,
                 "You stepped away: nobody is in charge until someone takes it.",
@@ -697,6 +727,31 @@ pub mod ssr {
             Ok(i) => Done::of(true, format!("{} is in charge.", i.owner)),
             Err(e) => Done::of(false, e),
         }
+    }
+
+    /// The rules of a change of owner, then the change.
+    async fn owner_change(
+        portal: &Portal,
+        who: &Identity,
+        id: &str,
+        action: &str,
+        target: Option<&str>,
+        to: &str,
+    ) -> Result<Incident, String> {
+        // A mistyped name would leave the incident to nobody while the page says otherwise.
+        if action == "hand" && !to.trim().eq_ignore_ascii_case(&who.login) {
+            let k = known(portal).await?;
+            if !k.iter().any(|l| l.eq_ignore_ascii_case(to.trim())) {
+                return Err(format!(
+                    "Onwatch does not know {:?}: hand over to someone who has signed in, is in the rotation or in the directory (their login).",
+                    to.trim()
+                ));
+            }
+        }
+        portal
+            .incidents
+            .set_owner(id, target, &Who::of(who), ops::time::now_ms())
+            .await
     }
 
     pub async fn rule(
@@ -715,18 +770,27 @@ pub mod ssr {
                 who,
                 "incident",
                 cleanup_done,
-                "cleanup_done",
+                "cleanup_done:attempt",
                 serde_json::json!({}),
             )
             .await
             {
                 return Done::of(false, e);
             }
-            return match portal
+            let result = portal
                 .incidents
-                .cleanup_done(cleanup_done, &who.login, now)
-                .await
-            {
+                .cleanup_done(cleanup_done, &Who::of(who), now)
+                .await;
+            audit_result(
+                portal,
+                who,
+                "incident",
+                cleanup_done,
+                &result,
+                serde_json::json!({ "what": "cleanup_done" }),
+            )
+            .await;
+            return match result {
                 Ok(()) => Done::of(true, "Cleanup done."),
                 Err(e) => Done::of(false, e),
             };
@@ -741,7 +805,7 @@ pub mod ssr {
             who,
             "incident",
             incident,
-            "rule_broken",
+            "rule_broken:attempt",
             serde_json::json!({
                 "rule": rule, "what_done": what_done, "owner": owner,
             }),
@@ -750,18 +814,29 @@ pub mod ssr {
         {
             return Done::of(false, e);
         }
-        match portal
+        let result = portal
             .incidents
             .break_rule(
                 (!incident.is_empty()).then_some(incident),
                 rule,
                 what_done,
                 owner,
-                &who.login,
+                &Who::of(who),
                 now,
             )
-            .await
-        {
+            .await;
+        audit_result(
+            portal,
+            who,
+            "incident",
+            incident,
+            &result,
+            serde_json::json!({
+                "what": "rule_broken", "rule": result.as_ref().ok().map(|r| &r.id),
+            }),
+        )
+        .await;
+        match result {
             Ok(r) => Done::of(
                 true,
                 format!("Recorded; the cleanup is {}'s until marked done.", r.owner),
@@ -782,29 +857,50 @@ pub mod ssr {
         remove: bool,
     ) -> Done {
         let store = portal.incidents.store();
-        if let Err(e) = crate::portal::audit_first(portal, who, "incident", &login, if remove { "contact_removed" } else { "contact_saved" }, serde_json::json!({
-            "name": name, "phone": phone, "time_zone": time_zone, "areas": areas, "seniority": seniority,
-        }))
+        let what = if remove {
+            "contact_removed"
+        } else {
+            "contact_saved"
+        };
+        if let Err(e) = crate::portal::audit_first(
+            portal,
+            who,
+            "incident",
+            &login,
+            &format!("{what}:attempt"),
+            serde_json::json!({
+                "name": name, "phone": phone, "time_zone": time_zone, "areas": areas,
+                "seniority": seniority,
+            }),
+        )
         .await
         {
             return Done::of(false, e);
         }
-        if remove {
-            return match contacts::remove(store, &login).await {
-                Ok(()) => Done::of(true, "Removed."),
-                Err(e) => Done::of(false, e),
+        let result = if remove {
+            contacts::remove(store, &login).await
+        } else {
+            let c = contacts::Contact {
+                login: login.clone(),
+                name,
+                phone,
+                time_zone,
+                areas: split(&areas),
+                seniority,
             };
-        }
-        let c = contacts::Contact {
-            login,
-            name,
-            phone,
-            time_zone,
-            areas: split(&areas),
-            seniority,
+            contacts::save(store, &c, &who.login, ops::time::now_ms()).await
         };
-        match contacts::save(store, &c, &who.login, ops::time::now_ms()).await {
-            Ok(()) => Done::of(true, "Saved."),
+        audit_result(
+            portal,
+            who,
+            "incident",
+            &login,
+            &result,
+            serde_json::json!({ "what": what }),
+        )
+        .await;
+        match result {
+            Ok(()) => Done::of(true, if remove { "Removed." } else { "Saved." }),
             Err(e) => Done::of(false, e),
         }
     }

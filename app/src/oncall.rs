@@ -275,9 +275,59 @@ pub mod ssr {
     use super::*;
     use crate::portal::Portal;
     use ops::auth::Identity;
+    use ops::oncall::accounts;
     use ops::oncall::handoff::Handoff;
     use ops::oncall::overrides::{Ask, OverrideRequest, RequestState};
-    use ops::oncall::{rotation, Rotation, Seat};
+    use ops::oncall::{rotation, Rotation, Seat, Who};
+
+    /// Writes the one outcome row (done, refused, …) that follows an attempt row. The change
+    /// has happened or been refused already, so a row that cannot be written is logged and the
+    /// person still gets their answer: the attempt row says it was tried.
+    pub async fn audit_outcome(
+        portal: &Portal,
+        who: &Identity,
+        kind: &str,
+        id: &str,
+        outcome: &str,
+        detail: serde_json::Value,
+    ) {
+        if let Err(e) = crate::portal::audit_first(portal, who, kind, id, outcome, detail).await {
+            tracing::error!(kind, id, outcome, error = %e, "the outcome of an attempt is not in the audit log");
+        }
+    }
+
+    /// `done` with `detail`, or `refused` with why.
+    pub async fn audit_result<T>(
+        portal: &Portal,
+        who: &Identity,
+        kind: &str,
+        id: &str,
+        result: &Result<T, String>,
+        detail: serde_json::Value,
+    ) {
+        match result {
+            Ok(_) => audit_outcome(portal, who, kind, id, "done", detail).await,
+            Err(e) => {
+                audit_outcome(
+                    portal,
+                    who,
+                    kind,
+                    id,
+                    "refused",
+                    serde_json::json!({ "why": e }),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Whether the signed-in account is the one its login names in the rotation (the first
+    /// account to sign in with it): a second account that shares the login holds no seat.
+    async fn holds_login(portal: &Portal, me: &Who) -> Result<bool, String> {
+        accounts::is(portal.oncall.handoffs.store(), me, &me.login, None)
+            .await
+            .map_err(|e| e.to_string())
+    }
 
     pub fn now_view(n: &ops::oncall::NowAndNext) -> NowView {
         NowView {
@@ -302,10 +352,12 @@ pub mod ssr {
         )
     }
 
+    /// `genuine`: `me` is the account its login names (see `holds_login`).
     fn request_view(
         r: Option<&Rotation>,
         q: OverrideRequest,
-        me: &str,
+        me: &Who,
+        genuine: bool,
         admin: bool,
     ) -> RequestView {
         let stamp = |ms: i64| match r {
@@ -313,9 +365,14 @@ pub mod ssr {
             None => ops::time::utc_datetime(ms),
         };
         let pending = q.state == RequestState::Pending;
+        let asked_by_me = if q.requested_by_id.is_empty() {
+            genuine && q.requested_by.eq_ignore_ascii_case(&me.login)
+        } else {
+            q.requested_by_id == me.account
+        };
         RequestView {
-            can_answer: pending && q.counterpart.eq_ignore_ascii_case(me),
-            can_cancel: pending && (q.requested_by.eq_ignore_ascii_case(me) || admin),
+            can_answer: pending && genuine && q.counterpart.eq_ignore_ascii_case(&me.login),
+            can_cancel: pending && (asked_by_me || admin),
             covers: q
                 .covers
                 .iter()
@@ -341,7 +398,7 @@ pub mod ssr {
         }
     }
 
-    fn handoff_view(r: &Rotation, h: Handoff, kept: bool, me: &str) -> HandoffView {
+    fn handoff_view(r: &Rotation, h: Handoff, kept: bool, me: &str, genuine: bool) -> HandoffView {
         let split = |s: &str| s.split(',').map(str::to_owned).collect::<Vec<_>>();
         let outgoing = split(&h.outgoing);
         let incoming = split(&h.incoming);
@@ -352,7 +409,7 @@ pub mod ssr {
                 format!("{env}/{host} {svc}")
             }
         };
-        let is = |list: &[String]| list.iter().any(|p| p.eq_ignore_ascii_case(me));
+        let is = |list: &[String]| genuine && list.iter().any(|p| p.eq_ignore_ascii_case(me));
         HandoffView {
             shift_index: h.shift_index,
             span: format!("{} → {}", r.local(h.start_ms), r.local(h.end_ms)),
@@ -462,6 +519,8 @@ pub mod ssr {
         let now_ms = ops::time::now_ms();
         let admin = who.role.allows(vocab::Role::Admin);
         let me = who.login.clone();
+        let me_who = Who::of(who);
+        let genuine = holds_login(portal, &me_who).await?;
         let now = oc
             .now_and_next(now_ms)
             .await
@@ -471,7 +530,7 @@ pub mod ssr {
         let requests_raw = oc.overrides.requests(20).await.map_err(|e| e.to_string())?;
         let feeds = oc
             .feeds
-            .list(if admin { None } else { Some(&me) })
+            .list(if admin { None } else { Some(&me_who) })
             .await
             .map_err(|e| e.to_string())?;
         let Some(r) = &oc.rotation else {
@@ -492,7 +551,7 @@ pub mod ssr {
                 others: Vec::new(),
                 requests: requests_raw
                     .into_iter()
-                    .map(|q| request_view(None, q, &who.login, admin))
+                    .map(|q| request_view(None, q, &me_who, genuine, admin))
                     .collect(),
                 not_ready,
                 feeds: Vec::new(),
@@ -550,7 +609,7 @@ pub mod ssr {
                 let holder = rotation::on_call_at(r, &covers, s.start_ms.max(now_ms))
                     .holder(seat)
                     .to_owned();
-                if holder.eq_ignore_ascii_case(&me) {
+                if genuine && holder.eq_ignore_ascii_case(&me) {
                     my_shifts.push(MyShift {
                         index: i,
                         seat: seat.as_str().into(),
@@ -573,9 +632,9 @@ pub mod ssr {
             .draft(r, &covers, current, now_ms, unhealthy)
             .await
             .map_err(|e| e.to_string())?;
-        handoffs.push(handoff_view(r, draft, false, &me));
+        handoffs.push(handoff_view(r, draft, false, &me, genuine));
         for h in oc.handoffs.latest(4).await.map_err(|e| e.to_string())? {
-            handoffs.push(handoff_view(r, h, true, &me));
+            handoffs.push(handoff_view(r, h, true, &me, genuine));
         }
         Ok(OnCallBoard {
             rotation: true,
@@ -592,7 +651,7 @@ pub mod ssr {
                     ""
                 }
             ),
-            in_rotation: r.is_member(&me),
+            in_rotation: genuine && r.is_member(&me),
             members: r.members().to_vec(),
             me: me.clone(),
             is_admin: admin,
@@ -602,7 +661,7 @@ pub mod ssr {
             others,
             requests: requests_raw
                 .into_iter()
-                .map(|q| request_view(Some(r), q, &me, admin))
+                .map(|q| request_view(Some(r), q, &me_who, genuine, admin))
                 .collect(),
             not_ready,
             feeds: feeds
@@ -723,7 +782,7 @@ pub mod ssr {
         }
         match oc
             .overrides
-            .ask(r, (&who.login, &who.name), None, &ask, &f.reason, now_ms)
+            .ask(r, (&Who::of(who), &who.name), None, &ask, &f.reason, now_ms)
             .await
         {
             Ok(q) => {
@@ -731,15 +790,7 @@ pub mod ssr {
                     "kind": q.kind, "counterpart": q.counterpart, "reason": q.reason,
                     "covers": q.covers.iter().map(|c| describe(r, c)).collect::<Vec<_>>(),
                 });
-                let _ = crate::portal::audit_first(
-                    portal,
-                    who,
-                    "oncall.override",
-                    &q.id,
-                    "requested",
-                    detail,
-                )
-                .await;
+                audit_outcome(portal, who, "oncall.override", &q.id, "requested", detail).await;
                 Done::of(
                     true,
                     format!(
@@ -750,7 +801,7 @@ pub mod ssr {
                 )
             }
             Err(e) => {
-                let _ = crate::portal::audit_first(
+                audit_outcome(
                     portal,
                     who,
                     "oncall.override",
@@ -797,11 +848,11 @@ pub mod ssr {
         let now_ms = ops::time::now_ms();
         match oc
             .overrides
-            .answer(r, id, &who.login, admin, to, now_ms)
+            .answer(r, id, &Who::of(who), admin, to, now_ms)
             .await
         {
             Ok(q) => {
-                let _ = crate::portal::audit_first(
+                audit_outcome(
                     portal,
                     who,
                     "oncall.override",
@@ -818,7 +869,7 @@ pub mod ssr {
                 Done::of(true, format!("The request is {}.", q.state.as_str()))
             }
             Err(e) => {
-                let _ = crate::portal::audit_first(
+                audit_outcome(
                     portal,
                     who,
                     "oncall.override",
@@ -864,11 +915,11 @@ pub mod ssr {
         }
         match oc
             .feeds
-            .create(&scope, &who.login, ops::time::now_ms())
+            .create(&scope, &Who::of(who), ops::time::now_ms())
             .await
         {
             Ok((f, token)) => {
-                let _ = crate::portal::audit_first(
+                audit_outcome(
                     portal,
                     who,
                     "oncall.feed",
@@ -879,7 +930,19 @@ pub mod ssr {
                 .await;
                 Done::of(true, format!("/ical/{token}.ics"))
             }
-            Err(e) => Done::of(false, e.to_string()),
+            Err(e) => {
+                let e = e.to_string();
+                audit_outcome(
+                    portal,
+                    who,
+                    "oncall.feed",
+                    "",
+                    "refused",
+                    serde_json::json!({ "why": e }),
+                )
+                .await;
+                Done::of(false, e)
+            }
         }
     }
 
@@ -900,11 +963,11 @@ pub mod ssr {
         match portal
             .oncall
             .feeds
-            .revoke(id, &who.login, admin, ops::time::now_ms())
+            .revoke(id, &Who::of(who), admin, ops::time::now_ms())
             .await
         {
             Ok(()) => {
-                let _ = crate::portal::audit_first(
+                audit_outcome(
                     portal,
                     who,
                     "oncall.feed",
@@ -915,7 +978,18 @@ pub mod ssr {
                 .await;
                 Done::of(true, "Revoked: its URL answers 404 from now on.")
             }
-            Err(e) => Done::of(false, e),
+            Err(e) => {
+                audit_outcome(
+                    portal,
+                    who,
+                    "oncall.feed",
+                    id,
+                    "refused",
+                    serde_json::json!({ "why": e }),
+                )
+                .await;
+                Done::of(false, e)
+            }
         }
     }
 
@@ -931,59 +1005,84 @@ pub mod ssr {
             })
     }
 
+    /// The outgoing engineer's note: the attempt audited, then the rules (a kept handoff, one
+    /// of its outgoing people's accounts, not yet acknowledged), then done or refused.
     pub async fn note(portal: &Portal, who: &Identity, shift: i64, note: &str) -> Done {
-        let h = match kept(portal, shift).await {
-            Ok(h) => h,
-            Err(e) => return Done::of(false, e),
-        };
-        let outgoing: Vec<String> = h.outgoing.split(',').map(str::to_owned).collect();
+        let target = shift.to_string();
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
             "oncall.handoff",
-            &shift.to_string(),
-            "note",
+            &target,
+            "note:attempt",
             serde_json::json!({ "note": note }),
         )
         .await
         {
             return Done::of(false, e);
         }
-        match portal
-            .oncall
-            .handoffs
-            .annotate(shift, &outgoing, &who.login, note, ops::time::now_ms())
-            .await
-        {
+        let result = match kept(portal, shift).await {
+            Ok(h) => {
+                let outgoing: Vec<String> = h.outgoing.split(',').map(str::to_owned).collect();
+                portal
+                    .oncall
+                    .handoffs
+                    .annotate(shift, &outgoing, &Who::of(who), note, ops::time::now_ms())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        audit_result(
+            portal,
+            who,
+            "oncall.handoff",
+            &target,
+            &result,
+            serde_json::json!({ "what": "note" }),
+        )
+        .await;
+        match result {
             Ok(()) => Done::of(true, "Note saved."),
             Err(e) => Done::of(false, e),
         }
     }
 
+    /// The incoming engineer's acknowledgement: attempt, rules, then done or refused.
     pub async fn ack(portal: &Portal, who: &Identity, shift: i64) -> Done {
-        let h = match kept(portal, shift).await {
-            Ok(h) => h,
-            Err(e) => return Done::of(false, e),
-        };
-        let incoming: Vec<String> = h.incoming.split(',').map(str::to_owned).collect();
+        let target = shift.to_string();
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
             "oncall.handoff",
-            &shift.to_string(),
-            "acknowledged",
+            &target,
+            "acknowledge:attempt",
             serde_json::json!({}),
         )
         .await
         {
             return Done::of(false, e);
         }
-        match portal
-            .oncall
-            .handoffs
-            .acknowledge(shift, &incoming, &who.login, ops::time::now_ms())
-            .await
-        {
+        let result = match kept(portal, shift).await {
+            Ok(h) => {
+                let incoming: Vec<String> = h.incoming.split(',').map(str::to_owned).collect();
+                portal
+                    .oncall
+                    .handoffs
+                    .acknowledge(shift, &incoming, &Who::of(who), ops::time::now_ms())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        audit_result(
+            portal,
+            who,
+            "oncall.handoff",
+            &target,
+            &result,
+            serde_json::json!({ "what": "acknowledge" }),
+        )
+        .await;
+        match result {
             Ok(()) => Done::of(true, "Acknowledged: the shift is handed over."),
             Err(e) => Done::of(false, e),
         }

@@ -16,32 +16,86 @@ use crate::startup::AppState;
 const FEED_BEHIND_MS: i64 = 30 * 86_400_000;
 const FEED_AHEAD_MS: i64 = 180 * 86_400_000;
 
-/// `GET /ical/{token}`: the feed whose secret this is, or 404 (unknown and revoked alike, so a
-/// probe learns nothing). `token` may end in `.ics`, as calendar apps like.
+/// A request's path as logs may show it: a feed's secret token (the URL is the credential) is
+/// left out, `/ical/…`.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.starts_with("/ical/") {
+        "/ical/…".into()
+    } else {
+        path.into()
+    }
+}
+
+/// The ways in that are configured now (a feed's owner must still have one of them).
+fn sign_in_providers(auth: &crate::auth::Auth) -> Vec<&'static str> {
+    let mut p = Vec::new();
+    if auth.github.is_some() {
+        p.push("github");
+    }
+    if auth.oidc.is_some() {
+        p.push("oidc");
+    }
+    if auth.dev_signin {
+        p.push("dev");
+    }
+    p
+}
+
+/// `GET /ical/{token}`: the feed whose secret this is, or 404 (unknown, revoked, and a feed
+/// whose owner no longer has access alike, so a probe learns nothing). `token` may end in
+/// `.ics`, as calendar apps like.
 pub async fn ical_feed(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let token = token.trim_end_matches(".ics");
     let oncall = &state.oncall;
     let Some(rotation) = &oncall.rotation else {
         return (StatusCode::NOT_FOUND, "no rotation is configured").into_response();
     };
-    let scope = match oncall.feeds.scope_of(token).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return (
-                StatusCode::NOT_FOUND,
-                "no such feed (it may have been revoked)",
-            )
-                .into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "iCal feed lookup failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the store cannot be read: try again",
-            )
-                .into_response();
-        }
+    let gone = || {
+        (
+            StatusCode::NOT_FOUND,
+            "no such feed (it may have been revoked)",
+        )
+            .into_response()
     };
+    let unreadable = |e: ops::store::StoreError| {
+        tracing::error!(error = %e, "iCal feed lookup failed");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store cannot be read: try again",
+        )
+            .into_response()
+    };
+    let feed = match oncall.feeds.live(token).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return gone(),
+        Err(e) => return unreadable(e),
+    };
+    // A feed lives only as long as its owner's access: someone who left the team, or whose
+    // provider Onwatch no longer takes, stops receiving the rotation.
+    let owner = match oncall.feeds.owner_account(&feed).await {
+        Ok(o) => o,
+        Err(e) => return unreadable(e),
+    };
+    let providers = sign_in_providers(&state.auth);
+    let allowed = match owner {
+        Some(account) => match ops::oncall::accounts::still_allowed(
+            &state.store,
+            &account,
+            &feed.created_by,
+            &providers,
+        )
+        .await
+        {
+            Ok(a) => a,
+            Err(e) => return unreadable(e),
+        },
+        None => false,
+    };
+    if !allowed {
+        tracing::info!(feed = %feed.id, owner = %feed.created_by, "iCal feed refused: its owner no longer has access");
+        return gone();
+    }
+    let scope = feed.scope;
     let covers = match oncall.overrides.accepted_covers().await {
         Ok(c) => c,
         Err(e) => {

@@ -292,7 +292,7 @@ fn Incident(
             <span class="muted small">{format!(" · {} · declared {}", v.row.services.join(", "), v.row.declared)}</span>
         </p>
         {owner_line}
-        {act.then(|| view! { <Ownership id=id.clone() owner=v.row.owner.clone() me=v.me.clone() version message/> })}
+        {act.then(|| view! { <Ownership id=id.clone() mine=v.in_charge version message/> })}
         {(!v.publishes).then(|| view! { <p class="muted small">"No status page is configured: these updates live in Onwatch alone."</p> })}
         {v.reminder.clone().map(|r| view! { <p class="callout callout-warn" data-testid="update-reminder">{r}</p> })}
         <section class="card">
@@ -350,8 +350,8 @@ fn Incident(
 #[component]
 fn Ownership(
     id: String,
-    owner: String,
-    me: String,
+    /// The signed-in account is in charge (judged on the server by account, not login).
+    mine: bool,
     version: RwSignal<u32>,
     message: RwSignal<Option<Done>>,
 ) -> impl IntoView {
@@ -362,7 +362,6 @@ fn Ownership(
             settle(version, message, incident_owner(id, action.into(), t).await)
         });
     };
-    let mine = owner.eq_ignore_ascii_case(&me);
     let (a, b, c) = (id.clone(), id.clone(), id);
     view! {
         <div class="button-row" data-testid="ownership">

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::oncall::accounts::{self, Who};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -186,9 +187,16 @@ pub struct Incident {
     pub status: Status,
     pub services: Vec<String>,
     pub declared_by: String,
+    /// The declarer's account (`github:1234`); empty when not known.
+    #[serde(default)]
+    pub declared_by_id: String,
     pub declared_ms: i64,
     /// `""`: nobody is in charge.
     pub owner: String,
+    /// The account in charge: who took charge, or the account that first signed in as the
+    /// login it was handed to; empty when nobody is or it is not known.
+    #[serde(default)]
+    pub owner_id: String,
     pub owner_since_ms: i64,
     pub resolved_ms: Option<i64>,
     pub statuspage_id: Option<String>,
@@ -221,6 +229,8 @@ pub struct Event {
     /// `note`, `take_charge`, `step_away`, `hand_over`
     pub kind: String,
     pub author: String,
+    #[serde(default)]
+    pub author_id: String,
     pub body: String,
     pub at_ms: i64,
 }
@@ -233,8 +243,12 @@ pub struct RuleBroken {
     pub what_done: String,
     pub owner: String,
     pub created_by: String,
+    #[serde(default)]
+    pub created_by_id: String,
     pub created_ms: i64,
     pub done_by: Option<String>,
+    #[serde(default)]
+    pub done_by_id: Option<String>,
     pub done_ms: Option<i64>,
 }
 
@@ -257,7 +271,8 @@ pub struct OpenIncident {
 }
 
 const INCIDENT_COLUMNS: &str = "id, title, impact, status, services, declared_by, declared_ms, \
-                                owner, owner_since_ms, resolved_ms, statuspage_id";
+                                owner, owner_since_ms, resolved_ms, statuspage_id, \
+                                declared_by_id, owner_id";
 const UPDATE_COLUMNS: &str = "id, incident_id, seq, status, body, components, author, created_ms, \
                               publish_state, attempts, next_attempt_ms, last_error, published_ms";
 
@@ -275,6 +290,8 @@ fn incident_from(r: &sqlx::any::AnyRow) -> Result<Incident, sqlx::Error> {
         owner_since_ms: r.try_get(8)?,
         resolved_ms: r.try_get(9)?,
         statuspage_id: r.try_get(10)?,
+        declared_by_id: r.try_get(11)?,
+        owner_id: r.try_get(12)?,
     })
 }
 
@@ -308,11 +325,13 @@ fn rule_from(r: &sqlx::any::AnyRow) -> Result<RuleBroken, sqlx::Error> {
         created_ms: r.try_get(6)?,
         done_by: r.try_get(7)?,
         done_ms: r.try_get(8)?,
+        created_by_id: r.try_get(9)?,
+        done_by_id: r.try_get(10)?,
     })
 }
 
-const RULE_COLUMNS: &str =
-    "id, incident_id, rule, what_done, owner, created_by, created_ms, done_by, done_ms";
+const RULE_COLUMNS: &str = "id, incident_id, rule, what_done, owner, created_by, created_ms, \
+                            done_by, done_ms, created_by_id, done_by_id";
 
 fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", &crate::auth::random_token()[..20])
@@ -327,6 +346,32 @@ fn text(what: &str, s: &str, max: usize) -> Result<String, String> {
         return Err(format!("{what} is longer than {max} characters."));
     }
     Ok(t.to_owned())
+}
+
+/// An internal note or an ownership change, in `tx`.
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    incident: &str,
+    kind: &str,
+    by: &Who,
+    body: &str,
+    now_ms: i64,
+) -> Result<(), String> {
+    sqlx::query(
+        "INSERT INTO incident_events (id, incident_id, kind, author, body, at_ms, author_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new_id("e"))
+    .bind(incident)
+    .bind(kind)
+    .bind(&by.login)
+    .bind(body)
+    .bind(now_ms)
+    .bind(&by.account)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The incidents in the store.
@@ -420,7 +465,7 @@ impl Incidents {
 
     pub async fn events(&self, incident: &str) -> Result<Vec<Event>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, incident_id, kind, author, body, at_ms FROM incident_events \
+            "SELECT id, incident_id, kind, author, body, at_ms, author_id FROM incident_events \
              WHERE incident_id = $1 ORDER BY at_ms, id",
         )
         .bind(incident)
@@ -435,6 +480,7 @@ impl Incidents {
                     author: r.try_get(3)?,
                     body: r.try_get(4)?,
                     at_ms: r.try_get(5)?,
+                    author_id: r.try_get(6)?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -476,9 +522,21 @@ impl Incidents {
             .collect()
     }
 
+    /// Declares an incident for `by`, a login whose account is not known (tools, tests): see
+    /// [`Incidents::declare_as`].
+    pub async fn declare(&self, d: &Declare, by: &str, now_ms: i64) -> Result<Incident, String> {
+        self.declare_as(d, &Who::login_only(by), now_ms).await
+    }
+
     /// Declares an incident with its first public update (queued for the status page when
     /// one is configured). The declarer is in charge.
-    pub async fn declare(&self, d: &Declare, by: &str, now_ms: i64) -> Result<Incident, String> {
+    pub async fn declare_as(
+        &self,
+        d: &Declare,
+        who: &Who,
+        now_ms: i64,
+    ) -> Result<Incident, String> {
+        let by = who.login.as_str();
         let title = text("The title", &d.title, 200)?;
         let body = text("The first message", &d.body, 5000)?;
         self.check_services(&d.services)?;
@@ -492,7 +550,8 @@ impl Incidents {
         let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
         sqlx::query(
             "INSERT INTO incidents (id, title, impact, status, services, declared_by, declared_ms, \
-             owner, owner_since_ms) VALUES ($1, $2, $3, 'investigating', $4, $5, $6, $5, $6)",
+             owner, owner_since_ms, declared_by_id, owner_id) \
+             VALUES ($1, $2, $3, 'investigating', $4, $5, $6, $5, $6, $7, $7)",
         )
         .bind(&id)
         .bind(&title)
@@ -500,6 +559,7 @@ impl Incidents {
         .bind(serde_json::to_string(&d.services).unwrap_or_default())
         .bind(by)
         .bind(now_ms)
+        .bind(&who.account)
         .execute(&mut *tx)
         .await
         .map_err(|e| e.to_string())?;
@@ -514,20 +574,12 @@ impl Incidents {
             now_ms,
         )
         .await?;
-        sqlx::query(
-            "INSERT INTO incident_events (id, incident_id, kind, author, body, at_ms) \
-             VALUES ($1, $2, 'take_charge', $3, '', $4)",
-        )
-        .bind(new_id("e"))
-        .bind(&id)
-        .bind(by)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
+        insert_event(&mut tx, &id, "take_charge", who, "", now_ms).await?;
         tx.commit().await.map_err(|e| e.to_string())?;
         self.kick.notify_one();
-        let _ = self.refresh_open().await;
+        if let Err(e) = self.refresh_open().await {
+            tracing::warn!(error = %e, "the open incidents could not be read again");
+        }
         self.get(&id)
             .await
             .map_err(|e| e.to_string())?
@@ -637,7 +689,9 @@ impl Incidents {
             .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
         self.kick.notify_one();
-        let _ = self.refresh_open().await;
+        if let Err(e) = self.refresh_open().await {
+            tracing::warn!(error = %e, "the open incidents could not be read again");
+        }
         self.updates(incident)
             .await
             .map_err(|e| e.to_string())?
@@ -651,7 +705,7 @@ impl Incidents {
         &self,
         incident: &str,
         body: &str,
-        by: &str,
+        by: &Who,
         now_ms: i64,
     ) -> Result<(), String> {
         let body = text("The note", body, 5000)?;
@@ -659,55 +713,65 @@ impl Incidents {
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("No incident {incident}."))?;
-        self.event(incident, "note", by, &body, now_ms).await
+        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+        insert_event(&mut tx, incident, "note", by, &body, now_ms).await?;
+        tx.commit().await.map_err(|e| e.to_string())
     }
 
-    async fn event(
-        &self,
-        incident: &str,
-        kind: &str,
-        by: &str,
-        body: &str,
-        now_ms: i64,
-    ) -> Result<(), String> {
-        sqlx::query(
-            "INSERT INTO incident_events (id, incident_id, kind, author, body, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(new_id("e"))
-        .bind(incident)
-        .bind(kind)
-        .bind(by)
-        .bind(body)
-        .bind(now_ms)
-        .execute(self.store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
-        Ok(())
-    }
-
-    /// "I'm taking charge" (`to` = me), a hand-over (`to` = someone else) or "I'm stepping
-    /// away" (`to` = None: nobody is in charge until someone takes it).
+    /// "I'm taking charge" (`to` = my login), a hand-over (`to` = someone else's login) or
+    /// "I'm stepping away" (`to` = None: nobody is in charge until someone takes it; only the
+    /// account in charge may). Checked and written in one transaction that holds the
+    /// incident's row, so that two changes at once are judged one after the other.
     pub async fn set_owner(
         &self,
         incident: &str,
         to: Option<&str>,
-        by: &str,
+        by: &Who,
         now_ms: i64,
     ) -> Result<Incident, String> {
-        let inc = self
-            .get(incident)
+        // A hand-over names a login: it goes to the account that first signed in with it
+        // (unknown, '', until one has; then that account is matched when it acts).
+        let handed_to = match to.map(str::trim) {
+            Some(t) if !t.is_empty() && !t.eq_ignore_ascii_case(&by.login) => {
+                accounts::first_account(&self.store, t)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+        let held = sqlx::query("UPDATE incidents SET id = id WHERE id = $1")
+            .bind(incident)
+            .execute(&mut *tx)
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("No incident {incident}."))?;
+            .map_err(|e| e.to_string())?;
+        if held.rows_affected() != 1 {
+            return Err(format!("No incident {incident}."));
+        }
+        let inc = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
+        ))
+        .bind(incident)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| incident_from(&r).map_err(|e| e.to_string()))?;
         if inc.resolved_ms.is_some() {
             return Err("This incident is resolved.".into());
         }
-        let (kind, owner) = match to.map(str::trim) {
-            Some(t) if t.eq_ignore_ascii_case(by) => ("take_charge", by.to_owned()),
+        let (kind, owner, owner_id) = match to.map(str::trim) {
+            Some(t) if t.eq_ignore_ascii_case(&by.login) => {
+                ("take_charge", by.login.clone(), by.account.clone())
+            }
             Some("") => return Err("Name who takes charge.".into()),
-            Some(t) => ("hand_over", t.to_owned()),
+            Some(t) => ("hand_over", t.to_owned(), handed_to),
             None => {
-                if !inc.owner.eq_ignore_ascii_case(by) {
+                let in_charge = !inc.owner.is_empty()
+                    && accounts::is(&self.store, by, &inc.owner, Some(&inc.owner_id))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                if !in_charge {
                     return Err(format!(
                         "Only the person in charge ({}) steps away.",
                         if inc.owner.is_empty() {
@@ -717,18 +781,24 @@ impl Incidents {
                         }
                     ));
                 }
-                ("step_away", String::new())
+                ("step_away", String::new(), String::new())
             }
         };
-        sqlx::query("UPDATE incidents SET owner = $1, owner_since_ms = $2 WHERE id = $3")
-            .bind(&owner)
-            .bind(now_ms)
-            .bind(incident)
-            .execute(self.store.pool())
-            .await
-            .map_err(|e| e.to_string())?;
-        self.event(incident, kind, by, &owner, now_ms).await?;
-        let _ = self.refresh_open().await;
+        sqlx::query(
+            "UPDATE incidents SET owner = $1, owner_id = $2, owner_since_ms = $3 WHERE id = $4",
+        )
+        .bind(&owner)
+        .bind(&owner_id)
+        .bind(now_ms)
+        .bind(incident)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        insert_event(&mut tx, incident, kind, by, &owner, now_ms).await?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        if let Err(e) = self.refresh_open().await {
+            tracing::warn!(error = %e, "the open incidents could not be read again");
+        }
         self.get(incident)
             .await
             .map_err(|e| e.to_string())?
@@ -742,7 +812,7 @@ impl Incidents {
         rule: &str,
         what_done: &str,
         owner: &str,
-        by: &str,
+        by: &Who,
         now_ms: i64,
     ) -> Result<RuleBroken, String> {
         let rule = text("The rule", rule, 300)?;
@@ -750,16 +820,17 @@ impl Incidents {
         let owner = text("The owner of the cleanup", owner, 100)?;
         let id = new_id("r");
         sqlx::query(
-            "INSERT INTO rules_broken (id, incident_id, rule, what_done, owner, created_by, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO rules_broken (id, incident_id, rule, what_done, owner, created_by, \
+             created_ms, created_by_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&id)
         .bind(incident)
         .bind(&rule)
         .bind(&what_done)
         .bind(&owner)
-        .bind(by)
+        .bind(&by.login)
         .bind(now_ms)
+        .bind(&by.account)
         .execute(self.store.pool())
         .await
         .map_err(|e| e.to_string())?;
@@ -769,23 +840,27 @@ impl Incidents {
             rule,
             what_done,
             owner,
-            created_by: by.into(),
+            created_by: by.login.clone(),
+            created_by_id: by.account.clone(),
             created_ms: now_ms,
             done_by: None,
+            done_by_id: None,
             done_ms: None,
         })
     }
 
     /// Marks a cleanup done.
-    pub async fn cleanup_done(&self, id: &str, by: &str, now_ms: i64) -> Result<(), String> {
+    pub async fn cleanup_done(&self, id: &str, by: &Who, now_ms: i64) -> Result<(), String> {
         self.store
             .change_one(
                 sqlx::query(
-            "UPDATE rules_broken SET done_by = $1, done_ms = $2 WHERE id = $3 AND done_ms IS NULL",
-        )
-        .bind(by)
-        .bind(now_ms)
-        .bind(id),
+                    "UPDATE rules_broken SET done_by = $1, done_ms = $2, done_by_id = $3 \
+                     WHERE id = $4 AND done_ms IS NULL",
+                )
+                .bind(&by.login)
+                .bind(now_ms)
+                .bind(&by.account)
+                .bind(id),
                 || "No open cleanup with that id (done already?).".into(),
             )
             .await
@@ -861,5 +936,98 @@ impl Incidents {
             "Since the last public update: {}. Post an update if it changes what the public should know.",
             material.join("; ")
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oncall::accounts::tests::{sign_in, stores};
+
+    fn declaration() -> Declare {
+        Declare {
+            title: "API errors".into(),
+            impact: Impact::Major,
+            services: vec!["api".into()],
+            body: "looking".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_account_that_shares_the_owners_login_cannot_act_as_the_owner() {
+        for (store, _dir) in stores().await {
+            let incidents = Incidents::new(store.clone(), Default::default());
+            let ana = sign_in(&store, "github", "1", "ana").await;
+            let bo = sign_in(&store, "github", "2", "bo").await;
+            let other_ana = sign_in(&store, "oidc", "s-ana", "ana").await;
+            let other_bo = sign_in(&store, "oidc", "s-bo", "bo").await;
+            let i = incidents
+                .declare_as(&declaration(), &ana, 1_000)
+                .await
+                .unwrap();
+            assert_eq!(i.owner_id, "github:1");
+            let e = incidents
+                .set_owner(&i.id, None, &other_ana, 2_000)
+                .await
+                .unwrap_err();
+            assert!(e.contains("Only the person in charge (ana)"), "{e}");
+            // Handed to "bo": the account that first signed in as bo.
+            let i = incidents
+                .set_owner(&i.id, Some("bo"), &ana, 3_000)
+                .await
+                .unwrap();
+            assert_eq!((i.owner.as_str(), i.owner_id.as_str()), ("bo", "github:2"));
+            let e = incidents
+                .set_owner(&i.id, None, &other_bo, 4_000)
+                .await
+                .unwrap_err();
+            assert!(e.contains("Only the person in charge (bo)"), "{e}");
+            let i = incidents.set_owner(&i.id, None, &bo, 5_000).await.unwrap();
+            assert_eq!((i.owner.as_str(), i.owner_id.as_str()), ("", ""));
+            let kinds: Vec<(String, String)> = incidents
+                .events(&i.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.kind, e.author_id))
+                .collect();
+            assert_eq!(
+                kinds,
+                [
+                    ("take_charge".to_owned(), "github:1".to_owned()),
+                    ("hand_over".to_owned(), "github:1".to_owned()),
+                    ("step_away".to_owned(), "github:2".to_owned()),
+                ]
+            );
+        }
+    }
+
+    /// Two people stepping away at once from one incident: one does, the other is told that
+    /// nobody is in charge (checked and written in one transaction).
+    #[tokio::test]
+    async fn two_changes_of_owner_at_once_are_judged_one_after_the_other() {
+        for (store, _dir) in stores().await {
+            let incidents = Incidents::new(store.clone(), Default::default());
+            let ana = sign_in(&store, "github", "1", "ana").await;
+            for round in 0..5 {
+                let i = incidents
+                    .declare_as(&declaration(), &ana, 1_000 + round)
+                    .await
+                    .unwrap();
+                let (x, y) = tokio::join!(
+                    incidents.set_owner(&i.id, None, &ana, 2_000),
+                    incidents.set_owner(&i.id, None, &ana, 2_000),
+                );
+                assert!(x.is_ok() != y.is_ok(), "round {round}: {x:?} {y:?}");
+                let steps = incidents
+                    .events(&i.id)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e.kind == "step_away")
+                    .count();
+                assert_eq!(steps, 1);
+            }
+        }
     }
 }

@@ -429,3 +429,98 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod shared_component_tests {
+    use std::collections::BTreeMap;
+
+    use super::super::{Component, ComponentStatus, IncidentOptions, Status};
+    use super::*;
+
+    /// The scheduler and jobsrv share "Package builds": one entry, at the worse of the two,
+    /// whichever of them is worse.
+    #[tokio::test]
+    async fn a_component_shared_by_two_services_is_sent_once_at_the_worse_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/store/onwatch.db", dir.path().display());
+        let store = crate::store::Store::open(&url, &Default::default())
+            .await
+            .unwrap();
+        let builds = Component {
+            id: "cmp-builds".into(),
+            name: "Package builds".into(),
+        };
+        let options = IncidentOptions {
+            components: [
+                ("scheduler".to_owned(), builds.clone()),
+                ("jobsrv".to_owned(), builds),
+            ]
+            .into_iter()
+            .collect(),
+            statuspage: None,
+        };
+        let ids = Incidents::new(store, options);
+        let sp = Statuspage::new(StatuspageOptions {
+            page_id: "p".into(),
+            api_key_file: dir.path().join("key"),
+            api_url: default_api(),
+            timeout_secs: 1,
+            max_backoff_secs: 1,
+        })
+        .unwrap();
+        let inc = Incident {
+            id: "i1".into(),
+            title: "builds stuck".into(),
+            impact: super::super::Impact::Major,
+            status: Status::Identified,
+            services: vec!["jobsrv".into(), "scheduler".into()],
+            declared_by: "ana".into(),
+            declared_by_id: String::new(),
+            declared_ms: 0,
+            owner: "ana".into(),
+            owner_id: String::new(),
+            owner_since_ms: 0,
+            resolved_ms: None,
+            statuspage_id: None,
+        };
+        for (jobsrv, scheduler) in [
+            (
+                ComponentStatus::MajorOutage,
+                ComponentStatus::DegradedPerformance,
+            ),
+            (
+                ComponentStatus::DegradedPerformance,
+                ComponentStatus::MajorOutage,
+            ),
+        ] {
+            let u = Update {
+                id: "u1".into(),
+                incident_id: "i1".into(),
+                seq: 1,
+                status: Status::Identified,
+                body: "found it".into(),
+                components: BTreeMap::from([
+                    ("jobsrv".to_owned(), jobsrv),
+                    ("scheduler".to_owned(), scheduler),
+                ]),
+                author: "ana".into(),
+                created_ms: 0,
+                publish_state: "queued".into(),
+                attempts: 0,
+                next_attempt_ms: 0,
+                last_error: String::new(),
+                published_ms: None,
+            };
+            let body = sp.incident_body(&inc, &u, &ids, false);
+            assert_eq!(
+                body["incident"]["components"],
+                serde_json::json!({ "cmp-builds": "major_outage" }),
+                "{body}"
+            );
+            assert_eq!(
+                body["incident"]["component_ids"],
+                serde_json::json!(["cmp-builds"])
+            );
+        }
+    }
+}

@@ -247,3 +247,58 @@ pub fn markdown(
     }
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::{History, Subject, Transition as FleetTransition};
+
+    /// The alarms from the 30 minutes before the declaration are in (what led to it); older
+    /// ones are not.
+    #[tokio::test]
+    async fn the_timeline_reaches_30_minutes_back_and_no_further() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/store/onwatch.db", dir.path().display());
+        let store = Store::open(&url, &Default::default()).await.unwrap();
+        let declared = 10_000_000;
+        let api = || Subject::service("api-1", "builder-api.live");
+        let at = |mins_before: i64, to: &str| {
+            FleetTransition::new(
+                "live",
+                api(),
+                Some("healthy"),
+                to,
+                &format!("{mins_before} min before"),
+                declared - mins_before * 60_000,
+            )
+        };
+        History::new(store.clone())
+            .record(&[at(31, "critical"), at(29, "down")])
+            .await
+            .unwrap();
+        let inc = Incident {
+            id: "i1".into(),
+            title: "API down".into(),
+            impact: super::super::Impact::Major,
+            status: super::super::Status::Investigating,
+            services: vec!["api".into()],
+            declared_by: "ana".into(),
+            declared_by_id: String::new(),
+            declared_ms: declared,
+            owner: "ana".into(),
+            owner_id: String::new(),
+            owner_since_ms: declared,
+            resolved_ms: Some(declared + 60_000),
+            statuspage_id: None,
+        };
+        let alarms: Vec<String> = timeline(&store, &inc, &[], &[])
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "alarm")
+            .map(|e| e.text)
+            .collect();
+        assert_eq!(alarms.len(), 1, "{alarms:?}");
+        assert!(alarms[0].contains("29 min before"), "{alarms:?}");
+    }
+}

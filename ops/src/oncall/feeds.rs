@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::accounts::{self, Who};
 use super::rotation::{timeline, Cover, Rotation, Seat};
 use crate::store::{Store, StoreError};
 
@@ -18,9 +19,26 @@ pub struct Feed {
     /// `team`, or the login whose shifts it lists.
     pub scope: String,
     pub created_by: String,
+    /// The maker's account (`github:1234`); empty for feeds older than accounts.
+    pub created_by_id: String,
     pub created_ms: i64,
     pub revoked_by: Option<String>,
     pub revoked_ms: Option<i64>,
+}
+
+const FEED_COLUMNS: &str =
+    "id, scope, created_by, created_ms, revoked_by, revoked_ms, created_by_id";
+
+fn feed_from(r: &sqlx::any::AnyRow) -> Result<Feed, sqlx::Error> {
+    Ok(Feed {
+        id: r.try_get(0)?,
+        scope: r.try_get(1)?,
+        created_by: r.try_get(2)?,
+        created_ms: r.try_get(3)?,
+        revoked_by: r.try_get(4)?,
+        revoked_ms: r.try_get(5)?,
+        created_by_id: r.try_get(6)?,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -42,27 +60,29 @@ impl Feeds {
     pub async fn create(
         &self,
         scope: &str,
-        by: &str,
+        by: &Who,
         now_ms: i64,
     ) -> Result<(Feed, String), StoreError> {
         let token = crate::auth::random_token();
         let id = format!("f{}", &crate::auth::random_token()[..12]);
         sqlx::query(
-            "INSERT INTO oncall_feeds (id, token_sha256, scope, created_by, created_ms) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO oncall_feeds (id, token_sha256, scope, created_by, created_ms, \
+             created_by_id) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id)
         .bind(digest(&token))
         .bind(scope)
-        .bind(by)
+        .bind(&by.login)
         .bind(now_ms)
+        .bind(&by.account)
         .execute(self.store.pool())
         .await?;
         Ok((
             Feed {
                 id,
                 scope: scope.into(),
-                created_by: by.into(),
+                created_by: by.login.clone(),
+                created_by_id: by.account.clone(),
                 created_ms: now_ms,
                 revoked_by: None,
                 revoked_ms: None,
@@ -71,63 +91,91 @@ impl Feeds {
         ))
     }
 
-    /// The scope of the feed with this token, if it exists and is not revoked.
-    pub async fn scope_of(&self, token: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query(
-            "SELECT scope FROM oncall_feeds WHERE token_sha256 = $1 AND revoked_ms IS NULL",
-        )
+    /// The feed with this token, if it exists and is not revoked.
+    pub async fn live(&self, token: &str) -> Result<Option<Feed>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {FEED_COLUMNS} FROM oncall_feeds WHERE token_sha256 = $1 AND revoked_ms IS NULL"
+        ))
         .bind(digest(token))
         .fetch_optional(self.store.pool())
         .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get(0)?),
-            None => None,
-        })
+        Ok(row.as_ref().map(feed_from).transpose()?)
     }
 
-    /// The feeds someone made (an admin sees all of them).
-    pub async fn list(&self, by: Option<&str>) -> Result<Vec<Feed>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, scope, created_by, created_ms, revoked_by, revoked_ms FROM oncall_feeds \
-             WHERE $1 = '' OR created_by = $1 ORDER BY created_ms DESC",
-        )
-        .bind(by.unwrap_or(""))
+    /// The account a feed answers for: the one recorded, or for a feed older than accounts the
+    /// account that first signed in with its maker's login.
+    pub async fn owner_account(&self, f: &Feed) -> Result<Option<String>, StoreError> {
+        if !f.created_by_id.is_empty() {
+            return Ok(Some(f.created_by_id.clone()));
+        }
+        accounts::first_account(&self.store, &f.created_by).await
+    }
+
+    /// The feeds someone made (an admin, `None`, sees all of them).
+    pub async fn list(&self, by: Option<&Who>) -> Result<Vec<Feed>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FEED_COLUMNS} FROM oncall_feeds ORDER BY created_ms DESC"
+        ))
         .fetch_all(self.store.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Feed {
-                    id: r.try_get(0)?,
-                    scope: r.try_get(1)?,
-                    created_by: r.try_get(2)?,
-                    created_ms: r.try_get(3)?,
-                    revoked_by: r.try_get(4)?,
-                    revoked_ms: r.try_get(5)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        let mut out = Vec::new();
+        for r in &rows {
+            let f = feed_from(r)?;
+            let mine = match by {
+                None => true,
+                Some(who) => {
+                    accounts::is(&self.store, who, &f.created_by, Some(&f.created_by_id)).await?
+                }
+            };
+            if mine {
+                out.push(f);
+            }
+        }
+        Ok(out)
     }
 
-    /// Revokes a feed: its URL answers 404 from now on. Its maker or an admin may.
+    /// Revokes a feed: its URL answers 404 from now on. Its maker's account or an admin may.
     pub async fn revoke(
         &self,
         id: &str,
-        by: &str,
+        by: &Who,
         is_admin: bool,
         now_ms: i64,
     ) -> Result<(), String> {
+        let not_yours =
+            || format!("No feed {id} of yours that is still live (it may be revoked already).");
+        let row = sqlx::query(&format!(
+            "SELECT {FEED_COLUMNS} FROM oncall_feeds WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        let Some(f) = row
+            .as_ref()
+            .map(feed_from)
+            .transpose()
+            .map_err(|e| e.to_string())?
+        else {
+            return Err(not_yours());
+        };
+        let mine = accounts::is(&self.store, by, &f.created_by, Some(&f.created_by_id))
+            .await
+            .map_err(|e| e.to_string())?;
+        if !mine && !is_admin {
+            return Err(not_yours());
+        }
         self.store
             .change_one(
                 sqlx::query(
-                    "UPDATE oncall_feeds SET revoked_by = $1, revoked_ms = $2 \
-                     WHERE id = $3 AND revoked_ms IS NULL AND (created_by = $1 OR $4 = 1)",
+                    "UPDATE oncall_feeds SET revoked_by = $1, revoked_ms = $2, revoked_by_id = $3 \
+                     WHERE id = $4 AND revoked_ms IS NULL",
                 )
-                .bind(by)
+                .bind(&by.login)
                 .bind(now_ms)
-                .bind(id)
-                .bind(i64::from(is_admin)),
-                || format!("No feed {id} of yours that is still live (it may be revoked already)."),
+                .bind(&by.account)
+                .bind(id),
+                not_yours,
             )
             .await
     }
@@ -280,6 +328,29 @@ mod tests {
             shift_hours: 72,
         })
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_feed_is_listed_and_revoked_by_its_makers_account_only() {
+        use crate::oncall::accounts::tests::{sign_in, stores};
+        for (store, _dir) in stores().await {
+            store.migrate().await.unwrap();
+            let feeds = Feeds::new(store.clone());
+            let bo = sign_in(&store, "github", "2", "bo").await;
+            let other_bo = sign_in(&store, "oidc", "s-bo", "bo").await;
+            let (f, token) = feeds.create("bo", &bo, 1_000).await.unwrap();
+            assert_eq!(f.created_by_id, "github:2");
+            assert!(feeds.list(Some(&other_bo)).await.unwrap().is_empty());
+            assert_eq!(feeds.list(Some(&bo)).await.unwrap().len(), 1);
+            let e = feeds
+                .revoke(&f.id, &other_bo, false, 2_000)
+                .await
+                .unwrap_err();
+            assert!(e.contains("No feed"), "{e}");
+            assert!(feeds.live(&token).await.unwrap().is_some());
+            feeds.revoke(&f.id, &bo, false, 3_000).await.unwrap();
+            assert!(feeds.live(&token).await.unwrap().is_none());
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use super::accounts::{self, Who};
 use crate::actions::ledger::ActionTaken;
 use crate::store::{Store, StoreError};
 
@@ -89,8 +90,13 @@ pub struct Handoff {
     pub generated_ms: i64,
     pub note: String,
     pub note_by: Option<String>,
+    /// The note writer's account (`github:1234`).
+    #[serde(default)]
+    pub note_by_id: Option<String>,
     pub note_ms: Option<i64>,
     pub acknowledged_by: Option<String>,
+    #[serde(default)]
+    pub acknowledged_by_id: Option<String>,
     pub acknowledged_ms: Option<i64>,
 }
 
@@ -198,7 +204,8 @@ pub struct Handoffs {
 }
 
 const COLUMNS: &str = "shift_index, start_ms, end_ms, outgoing, incoming, summary, generated_ms, \
-                       note, note_by, note_ms, acknowledged_by, acknowledged_ms";
+                       note, note_by, note_ms, acknowledged_by, acknowledged_ms, note_by_id, \
+                       acknowledged_by_id";
 
 impl Handoffs {
     pub fn new(store: Store) -> Handoffs {
@@ -259,16 +266,20 @@ impl Handoffs {
         row.as_ref().map(from_row).transpose()
     }
 
-    /// The outgoing engineer's note; refused once the incoming one has acknowledged.
+    /// The outgoing engineer's note; refused once the incoming one has acknowledged. `by` must
+    /// be the account that goes by one of the `outgoing` logins.
     pub async fn annotate(
         &self,
         shift_index: i64,
         outgoing: &[String],
-        by: &str,
+        by: &Who,
         note: &str,
         now_ms: i64,
     ) -> Result<(), String> {
-        if !outgoing.iter().any(|o| o.eq_ignore_ascii_case(by)) {
+        let theirs = accounts::is_one_of(&self.store, by, outgoing)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !theirs {
             return Err(format!(
                 "Only the outgoing engineers ({}) write this handoff's note.",
                 outgoing.join(", ")
@@ -280,12 +291,13 @@ impl Handoffs {
         self.store
             .change_one(
                 sqlx::query(
-                    "UPDATE oncall_handoffs SET note = $1, note_by = $2, note_ms = $3 \
-                     WHERE shift_index = $4 AND acknowledged_ms IS NULL",
+                    "UPDATE oncall_handoffs SET note = $1, note_by = $2, note_ms = $3, \
+                     note_by_id = $4 WHERE shift_index = $5 AND acknowledged_ms IS NULL",
                 )
                 .bind(note.trim())
-                .bind(by)
+                .bind(&by.login)
                 .bind(now_ms)
+                .bind(&by.account)
                 .bind(shift_index),
                 || {
                     "This handoff is acknowledged already (or does not exist): its note is final."
@@ -295,15 +307,19 @@ impl Handoffs {
             .await
     }
 
-    /// The incoming engineer's acknowledgement.
+    /// The incoming engineer's acknowledgement: `by` must be the account that goes by one of
+    /// the `incoming` logins.
     pub async fn acknowledge(
         &self,
         shift_index: i64,
         incoming: &[String],
-        by: &str,
+        by: &Who,
         now_ms: i64,
     ) -> Result<(), String> {
-        if !incoming.iter().any(|o| o.eq_ignore_ascii_case(by)) {
+        let theirs = accounts::is_one_of(&self.store, by, incoming)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !theirs {
             return Err(format!(
                 "Only the incoming engineers ({}) acknowledge this handoff.",
                 incoming.join(", ")
@@ -312,11 +328,12 @@ impl Handoffs {
         self.store
             .change_one(
                 sqlx::query(
-                    "UPDATE oncall_handoffs SET acknowledged_by = $1, acknowledged_ms = $2 \
-                     WHERE shift_index = $3 AND acknowledged_ms IS NULL",
+                    "UPDATE oncall_handoffs SET acknowledged_by = $1, acknowledged_ms = $2, \
+                     acknowledged_by_id = $3 WHERE shift_index = $4 AND acknowledged_ms IS NULL",
                 )
-                .bind(by)
+                .bind(&by.login)
                 .bind(now_ms)
+                .bind(&by.account)
                 .bind(shift_index),
                 || "This handoff is acknowledged already.".into(),
             )
@@ -340,6 +357,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Handoff, StoreError> {
         note_ms: r.try_get(9)?,
         acknowledged_by: r.try_get(10)?,
         acknowledged_ms: r.try_get(11)?,
+        note_by_id: r.try_get(12)?,
+        acknowledged_by_id: r.try_get(13)?,
     })
 }
 
@@ -372,4 +391,65 @@ pub fn unhealthy(snapshot: &crate::fleet::FleetSnapshot) -> Vec<Unhealthy> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oncall::accounts::tests::{sign_in, stores};
+
+    fn kept(index: i64) -> Handoff {
+        Handoff {
+            shift_index: index,
+            start_ms: 0,
+            end_ms: 1_000,
+            outgoing: "ana,bo".into(),
+            incoming: "bo,cy".into(),
+            summary: Summary {
+                actions: Vec::new(),
+                alarms: Vec::new(),
+                repeated_restarts: Vec::new(),
+                unhealthy_now: Vec::new(),
+                incidents: Vec::new(),
+                open_cleanups: Vec::new(),
+            },
+            generated_ms: 1_000,
+            note: String::new(),
+            note_by: None,
+            note_by_id: None,
+            note_ms: None,
+            acknowledged_by: None,
+            acknowledged_by_id: None,
+            acknowledged_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_accounts_of_the_shifts_people_note_and_acknowledge() {
+        for (store, _dir) in stores().await {
+            store.migrate().await.unwrap();
+            let h = Handoffs::new(store.clone());
+            assert!(h.keep(&kept(5)).await.unwrap());
+            let ana = sign_in(&store, "github", "1", "ana").await;
+            let cy = sign_in(&store, "github", "3", "cy").await;
+            let other_ana = sign_in(&store, "oidc", "s-ana", "ana").await;
+            let other_cy = sign_in(&store, "oidc", "s-cy", "CY").await;
+            let out = ["ana".to_owned(), "bo".to_owned()];
+            let inc = ["bo".to_owned(), "cy".to_owned()];
+            let e = h
+                .annotate(5, &out, &other_ana, "x", 2_000)
+                .await
+                .unwrap_err();
+            assert!(e.contains("Only the outgoing"), "{e}");
+            h.annotate(5, &out, &ana, "watch the api", 2_000)
+                .await
+                .unwrap();
+            let e = h.acknowledge(5, &inc, &other_cy, 3_000).await.unwrap_err();
+            assert!(e.contains("Only the incoming"), "{e}");
+            h.acknowledge(5, &inc, &cy, 3_000).await.unwrap();
+            let back = h.get(5).await.unwrap().unwrap();
+            assert_eq!(back.note_by_id.as_deref(), Some("github:1"));
+            assert_eq!(back.acknowledged_by_id.as_deref(), Some("github:3"));
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The on-call team: the 72-hour rotation and its overrides, who is on call now (from Onwatch's
 //! own rotation or from PagerDuty), the iCal feeds, and the handoff summary at each shift's end.
 
+pub mod accounts;
 pub mod feeds;
 pub mod handoff;
 pub mod overrides;
@@ -9,6 +10,7 @@ pub mod rotation;
 
 use serde::{Deserialize, Serialize};
 
+pub use accounts::Who;
 pub use rotation::{Cover, Rotation, RotationOptions, Seat, Segment, Shift};
 
 use crate::store::{Store, StoreError};
@@ -275,8 +277,10 @@ impl OnCall {
             generated_ms: now_ms,
             note: String::new(),
             note_by: None,
+            note_by_id: None,
             note_ms: None,
             acknowledged_by: None,
+            acknowledged_by_id: None,
             acknowledged_ms: None,
         })
     }

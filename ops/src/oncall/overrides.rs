@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use super::accounts::{self, Who};
 use super::rotation::{check_cover, Cover, Rotation, Seat};
 use crate::store::{Store, StoreError};
 
@@ -44,12 +45,15 @@ pub struct OverrideRequest {
     /// `cover` or `swap`.
     pub kind: String,
     pub requested_by: String,
+    /// The requester's account (`github:1234`); empty for requests older than accounts.
+    pub requested_by_id: String,
     pub requested_by_name: String,
     pub counterpart: String,
     pub reason: String,
     pub state: RequestState,
     pub requested_ms: i64,
     pub answered_by: Option<String>,
+    pub answered_by_id: Option<String>,
     pub answered_ms: Option<i64>,
     pub covers: Vec<Cover>,
 }
@@ -74,7 +78,8 @@ pub enum Ask {
 }
 
 const REQUEST_COLUMNS: &str = "id, kind, requested_by, requested_by_name, counterpart, reason, \
-                               state, requested_ms, answered_by, answered_ms";
+                               state, requested_ms, answered_by, answered_ms, requested_by_id, \
+                               answered_by_id";
 
 /// A request from its row (`REQUEST_COLUMNS`), its covers read apart.
 fn request_from(r: &sqlx::any::AnyRow, covers: Vec<Cover>) -> Result<OverrideRequest, sqlx::Error> {
@@ -89,6 +94,8 @@ fn request_from(r: &sqlx::any::AnyRow, covers: Vec<Cover>) -> Result<OverrideReq
         requested_ms: r.try_get(7)?,
         answered_by: r.try_get(8)?,
         answered_ms: r.try_get(9)?,
+        requested_by_id: r.try_get(10)?,
+        answered_by_id: r.try_get(11)?,
         covers,
     })
 }
@@ -116,17 +123,7 @@ impl Overrides {
 
     /// The covers in force: those of accepted requests, in the order they were accepted.
     pub async fn accepted_covers(&self) -> Result<Vec<Cover>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.seat, c.start_ms, c.end_ms, c.covered, c.covering FROM oncall_covers c \
-             JOIN oncall_requests r ON r.id = c.request_id WHERE r.state = 'accepted' \
-             ORDER BY r.answered_ms, r.id, c.part",
-        )
-        .fetch_all(self.store.pool())
-        .await?;
-        rows.iter()
-            .map(cover_from)
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        accepted_in(self.store.pool()).await
     }
 
     /// Requests, newest first: every pending one and the latest `limit` answered ones.
@@ -181,13 +178,14 @@ impl Overrides {
     pub async fn ask(
         &self,
         rotation: &Rotation,
-        requester: (&str, &str),
+        requester: (&Who, &str),
         on_behalf_of: Option<&str>,
         ask: &Ask,
         reason: &str,
         now_ms: i64,
     ) -> Result<OverrideRequest, String> {
-        let (login, name) = requester;
+        let (who, name) = requester;
+        let login = who.login.as_str();
         let reason = reason.trim();
         if reason.is_empty() {
             return Err("Say why (a sentence for the team: \"flying on Tuesday\").".into());
@@ -201,6 +199,18 @@ impl Overrides {
                 "{holder} is not in the rotation ([oncall] members), so has no shift to give away."
             )
         })?;
+        // Only the account the login names holds its seats: another account that shares the
+        // login (another provider) gives nothing away.
+        let holds = on_behalf_of.is_some()
+            || accounts::is(&self.store, who, holder, None)
+                .await
+                .map_err(|e| e.to_string())?;
+        if !holds {
+            return Err(format!(
+                "{holder}'s seats are held by the account that first signed in as {holder}; this account ({}) only shares the login.",
+                who.account
+            ));
+        }
         let accepted = self.accepted_covers().await.map_err(|e| e.to_string())?;
         let (kind, covers, counterpart) = match ask {
             Ask::Cover {
@@ -275,7 +285,8 @@ impl Overrides {
         let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
         sqlx::query(
             "INSERT INTO oncall_requests (id, kind, requested_by, requested_by_name, counterpart, \
-             reason, state, requested_ms) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
+             reason, state, requested_ms, requested_by_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
         )
         .bind(&id)
         .bind(kind)
@@ -284,6 +295,7 @@ impl Overrides {
         .bind(&counterpart)
         .bind(reason)
         .bind(now_ms)
+        .bind(&who.account)
         .execute(&mut *tx)
         .await
         .map_err(|e| e.to_string())?;
@@ -308,45 +320,48 @@ impl Overrides {
             id,
             kind: kind.into(),
             requested_by: login.into(),
+            requested_by_id: who.account.clone(),
             requested_by_name: name.into(),
             counterpart,
             reason: reason.into(),
             state: RequestState::Pending,
             requested_ms: now_ms,
             answered_by: None,
+            answered_by_id: None,
             answered_ms: None,
             covers,
         })
     }
 
-    /// Accepts, declines or cancels a pending request. Only the counterpart accepts or
-    /// declines; the requester (or an admin) cancels. Accepting checks the covers again against
-    /// the overrides accepted since it was asked for.
+    /// Accepts, declines or cancels a pending request. Only the counterpart (the account that
+    /// goes by their login) accepts or declines; the requester's account (or an admin)
+    /// cancels. The state is checked and changed in one transaction, and an acceptance first
+    /// takes the one acceptance lock: covers accepted at the same moment (two replicas) are
+    /// checked against each other, the second on top of the first.
     pub async fn answer(
         &self,
         rotation: &Rotation,
         id: &str,
-        who: &str,
+        who: &Who,
         is_admin: bool,
         to: RequestState,
         now_ms: i64,
     ) -> Result<OverrideRequest, String> {
+        // Who asked and who must answer never change once asked: checked before the
+        // transaction, whose lock is then held no longer than the change.
         let req = self
             .get(id)
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("No override request {id}."))?;
-        if req.state != RequestState::Pending {
-            return Err(format!(
-                "This request is already {}; ask for a new one.",
-                req.state.as_str()
-            ));
-        }
         match to {
             RequestState::Accepted | RequestState::Declined => {
-                if !req.counterpart.eq_ignore_ascii_case(who) {
+                let theirs = accounts::is(&self.store, who, &req.counterpart, None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !theirs {
                     return Err(format!(
-                        "Only {} can {} this: it is their time being asked for.",
+                        "Only {} can {} this: it is their time being asked for (the account that first signed in as {0}).",
                         req.counterpart,
                         if to == RequestState::Accepted {
                             "accept"
@@ -357,7 +372,15 @@ impl Overrides {
                 }
             }
             RequestState::Cancelled => {
-                if !req.requested_by.eq_ignore_ascii_case(who) && !is_admin {
+                let theirs = accounts::is(
+                    &self.store,
+                    who,
+                    &req.requested_by,
+                    Some(&req.requested_by_id),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                if !theirs && !is_admin {
                     return Err(format!(
                         "Only {} or an admin can cancel this.",
                         req.requested_by
@@ -366,34 +389,76 @@ impl Overrides {
             }
             RequestState::Pending => return Err("A request cannot be made pending again.".into()),
         }
+        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+        if to == RequestState::Accepted {
+            sqlx::query("UPDATE oncall_accept_lock SET id = id WHERE id = 1")
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        // The request's row, held until commit, read as it is now.
+        let state: String =
+            sqlx::query("UPDATE oncall_requests SET state = state WHERE id = $1 RETURNING state")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| e.to_string())?
+                .map(|r| r.try_get(0))
+                .transpose()
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("No override request {id}."))?;
+        let state = RequestState::parse(&state);
+        if state != RequestState::Pending {
+            return Err(format!(
+                "This request is already {}; ask for a new one.",
+                state.as_str()
+            ));
+        }
         if to == RequestState::Accepted {
             if req.covers.iter().any(|c| c.end_ms <= now_ms) {
                 return Err("That time has passed; the request can only be declined now.".into());
             }
-            let accepted = self.accepted_covers().await.map_err(|e| e.to_string())?;
+            let accepted = accepted_in(&mut *tx).await.map_err(|e| e.to_string())?;
             check_all(rotation, &accepted, &req.covers)?;
         }
-        // Only a pending row changes, so two answers racing cannot both win.
-        self.store
-            .change_one(
-                sqlx::query(
-                    "UPDATE oncall_requests SET state = $1, answered_by = $2, answered_ms = $3 \
-                     WHERE id = $4 AND state = 'pending'",
-                )
-                .bind(to.as_str())
-                .bind(who)
-                .bind(now_ms)
-                .bind(id),
-                || "Someone answered this request at the same moment; reload.".into(),
-            )
-            .await?;
+        sqlx::query(
+            "UPDATE oncall_requests SET state = $1, answered_by = $2, answered_ms = $3, \
+             answered_by_id = $4 WHERE id = $5 AND state = 'pending'",
+        )
+        .bind(to.as_str())
+        .bind(&who.login)
+        .bind(now_ms)
+        .bind(&who.account)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
         Ok(OverrideRequest {
             state: to,
-            answered_by: Some(who.into()),
+            answered_by: Some(who.login.clone()),
+            answered_by_id: Some(who.account.clone()),
             answered_ms: Some(now_ms),
             ..req
         })
     }
+}
+
+/// The accepted covers as `db` (the pool, or a transaction) sees them.
+async fn accepted_in<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+) -> Result<Vec<Cover>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT c.seat, c.start_ms, c.end_ms, c.covered, c.covering FROM oncall_covers c \
+         JOIN oncall_requests r ON r.id = c.request_id WHERE r.state = 'accepted' \
+         ORDER BY r.answered_ms, r.id, c.part",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(cover_from)
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from)
 }
 
 /// Checks covers one after the other, each on top of the accepted ones and those before it.
@@ -404,4 +469,154 @@ fn check_all(rotation: &Rotation, accepted: &[Cover], covers: &[Cover]) -> Resul
         so_far.push(c.clone());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oncall::accounts::tests::{sign_in, stores};
+    use crate::oncall::rotation::RotationOptions;
+
+    /// ana, bo, cy, dan in UTC, 72-hour shifts from 2030: shift 0 is ana primary, bo secondary.
+    fn four() -> Rotation {
+        Rotation::new(&RotationOptions {
+            members: vec!["ana".into(), "bo".into(), "cy".into(), "dan".into()],
+            start: "2030-01-07T09:00".into(),
+            time_zone: "UTC".into(),
+            shift_hours: 72,
+        })
+        .unwrap()
+    }
+
+    const H: i64 = 3_600_000;
+
+    fn cover(seat: Seat, r: &Rotation, from_h: i64, to_h: i64, covering: &str) -> Ask {
+        let s = r.shift(0);
+        Ask::Cover {
+            seat,
+            start_ms: s.start_ms + from_h * H,
+            end_ms: s.start_ms + to_h * H,
+            covering: covering.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_account_that_shares_a_login_cannot_answer_or_cancel_for_its_owner() {
+        for (store, _dir) in stores().await {
+            store.migrate().await.unwrap();
+            let r = four();
+            let o = Overrides::new(store.clone());
+            let ana = sign_in(&store, "github", "1", "ana").await;
+            let cy = sign_in(&store, "github", "3", "cy").await;
+            // Another provider's accounts with the same logins, signed in later.
+            let fake_cy = sign_in(&store, "oidc", "s-cy", "cy").await;
+            let fake_ana = sign_in(&store, "oidc", "s-ana", "ana").await;
+            let now = r.shift(0).start_ms - H;
+            let q = o
+                .ask(
+                    &r,
+                    (&ana, "Ana"),
+                    None,
+                    &cover(Seat::Primary, &r, 1, 5, "cy"),
+                    "flying",
+                    now,
+                )
+                .await
+                .unwrap();
+            assert_eq!(q.requested_by_id, "github:1");
+            let e = o
+                .ask(
+                    &r,
+                    (&fake_ana, "x"),
+                    None,
+                    &cover(Seat::Primary, &r, 6, 8, "dan"),
+                    "x",
+                    now,
+                )
+                .await
+                .unwrap_err();
+            assert!(e.contains("only shares the login"), "{e}");
+            for to in [RequestState::Accepted, RequestState::Declined] {
+                let e = o
+                    .answer(&r, &q.id, &fake_cy, false, to, now)
+                    .await
+                    .unwrap_err();
+                assert!(e.contains("Only cy can"), "{e}");
+            }
+            let e = o
+                .answer(&r, &q.id, &fake_ana, false, RequestState::Cancelled, now)
+                .await
+                .unwrap_err();
+            assert!(e.contains("Only ana or an admin"), "{e}");
+            assert_eq!(
+                o.get(&q.id).await.unwrap().unwrap().state,
+                RequestState::Pending
+            );
+            let done = o
+                .answer(&r, &q.id, &cy, false, RequestState::Accepted, now)
+                .await
+                .unwrap();
+            assert_eq!(done.answered_by_id.as_deref(), Some("github:3"));
+            let kept = o.get(&q.id).await.unwrap().unwrap();
+            assert_eq!(kept.state, RequestState::Accepted);
+            assert_eq!(kept.answered_by_id.as_deref(), Some("github:3"));
+        }
+    }
+
+    /// Two covers that are each fine alone but not together (cy primary and secondary at once):
+    /// the second acceptance is checked against the first, one after the other and at once.
+    #[tokio::test]
+    async fn a_cover_accepted_after_another_is_checked_against_it() {
+        for (store, _dir) in stores().await {
+            store.migrate().await.unwrap();
+            let r = four();
+            let o = Overrides::new(store.clone());
+            let ana = sign_in(&store, "github", "1", "ana").await;
+            let bo = sign_in(&store, "github", "2", "bo").await;
+            let cy = sign_in(&store, "github", "3", "cy").await;
+            let now = r.shift(0).start_ms - H;
+            let ask = |who: Who, seat, from, to| {
+                let o = o.clone();
+                let r = r.clone();
+                async move {
+                    o.ask(
+                        &r,
+                        (&who, "x"),
+                        None,
+                        &cover(seat, &r, from, to, "cy"),
+                        "away",
+                        now,
+                    )
+                    .await
+                    .unwrap()
+                }
+            };
+            let a = ask(ana.clone(), Seat::Primary, 1, 5).await;
+            let b = ask(bo.clone(), Seat::Secondary, 2, 4).await;
+            o.answer(&r, &a.id, &cy, false, RequestState::Accepted, now)
+                .await
+                .unwrap();
+            let e = o
+                .answer(&r, &b.id, &cy, false, RequestState::Accepted, now)
+                .await
+                .unwrap_err();
+            assert!(e.contains("cy is already primary"), "{e}");
+            assert_eq!(
+                o.get(&b.id).await.unwrap().unwrap().state,
+                RequestState::Pending
+            );
+
+            // At once: exactly one of two clashing acceptances wins, on either backend.
+            for round in 0..4 {
+                let base = 8 + round * 8;
+                let a = ask(ana.clone(), Seat::Primary, base, base + 3).await;
+                let b = ask(bo.clone(), Seat::Secondary, base + 1, base + 2).await;
+                let (x, y) = tokio::join!(
+                    o.answer(&r, &a.id, &cy, false, RequestState::Accepted, now),
+                    o.answer(&r, &b.id, &cy, false, RequestState::Accepted, now),
+                );
+                assert!(x.is_ok() != y.is_ok(), "round {round}: {x:?} {y:?}");
+            }
+        }
+    }
 }

@@ -24,6 +24,21 @@ pub(crate) fn civil(ms: i64) -> String {
     )
 }
 
+/// `20261102T170000Z` as epoch milliseconds.
+fn ical_ms(t: &str) -> i64 {
+    let n = |a: usize, b: usize| t[a..b].parse::<i64>().unwrap();
+    assert!(t.len() == 16 && t.ends_with('Z'), "{t}");
+    let (y, m, d) = (n(0, 4), n(4, 6), n(6, 8));
+    // Days from the civil date (Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    ((days * 86_400) + n(9, 11) * 3600 + n(11, 13) * 60 + n(13, 15)) * 1000
+}
+
 /// A rotation of ana, bo and cy in UTC whose shift 0 started `started_ago_ms` ago.
 pub(crate) fn rotation(c: &mut server::config::Config, started_ago_ms: i64, hours: u32) {
     let start = ops::time::now_ms() - started_ago_ms;
@@ -308,6 +323,7 @@ async fn a_swap_exchanges_two_whole_shifts() {
 async fn the_ical_feed_reads_in_a_calendar_parser_and_a_revoked_feed_is_gone() {
     let (mut config, dir) = test_config(StoreKind::Sqlite).await;
     rotation(&mut config, 3_600_000, 72);
+    let config_rotation = config.oncall.rotation();
     let app = spawn_app_with(config, dir, axum::Router::new()).await;
     let bo = app.signed_in("bo", "responder").await;
     let made = json(&app, &bo, "/api/attempt/oncall-feed", &[("scope", "me")]).await;
@@ -343,16 +359,53 @@ async fn the_ical_feed_reads_in_a_calendar_parser_and_a_revoked_feed_is_gone() {
             events.push((get("SUMMARY"), get("DTSTART"), get("DTEND")));
         }
     }
-    assert!(!events.is_empty());
-    // Only bo's time: secondary in shift 0, primary in shift 1, and so on; 72 real hours each.
-    assert!(
-        events.iter().all(|(s, _, _)| s.ends_with(": bo")),
-        "{events:?}"
-    );
-    assert!(events.iter().any(|(s, _, _)| s == "On call (primary): bo"));
-    assert!(events
+    // Only bo's time, as the rotation has it: shift k's primary is members[k mod 3] and its
+    // secondary members[k+1 mod 3], so bo is secondary in shifts 0, 3, 6 … and primary in
+    // shifts 1, 4, 7 …, each a separate stretch of 72 real hours from the shift's start.
+    let r = ops::oncall::Rotation::new(&config_rotation).unwrap();
+    let now = ops::time::now_ms();
+    let mut expected = Vec::new();
+    for k in r.index_at(now - 30 * 86_400_000)..=r.index_at(now + 180 * 86_400_000) {
+        let s = r.shift(k);
+        let seat = match k.rem_euclid(3) {
+            0 => "secondary",
+            1 => "primary",
+            _ => continue,
+        };
+        // The feed's window cuts the first and last stretch.
+        let start = s.start_ms.max(now - 30 * 86_400_000);
+        let end = s.end_ms.min(now + 180 * 86_400_000);
+        expected.push((format!("On call ({seat}): bo"), start, end));
+    }
+    let got: Vec<(String, i64, i64)> = events
         .iter()
-        .any(|(s, _, _)| s == "On call (secondary): bo"));
+        .map(|(s, start, end)| (s.clone(), ical_ms(start), ical_ms(end)))
+        .collect();
+    let whole = |v: &[(String, i64, i64)]| -> Vec<(String, i64, i64)> {
+        // The window's edges move with the clock between the feed's read and this one: only
+        // stretches that start and end inside both are compared to the second.
+        let mut w: Vec<_> = v
+            .iter()
+            .filter(|(_, a, b)| b - a == 72 * 3_600_000)
+            .cloned()
+            .collect();
+        w.sort_by_key(|(_, a, _)| *a);
+        w
+    };
+    assert_eq!(whole(&got), whole(&expected), "{events:?}");
+    // 210 days are 70 shifts, and bo holds a seat in two of every three.
+    assert!(whole(&got).len() >= 44, "two thirds of 70 shifts: {got:?}");
+    let shift0 = r.shift(0);
+    assert!(got.contains(&(
+        "On call (secondary): bo".into(),
+        shift0.start_ms,
+        shift0.start_ms + 72 * 3_600_000
+    )));
+    assert!(got.contains(&(
+        "On call (primary): bo".into(),
+        shift0.end_ms,
+        shift0.end_ms + 72 * 3_600_000
+    )));
 
     let board = json(&app, &bo, "/api/read/oncall", &[]).await;
     let feed_id = board["feeds"][0]["id"].as_str().unwrap().to_owned();
@@ -560,5 +613,29 @@ async fn the_handoff_is_kept_at_the_shifts_end_with_what_happened_during_it() {
     assert!(
         h["acknowledged"].as_str().unwrap().starts_with("cy, "),
         "{h}"
+    );
+    // Each attempt is audited before its rules are checked, then exactly one outcome: the
+    // refusals say so (none is recorded as if it had happened).
+    let rows: Vec<String> = audit_kinds(&app)
+        .await
+        .into_iter()
+        .filter(|(k, _, a)| k == "oncall.handoff" && *a == shift)
+        .map(|(_, o, _)| o)
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "note:attempt",
+            "refused",
+            "note:attempt",
+            "done",
+            "acknowledge:attempt",
+            "refused",
+            "acknowledge:attempt",
+            "done",
+            "note:attempt",
+            "refused",
+        ],
+        "{rows:?}"
     );
 }

@@ -37,9 +37,35 @@ prop_compose! {
     }
 }
 
-/// Two years around the start, in milliseconds.
-fn any_instant() -> impl Strategy<Value = i64> {
-    ms("2025-06-01T00:00:00Z")..ms("2027-06-01T00:00:00Z")
+/// The zone's real clock changes from 2025 to 2028 (none in UTC).
+fn clock_changes(r: &Rotation) -> Vec<i64> {
+    let end = ms("2028-01-01T00:00:00Z");
+    r.tz.following(Timestamp::from_millisecond(ms("2025-01-01T00:00:00Z")).unwrap())
+        .map(|t| t.timestamp().as_millisecond())
+        .take_while(|t| *t < end)
+        .collect()
+}
+
+/// An instant within `off_ms` of one of the zone's real clock changes (a uniform draw over two
+/// years lands in a shift with a change in about 2 % of cases), or of mid-2026 in UTC.
+fn near_a_change(r: &Rotation, pick: prop::sample::Index, off_ms: i64) -> i64 {
+    let changes = clock_changes(r);
+    if changes.is_empty() {
+        ms("2026-06-01T00:00:00Z") + off_ms
+    } else {
+        changes[pick.index(changes.len())] + off_ms
+    }
+}
+
+/// The offset's jump at `t` (after minus before), in ms: +1 h when clocks go forward.
+fn jump_at(r: &Rotation, t: i64) -> i64 {
+    let at = |t: i64| {
+        i64::from(
+            r.tz.to_offset(Timestamp::from_millisecond(t).unwrap())
+                .seconds(),
+        ) * 1000
+    };
+    at(t) - at(t - 1)
 }
 
 proptest! {
@@ -48,8 +74,14 @@ proptest! {
     /// Every instant is in exactly one shift, whose primary and secondary differ, and the shift
     /// lasts exactly its real hours.
     #[test]
-    fn every_instant_has_one_primary_and_one_secondary(r in any_rotation(), t in any_instant()) {
+    fn every_instant_has_one_primary_and_one_secondary(
+        r in any_rotation(),
+        pick in any::<prop::sample::Index>(),
+        off in -400 * H..400 * H,
+    ) {
+        let t = near_a_change(&r, pick, off);
         let s = r.shift_at(t);
+        prop_assert_eq!(s.index, r.index_at(t));
         prop_assert!(s.start_ms <= t && t < s.end_ms);
         prop_assert_eq!(s.end_ms - s.start_ms, r.shift_ms());
         prop_assert_ne!(&s.primary, &s.secondary);
@@ -133,18 +165,54 @@ proptest! {
         }
     }
 
-    /// Across two years of daylight-saving changes in each zone, every 72-hour shift lasts 72
-    /// real hours, and the page's note appears exactly when the wall clock says otherwise.
+    /// The shift under way at each of a zone's real clock changes (Los Angeles, Berlin,
+    /// Sydney, 2025–2028), for rotations of any start and length: it lasts its real hours, its
+    /// wall clock runs longer or shorter by exactly the jump, the page's end time says so, and
+    /// the note appears exactly when the change falls inside it, in the right direction.
     #[test]
-    fn shifts_are_real_hours_across_dst(zone in 0usize..3, index in -250i64..250) {
-        let r = rotation(&["ana", "bo", "cy"], "2026-01-05T09:00", ZONES[zone], 72);
-        let s = r.shift(index);
-        prop_assert_eq!(s.end_ms - s.start_ms, 72 * H);
-        let wall = |t: i64| {
-            Timestamp::from_millisecond(t).unwrap().to_zoned(r.tz.clone()).datetime()
-        };
-        let wall_hours = wall(s.start_ms).duration_until(wall(s.end_ms)).as_secs() / 3600;
-        prop_assert_eq!(r.clock_change(s.start_ms, s.end_ms).is_some(), wall_hours != 72);
+    fn a_shift_across_a_real_clock_change_says_what_the_wall_clock_does(
+        zone in 0usize..3,
+        pick in any::<prop::sample::Index>(),
+        day in 1u32..28,
+        hour in 0u32..24,
+        hours in prop_oneof![Just(72u32), 2u32..200],
+    ) {
+        let r = rotation(
+            &["ana", "bo", "cy"],
+            &format!("2026-01-{day:02}T{hour:02}:00"),
+            ZONES[zone],
+            hours,
+        );
+        let changes = clock_changes(&r);
+        prop_assert!(changes.len() >= 5, "{}: {:?}", ZONES[zone], changes);
+        let change = changes[pick.index(changes.len())];
+        let jump = jump_at(&r, change);
+        prop_assert!(jump == H || jump == -H, "{}", jump);
+        let s = r.shift_at(change);
+        let real = i64::from(hours) * H;
+        prop_assert_eq!(s.end_ms - s.start_ms, real);
+        let inside = s.start_ms < change;
+        let wall = |t: i64| Timestamp::from_millisecond(t).unwrap().to_zoned(r.tz.clone());
+        let wall_ms = wall(s.start_ms)
+            .datetime()
+            .duration_until(wall(s.end_ms).datetime())
+            .as_millis() as i64;
+        prop_assert_eq!(wall_ms, if inside { real + jump } else { real });
+        // The end as the page writes it is the start's wall clock moved by the real hours and
+        // the jump.
+        let expected_end = wall(s.start_ms)
+            .datetime()
+            .checked_add(jiff::SignedDuration::from_millis(wall_ms))
+            .unwrap();
+        prop_assert_eq!(wall(s.end_ms).datetime(), expected_end);
+        match r.clock_change(s.start_ms, s.end_ms) {
+            Some(note) => {
+                prop_assert!(inside, "a note without a change: {}", note);
+                let word = if jump > 0 { "go forward 1 h" } else { "go back 1 h" };
+                prop_assert!(note.contains(word), "{}", note);
+            }
+            None => prop_assert!(!inside, "no note for a change at {}", change),
+        }
     }
 }
 
