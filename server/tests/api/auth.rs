@@ -689,20 +689,9 @@ async fn a_disabled_development_sign_in_is_refused() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "still signed out");
 }
 
-/// What a browser on an Onwatch page says of its requests.
-fn same_origin() -> reqwest::header::HeaderMap {
-    let mut h = reqwest::header::HeaderMap::new();
-    h.insert(
-        "sec-fetch-site",
-        reqwest::header::HeaderValue::from_static("same-origin"),
-    );
-    h
-}
-
 fn jar_client() -> (Client, Arc<Jar>) {
     let jar = Arc::new(Jar::default());
     let client = Client::builder()
-        .default_headers(same_origin())
         .redirect(reqwest::redirect::Policy::none())
         .cookie_provider(jar.clone())
         .build()
@@ -725,7 +714,6 @@ fn cookie(jar: &Jar, app: &TestApp, name: &str) -> Option<String> {
 /// A client carrying exactly this Cookie header and nothing else.
 async fn with_cookie(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
     Client::builder()
-        .default_headers(same_origin())
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
