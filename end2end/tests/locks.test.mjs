@@ -13,7 +13,7 @@ import {
 let world, sim, server, browser, sshd;
 
 before(async () => {
-  world = await startWorld({ ssh: ['live'], locks: true });
+  world = await startWorld({ ssh: ['live', 'acceptance'], locks: true });
   ({ sim, server, browser, sshd } = world);
 });
 

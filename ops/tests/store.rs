@@ -588,3 +588,30 @@ async fn cached_sessions_follow_this_processs_writes_at_once() {
     sessions.delete("b").await.unwrap();
     assert!(sessions.load("b", now).await.unwrap().is_none());
 }
+
+/// Two replicas (two pools on one Postgres) given the same person's idempotency key ten times
+/// at once: one action.
+#[tokio::test]
+async fn the_same_key_at_once_on_two_replicas_runs_once() {
+    use ops::actions::ledger::{Begun, Ledger};
+    let url = testkit::postgres_database().await.unwrap();
+    let a = Ledger::new(Store::open(&url, &StoreOptions::default()).await.unwrap());
+    let b = Ledger::new(Store::open(&url, &StoreOptions::default()).await.unwrap());
+    let ana = person("ana");
+    let tries = (0..10).map(|i| {
+        let ledger = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let ana = ana.clone();
+        async move {
+            ledger
+                .begin(&format!("r{i}"), &ana, &request("api-1", "twice"), 0, "p")
+                .await
+                .unwrap()
+        }
+    });
+    let results = futures_util::future::join_all(tries).await;
+    let started = results.iter().filter(|r| **r == Begun::Started).count();
+    assert_eq!(started, 1, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|r| *r == Begun::Started || matches!(r, Begun::Duplicate(_))));
+}

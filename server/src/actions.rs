@@ -37,7 +37,7 @@ pub async fn action_events(
         .streams
         .admit(&app::actions::ssr::actor(&who).id)
         .map_err(crate::streams::refused)?;
-    let guard = crate::events::SessionGuard::new(state.auth.sessions.clone(), key);
+    let guard = crate::streams::SessionGuard::new(state.auth.sessions.clone(), key);
     let actions = state.actions.clone();
     let first = actions
         .progress(&id)

@@ -46,7 +46,7 @@ pub async fn query_events(
         .streams
         .admit(&app::actions::ssr::actor(&who).id)
         .map_err(crate::streams::refused)?;
-    let guard = crate::events::SessionGuard::new(state.auth.sessions.clone(), key);
+    let guard = crate::streams::SessionGuard::new(state.auth.sessions.clone(), key);
     let run = state
         .console
         .run(&id, &app::actions::ssr::actor(&who))

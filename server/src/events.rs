@@ -18,42 +18,7 @@ use crate::startup::AppState;
 
 const MIN_GAP: Duration = Duration::from_millis(250);
 /// How often an open stream checks that its session still exists.
-pub const SESSION_CHECK: Duration = Duration::from_secs(5);
-
-/// Watches a stream's session: [`SessionGuard::ended`] resolves once the session is revoked,
-/// expired or past its absolute lifetime (checked every [`SESSION_CHECK`]; a store that does
-/// not answer is not taken for an ended session).
-pub struct SessionGuard {
-    sessions: ops::auth::sessions::SessionStore,
-    key: SessionKey,
-    check: tokio::time::Interval,
-}
-
-impl SessionGuard {
-    pub fn new(sessions: ops::auth::sessions::SessionStore, key: SessionKey) -> SessionGuard {
-        let mut check = tokio::time::interval(SESSION_CHECK);
-        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        check.reset();
-        SessionGuard {
-            sessions,
-            key,
-            check,
-        }
-    }
-
-    /// Resolves when the session is gone (cancel-safe: used in `select!`).
-    pub async fn ended(&mut self) {
-        loop {
-            self.check.tick().await;
-            let now = ops::time::now_ms();
-            if now >= self.key.ends_ms
-                || matches!(self.sessions.load(&self.key.id, now).await, Ok(None))
-            {
-                return;
-            }
-        }
-    }
-}
+pub use crate::streams::SESSION_CHECK;
 
 /// What the stream carries besides its receiver.
 struct Watch {

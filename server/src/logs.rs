@@ -69,7 +69,7 @@ pub async fn log_events(
     let stopping = state.stopping.clone();
     // The watch lives only as long as the access that opened it: the session is checked every
     // few seconds, as the fleet stream's is, and a revoked, expired or ended one ends it.
-    let guard = crate::events::SessionGuard::new(state.auth.sessions.clone(), key);
+    let guard = crate::streams::SessionGuard::new(state.auth.sessions.clone(), key);
     let stream = match opened {
         Err(why) => stream::iter(vec![Ok(event(&ops::logs::LogEvent::Ended(why)))]).boxed(),
         Ok(watch) => stream::unfold(

@@ -3,6 +3,10 @@
 //! able to take them all. A stream counts from its start until it is dropped.
 
 use std::collections::HashMap;
+use std::time::Duration;
+
+/// How often an open stream checks that its session still exists.
+pub const SESSION_CHECK: Duration = Duration::from_secs(5);
 use std::sync::{Arc, Mutex};
 
 /// The open streams, per person (stable identity).
@@ -63,12 +67,50 @@ impl Streams {
     }
 }
 
+/// Watches a stream's session: [`SessionGuard::ended`] resolves once the session is revoked,
+/// expired or past its absolute lifetime (checked every [`SESSION_CHECK`]; a store that does
+/// not answer is not taken for an ended session).
+pub struct SessionGuard {
+    sessions: ops::auth::sessions::SessionStore,
+    key: crate::auth::wall::SessionKey,
+    check: tokio::time::Interval,
+}
+
+impl SessionGuard {
+    pub fn new(
+        sessions: ops::auth::sessions::SessionStore,
+        key: crate::auth::wall::SessionKey,
+    ) -> SessionGuard {
+        let mut check = tokio::time::interval(SESSION_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        check.reset();
+        SessionGuard {
+            sessions,
+            key,
+            check,
+        }
+    }
+
+    /// Resolves when the session is gone (cancel-safe: used in `select!`).
+    pub async fn ended(&mut self) {
+        loop {
+            self.check.tick().await;
+            let now = ops::time::now_ms();
+            if now >= self.key.ends_ms
+                || matches!(self.sessions.load(&self.key.id, now).await, Ok(None))
+            {
+                return;
+            }
+        }
+    }
+}
+
 /// `stream`, counted against its person's bound while it lasts, and ended (quietly: the page's
 /// reconnect then meets the wall) once its session is gone.
 pub fn bounded<S>(
     stream: S,
     permit: StreamPermit,
-    mut guard: crate::events::SessionGuard,
+    mut guard: SessionGuard,
 ) -> impl futures_util::Stream<Item = S::Item>
 where
     S: futures_util::Stream,

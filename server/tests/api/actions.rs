@@ -504,6 +504,38 @@ async fn sign_in(addr: &str, name: &str, role: &str) -> reqwest::Client {
     client
 }
 
+/// A configuration file for the real binary in `dir`: the simulator's fleet, its control-gateway
+/// secret, `store`, the development sign-in and actions' lease of `lease_secs`.
+fn binary_config(
+    dir: &std::path::Path,
+    sim: &FleetSim,
+    store: &str,
+    lease_secs: u64,
+) -> std::path::PathBuf {
+    let fleet = dir.join("fleet.toml");
+    std::fs::write(&fleet, sim.fleet_file().to_toml()).unwrap();
+    let secret = dir.join("ctl-secret");
+    std::fs::write(&secret, "demo-ctl-secret").unwrap();
+    let config = dir.join("onwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nsite_root = \"{site}\"\n\
+             [store]\nurl = \"{store}\"\n[auth]\ndev_signin = true\n\
+             [inventory]\nsource = \"static\"\nfleet_file = \"{fleet}\"\n\
+             [fleet]\npoll_interval_ms = 200\n\
+             [actions]\ncooldown_secs = 0\nlease_secs = {lease_secs}\n\
+             [environments.live]\nproduction = true\nctl_secret_file = \"{secret}\"\n\
+             [environments.acceptance]\nctl_secret_file = \"{secret}\"\n",
+            site = dir.join("site").display(),
+            fleet = fleet.display(),
+            secret = secret.display(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// The real binary on `config` (a TOML file), its address once it listens, and its log lines.
 fn spawn_binary(
     dir: &std::path::Path,
@@ -560,28 +592,8 @@ async fn a_killed_onwatch_leaves_an_interrupted_action_never_rerun() {
     spec.transition_delay_ms = 3000;
     let sim = FleetSim::start(spec).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let fleet = dir.path().join("fleet.toml");
-    std::fs::write(&fleet, sim.fleet_file().to_toml()).unwrap();
-    let secret = dir.path().join("ctl-secret");
-    std::fs::write(&secret, "demo-ctl-secret").unwrap();
     let store = format!("sqlite://{}/onwatch.db", dir.path().display());
-    let config = dir.path().join("onwatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nsite_root = \"{site}\"\n\
-             [store]\nurl = \"{store}\"\n[auth]\ndev_signin = true\n\
-             [inventory]\nsource = \"static\"\nfleet_file = \"{fleet}\"\n\
-             [fleet]\npoll_interval_ms = 200\n\
-             [actions]\ncooldown_secs = 0\nlease_secs = 2\n\
-             [environments.live]\nproduction = true\nctl_secret_file = \"{secret}\"\n\
-             [environments.acceptance]\nctl_secret_file = \"{secret}\"\n",
-            site = dir.path().join("site").display(),
-            fleet = fleet.display(),
-            secret = secret.display(),
-        ),
-    )
-    .unwrap();
+    let config = binary_config(dir.path(), &sim, &store, 2);
     let (mut first, addr, _log) = spawn_binary(dir.path(), &config);
     let base = addr.clone();
     let ada = sign_in(&base, "ada", "responder").await;
@@ -1339,28 +1351,8 @@ async fn a_paused_onwatch_that_was_replaced_sends_nothing_and_writes_no_outcome(
     spec.transition_delay_ms = 3000;
     let sim = FleetSim::start(spec).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let fleet = dir.path().join("fleet.toml");
-    std::fs::write(&fleet, sim.fleet_file().to_toml()).unwrap();
-    let secret = dir.path().join("ctl-secret");
-    std::fs::write(&secret, "demo-ctl-secret").unwrap();
     let store = testkit::postgres_database().await.unwrap();
-    let config = dir.path().join("onwatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nsite_root = \"{site}\"\n\
-             [store]\nurl = \"{store}\"\n[auth]\ndev_signin = true\n\
-             [inventory]\nsource = \"static\"\nfleet_file = \"{fleet}\"\n\
-             [fleet]\npoll_interval_ms = 200\n\
-             [actions]\ncooldown_secs = 0\nlease_secs = 1\n\
-             [environments.live]\nproduction = true\nctl_secret_file = \"{secret}\"\n\
-             [environments.acceptance]\nctl_secret_file = \"{secret}\"\n",
-            site = dir.path().join("site").display(),
-            fleet = fleet.display(),
-            secret = secret.display(),
-        ),
-    )
-    .unwrap();
+    let config = binary_config(dir.path(), &sim, &store, 1);
     let (mut first, base, _log) = spawn_binary(dir.path(), &config);
     let (mut second, _base2, _log2) = spawn_binary(dir.path(), &config);
     let ada = sign_in(&base, "ada", "responder").await;
