@@ -25,7 +25,7 @@ pub fn LockFilesPanel() -> impl IntoView {
         <section class="lock-files" data-testid="lock-files">
             <h2>"Stale lock files"</h2>
             <p class="muted small">"The runbook: a stopped datastore may leave lock files that stop it from starting, and its error names them. "
-                "Onwatch reads the datastore's Supervisor log over SSH for the files it names, and can remove exactly those (nothing else, nothing outside its service directory, nothing still held), then start it."</p>
+                "Onwatch reads the datastore's Supervisor log over SSH for the lock files postgres itself names (each read is audited), and can remove exactly those, then start it: only postgres's own lock files (postmaster.pid in the data directory, a socket's .s.PGSQL.<port>.lock), never one still held, whatever a log line says."</p>
             <button type="button" class="button" data-testid="locks-look" on:click=look disabled=move || busy.get()>
                 {move || if busy.get() { "Reading the log…" } else { "Look for stale lock files" }}
             </button>
