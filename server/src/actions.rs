@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::stream::{self, Stream};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The most progress events per second one stream sends (output can come faster).
 const MIN_GAP: Duration = Duration::from_millis(100);

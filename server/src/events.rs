@@ -14,7 +14,7 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::wall::SessionKey;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const MIN_GAP: Duration = Duration::from_millis(250);
 /// How often an open stream checks that its session still exists.

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `GET /api/incidents/{id}/timeline.md`: one incident's timeline as Markdown, for its
 /// post-incident review.

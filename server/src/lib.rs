@@ -15,5 +15,6 @@ pub mod metrics;
 pub mod oncall;
 pub mod serve;
 pub mod startup;
+pub mod state;
 pub mod streams;
 pub mod telemetry;

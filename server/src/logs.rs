@@ -13,7 +13,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Extension;
 use futures_util::stream::{self, Stream, StreamExt};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(serde::Deserialize)]
 pub struct LogParams {

@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How far back and ahead a feed reaches.
 const FEED_BEHIND_MS: i64 = 30 * 86_400_000;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use app::api::EnvironmentSummary;
 use app::portal::Portal;
 use app::{shell, App};
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -22,7 +22,8 @@ use tower_http::trace::TraceLayer;
 use crate::auth::wall::{Access, RouteTable, WallState};
 use crate::auth::Auth;
 use crate::config::Config;
-use crate::metrics::{self, Metrics, MetricsBuilder};
+use crate::metrics::{self, MetricsBuilder};
+pub use crate::state::{route, AppState, ServerRoute};
 
 /// Why the server could not start. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -40,37 +41,6 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-}
-
-/// Everything the handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub store: Store,
-    pub metrics: Metrics,
-    pub fleet: Arc<ops::fleet::FleetModel>,
-    /// Turns true when shutdown begins (long-lived streams end then).
-    pub stopping: watch::Receiver<bool>,
-    pub auth: Auth,
-    pub actions: Arc<ops::actions::Actions>,
-    pub console: Arc<ops::console::ShardConsole>,
-    pub logs: Arc<ops::logs::Logs>,
-    /// Live-update streams open, per person (`server.streams_per_person`).
-    pub streams: crate::streams::Streams,
-    pub oncall: Arc<ops::oncall::OnCall>,
-    pub incidents: ops::incidents::Incidents,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-impl FromRef<AppState> for Auth {
-    fn from_ref(state: &AppState) -> Self {
-        state.auth.clone()
-    }
 }
 
 /// A built server, bound to its port, not yet serving.
@@ -468,36 +438,6 @@ fn os_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// A route the server answers itself. The method and who may call it are stated once, here: the
-/// router and the auth wall's table are both built from it.
-pub struct ServerRoute {
-    pub method: axum::http::Method,
-    pub path: &'static str,
-    pub access: Access,
-    pub handler: axum::routing::MethodRouter<AppState>,
-}
-
-/// A [`ServerRoute`] for `method` and `path`.
-pub fn route<H, T>(
-    method: axum::http::Method,
-    path: &'static str,
-    access: Access,
-    handler: H,
-) -> ServerRoute
-where
-    H: axum::handler::Handler<T, AppState>,
-    T: 'static,
-{
-    let filter = axum::routing::MethodFilter::try_from(method.clone())
-        .unwrap_or(axum::routing::MethodFilter::GET);
-    ServerRoute {
-        method,
-        path,
-        access,
-        handler: axum::routing::on(filter, handler),
-    }
-}
-
 /// Every route the server answers itself (Leptos adds the pages and server functions). The
 /// router is built from this list, and the auth-wall test walks it.
 pub fn server_routes() -> Vec<ServerRoute> {
@@ -555,7 +495,52 @@ pub fn server_routes() -> Vec<ServerRoute> {
             crate::actions::audit_export,
         ),
     ];
-    routes.extend(crate::auth::server_routes());
+    // Sign-in: public, or the wall would keep everyone out.
+    const PUBLIC: Access = Access::Public;
+    routes.extend([
+        route(
+            Method::GET,
+            "/signin",
+            PUBLIC,
+            crate::auth::handlers::signin_page,
+        ),
+        route(
+            Method::GET,
+            "/auth/github",
+            PUBLIC,
+            crate::auth::handlers::github_start,
+        ),
+        route(
+            Method::GET,
+            "/auth/github/callback",
+            PUBLIC,
+            crate::auth::handlers::github_callback,
+        ),
+        route(
+            Method::GET,
+            "/auth/oidc",
+            PUBLIC,
+            crate::auth::handlers::oidc_start,
+        ),
+        route(
+            Method::GET,
+            "/auth/oidc/callback",
+            PUBLIC,
+            crate::auth::handlers::oidc_callback,
+        ),
+        route(
+            Method::POST,
+            "/auth/dev",
+            PUBLIC,
+            crate::auth::handlers::dev_signin,
+        ),
+        route(
+            Method::POST,
+            "/auth/signout",
+            PUBLIC,
+            crate::auth::handlers::signout,
+        ),
+    ]);
     routes
 }
 

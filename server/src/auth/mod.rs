@@ -8,15 +8,17 @@
 //! (admin), `/api/public/…` (anyone). A route that says nothing is refused, so an endpoint that
 //! forgot to say what it needs fails closed.
 
-mod handlers;
+pub(crate) mod handlers;
 mod pages;
 pub mod session_store;
 pub mod wall;
 
+/// The form field that carries the CSRF token (a form that posts without JavaScript).
+pub const CSRF_FIELD: &str = "_csrf";
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::Method;
 use ops::auth::github::GitHubProvider;
 use ops::auth::oidc::{OidcProvider, OidcSettings};
 use ops::auth::sessions::SessionStore;
@@ -27,7 +29,6 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use url::Url;
 
 use crate::config::Config;
-use crate::startup::{route, ServerRoute};
 pub use handlers::SIGNIN_COOKIE;
 use session_store::StoreSessions;
 
@@ -205,30 +206,6 @@ impl Auth {
     pub fn has_provider(&self) -> bool {
         self.github.is_some() || self.oidc.is_some()
     }
-}
-
-/// The sign-in routes with their handlers (part of [`crate::startup::server_routes`]).
-pub fn server_routes() -> Vec<ServerRoute> {
-    const PUBLIC: wall::Access = wall::Access::Public;
-    vec![
-        route(Method::GET, "/signin", PUBLIC, handlers::signin_page),
-        route(Method::GET, "/auth/github", PUBLIC, handlers::github_start),
-        route(
-            Method::GET,
-            "/auth/github/callback",
-            PUBLIC,
-            handlers::github_callback,
-        ),
-        route(Method::GET, "/auth/oidc", PUBLIC, handlers::oidc_start),
-        route(
-            Method::GET,
-            "/auth/oidc/callback",
-            PUBLIC,
-            handlers::oidc_callback,
-        ),
-        route(Method::POST, "/auth/dev", PUBLIC, handlers::dev_signin),
-        route(Method::POST, "/auth/signout", PUBLIC, handlers::signout),
-    ]
 }
 
 /// Deletes expired sessions every few minutes, until `stop` turns true.

@@ -4,8 +4,8 @@
 use axum::response::Html;
 use ops::auth::Identity;
 
-use super::wall::{encode, CSRF_FIELD};
 use super::Auth;
+use super::CSRF_FIELD;
 
 /// The portal's one HTML escaper (see `app::html`).
 pub use app::html::escape as esc;
@@ -96,6 +96,11 @@ pub fn signin(
         );
     }
     document("Sign in", &body, auth.dev_signin)
+}
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A page that says what went wrong and what to do, with optional facts.

@@ -37,7 +37,7 @@ pub struct SessionKey {
 /// The double-submit CSRF cookie, for requests that carry neither `Sec-Fetch-Site` nor `Origin`.
 pub const CSRF_COOKIE: &str = "onwatch_csrf";
 /// The form field and header that carry the token.
-pub const CSRF_FIELD: &str = "_csrf";
+pub use super::CSRF_FIELD;
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// What every route of the router needs, by its pattern (`/services/{slug}`): the server's own
@@ -487,10 +487,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_owned())
 }
 
-/// Percent-encodes a query value.
-pub fn encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+pub use super::pages::encode;
 
 /// The signed-in identity of a request (set by the wall).
 pub fn identity_of(req: &axum::http::request::Parts) -> Option<&Identity> {
