@@ -29,6 +29,11 @@ scripts/build-site.sh release >/dev/null
 SECTIONS=" $* "
 want() { [ "$SECTIONS" = "  " ] || [[ "$SECTIONS" == *" $1 "* ]]; }
 WORK=$(mktemp -d)
+# /metrics needs the scrape token (or a signed-in responder): every Onwatch started here reads
+# the same token file, and every scrape sends it, as the team's Prometheus would.
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/metrics-token"
+export ONWATCH_METRICS__TOKEN_FILE="$WORK/metrics-token"
+METRICS_AUTH="Authorization: Bearer $(cat "$WORK/metrics-token")"
 cleanup() { kill "${SIM:-}" "${OW:-}" "${SSHD_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -51,7 +56,7 @@ wait_for() { # $1: seconds, $2: what is awaited, then the command that succeeds 
 }
 # Onwatch's own fleet metrics, summed over the series whose labels match $2 (a regex).
 metric_sum() {
-  curl -sf "$BASE/metrics" | awk -v m="$1" -v f="$2" \
+  curl -sf -H "$METRICS_AUTH" "$BASE/metrics" | awk -v m="$1" -v f="$2" \
     'index($1, m "{") == 1 && $1 ~ f { s += $2 } END { print s + 0 }'
 }
 now() { date +%s.%N; }
@@ -108,7 +113,7 @@ wait_for 30 "all 320 hosts decided" all_decided
 FULL_AT=$(since "$T0")
 samples=0 stale=0 worst=0
 for _ in $(seq 1 150); do
-  m=$(curl -sf "$BASE/metrics") || { echo "bench: /metrics failed while sampling" >&2; exit 1; }
+  m=$(curl -sf -H "$METRICS_AUTH" "$BASE/metrics") || { echo "bench: /metrics failed while sampling" >&2; exit 1; }
   read -r n_stale n_reach oldest < <(awk '
     index($1, "onwatch_fleet_services{") == 1 && $1 ~ /state="stale"/ { s += $2 }
     index($1, "onwatch_fleet_hosts{") == 1 && $1 ~ /reachability="reachable"/ { r += $2 }

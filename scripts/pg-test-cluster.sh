@@ -20,8 +20,20 @@ as_pg() {
 
 running() { as_pg "$PGBIN/pg_ctl -D '$DIR/data' status" >/dev/null 2>&1 9>&-; }
 
+# Closes every descriptor this script inherited beyond stdin, stdout and stderr: the cluster
+# outlives the test run that started it, and must not keep what that run held open (a build
+# lock held by a wrapper around cargo would otherwise stay held as long as Postgres runs).
+close_inherited() {
+  local fd
+  for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 start() {
   if [ -f "$DIR/data/PG_VERSION" ] && running; then echo "$URL"; return 0; fi
+  close_inherited
   mkdir -p "$DIR"
   chmod 755 "$DIR"
   exec 9>"$DIR/.lock"

@@ -3,14 +3,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// An environment as the shell shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvironmentSummary {
-    pub name: String,
-    /// Production environments get the unmistakable red badge and extra guards.
-    pub production: bool,
-    pub description: String,
-}
+pub use vocab::EnvironmentSummary;
 
 /// The person signed in (whatever their role: a viewer is one of the roles, not the person).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

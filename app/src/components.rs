@@ -10,18 +10,6 @@ if(t==='light'||t==='dark'){document.documentElement.dataset.theme=t;}}catch(e){
 
 const THEME_KEY: &str = "onwatch-theme";
 
-/// The sections of the portal, in the order of the navigation bar.
-pub const SECTIONS: &[(&str, &str)] = &[
-    ("/environments", "Environments"),
-    ("/services", "Services"),
-    ("/actions", "Actions"),
-    ("/audit", "Audit"),
-    ("/console", "Console"),
-    ("/incidents", "Incidents"),
-    ("/oncall", "On-call"),
-    ("/onboarding", "Onboarding"),
-];
-
 /// The id of the `<script>` that carries the shell's data from the server's render to the browser.
 const SHELL_DATA_ID: &str = "onwatch-shell";
 
@@ -119,7 +107,7 @@ fn TopBar(shell: Shell) -> impl IntoView {
                 <span class="brand-name">"Onwatch"</span>
             </a>
             <nav class="mainnav" aria-label="Sections">
-                {SECTIONS
+                {crate::palette::SECTIONS
                     .iter()
                     .map(|(href, label)| view! { <NavLink href current>{*label}</NavLink> })
                     .collect_view()}
@@ -200,7 +188,7 @@ const ADMIN_SECTION: &str = "/admin/sessions";
 
 /// The section (its link) that `path` is in, if any.
 fn section_of(path: &str) -> Option<&'static str> {
-    SECTIONS
+    crate::palette::SECTIONS
         .iter()
         .map(|(href, _)| *href)
         .chain([ADMIN_SECTION])

@@ -225,7 +225,7 @@ pub async fn console_start(
 ) -> Result<StartView, ServerFnError> {
     let id = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    let actor = crate::actions::ssr::actor(&id);
+    let actor = id.actor();
     let request = ops::console::QueryRequest {
         environment,
         database,
@@ -248,7 +248,7 @@ pub async fn console_start(
 pub async fn console_result(id: String, wait: bool) -> Result<Option<ResultView>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    let actor = crate::actions::ssr::actor(&who);
+    let actor = who.actor();
     let Ok(run) = portal.console.run(&id, &actor) else {
         return Ok(None);
     };
@@ -268,17 +268,14 @@ pub async fn console_result(id: String, wait: bool) -> Result<Option<ResultView>
 pub async fn console_cancel(id: String) -> Result<bool, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    Ok(portal
-        .console
-        .cancel(&id, &crate::actions::ssr::actor(&who))
-        .is_ok())
+    Ok(portal.console.cancel(&id, &who.actor()).is_ok())
 }
 
 #[server(prefix = "/api/read", endpoint = "console_history")]
 pub async fn console_history() -> Result<Vec<HistoryView>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    let actor = crate::actions::ssr::actor(&who);
+    let actor = who.actor();
     let rows = portal
         .console
         .history()
@@ -305,7 +302,7 @@ pub async fn console_history() -> Result<Vec<HistoryView>, ServerFnError> {
 pub async fn console_saved() -> Result<Vec<SavedView>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    let actor = crate::actions::ssr::actor(&who);
+    let actor = who.actor();
     let rows = portal
         .console
         .history()
@@ -340,7 +337,7 @@ pub async fn console_save(
 ) -> Result<Option<String>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    let actor = crate::actions::ssr::actor(&who);
+    let actor = who.actor();
     if !ops::console::may_query(&actor.role) {
         return Ok(Some(format!(
             "Saving queries needs the responder role (you: {}).",
@@ -372,7 +369,7 @@ pub async fn console_delete_saved(id: String) -> Result<bool, ServerFnError> {
     portal
         .console
         .history()
-        .delete_saved(&crate::actions::ssr::actor(&who), &id)
+        .delete_saved(&who.actor(), &id)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }

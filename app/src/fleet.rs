@@ -200,43 +200,6 @@ pub async fn load_fleet() -> Result<FleetView, ServerFnError> {
     Ok(view)
 }
 
-/// The dashboard's view: like [`load_fleet`], but without what only the host page shows
-/// (census, tags, hook output), and, in environments of more than `collapse_above` hosts,
-/// without the hosts that are entirely healthy (counted instead).
-#[server(prefix = "/api/read", endpoint = "dashboard")]
-pub async fn load_dashboard(
-    collapse_above: usize,
-) -> Result<crate::data::Shared<FleetView>, ServerFnError> {
-    Ok(dashboard_now(collapse_above)?.view.clone())
-}
-
-/// The dashboard of the latest snapshot, at once: built once per snapshot (the view with its
-/// JSON) and shared by every viewer. The page's server render and [`load_dashboard`] both read it.
-#[cfg(feature = "ssr")]
-pub fn dashboard_now(
-    collapse_above: usize,
-) -> Result<std::sync::Arc<crate::portal::DashboardBuilt>, ServerFnError> {
-    crate::portal::require(ops::auth::Role::Viewer)?;
-    let portal = crate::portal::portal()?;
-    let now = ops::time::now_ms();
-    let snap = portal.fleet.snapshot(now);
-    let key = (snap.version, snap.generated_ms, collapse_above);
-    Ok(portal.dashboard.get_or_build(key, || {
-        let view = std::sync::Arc::new(ssr::dashboard(
-            &snap,
-            portal.fleet_source.clone(),
-            snap.generated_ms,
-            collapse_above,
-        ));
-        // Its JSON too, once: every live update of every viewer sends it.
-        let view = crate::data::Shared::with_json(view.clone()).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "dashboard view: JSON not cached");
-            crate::data::Shared::new(view)
-        });
-        std::sync::Arc::new(crate::portal::DashboardBuilt::new(view))
-    }))
-}
-
 /// One host, in full.
 #[server(prefix = "/api/read", endpoint = "host")]
 pub async fn load_host(

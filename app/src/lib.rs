@@ -69,7 +69,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="data:,"/>
                 // Apply a saved theme before the first paint, so a dark-theme user never sees a
                 // white flash at 3 a.m.
-                <script>{components::THEME_BOOT_SCRIPT}</script>
+                <script nonce=leptos::nonce::use_nonce()>{components::THEME_BOOT_SCRIPT}</script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>

@@ -37,7 +37,7 @@ pub async fn datastore_locks() -> Result<Vec<HostLocksView>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Responder)?;
     let portal = crate::portal::portal()?;
     let snapshot = portal.fleet.snapshot(ops::time::now_ms());
-    let actor = crate::actions::ssr::actor(&who);
+    let actor = who.actor();
     let hosts = match ops::locks::read_for(&portal.actions, &snapshot, &actor).await {
         Ok(h) => h,
         Err(ops::locks::ReadError::Refused(why)) => {

@@ -288,7 +288,7 @@ pub mod ssr {
         let all = ob.items(true).await.map_err(|e| e.to_string())?;
         let status = ob.status(&records, &person, &facts);
         let mine = records.people.iter().find(|p| p.login == me);
-        let actor = crate::actions::ssr::actor(who).id;
+        let actor = who.actor().id;
         let account = ob.options.ssh_account(&who.login).ok();
         Ok(OnboardingBoard {
             ssh_account: account
@@ -378,7 +378,7 @@ pub mod ssr {
             .actions
             .audit()
             .append(
-                &crate::actions::ssr::actor(who),
+                &who.actor(),
                 &ops::audit::Entry {
                     kind: KEY_CHECK_KIND.into(),
                     outcome: outcome.into(),
@@ -442,7 +442,7 @@ pub mod ssr {
         };
         // Only the signed-in person's own access is asked about (see `SshAccount`): their own
         // account, or, for a shared one, a key they prove they hold.
-        let actor = crate::actions::ssr::actor(who).id;
+        let actor = who.actor().id;
         let account = match ob.options.ssh_account(&who.login) {
             Ok(a) => a,
             Err(e) => return Done::of(false, e),

@@ -7,6 +7,19 @@ use leptos_router::hooks::use_navigate;
 
 use crate::fleet::load_fleet;
 
+/// The sections of the portal, in the order of the navigation bar (which draws them) and of
+/// the palette (which finds them).
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("/environments", "Environments"),
+    ("/services", "Services"),
+    ("/actions", "Actions"),
+    ("/audit", "Audit"),
+    ("/console", "Console"),
+    ("/incidents", "Incidents"),
+    ("/oncall", "On-call"),
+    ("/onboarding", "Onboarding"),
+];
+
 #[derive(Clone, Debug, PartialEq)]
 struct Entry {
     label: String,
@@ -84,7 +97,7 @@ fn PaletteDialog(open: RwSignal<bool>, query: RwSignal<String>) -> impl IntoView
     });
 
     let entries = move || {
-        let mut list: Vec<Entry> = crate::components::SECTIONS
+        let mut list: Vec<Entry> = SECTIONS
             .iter()
             .map(|(href, label)| Entry {
                 label: (*label).to_owned(),

@@ -1,11 +1,9 @@
 //! What the server hands to every page render and server function (server build only).
 
-use std::sync::{Arc, Mutex, PoisonError};
-
 use leptos::prelude::{use_context, ServerFnError};
 use ops::auth::{Identity, Role};
 
-use crate::api::EnvironmentSummary;
+use vocab::EnvironmentSummary;
 
 /// The portal's services, provided as Leptos context by the server for each request.
 #[derive(Clone)]
@@ -29,71 +27,9 @@ pub struct Portal {
     pub incidents: ops::incidents::Incidents,
     /// The onboarding checklist.
     pub onboarding: std::sync::Arc<ops::onboarding::Onboarding>,
-    /// The dashboard of the latest fleet snapshot, by (version, generated_ms, collapse_above).
-    pub dashboard: LastBuilt<(u64, i64, usize), DashboardBuilt>,
-}
-
-/// The dashboard of one fleet snapshot, shared by every viewer: its view (with its JSON, for
-/// live updates) and, once a page asks for it, its alarms and grids as HTML.
-pub struct DashboardBuilt {
-    pub view: crate::data::Shared<crate::fleet::FleetView>,
-    markup: std::sync::OnceLock<Arc<str>>,
-}
-
-impl DashboardBuilt {
-    pub fn new(view: crate::data::Shared<crate::fleet::FleetView>) -> Self {
-        DashboardBuilt {
-            view,
-            markup: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// The alarms and grids as HTML, written the first time a page asks.
-    pub fn markup(&self) -> Arc<str> {
-        self.markup
-            .get_or_init(|| crate::pages::markup::dashboard(&self.view).into())
-            .clone()
-    }
-}
-
-/// The last value built and the key it was built for: what every page view of one fleet
-/// snapshot shares (a busy team reloading a 1,000-host dashboard costs one build a snapshot).
-pub struct LastBuilt<K, V: ?Sized>(Arc<Mutex<Option<Built<K, V>>>>);
-
-/// A value and the key it was built for.
-type Built<K, V> = (K, Arc<V>);
-
-impl<K, V: ?Sized> Default for LastBuilt<K, V> {
-    fn default() -> Self {
-        LastBuilt(Default::default())
-    }
-}
-
-impl<K, V: ?Sized> Clone for LastBuilt<K, V> {
-    fn clone(&self) -> Self {
-        LastBuilt(self.0.clone())
-    }
-}
-
-impl<K: PartialEq, V: ?Sized> LastBuilt<K, V> {
-    /// The value for `key`, built by `build` unless it is the last one built. Built under the
-    /// lock: views arriving during a build wait for it (about a millisecond) rather than all
-    /// building it. A cache left poisoned by a panic is only a cache: it is used all the same.
-    pub fn get_or_build(
-        &self,
-        key: K,
-        build: impl FnOnce() -> std::sync::Arc<V>,
-    ) -> std::sync::Arc<V> {
-        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match last.as_ref() {
-            Some((k, value)) if *k == key => value.clone(),
-            _ => {
-                let value = build();
-                *last = Some((key, value.clone()));
-                value
-            }
-        }
-    }
+    /// Environments of more than this many hosts list only their hosts with a problem on the
+    /// dashboard (`[fleet] dashboard_collapse_above`): configuration, never a request's choice.
+    pub dashboard_collapse_above: usize,
 }
 
 /// The portal from the request's context, or a server error that says it is missing.
@@ -164,7 +100,7 @@ pub async fn audit_first(
         .actions
         .audit()
         .append(
-            &crate::actions::ssr::actor(who),
+            &who.actor(),
             &ops::audit::Entry {
                 kind: kind.into(),
                 action_id: id.into(),

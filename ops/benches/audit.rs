@@ -160,6 +160,7 @@ async fn restart_split(store: Store, sim: &FleetSim, dir: &std::path::Path) {
         ctl_secret: Some(ops::secret::SecretSource::Fixed(
             "demo-ctl-secret".to_owned().into(),
         )),
+        ctl_secret_groups: Vec::new(),
         ctl_tls: None,
         ssh: None,
         builder: None,

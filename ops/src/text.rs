@@ -28,6 +28,44 @@ pub fn csv_cell(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Characters that change how text is shown without being seen: bidirectional overrides,
+/// embeddings and isolates (which can make `exe.txt` read as `txt.exe`), zero-width characters
+/// and the byte-order mark.
+pub fn is_invisible_control(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// One field from a person or a machine (a title, a note, an alarm, a name) as inline Markdown
+/// text that renders as exactly these characters, whatever renders it: every character that
+/// Markdown or GitHub's flavour gives a meaning is backslash-escaped (links, images, emphasis,
+/// code spans and fences, headings, lists, tables, task items, autolinks in angle brackets),
+/// HTML's `&`, `<` and `>` become entities (so no tag nor entity is read), line breaks and tabs
+/// become spaces (a field stays on its line, so it cannot start a block), and other control
+/// characters and the invisible ones ([`is_invisible_control`]) are dropped.
+pub fn markdown_inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 4);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
+            | '!' | '|' | '~' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                out.push(' ')
+            }
+            c if c.is_control() || is_invisible_control(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -52,5 +90,26 @@ mod tests {
         assert_eq!(super::cut("abcd", 3), "abc… (1 bytes cut)");
         // 'é' is two bytes: the cut never splits it.
         assert_eq!(super::cut("aé", 2), "a… (2 bytes cut)");
+    }
+
+    #[test]
+    fn markdown_inline_renders_hostile_text_as_text() {
+        let md = super::markdown_inline;
+        assert_eq!(
+            md("[click](javascript:alert(1))"),
+            "\\[click\\]\\(javascript:alert\\(1\\)\\)"
+        );
+        assert_eq!(
+            md("<img src=x onerror=alert(1)>"),
+            "&lt;img src=x onerror=alert\\(1\\)&gt;"
+        );
+        assert_eq!(md("# heading"), "\\# heading");
+        assert_eq!(md("```rust"), "\\`\\`\\`rust");
+        assert_eq!(md("a\u{1b}[31mred"), "a\\[31mred");
+        assert_eq!(md("abc\u{202e}txt.exe"), "abctxt\\.exe");
+        assert_eq!(md("ok\n- [x] fake item"), "ok \\- \\[x\\] fake item");
+        assert_eq!(md("a | b & c"), "a \\| b &amp; c");
+        assert_eq!(md("1. two"), "1\\. two");
+        assert_eq!(md("plain words, é ✓"), "plain words, é ✓");
     }
 }

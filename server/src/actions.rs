@@ -35,7 +35,7 @@ pub async fn action_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
     let permit = state
         .streams
-        .admit(&app::actions::ssr::actor(&who).id)
+        .admit(&who.actor().id)
         .map_err(crate::streams::refused)?;
     let guard = crate::streams::SessionGuard::new(state.auth.sessions.clone(), key);
     let actions = state.actions.clone();
@@ -135,7 +135,9 @@ pub async fn audit_export(
         }
     };
     let audit = state.actions.audit();
-    let rows = match audit.search(&filter, None, EXPORT_MAX).await {
+    // Admin-only by its prefix, and read by the same rule as the page all the same.
+    let reader = ops::audit::Reader::of_role(who.role);
+    let rows = match audit.search_as(reader, &filter, None, EXPORT_MAX).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "audit export failed");
@@ -155,7 +157,7 @@ pub async fn audit_export(
         }),
         ..Default::default()
     };
-    if let Err(e) = audit.append(&app::actions::ssr::actor(&who), &entry).await {
+    if let Err(e) = audit.append(&who.actor(), &entry).await {
         tracing::error!(error = %e, "cannot audit an audit export; not exported");
         return (
             StatusCode::SERVICE_UNAVAILABLE,

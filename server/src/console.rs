@@ -44,13 +44,10 @@ pub async fn query_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
     let permit = state
         .streams
-        .admit(&app::actions::ssr::actor(&who).id)
+        .admit(&who.actor().id)
         .map_err(crate::streams::refused)?;
     let guard = crate::streams::SessionGuard::new(state.auth.sessions.clone(), key);
-    let run = state
-        .console
-        .run(&id, &app::actions::ssr::actor(&who))
-        .map_err(refusal)?;
+    let run = state.console.run(&id, &who.actor()).map_err(refusal)?;
     let rx = run.progress();
     let stopping = state.stopping.clone();
     let stream = stream::unfold(
@@ -100,11 +97,7 @@ pub async fn query_export(
         Ok(f) => f,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
-    match state
-        .console
-        .export(&id, &app::actions::ssr::actor(&who), format)
-        .await
-    {
+    match state.console.export(&id, &who.actor(), format).await {
         Ok(body) => (
             [
                 (header::CONTENT_TYPE, format.content_type().to_owned()),

@@ -44,7 +44,7 @@ pub async fn fleet_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, axum::response::Response> {
     let permit = state
         .streams
-        .admit(&app::actions::ssr::actor(&who).id)
+        .admit(&who.actor().id)
         .map_err(crate::streams::refused)?;
     let rx = state.fleet.subscribe();
     let mut check = tokio::time::interval(SESSION_CHECK);

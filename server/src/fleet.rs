@@ -91,9 +91,9 @@ pub async fn start(
             .fleet_file
             .clone()
             .map(|path| Arc::new(StaticInventory { path }) as Arc<dyn InventorySource>),
-        InventorySourceKind::Ec2 => Some(Arc::new(
-            Ec2Inventory::new(config.inventory.ec2.clone()).await,
-        ) as Arc<dyn InventorySource>),
+        InventorySourceKind::Ec2 => {
+            Some(Arc::new(Ec2Inventory::new(ec2_options(config)).await) as Arc<dyn InventorySource>)
+        }
     };
     let source_name = source.as_ref().map(|s| s.describe());
 
@@ -123,6 +123,7 @@ pub async fn start(
                     EnvironmentAccess {
                         token: e.gateway_token.clone(),
                         tls: e.gateway_tls,
+                        groups: e.gateway_token_groups(),
                     },
                 )
             })
@@ -186,6 +187,37 @@ pub async fn start(
         tasks,
         shutdown,
     })
+}
+
+/// `[inventory.ec2]` with each environment's scope (`[environments.NAME.ec2]`). An environment
+/// without one takes every instance its tag names, so anyone who may tag an instance can make
+/// it a host (and send it the environment's gateway token): said loudly at every start.
+pub fn ec2_options(config: &Config) -> ops::inventory::ec2::Ec2Options {
+    let mut options = config.inventory.ec2.clone();
+    for (name, env) in &config.environments {
+        match &env.ec2 {
+            Some(scope) => {
+                options.scopes.insert(name.clone(), scope.clone());
+            }
+            None if env.production => tracing::error!(
+                environment = %name,
+                "environments.{name}.ec2 is not set: every instance tagged {}={name} is taken as a production host and sent its secrets; set account_ids, vpc_ids or subnet_ids and a trust_tag (README: \"Scoping the EC2 inventory\")",
+                options.environment_tag
+            ),
+            None => tracing::warn!(
+                environment = %name,
+                "environments.{name}.ec2 is not set: every instance tagged {}={name} is taken as a host and sent the environment's secrets",
+                options.environment_tag
+            ),
+        }
+        if !env.gateway_tls && env.production {
+            tracing::warn!(
+                environment = %name,
+                "environments.{name}.gateway_tls is off: the gateway token crosses the network in the clear on every poll"
+            );
+        }
+    }
+    options
 }
 
 /// Each environment's Builder API base URL, where known: from the configuration, or else from

@@ -52,7 +52,7 @@ pub async fn log_events(
     Path((environment, host)): Path<(String, String)>,
     Query(p): Query<LogParams>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let actor = app::actions::ssr::actor(&who);
+    let actor = who.actor();
     let opened = match ops::logs::LogSource::parse(&p.source) {
         Ok(source) => {
             let query = ops::logs::LogQuery {

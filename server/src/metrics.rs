@@ -504,3 +504,27 @@ mod tests {
         assert!(!text.contains("BREW") && !text.contains("PROPFIND"));
     }
 }
+
+/// Who may read `/metrics` on the public address (`[metrics]`).
+#[derive(Clone)]
+pub enum ScrapeAccess {
+    /// Served on its own address (`metrics.listen`): the public address answers 404.
+    Elsewhere,
+    /// A bearer token from a file, or a signed-in person with at least `role`.
+    Guarded {
+        token: Option<ops::secret::SecretSource>,
+        role: vocab::Role,
+    },
+}
+
+impl ScrapeAccess {
+    pub fn from_config(c: &crate::config::MetricsConfig) -> ScrapeAccess {
+        if c.listen.is_some() {
+            return ScrapeAccess::Elsewhere;
+        }
+        ScrapeAccess::Guarded {
+            token: c.token_file.clone().map(ops::secret::SecretSource::File),
+            role: c.role,
+        }
+    }
+}

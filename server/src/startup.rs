@@ -8,7 +8,7 @@ use app::api::EnvironmentSummary;
 use app::portal::Portal;
 use app::{shell, App};
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
@@ -47,6 +47,8 @@ pub enum StartError {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// `/metrics` on an address of its own (`metrics.listen`), when configured.
+    metrics_listener: Option<(TcpListener, Router)>,
     store: Store,
     fleet: crate::fleet::FleetRuntime,
     actions: Arc<ops::actions::Actions>,
@@ -158,6 +160,7 @@ impl Application {
                                     }
                                     (None, None) => None,
                                 },
+                                ctl_secret_groups: env.ctl_secret_groups(),
                                 ctl_tls: env.ctl_tls_loaded.clone(),
                                 ssh,
                                 builder: match (builder_urls.get(name), &env.builder_token) {
@@ -252,7 +255,7 @@ impl Application {
             oncall: oncall.clone(),
             onboarding,
             dev_signin: config.auth.dev_signin,
-            dashboard: Default::default(),
+            dashboard_collapse_above: config.fleet.dashboard_collapse_above,
             store: store.clone(),
             sessions: auth.sessions.clone(),
             history: ops::fleet::History::new(store.clone()),
@@ -284,6 +287,27 @@ impl Application {
             streams: crate::streams::Streams::new(config.server.streams_per_person),
             oncall,
             incidents: portal.incidents.clone(),
+            metrics_access: crate::metrics::ScrapeAccess::from_config(&config.metrics),
+            metrics_token: config
+                .metrics
+                .token_file
+                .clone()
+                .map(ops::secret::SecretSource::File),
+        };
+        let metrics_listener = match config.metrics.listen {
+            None => None,
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                let router = Router::new()
+                    .route(
+                        "/metrics",
+                        axum::routing::get(crate::scrape::on_own_address),
+                    )
+                    .with_state(state.clone());
+                Some((listener, router))
+            }
         };
         let session_cleanup =
             crate::auth::spawn_session_cleanup(state.auth.sessions.clone(), stopping_rx);
@@ -299,6 +323,7 @@ impl Application {
         Ok(Application {
             listener,
             router,
+            metrics_listener,
             store,
             fleet,
             actions,
@@ -310,6 +335,8 @@ impl Application {
             limits: crate::serve::Limits {
                 header_timeout: Duration::from_secs(config.server.header_timeout_secs),
                 max_connections: config.server.max_connections,
+                per_address: config.server.connections_per_address,
+                write_timeout: Duration::from_secs(config.server.write_timeout_secs),
             },
             shutdown_tx,
         })
@@ -319,6 +346,13 @@ impl Application {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Where `/metrics` is served on its own (`metrics.listen`), if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The live fleet model (tests read it; pages get it through the portal context).
@@ -336,6 +370,7 @@ impl Application {
         let mut rx = self.shutdown_tx.subscribe();
         let stopping_tx = self.stopping_tx;
         let mut stopping_rx = stopping_tx.subscribe();
+        let mut metrics_stopping = stopping_tx.subscribe();
         let os = os_signal();
         let signal = async move {
             tokio::select! {
@@ -345,6 +380,12 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
         };
+        if let Some((listener, router)) = self.metrics_listener {
+            let stop = async move {
+                let _ = metrics_stopping.wait_for(|s| *s).await;
+            };
+            tokio::spawn(crate::serve::serve(listener, router, self.limits, stop));
+        }
         let graceful = crate::serve::serve(self.listener, self.router, self.limits, signal).await;
         let _ = stopping_rx.wait_for(|s| *s).await;
         let grace = self.grace;
@@ -444,7 +485,14 @@ pub fn server_routes() -> Vec<ServerRoute> {
     use axum::http::Method;
     let mut routes = vec![
         route(Method::GET, "/healthz", Access::Public, healthz),
-        route(Method::GET, "/metrics", Access::Public, metrics_text),
+        // Public at the wall: the handler asks for a token or a role itself (`[metrics]`), so
+        // that a scraper with a token needs no session.
+        route(
+            Method::GET,
+            "/metrics",
+            Access::Public,
+            crate::scrape::guarded,
+        ),
         route(
             Method::GET,
             app::live::EVENTS_PATH,
@@ -565,6 +613,7 @@ fn routes(
     body_timeout: Duration,
 ) -> Router {
     let leptos_options = state.leptos_options.clone();
+    let https = state.auth.public_url.scheme() == "https";
     let route_list = generate_route_list(App);
     let server = server_routes();
     let wall = WallState {
@@ -572,6 +621,17 @@ fn routes(
         routes: Arc::new(route_table()),
     };
     let auth = state.auth.clone();
+    // One dashboard cache for every page render and server function of this process.
+    let dashboard = app::pages::home::cache::DashboardCache::default();
+    // What every render and server function has in context (the 404 page's render too).
+    let context = move || {
+        provide_context(portal.clone());
+        provide_context(dashboard.clone());
+        // The nonce the answer's Content-Security-Policy names (see `headers`).
+        if let Some(nonce) = crate::headers::nonce_of_request() {
+            provide_context(nonce);
+        }
+    };
     let assets = crate::assets::Assets::new(std::path::Path::new(
         state.leptos_options.site_root.as_ref(),
     ));
@@ -585,10 +645,12 @@ fn routes(
         .leptos_routes_with_context(
             &state,
             route_list,
-            move || provide_context(portal.clone()),
+            context.clone(),
             move || shell(leptos_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            context, shell,
+        ))
         .with_state(state.clone())
         .merge(extra)
         .layer(axum::middleware::from_fn_with_state(
@@ -619,6 +681,10 @@ fn routes(
             Arc::new(edge),
             crate::edge::edge,
         ))
+        // Outermost, so that every answer (the edge's refusals too) carries them.
+        .layer(axum::middleware::from_fn(move |req, next| {
+            crate::headers::security_headers(https, req, next)
+        }))
 }
 
 /// The largest request body any route takes (a console query's SQL is bounded far below it).
@@ -652,25 +718,4 @@ async fn healthz(
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
-}
-
-async fn metrics_text(State(state): State<AppState>) -> Response {
-    let mut text = state.metrics.render();
-    // What people hold open now: host-log watches (an SSH session each) and live streams.
-    text.push_str(&format!(
-        "# HELP onwatch_log_watches_open Host-log watches open now (an SSH session and journalctl -f each).\n\
-         # TYPE onwatch_log_watches_open gauge\nonwatch_log_watches_open {}\n\
-         # HELP onwatch_streams_open Live-update streams open now (fleet, actions, console).\n\
-         # TYPE onwatch_streams_open gauge\nonwatch_streams_open {}\n",
-        state.logs.open_watches(),
-        state.streams.open(),
-    ));
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
 }

@@ -29,6 +29,10 @@ pub struct AppState {
     pub streams: crate::streams::Streams,
     pub oncall: Arc<ops::oncall::OnCall>,
     pub incidents: ops::incidents::Incidents,
+    /// Who may read `/metrics` on the public address.
+    pub metrics_access: crate::metrics::ScrapeAccess,
+    /// The scrape token (`metrics.token_file`), also asked for on `metrics.listen`.
+    pub metrics_token: Option<ops::secret::SecretSource>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -202,6 +202,9 @@ pub enum AlarmKind {
     ModelRecovered,
     /// A service critical or down in a production environment.
     FailingService,
+    /// Instances tagged for an environment but refused as its hosts (outside its configured
+    /// scope, or two hosts of one name): a finding to look at, never polled.
+    RefusedInstances,
     UnreachableHost,
     FailingProbe,
     StaleInventory,
@@ -215,6 +218,7 @@ impl AlarmKind {
         match self {
             AlarmKind::ModelRecovered => "model_recovered",
             AlarmKind::FailingService => "failing_service",
+            AlarmKind::RefusedInstances => "refused_instances",
             AlarmKind::UnreachableHost => "unreachable_host",
             AlarmKind::FailingProbe => "failing_probe",
             AlarmKind::StaleInventory => "stale_inventory",
@@ -228,6 +232,7 @@ impl AlarmKind {
         match self {
             AlarmKind::ModelRecovered => "model recovered",
             AlarmKind::FailingService => "failing service",
+            AlarmKind::RefusedInstances => "refused instances",
             AlarmKind::UnreachableHost => "unreachable host",
             AlarmKind::FailingProbe => "failing probe",
             AlarmKind::StaleInventory => "stale inventory",
@@ -451,4 +456,13 @@ mod tests {
         assert!(EnvironmentName::new("").is_err());
         assert!(serde_json::from_str::<EnvironmentName>("\"a/b\"").is_err());
     }
+}
+
+/// An environment as every page names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentSummary {
+    pub name: String,
+    /// Production environments get the unmistakable red badge and extra guards.
+    pub production: bool,
+    pub description: String,
 }

@@ -86,12 +86,7 @@ pub async fn revoke_session(handle: String) -> Result<String, ServerFnError> {
             ..Default::default()
         };
         // The session is already gone: a failed row is logged loudly, not undone.
-        if let Err(e) = portal
-            .actions
-            .audit()
-            .append(&crate::actions::ssr::actor(&me), &entry)
-            .await
-        {
+        if let Err(e) = portal.actions.audit().append(&me.actor(), &entry).await {
             tracing::error!(error = %e, handle = %handle, "cannot audit a session revocation");
         }
         Ok(format!("Session {handle} revoked."))

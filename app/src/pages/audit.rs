@@ -61,12 +61,18 @@ pub fn AuditPage() -> impl IntoView {
     let filter = move || query_of(&query.read());
     let action = move || query.read().get("action").unwrap_or_default();
     let rows = crate::data::resource(filter, |q| audit_rows(q, None));
-    let admin = super::actions::my_role().is_some_and(|r| r.allows(vocab::Role::Admin));
+    let role = super::actions::my_role();
+    let admin = role.is_some_and(|r| r.allows(vocab::Role::Admin));
+    // The server withholds these before the rows leave it; this only says so.
+    let withheld = !role.is_some_and(|r| r.allows(vocab::Role::Responder));
     view! {
         <Title text="Audit"/>
         <section class="page">
             <h1>"Audit log"</h1>
             <p class="lede">"Every attempt made through Onwatch — actions allowed or refused, sign-ins, exports — newest first. Rows are hash-chained: a changed, deleted or reordered row is found by the check below or by "<code>"onwatch audit verify"</code>"."</p>
+            {withheld.then(|| view! {
+                <p class="muted small" data-testid="audit-withheld">"As a viewer you read what happened, who did it, when, where, how it ended and how many rows; a console query's SQL and errors, a host's error text and a sign-in's address and browser are for responders and admins (each row's detail names what it leaves out under "<code>"withheld"</code>")."</p>
+            })}
             <form method="get" action="/audit" class="audit-filters" data-testid="audit-filters">
                 {FIELDS.iter().map(|(name, label, hint)| {
                     let name = *name;

@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::markup::{self, FULL_GRID_MAX_HOSTS};
+use super::markup;
 use super::LoadError;
-use crate::fleet::{load_dashboard, FleetView};
+use crate::fleet::FleetView;
 use crate::live::use_live_fleet;
 use std::sync::Arc;
 
@@ -66,6 +66,109 @@ impl Shown {
     }
 }
 
+/// The dashboard's view: like [`crate::fleet::load_fleet`], but without what only the host page
+/// shows (census, tags, hook output), and, in environments of more than the configured
+/// `[fleet] dashboard_collapse_above` hosts, without the hosts that are entirely healthy
+/// (counted instead). It takes no argument: what is built is the server's choice, so that no
+/// request can make it build something else.
+#[server(prefix = "/api/read", endpoint = "dashboard")]
+pub async fn load_dashboard() -> Result<crate::data::Shared<FleetView>, ServerFnError> {
+    Ok(dashboard_now()?.view.clone())
+}
+
+/// The dashboard of the latest snapshot, at once: built once per snapshot (the view with its
+/// JSON) and shared by every viewer. The page's server render and [`load_dashboard`] both read it.
+#[cfg(feature = "ssr")]
+fn dashboard_now() -> Result<Arc<cache::DashboardBuilt>, ServerFnError> {
+    crate::portal::require(ops::auth::Role::Viewer)?;
+    let portal = crate::portal::portal()?;
+    let cache = use_context::<cache::DashboardCache>()
+        .ok_or_else(|| ServerFnError::new("the dashboard cache is missing"))?;
+    let snap = portal.fleet.snapshot(ops::time::now_ms());
+    Ok(cache.get_or_build((snap.version, snap.generated_ms), || {
+        let view = Arc::new(crate::fleet::ssr::dashboard(
+            &snap,
+            portal.fleet_source.clone(),
+            snap.generated_ms,
+            portal.dashboard_collapse_above,
+        ));
+        // Its JSON too, once: every live update of every viewer sends it.
+        crate::data::Shared::with_json(view.clone()).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "dashboard view: JSON not cached");
+            crate::data::Shared::new(view)
+        })
+    }))
+}
+
+#[cfg(feature = "ssr")]
+pub mod cache {
+    //! The dashboard of the latest fleet snapshot, shared by every viewer (the server provides
+    //! one [`DashboardCache`] as context to every render and server function).
+
+    use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+    use crate::data::Shared;
+    use crate::fleet::FleetView;
+
+    /// Which snapshot a dashboard was built from: the fleet model's version and when the
+    /// snapshot was taken. Later snapshots have larger keys.
+    pub type Key = (u64, i64);
+
+    /// The dashboard of one fleet snapshot: its view (with its JSON, for live updates) and,
+    /// once a page asks for it, its alarms and grids as HTML.
+    pub struct DashboardBuilt {
+        key: Key,
+        pub view: Shared<FleetView>,
+        markup: OnceLock<Arc<str>>,
+    }
+
+    impl DashboardBuilt {
+        /// The alarms and grids as HTML, written the first time a page asks.
+        pub fn markup(&self) -> Arc<str> {
+            self.markup
+                .get_or_init(|| super::markup::dashboard(&self.view).into())
+                .clone()
+        }
+    }
+
+    /// The last dashboard built. Its lock is held only to copy or swap one pointer, never
+    /// across a build: a request that finds the snapshot newer than the cache builds without
+    /// making anyone wait, and the cache keeps whichever is the newest snapshot's (so a slow
+    /// build of an older snapshot never replaces a newer one). Two requests that arrive in the
+    /// same millisecond after a change may both build; nobody blocks a runtime thread on
+    /// another's build.
+    #[derive(Clone, Default)]
+    pub struct DashboardCache(Arc<Mutex<Option<Arc<DashboardBuilt>>>>);
+
+    impl DashboardCache {
+        pub fn get_or_build(
+            &self,
+            key: Key,
+            build: impl FnOnce() -> Shared<FleetView>,
+        ) -> Arc<DashboardBuilt> {
+            // A cache left poisoned by a panic is only a pointer: it is used all the same.
+            let last = self
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(last) = last.filter(|l| l.key == key) {
+                return last;
+            }
+            let built = Arc::new(DashboardBuilt {
+                key,
+                view: build(),
+                markup: OnceLock::new(),
+            });
+            let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if slot.as_ref().is_none_or(|s| s.key < key) {
+                *slot = Some(built.clone());
+            }
+            built
+        }
+    }
+}
+
 /// The home dashboard. The server draws the latest snapshot at once: its view and markup are
 /// built once per snapshot for every viewer, so a page view is a copy, with no resource and no
 /// Suspense boundary. The browser takes the page over as it is (the grid's HTML stays; only the
@@ -97,7 +200,7 @@ pub fn HomePage() -> impl IntoView {
             return;
         };
         leptos::task::spawn_local(async move {
-            let answer = load_dashboard(FULL_GRID_MAX_HOSTS).await;
+            let answer = load_dashboard().await;
             // The page may have gone (the person navigated away): then there is nothing to draw.
             if drawn.try_get_value().is_none_or(|d| d > ticket) {
                 return;
@@ -144,7 +247,7 @@ pub fn HomePage() -> impl IntoView {
 fn first_shown() -> (Option<Shown>, Option<String>) {
     #[cfg(feature = "ssr")]
     {
-        let shown = match crate::fleet::dashboard_now(FULL_GRID_MAX_HOSTS) {
+        let shown = match dashboard_now() {
             Ok(built) => Shown::of(&built.view, |_| built.markup()),
             Err(e) => Shown::bare(Head::Failed(e.to_string())),
         };

@@ -3,7 +3,7 @@
 //! These are the biggest and busiest parts of the fleet pages: on the dashboard of a 1,000-host
 //! fleet they are most of the page, and every person on call reloads it. Written as text they
 //! cost a fraction of a component tree to render, and the server renders the dashboard's once
-//! per fleet snapshot for everyone ([`crate::portal::DashboardBuilt::markup`]). The browser runs
+//! per fleet snapshot for everyone ([`crate::pages::home::cache::DashboardBuilt::markup`]). The browser runs
 //! the same functions on every live update, so server and browser always agree on the markup.
 //! Every piece of data goes through [`text`] or [`attr`]: host names, messages and errors come
 //! from Supervisors and EC2 tags, never trusted as markup.
@@ -20,10 +20,6 @@ use crate::fmt as tfmt;
 use crate::html::{attr, text};
 
 use super::fleet_common::{env_href, host_href, icon, service_href, urlencode};
-
-/// Above this many hosts, an environment's grid lists only the hosts with a problem; the
-/// environment page has them all.
-pub const FULL_GRID_MAX_HOSTS: usize = 40;
 
 /// `<tag class="…" data-x="…">`: attribute values escaped.
 fn open(out: &mut String, tag: &str, attrs: &[(&str, &str)]) {
@@ -365,8 +361,9 @@ pub fn env_header(out: &mut String, env: &EnvView, now_ms: i64) {
 /// One environment: a row per service; in it, one chip per host that runs the service, saying
 /// the state of that (service, host) pair. Hosts without service states (not polled yet,
 /// unreachable from the start, or, in a large environment, any host whose Supervisor does not
-/// answer) get one chip each in the whole-host row. Unless `full`, an environment of
-/// more than [`FULL_GRID_MAX_HOSTS`] hosts shows only the chips that are not healthy.
+/// answer) get one chip each in the whole-host row. Unless `full`, an environment the fleet cut
+/// for the dashboard (`healthy_omitted`: more hosts than `[fleet] dashboard_collapse_above`,
+/// decided once in `ops::fleet::dashboard::cut`) shows only the chips that are not healthy.
 pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
     let omitted = |svc: &str| {
         env.healthy_omitted
@@ -380,7 +377,7 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
             .as_ref()
             .map(|o| o.iter().map(|(_, n)| *n).max().unwrap_or(0))
             .unwrap_or(0);
-    let show_all = full || env.healthy_omitted.is_none() && total <= FULL_GRID_MAX_HOSTS;
+    let show_all = full || env.healthy_omitted.is_none();
     let class = if env.production {
         "env-panel env-panel-prod"
     } else {

@@ -7,7 +7,7 @@ mod console;
 mod environments;
 mod fleet_common;
 mod fleet_pages;
-mod home;
+pub mod home;
 pub mod incidents;
 pub mod locks;
 pub mod logs;

@@ -36,6 +36,9 @@ pub struct EnvironmentExecutor {
     /// The control gateway's shared secret (`CTL_SECRET`): service restarts. Read from its
     /// file at each action, so a rotated secret needs no restart of Onwatch.
     pub ctl_secret: Option<crate::secret::SecretSource>,
+    /// Hosts with a control-gateway secret of their own (`[[environments.NAME.secrets]]`), in
+    /// place of `ctl_secret`.
+    pub ctl_secret_groups: Vec<crate::secret::HostGroup<crate::secret::SecretSource>>,
     /// TLS to the control gateways (hab's `--ctl-server-certificate`), when they speak it.
     pub ctl_tls: Option<crate::supervisor::ctl::CtlTls>,
     /// SSH to the environment's hosts: Supervisor (and sentinel) restarts.
@@ -449,7 +452,13 @@ impl Actions {
                     target.host, target.service_group
                 ))
             })?;
-        let secret = match env.ctl_secret.as_ref().map(|s| s.current()) {
+        let secret = match crate::secret::for_host(
+            env.ctl_secret.as_ref(),
+            &env.ctl_secret_groups,
+            &target.host,
+        )
+        .map(|s| s.current())
+        {
             Some(Ok(s)) => Some(s),
             Some(Err(why)) => {
                 return Err(Verdict::refuse(
@@ -466,8 +475,8 @@ impl Actions {
             return Err(Verdict::refuse(
                 "executor",
                 format!(
-                    "Onwatch has no control-gateway secret for {}: set environments.{}.ctl_secret_file (the Supervisors' CTL_SECRET)",
-                    target.environment, target.environment
+                    "Onwatch has no control-gateway secret for {} in {}: set environments.{}.ctl_secret_file (the Supervisors' CTL_SECRET), or that of the [[environments.{}.secrets]] group naming the host",
+                    target.host, target.environment, target.environment, target.environment
                 ),
             ));
         };

@@ -21,7 +21,7 @@ use sqlx::Row;
 
 use crate::store::{Backend, Store, StoreError};
 
-pub use query::{AuditFilter, AuditRow};
+pub use query::{AuditFilter, AuditRow, Reader};
 
 /// The most bytes of one short field of a row (kind, names, host, …): longer ones are cut,
 /// saying so.

@@ -1,4 +1,5 @@
-//! Reading the audit log: the audit page's filters, exports, and a target's recent actions.
+//! Reading the audit log: the audit page's filters, exports, and a target's recent actions; and
+//! what of a row each role may read ([`Reader`]).
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -83,6 +84,23 @@ impl AuditLog {
         rows.iter().map(row).collect()
     }
 
+    /// [`AuditLog::search`] as `reader` may read it: what every route that hands audit rows to
+    /// a person uses (the audit page, its exports).
+    pub async fn search_as(
+        &self,
+        reader: Reader,
+        filter: &AuditFilter,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(self
+            .search(filter, before_seq, limit)
+            .await?
+            .into_iter()
+            .map(|r| r.for_reader(reader))
+            .collect())
+    }
+
     /// Every row of one action (its intent, output marks, outcome), oldest first.
     pub async fn of_action(&self, action_id: &str) -> Result<Vec<AuditRow>, StoreError> {
         let rows = sqlx::query(
@@ -147,4 +165,337 @@ pub fn to_csv(rows: &[AuditRow]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Who reads audit rows, and so how much of each row's detail they get.
+///
+/// Responders and admins read rows whole. A viewer may not run console queries nor see who
+/// signed in from where, so a viewer reads that something happened, who did it, when, where and
+/// how it ended, and of the detail only the fields [`viewer_fields`] lists for the row's kind:
+/// an allow list, so a field added later (or a kind nobody listed) is withheld until someone
+/// decides a viewer may read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// Responders and admins: every field.
+    Full,
+    /// Viewers: the allowed fields of the detail; the rest withheld, and said so.
+    Viewer,
+}
+
+impl Reader {
+    pub fn of_role(role: vocab::Role) -> Reader {
+        if role.allows(vocab::Role::Responder) {
+            Reader::Full
+        } else {
+            Reader::Viewer
+        }
+    }
+}
+
+/// The detail's key naming what was withheld from a viewer (top-level fields, and
+/// `field[].inner` for fields inside a list's objects).
+pub const WITHHELD: &str = "withheld";
+
+/// What an action's rows may show a viewer: what the action page already shows them (the
+/// reason, the guards' verdicts, health, the redacted output), not how it was executed
+/// (addresses, command lines, the executor's own steps).
+const ACTION: &[&str] = &[
+    "action",
+    "reason",
+    "tried_in_acceptance",
+    "verdicts",
+    "health_before",
+    "health_after",
+    "summary",
+    "duration_ms",
+    "executor",
+    "exit_status",
+    "exit_signal",
+    "output_excerpt",
+    "output_bytes",
+    "requested_by",
+    "seen",
+    "note",
+    "package",
+    "blast_radius",
+];
+
+/// Team records (on-call, onboarding, incidents): what their own pages show every viewer.
+/// Not `why` (a refusal's text, which may carry a store's error) nor a contact's `phone`.
+const TEAM: &[&str] = &[
+    "what",
+    "kind",
+    "shift",
+    "from",
+    "to",
+    "covering",
+    "theirs",
+    "their_shift",
+    "counterpart",
+    "requested_by",
+    "reason",
+    "covers",
+    "scope",
+    "note",
+    "item",
+    "person",
+    "id",
+    "text",
+    "verify",
+    "title",
+    "impact",
+    "services",
+    "body",
+    "status",
+    "components",
+    "owner",
+    "rule",
+    "what_done",
+    "name",
+    "time_zone",
+    "areas",
+    "seniority",
+];
+
+/// The fields of a row's detail a viewer may read, by the row's kind; `list[].field` keeps
+/// only `field` of each object in the list `list`. Everything else is withheld:
+/// - `console.query`: which shards, how many rows (in all and per shard), how long, whether cut,
+///   which shards failed; never the SQL text (`sql`, `ran`), a refusal's `reason` (which quotes
+///   the SQL) or any error (a shard's Postgres error can echo values from the datastore).
+/// - `signin`, `signin.refused`, `signout`: the provider (and the login); never the address,
+///   the browser (`user_agent`) or the provider's error.
+/// - `logs.watch`: how many lines, from when, how long; not the remote command line nor the
+///   reason it ended (a host's or SSH's error text).
+/// - `locks.read`: which hosts and lock files; not a host's error.
+/// - `session.revoked`: nothing (the handle names a live session).
+pub fn viewer_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "console.query" => &[
+            "shards",
+            "shard_count",
+            "duration_ms",
+            "rows",
+            "rows_per_shard",
+            "truncated",
+            "failed[].shard",
+        ],
+        "console.export" | "audit.export" => &["format", "rows"],
+        "signin" => &["provider", "login"],
+        "signin.refused" | "signout" => &["provider"],
+        "logs.watch" => &["lines", "since", "seconds", "dropped"],
+        "locks.read" => &["hosts[].environment", "hosts[].host", "hosts[].files"],
+        k if k.starts_with("action.") => ACTION,
+        k if k == "onboarding"
+            || k == "incident"
+            || k.starts_with("incident.")
+            || k.starts_with("oncall.") =>
+        {
+            TEAM
+        }
+        _ => &[],
+    }
+}
+
+impl AuditRow {
+    /// This row as `reader` may read it. For a viewer the detail keeps only the fields
+    /// [`viewer_fields`] allows, plus [`WITHHELD`] naming the fields left out, and the chain's
+    /// hashes are dropped (with the rest of the row known, a hash would confirm a guess of what
+    /// was withheld; a withheld row does not verify anyway).
+    pub fn for_reader(self, reader: Reader) -> AuditRow {
+        match reader {
+            Reader::Full => self,
+            Reader::Viewer => {
+                let detail = viewer_detail(&self.kind, &self.detail);
+                AuditRow {
+                    detail,
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                    ..self
+                }
+            }
+        }
+    }
+}
+
+/// The detail (JSON text) as a viewer may read it.
+fn viewer_detail(kind: &str, detail: &str) -> String {
+    use serde_json::{Map, Value};
+    let allowed = viewer_fields(kind);
+    let mut kept = Map::new();
+    let mut withheld: Vec<String> = Vec::new();
+    match serde_json::from_str::<Value>(detail) {
+        Ok(Value::Object(fields)) => {
+            for (key, value) in fields {
+                if key == WITHHELD {
+                    withheld.push(key);
+                    continue;
+                }
+                if allowed.contains(&key.as_str()) {
+                    kept.insert(key, value);
+                    continue;
+                }
+                let prefix = format!("{key}[].");
+                let inner: Vec<&str> = allowed
+                    .iter()
+                    .filter_map(|a| a.strip_prefix(prefix.as_str()))
+                    .collect();
+                match value {
+                    Value::Array(items) if !inner.is_empty() => {
+                        let mut cut = std::collections::BTreeSet::new();
+                        let items: Vec<Value> = items
+                            .into_iter()
+                            .map(|item| match item {
+                                Value::Object(o) => Value::Object(
+                                    o.into_iter()
+                                        .filter(|(k, _)| {
+                                            let keep = inner.contains(&k.as_str());
+                                            if !keep {
+                                                cut.insert(format!("{prefix}{k}"));
+                                            }
+                                            keep
+                                        })
+                                        .collect(),
+                                ),
+                                _ => {
+                                    cut.insert(format!("{key}[]"));
+                                    Value::Null
+                                }
+                            })
+                            .collect();
+                        withheld.extend(cut);
+                        kept.insert(key, Value::Array(items));
+                    }
+                    _ => withheld.push(key),
+                }
+            }
+        }
+        Ok(Value::Null) => {}
+        // Not an object (or not JSON): nothing of it is a listed field.
+        _ => withheld.push("detail".into()),
+    }
+    if !withheld.is_empty() {
+        withheld.sort();
+        withheld.dedup();
+        kept.insert(
+            WITHHELD.into(),
+            Value::Array(withheld.into_iter().map(Value::String).collect()),
+        );
+    }
+    Value::Object(kept).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, detail: serde_json::Value) -> AuditRow {
+        AuditRow {
+            seq: 7,
+            at_ms: 1,
+            kind: kind.into(),
+            actor: "dev:ana".into(),
+            actor_name: "ana".into(),
+            role: "responder".into(),
+            environment: "live".into(),
+            host: String::new(),
+            service: "builder_originsrv".into(),
+            action_id: "q1".into(),
+            outcome: "failed".into(),
+            detail: detail.to_string(),
+            prev_hash: "a".repeat(64),
+            hash: "b".repeat(64),
+        }
+    }
+
+    fn detail(r: &AuditRow) -> serde_json::Value {
+        serde_json::from_str(&r.detail).unwrap()
+    }
+
+    #[test]
+    fn a_viewer_reads_that_a_query_ran_and_how_many_rows_but_no_sql_nor_error() {
+        let r = row(
+            "console.query",
+            serde_json::json!({
+                "sql": "SELECT token FROM accounts",
+                "shard_count": 2, "duration_ms": 12, "rows": 3,
+                "rows_per_shard": {"30": 3}, "truncated": false,
+                "failed": [{"shard": 31, "error": "invalid input syntax: \"hunter2\""}],
+            }),
+        );
+        let full = r.clone().for_reader(Reader::Full);
+        assert_eq!(full, r, "a responder reads the row as stored");
+        let v = r.for_reader(Reader::Viewer);
+        assert!(
+            !v.detail.contains("SELECT") && !v.detail.contains("hunter2"),
+            "{}",
+            v.detail
+        );
+        assert_eq!(
+            detail(&v),
+            serde_json::json!({
+                "shard_count": 2, "duration_ms": 12, "rows": 3,
+                "rows_per_shard": {"30": 3}, "truncated": false,
+                "failed": [{"shard": 31}],
+                "withheld": ["failed[].error", "sql"],
+            })
+        );
+        assert_eq!((v.hash.as_str(), v.prev_hash.as_str()), ("", ""));
+        assert_eq!(
+            (v.actor_name.as_str(), v.outcome.as_str()),
+            ("ana", "failed")
+        );
+    }
+
+    #[test]
+    fn a_viewer_reads_no_address_nor_browser_of_a_sign_in() {
+        let v = row(
+            "signin",
+            serde_json::json!({"provider": "github", "login": "ana",
+                "address": "203.0.113.9", "user_agent": "Mozilla/5.0 Secret"}),
+        )
+        .for_reader(Reader::Viewer);
+        assert_eq!(
+            detail(&v),
+            serde_json::json!({"provider": "github", "login": "ana",
+                "withheld": ["address", "user_agent"]})
+        );
+    }
+
+    #[test]
+    fn an_unlisted_kind_or_field_is_withheld_from_a_viewer() {
+        let v =
+            row("something.new", serde_json::json!({"anything": "x"})).for_reader(Reader::Viewer);
+        assert_eq!(detail(&v), serde_json::json!({"withheld": ["anything"]}));
+        let v = row(
+            "signin",
+            serde_json::json!({"provider": "x", "new_field": "y"}),
+        )
+        .for_reader(Reader::Viewer);
+        assert_eq!(
+            detail(&v),
+            serde_json::json!({"provider": "x", "withheld": ["new_field"]})
+        );
+        // A detail that is not an object, or a stored `withheld` key, is no way around it.
+        let mut r = row("signin", serde_json::json!({}));
+        r.detail = "\"203.0.113.9\"".into();
+        let v = r.for_reader(Reader::Viewer);
+        assert!(!v.detail.contains("203.0.113.9"));
+        let v = row(
+            "signin",
+            serde_json::json!({"withheld": "203.0.113.9", "provider": "x"}),
+        )
+        .for_reader(Reader::Viewer);
+        assert!(!v.detail.contains("203.0.113.9"), "{}", v.detail);
+        // A list of something else than objects, where objects are expected.
+        let v = row("console.query", serde_json::json!({"failed": ["secret"]}))
+            .for_reader(Reader::Viewer);
+        assert!(!v.detail.contains("secret"), "{}", v.detail);
+    }
+
+    #[test]
+    fn roles_map_to_readers() {
+        assert_eq!(Reader::of_role(vocab::Role::Viewer), Reader::Viewer);
+        assert_eq!(Reader::of_role(vocab::Role::Responder), Reader::Full);
+        assert_eq!(Reader::of_role(vocab::Role::Admin), Reader::Full);
+    }
 }

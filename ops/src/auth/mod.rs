@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod pending;
 pub mod pins;
 pub mod roles;
+pub mod sealed;
 pub mod sessions;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -37,6 +38,16 @@ impl Identity {
     /// `alice (github)`: how audit rows and logs name the person.
     pub fn label(&self) -> String {
         format!("{} ({})", self.login, self.provider)
+    }
+
+    /// How audit rows name the person: the stable account (`provider:subject`), the login
+    /// shown at the time, the role then.
+    pub fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor {
+            id: format!("{}:{}", self.provider, self.subject),
+            name: self.login.clone(),
+            role: self.role.as_str().to_owned(),
+        }
     }
 }
 
@@ -82,8 +93,8 @@ pub fn random_token() -> String {
     oauth2::CsrfToken::new_random_len(32).secret().clone()
 }
 
-/// What the server keeps (in the not-yet-signed-in session) between sending the browser to the
-/// provider and the provider sending it back.
+/// What the server remembers (sealed into the browser's sign-in cookie, see [`pending`]) between
+/// sending the browser to the provider and the provider sending it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingSignIn {
     pub provider: String,

@@ -20,6 +20,9 @@ use super::{AuthError, Claims, Credential, Identity, PendingSignIn, RoleRules, S
 /// Provider metadata (and its signing keys) is fetched again after this long, so that key
 /// rotation at the provider needs no restart of Onwatch.
 const METADATA_TTL: Duration = Duration::from_secs(15 * 60);
+/// A discovery that failed is not tried again for this long: while the provider is down, a
+/// flood of sign-in starts makes one discovery request per period, not one each.
+pub const DISCOVERY_RETRY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct OidcSettings {
@@ -40,7 +43,14 @@ pub struct OidcSettings {
 pub struct OidcProvider {
     pub settings: OidcSettings,
     http: reqwest::Client,
-    metadata: Mutex<Option<(CoreProviderMetadata, Instant)>>,
+    metadata: Mutex<Discovered>,
+}
+
+/// The provider's metadata as last discovered, and the last failure while it is recent.
+#[derive(Debug, Default)]
+struct Discovered {
+    metadata: Option<(CoreProviderMetadata, Instant)>,
+    failed: Option<(String, Instant)>,
 }
 
 impl OidcProvider {
@@ -48,15 +58,24 @@ impl OidcProvider {
         OidcProvider {
             settings,
             http,
-            metadata: Mutex::new(None),
+            metadata: Mutex::new(Discovered::default()),
         }
     }
 
+    /// The provider's metadata: discovered at first use, again after [`METADATA_TTL`]. A failed
+    /// discovery is remembered for [`DISCOVERY_RETRY`]: callers meanwhile get the same failure
+    /// without a request (the lock is held across the discovery, so concurrent callers wait for
+    /// its outcome instead of each making one).
     async fn metadata(&self) -> Result<CoreProviderMetadata, AuthError> {
         let mut cached = self.metadata.lock().await;
-        if let Some((m, at)) = cached.as_ref() {
+        if let Some((m, at)) = cached.metadata.as_ref() {
             if at.elapsed() < METADATA_TTL {
                 return Ok(m.clone());
+            }
+        }
+        if let Some((why, at)) = cached.failed.as_ref() {
+            if at.elapsed() < DISCOVERY_RETRY {
+                return Err(AuthError::Provider(why.clone()));
             }
         }
         let issuer = IssuerUrl::new(self.settings.issuer_url.clone()).map_err(|e| {
@@ -65,17 +84,23 @@ impl OidcProvider {
                 self.settings.issuer_url
             ))
         })?;
-        let m = CoreProviderMetadata::discover_async(issuer, &self.http)
-            .await
-            .map_err(|e| {
-                AuthError::Provider(format!(
+        match CoreProviderMetadata::discover_async(issuer, &self.http).await {
+            Ok(m) => {
+                cached.metadata = Some((m.clone(), Instant::now()));
+                cached.failed = None;
+                Ok(m)
+            }
+            Err(e) => {
+                let why = format!(
                     "OpenID Connect discovery at {} failed: {}",
                     self.settings.issuer_url,
                     chain(&e)
-                ))
-            })?;
-        *cached = Some((m.clone(), Instant::now()));
-        Ok(m)
+                );
+                tracing::warn!(error = %why, retry_secs = DISCOVERY_RETRY.as_secs(), "OIDC discovery failed; not retried before");
+                cached.failed = Some((why.clone(), Instant::now()));
+                Err(AuthError::Provider(why))
+            }
+        }
     }
 
     fn client(

@@ -1,91 +1,109 @@
-//! Sign-ins in progress, as short-lived rows of the portal's store (table `pending_signins`).
+//! Sign-ins in progress. What must be remembered between sending a browser to the provider and
+//! the provider sending it back (state, PKCE verifier, nonce, where to go next) travels with
+//! the browser, sealed into a short-lived cookie ([`SignIns::seal`]): starting a sign-in writes
+//! nothing to the store, so an anonymous visitor who starts sign-ins by the thousand changes
+//! nothing for anyone else.
 //!
-//! An anonymous visitor can start as many sign-ins as they like, so what a start writes is
-//! bounded: a row lives [`PENDING_TTL_MS`], the table holds at most [`PENDING_CAP`] rows (the
-//! oldest make room), and nothing about it is a session. A callback [`take`](PendingSignIns::take)s
-//! its row — deletes it and gets it back in one statement — before the provider is asked
-//! anything, so a callback works once, also when that one attempt failed.
+//! A callback is used once, also when that one attempt failed: before the provider is asked
+//! anything, the callback [`spend`](SignIns::spend)s its state, a row of `signins_used` that
+//! lives as long as the cookie could (replicas on one store share it). Only a callback with a
+//! cookie Onwatch sealed writes that row, and a row only ever refuses its own sign-in.
 
-use sqlx::Row;
+use sha2::{Digest, Sha256};
 
+use super::sealed::{AuthKey, KeyError, Purpose};
 use super::PendingSignIn;
 use crate::store::{Store, StoreError};
 
 /// How long a sign-in may take between leaving for the provider and coming back.
 pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
-/// Most sign-ins in progress at once; beyond it the oldest are dropped (their callback then
-/// says to start again).
-pub const PENDING_CAP: i64 = 2_000;
+
+/// Why a sign-in cookie was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsealed {
+    /// Not sealed by this Onwatch for this cookie name, or changed since.
+    Tampered,
+    /// Older than [`PENDING_TTL_MS`].
+    Expired,
+}
 
 #[derive(Debug, Clone)]
-pub struct PendingSignIns {
+pub struct SignIns {
+    key: AuthKey,
     store: Store,
 }
 
-impl PendingSignIns {
-    pub fn new(store: Store) -> PendingSignIns {
-        PendingSignIns { store }
+impl SignIns {
+    pub fn new(key: AuthKey, store: Store) -> SignIns {
+        SignIns { key, store }
     }
 
-    /// Remembers `pending` under `id` (the browser's cookie) until `now_ms + PENDING_TTL_MS`.
-    pub async fn put(
+    /// `pending`, sealed into the value of the cookie `name` (the cookie name is part of what is
+    /// authenticated: a value moved to another cookie does not open).
+    pub async fn seal(&self, name: &str, pending: &PendingSignIn) -> Result<String, KeyError> {
+        let json = serde_json::to_vec(pending)
+            .map_err(|e| KeyError::Key(format!("cannot write the sign-in: {e}")))?;
+        self.key.seal(Purpose::SignIn, name.as_bytes(), &json).await
+    }
+
+    /// The sign-in sealed in the cookie `name`'s `value`, if it is intact and not older than
+    /// [`PENDING_TTL_MS`].
+    pub async fn open(
         &self,
-        id: &str,
-        pending: &PendingSignIn,
+        name: &str,
+        value: &str,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
-        let data = serde_json::to_string(pending)
-            .map_err(|e| StoreError::Corrupt(format!("pending sign-in: {e}")))?;
-        let pool = self.store.pool();
-        sqlx::query(
-            "INSERT INTO pending_signins (id, data, created_ms, expires_ms) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(&data)
-        .bind(now_ms)
-        .bind(now_ms + PENDING_TTL_MS)
-        .execute(pool)
-        .await?;
-        // Then trim: the expired, and everything older than the newest PENDING_CAP. Trimming
-        // after the insert (not checking a count before it) keeps the bound under concurrent
-        // starts: the last trim sees every insert before it.
-        sqlx::query(
-            "DELETE FROM pending_signins WHERE expires_ms <= $1 OR created_ms <= \
-             (SELECT created_ms FROM pending_signins ORDER BY created_ms DESC LIMIT 1 OFFSET $2)",
-        )
-        .bind(now_ms)
-        .bind(PENDING_CAP)
-        .execute(pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Deletes the sign-in `id` and returns it, if it existed and had not expired. A second
-    /// take of the same id finds nothing.
-    pub async fn take(&self, id: &str, now_ms: i64) -> Result<Option<PendingSignIn>, StoreError> {
-        let row =
-            sqlx::query("DELETE FROM pending_signins WHERE id = $1 RETURNING data, expires_ms")
-                .bind(id)
-                .fetch_optional(self.store.pool())
-                .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let expires_ms: i64 = row.try_get("expires_ms")?;
-        if expires_ms <= now_ms {
-            return Ok(None);
-        }
-        let data: String = row.try_get("data")?;
-        serde_json::from_str(&data)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(format!("pending sign-in: {e}")))
-    }
-
-    /// How many sign-ins are in progress (for tests and the admin page).
-    pub async fn count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM pending_signins")
-            .fetch_one(self.store.pool())
+    ) -> Result<Result<PendingSignIn, Unsealed>, KeyError> {
+        let Some(json) = self
+            .key
+            .open(Purpose::SignIn, name.as_bytes(), value)
             .await?
-            .try_get("n")?)
+        else {
+            return Ok(Err(Unsealed::Tampered));
+        };
+        let Ok(pending) = serde_json::from_slice::<PendingSignIn>(&json) else {
+            return Ok(Err(Unsealed::Tampered));
+        };
+        // A sign-in from the future is as old as can be: replicas' clocks differ by seconds,
+        // not minutes.
+        let age = now_ms - pending.started_ms;
+        if !(-60_000..=PENDING_TTL_MS).contains(&age) {
+            return Ok(Err(Unsealed::Expired));
+        }
+        Ok(Ok(pending))
     }
+
+    /// Marks the sign-in of `state` used: `true` the first time, `false` ever after (until the
+    /// cookie could no longer be taken anyway). Also forgets the marks that have outlived that.
+    pub async fn spend(
+        &self,
+        state: &str,
+        started_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let pool = self.store.pool();
+        sqlx::query("DELETE FROM signins_used WHERE expires_ms <= $1")
+            .bind(now_ms)
+            .execute(pool)
+            .await?;
+        let done = sqlx::query(
+            "INSERT INTO signins_used (state_hash, expires_ms) VALUES ($1, $2) \
+             ON CONFLICT (state_hash) DO NOTHING",
+        )
+        .bind(state_hash(state))
+        // As long as `open` could take the cookie, with the minute of clock skew it allows.
+        .bind(started_ms.max(now_ms) + PENDING_TTL_MS + 60_000)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// SHA-256 of a state, in hex: what `signins_used` keeps (the state itself is not needed).
+fn state_hash(state: &str) -> String {
+    hex(&Sha256::digest(state.as_bytes()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -7,17 +7,26 @@
 //! idle-expiry touch) updates the cache at once; a session revoked through another replica is
 //! refused here within that moment.
 //!
-//! The session id is a bearer credential: it is the primary key, and never leaves the server
-//! except in the person's own cookie. The admin page names sessions by a separate random
-//! `handle`.
+//! The session id is a bearer credential: it never leaves the server except in the person's own
+//! cookie, and the store does not keep it: rows are keyed by [`store_key`] (SHA-256 of the id),
+//! which the server computes from the cookie and hands to everything here. Whoever reads the
+//! store cannot turn a row back into a cookie. The admin page names sessions by a separate
+//! random `handle`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::store::{Store, StoreError};
+
+/// The key of a session's row: SHA-256 of the session id (the cookie's value), in hex. Session
+/// ids are 128 random bits, so no salt or slow hash is needed to make this irreversible.
+pub fn store_key(session_id: &str) -> String {
+    super::pending::hex(&Sha256::digest(session_id.as_bytes()))
+}
 
 /// The sessions table of the portal's store, with the cache in front of it. Cheap to clone: every
 /// clone shares one cache, so a sign-out through one handle is seen by all.
@@ -119,8 +128,10 @@ impl SessionCache {
 /// One stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
+    /// The row's key: [`store_key`] of the session id, never the id itself.
     pub id: String,
-    /// The session's key-value data, as JSON.
+    /// The session's data as the server hands it over (the server seals it: the identity and
+    /// the provider's tokens are not readable in the store).
     pub data: String,
     /// The session ends at this moment unless activity moves it forward (idle expiry).
     pub expires_ms: i64,

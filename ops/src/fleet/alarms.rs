@@ -67,6 +67,21 @@ pub(super) fn compute(
                 since_ms: env.inventory.error_since_ms,
             });
         }
+        if !env.inventory.refused.is_empty() {
+            let n = env.inventory.refused.len();
+            alarms.push(Alarm {
+                kind: AlarmKind::RefusedInstances,
+                environment: env.name.clone(),
+                subject: String::new(),
+                message: format!(
+                    "{n} refused as hosts of {} (never polled, sent no secret): {}",
+                    env.name,
+                    env.inventory.refused.join("; ")
+                ),
+                // Read again at every refresh: no first-seen time is kept.
+                since_ms: None,
+            });
+        }
         for h in &env.hosts {
             // In production, a service that is critical or down is an alarm of its own, not
             // only a chip in the grid.

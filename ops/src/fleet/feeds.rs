@@ -19,9 +19,9 @@ pub async fn refresh_inventory(
 ) -> Result<usize, InventoryError> {
     let now = crate::time::now_ms();
     match source.fetch().await {
-        Ok(hosts) => {
-            let n = hosts.values().map(Vec::len).sum();
-            model.set_inventory(&source.describe(), hosts, now);
+        Ok(read) => {
+            let n = read.host_count();
+            model.set_inventory(&source.describe(), read, now);
             Ok(n)
         }
         Err(e) => {

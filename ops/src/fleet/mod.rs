@@ -22,7 +22,7 @@ pub use alarms::{is_development_build, Alarm, AlarmKind};
 pub use history::{History, Subject, Transition};
 pub use watch::{Gap, WatchLog};
 
-use crate::inventory::Host;
+use crate::inventory::{Host, Inventory};
 use crate::probe::ProbeStatus;
 use crate::supervisor::gateway::{CensusSummary, GatewayError, HealthReport, ServiceStatus};
 use crate::supervisor::habitat::{HealthStatus, PackageIdent, ProcessState};
@@ -52,6 +52,10 @@ pub struct InventoryStatus {
     /// Set while the last read failed: the hosts shown are the last good ones.
     pub error: Option<String>,
     pub error_since_ms: Option<i64>,
+    /// What the last good read left out of this environment and why (instances tagged for it
+    /// outside its scope, names held by two hosts): never polled, never sent a secret.
+    #[serde(default)]
+    pub refused: Vec<String>,
 }
 
 impl InventoryStatus {
@@ -305,6 +309,9 @@ pub struct FleetOptions {
         deserialize_with = "crate::time::secs"
     )]
     pub inventory_refresh: Duration,
+    /// On the dashboard, an environment of more hosts than this lists only the hosts with a
+    /// problem (the healthy ones are counted); its own page lists them all.
+    pub dashboard_collapse_above: usize,
 }
 
 impl Default for FleetOptions {
@@ -320,6 +327,7 @@ impl Default for FleetOptions {
             spread: 0.5,
             stale_after: Duration::from_secs(15),
             inventory_refresh: Duration::from_secs(60),
+            dashboard_collapse_above: 40,
         }
     }
 }
@@ -445,12 +453,11 @@ impl FleetModel {
 
     /// Replaces an environment's host list after a successful inventory read. Hosts that left
     /// the inventory are dropped; new ones start as not polled.
-    pub fn set_inventory(
-        &self,
-        source: &str,
-        hosts_by_env: BTreeMap<String, Vec<Host>>,
-        now_ms: i64,
-    ) {
+    pub fn set_inventory(&self, source: &str, read: Inventory, now_ms: i64) {
+        let Inventory {
+            hosts: hosts_by_env,
+            mut refused,
+        } = read;
         let mut transitions = Vec::new();
         // Only configured environments exist; instances tagged otherwise are counted, so the
         // dashboard can say "58 instances tagged `Live`", and never polled. (A model built
@@ -474,7 +481,7 @@ impl FleetModel {
             let mut state = self.write_state();
             state.unconfigured = unconfigured;
             // Environments the source knows nothing about keep their (empty) entry.
-            let env_names: Vec<String> = state
+            let env_names: std::collections::BTreeSet<String> = state
                 .envs
                 .keys()
                 .cloned()
@@ -496,6 +503,7 @@ impl FleetModel {
                     refreshed_ms: Some(now_ms),
                     error: None,
                     error_since_ms: None,
+                    refused: refused.remove(&env_name).unwrap_or_default(),
                 };
                 if was_stale {
                     transitions.push(Transition::new(

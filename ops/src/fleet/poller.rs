@@ -34,6 +34,9 @@ const TICK: Duration = Duration::from_millis(50);
 pub struct EnvironmentAccess {
     pub token: Option<secrecy::SecretString>,
     pub tls: bool,
+    /// Hosts with a gateway token of their own (`[[environments.NAME.secrets]]`), in place of
+    /// `token`.
+    pub groups: Vec<crate::secret::HostGroup<secrecy::SecretString>>,
 }
 
 /// What a round did.
@@ -98,7 +101,9 @@ impl Poller {
             .get(&host.environment)
             .cloned()
             .unwrap_or_default();
-        GatewayTarget::new(&host.address, host.gateway_port, access.tls, access.token)
+        let token =
+            crate::secret::for_host(access.token.as_ref(), &access.groups, &host.name).cloned();
+        GatewayTarget::new(&host.address, host.gateway_port, access.tls, token)
     }
 
     /// Visits one host: `/services`, then the health endpoint of each service that is not `Ok`

@@ -190,20 +190,24 @@ pub async fn timeline(
     Ok(out)
 }
 
-/// The timeline as Markdown, for a post-incident review.
+/// The timeline as Markdown, for a post-incident review. Every field that came from a person
+/// or a machine (the title, names, notes, updates, alarms, actions' summaries, rules) is written
+/// as inline text ([`crate::text::markdown_inline`]): it cannot open a link, an image, a tag,
+/// a heading, a list item or a code fence, nor break out of its table cell or its line.
 pub fn markdown(
     inc: &Incident,
     options: &IncidentOptions,
     entries: &[Entry],
     rules: &[super::RuleBroken],
 ) -> String {
-    let mut md = format!("# {}\n\n", inc.title);
+    let text = crate::text::markdown_inline;
+    let mut md = format!("# {}\n\n", text(&inc.title));
     md.push_str(&format!(
         "- Impact: {}\n- Status: {}\n- Affected: {}\n- Declared by {} at {}\n",
-        inc.impact.as_str(),
-        inc.status.label(),
-        super::templates::join_names(&options.names(&inc.services)),
-        inc.declared_by,
+        text(inc.impact.as_str()),
+        text(inc.status.label()),
+        text(&super::templates::join_names(&options.names(&inc.services))),
+        text(&inc.declared_by),
         crate::time::utc_datetime(inc.declared_ms),
     ));
     if let Some(r) = inc.resolved_ms {
@@ -214,7 +218,6 @@ pub fn markdown(
         ));
     }
     md.push_str("\n## Timeline (UTC)\n\n| time | what | who | |\n|---|---|---|---|\n");
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     for e in entries {
         let what = match e.kind.as_str() {
             "public" => "public update",
@@ -226,8 +229,8 @@ pub fn markdown(
         md.push_str(&format!(
             "| {} | {what} | {} | {} |\n",
             crate::time::utc_datetime(e.at_ms),
-            cell(&e.who),
-            cell(&e.text)
+            text(&e.who),
+            text(&e.text)
         ));
     }
     if !rules.is_empty() {
@@ -235,9 +238,9 @@ pub fn markdown(
         for r in rules {
             md.push_str(&format!(
                 "- **{}** — {} (owner {}; {})\n",
-                cell(&r.rule),
-                cell(&r.what_done),
-                r.owner,
+                text(&r.rule),
+                text(&r.what_done),
+                text(&r.owner),
                 match r.done_ms {
                     Some(d) => format!("cleaned up {}", crate::time::utc_datetime(d)),
                     None => "cleanup OPEN".into(),
@@ -252,6 +255,93 @@ pub fn markdown(
 mod tests {
     use super::*;
     use crate::fleet::{History, Subject, Transition as FleetTransition};
+
+    /// Titles, names, notes, alarms and rules written by people or hosts stay text in the
+    /// Markdown export: no link, image, tag, heading, list item, code fence, escape sequence or
+    /// bidi override, and no line of their own.
+    #[test]
+    fn the_markdown_export_writes_hostile_fields_as_text() {
+        const HOSTILE: &[&str] = &[
+            "[click](javascript:alert(1))",
+            "<img src=x onerror=alert(1)>",
+            "# heading",
+            "```\nfenced",
+            "\u{1b}[31mred",
+            "gpj\u{202e}exe.txt",
+            "ok\n- [x] fake item",
+            "a | b",
+        ];
+        let all = HOSTILE.join(" ");
+        let inc = Incident {
+            id: "i1".into(),
+            title: all.clone(),
+            impact: super::super::Impact::Major,
+            status: super::super::Status::Investigating,
+            services: vec!["api".into()],
+            declared_by: all.clone(),
+            declared_by_id: String::new(),
+            declared_ms: 1_000_000,
+            owner: all.clone(),
+            owner_id: String::new(),
+            owner_since_ms: 1_000_000,
+            resolved_ms: None,
+            statuspage_id: None,
+        };
+        let entries: Vec<Entry> = HOSTILE
+            .iter()
+            .enumerate()
+            .map(|(i, h)| Entry {
+                at_ms: 1_000_000 + i as i64,
+                kind: if i % 2 == 0 { "alarm" } else { "note" }.into(),
+                who: (*h).into(),
+                text: (*h).into(),
+                reference: String::new(),
+            })
+            .collect();
+        let rules = vec![super::super::RuleBroken {
+            id: "r1".into(),
+            incident_id: Some("i1".into()),
+            rule: all.clone(),
+            what_done: all.clone(),
+            owner: all.clone(),
+            created_by: all.clone(),
+            created_by_id: String::new(),
+            created_ms: 1_000_000,
+            done_by: None,
+            done_by_id: None,
+            done_ms: None,
+        }];
+        let md = markdown(&inc, &IncidentOptions::default(), &entries, &rules);
+        for raw in [
+            "](", "[click]", "<img", "```", "\u{1b}", "\u{202e}", "- [x]",
+        ] {
+            assert!(!md.contains(raw), "{raw:?} is in the export:\n{md}");
+        }
+        // Exactly the lines the export writes itself: no field made one of its own.
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(
+            lines.len(),
+            11 + entries.len() + 4,
+            "a field broke a line:\n{md}"
+        );
+        let headings: Vec<&&str> = lines.iter().filter(|l| l.starts_with('#')).collect();
+        assert_eq!(headings.len(), 3, "{headings:?}");
+        assert!(md.contains("\\# heading"), "{md}");
+        assert!(
+            lines[0].starts_with("# \\[click\\]\\(javascript:alert\\(1\\)\\) &lt;img"),
+            "{md}"
+        );
+        for row in lines.iter().filter(|l| l.starts_with("| 19")) {
+            // time, what, who, text: a `|` of a field is escaped, so five bars in all.
+            assert_eq!(
+                row.matches('|').count() - row.matches("\\|").count(),
+                5,
+                "{row}"
+            );
+        }
+        assert!(md.contains("\\- \\[x\\] fake item"), "{md}");
+        assert!(md.contains("gpjexe\\.txt"), "{md}");
+    }
 
     /// The alarms from the 30 minutes before the declaration are in (what led to it); older
     /// ones are not.

@@ -1,7 +1,14 @@
 //! EC2 inventory: `DescribeInstances` for every instance that has the environment tag
 //! (`X-Environment` by default), paginated; the tag's value is the environment.
+//!
+//! A tag alone is weak evidence: anyone allowed to tag an instance could name it a host of
+//! production, and production's hosts receive its gateway token on every poll. An environment
+//! with an [`Ec2Scope`] takes only the instances inside it (account, VPC, subnet, a second tag
+//! that IAM protects): asked of AWS with server-side filters, and checked again on each instance
+//! returned. Instances tagged for the environment but outside its scope are left out (never
+//! polled, never sent a secret) and reported in [`Inventory::refused`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -9,7 +16,7 @@ use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, Instance};
 use futures_util::future::BoxFuture;
 
-use super::{group_hosts, Host, InventoryError, InventorySource};
+use super::{group_hosts, Host, Inventory, InventoryError, InventorySource};
 
 /// How to reach EC2 and read the instances: the `[inventory.ec2]` section of the configuration,
 /// read straight into this struct. The tuning below the ports is not configurable (tests set it).
@@ -38,6 +45,102 @@ pub struct Ec2Options {
     /// Static credentials (tests); `None` uses the default chain (env, profile, IMDS, ECS…).
     #[serde(skip)]
     pub static_credentials: Option<(String, String)>,
+    /// Each environment's scope (from `[environments.NAME.ec2]`). An environment without one
+    /// takes every instance its tag names (the server warns at start-up).
+    #[serde(skip)]
+    pub scopes: BTreeMap<String, Ec2Scope>,
+}
+
+/// Which instances may be hosts of one environment besides its tag: `[environments.NAME.ec2]`.
+/// Every list that is set must hold the instance's value; an empty list does not narrow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ec2Scope {
+    /// The accounts (the reservation's owner) whose instances may be hosts.
+    pub account_ids: Vec<String>,
+    pub vpc_ids: Vec<String>,
+    pub subnet_ids: Vec<String>,
+    /// A second tag the instance must carry with this exact value, one whose changes IAM
+    /// allows only to the people who may add production hosts (e.g. `onwatch:trusted = live`).
+    pub trust_tag: Option<TrustTag>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustTag {
+    pub key: String,
+    pub value: String,
+}
+
+impl Ec2Scope {
+    /// Sets nothing (so narrows nothing).
+    pub fn is_empty(&self) -> bool {
+        self.account_ids.is_empty()
+            && self.vpc_ids.is_empty()
+            && self.subnet_ids.is_empty()
+            && self.trust_tag.is_none()
+    }
+
+    /// DescribeInstances filters for this environment's instances inside the scope.
+    fn filters(&self, environment_tag: &str, environment: &str) -> Vec<Filter> {
+        let filter = |name: String, values: &[String]| {
+            Filter::builder()
+                .name(name)
+                .set_values(Some(values.to_vec()))
+                .build()
+        };
+        let mut filters = vec![filter(
+            format!("tag:{environment_tag}"),
+            &[environment.to_owned()],
+        )];
+        for (name, values) in [
+            ("owner-id", &self.account_ids),
+            ("vpc-id", &self.vpc_ids),
+            ("subnet-id", &self.subnet_ids),
+        ] {
+            if !values.is_empty() {
+                filters.push(filter(name.to_owned(), values));
+            }
+        }
+        if let Some(t) = &self.trust_tag {
+            filters.push(filter(
+                format!("tag:{}", t.key),
+                std::slice::from_ref(&t.value),
+            ));
+        }
+        filters
+    }
+
+    /// Checks one instance (of a reservation owned by `owner`) against the scope, whatever AWS
+    /// was asked: `Err` says what does not match.
+    pub fn admits(
+        &self,
+        owner: Option<&str>,
+        vpc: Option<&str>,
+        subnet: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let check = |what: &str, value: Option<&str>, allowed: &[String]| {
+            if allowed.is_empty() || value.is_some_and(|v| allowed.iter().any(|a| a == v)) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what} {} is not one of {}",
+                    value.unwrap_or("(none)"),
+                    allowed.join(", ")
+                ))
+            }
+        };
+        check("account", owner, &self.account_ids)?;
+        check("VPC", vpc, &self.vpc_ids)?;
+        check("subnet", subnet, &self.subnet_ids)?;
+        if let Some(t) = &self.trust_tag {
+            if tags.get(&t.key) != Some(&t.value) {
+                return Err(format!("it lacks the tag {} = {}", t.key, t.value));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An endpoint must be an http(s) URL; kept without its trailing slash.
@@ -68,6 +171,7 @@ impl Default for Ec2Options {
             max_attempts: 3,
             timeout: Duration::from_secs(20),
             static_credentials: None,
+            scopes: BTreeMap::new(),
         }
     }
 }
@@ -118,31 +222,95 @@ impl Ec2Inventory {
         }
     }
 
-    async fn read(&self) -> Result<Vec<Host>, InventoryError> {
+    /// Every instance matching `filters`, with its reservation's owner (the account).
+    async fn describe(
+        &self,
+        filters: Vec<Filter>,
+    ) -> Result<Vec<(Option<String>, Instance)>, InventoryError> {
         let mut pages = self
             .client
             .describe_instances()
-            .filters(
-                Filter::builder()
-                    .name("tag-key")
-                    .values(self.options.environment_tag.clone())
-                    .build(),
-            )
+            .set_filters(Some(filters))
             .max_results(self.options.page_size.clamp(5, 1000))
             .into_paginator()
             .send();
-        let mut hosts = Vec::new();
+        let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(classify)?;
             for reservation in page.reservations() {
                 for instance in reservation.instances() {
-                    if let Some(h) = self.host(instance) {
+                    out.push((reservation.owner_id().map(str::to_owned), instance.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read(&self) -> Result<Inventory, InventoryError> {
+        // Every instance with the tag: the hosts of environments without a scope, and for the
+        // others, what is tagged for them but left out.
+        let all = self
+            .describe(vec![Filter::builder()
+                .name("tag-key")
+                .values(self.options.environment_tag.clone())
+                .build()])
+            .await?;
+        // Each scoped environment's hosts: asked of AWS within the scope, checked again here.
+        let mut hosts = Vec::new();
+        let mut admitted = BTreeSet::new();
+        for (env, scope) in &self.options.scopes {
+            let inside = self
+                .describe(scope.filters(&self.options.environment_tag, env))
+                .await?;
+            for (owner, i) in inside {
+                let Some(h) = self.host(&i) else { continue };
+                let checked = scope.admits(owner.as_deref(), i.vpc_id(), i.subnet_id(), &h.labels);
+                if h.environment == *env && checked.is_ok() {
+                    if let Some(id) = &h.instance_id {
+                        admitted.insert(id.clone());
                         hosts.push(h);
                     }
                 }
             }
         }
-        Ok(hosts)
+        let mut refused: Vec<(String, String)> = Vec::new();
+        for (owner, i) in all {
+            let Some(h) = self.host(&i) else { continue };
+            let Some(scope) = self.options.scopes.get(&h.environment) else {
+                hosts.push(h);
+                continue;
+            };
+            let id = h.instance_id.clone().unwrap_or_default();
+            if admitted.contains(&id) {
+                continue;
+            }
+            match scope.admits(owner.as_deref(), i.vpc_id(), i.subnet_id(), &h.labels) {
+                Err(why) => {
+                    let text = format!(
+                        "{id} (`{}`, {}, {}) is tagged {env} but is outside {env}'s scope: \
+                         {why}; it is not polled and is sent no secret",
+                        h.name,
+                        i.vpc_id().unwrap_or("no VPC"),
+                        i.subnet_id().unwrap_or("no subnet"),
+                        env = h.environment,
+                    );
+                    tracing::warn!(environment = %h.environment, instance = %id, "{text}");
+                    refused.push((h.environment.clone(), text));
+                }
+                // In scope, but not in the scoped read (launched or ended between the two):
+                // left out until the next read agrees.
+                Ok(()) => tracing::info!(
+                    environment = %h.environment,
+                    instance = %id,
+                    "an instance in scope was missing from the scoped read; left out until the next read"
+                ),
+            }
+        }
+        let mut inventory = group_hosts(hosts);
+        for (env, why) in refused {
+            inventory.refused.entry(env).or_default().push(why);
+        }
+        Ok(inventory)
     }
 
     fn host(&self, i: &Instance) -> Option<Host> {
@@ -231,7 +399,87 @@ impl InventorySource for Ec2Inventory {
         }
     }
 
-    fn fetch(&self) -> BoxFuture<'_, Result<BTreeMap<String, Vec<Host>>, InventoryError>> {
-        Box::pin(async move { Ok(group_hosts(self.read().await?)) })
+    fn fetch(&self) -> BoxFuture<'_, Result<Inventory, InventoryError>> {
+        Box::pin(self.read())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The check made on each instance AWS returned, whatever the filters did.
+    #[test]
+    fn the_scope_is_checked_on_each_instance_whatever_aws_returned() {
+        let scope = Ec2Scope {
+            account_ids: vec!["123456789012".into()],
+            vpc_ids: vec!["vpc-1".into()],
+            subnet_ids: vec![],
+            trust_tag: Some(TrustTag {
+                key: "onwatch:trusted".into(),
+                value: "live".into(),
+            }),
+        };
+        let trusted = BTreeMap::from([("onwatch:trusted".to_owned(), "live".to_owned())]);
+        let ok = |owner, vpc, subnet, tags: &BTreeMap<String, String>| {
+            scope.admits(owner, vpc, subnet, tags)
+        };
+        assert_eq!(
+            ok(
+                Some("123456789012"),
+                Some("vpc-1"),
+                Some("subnet-9"),
+                &trusted
+            ),
+            Ok(())
+        );
+        let e = ok(Some("123456789012"), Some("vpc-2"), None, &trusted).unwrap_err();
+        assert!(e.contains("VPC vpc-2 is not one of vpc-1"), "{e}");
+        assert!(ok(None, Some("vpc-1"), None, &trusted)
+            .unwrap_err()
+            .contains("account (none)"));
+        assert!(
+            ok(Some("123456789012"), None, None, &trusted).is_err(),
+            "EC2-Classic: no VPC"
+        );
+        let wrong = BTreeMap::from([("onwatch:trusted".to_owned(), "Live".to_owned())]);
+        assert!(ok(Some("123456789012"), Some("vpc-1"), None, &wrong)
+            .unwrap_err()
+            .contains("onwatch:trusted = live"));
+        assert!(Ec2Scope::default().is_empty());
+        assert_eq!(
+            Ec2Scope::default().admits(None, None, None, &BTreeMap::new()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_scoped_read_asks_aws_for_the_scope() {
+        let scope = Ec2Scope {
+            account_ids: vec![],
+            vpc_ids: vec!["vpc-1".into(), "vpc-2".into()],
+            subnet_ids: vec!["subnet-1".into()],
+            trust_tag: Some(TrustTag {
+                key: "k".into(),
+                value: "v".into(),
+            }),
+        };
+        let filters: Vec<(String, Vec<String>)> = scope
+            .filters("X-Environment", "live")
+            .iter()
+            .map(|f| (f.name().unwrap().to_owned(), f.values().to_vec()))
+            .collect();
+        assert_eq!(
+            filters,
+            vec![
+                ("tag:X-Environment".to_owned(), vec!["live".to_owned()]),
+                (
+                    "vpc-id".to_owned(),
+                    vec!["vpc-1".to_owned(), "vpc-2".to_owned()]
+                ),
+                ("subnet-id".to_owned(), vec!["subnet-1".to_owned()]),
+                ("tag:k".to_owned(), vec!["v".to_owned()]),
+            ]
+        );
     }
 }

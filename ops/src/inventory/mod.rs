@@ -54,31 +54,145 @@ pub enum InventoryError {
     Other(String),
 }
 
+/// One read of an inventory source: the hosts of each environment, and what was left out and
+/// why (instances tagged for an environment but outside its scope, names held by two hosts), so
+/// that an engineer sees it. Nothing left out is ever polled or sent a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub hosts: BTreeMap<String, Vec<Host>>,
+    /// Per environment, one sentence per refusal, naming the instances (or addresses).
+    pub refused: BTreeMap<String, Vec<String>>,
+}
+
+impl Inventory {
+    /// How many hosts were read.
+    pub fn host_count(&self) -> usize {
+        self.hosts.values().map(Vec::len).sum()
+    }
+
+    fn refuse(&mut self, environment: &str, why: String) {
+        self.refused
+            .entry(environment.to_owned())
+            .or_default()
+            .push(why);
+    }
+}
+
 /// A source of hosts for every environment it knows.
 pub trait InventorySource: Send + Sync {
     /// A short description for the UI ("EC2 us-west-2", "fleet file demo/fleet.toml").
     fn describe(&self) -> String;
-    /// Every host, grouped by environment.
-    fn fetch(&self) -> BoxFuture<'_, Result<BTreeMap<String, Vec<Host>>, InventoryError>>;
+    /// Every host, grouped by environment, with what was refused.
+    fn fetch(&self) -> BoxFuture<'_, Result<Inventory, InventoryError>>;
 }
 
-/// Groups hosts by environment, refusing duplicate names within one (they would hide each other).
-pub fn group_hosts(hosts: Vec<Host>) -> BTreeMap<String, Vec<Host>> {
-    let mut by_env: BTreeMap<String, Vec<Host>> = BTreeMap::new();
-    for h in hosts {
-        let list = by_env.entry(h.environment.clone()).or_default();
-        if let Some(existing) = list.iter().position(|x| x.name == h.name) {
-            // Two instances with one Name tag: keep both, told apart by instance id.
-            let mut h = h;
-            h.name = format!("{} ({})", h.name, h.instance_id.clone().unwrap_or_default());
-            let _ = existing;
-            list.push(h);
-        } else {
-            list.push(h);
-        }
+/// How a host is told apart from another of its name: its instance id, or else its address.
+fn identity(h: &Host) -> String {
+    match &h.instance_id {
+        Some(id) => format!("{id} at {}", h.address),
+        None => h.address.clone(),
     }
-    for list in by_env.values_mut() {
+}
+
+/// Groups hosts by environment. A name must mean one machine within an environment (actions,
+/// logs and per-host secrets go by name): when two or more running hosts share a name, all of
+/// them are refused — none is polled or sent a secret — and the refusal names each. A stopped
+/// twin of one running host (an instance being replaced) is left out quietly; several stopped
+/// hosts of one name and none running are refused as well.
+pub fn group_hosts(hosts: Vec<Host>) -> Inventory {
+    let mut by_name: BTreeMap<(String, String), Vec<Host>> = BTreeMap::new();
+    for h in hosts {
+        by_name
+            .entry((h.environment.clone(), h.name.clone()))
+            .or_default()
+            .push(h);
+    }
+    let mut out = Inventory::default();
+    for ((env, name), mut same) in by_name {
+        if same.len() == 1 {
+            out.hosts.entry(env).or_default().extend(same);
+            continue;
+        }
+        let running = same.iter().filter(|h| h.is_running()).count();
+        if running == 1 {
+            same.retain(Host::is_running);
+            out.hosts.entry(env).or_default().extend(same);
+            continue;
+        }
+        let who: Vec<String> = same.iter().map(identity).collect();
+        let why = format!(
+            "{} hosts are named `{name}` in {env} ({}): none of them is polled or sent a secret \
+             until the name is unique",
+            same.len(),
+            who.join(", ")
+        );
+        tracing::warn!(environment = %env, host = %name, "{why}");
+        out.refuse(&env, why);
+    }
+    out.hosts.retain(|_, list| !list.is_empty());
+    for list in out.hosts.values_mut() {
         list.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    by_env
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(env: &str, name: &str, id: &str, state: Option<&str>) -> Host {
+        Host {
+            environment: env.into(),
+            name: name.into(),
+            instance_id: Some(id.into()),
+            address: format!("10.0.0.{}", id.len()),
+            private_ip: None,
+            public_ip: None,
+            state: state.map(str::to_owned),
+            launch_time: None,
+            gateway_port: 9631,
+            ctl_port: 9632,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn two_hosts_of_one_name_are_both_refused_and_named() {
+        let inv = group_hosts(vec![
+            host("live", "api", "i-1", Some("running")),
+            host("live", "api", "i-22", Some("running")),
+            host("live", "router", "i-3", Some("running")),
+            host("acceptance", "api", "i-4", Some("running")),
+        ]);
+        let live: Vec<&str> = inv.hosts["live"].iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(live, vec!["router"]);
+        assert_eq!(
+            inv.hosts["acceptance"].len(),
+            1,
+            "other environments keep theirs"
+        );
+        let why = &inv.refused["live"];
+        assert_eq!(why.len(), 1);
+        assert!(why[0].contains("`api`") && why[0].contains("i-1") && why[0].contains("i-22"));
+        assert!(!inv.refused.contains_key("acceptance"));
+        assert_eq!(inv.host_count(), 2);
+    }
+
+    #[test]
+    fn a_stopped_twin_leaves_the_running_host_its_name() {
+        let inv = group_hosts(vec![
+            host("live", "api", "i-old", Some("stopped")),
+            host("live", "api", "i-new", Some("running")),
+        ]);
+        assert_eq!(inv.hosts["live"].len(), 1);
+        assert_eq!(inv.hosts["live"][0].instance_id.as_deref(), Some("i-new"));
+        assert!(inv.refused.is_empty());
+        // Only stopped ones: which one is meant is unclear, so neither.
+        let inv = group_hosts(vec![
+            host("live", "api", "i-a", Some("stopped")),
+            host("live", "api", "i-b", Some("stopped")),
+        ]);
+        assert!(!inv.hosts.contains_key("live"));
+        assert_eq!(inv.refused["live"].len(), 1);
+    }
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::{group_hosts, Host, InventoryError, InventorySource};
+use super::{group_hosts, Host, Inventory, InventoryError, InventorySource};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +73,21 @@ impl FleetFile {
                 });
             }
         }
+        // A name means one machine in an environment: a second host of one name would take the
+        // first one's place (and its per-host secrets), so the file is refused as a whole.
+        let mut seen: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+        for h in &file.hosts {
+            if let Some(other) = seen.insert((&h.environment, &h.name), &h.address) {
+                return Err(InventoryError::BadFile {
+                    path: path.display().to_string(),
+                    reason: format!(
+                        "two hosts are named `{}` in {} ({other} and {}): names must be unique \
+                         within an environment",
+                        h.name, h.environment, h.address
+                    ),
+                });
+            }
+        }
         Ok(file)
     }
 
@@ -120,7 +135,7 @@ impl InventorySource for StaticInventory {
         format!("fleet file {}", self.path.display())
     }
 
-    fn fetch(&self) -> BoxFuture<'_, Result<BTreeMap<String, Vec<Host>>, InventoryError>> {
+    fn fetch(&self) -> BoxFuture<'_, Result<Inventory, InventoryError>> {
         Box::pin(async move {
             let path = self.path.clone();
             let file = tokio::task::spawn_blocking(move || FleetFile::load(&path))
@@ -160,8 +175,25 @@ live = "http://127.0.0.1:9636"
         let again = FleetFile::parse(&f.to_toml(), Path::new("f.toml")).unwrap();
         assert_eq!(again, f);
         let grouped = group_hosts(f.hosts());
-        assert_eq!(grouped["live"].len(), 1);
-        assert_eq!(grouped["acceptance"][0].address, "10.1.0.1");
+        assert_eq!(grouped.hosts["live"].len(), 1);
+        assert_eq!(grouped.hosts["acceptance"][0].address, "10.1.0.1");
+        assert!(grouped.refused.is_empty());
+    }
+
+    #[test]
+    fn two_hosts_of_one_name_in_an_environment_refuse_the_file() {
+        let e = FleetFile::parse(
+            "[[hosts]]\nenvironment=\"live\"\nname=\"api\"\naddress=\"10.0.0.1\"\n\
+             [[hosts]]\nenvironment=\"acceptance\"\nname=\"api\"\naddress=\"10.1.0.1\"\n\
+             [[hosts]]\nenvironment=\"live\"\nname=\"api\"\naddress=\"10.0.0.2\"\n",
+            Path::new("f.toml"),
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("`api` in live") && msg.contains("10.0.0.1") && msg.contains("10.0.0.2"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
+    // `error_description` is not read: anyone can write it into the URL, so the page says a
+    // fixed sentence for the `error` code instead (`provider_error_sentence`).
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,22 +110,59 @@ fn store_error(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-/// The short-lived cookie that ties a browser to its sign-in in progress.
+/// The short-lived cookies that carry a browser's sign-ins in progress: one per sign-in, named
+/// `onwatch_signin_` + a digest of its state, so that sign-ins started in several tabs each
+/// complete.
 pub const SIGNIN_COOKIE: &str = "onwatch_signin";
 
-/// `Set-Cookie` for the sign-in cookie: `value` for `max_age` seconds (0 deletes it). Scoped to
+/// At most this many sign-in cookies of one request are looked at.
+const SIGNIN_COOKIES_READ: usize = 16;
+
+/// A `next` longer than this is dropped (the cookie must stay well under 4 KiB).
+const NEXT_MAX: usize = 1024;
+
+/// The name of the cookie that carries the sign-in of `state`.
+pub fn signin_cookie_name(state: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(state.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{SIGNIN_COOKIE}_{hex}")
+}
+
+/// The request's sign-in cookies, as (name, value).
+fn signin_cookies(parts: &Parts) -> Vec<(String, String)> {
+    let prefix = format!("{SIGNIN_COOKIE}_");
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .take(SIGNIN_COOKIES_READ)
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// `Set-Cookie` for a sign-in cookie: `value` for `max_age` seconds (0 deletes it). Scoped to
 /// `/auth`, where the callbacks are; `SameSite=Lax` so that the provider's redirect back (a
 /// top-level GET from another site) carries it.
-fn signin_cookie(auth: &Auth, value: &str, max_age: i64) -> (header::HeaderName, String) {
+fn signin_cookie(
+    auth: &Auth,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) -> (header::HeaderName, String) {
     let secure = if auth.secure_cookies { "; Secure" } else { "" };
     (
         header::SET_COOKIE,
-        format!("{SIGNIN_COOKIE}={value}; Path=/auth; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"),
+        format!("{name}={value}; Path=/auth; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"),
     )
 }
 
-/// Starts a sign-in: remembers it (a short-lived row, no session) and sends the browser to the
-/// provider with a cookie that names the row.
+/// Starts a sign-in: seals what the callback needs into a cookie of its own (nothing is
+/// written to the store) and sends the browser to the provider.
 async fn start(
     auth: &Auth,
     next: Option<String>,
@@ -132,13 +170,24 @@ async fn start(
 ) -> Response {
     match begun {
         Ok((url, mut pending)) => {
-            pending.next = Some(safe_next(next.as_deref()));
-            let id = ops::auth::random_token();
-            if let Err(e) = auth.pending.put(&id, &pending, ops::time::now_ms()).await {
-                return store_error(e);
-            }
+            let next = safe_next(next.as_deref());
+            pending.next = Some(if next.len() > NEXT_MAX {
+                "/".to_owned()
+            } else {
+                next
+            });
+            let name = signin_cookie_name(&pending.state);
+            let sealed = match auth.signins.seal(&name, &pending).await {
+                Ok(v) => v,
+                Err(e) => return store_error(e),
+            };
             (
-                [signin_cookie(auth, &id, SIGN_IN_TIMEOUT_MS / 1000)],
+                [signin_cookie(
+                    auth,
+                    &name,
+                    &sealed,
+                    SIGN_IN_TIMEOUT_MS / 1000,
+                )],
                 Redirect::to(url.as_str()),
             )
                 .into_response()
@@ -162,51 +211,159 @@ pub async fn oidc_start(State(auth): State<Auth>, Query(q): Query<StartQuery>) -
     start(&auth, q.next, begun).await
 }
 
+/// What a provider's error code means, in a fixed sentence: the code comes from the URL (anyone
+/// can write one, and an `error_description` with it), so nothing of the URL's text is shown but
+/// the code itself when it is a plain word.
+pub fn provider_error_sentence(code: &str) -> &'static str {
+    match code {
+        "access_denied" => "You (or the provider) cancelled the sign-in, so Onwatch did not sign you in. Start again from the sign-in page if you meant to sign in.",
+        "login_required" => "The sign-in provider needs you to sign in there first and could not ask you. Start again from the sign-in page.",
+        "consent_required" => "The sign-in provider needs your consent for Onwatch and could not ask you. Start again from the sign-in page.",
+        "interaction_required" | "account_selection_required" => "The sign-in provider needs you to answer a question there and could not ask you. Start again from the sign-in page.",
+        "temporarily_unavailable" => "The sign-in provider is temporarily unavailable. Try again in a few minutes.",
+        "server_error" => "The sign-in provider had an internal error. Try again in a few minutes; if it persists, check the provider's status.",
+        "invalid_request" | "invalid_request_uri" | "invalid_request_object" | "request_not_supported" | "request_uri_not_supported" | "registration_not_supported" => "The sign-in provider found Onwatch's sign-in request invalid. Start again from the sign-in page; if it happens again, an Onwatch admin must compare the [auth] configuration with the application registered at the provider.",
+        "unauthorized_client" => "The sign-in provider does not let Onwatch sign people in this way. An Onwatch admin must check the application registered at the provider (grant type: authorization code).",
+        "unsupported_response_type" => "The sign-in provider does not offer the kind of sign-in Onwatch uses (authorization code). An Onwatch admin must check the application registered at the provider.",
+        "invalid_scope" => "The sign-in provider refused the permissions Onwatch asks for (scopes). An Onwatch admin must check the scopes in the [auth] configuration and at the provider.",
+        "redirect_uri_mismatch" => "The sign-in provider does not know Onwatch's callback address. An Onwatch admin must register https://ONWATCH/auth/PROVIDER/callback with the provider (see the README).",
+        "application_suspended" => "The sign-in provider has suspended Onwatch's application. An Onwatch admin must ask the provider's owners to restore it.",
+        _ => "The sign-in provider refused the sign-in. Start again from the sign-in page; if it happens again, an Onwatch admin can look up the error code in the provider's logs.",
+    }
+}
+
+/// An error code that may be shown as it is: a plain word (`[a-z_]{1,40}`).
+fn plain_code(code: &str) -> Option<&str> {
+    (!code.is_empty()
+        && code.len() <= 40
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    .then_some(code)
+}
+
+/// The page for a callback that brings the provider's error instead of a code.
+fn provider_error(code: &str) -> Response {
+    tracing::info!(
+        code = plain_code(code).unwrap_or("(not a plain word)"),
+        "the provider sent an error back instead of a code"
+    );
+    let title = if code == "access_denied" {
+        "Sign-in cancelled"
+    } else {
+        "Sign-in refused by the provider"
+    };
+    let facts: Vec<(String, String)> = plain_code(code)
+        .map(|c| vec![("Error code".to_owned(), c.to_owned())])
+        .unwrap_or_default();
+    (
+        StatusCode::BAD_REQUEST,
+        pages::problem(title, provider_error_sentence(code), &facts),
+    )
+        .into_response()
+}
+
+/// The page for a sign-in cookie that is too old, or was changed on the way.
+fn expired() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        pages::problem(
+            "Sign-in expired",
+            "This sign-in took longer than 10 minutes, or its cookie was changed on the way, so Onwatch cannot finish it: start again from the sign-in page.",
+            &[],
+        ),
+    )
+        .into_response()
+}
+
+/// Why a callback stopped before the provider was asked anything, and the sign-in cookies to
+/// delete with the answer.
+struct Stopped {
+    response: Response,
+    forget: Vec<String>,
+}
+
 /// The checks every callback makes before the provider is asked anything: the provider's own
-/// error, a pending sign-in of this browser, its age, and the `state`. The pending sign-in is
-/// deleted first, whatever follows: a callback is used once, also when it fails.
+/// error, this browser's sign-in of the returned `state` (sealed in its cookie, intact, not too
+/// old), and that it was not used before. It is used up here, whatever follows: a callback
+/// works once, also when that one attempt fails.
 async fn pending_for(
     auth: &Auth,
     parts: &Parts,
     provider: &str,
     q: &CallbackQuery,
-) -> Result<(PendingSignIn, String), Response> {
-    let pending = match super::wall::cookie(&parts.headers, SIGNIN_COOKIE) {
-        Some(id) => match auth.pending.take(&id, ops::time::now_ms()).await {
-            Ok(p) => p,
-            Err(e) => return Err(store_error(e)),
-        },
-        None => None,
-    };
+) -> Result<(PendingSignIn, String, String), Stopped> {
+    let cookies = signin_cookies(parts);
+    let state = q.state.as_deref().unwrap_or("");
+    let name = signin_cookie_name(state);
+    let mine = cookies.iter().find(|(n, _)| *n == name);
+    let stop = |response: Response, forget: Vec<String>| Stopped { response, forget };
     if let Some(err) = &q.error {
-        let detail = q.error_description.clone().unwrap_or_default();
-        return Err(failure(AuthError::Refused(format!(
-            "{err}{}{detail}",
-            if detail.is_empty() { "" } else { ": " }
-        ))));
+        let forget = mine.map(|(n, _)| vec![n.clone()]).unwrap_or_default();
+        return Err(stop(provider_error(err), forget));
     }
-    let Some(pending) = pending.filter(|p| p.provider == provider) else {
-        return Err(failure(AuthError::Invalid(
-            "this browser has no sign-in in progress (it was started elsewhere, or already finished)".to_owned(),
-        )));
+    let now = ops::time::now_ms();
+    let Some((_, value)) = mine else {
+        if cookies.is_empty() || state.is_empty() {
+            return Err(stop(
+                failure(AuthError::Invalid(
+                    "this browser has no sign-in in progress (it was started elsewhere, or already finished)".to_owned(),
+                )),
+                Vec::new(),
+            ));
+        }
+        // A state this browser never sent to a provider, while it has sign-ins in progress: a
+        // callback planted by someone else. Every sign-in of this browser ends here.
+        for (n, v) in &cookies {
+            if let Ok(Ok(p)) = auth.signins.open(n, v, now).await {
+                if let Err(e) = auth.signins.spend(&p.state, p.started_ms, now).await {
+                    return Err(stop(store_error(e), Vec::new()));
+                }
+            }
+        }
+        return Err(stop(
+            failure(AuthError::Invalid(
+                "the state parameter does not match this browser's sign-in".to_owned(),
+            )),
+            cookies.into_iter().map(|(n, _)| n).collect(),
+        ));
     };
-    if ops::time::now_ms() - pending.started_ms > SIGN_IN_TIMEOUT_MS {
-        return Err(failure(AuthError::Invalid(
-            "the sign-in took more than 10 minutes".to_owned(),
-        )));
+    let forget = vec![name.clone()];
+    let pending = match auth.signins.open(&name, value, now).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(why)) => {
+            tracing::info!(why = ?why, "sign-in cookie refused");
+            return Err(stop(expired(), forget));
+        }
+        Err(e) => return Err(stop(store_error(e), forget)),
+    };
+    if pending.provider != provider || !pending.state_matches(state) {
+        return Err(stop(
+            failure(AuthError::Invalid(
+                "this browser has no sign-in in progress with this provider".to_owned(),
+            )),
+            forget,
+        ));
     }
-    let state_ok = q.state.as_deref().is_some_and(|s| pending.state_matches(s));
-    if !state_ok {
-        return Err(failure(AuthError::Invalid(
-            "the state parameter does not match this browser's sign-in".to_owned(),
-        )));
+    match auth.signins.spend(&pending.state, pending.started_ms, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(stop(
+                failure(AuthError::Invalid(
+                    "this browser has no sign-in in progress (it was started elsewhere, or already finished)".to_owned(),
+                )),
+                forget,
+            ))
+        }
+        Err(e) => return Err(stop(store_error(e), forget)),
     }
     let Some(code) = q.code.clone().filter(|c| !c.is_empty()) else {
-        return Err(failure(AuthError::Invalid(
-            "the provider sent no authorization code".to_owned(),
-        )));
+        return Err(stop(
+            failure(AuthError::Invalid(
+                "the provider sent no authorization code".to_owned(),
+            )),
+            forget,
+        ));
     };
-    Ok((pending, code))
+    Ok((pending, code, name))
 }
 
 pub async fn github_callback(
@@ -273,11 +430,20 @@ async fn callback(
     let Some(finisher) = finisher else {
         return not_configured(provider.title());
     };
-    let forget = signin_cookie(auth, "", 0);
-    let (pending, code) = match pending_for(auth, parts, provider.key(), q).await {
+    let (pending, code, name) = match pending_for(auth, parts, provider.key(), q).await {
         Ok(p) => p,
-        Err(r) => return ([forget], r).into_response(),
+        Err(Stopped { response, forget }) => {
+            let mut response = response;
+            for n in forget {
+                let (h, v) = signin_cookie(auth, &n, "", 0);
+                if let Ok(v) = header::HeaderValue::from_str(&v) {
+                    response.headers_mut().append(h, v);
+                }
+            }
+            return response;
+        }
     };
+    let forget = signin_cookie(auth, &name, "", 0);
     let finished = match finisher {
         Finisher::GitHub(gh) => gh.finish(&pending, &code).await,
         Finisher::Oidc(oidc) => oidc.finish(&pending, &code).await,

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use ops::auth::github::GitHubProvider;
 use ops::auth::oidc::{OidcProvider, OidcSettings};
+use ops::auth::sealed::AuthKey;
 use ops::auth::sessions::SessionStore;
 use ops::auth::Identity;
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,7 @@ pub const SIGN_IN_TIMEOUT_MS: i64 = ops::auth::pending::PENDING_TTL_MS;
 /// Activity moves a session's idle expiry forward at most this often (one store write).
 pub const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
-/// What a signed-in session remembers (server-side, in its row of the store).
+/// What a signed-in session remembers (server-side, sealed in its row of the store).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedIn {
     pub identity: Identity,
@@ -74,8 +75,11 @@ pub struct AuthSettings {
     pub github: Option<GitHubProvider>,
     pub oidc: Option<OidcEntry>,
     pub sessions: SessionStore,
-    /// Sign-ins in progress (short-lived rows, not sessions).
-    pub pending: ops::auth::pending::PendingSignIns,
+    /// Seals the sign-in cookie and the sessions' data in the store.
+    pub key: AuthKey,
+    /// Sign-ins in progress: sealed into the browser's cookie; the store only learns of a
+    /// sign-in when its callback uses it up.
+    pub signins: ops::auth::pending::SignIns,
     /// A session's role is confirmed with its provider again after this long.
     pub role_recheck: Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -110,6 +114,10 @@ impl Auth {
         };
         let http = ops::auth::http_client().map_err(|e| e.to_string())?;
         let a = &config.auth;
+        let key = match &a.key_file {
+            Some(file) => AuthKey::from_file(file).map_err(|e| format!("auth.key_file: {e}"))?,
+            None => AuthKey::in_store(store.clone()),
+        };
         let github = a.github.as_ref().map(|g| GitHubProvider {
             client_id: g.client_id.clone(),
             client_secret: g.client_secret.clone(),
@@ -143,7 +151,8 @@ impl Auth {
             oidc,
             sessions: SessionStore::new(store.clone(), Duration::from_millis(a.session_cache_ms)),
             audit: ops::audit::AuditLog::new(store.clone()),
-            pending: ops::auth::pending::PendingSignIns::new(store),
+            signins: ops::auth::pending::SignIns::new(key.clone(), store),
+            key,
             role_recheck: Duration::from_secs(a.role_recheck_secs),
             trusted_proxies: config.server.trusted_proxies.clone(),
         })))
@@ -180,11 +189,12 @@ impl Auth {
     }
 
     /// The session layer: cookie `onwatch_session`, HttpOnly, SameSite=Lax, Secure on https,
-    /// idle expiry; sessions live in the portal's store.
+    /// idle expiry; sessions live in the portal's store (keyed by a hash of the id, data sealed).
     pub fn session_layer(&self) -> SessionManagerLayer<StoreSessions> {
         let idle = time::Duration::seconds(self.idle.as_secs() as i64);
         SessionManagerLayer::new(StoreSessions {
             sessions: self.sessions.clone(),
+            key: self.key.clone(),
         })
         .with_name(SESSION_COOKIE)
         .with_http_only(true)

@@ -26,10 +26,12 @@ pub enum Access {
     Undeclared,
 }
 
-/// The session's id and the moment its absolute lifetime ends, for long-lived streams that must
-/// end with the session.
+/// The session's key in the store and the moment its absolute lifetime ends, for long-lived
+/// streams that must end with the session.
 #[derive(Debug, Clone)]
 pub struct SessionKey {
+    /// The session's row in the store ([`ops::auth::sessions::store_key`] of the session id),
+    /// what `SessionStore::load` takes; never the id itself.
     pub id: String,
     pub ends_ms: i64,
 }
@@ -260,7 +262,7 @@ pub async fn wall(State(wall): State<WallState>, req: Request, next: Next) -> Re
         req.extensions_mut().insert(s.identity.clone());
         if let Some(id) = session.id() {
             req.extensions_mut().insert(SessionKey {
-                id: id.to_string(),
+                id: ops::auth::sessions::store_key(&id.to_string()),
                 ends_ms: s.signed_in_ms + auth.absolute.as_millis() as i64,
             });
         }

@@ -26,6 +26,11 @@ pub struct AuthConfig {
     /// While a session is used, its memberships are read again from the provider at most this
     /// often, so that someone removed from a team loses the role within this time.
     pub role_recheck_secs: u64,
+    /// A file holding the secret (at least 32 bytes, e.g. `openssl rand -hex 32`) that seals the
+    /// sign-in cookie and the session data in the store (the provider's tokens among it). Every
+    /// replica must read the same file. Unset: a secret drawn at first start and kept in the
+    /// store, which then no longer keeps the tokens from someone with a copy of the store.
+    pub key_file: Option<PathBuf>,
     pub github: Option<GitHubAuthConfig>,
     pub oidc: Option<OidcAuthConfig>,
 }
@@ -38,6 +43,7 @@ impl Default for AuthConfig {
             session_absolute_hours: 24,
             session_cache_ms: 2000,
             role_recheck_secs: 600,
+            key_file: None,
             github: None,
             oidc: None,
         }
@@ -163,6 +169,10 @@ pub(super) fn check(auth: &mut AuthConfig, server: &ServerConfig) -> Result<(), 
             "auth.session_cache_ms",
             "at most 60000 (a minute): a session revoked through another replica stays usable here this long",
         ));
+    }
+    if let Some(file) = &auth.key_file {
+        ops::auth::sealed::AuthKey::from_file(file)
+            .map_err(|e| ConfigError::key("auth.key_file", e.to_string()))?;
     }
     if let Some(gh) = auth.github.as_mut() {
         if gh.client_id.trim().is_empty() {

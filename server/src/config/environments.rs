@@ -56,6 +56,60 @@ pub struct EnvironmentConfig {
     /// (`builder_originsrv`, …).
     #[serde(default)]
     pub databases: BTreeMap<String, DatabaseConfig>,
+    /// `[environments.NAME.ec2]`: which instances the EC2 inventory takes as this
+    /// environment's hosts besides its tag (account, VPC, subnet, a second tag). Unset: every
+    /// instance the tag names, which start-up warns about.
+    #[serde(default)]
+    pub ec2: Option<ops::inventory::ec2::Ec2Scope>,
+    /// `[[environments.NAME.secrets]]`: hosts with secrets of their own, in place of the
+    /// environment's (the first group naming a host wins).
+    #[serde(default)]
+    pub secrets: Vec<HostSecretsConfig>,
+}
+
+/// `[[environments.NAME.secrets]]`: a gateway token and a control-gateway secret for some hosts
+/// of the environment. A host in the group never gets the environment's: a secret the group
+/// leaves unset, the host does not have.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HostSecretsConfig {
+    /// Host names (inventory names), or patterns with `*` and `?` (`builder-datastore-*`).
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub gateway_token_file: Option<PathBuf>,
+    /// Set from `gateway_token_file`.
+    #[serde(skip)]
+    pub gateway_token: Option<secrecy::SecretString>,
+    /// Read at start-up to check it, and again at each action.
+    #[serde(default)]
+    pub ctl_secret_file: Option<PathBuf>,
+}
+
+impl EnvironmentConfig {
+    /// The gateway tokens of `[[environments.NAME.secrets]]`, for the poller.
+    pub fn gateway_token_groups(&self) -> Vec<ops::secret::HostGroup<secrecy::SecretString>> {
+        self.secrets
+            .iter()
+            .map(|g| ops::secret::HostGroup {
+                hosts: g.hosts.clone(),
+                secret: g.gateway_token.clone(),
+            })
+            .collect()
+    }
+
+    /// The control-gateway secrets of `[[environments.NAME.secrets]]`, read at each action.
+    pub fn ctl_secret_groups(&self) -> Vec<ops::secret::HostGroup<ops::secret::SecretSource>> {
+        self.secrets
+            .iter()
+            .map(|g| ops::secret::HostGroup {
+                hosts: g.hosts.clone(),
+                secret: g
+                    .ctl_secret_file
+                    .clone()
+                    .map(ops::secret::SecretSource::File),
+            })
+            .collect()
+    }
 }
 
 /// `[environments.NAME.ctl_tls]`: the names of hab's own `cli.toml` settings.
@@ -90,6 +144,62 @@ pub struct DatabaseConfig {
     /// Set from either.
     #[serde(skip)]
     pub password: Option<secrecy::SecretString>,
+}
+
+/// An EC2 scope must narrow something, and name things as AWS writes them (a typo would
+/// otherwise leave the environment without hosts, or be taken for a wider scope).
+fn check_scope(key: &str, scope: &ops::inventory::ec2::Ec2Scope) -> Result<(), ConfigError> {
+    if scope.is_empty() {
+        return Err(ConfigError::key(
+            key,
+            "set at least one of account_ids, vpc_ids, subnet_ids or trust_tag (or remove the table)",
+        ));
+    }
+    let bad =
+        |list: &[String], ok: &dyn Fn(&str) -> bool| list.iter().find(|v| !ok(v.as_str())).cloned();
+    let id = |prefix: &'static str| {
+        move |v: &str| {
+            v.strip_prefix(prefix)
+                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        }
+    };
+    for (field, list, ok, expected) in [
+        (
+            "account_ids",
+            &scope.account_ids,
+            &(|v: &str| v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()))
+                as &dyn Fn(&str) -> bool,
+            "12-digit AWS account ids",
+        ),
+        (
+            "vpc_ids",
+            &scope.vpc_ids,
+            &id("vpc-"),
+            "VPC ids such as vpc-0abc123",
+        ),
+        (
+            "subnet_ids",
+            &scope.subnet_ids,
+            &id("subnet-"),
+            "subnet ids such as subnet-0abc123",
+        ),
+    ] {
+        if let Some(v) = bad(list, ok) {
+            return Err(ConfigError::key(
+                &format!("{key}.{field}"),
+                format!("`{v}`: expected {expected}"),
+            ));
+        }
+    }
+    if let Some(t) = &scope.trust_tag {
+        if t.key.trim().is_empty() || t.value.trim().is_empty() {
+            return Err(ConfigError::key(
+                &format!("{key}.trust_tag"),
+                "needs a key and a value, e.g. { key = \"onwatch:trusted\", value = \"live\" }",
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn default_environments() -> BTreeMap<String, EnvironmentConfig> {
@@ -216,6 +326,31 @@ pub(super) fn check(
         if let Some(file) = &env.ctl_secret_file {
             env.ctl_secret =
                 Some(read_secret(&format!("environments.{name}.ctl_secret_file"), file)?.into());
+        }
+        if let Some(scope) = &env.ec2 {
+            check_scope(&format!("environments.{name}.ec2"), scope)?;
+        }
+        for (i, group) in env.secrets.iter_mut().enumerate() {
+            let key = format!("environments.{name}.secrets[{i}]");
+            if group.hosts.is_empty() || group.hosts.iter().any(|h| h.trim().is_empty()) {
+                return Err(ConfigError::key(
+                    &format!("{key}.hosts"),
+                    "name the hosts (or patterns such as \"builder-datastore-*\") that use these secrets",
+                ));
+            }
+            if group.gateway_token_file.is_none() && group.ctl_secret_file.is_none() {
+                return Err(ConfigError::key(
+                    &key,
+                    "set gateway_token_file, ctl_secret_file or both (a host in the group never uses the environment's)",
+                ));
+            }
+            if let Some(file) = &group.gateway_token_file {
+                group.gateway_token =
+                    Some(read_secret(&format!("{key}.gateway_token_file"), file)?.into());
+            }
+            if let Some(file) = &group.ctl_secret_file {
+                read_secret(&format!("{key}.ctl_secret_file"), file)?;
+            }
         }
         if let Some(tls) = &env.ctl_tls {
             let client = match (&tls.ctl_client_certificate, &tls.ctl_client_key) {

@@ -11,6 +11,7 @@ mod environments;
 mod fleet;
 mod inventory;
 mod log;
+mod metrics;
 mod server;
 mod store;
 #[cfg(test)]
@@ -26,9 +27,10 @@ use serde::Deserialize;
 
 pub use audit::AuditConfig;
 pub use auth::{AuthConfig, GitHubAuthConfig, OidcAuthConfig};
-pub use environments::{DatabaseConfig, EnvironmentConfig};
+pub use environments::{DatabaseConfig, EnvironmentConfig, HostSecretsConfig};
 pub use inventory::{InventoryConfig, InventorySourceKind};
 pub use log::LogConfig;
+pub use metrics::MetricsConfig;
 pub use server::ServerConfig;
 
 /// The whole configuration, as read from the file and the environment.
@@ -83,6 +85,9 @@ pub struct Config {
     /// The audit log: signed checkpoints of its head.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Who may read `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 /// `[sentinel]`: the sentinel bot's host (a systemd unit, not in the fleet's inventory).
@@ -119,6 +124,7 @@ impl Default for Config {
             onboarding: ops::onboarding::OnboardingOptions::default(),
             incidents: ops::incidents::IncidentOptions::default(),
             audit: AuditConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -459,6 +465,7 @@ impl Config {
     fn validate(&mut self) -> Result<(), ConfigError> {
         store::check(&mut self.store)?;
         server::check(&self.server)?;
+        metrics::check(&self.metrics, self.server.listen)?;
         environments::check(&mut self.environments)?;
         inventory::check(&self.inventory)?;
         fleet::check(&self.fleet, &self.probes)?;

@@ -28,6 +28,11 @@ pub struct ServerConfig {
     pub body_timeout_secs: u64,
     /// At most this many connections are open at once; more wait in the kernel's queue.
     pub max_connections: usize,
+    /// At most this many connections from one client address; one more is answered 503.
+    /// Behind a load balancer every connection comes from the balancer: set its own limit.
+    pub connections_per_address: usize,
+    /// A response whose bytes wait this long for a client that does not read is cut off.
+    pub write_timeout_secs: u64,
     /// Live-update streams (the fleet's, an action's, a console query's) one person may keep
     /// open at once: each holds a connection of `max_connections`.
     pub streams_per_person: u32,
@@ -44,6 +49,8 @@ impl Default for ServerConfig {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             max_connections: 1024,
+            connections_per_address: 128,
+            write_timeout_secs: 30,
             streams_per_person: 10,
         }
     }
@@ -54,6 +61,19 @@ pub(super) fn check(server: &ServerConfig) -> Result<(), ConfigError> {
         return Err(ConfigError::key(
             "server.header_timeout_secs",
             "the header and body timeouts must be at least 1 second",
+        ));
+    }
+    if server.write_timeout_secs == 0 {
+        return Err(ConfigError::key(
+            "server.write_timeout_secs",
+            "must be at least 1 second",
+        ));
+    }
+    if server.connections_per_address < 8 || server.connections_per_address > server.max_connections
+    {
+        return Err(ConfigError::key(
+            "server.connections_per_address",
+            "between 8 (a browser opens about six, plus its live updates) and server.max_connections",
         ));
     }
     if server.max_connections < 16 {

@@ -520,3 +520,84 @@ fn audit_checkpoints_need_a_readable_key() {
     .unwrap();
     assert!(c.audit.checkpoint_key().unwrap().is_some());
 }
+
+#[test]
+fn ec2_scopes_and_host_secrets_are_checked() {
+    let token = write("group-token\n");
+    let ctl = write("group-ctl\n");
+    let c = load(
+        &format!(
+            "[environments.live]\nproduction = true\n\
+             [environments.live.ec2]\naccount_ids = [\"123456789012\"]\nvpc_ids = [\"vpc-0abc123\"]\n\
+             subnet_ids = [\"subnet-0def456\"]\ntrust_tag = {{ key = \"onwatch:trusted\", value = \"live\" }}\n\
+             [[environments.live.secrets]]\nhosts = [\"builder-datastore-*\"]\n\
+             gateway_token_file = \"{}\"\nctl_secret_file = \"{}\"\n",
+            token.path().display(),
+            ctl.path().display()
+        ),
+        &[],
+    )
+    .unwrap();
+    let live = &c.environments["live"];
+    let scope = live.ec2.as_ref().unwrap();
+    assert_eq!(scope.vpc_ids, vec!["vpc-0abc123"]);
+    assert_eq!(scope.trust_tag.as_ref().unwrap().key, "onwatch:trusted");
+    let groups = live.gateway_token_groups();
+    assert_eq!(groups[0].hosts, vec!["builder-datastore-*"]);
+    assert_eq!(
+        groups[0]
+            .secret
+            .as_ref()
+            .map(secrecy::ExposeSecret::expose_secret),
+        Some("group-token")
+    );
+    assert!(live.ctl_secret_groups()[0].secret.is_some());
+    // The scope lands in the EC2 inventory's options; an environment without one has none.
+    let options = crate::fleet::ec2_options(&c);
+    assert_eq!(options.scopes.get("live"), Some(scope));
+
+    for (text, key, says) in [
+        ("[environments.live.ec2]\n", "environments.live.ec2", "at least one"),
+        (
+            "[environments.live.ec2]\nvpc_ids = [\"vpc-a\", \"subnet-0abc\"]\n",
+            "environments.live.ec2.vpc_ids",
+            "subnet-0abc",
+        ),
+        (
+            "[environments.live.ec2]\naccount_ids = [\"1234\"]\n",
+            "environments.live.ec2.account_ids",
+            "12-digit",
+        ),
+        (
+            "[environments.live.ec2]\ntrust_tag = { key = \"\", value = \"live\" }\n",
+            "environments.live.ec2.trust_tag",
+            "key and a value",
+        ),
+        (
+            "[environments.live.ec2]\nvpcs = [\"vpc-a\"]\n",
+            "",
+            "vpcs",
+        ),
+        (
+            "[[environments.live.secrets]]\nhosts = []\nctl_secret_file = \"/x\"\n",
+            "environments.live.secrets[0].hosts",
+            "name the hosts",
+        ),
+        (
+            "[[environments.live.secrets]]\nhosts = [\"api\"]\n",
+            "environments.live.secrets[0]",
+            "gateway_token_file, ctl_secret_file",
+        ),
+        (
+            "[[environments.live.secrets]]\nhosts = [\"api\"]\nctl_secret_file = \"/nonexistent/ctl\"\n",
+            "environments.live.secrets[0].ctl_secret_file",
+            "/nonexistent/ctl",
+        ),
+    ] {
+        let e = load(&format!("[environments.live]\n{text}"), &[]).unwrap_err();
+        if !key.is_empty() {
+            assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+        }
+        assert!(e.to_string().contains(says), "{text}: {e}");
+    }
+}

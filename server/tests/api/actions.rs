@@ -1450,3 +1450,47 @@ async fn audit_of(conn: &mut sqlx::AnyConnection, id: &str) -> Vec<(String, Stri
         .map(|r| (r.get::<String, _>("kind"), r.get::<String, _>("outcome")))
         .collect()
 }
+
+/// `[[environments.NAME.secrets]]`: a host in a group is restarted with its group's
+/// control-gateway secret, never the environment's (a wrong group secret is refused by the
+/// Supervisor although the environment's would have worked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_in_a_secrets_group_is_restarted_with_its_groups_secret() {
+    let sim = FleetSim::start(demo_layout(54)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("API_CTL_SECRET");
+    std::fs::write(&file, "not-the-supervisors-secret\n").unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, Some("demo-ctl-secret"), |c| {
+        c.environments.get_mut("acceptance").unwrap().secrets.push(
+            server::config::HostSecretsConfig {
+                hosts: vec!["builder-api-*".into()],
+                ctl_secret_file: Some(file.clone()),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let ada = app.signed_in("ada", "responder").await;
+    let answer = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(
+        done["state"], "failed",
+        "the group's secret was sent: {done}"
+    );
+    assert!(
+        done["summary"].as_str().unwrap().contains("refused"),
+        "{done}"
+    );
+    std::fs::write(&file, "demo-ctl-secret\n").unwrap();
+    let answer = restart(&app.address, &ada, &Restart::acceptance_api()).await;
+    let id = answer["Started"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+}

@@ -22,7 +22,7 @@ async fn checkpoints_at_start_and_shutdown(kind: StoreKind) {
     // The start's checkpoint reaches the metrics (the helper's sign-in may come before or after).
     let mut metrics = String::new();
     for _ in 0..100 {
-        metrics = app.get("/metrics").await.text().await.unwrap();
+        metrics = app.metrics().await.text().await.unwrap();
         if metrics.contains("onwatch_audit_checkpoint_seq{") {
             break;
         }

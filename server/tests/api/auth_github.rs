@@ -501,8 +501,8 @@ async fn anonymous_sign_in_starts_do_not_fill_the_store_or_the_metrics() {
     };
     // The first few create the series they need; the next ten thousand must add none.
     attack(0, 100).await;
-    app.get("/metrics").await; // a scrape's own series appear in the next one
-    let before = app.get("/metrics").await.text().await.unwrap();
+    app.metrics().await; // a scrape's own series appear in the next one
+    let before = app.metrics().await.text().await.unwrap();
     let metrics_before = before.len();
     attack(100, 9_900).await;
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.store_url)
@@ -515,18 +515,17 @@ async fn anonymous_sign_in_starts_do_not_fill_the_store_or_the_metrics() {
         "n",
     );
     assert_eq!(sessions, 0, "a sign-in start is not a session");
-    let pending: i64 = sqlx::Row::get(
-        &sqlx::Executor::fetch_one(&mut conn, "SELECT COUNT(*) AS n FROM pending_signins")
+    let used: i64 = sqlx::Row::get(
+        &sqlx::Executor::fetch_one(&mut conn, "SELECT COUNT(*) AS n FROM signins_used")
             .await
             .unwrap(),
         "n",
     );
-    assert!(
-        pending <= ops::auth::pending::PENDING_CAP,
-        "{pending} sign-ins in progress kept; the cap is {}",
-        ops::auth::pending::PENDING_CAP
+    assert_eq!(
+        used, 0,
+        "a sign-in start writes nothing: it travels in the browser's cookie"
     );
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await.text().await.unwrap();
     // Counters gain digits; a series per request would add megabytes.
     let series = |text: &str| -> std::collections::BTreeSet<String> {
         text.lines()
@@ -545,4 +544,246 @@ async fn anonymous_sign_in_starts_do_not_fill_the_store_or_the_metrics() {
     );
     assert!(!metrics.contains("X-ATTACK"), "{metrics}");
     assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
+}
+
+/// The provider's `error_description` comes from the URL, so anyone can write it: the page says
+/// a fixed sentence for the error code and shows none of the description.
+#[tokio::test]
+async fn a_providers_error_is_a_fixed_sentence_never_the_urls_text() {
+    let (app, _gh) = app_with_github(StoreKind::Sqlite).await;
+    let client = cookie_client();
+    let start = client
+        .get(format!("{}/auth/github", app.address))
+        .send()
+        .await
+        .unwrap();
+    let to_github = start.headers()["location"].to_str().unwrap();
+    let state = url::Url::parse(to_github)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let res = client
+        .get(format!(
+            "{}/auth/github/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C/script%3EYour+account+is+locked.+Call++1-555+to+restore+access&state={state}",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let html = res.text().await.unwrap();
+    let page = crate::dom::Page::parse(&html);
+    let message = page.text("[data-testid=\"problem\"]");
+    assert_eq!(
+        message,
+        "You (or the provider) cancelled the sign-in, so Onwatch did not sign you in. Start again from the sign-in page if you meant to sign in."
+    );
+    assert!(!page.one("main").html().contains("<script"));
+    let main = page.text("main");
+    for text in ["1-555", "restore access", "locked", "script", "alert("] {
+        assert!(
+            !main.contains(text),
+            "`{text}` from the URL is on the page: {main}"
+        );
+    }
+    assert!(!html.contains("1-555") && !html.contains("<script>alert"));
+
+    // A code Onwatch does not know: a general sentence; a code that is not a plain word is not
+    // shown at all.
+    for (code, shown) in [
+        ("made_up_code", true),
+        ("%3Cb%3Ebold%3C/b%3E+Call+now", false),
+    ] {
+        let res = cookie_client()
+            .get(format!(
+                "{}/auth/github/callback?error={code}&error_description=Call+1-555",
+                app.address
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let html = res.text().await.unwrap();
+        let page = crate::dom::Page::parse(&html);
+        assert!(
+            page.text("[data-testid=\"problem\"]")
+                .starts_with("The sign-in provider refused the sign-in"),
+            "{html}"
+        );
+        assert_eq!(html.contains("made_up_code"), shown, "{html}");
+        assert!(!html.contains("1-555") && !html.contains("bold") && !html.contains("Call now"));
+    }
+}
+
+/// A sign-in cookie that was changed on the way, or that is older than a sign-in may take, is
+/// refused with a page that says to start again.
+#[tokio::test]
+async fn a_tampered_or_expired_sign_in_cookie_says_start_again() {
+    let (app, gh) = app_with_github(StoreKind::Sqlite).await;
+    let (callback, cookie) = to_callback(&app, &gh, "alice").await;
+    let (name, value) = cookie.split_once('=').unwrap();
+    let mut bytes = value.as_bytes().to_vec();
+    let at = bytes.len() / 2;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    let tampered = format!("{name}={}", String::from_utf8(bytes).unwrap());
+    let res = replay(&callback, &tampered).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = crate::dom::Page::parse(&res.text().await.unwrap());
+    assert_eq!(page.text("h1"), "Sign-in expired");
+    assert!(
+        page.text("[data-testid=\"problem\"]")
+            .contains("start again from the sign-in page"),
+        "{}",
+        page.text("[data-testid=\"problem\"]")
+    );
+    let res = replay(&callback, &cookie).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "the untouched cookie still signs in"
+    );
+
+    // Older than a sign-in may take: sealed with this Onwatch's own key (kept in the test's
+    // store), eleven minutes ago.
+    let (callback, cookie) = to_callback(&app, &gh, "alice").await;
+    let (name, _) = cookie.split_once('=').unwrap();
+    let state = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let store = ops::store::Store::open(&app.store_url, &Default::default())
+        .await
+        .unwrap();
+    let signins = ops::auth::pending::SignIns::new(
+        ops::auth::sealed::AuthKey::in_store(store.clone()),
+        store,
+    );
+    let old = ops::auth::PendingSignIn {
+        provider: "github".into(),
+        state,
+        pkce_verifier: "verifier".into(),
+        nonce: None,
+        redirect_uri: format!("{}/auth/github/callback", app.address),
+        next: Some("/".into()),
+        started_ms: ops::time::now_ms() - 11 * 60_000,
+    };
+    let sealed = signins.seal(name, &old).await.unwrap();
+    let res = replay(&callback, &format!("{name}={sealed}")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = crate::dom::Page::parse(&res.text().await.unwrap());
+    assert_eq!(page.text("h1"), "Sign-in expired");
+}
+
+/// Every text value of every table of the store, as `table.column = value`.
+async fn every_text_in_the_store(store_url: &str) -> Vec<String> {
+    use sqlx::{Column, Connection, Executor, Row};
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(store_url).await.unwrap();
+    let list = if store_url.starts_with("sqlite:") {
+        "SELECT name AS t FROM sqlite_master WHERE type = 'table'"
+    } else {
+        "SELECT table_name::text AS t FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+    };
+    let tables: Vec<String> = conn
+        .fetch_all(list)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>("t"))
+        .collect();
+    assert!(tables.iter().any(|t| t == "sessions"), "{tables:?}");
+    let mut texts = Vec::new();
+    for table in tables {
+        // The text columns only (the Any driver reads no timestamps).
+        let columns = if store_url.starts_with("sqlite:") {
+            format!("SELECT name AS c FROM pragma_table_info('{table}') WHERE upper(type) LIKE '%TEXT%' OR upper(type) LIKE '%CHAR%'")
+        } else {
+            format!("SELECT column_name::text AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{table}' AND data_type IN ('text', 'character varying', 'character')")
+        };
+        let columns: Vec<String> = conn
+            .fetch_all(columns.as_str())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>("c"))
+            .collect();
+        if columns.is_empty() {
+            continue;
+        }
+        let list = columns
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = conn
+            .fetch_all(format!("SELECT {list} FROM \"{table}\"").as_str())
+            .await
+            .unwrap();
+        for row in rows {
+            for (i, column) in row.columns().iter().enumerate() {
+                if let Ok(Some(v)) = row.try_get::<Option<String>, _>(i) {
+                    texts.push(format!("{table}.{} = {v}", column.name()));
+                }
+            }
+        }
+    }
+    texts
+}
+
+/// At rest, the store holds neither the session ids (bearer credentials) nor the provider's
+/// tokens: after a sign-in and a role re-check (which writes the session again), no text in any
+/// table equals or contains the session cookie's value or a GitHub token.
+async fn nothing_secret_is_stored_readably(kind: StoreKind) {
+    let (app, gh) = app_with_github_and(kind, |c| c.auth.role_recheck_secs = 1).await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let mut same_site = reqwest::header::HeaderMap::new();
+    same_site.insert("sec-fetch-site", "same-origin".parse().unwrap());
+    let client = Client::builder()
+        .default_headers(same_site)
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    let res = sign_in(&app, &gh, &client, "alice", "/").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(whoami(&app, &client).await["login"], "alice");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // a role re-check is due
+    assert_eq!(whoami(&app, &client).await["role"], "responder");
+    let cookies =
+        reqwest::cookie::CookieStore::cookies(&*jar, &app.address.parse().unwrap()).unwrap();
+    let session_id = cookies
+        .to_str()
+        .unwrap()
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == server::auth::SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+        .expect("a session cookie");
+    assert!(session_id.len() >= 20, "{session_id}");
+    let texts = every_text_in_the_store(&app.store_url).await;
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("sessions.login = alice")),
+        "the session is stored: {texts:?}"
+    );
+    for t in &texts {
+        assert!(!t.contains(&session_id), "the session id is stored: {t}");
+        assert!(!t.contains("gho_token"), "a provider token is stored: {t}");
+    }
+}
+
+#[tokio::test]
+async fn nothing_secret_is_stored_readably_on_sqlite() {
+    nothing_secret_is_stored_readably(StoreKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn nothing_secret_is_stored_readably_on_postgres() {
+    nothing_secret_is_stored_readably(StoreKind::Postgres).await;
 }

@@ -324,3 +324,122 @@ async fn a_role_that_cannot_be_confirmed_ends_the_session_with_the_reason() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed out");
 }
+
+/// Starting a sign-in writes nothing that others can fill: an anonymous client that starts
+/// 3,000 sign-ins (more than the old table of sign-ins in progress held) does not end the one a
+/// person started before the flood, whose callback then completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_sign_in_starts_does_not_end_one_in_progress() {
+    use futures_util::StreamExt;
+    let (app, provider) = app_with_oidc(StoreKind::Sqlite).await;
+    let alice = cookie_client();
+    let start = alice
+        .get(format!("{}/auth/oidc?next=/services", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let to_provider = start.headers()["location"].to_str().unwrap().to_owned();
+
+    let flood = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = format!("{}/auth/oidc", app.address);
+    let statuses: Vec<u16> = futures_util::stream::iter(0..3_000)
+        .map(|_| {
+            let (flood, url) = (flood.clone(), url.clone());
+            async move { flood.get(url).send().await.unwrap().status().as_u16() }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == 303),
+        "every start goes to the provider"
+    );
+
+    let callback = through_provider(&alice, &provider.issuer, to_provider, "alice").await;
+    let res = alice.get(&callback).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "the sign-in started before the flood completes: {}",
+        res.text().await.unwrap_or_default()
+    );
+    assert_eq!(res.headers()["location"], "/services");
+    let me: serde_json::Value = app
+        .call(&alice, "/api/read/shell-info", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["signed_in"]["login"], "alice");
+}
+
+/// A provider that is down is asked for its discovery document at most once in a short while,
+/// however many sign-ins are started meanwhile: 50 starts reach it once or twice, not 50 times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_failures_are_remembered_briefly() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The provider, down: every request is answered 503.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = conn
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    let (mut config, dir) = test_config(StoreKind::Sqlite).await;
+    config.auth.dev_signin = false;
+    config.auth.oidc = Some(server::config::OidcAuthConfig {
+        display_name: "Down SSO".to_owned(),
+        issuer_url: format!("http://127.0.0.1:{port}"),
+        client_id: "onwatch".to_owned(),
+        client_secret_file: dir.path().join("unused"),
+        client_secret: "x".into(),
+        scopes: vec!["openid".to_owned()],
+        groups_claim: "groups".to_owned(),
+        roles: ops::auth::RoleRules {
+            viewer: vec!["x".into()],
+            ..Default::default()
+        },
+    });
+    let app = spawn_app_with(config, dir, axum::Router::new()).await;
+    for _ in 0..50 {
+        let res = cookie_client()
+            .get(format!("{}/auth/oidc", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+        let page = crate::dom::Page::parse(&res.text().await.unwrap());
+        assert!(
+            page.text("[data-testid=\"problem\"]").contains("discovery"),
+            "says what failed"
+        );
+    }
+    let n = requests.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&n),
+        "{n} discovery requests reached the provider that is down"
+    );
+}

@@ -543,13 +543,7 @@ async fn large_environments_draw_their_problems_and_count_the_rest() {
 
     // What reaches the browser on each live update is as small: the failing service alone,
     // without the fields the dashboard does not draw.
-    let res = app
-        .call(
-            &app.client,
-            "/api/read/dashboard",
-            &[("collapse_above", "40")],
-        )
-        .await;
+    let res = app.call(&app.client, "/api/read/dashboard", &[]).await;
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     let hosts = &body["environments"][0]["hosts"];
@@ -627,7 +621,7 @@ async fn fleet_metrics_tell_prometheus_what_onwatch_sees() {
     );
     inject(&sim, "builder-router-acceptance-1", Fault::Down);
     let app = app_on_sim(&sim, StoreKind::Sqlite).await;
-    let res = app.get("/metrics").await;
+    let res = app.metrics().await;
     assert_eq!(res.status(), 200);
     let text = res.text().await.unwrap();
     let value = |series: &str| -> f64 {
@@ -771,5 +765,83 @@ async fn every_page_sends_its_data_once() {
             let instances = data.iter().filter(|d| d.contains("instances")).count();
             assert_eq!(instances, 1, "the service page's instances, once");
         }
+    }
+}
+
+/// What the dashboard builds is the server's choice: a viewer who asks for another threshold
+/// (each a different cache key, once) gets the configured cut, and the configuration decides.
+#[tokio::test]
+async fn the_dashboards_cut_is_configured_not_chosen_by_the_request() {
+    let sim = FleetSim::start(ops::sim::synthetic_layout(100, 2, 22))
+        .await
+        .unwrap();
+    inject(
+        &sim,
+        "host-0002",
+        Fault::Health {
+            service: "svc-1".into(),
+            status: HealthStatus::Critical,
+        },
+    );
+    let app = app_on_sim(&sim, StoreKind::Sqlite).await;
+    // Wait until the failing service is seen, so that both answers below are of a polled fleet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let html = app.get("/").await.text().await.unwrap();
+        let live = panel(&Page::parse(&html), "live");
+        if chip_state(&live, "host-0002", "svc-1").as_deref() == Some("critical") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "host-0002 never seen critical"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for asked in ["1", "1000", "lots"] {
+        let res = app
+            .call(
+                &app.client,
+                "/api/read/dashboard",
+                &[("collapse_above", asked)],
+            )
+            .await;
+        assert_eq!(res.status(), 200, "collapse_above={asked}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        let hosts = body["environments"][0]["hosts"].as_array().unwrap();
+        let names: Vec<&str> = hosts.iter().filter_map(|h| h["name"].as_str()).collect();
+        assert_eq!(names, ["host-0002"], "collapse_above={asked}");
+    }
+
+    // Configured above the fleet's size: every host is drawn.
+    let (mut config, dir) = test_config(StoreKind::Sqlite).await;
+    let fleet_file = dir.path().join("fleet.toml");
+    std::fs::write(&fleet_file, sim.fleet_file().to_toml()).unwrap();
+    config.inventory.source = InventorySourceKind::Static;
+    config.inventory.fleet_file = Some(fleet_file);
+    config.fleet.interval = Duration::from_millis(200);
+    config.fleet.dashboard_collapse_above = 500;
+    let wide = spawn_app_with(config, dir, Router::new()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let res = wide.call(&wide.client, "/api/read/dashboard", &[]).await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        let live = &body["environments"][0];
+        // Every one of live's hosts (more than the default 40 would draw), none counted instead.
+        let drawn = live["hosts"].as_array().map_or(0, Vec::len);
+        if drawn > 40 {
+            assert!(
+                live["healthy_omitted"].is_null(),
+                "{}",
+                live["healthy_omitted"]
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the whole fleet never drawn: {live}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

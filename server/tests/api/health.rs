@@ -1,4 +1,4 @@
-use crate::helpers::{spawn_app, StoreKind};
+use crate::helpers::{spawn_app, test_config, StoreKind};
 
 /// The public (and a viewer) learn ok or failing and nothing else; an admin also sees which
 /// store answered.
@@ -85,7 +85,7 @@ async fn metrics_count_requests_by_route_and_status() {
     app.get("/services/sessionsrv").await;
     app.get("/services/originsrv").await;
     app.get("/no-such-page").await;
-    let res = app.get("/metrics").await;
+    let res = app.metrics().await;
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"]
         .to_str()
@@ -113,4 +113,69 @@ async fn metrics_count_requests_by_route_and_status() {
     assert!(text.contains(
         r#"onwatch_http_request_duration_seconds_count{method="GET",route="/services/{slug}"} 2"#
     ));
+}
+
+/// `/metrics` says which hosts are unreachable, live: not for anyone who can reach the address.
+/// Without the scrape token it needs a signed-in responder; with `metrics.listen` it is served
+/// only on that address.
+#[tokio::test]
+async fn metrics_are_for_the_scraper_and_responders_only() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let url = format!("{}/metrics", app.address);
+    let res = app.anonymous().get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().contains_key("www-authenticate"));
+    let body = res.text().await.unwrap();
+    assert!(!body.contains("onwatch_"), "{body}");
+    let res = app
+        .anonymous()
+        .get(&url)
+        .bearer_auth("test-scrape-token-012345678X")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "a wrong token");
+    // A viewer may see the dashboard, not the scrape.
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 403);
+    assert!(!res.text().await.unwrap().contains("onwatch_"));
+    let responder = app.signed_in("metrics-responder", "responder").await;
+    let res = responder.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("onwatch_http_requests_total"));
+    let res = app.metrics().await;
+    assert_eq!(res.status(), 200);
+
+    // On an address of its own, and nowhere else.
+    let (mut config, dir) = test_config(StoreKind::Sqlite).await;
+    config.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
+    let built = server::startup::Application::build(config).await.unwrap();
+    let own = built.metrics_addr().expect("the metrics address is bound");
+    let main = built.local_addr();
+    let stop = built.shutdown_handle();
+    let running = tokio::spawn(built.run_until_stopped());
+    let token = std::fs::read_to_string(dir.path().join("metrics-token")).unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("http://{main}/metrics"))
+        .bearer_auth(token.trim_end())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "the public address does not serve it");
+    let res = reqwest::Client::new()
+        .get(format!("http://{own}/metrics"))
+        .bearer_auth(token.trim_end())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("onwatch_"));
+    let res = reqwest::get(format!("http://{own}/metrics")).await.unwrap();
+    assert_eq!(res.status(), 401, "the token is asked for there too");
+    stop.shutdown();
+    let _ = running.await;
 }

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub site_root: std::path::PathBuf,
     pub shutdown: ShutdownHandle,
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The scrape token of `/metrics` (`metrics.token_file`), when one is configured.
+    pub metrics_token: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -47,6 +49,20 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request to the test server")
+    }
+
+    /// `GET /metrics` as the team's Prometheus does it: with the scrape token.
+    pub async fn metrics(&self) -> reqwest::Response {
+        let token = self
+            .metrics_token
+            .as_deref()
+            .expect("this test server has a metrics token");
+        reqwest::Client::new()
+            .get(format!("{}/metrics", self.address))
+            .bearer_auth(token)
             .send()
             .await
             .expect("request to the test server")
@@ -133,6 +149,10 @@ pub async fn test_config(kind: StoreKind) -> (Config, tempfile::TempDir) {
     config.server.site_root = dir.path().join("site");
     config.server.shutdown_grace_secs = 5;
     config.auth.dev_signin = true;
+    // The scrape token of /metrics (`TestApp::metrics`).
+    let token = dir.path().join("metrics-token");
+    std::fs::write(&token, "test-scrape-token-0123456789\n").expect("the metrics token file");
+    config.metrics.token_file = Some(token);
     config.store.url = match kind {
         StoreKind::Sqlite => format!("sqlite://{}/onwatch.db", dir.path().display()),
         StoreKind::Postgres => testkit::postgres_database()
@@ -152,6 +172,12 @@ pub async fn spawn_app_with(config: Config, dir: tempfile::TempDir, extra: Route
     let store_url = config.store.url.clone();
     let dev_signin = config.auth.dev_signin;
     let site_root = config.server.site_root.clone();
+    let metrics_token = config
+        .metrics
+        .token_file
+        .as_ref()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|t| t.trim_end().to_owned());
     let app = Application::build_with_routes(config, extra)
         .await
         .expect("the server builds");
@@ -165,6 +191,7 @@ pub async fn spawn_app_with(config: Config, dir: tempfile::TempDir, extra: Route
         site_root,
         shutdown,
         handle,
+        metrics_token,
         _dir: dir,
     };
     if dev_signin {

@@ -275,7 +275,7 @@ async fn live_streams_are_bounded_per_person_and_counted() {
     let bo = app.signed_in("bo", "viewer").await;
     let b1 = bo.get(&url).send().await.unwrap();
     assert_eq!(b1.status(), 200);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await.text().await.unwrap();
     assert!(metrics.contains("onwatch_streams_open 3"), "{metrics}");
     drop((s1, s2, b1));
 }

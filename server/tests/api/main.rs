@@ -3,6 +3,7 @@
 
 mod actions;
 mod audit;
+mod audit_visibility;
 mod auth;
 mod auth_github;
 mod auth_oidc;

@@ -55,3 +55,65 @@ async fn server_functions_answer_json() {
     assert_eq!(body["environments"][0]["name"], "live", "production first");
     assert_eq!(body["environments"][0]["production"], true);
 }
+
+/// Each page's scripts carry the nonce its Content-Security-Policy names, a new one each time;
+/// what is not a page gets a policy that allows nothing; HSTS only over https.
+#[tokio::test]
+async fn every_page_trusts_its_scripts_by_a_nonce_of_its_own() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let nonce_of = |csp: &str| -> String {
+        for part in [
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(part), "{part} in {csp}");
+        }
+        let start = csp.find("'nonce-").expect("a nonce") + "'nonce-".len();
+        csp[start..].split('\'').next().unwrap().to_owned()
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (path, status) in [("/", 200), ("/services/api", 200), ("/no-such-page", 404)] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), status, "{path}");
+        assert!(
+            !res.headers().contains_key("strict-transport-security"),
+            "no HSTS over http"
+        );
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let nonce = nonce_of(&csp);
+        assert!(seen.insert(nonce.clone()), "{path}: the nonce is new");
+        let page = Page::parse(&res.text().await.unwrap());
+        let scripts = page.all("script:not([type=\"application/json\"])");
+        assert!(!scripts.is_empty(), "{path}: the page has its scripts");
+        for s in scripts {
+            assert_eq!(
+                s.value().attr("nonce"),
+                Some(nonce.as_str()),
+                "{path}: {}",
+                s.html()
+            );
+        }
+    }
+    let res = app.get("/healthz").await;
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+
+    // Over https (as people reach it), browsers are told to stay on https.
+    let (mut config, dir) = crate::helpers::test_config(StoreKind::Sqlite).await;
+    config.server.public_url = Some("https://localhost".parse().unwrap());
+    let https = crate::helpers::spawn_app_with(config, dir, axum::Router::new()).await;
+    let res = https
+        .anonymous()
+        .get(format!("{}/signin", https.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["strict-transport-security"].to_str().unwrap(),
+        "max-age=63072000"
+    );
+}

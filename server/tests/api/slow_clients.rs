@@ -80,6 +80,7 @@ async fn a_stalled_request_body_is_cut() {
 async fn open_connections_are_bounded() {
     let app = app_with(|c| {
         c.server.max_connections = 16;
+        c.server.connections_per_address = 16;
         c.server.header_timeout_secs = 60;
     })
     .await;
@@ -126,5 +127,111 @@ async fn the_limits_do_not_cut_a_live_update_stream() {
         Err(_) => {}
         Ok(Ok(Some(_))) => {}
         Ok(other) => panic!("the stream ended: {other:?}"),
+    }
+}
+
+/// A client that asks for a large file and stops reading is cut off after the write timeout,
+/// rather than holding its connection (and its place under `max_connections`) for as long as
+/// it likes. Without the timeout, it could read the whole file at leisure.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off() {
+    let app = app_with(|c| c.server.write_timeout_secs = 1).await;
+    const SIZE: usize = 64 << 20;
+    std::fs::create_dir_all(app.site_root.join("pkg")).unwrap();
+    std::fs::write(app.site_root.join("pkg/big.bin"), vec![b'x'; SIZE]).unwrap();
+    let a = addr(&app);
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small receive buffer, so that the server's writes soon find no room.
+    sock.set_recv_buffer_size(16 << 10).unwrap();
+    let mut conn = sock.connect(a.parse().unwrap()).await.unwrap();
+    conn.write_all(
+        format!("GET /pkg/big.bin HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    // Read the head, then nothing for three write timeouts.
+    let mut head = [0u8; 12];
+    conn.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut got = 12usize;
+    let mut buf = vec![0u8; 1 << 20];
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the connection was not ended");
+    assert!(
+        got < SIZE,
+        "the whole file ({got} bytes) reached a client that stopped reading"
+    );
+}
+
+/// One address cannot take every connection: past `connections_per_address`, the next is
+/// answered 503 with the reason, while another address is still served.
+#[tokio::test]
+async fn connections_from_one_address_are_bounded() {
+    let app = app_with(|c| {
+        c.server.connections_per_address = 8;
+        c.server.header_timeout_secs = 60;
+    })
+    .await;
+    let a = addr(&app);
+    let port: u16 = a.rsplit(':').next().unwrap().parse().unwrap();
+    // The test's own client may hold a pooled connection from 127.0.0.1: fill from another
+    // loopback address the test owns alone.
+    let from = |ip: [u8; 4]| async move {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(std::net::SocketAddr::from((ip, 0))).unwrap();
+        sock.connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .unwrap()
+    };
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut c = from([127, 0, 0, 2]).await;
+        c.write_all(b"G").await.unwrap();
+        held.push(c);
+    }
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\n\r\n");
+    let mut ninth = from([127, 0, 0, 2]).await;
+    let _ = ninth.write_all(request.as_bytes()).await;
+    let answer = closed_within(&mut ninth, Duration::from_secs(5))
+        .await
+        .expect("the ninth is answered at once");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains("Too many connections from your address"),
+        "{answer}"
+    );
+    // Another address is served meanwhile.
+    let mut other = from([127, 0, 0, 3]).await;
+    other.write_all(request.as_bytes()).await.unwrap();
+    let answer = closed_within(&mut other, Duration::from_secs(5))
+        .await
+        .expect("another address is served");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // A place freed is a place again (as soon as the server has seen the close).
+    held.pop();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut again = from([127, 0, 0, 2]).await;
+        let _ = again.write_all(request.as_bytes()).await;
+        let answer = closed_within(&mut again, Duration::from_secs(5))
+            .await
+            .unwrap_or_default();
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the freed place never came back"
+        );
     }
 }
