@@ -166,7 +166,7 @@ pub async fn action_preview(
     let id = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let kind = ssr::kind(&kind).map_err(ServerFnError::new)?;
-    ssr::preview(&portal, kind, id.role, environment, host, service_group)
+    ssr::preview(&portal, kind, &id, environment, host, service_group)
         .await
         .map_err(ServerFnError::new)
 }
@@ -389,10 +389,32 @@ pub mod ssr {
         })
     }
 
+    /// Who is on call now, as the header says it, and whether `me` is one of them.
+    fn on_call_now(portal: &Portal, me: &ops::auth::Identity) -> Option<String> {
+        let now = portal.oncall.header().now?;
+        let is = |login: &str| !login.is_empty() && login.eq_ignore_ascii_case(&me.login);
+        let you = if is(&now.primary) {
+            "you are the primary"
+        } else if is(&now.secondary) {
+            "you are the secondary"
+        } else {
+            "you are not on call now"
+        };
+        let secondary = if now.secondary.is_empty() {
+            "nobody".to_owned()
+        } else {
+            now.secondary.clone()
+        };
+        Some(format!(
+            "primary {}, secondary {secondary} ({you})",
+            now.primary
+        ))
+    }
+
     pub async fn preview(
         portal: &Portal,
         kind: ops::actions::ActionKind,
-        role: vocab::Role,
+        me: &ops::auth::Identity,
         environment: String,
         host: String,
         service_group: String,
@@ -402,7 +424,7 @@ pub mod ssr {
             host,
             service_group,
         };
-        let p = portal.actions.preview(kind, role, &target).await?;
+        let p = portal.actions.preview(kind, me.role, &target).await?;
         Ok(PreviewView {
             kind: p.kind.as_str().to_owned(),
             environment: p.target.environment,
@@ -414,7 +436,7 @@ pub mod ssr {
             host_reachable: p.host_reachable,
             recent: p.recent.iter().map(summary).collect(),
             verdicts: p.verdicts.iter().map(verdict).collect(),
-            on_call: p.on_call,
+            on_call: on_call_now(portal, me),
             now_ms: ops::time::now_ms(),
         })
     }

@@ -197,10 +197,20 @@ pub async fn update_incident(
     status: String,
     body: String,
     #[server(default)] components: String,
+    #[server(default)] confirm_alarming: bool,
 ) -> Result<Done, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Responder)?;
     let portal = crate::portal::portal()?;
-    Ok(ssr::update(&portal, &who, &id, &status, &body, &components).await)
+    Ok(ssr::update(
+        &portal,
+        &who,
+        &id,
+        &status,
+        &body,
+        &components,
+        confirm_alarming,
+    )
+    .await)
 }
 
 /// An internal note (never public).
@@ -586,6 +596,7 @@ pub mod ssr {
         status: &str,
         body: &str,
         components: &str,
+        confirm_alarming: bool,
     ) -> Done {
         let Some(status) = Status::parse(status) else {
             return Done::of(false, format!("{status:?} is not a status."));
@@ -594,6 +605,31 @@ pub mod ssr {
             Ok(c) => c,
             Err(e) => return Done::of(false, e),
         };
+        // Resolving tells the public everything works: while an affected service still alarms,
+        // the person is asked again, with what alarms named.
+        if status == Status::Resolved && !confirm_alarming {
+            let services = match portal.incidents.get(id).await {
+                Ok(i) => i.map(|i| i.services).unwrap_or_default(),
+                Err(e) => {
+                    return Done::of(
+                        false,
+                        format!(
+                            "The incident cannot be read ({e}); nothing was changed: try again."
+                        ),
+                    )
+                }
+            };
+            let alarming = ops::incidents::still_alarming(
+                &services,
+                &portal.fleet.snapshot(ops::time::now_ms()),
+            );
+            if !alarming.is_empty() {
+                return Done::ask(format!(
+                    "Still alarming: {}. Resolving tells the public everything works again. Resolve anyway?",
+                    alarming.join("; ")
+                ));
+            }
+        }
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,

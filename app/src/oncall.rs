@@ -159,6 +159,10 @@ pub struct OnCallBoard {
 pub struct Done {
     pub ok: bool,
     pub message: String,
+    /// Nothing changed, and the same request again with its confirmation would go through:
+    /// `message` says what the person is asked to confirm.
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 impl Done {
@@ -166,6 +170,16 @@ impl Done {
         Done {
             ok,
             message: message.into(),
+            confirm: false,
+        }
+    }
+
+    /// Nothing changed: `question` is asked of the person first.
+    pub fn ask(question: impl Into<String>) -> Done {
+        Done {
+            ok: false,
+            message: question.into(),
+            confirm: true,
         }
     }
 }
@@ -184,10 +198,7 @@ pub fn settle(
             }
             message.set(Some(d));
         }
-        Err(e) => message.set(Some(Done {
-            ok: false,
-            message: e.to_string(),
-        })),
+        Err(e) => message.set(Some(Done::of(false, e.to_string()))),
     }
 }
 

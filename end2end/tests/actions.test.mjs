@@ -11,7 +11,12 @@ import {
 let world, sim, server, browser;
 
 before(async () => {
-  world = await startWorld();
+  // A rotation in which the responder of the first journey is the primary, so that the dialog's
+  // "on call" line can be read for what it says (the world's cooldown is 0 s).
+  const start = new Date(Date.now() - 3_600_000).toISOString().slice(0, 19);
+  world = await startWorld({
+    config: `[oncall]\nmembers = ["kbd-responder", "bo"]\nstart = "${start}"\ntime_zone = "UTC"\n`,
+  });
   ({ sim, server, browser } = world);
 });
 
@@ -57,6 +62,13 @@ test('from a critical cell to a healthy service again, by keyboard, and into the
   await page.waitForFunction(() => document.activeElement?.id === 'restart-reason');
   const state = await dialog.getByTestId('restart-preview').locator('[data-state]').first().getAttribute('data-state');
   assert.equal(state, 'critical', 'the preview shows the health now');
+  // Who is on call now, and whether the person acting is one of them (as the header says).
+  assert.equal(await dialog.getByTestId('dialog-on-call').innerText(), 'primary kbd-responder, secondary bo (you are the primary)');
+  // The cooldown says its rule, and that nothing was done here before.
+  assert.equal(
+    await dialog.locator('[data-guard="cooldown"]').innerText(),
+    '✔ cooldown: no action on builder-api-acceptance-1 has been recorded; the cooldown is 0 s',
+  );
   await page.keyboard.type('builder-api wedged: health check critical');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'restart-confirm');
@@ -77,6 +89,18 @@ test('from a critical cell to a healthy service again, by keyboard, and into the
     assert.ok(output.includes(step), `no "${step}" in the output:\n${output}`);
   }
   await page.screenshot({ path: screenshotPath('action-output-desktop'), fullPage: true });
+
+  // The dialog of the same host again: the cooldown names the restart just done, its age and
+  // the rule.
+  await page.goto(`${server.url}/services/api`);
+  await waitForHydration(page);
+  await page.locator(openSel).click();
+  await dialog.getByTestId('restart-preview').waitFor();
+  assert.match(
+    await dialog.locator('[data-guard="cooldown"]').innerText(),
+    /^✔ cooldown: the last action here was kbd-responder's restart of builder-api\.acceptance on builder-api-acceptance-1, .+ ago; the cooldown is 0 s$/,
+  );
+  await page.keyboard.press('Escape');
 
   // 4. The audit log has the intent and the outcome of this action.
   await page.goto(`${server.url}/audit?host=builder-api-acceptance-1`);

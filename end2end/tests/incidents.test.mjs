@@ -89,10 +89,19 @@ test('declare from an alarm, update, hand over, resolve, read the timeline', asy
   await own.getByRole('button', { name: 'Hand over' }).click();
   await page.getByTestId('incident-owner').filter({ hasText: /^bo is in charge since / }).waitFor();
 
-  // Resolved: the header's incident is gone.
+  // Resolved: the component goes back to operational (the public page must not stay in an
+  // outage), and since builder-api still alarms, the form asks again, saying so, before anything
+  // is published.
   await update.getByTestId('update-status').selectOption('resolved');
   await page.waitForFunction(() => document.querySelector('[data-testid="update-body"]').value.startsWith('The problems with'));
-  await previewAndPublish(page, update, { status: 'Resolved', body: /are resolved/ });
+  assert.equal(await update.locator('select[data-component="api"]').inputValue(), 'operational');
+  await previewAndPublish(page, update, { status: 'Resolved', body: /are resolved/, components: 'the API gateway: Operational' });
+  const ask = page.getByTestId('resolve-confirm');
+  await ask.waitFor();
+  assert.match(await ask.innerText(), /Still alarming: builder-api on builder-api-live-1 \(live\): critical/);
+  assert.equal(await page.getByTestId('incident-status').innerText(), 'identified', 'nothing published yet');
+  await page.screenshot({ path: screenshotPath('incident-resolve-confirm') });
+  await ask.getByTestId('resolve-anyway').click();
   await page.getByTestId('incident-status').filter({ hasText: 'resolved' }).waitFor();
   await page.reload();
   await waitForHydration(page);

@@ -285,7 +285,7 @@ fn PreviewPanel(preview: PreviewView) -> impl IntoView {
                     <div><code>{g.clone()}</code>" — " <super::fleet_common::StateCell state=*cell/> " " <span class="muted small">{fmt::since(now, *since)}</span></div>
                 }).collect_view()}
             </dd>
-            <dt>"On call"</dt><dd>{preview.on_call.clone().unwrap_or_else(|| "not known: no rotation is set up in Onwatch yet".into())}</dd>
+            <dt>"On call"</dt><dd data-testid="dialog-on-call">{preview.on_call.clone().unwrap_or_else(|| "not known: no rotation is set up in Onwatch yet".into())}</dd>
         </dl>
         <ul class="verdicts" data-testid="verdicts">
             {preview.verdicts.iter().map(|v| {

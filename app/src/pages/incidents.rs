@@ -387,29 +387,49 @@ fn UpdateForm(
     let first = next.get(1).or(next.first()).cloned().unwrap_or_default();
     let status = RwSignal::new(first.0.clone());
     let body = RwSignal::new(first.1.clone());
-    let comps: Vec<(String, String, RwSignal<String>)> = v
+    // Each component at its status now; a resolve puts every one back to operational (the
+    // person may still choose otherwise before publishing).
+    let suggested = |status: &str, now: &str| {
+        if status == "resolved" {
+            "operational".to_owned()
+        } else {
+            now.to_owned()
+        }
+    };
+    let comps: Vec<(String, String, String, RwSignal<String>)> = v
         .components
         .iter()
-        .map(|(slug, name, st)| (slug.clone(), name.clone(), RwSignal::new(st.clone())))
+        .map(|(slug, name, st)| {
+            let shown = RwSignal::new(suggested(&first.0, st));
+            (slug.clone(), name.clone(), st.clone(), shown)
+        })
         .collect();
+    // Asked again before resolving while an affected service still alarms: the question, shown
+    // in the form, with its answer next to it.
+    let confirm = RwSignal::new(None::<String>);
     let comps_value = {
         let comps = comps.clone();
         move || {
             comps
                 .iter()
-                .map(|(s, _, st)| format!("{s}={}", st.get_untracked()))
+                .map(|(s, _, _, st)| format!("{s}={}", st.get_untracked()))
                 .collect::<Vec<_>>()
                 .join(",")
         }
     };
     let preview = RwSignal::new(None::<Result<PreviewView, String>>);
     let templates = next.clone();
+    let comps_now = comps.clone();
     let on_status = move |s: String| {
         if let Some((_, t)) = templates.iter().find(|(k, _)| *k == s) {
             body.set(t.clone());
         }
+        for (_, _, now, shown) in &comps_now {
+            shown.set(suggested(&s, now));
+        }
         status.set(s);
         preview.set(None);
+        confirm.set(None);
     };
     let (id1, id2) = (id.clone(), id);
     let cv1 = comps_value.clone();
@@ -425,7 +445,7 @@ fn UpdateForm(
             preview.set(Some(p.map_err(|e| e.to_string())));
         });
     };
-    let publish = move || {
+    let publish = Callback::new(move |confirmed: bool| {
         let (i, s, b, c) = (
             id2.clone(),
             status.get_untracked(),
@@ -433,13 +453,22 @@ fn UpdateForm(
             comps_value(),
         );
         leptos::task::spawn_local(async move {
-            let r = update_incident(i, s, b, c).await;
-            if matches!(&r, Ok(d) if d.ok) {
-                preview.set(None);
+            let r = update_incident(i, s, b, c, confirmed).await;
+            match &r {
+                // The question stays by the form that asked it, not at the top of the page.
+                Ok(d) if d.confirm => {
+                    confirm.set(Some(d.message.clone()));
+                    return;
+                }
+                Ok(d) if d.ok => {
+                    preview.set(None);
+                    confirm.set(None);
+                }
+                _ => {}
             }
             settle(version, message, r);
         });
-    };
+    });
     view! {
         <form class="stack-form" data-testid="update-form" on:submit=move |ev| { ev.prevent_default(); show(); }>
             <h3>"Post an update"</h3>
@@ -451,7 +480,7 @@ fn UpdateForm(
             <textarea id="upd-body" rows="3" data-testid="update-body" prop:value=move || body.get() on:input=move |ev| body.set(event_target_value(&ev))></textarea>
             <fieldset class="components-pick">
                 <legend>"Component statuses"</legend>
-                {comps.into_iter().map(|(slug, name, st)| view! {
+                {comps.into_iter().map(|(slug, name, _, st)| view! {
                     <label class="check">{format!("{name} ")}
                         <select aria-label=format!("Status of {name}") data-component=slug prop:value=move || st.get() on:change=move |ev| st.set(event_target_value(&ev))>
                             <option value="operational">"operational"</option>
@@ -464,7 +493,15 @@ fn UpdateForm(
             </fieldset>
             <button type="submit" class="button">"Preview what the public will read"</button>
         </form>
-        <PreviewBox preview on_publish=Callback::new(move |_| publish()) label="Publish this update"/>
+        <PreviewBox preview on_publish=Callback::new(move |_| publish.run(false)) label="Publish this update"/>
+        {move || confirm.get().map(|question| view! {
+            <div class="callout callout-warn" role="alertdialog" aria-live="assertive" data-testid="resolve-confirm">
+                <p>{question}</p>
+                <button type="button" class="button button-danger" data-testid="resolve-anyway" on:click=move |_| publish.run(true)>"Resolve anyway"</button>
+                " "
+                <button type="button" class="button" on:click=move |_| confirm.set(None)>"Not yet"</button>
+            </div>
+        })}
     }
 }
 

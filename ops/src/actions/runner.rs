@@ -205,8 +205,6 @@ pub struct Preview {
     /// The verdicts known before the form is filled: role, executor, cooldown, lock, versions,
     /// and for production a restart of the same service seen in acceptance.
     pub verdicts: Vec<Verdict>,
-    /// Who is on call, where Onwatch knows it.
-    pub on_call: Option<String>,
 }
 
 /// The actions capability. Cheap to share (`Arc`).
@@ -692,10 +690,31 @@ impl Actions {
                     ),
                 )
             } else {
-                Verdict::pass("cooldown", "no recent action on this host")
+                Verdict::pass(
+                    "cooldown",
+                    format!(
+                        "the last action here was {}'s {}, {} ago; the cooldown is {} s",
+                        last.actor_name,
+                        last.what(),
+                        crate::time::human_age(now - ended),
+                        cooldown.as_secs()
+                    ),
+                )
             });
         } else {
-            verdicts.push(Verdict::pass("cooldown", "no recent action on this host"));
+            // A build request has no host: it is judged by what it builds.
+            let subject = if target.host.is_empty() {
+                target.service_group.clone()
+            } else {
+                target.host.clone()
+            };
+            verdicts.push(Verdict::pass(
+                "cooldown",
+                format!(
+                    "no action on {subject} has been recorded; the cooldown is {} s",
+                    cooldown.as_secs()
+                ),
+            ));
         }
         let snap = self.fleet.snapshot(crate::time::now_ms());
         let versions: BTreeSet<String> = snap
@@ -844,7 +863,6 @@ impl Actions {
                 || kind == ActionKind::RequestBuild,
             recent,
             verdicts,
-            on_call: None,
         })
     }
 

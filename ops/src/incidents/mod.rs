@@ -939,6 +939,27 @@ impl Incidents {
     }
 }
 
+/// What of an incident's services still alarms in a production environment, as a person reads
+/// it ("builder-api on builder-api-live-1 (live): critical"): resolving says to the public that
+/// everything works, so a resolve while this is not empty is asked again, naming it.
+pub fn still_alarming(services: &[String], fleet: &crate::fleet::FleetSnapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    for env in fleet.environments.iter().filter(|e| e.production) {
+        for h in &env.hosts {
+            for s in &h.services {
+                let slug = vocab::slug_of(&s.service);
+                if !s.cell.is_healthy() && services.contains(&slug) {
+                    out.push(format!(
+                        "{} on {} ({}): {}",
+                        s.service, h.host.name, env.name, s.cell
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
