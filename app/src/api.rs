@@ -31,6 +31,9 @@ pub struct ShellData {
     pub store_backend: String,
     pub environments: Vec<EnvironmentSummary>,
     pub signed_in: Option<SignedIn>,
+    /// What the header shows, as one number (`ops::incidents::header_fingerprint`): the live
+    /// stream announces it, and the header is read again when it differs.
+    pub header_version: u64,
     /// The development sign-in is on: the shell shows a banner on every page.
     pub dev_signin: bool,
     /// For the sign-out form, which posts without JavaScript.
@@ -68,6 +71,7 @@ pub fn shell_data_now() -> Result<ShellData, ServerFnError> {
     let id = crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let header = portal.oncall.header();
+    let header_version = ops::incidents::header_fingerprint(&portal.incidents.open_now(), &header);
     portal
         .onboarding
         .touch(&id.login, &id.name, &id.provider, &id.memberships);
@@ -76,6 +80,7 @@ pub fn shell_data_now() -> Result<ShellData, ServerFnError> {
     Ok(ShellData {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         store_backend: portal.store.backend().name().to_owned(),
+        header_version,
         environments: portal.environments.clone(),
         signed_in: Some(SignedIn {
             name: id.name,

@@ -68,28 +68,43 @@ fn TopBar(shell: Shell) -> impl IntoView {
         .and_then(|i| i.signed_in.as_ref())
         .is_some_and(|v| v.can(vocab::Role::Admin));
     let dev_signin = data.as_ref().is_some_and(|i| i.dev_signin);
-    let oncall = data.as_ref().and_then(|i| i.oncall.clone());
-    let not_ready = data
-        .as_ref()
-        .map(|i| i.not_ready.clone())
-        .unwrap_or_default();
-    let incidents = data
-        .as_ref()
-        .map(|i| i.incidents.clone())
-        .unwrap_or_default();
+    // The strips under the header (incidents, on call, readiness) follow the server: when the
+    // live stream announces another header than the one drawn, it is read again.
+    let strips = RwSignal::new(data.as_ref().map(Strips::of).unwrap_or_default());
+    let live = crate::live::use_live_fleet();
+    Effect::new(move |_| {
+        let Some(announced) = live.header.get() else {
+            return;
+        };
+        if strips.with_untracked(|s| s.version) == announced {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            // A failed read leaves the strips as they were; the next announcement tries again.
+            if let Ok(d) = crate::api::shell_info().await {
+                strips.try_set(Strips::of(&d));
+            }
+        });
+    });
     // The section the location is in, worked out once for all the links.
     let location = leptos_router::hooks::use_location();
     let current = Memo::new(move |_| section_of(&location.pathname.get()));
     let right = match data {
         Some(info) => {
-            let production: Vec<_> = info
-                .environments
-                .into_iter()
-                .filter(|e| e.production)
-                .collect();
+            // The environment of the page (its badge red for production), or nothing: a
+            // badge that says LIVE over an acceptance page is a badge nobody believes.
+            let environments = info.environments;
+            let page_env = move || {
+                let path = location.pathname.get();
+                let name = path
+                    .strip_prefix("/environments/")
+                    .and_then(|rest| rest.split('/').next())?
+                    .to_owned();
+                environments.iter().find(|e| e.name == name).cloned()
+            };
             view! {
-                <span class="prod-badges">
-                    {production.into_iter().map(|e| view! { <EnvBadge env=e/> }).collect_view()}
+                <span class="prod-badges" data-testid="page-env">
+                    {move || page_env().map(|e| view! { <EnvBadge env=e/> })}
                 </span>
                 <SignedInSlot signed_in=info.signed_in csrf=info.csrf_token/>
             }
@@ -120,14 +135,34 @@ fn TopBar(shell: Shell) -> impl IntoView {
                 <ThemeToggle/>
             </div>
         </header>
-        {(!incidents.is_empty()).then(|| view! { <IncidentStrip incidents/> })}
-        {oncall.map(|now| view! { <OnCallStrip now not_ready/> })}
+        {move || strips.with(|s| (!s.incidents.is_empty()).then(|| view! { <IncidentStrip incidents=s.incidents.clone()/> }))}
+        {move || strips.with(|s| s.oncall.clone().map(|now| view! { <OnCallStrip now not_ready=s.not_ready.clone()/> }))}
         {dev_signin.then(|| view! {
             <div class="dev-banner" role="alert" data-testid="dev-banner">
                 <strong>"Development sign-in is enabled."</strong>
                 " Anyone who can reach this portal can pick any name and role. For a laptop or a test run only, never for the real fleet."
             </div>
         })}
+    }
+}
+
+/// What the strips under the header show, and which header (its fingerprint) that is.
+#[derive(Clone, Default, PartialEq)]
+struct Strips {
+    version: u64,
+    incidents: Vec<crate::incidents::OpenView>,
+    oncall: Option<crate::oncall::NowView>,
+    not_ready: Vec<String>,
+}
+
+impl Strips {
+    fn of(d: &crate::api::ShellData) -> Strips {
+        Strips {
+            version: d.header_version,
+            incidents: d.incidents.clone(),
+            oncall: d.oncall.clone(),
+            not_ready: d.not_ready.clone(),
+        }
     }
 }
 
@@ -357,6 +392,7 @@ mod tests {
     #[test]
     fn shell_data_cannot_end_its_script_element() {
         let data = crate::api::ShellData {
+            header_version: 0,
             version: "1".into(),
             store_backend: "sqlite".into(),
             environments: vec![],

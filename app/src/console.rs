@@ -303,6 +303,9 @@ pub async fn console_saved() -> Result<Vec<SavedView>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let actor = who.actor();
+    // A query's text can carry values from the datastore (an origin, an account): like the
+    // audit log's, it is for those who may run it.
+    let may_read_sql = ops::console::may_query(&actor.role);
     let rows = portal
         .console
         .history()
@@ -318,7 +321,7 @@ pub async fn console_saved() -> Result<Vec<SavedView>, ServerFnError> {
             description: s.description,
             database: s.database,
             shards: s.shards,
-            sql: s.sql,
+            sql: if may_read_sql { s.sql } else { String::new() },
             owner_name: s.owner_name,
             shared: s.shared,
         })

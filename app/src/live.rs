@@ -16,6 +16,9 @@ pub struct LiveFleet {
     pub down_since: RwSignal<Option<f64>>,
     /// The server ended the stream because the session ended (revoked, expired, signed out).
     pub signed_out: RwSignal<bool>,
+    /// The header's fingerprint, as last announced by the server (`header` events): the header
+    /// reads itself again when it differs from the one it drew.
+    pub header: RwSignal<Option<u64>>,
 }
 
 /// Provides [`LiveFleet`] and, in the browser, connects the event stream.
@@ -24,6 +27,7 @@ pub fn provide_live_fleet() -> LiveFleet {
         version: RwSignal::new(0),
         down_since: RwSignal::new(None),
         signed_out: RwSignal::new(false),
+        header: RwSignal::new(None),
     };
     provide_context(live);
     Effect::new(move |_| connect(live));
@@ -35,6 +39,7 @@ pub fn use_live_fleet() -> LiveFleet {
         version: RwSignal::new(0),
         down_since: RwSignal::new(None),
         signed_out: RwSignal::new(false),
+        header: RwSignal::new(None),
     })
 }
 
@@ -60,6 +65,18 @@ fn connect(live: LiveFleet) {
         });
     let _ = source.add_event_listener_with_callback("fleet", on_fleet.as_ref().unchecked_ref());
     on_fleet.forget();
+    let on_header =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            if let Some(v) = ev
+                .data()
+                .as_string()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+            {
+                live.header.set(Some(v));
+            }
+        });
+    let _ = source.add_event_listener_with_callback("header", on_header.as_ref().unchecked_ref());
+    on_header.forget();
     let closer = source.clone();
     let on_signed_out = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
         // Do not reconnect: the next attempt would be refused (401) anyway.

@@ -55,6 +55,9 @@ pub struct MyShift {
     pub seat: String,
     pub start: String,
     pub end: String,
+    /// Who holds the other seat of the same shift: they cannot also cover this one.
+    #[serde(default)]
+    pub partner: String,
 }
 
 /// Someone else's seat in a coming shift (a swap's other half).
@@ -456,7 +459,13 @@ pub mod ssr {
                     subject: subject(&a.environment, &a.host, &a.service),
                     state: a.state,
                     detail: a.detail,
-                    cleared: a.cleared_ms.map(|ms| r.local(ms)),
+                    cleared: match (a.cleared_ms, a.healthy_at_handoff) {
+                        (Some(ms), _) => Some(r.local(ms)),
+                        (None, true) => {
+                            Some("before this handoff (healthy when it was written)".to_owned())
+                        }
+                        (None, false) => None,
+                    },
                 })
                 .collect(),
             repeated: h
@@ -617,15 +626,19 @@ pub mod ssr {
         for i in current..current + 10 {
             let s = r.shift(i);
             for seat in [Seat::Primary, Seat::Secondary] {
-                let holder = rotation::on_call_at(r, &covers, s.start_ms.max(now_ms))
-                    .holder(seat)
-                    .to_owned();
+                let at = rotation::on_call_at(r, &covers, s.start_ms.max(now_ms));
+                let holder = at.holder(seat).to_owned();
                 if genuine && holder.eq_ignore_ascii_case(&me) {
+                    let other = match seat {
+                        Seat::Primary => Seat::Secondary,
+                        Seat::Secondary => Seat::Primary,
+                    };
                     my_shifts.push(MyShift {
                         index: i,
                         seat: seat.as_str().into(),
                         start: r.local(s.start_ms.max(now_ms)),
                         end: r.local(s.end_ms),
+                        partner: at.holder(other).to_owned(),
                     });
                 } else if i > current {
                     others.push(OtherShift {

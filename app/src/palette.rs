@@ -141,9 +141,9 @@ fn PaletteDialog(open: RwSignal<bool>, query: RwSignal<String>) -> impl IntoView
                 }
             }
         }
-        let q = query.get().to_ascii_lowercase();
+        let q = query.get();
         list.into_iter()
-            .filter(|e| q.is_empty() || e.label.to_ascii_lowercase().contains(&q))
+            .filter(|e| matches(&q, &format!("{} {}", e.kind, e.label)))
             .take(12)
             .collect::<Vec<_>>()
     };
@@ -195,6 +195,11 @@ fn PaletteDialog(open: RwSignal<bool>, query: RwSignal<String>) -> impl IntoView
                     on:keydown=on_key
                 />
             </form>
+            {move || (entries().is_empty()).then(|| view! {
+                <p class="palette-none muted" role="status" data-testid="palette-none">
+                    {format!("Nothing matches “{}”: try a host, service or environment name.", query.get().trim())}
+                </p>
+            })}
             <ul id="palette-list" role="listbox" aria-label="Matches">
                 {move || entries().into_iter().enumerate().map(|(i, e)| {
                     let href = e.href.clone();
@@ -210,5 +215,26 @@ fn PaletteDialog(open: RwSignal<bool>, query: RwSignal<String>) -> impl IntoView
                 }).collect_view()}
             </ul>
         </div>
+    }
+}
+
+/// Whether every word of `query` (in any order, any case) is in `text`: "originsrv acc" finds
+/// "builder-originsrv-acceptance-1 (acceptance)". An empty query matches everything.
+fn matches(query: &str, text: &str) -> bool {
+    let text = text.to_lowercase();
+    query
+        .split_whitespace()
+        .all(|w| text.contains(&w.to_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_word_must_match_in_any_order() {
+        let host = "host builder-originsrv-acceptance-1 (acceptance)";
+        assert!(super::matches("originsrv acc", host));
+        assert!(super::matches("acc  ORIGINSRV", host));
+        assert!(super::matches("", host));
+        assert!(!super::matches("originsrv live", host));
     }
 }

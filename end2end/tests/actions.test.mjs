@@ -96,11 +96,15 @@ test('from a critical cell to a healthy service again, by keyboard, and into the
   await waitForHydration(page);
   await page.locator(openSel).click();
   await dialog.getByTestId('restart-preview').waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'restart-reason');
   assert.match(
     await dialog.locator('[data-guard="cooldown"]').innerText(),
     /^✔ cooldown: the last action here was kbd-responder's restart of builder-api\.acceptance on builder-api-acceptance-1, .+ ago; the cooldown is 0 s$/,
   );
+  // Escape closes it and gives the focus back to the button that opened it.
   await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  await page.waitForFunction((sel) => document.activeElement?.matches(sel) ?? false, openSel);
 
   // 4. The audit log has the intent and the outcome of this action.
   await page.goto(`${server.url}/audit?host=builder-api-acceptance-1`);

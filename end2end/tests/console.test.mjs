@@ -74,6 +74,8 @@ test('locate core, query its shard, then all shards with one broken, and downloa
   assert.equal(await rows.count(), 1);
   assert.equal(await rows.first().getAttribute('data-shard'), '30');
   assert.equal(await rows.first().locator('td').nth(1).innerText(), 'core');
+  // One row: said in the singular.
+  assert.match(await page.getByTestId('console-state').innerText(), / — 1 row from 1 of 1 shard in \d+ ms$/);
 
   // All shards, one of them broken: listed as failed, the others' rows are there, marked partial.
   result = await runQuery(page, 'all', 'SELECT origin_name, account_name FROM origin_members ORDER BY origin_name');
@@ -83,10 +85,17 @@ test('locate core, query its shard, then all shards with one broken, and downloa
   const failedShard = failed.locator('li[data-shard="7"]');
   assert.match(await failedShard.innerText(), /shard_7.*origin_members/s);
   assert.match(await page.getByTestId('console-state').innerText(), /from 127 of 128 shards/);
-  const total = Number((await page.getByTestId('console-state').innerText()).match(/(\d+) rows from/)[1]);
+  const total = Number((await page.getByTestId('console-state').innerText()).match(/(\d+) rows? from/)[1]);
   assert.ok(total > 1400, `${total} rows`);
   // The grid draws the first 1,000 and says so; the download has them all.
   assert.equal(await rows.count(), 1000);
+  // A thousand rows scroll in their own box, not the page.
+  const box = await page.getByTestId('console-grid-box').evaluate((el) => ({
+    overflowY: getComputedStyle(el).overflowY, client: el.clientHeight, scroll: el.scrollHeight,
+  }));
+  assert.equal(box.overflowY, 'auto');
+  assert.ok(box.client <= 640 && box.scroll > box.client * 5, JSON.stringify(box));
+  assert.ok(await page.evaluate(() => document.documentElement.scrollHeight < 4000), 'the page stays short');
   assert.match(await page.locator('.downloads').innerText(), new RegExp(`first 1000 of ${total} rows`));
   assert.equal(await page.locator('[data-testid="console-grid"] tbody tr[data-shard="7"]').count(), 0);
   // Sorting by shard, descending, puts shard 127 first.

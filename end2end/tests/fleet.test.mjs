@@ -111,8 +111,14 @@ test('the palette jumps to a host page', async () => {
     await page.keyboard.press('Control+k');
     const palette = page.getByTestId('palette');
     await palette.waitFor();
-    await palette.getByRole('searchbox').fill('router-acceptance');
+    // Nothing matches: it says so, in the palette.
+    await palette.getByRole('searchbox').fill('no-such-thing');
+    assert.equal(await palette.getByTestId('palette-none').innerText(), 'Nothing matches “no-such-thing”: try a host, service or environment name.');
+    assert.equal(await palette.getByRole('link').count(), 0);
+    // Two words, in any order, each part of the name.
+    await palette.getByRole('searchbox').fill('router acc');
     await palette.getByRole('link', { name: /builder-router-acceptance-1/ }).waitFor();
+    assert.equal(await palette.getByTestId('palette-none').count(), 0);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: /builder-router-acceptance-1/ }).waitFor();
     assert.match(page.url(), /\/environments\/acceptance\/hosts\/builder-router-acceptance-1$/);

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startWorld, watchProblems, devSignIn, waitForHydration, screenshotPath,
+  startWorld, watchProblems, devSignIn, waitForHydration, screenshotPath, launchBrowser,
 } from '../lib/harness.mjs';
 
 let world, sim, server, browser;
@@ -40,10 +40,22 @@ test('declare from an alarm, update, hand over, resolve, read the timeline', asy
   await sim.fault({ host: 'builder-api-live-1', fault: 'wedged', service: 'builder-api' });
   await devSignIn(page, server.url, { name: 'ana', role: 'responder', next: '/' });
   await waitForHydration(page);
+  // A viewer in another browser keeps one page open and never reloads it: its header follows.
+  const other = await launchBrowser();
+  const watcher = await other.context.newPage();
+  const watcherProblems = watchProblems(watcher);
+  await devSignIn(watcher, server.url, { name: 'watcher', role: 'viewer', next: '/services' });
+  await waitForHydration(watcher);
+  assert.equal(await watcher.getByTestId('incident-strip').count(), 0);
+  const watcherStrip = watcher.getByTestId('incident-strip');
 
   // The failing service's alarm offers the declaration with its service filled in.
   const declare = page.getByTestId('alarm-declare').first();
   await declare.waitFor({ timeout: 20_000 });
+  // The alarm names the service once, then its state and the health check's own reason.
+  const alarmItem = page.locator('li.alarm[data-kind="failing_service"]').first();
+  assert.equal(await alarmItem.locator('.alarm-subject').innerText(), 'builder-api.live on builder-api-live-1');
+  assert.equal(await alarmItem.locator('.alarm-msg').innerText(), 'critical: builder-api: cannot reach the router: connection refused');
   await Promise.all([page.waitForURL((u) => u.pathname === '/incidents'), declare.click()]);
   await waitForHydration(page);
   const form = page.getByTestId('declare');
@@ -62,6 +74,7 @@ test('declare from an alarm, update, hand over, resolve, read the timeline', asy
   await waitForHydration(page);
   assert.match(await page.getByTestId('incident-owner').innerText(), /^ana is in charge since /);
   assert.match(await page.getByTestId('incident-strip').innerText(), /Builder API errors \(investigating\) — ana in charge/);
+  await watcherStrip.filter({ hasText: 'Builder API errors (investigating) — ana in charge' }).waitFor();
   const incidentUrl = page.url();
 
   // Stepping away: every page's header says nobody is in charge, until someone takes it.
@@ -69,6 +82,7 @@ test('declare from an alarm, update, hand over, resolve, read the timeline', asy
   await page.getByTestId('incident-message').filter({ hasText: 'nobody is in charge' }).waitFor();
   await page.goto(`${server.url}/services`);
   await page.getByTestId('nobody-in-charge').waitFor();
+  await watcher.getByTestId('nobody-in-charge').waitFor();
   await page.screenshot({ path: screenshotPath('incident-nobody-in-charge') });
   await page.goto(incidentUrl);
   await waitForHydration(page);
@@ -88,6 +102,7 @@ test('declare from an alarm, update, hand over, resolve, read the timeline', asy
   await own.getByTestId('hand-to').fill('bo');
   await own.getByRole('button', { name: 'Hand over' }).click();
   await page.getByTestId('incident-owner').filter({ hasText: /^bo is in charge since / }).waitFor();
+  await watcherStrip.filter({ hasText: 'Builder API errors (identified) — bo in charge' }).waitFor();
 
   // Resolved: the component goes back to operational (the public page must not stay in an
   // outage), and since builder-api still alarms, the form asks again, saying so, before anything
@@ -103,6 +118,10 @@ test('declare from an alarm, update, hand over, resolve, read the timeline', asy
   await page.screenshot({ path: screenshotPath('incident-resolve-confirm') });
   await ask.getByTestId('resolve-anyway').click();
   await page.getByTestId('incident-status').filter({ hasText: 'resolved' }).waitFor();
+  // The viewer's header drops the incident, still without a reload.
+  await watcher.waitForFunction(() => !document.querySelector('[data-testid="incident-strip"]'));
+  assert.deepEqual(await watcherProblems.list(), []);
+  await other.close();
   await page.reload();
   await waitForHydration(page);
   assert.equal(await page.getByTestId('incident-strip').count(), 0);
@@ -125,6 +144,11 @@ test('declare from an alarm, update, hand over, resolve, read the timeline', asy
   await page.setViewportSize({ width: 375, height: 800 });
   assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
   await page.screenshot({ path: screenshotPath('incident-phone'), fullPage: true });
+  // The audit log says what happened in words, not in its stored codes.
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.goto(`${server.url}/audit?kind=incident`);
+  const asked = page.getByTestId('audit-rows').locator('[data-outcome="update:attempt"]').first();
+  assert.equal(await asked.innerText(), 'update (asked)');
   assert.deepEqual(await problems.list(), []);
   await page.close();
 });

@@ -57,6 +57,18 @@ test('ask for cover, have it accepted, and see who is on call change', async () 
   assert.equal(await strip.getByTestId('oncall-secondary').innerText(), 'bo');
 
   const form = page.getByTestId('cover-form');
+  // The other seat's holder of that shift (bo) is not offered: the server would refuse them.
+  const offered = await form.getByTestId('cover-who').locator('option').allTextContents();
+  assert.ok(offered.includes('cy') && !offered.includes('bo') && !offered.includes('ana'), offered.join(', '));
+  // A refusal is said under the form that asked, and takes the focus there.
+  await form.getByTestId('cover-reason').fill('nobody chosen');
+  await form.getByRole('button', { name: 'Ask for cover' }).click();
+  const refusal = form.getByTestId('cover-answer');
+  await refusal.waitFor();
+  assert.equal(await refusal.getAttribute('role'), 'alert');
+  assert.ok((await refusal.innerText()).length > 0);
+  await page.waitForFunction(() => document.activeElement?.dataset.testid === 'cover-answer');
+  await page.screenshot({ path: screenshotPath('oncall-refusal-by-the-form') });
   await form.getByTestId('cover-who').selectOption('cy');
   await form.getByTestId('cover-reason').fill('flying on Tuesday');
   await form.getByRole('button', { name: 'Ask for cover' }).click();

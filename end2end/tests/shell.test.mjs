@@ -35,9 +35,15 @@ test('the shell renders on the server, before any JavaScript runs', async () => 
     assert.equal(new URL(page.url()).pathname, '/');
     const nav = page.locator('header.topbar nav.mainnav');
     assert.deepEqual(await nav.getByRole('link').allTextContents(), SECTIONS, 'the section links, in order');
-    const live = page.locator('header.topbar .prod-badges .env-badge[data-env="live"]');
+    // The header names the environment of the page, or none: the dashboard spans them all.
+    assert.equal(await page.locator('header.topbar [data-testid="page-env"] .env-badge').count(), 0);
+    await page.goto(`${server.url}/environments/live`);
+    const live = page.locator('header.topbar [data-testid="page-env"] .env-badge[data-env="live"]');
     assert.equal(await live.textContent(), '⚠ LIVE', 'the live badge is server-rendered');
     assert.match(await live.getAttribute('class'), /\benv-prod\b/);
+    await page.goto(`${server.url}/environments/acceptance/hosts/builder-api-acceptance-1`);
+    const badges = page.locator('header.topbar [data-testid="page-env"] .env-badge');
+    assert.deepEqual(await badges.allTextContents(), ['ACCEPTANCE'], 'an acceptance page never says LIVE');
     assert.equal(await page.getByTestId('viewer').locator('.viewer-name').textContent(), 'Dana Viewer');
     assert.equal(await page.locator('html').getAttribute('data-hydrated'), null, 'nothing hydrated it');
   } finally {

@@ -3,6 +3,11 @@
 //! 250 ms) so a busy fleet cannot flood a browser. The stream needs a session, and ends with a
 //! `signed_out` event when that session is revoked, expires or reaches its absolute lifetime
 //! (checked every [`SESSION_CHECK`]).
+//!
+//! It also announces what every page's header shows (open incidents, who is on call, who is not
+//! ready) as a `header` event carrying [`ops::incidents::header_fingerprint`], at once and then
+//! whenever it changes (looked at every [`HEADER_CHECK`]): pages whose header was drawn from
+//! another fingerprint read it again.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -17,6 +22,8 @@ use crate::auth::wall::SessionKey;
 use crate::state::AppState;
 
 const MIN_GAP: Duration = Duration::from_millis(250);
+/// How often an open stream looks whether the header changed (two in-memory reads and a hash).
+pub const HEADER_CHECK: Duration = Duration::from_secs(1);
 /// How often an open stream checks that its session still exists.
 pub use crate::streams::SESSION_CHECK;
 
@@ -29,6 +36,11 @@ struct Watch {
     /// The session's absolute end: the stream ends then, however the store answers.
     ends_ms: i64,
     check: tokio::time::Interval,
+    incidents: ops::incidents::Incidents,
+    oncall: std::sync::Arc<ops::oncall::OnCall>,
+    header_check: tokio::time::Interval,
+    /// The header's fingerprint as last announced on this stream.
+    header: Option<u64>,
     ended: bool,
     /// Counts this stream against its person's bound while it lasts.
     _permit: crate::streams::StreamPermit,
@@ -50,7 +62,13 @@ pub async fn fleet_events(
     let mut check = tokio::time::interval(SESSION_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     check.reset();
+    let mut header_check = tokio::time::interval(HEADER_CHECK);
+    header_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let watch = Watch {
+        incidents: state.incidents.clone(),
+        oncall: state.oncall.clone(),
+        header_check,
+        header: None,
         model: state.fleet.clone(),
         stopping: state.stopping.clone(),
         sessions: state.auth.sessions.clone(),
@@ -73,6 +91,7 @@ pub async fn fleet_events(
                 return Some((Ok(event), (rx, w, None, v)));
             }
             let mut check = false;
+            let mut header = false;
             loop {
                 tokio::select! {
                     r = rx.recv() => match r {
@@ -83,6 +102,20 @@ pub async fn fleet_events(
                     // shutdown open; the browser's EventSource reconnects to the next instance.
                     _ = w.stopping.wait_for(|s| *s) => return None,
                     _ = w.check.tick() => check = true,
+                    _ = w.header_check.tick() => header = true,
+                }
+                if header {
+                    header = false;
+                    let now = ops::incidents::header_fingerprint(
+                        &w.incidents.open_now(),
+                        &w.oncall.header(),
+                    );
+                    if w.header != Some(now) {
+                        w.header = Some(now);
+                        let event = Event::default().event("header").data(now.to_string());
+                        return Some((Ok(event), (rx, w, None, last)));
+                    }
+                    continue;
                 }
                 if check {
                     check = false;

@@ -89,10 +89,53 @@ pub fn RestartDialogSlot(dialog: DialogSlot) -> impl IntoView {
     move || {
         dialog.0.get().map(|target| {
             view! {
-                <RestartDialog target on_close=Callback::new(move |_| dialog.0.set(None))/>
+                <RestartDialog target=target.clone() on_close=Callback::new(move |_| {
+                    dialog.0.set(None);
+                    refocus_opener(&target.title());
+                })/>
             }
         })
     }
+}
+
+/// The host an action names, linked to its page, except the sentinel's: it runs outside the
+/// Supervisors' inventory, so it has no host page (its service page says where it runs).
+fn host_link(kind: &str, environment: &str, host: &str) -> AnyView {
+    if kind == "restart_sentinel" {
+        view! { <a href="/services/sentinel">{host.to_owned()}</a> }.into_any()
+    } else {
+        view! { <a href=host_href(environment, host)>{host.to_owned()}</a> }.into_any()
+    }
+}
+
+/// Gives the focus back to the button that opened the dialog (found again by its label: a
+/// live update may have drawn the table anew meanwhile), so that Escape leaves a keyboard user
+/// where they were, not at the top of the page.
+fn refocus_opener(label: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let Ok(buttons) = doc.query_selector_all("[data-testid=\"restart-open\"]") else {
+            return;
+        };
+        for i in 0..buttons.length() {
+            let Some(el) = buttons
+                .item(i)
+                .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+            else {
+                continue;
+            };
+            if el.get_attribute("aria-label").as_deref() == Some(label) {
+                let _ = el.focus();
+                return;
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = label;
 }
 
 /// "Restart…" for a responder, or, for a viewer, a disabled button and why it is not theirs.
@@ -273,7 +316,7 @@ fn PreviewPanel(preview: PreviewView) -> impl IntoView {
                 }.into_any()
             } else {
                 view! {
-                    <dt>"Host"</dt><dd><a href=host_href(&preview.environment, &preview.host)>{preview.host.clone()}</a>
+                    <dt>"Host"</dt><dd>{host_link(&preview.kind, &preview.environment, &preview.host)}
                         {(!preview.host_reachable).then(|| view! { <span class="warn-inline">" (its Supervisor is not answering now)"</span> })}</dd>
                 }.into_any()
             }}
@@ -550,7 +593,7 @@ fn ActionDetail(p: ProgressView) -> impl IntoView {
             <dt>"Where"</dt><dd>{if build {
                 view! { {p.environment.clone()} "'s Builder — " <a href=format!("/services/{}", vocab::slug_of(&p.service))>{p.service.clone()}</a> }.into_any()
             } else {
-                view! { {p.environment.clone()} " / " <a href=host_href(&p.environment, &p.host)>{p.host.clone()}</a> }.into_any()
+                view! { {p.environment.clone()} " / " {host_link(&p.kind, &p.environment, &p.host)} }.into_any()
             }}</dd>
             <dt>"Who"</dt><dd>{p.actor_name.clone()}</dd>
             <dt>"Why"</dt><dd>{p.reason.clone()}</dd>

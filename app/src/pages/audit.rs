@@ -124,7 +124,7 @@ fn AuditTable(rows: Vec<AuditRowView>) -> impl IntoView {
                                 {(!r.action_id.is_empty()).then(|| view! { <div class="small"><a href=format!("/actions/{}", r.action_id)>"the action"</a></div> })}</td>
                             <td>{r.actor_name.clone()}<div class="muted small">{r.actor.clone()} " · " {r.role.clone()}</div></td>
                             <td>{target}</td>
-                            <td>{(!r.outcome.is_empty()).then(|| view! { <span class=format!("outcome outcome-{}", r.outcome)>{r.outcome.clone()}</span> })}</td>
+                            <td>{(!r.outcome.is_empty()).then(|| view! { <span class=format!("outcome outcome-{}", r.outcome.replace(':', "-")) title=r.outcome.clone() data-outcome=r.outcome.clone()>{outcome_words(&r.outcome)}</span> })}</td>
                             <td><details><summary>"detail"</summary><pre class="audit-detail">{r.detail.clone()}</pre></details></td>
                         </tr>
                     }
@@ -155,5 +155,36 @@ fn AdminTools(filter: Signal<AuditQuery>) -> impl IntoView {
             </span>
             <p class="muted small">"Exports are themselves written to the audit log."</p>
         </div>
+    }
+}
+
+/// An outcome as a person reads it: `update:attempt` is "update (asked)", `accepted:done`
+/// "accepted (done)"; the stored word stays in the cell's title for whoever searches by it.
+fn outcome_words(outcome: &str) -> String {
+    match outcome.split_once(':') {
+        Some((what, stage)) => {
+            let stage = match stage {
+                "attempt" => "asked",
+                "done" => "done",
+                "refused" => "refused",
+                "failed" => "failed",
+                other => other,
+            };
+            format!("{} ({stage})", what.replace('_', " "))
+        }
+        None => outcome.replace('_', " "),
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    #[test]
+    fn outcomes_read_as_words() {
+        assert_eq!(super::outcome_words("update:attempt"), "update (asked)");
+        assert_eq!(
+            super::outcome_words("cleanup_done:refused"),
+            "cleanup done (refused)"
+        );
+        assert_eq!(super::outcome_words("succeeded"), "succeeded");
     }
 }

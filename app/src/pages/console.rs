@@ -173,7 +173,7 @@ fn Console(setup: ConsoleSetupView) -> impl IntoView {
                     <div class="console-buttons">
                         {if may_query {
                             view! {
-                                <button type="submit" class="button btn-primary" data-testid="console-run" disabled=move || running.get().is_some()>
+                                <button type="submit" class="button button-primary" data-testid="console-run" disabled=move || running.get().is_some()>
                                     {move || if running.get().is_some() { "Running…" } else { "Run (Ctrl+Enter)" }}
                                 </button>
                             }.into_any()
@@ -271,7 +271,7 @@ fn ProgressBar(progress: RwSignal<Option<ConsoleProgress>>) -> impl IntoView {
                     <progress max=p.total value=p.done></progress>
                     <span>{format!("shards done {} of {}", p.done, p.total)}
                         {(!p.failed.is_empty()).then(|| format!(" · {} failed", p.failed.len()))}
-                        {format!(" · {} rows", p.rows)}</span>
+                        {format!(" · {}", fmt::count(p.rows as i64, "row"))}</span>
                 }.into_any(),
             }}
         </div>
@@ -349,7 +349,7 @@ fn ResultPanel(r: ResultView) -> impl IntoView {
             <h2>"Result"</h2>
             <p class=format!("result-state result-{}", r.state) data-testid="console-state">
                 <strong>{state_words}</strong>
-                {format!(" — {} rows from {} of {} shards in {} ms", r.total_rows, ok, shard_total, r.duration_ms)}
+                {format!(" — {} from {ok} of {} in {} ms", fmt::count(r.total_rows as i64, "row"), fmt::count(shard_total as i64, "shard"), r.duration_ms)}
             </p>
             {(!r.truncated.is_empty()).then(|| view! {
                 <div class="callout callout-warn" data-testid="console-truncated">
@@ -373,7 +373,9 @@ fn ResultPanel(r: ResultView) -> impl IntoView {
                 <a class="button" data-testid="console-json" href=format!("/api/console/queries/{id}/export?format=json") download="onwatch-query.json">"Download JSON"</a>
                 {(total > shown).then(|| view! { <span class="muted small">{format!(" The grid shows the first {shown} of {total} rows; the downloads have them all.")}</span> })}
             </p>
-            <div class="table-scroll">
+            // A scroll box of its own (its header stays in view): a thousand rows do not make
+            // the page tens of thousands of pixels long.
+            <div class="table-scroll console-grid-box" data-testid="console-grid-box" tabindex="0" aria-label="Query result rows">
                 <table class="console-grid" data-testid="console-grid">
                     <thead><tr>
                         {header.into_iter().enumerate().map(|(i, name)| {
@@ -628,8 +630,8 @@ fn History(
                                         <button type="button" class="link-button code-like" title="Load into the editor"
                                             on:click=move |_| { env.set(qe.clone()); db.set(qd.clone()); shards.set(qs.clone()); sql.set(qq.clone()); }>
                                             {q.sql.chars().take(80).collect::<String>()}</button>
-                                        <div class="muted small">{format!("{} ago · {}/{} · {} · {} · {} rows · {} ms",
-                                            fmt::age(now - q.started_ms), q.environment, q.database, q.shards, q.state, q.rows, q.duration_ms)}</div>
+                                        <div class="muted small">{format!("{} ago · {}/{} · {} · {} · {} · {} ms",
+                                            fmt::age(now - q.started_ms), q.environment, q.database, q.shards, q.state, fmt::count(q.rows, "row"), q.duration_ms)}</div>
                                     </li>
                                 }
                             }).collect_view()}</ul>

@@ -106,7 +106,10 @@ fn Board(
                                 view! { <a href=format!("/onboarding?person={}", r.login)>{r.name.clone()}</a> }.into_any()
                             } else {
                                 view! { <span>{r.name.clone()}</span> }.into_any()
-                            }}<span class="muted small">{format!(" {}", r.login)}</span></th>
+                            }}
+                            // The login only when it says something the name does not.
+                            {(!r.name.eq_ignore_ascii_case(&r.login)).then(|| view! { <span class="muted small" data-testid="team-login">{format!(" {}", r.login)}</span> })}
+                            </th>
                             <td data-testid="team-progress">{format!("{} of {}", r.done, r.total)}</td>
                             <td data-testid="team-ready">{if r.ready {
                                 view! { <span class="pill succeeded">"ready"</span> }.into_any()

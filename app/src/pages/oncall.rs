@@ -181,6 +181,9 @@ fn AskForms(
     let swap_mine = RwSignal::new(first);
     let swap_theirs = RwSignal::new(String::new());
     let swap_reason = RwSignal::new(String::new());
+    // Each form's own answer, shown under its button (a refusal where the person looks).
+    let cover_answer = RwSignal::new(None::<Done>);
+    let swap_answer = RwSignal::new(None::<Done>);
     let cover = move || {
         let (k, sh, f, t, c, r) = (
             "cover".to_owned(),
@@ -191,11 +194,8 @@ fn AskForms(
             reason.get_untracked(),
         );
         leptos::task::spawn_local(async move {
-            settle(
-                version,
-                message,
-                oncall_ask(k, sh, f, t, c, String::new(), 0, r).await,
-            );
+            let answer = oncall_ask(k, sh, f, t, c, String::new(), 0, r).await;
+            answered(cover_answer, version, message, answer);
         });
     };
     let swap = move || {
@@ -207,21 +207,18 @@ fn AskForms(
             .unwrap_or_default();
         let r = swap_reason.get_untracked();
         leptos::task::spawn_local(async move {
-            settle(
-                version,
-                message,
-                oncall_ask(
-                    "swap".into(),
-                    mine,
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    who,
-                    idx,
-                    r,
-                )
-                .await,
-            );
+            let answer = oncall_ask(
+                "swap".into(),
+                mine,
+                String::new(),
+                String::new(),
+                String::new(),
+                who,
+                idx,
+                r,
+            )
+            .await;
+            answered(swap_answer, version, message, answer);
         });
     };
     let others_members: Vec<String> = members
@@ -230,6 +227,7 @@ fn AskForms(
         .collect();
     let has_shifts = !my.is_empty();
     let my2 = my.clone();
+    let partners: Vec<(i64, String)> = my.iter().map(|s| (s.index, s.partner.clone())).collect();
     view! {
         <section class="card">
             <h2>"Your coming shifts"</h2>
@@ -256,11 +254,26 @@ fn AskForms(
                     <label for="cover-who">"Who covers"</label>
                     <select id="cover-who" data-testid="cover-who" prop:value=move || covering.get() on:change=move |ev| covering.set(event_target_value(&ev))>
                         <option value="">"Choose…"</option>
-                        {others_members.iter().map(|m| view! { <option value=m.clone()>{m.clone()}</option> }).collect_view()}
+                        // Not whoever holds the other seat of the chosen shift: the server
+                        // would refuse them.
+                        {move || {
+                            let chosen = shift.get();
+                            let partner = partners
+                                .iter()
+                                .find(|(i, _)| i.to_string() == chosen)
+                                .map(|(_, p)| p.clone())
+                                .unwrap_or_default();
+                            others_members
+                                .iter()
+                                .filter(|m| !m.eq_ignore_ascii_case(&partner))
+                                .map(|m| view! { <option value=m.clone()>{m.clone()}</option> })
+                                .collect_view()
+                        }}
                     </select>
                     <label for="cover-reason">"Why (for the team)"</label>
                     <input id="cover-reason" type="text" data-testid="cover-reason" placeholder="flying on Tuesday" prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/>
                     <button type="submit" class="button">"Ask for cover"</button>
+                    <FormAnswer answer=cover_answer testid="cover-answer"/>
                 </form>
                 <form class="stack-form" data-testid="swap-form" on:submit=move |ev| { ev.prevent_default(); swap(); }>
                     <h3>"Swap a shift"</h3>
@@ -276,6 +289,7 @@ fn AskForms(
                     <label for="swap-reason">"Why"</label>
                     <input id="swap-reason" type="text" prop:value=move || swap_reason.get() on:input=move |ev| swap_reason.set(event_target_value(&ev))/>
                     <button type="submit" class="button">"Ask to swap"</button>
+                    <FormAnswer answer=swap_answer testid="swap-answer"/>
                 </form>
                 </div>
             })}
@@ -480,5 +494,45 @@ fn Feeds(
                 }).collect_view()}
             </ul>
         </section>
+    }
+}
+
+/// A form's answer: a change done goes to the page (which reads itself again); a refusal stays
+/// by the form that asked, where the person is looking.
+fn answered(
+    here: RwSignal<Option<Done>>,
+    version: RwSignal<u32>,
+    message: RwSignal<Option<Done>>,
+    answer: Result<Done, ServerFnError>,
+) {
+    match answer {
+        Ok(d) if d.ok => {
+            here.set(Some(d.clone()));
+            settle(version, message, Ok(d));
+        }
+        Ok(d) => here.set(Some(d)),
+        Err(e) => here.set(Some(Done::of(false, e.to_string()))),
+    }
+}
+
+/// The answer under a form's button; a refusal takes the focus, so that a screen reader says
+/// it and the page scrolls to it.
+#[component]
+fn FormAnswer(answer: RwSignal<Option<Done>>, testid: &'static str) -> impl IntoView {
+    let node = NodeRef::<leptos::html::P>::new();
+    Effect::new(move |_| {
+        if answer.with(|a| a.as_ref().is_some_and(|d| !d.ok)) {
+            if let Some(el) = node.get() {
+                let _ = el.focus();
+            }
+        }
+    });
+    move || {
+        answer.get().map(|d| {
+            view! {
+                <p node_ref=node tabindex="-1" class=if d.ok { "flash ok" } else { "flash error-text" }
+                    role=if d.ok { "status" } else { "alert" } data-testid=testid>{d.message}</p>
+            }
+        })
     }
 }

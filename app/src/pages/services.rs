@@ -119,7 +119,7 @@ fn ServiceDetail(service: ServiceSynopsis, instances: Instances) -> impl IntoVie
         <Title text=service.slug.clone()/>
         <p class="crumbs"><a href="/services">"Services"</a>" / "{service.slug.clone()}</p>
         <h1>{service.slug.clone()}<span class="muted">" · " {service.title.clone()}</span></h1>
-        <p class="lede">{service.role.clone()}</p>
+        <p class="lede">{with_code(&service.role)}</p>
         <dl class="facts">
             <dt>"Package"</dt><dd><code>{service.package.clone()}</code></dd>
             <dt>"Runs as"</dt><dd>{service.runner.clone()}</dd>
@@ -131,15 +131,17 @@ fn ServiceDetail(service: ServiceSynopsis, instances: Instances) -> impl IntoVie
                 {service
                     .symptoms
                     .into_iter()
-                    .map(|(seen, remedy)| view! { <tr><td>{seen}</td><td>{remedy}</td></tr> })
+                    .map(|(seen, remedy)| view! { <tr><td>{with_code(&seen)}</td><td>{with_code(&remedy)}</td></tr> })
                     .collect_view()}
             </tbody>
         </table>
         {(!cautions.is_empty()).then(|| view! {
             <h2>"Before you restart it"</h2>
-            <ul class="cautions">{cautions.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}</ul>
+            <ul class="cautions">{cautions.into_iter().map(|c| view! { <li>{with_code(&c)}</li> }).collect_view()}</ul>
         })}
-        <ServiceLive data=instances package=service.package.clone()/>
+        // The sentinel runs as a systemd unit outside the Supervisors' inventory: its section
+        // below says where, and how it is restarted; "no host runs it" would be untrue.
+        {(service.slug != "sentinel").then(|| view! { <ServiceLive data=instances package=service.package.clone()/> })}
         {(service.slug != "sentinel").then(|| view! { <DeployFix package=service.package.clone()/> })}
         {(service.package == DATASTORE_PACKAGE).then(|| view! { <super::locks::LockFilesPanel/> })}
     }
@@ -320,4 +322,19 @@ fn History(
         </table>
     }
     .into_any()
+}
+
+/// Runbook text with its `code` spans drawn as code (the catalog writes commands between
+/// backticks), the rest as plain text.
+fn with_code(text: &str) -> impl IntoView {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                view! { <code>{part.to_owned()}</code> }.into_any()
+            } else {
+                part.to_owned().into_any()
+            }
+        })
+        .collect_view()
 }

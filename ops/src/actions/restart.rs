@@ -367,16 +367,23 @@ impl RestartSupervisor {
         let started = Instant::now();
         sink.step("restarting the Supervisor");
         ssh_step(&self.ssh, &self.command, sink).await?;
+        // Only what the poller saw after the restart counts: an answer from before it (the old
+        // Supervisor, still in the model) would say "answers" and then "does not answer yet".
+        let restarted_ms = crate::time::now_ms();
         let supervisor_ms = started.elapsed().as_millis() as u64;
         sink.step("waiting for the services");
         let n = self.before.len();
         wait_for_fleet(&self.fleet, started + self.limit, sink, |snap| {
-            let Some(host) = snap
-                .host(&self.environment, &self.host)
-                .filter(|h| h.reachability == crate::fleet::Reachability::Reachable)
-            else {
-                return Seen::Waiting("the Supervisor does not answer yet".to_owned());
+            let Some(host) = snap.host(&self.environment, &self.host) else {
+                return Seen::Waiting("the host is not in the inventory".to_owned());
             };
+            if host.last_seen_ms.is_none_or(|t| t < restarted_ms)
+                || host.reachability != crate::fleet::Reachability::Reachable
+            {
+                return Seen::Waiting(
+                    "waiting for the new Supervisor's first answer".to_owned(),
+                );
+            }
             let back = self
                 .before
                 .iter()
@@ -393,7 +400,7 @@ impl RestartSupervisor {
                 Seen::Done
             } else {
                 Seen::Waiting(format!(
-                    "the Supervisor answers; {back} of {n} services healthy in a new process"
+                    "the new Supervisor answers; {back} of {n} services healthy in a new process so far"
                 ))
             }
         })

@@ -235,16 +235,24 @@ fn top_level(statement: &Statement) -> Result<Shape, Refusal> {
             match inner.as_ref() {
                 Statement::Query(_) => Ok(Shape::Utility),
                 other => Err(Refusal(format!(
-                    "{ONLY}; this explains a {} statement.",
-                    keyword(other)
+                    "{ONLY}; this explains {} statement.",
+                    a_or_an(&keyword(other))
                 ))),
             }
         }
         other => Err(Refusal(format!(
-            "{ONLY}; this is a {} statement, and the console never writes.",
-            keyword(other)
+            "{ONLY}; this is {} statement, and the console never writes.",
+            a_or_an(&keyword(other))
         ))),
     }
+}
+
+/// "an UPDATE", "an INSERT", "a DELETE", "a USE": the article a reader expects before the
+/// keyword, by how it is said aloud (a vowel sound, except `U` said "you").
+fn a_or_an(keyword: &str) -> String {
+    let upper = keyword.to_ascii_uppercase();
+    let vowel = upper.starts_with(['A', 'E', 'I', 'O', 'U']) && !upper.starts_with("US");
+    format!("{} {keyword}", if vowel { "an" } else { "a" })
 }
 
 /// The statement's leading keyword, for messages.
@@ -578,6 +586,15 @@ fn postgres_name(ident: &Ident) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn refusals_read_as_english() {
+        assert_eq!(a_or_an("UPDATE"), "an UPDATE");
+        assert_eq!(a_or_an("INSERT"), "an INSERT");
+        assert_eq!(a_or_an("DELETE"), "a DELETE");
+        assert_eq!(a_or_an("USE"), "a USE");
+    }
+
     use super::*;
 
     #[test]

@@ -95,7 +95,12 @@ pub(super) fn compute(
                         kind: AlarmKind::FailingService,
                         environment: env.name.clone(),
                         subject: format!("{} on {}", s.service_group, h.host.name),
-                        message: format!("{} {}", s.service_group, s.cell),
+                        // The subject names the service: the message says its state, and the
+                        // health check's own first words when it gave some.
+                        message: match health_reason(s) {
+                            Some(why) => format!("{}: {why}", s.cell),
+                            None => s.cell.to_string(),
+                        },
                         since_ms: Some(s.since_ms),
                     });
                 }
@@ -193,4 +198,17 @@ pub(super) fn compute(
             )
     });
     alarms
+}
+
+/// The first line the health check wrote (its output, else its errors), as plain text: a
+/// service's own words, so control characters go and it is cut short.
+fn health_reason(s: &super::ServiceSnapshot) -> Option<String> {
+    let r = s.health_report.as_ref()?;
+    let line = [&r.stdout, &r.stderr]
+        .into_iter()
+        .flat_map(|t| t.lines())
+        .map(str::trim)
+        .find(|l| !l.is_empty())?;
+    let clean: String = line.chars().filter(|c| !c.is_control()).collect();
+    (!clean.is_empty()).then(|| crate::text::cut(&clean, 160))
 }

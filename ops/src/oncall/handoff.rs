@@ -22,6 +22,10 @@ pub struct AlarmLine {
     pub at_ms: i64,
     /// When it was next seen healthy (up to when the summary was written), if it was.
     pub cleared_ms: Option<i64>,
+    /// No healthy transition was recorded, but the fleet showed it healthy when the summary was
+    /// written (the same fleet "still unhealthy" is read from): it is not "not cleared".
+    #[serde(default)]
+    pub healthy_at_handoff: bool,
 }
 
 /// A target restarted more than once in the shift.
@@ -159,9 +163,22 @@ pub async fn summarize(
                 detail: r.try_get(4)?,
                 at_ms: r.try_get(5)?,
                 cleared_ms: r.try_get(6)?,
+                healthy_at_handoff: false,
             })
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect::<Result<Vec<AlarmLine>, sqlx::Error>>()?;
+    // One source of truth for what is still wrong: the fleet as it is now. An alarm of a
+    // Supervisor or service that is not in `unhealthy_now` is over, whatever the history kept.
+    let alarms: Vec<AlarmLine> = alarms
+        .into_iter()
+        .map(|mut a| {
+            let still = unhealthy_now.iter().any(|u| {
+                u.environment == a.environment && u.host == a.host && u.service == a.service
+            });
+            a.healthy_at_handoff = a.cleared_ms.is_none() && !a.host.is_empty() && !still;
+            a
+        })
+        .collect();
     let incidents = crate::incidents::Incidents::new(store.clone(), Default::default());
     let open_incidents = incidents
         .during(start_ms, end_ms)
@@ -421,6 +438,35 @@ mod tests {
             acknowledged_by: None,
             acknowledged_by_id: None,
             acknowledged_ms: None,
+        }
+    }
+
+    /// A Supervisor that went unreachable in the shift and answers again when the handoff is
+    /// written is not "NOT cleared" next to "still unhealthy: nothing", even when its recovery
+    /// left no healthy transition; one that is still down stays not cleared.
+    #[tokio::test]
+    async fn an_alarm_is_cleared_when_the_fleet_shows_it_healthy_at_the_handoff() {
+        for (store, _dir) in stores().await {
+            store.migrate().await.unwrap();
+            sqlx::query(
+                "INSERT INTO service_transitions (environment, host, service, from_state, to_state, detail, at_ms) \
+                 VALUES ('live', 'builder-jobsrv-live-1', '', 'healthy', 'unreachable', 'connection refused', 1000)",
+            )
+            .execute(store.pool())
+            .await
+            .unwrap();
+            let s = summarize(&store, 0, 10_000, Vec::new()).await.unwrap();
+            assert_eq!(s.alarms.len(), 1);
+            assert_eq!(s.alarms[0].cleared_ms, None);
+            assert!(s.alarms[0].healthy_at_handoff, "{:?}", s.alarms[0]);
+            let still = vec![Unhealthy {
+                environment: "live".into(),
+                host: "builder-jobsrv-live-1".into(),
+                service: String::new(),
+                state: "unreachable".into(),
+            }];
+            let s = summarize(&store, 0, 10_000, still).await.unwrap();
+            assert!(!s.alarms[0].healthy_at_handoff, "{:?}", s.alarms[0]);
         }
     }
 

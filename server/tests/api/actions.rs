@@ -945,6 +945,17 @@ async fn a_supervisor_restart_over_ssh_brings_every_service_back() {
         lines.iter().any(|l| l.contains("exit status 0")),
         "{lines:?}"
     );
+    // The output never says the new Supervisor answers and then that it does not: once it has
+    // answered since the restart, waiting for its first answer is over.
+    let first_answer = lines
+        .iter()
+        .position(|l| l.contains("the new Supervisor answers"));
+    let waiting_after = first_answer.and_then(|i| {
+        lines[i..]
+            .iter()
+            .find(|l| l.contains("first answer") || l.contains("does not answer"))
+    });
+    assert_eq!(waiting_after, None, "{lines:?}");
     let after = pids(&sim, host);
     assert!(
         before.iter().zip(&after).all(|(b, a)| b != a),

@@ -224,3 +224,49 @@ async fn viewers_read_no_sql_error_address_nor_browser_on_sqlite() {
 async fn viewers_read_no_sql_error_address_nor_browser_on_postgres() {
     viewers_read_no_sql_error_address_nor_browser(StoreKind::Postgres).await;
 }
+
+/// A shared saved query's text is for those who may run it: a viewer sees its name, database
+/// and owner, not its SQL.
+#[tokio::test]
+async fn a_shared_saved_querys_sql_is_for_responders_only() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let responder = app.signed_in("saver", "responder").await;
+    let res = app
+        .call(
+            &responder,
+            "/api/attempt/console_save",
+            &[
+                ("name", "find the origin"),
+                ("database", "builder_jobsrv"),
+                ("shards", "all"),
+                ("sql", SQL),
+                ("shared", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "null", "saved");
+    let list = |client: reqwest::Client| {
+        let app = &app;
+        async move {
+            let res = app.call(&client, "/api/read/console_saved", &[]).await;
+            assert_eq!(res.status(), 200);
+            res.json::<Vec<serde_json::Value>>().await.unwrap()
+        }
+    };
+    let seen = list(responder.clone()).await;
+    let mine = seen
+        .iter()
+        .find(|s| s["name"] == "find the origin")
+        .unwrap();
+    assert_eq!(mine["sql"], SQL);
+    let seen = list(app.client.clone()).await;
+    let shared = seen
+        .iter()
+        .find(|s| s["name"] == "find the origin")
+        .expect("the viewer sees that it exists");
+    assert_eq!(shared["sql"], "", "{shared}");
+    assert!(!serde_json::to_string(&seen)
+        .unwrap()
+        .contains("needle-sql-7c1"));
+}

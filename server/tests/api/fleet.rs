@@ -380,14 +380,10 @@ async fn the_event_stream_announces_changes() {
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
-    let mut res = res;
-    let first = String::from_utf8(res.chunk().await.unwrap().unwrap().to_vec()).unwrap();
-    assert!(first.starts_with("event: fleet\ndata: "), "{first}");
-    let v0: u64 = first
-        .trim_start_matches("event: fleet\ndata: ")
-        .trim()
-        .parse()
-        .unwrap();
+    let mut events = SseEvents::new(res);
+    let (kind, first) = events.next().await;
+    assert_eq!(kind, "fleet", "the fleet's version comes first");
+    let v0: u64 = first.parse().unwrap();
     inject(
         &sim,
         "builder-api-live-1",
@@ -396,18 +392,100 @@ async fn the_event_stream_announces_changes() {
             status: HealthStatus::Critical,
         },
     );
-    let next = tokio::time::timeout(Duration::from_secs(3), res.chunk())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let next = String::from_utf8(next.to_vec()).unwrap();
-    let v1: u64 = next
-        .trim_start_matches("event: fleet\ndata: ")
-        .trim()
-        .parse()
-        .unwrap();
+    let v1: u64 = events.next_of("fleet").await.parse().unwrap();
     assert!(v1 > v0, "{v0} then {v1}");
+}
+
+/// What every page's header shows is announced too (`header`, a fingerprint): at once, and
+/// again when it changes, so that a page open since before an incident was declared shows it
+/// without a reload (#28: the header followed nothing).
+#[tokio::test]
+async fn the_event_stream_announces_a_changed_header() {
+    let sim = FleetSim::start(demo_layout(14)).await.unwrap();
+    let app = app_on_sim(&sim, StoreKind::Sqlite).await;
+    let mut events = SseEvents::new(app.get("/api/fleet/events").await);
+    let h0 = events.next_of("header").await;
+    let responder = app.signed_in("decl", "responder").await;
+    let res = app
+        .call(
+            &responder,
+            "/api/act/incident-declare",
+            &[
+                ("title", "API errors"),
+                ("impact", "major"),
+                ("services", "api"),
+                ("body", "We're looking into it."),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let done: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(done["ok"], true, "{done}");
+    let h1 = events.next_of("header").await;
+    assert_ne!(h0, h1, "the header changed");
+    // The page's own shell data names the same header, so a page drawn now does not reread it.
+    let shell: serde_json::Value = app
+        .call(&app.client, "/api/read/shell-info", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shell["header_version"].to_string(), h1);
+    assert_eq!(shell["incidents"][0]["title"], "API errors");
+}
+
+/// The events of a server-sent event stream, one `(event, data)` at a time.
+struct SseEvents {
+    res: reqwest::Response,
+    buf: String,
+}
+
+impl SseEvents {
+    fn new(res: reqwest::Response) -> SseEvents {
+        assert_eq!(res.status(), 200);
+        SseEvents {
+            res,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped), within 5 s.
+    async fn next(&mut self) -> (String, String) {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut kind = String::new();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(k) = line.strip_prefix("event: ") {
+                        kind = k.to_owned();
+                    } else if let Some(d) = line.strip_prefix("data: ") {
+                        data = d.to_owned();
+                    }
+                }
+                if !kind.is_empty() {
+                    return (kind, data);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(5), self.res.chunk())
+                .await
+                .expect("an event within 5 s")
+                .unwrap()
+                .expect("the stream is open");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The data of the next event of `kind`, the others skipped.
+    async fn next_of(&mut self, kind: &str) -> String {
+        loop {
+            let (k, data) = self.next().await;
+            if k == kind {
+                return data;
+            }
+        }
+    }
 }
 
 /// A second Onwatch on the same store (a restart, or another replica) sees the history the

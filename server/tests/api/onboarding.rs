@@ -713,3 +713,23 @@ async fn a_shared_account_is_checked_only_for_a_key_the_person_holds() {
     let b = board(&app, &holder, "").await;
     assert_eq!(item(&b, "ssh-production")["done"], true, "{b}");
 }
+
+/// The team table names each person once: the login beside the name only when it differs.
+#[tokio::test]
+async fn the_team_table_names_each_person_once() {
+    let app = crate::helpers::spawn_app(crate::helpers::StoreKind::Sqlite).await;
+    let ana = app.signed_in("ana", "responder").await;
+    // A page seen once puts the person on the team.
+    let seen = ana.get(format!("{}/", app.address)).send().await.unwrap();
+    assert_eq!(seen.status(), 200);
+    let admin = app.signed_in("team-admin", "admin").await;
+    let res = admin
+        .get(format!("{}/onboarding", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let page = crate::dom::Page::parse(&res.text().await.unwrap());
+    let row = page.text("[data-testid=\"team-table\"] tr[data-person=\"ana\"] th");
+    assert_eq!(row, "ana", "{row:?}");
+}

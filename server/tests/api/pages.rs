@@ -117,3 +117,29 @@ async fn every_page_trusts_its_scripts_by_a_nonce_of_its_own() {
         "max-age=63072000"
     );
 }
+
+/// What the runbook writes between backticks is drawn as code, never as backticks; the
+/// sentinel's page does not say that no host runs it (it is a systemd unit outside the
+/// Supervisors' inventory: its own section says where it runs).
+#[tokio::test]
+async fn runbook_text_is_drawn_as_a_person_reads_it() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let page = Page::parse(&app.get("/services/api").await.text().await.unwrap());
+    let first = page.all("table.symptoms tbody tr td")[0];
+    assert_eq!(
+        text(first),
+        "The web site or hab commands get connection errors or 5xx from every endpoint"
+    );
+    assert_eq!(
+        crate::dom::inside(first, "code")
+            .into_iter()
+            .map(text)
+            .collect::<Vec<_>>(),
+        ["hab"]
+    );
+    let res = app.get("/services/sentinel").await;
+    assert_eq!(res.status(), 200);
+    let page = Page::parse(&res.text().await.unwrap());
+    assert!(page.first("[data-testid=\"no-instances\"]").is_none());
+    assert!(page.first("[data-testid=\"sentinel-restart\"]").is_some());
+}
