@@ -55,6 +55,8 @@ test('declare from an alarm, update, hand over, resolve, read the timeline', asy
   // The alarm names the service once, then its state and the health check's own reason.
   const alarmItem = page.locator('li.alarm[data-kind="failing_service"]').first();
   assert.equal(await alarmItem.locator('.alarm-subject').innerText(), 'builder-api.live on builder-api-live-1');
+  // (The health check's output is read in the visit after the one that saw the state change.)
+  await alarmItem.locator('.alarm-msg').filter({ hasText: 'cannot reach the router' }).waitFor();
   assert.equal(await alarmItem.locator('.alarm-msg').innerText(), 'critical: builder-api: cannot reach the router: connection refused');
   await Promise.all([page.waitForURL((u) => u.pathname === '/incidents'), declare.click()]);
   await waitForHydration(page);

@@ -60,6 +60,10 @@ test('a stale postmaster.pid named by the log is removed and the datastore start
   assert.match(await page.getByTestId('action-summary').innerText(), /^1 lock file\(s\) removed; the datastore is healthy again/);
   assert.match(await page.getByTestId('action-output').innerText(), new RegExp(`removed ${pidFile.replace(/[.]/g, '\\.')}`));
   assert.equal(existsSync(pidFile), false);
+  // The host's check of the file is said in words; its raw report is behind "details".
+  const said = await page.getByTestId('action-output').innerText();
+  assert.doesNotMatch(said, /^F\t/m, said);
+  assert.match(said, new RegExp(`${pidFile.replace(/[.]/g, '\\.')}: file, \\d+ B, owned by \\S+, .+ old, held by nothing`), said);
   await page.screenshot({ path: screenshotPath('locks-removed'), fullPage: true });
   assert.deepEqual(await problems.list(), []);
   await page.close();

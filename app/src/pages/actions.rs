@@ -98,6 +98,72 @@ pub fn RestartDialogSlot(dialog: DialogSlot) -> impl IntoView {
     }
 }
 
+/// One line of an action's output, as a person reads it. Lines are what the host and the
+/// Supervisor said; two kinds are data rather than words, and are said in words with the data
+/// behind a toggle: a lock-file check's report (`F<TAB>path<TAB>kind<TAB>size<TAB>owner<TAB>
+/// mtime<TAB>now<TAB>held<TAB>unsafe`) and a JSON document.
+fn output_line(line: &str) -> AnyView {
+    if let Some(words) = lock_report_words(line) {
+        return view! {
+            <div class="out-line">{words}
+                <details class="out-raw"><summary>"details"</summary><code>{line.replace('\t', " ⇥ ")}</code></details>
+            </div>
+        }
+        .into_any();
+    }
+    let t = line.trim_start();
+    if (t.starts_with('{') || t.starts_with('['))
+        && serde_json::from_str::<serde_json::Value>(t).is_ok()
+    {
+        let pretty = serde_json::from_str::<serde_json::Value>(t)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| t.to_owned());
+        return view! {
+            <details class="out-raw"><summary>"data the host sent (JSON) — details"</summary><pre>{pretty}</pre></details>
+        }
+        .into_any();
+    }
+    view! { <div class="out-line">{line.to_owned()}</div> }.into_any()
+}
+
+/// A lock-file check's report line in words: "postmaster.pid in /hab/svc/…: a regular file of
+/// 64 B, owned by hab, 3 min old, held by nothing".
+fn lock_report_words(line: &str) -> Option<String> {
+    let f: Vec<&str> = line.strip_prefix("F\t")?.split('\t').collect();
+    if f.len() != 8 {
+        return None;
+    }
+    let (path, kind, size, owner) = (f[0], f[1], f[2], f[3]);
+    let age = match (f[4].parse::<i64>(), f[5].parse::<i64>()) {
+        (Ok(m), Ok(now)) => format!(", {} old", fmt::age((now - m).max(0) * 1000)),
+        _ => String::new(),
+    };
+    let held = if f[6].is_empty() {
+        "held by nothing".to_owned()
+    } else {
+        format!("held by {}", f[6])
+    };
+    let refused = if f[7].is_empty() {
+        String::new()
+    } else {
+        format!("; refused: {}", f[7])
+    };
+    let size = if size.is_empty() {
+        "—".to_owned()
+    } else {
+        format!("{size} B")
+    };
+    let owner = if owner.is_empty() {
+        "nobody known"
+    } else {
+        owner
+    };
+    Some(format!(
+        "{path}: {kind}, {size}, owned by {owner}{age}, {held}{refused}"
+    ))
+}
+
 /// The host an action names, linked to its page, except the sentinel's: it runs outside the
 /// Supervisors' inventory, so it has no host page (its service page says where it runs).
 fn host_link(kind: &str, environment: &str, host: &str) -> AnyView {
@@ -602,7 +668,7 @@ fn ActionDetail(p: ProgressView) -> impl IntoView {
         </dl>
         {build_view.map(|b| view! { <BuildPanel b/> })}
         <h2>"Output"</h2>
-        <pre class="action-output" data-testid="action-output" aria-live="polite">{p.lines.join("\n")}</pre>
+        <div class="action-output" data-testid="action-output" aria-live="polite">{p.lines.iter().map(|l| output_line(l)).collect_view()}</div>
         <p class="muted small">"The same rows are in the "<a href=format!("/audit?action={}", p.id)>"audit log"</a>"."</p>
     }
 }
@@ -675,3 +741,21 @@ fn follow(id: impl Fn() -> String + 'static, live: RwSignal<Option<ProgressView>
 
 #[cfg(not(feature = "hydrate"))]
 fn follow(_id: impl Fn() -> String + 'static, _live: RwSignal<Option<ProgressView>>) {}
+
+#[cfg(test)]
+mod output_tests {
+    #[test]
+    fn a_lock_files_report_is_said_in_words() {
+        let line =
+            "F\t/hab/svc/builder-datastore/data/postmaster.pid\tfile\t64\thab\t1000\t1180\t\t";
+        assert_eq!(
+            super::lock_report_words(line).as_deref(),
+            Some("/hab/svc/builder-datastore/data/postmaster.pid: file, 64 B, owned by hab, 3 min old, held by nothing")
+        );
+        let held = "F\t/x/postmaster.pid\tfile\t64\thab\t1000\t1000\tpostgres 812\t";
+        assert!(super::lock_report_words(held)
+            .unwrap()
+            .ends_with("held by postgres 812"));
+        assert_eq!(super::lock_report_words("plain words"), None);
+    }
+}
