@@ -31,7 +31,7 @@ pub struct ShellData {
     pub store_backend: String,
     pub environments: Vec<EnvironmentSummary>,
     pub signed_in: Option<SignedIn>,
-    /// What the header shows, as one number (`ops::incidents::header_fingerprint`): the live
+    /// What the header shows, as one number (`ops::header::fingerprint`): the live
     /// stream announces it, and the header is read again when it differs.
     pub header_version: u64,
     /// The development sign-in is on: the shell shows a banner on every page.
@@ -71,7 +71,7 @@ pub fn shell_data_now() -> Result<ShellData, ServerFnError> {
     let id = crate::portal::require(ops::auth::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     let header = portal.oncall.header();
-    let header_version = ops::incidents::header_fingerprint(&portal.incidents.open_now(), &header);
+    let header_version = ops::header::fingerprint(&portal.incidents.open_now(), &header);
     portal
         .onboarding
         .touch(&id.login, &id.name, &id.provider, &id.memberships);

@@ -23,6 +23,7 @@ pub mod console;
 /// The fleet model, the poller and its feeds (inventory, probes), alarms, the dashboard's
 /// policy, and the history of state changes.
 pub mod fleet;
+pub mod header;
 /// Incidents: declared, owned, updated on the status page, their timeline, rules broken and
 /// their cleanup, and whom to call.
 pub mod incidents;

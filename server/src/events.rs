@@ -5,7 +5,7 @@
 //! (checked every [`SESSION_CHECK`]).
 //!
 //! It also announces what every page's header shows (open incidents, who is on call, who is not
-//! ready) as a `header` event carrying [`ops::incidents::header_fingerprint`], at once and then
+//! ready) as a `header` event carrying [`ops::header::fingerprint`], at once and then
 //! whenever it changes (looked at every [`HEADER_CHECK`]): pages whose header was drawn from
 //! another fingerprint read it again.
 
@@ -106,10 +106,7 @@ pub async fn fleet_events(
                 }
                 if header {
                     header = false;
-                    let now = ops::incidents::header_fingerprint(
-                        &w.incidents.open_now(),
-                        &w.oncall.header(),
-                    );
+                    let now = ops::header::fingerprint(&w.incidents.open_now(), &w.oncall.header());
                     if w.header != Some(now) {
                         w.header = Some(now);
                         let event = Event::default().event("header").data(now.to_string());

@@ -99,15 +99,18 @@ impl RemoveLocks {
         sink.step("removing the lock files");
         sink.held().await?;
         crate::locks::remove(&self.ssh, &self.options, &self.paths, sink).await?;
-        sink.line(format!("✓ {} lock file(s) removed", self.paths.len()));
+        sink.line(format!(
+            "✓ {} removed",
+            crate::text::count(self.paths.len(), "lock file")
+        ));
         let mut started = self
             .start
             .start_only(sink)
             .await
             .map_err(|e| format!("the lock files were removed, but the start failed: {e}"))?;
         started.summary = format!(
-            "{} lock file(s) removed; the datastore is {}",
-            self.paths.len(),
+            "{} removed; the datastore is {}",
+            crate::text::count(self.paths.len(), "lock file"),
             started.summary
         );
         Ok(started)
@@ -536,6 +539,17 @@ impl Actions {
                 return Verdict::refuse("paths", why);
             }
         }
+        let snapshot = self.fleet.snapshot(crate::time::now_ms());
+        if crate::locks::datastore_running(
+            &snapshot,
+            &request.target.environment,
+            &request.target.host,
+        ) {
+            return Verdict::refuse(
+                "paths",
+                format!("{}: nothing is removed", crate::locks::RUNNING),
+            );
+        }
         let ssh = match self.ssh_target(&request.target.environment, &request.target.host) {
             Ok(s) => s,
             Err(why) => return Verdict::refuse("executor", why),
@@ -571,8 +585,8 @@ impl Actions {
                 Verdict::pass(
                     "paths",
                     format!(
-                        "{} file(s), each named by the datastore's log, plain, held by nothing",
-                        paths.len()
+                        "{}, each named by the datastore's log, plain, held by nothing",
+                        crate::text::count(paths.len(), "file")
                     ),
                 )
             }

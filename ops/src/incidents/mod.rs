@@ -939,22 +939,6 @@ impl Incidents {
     }
 }
 
-/// What every page's header shows (the open incidents, who is on call, who is not ready), as
-/// one number that changes when any of it does: live pages compare it with the one they drew
-/// and read the header again when it differs. The same on every replica for the same header.
-pub fn header_fingerprint(open: &[OpenIncident], header: &crate::oncall::HeaderState) -> u64 {
-    use std::hash::{Hash, Hasher};
-    // `DefaultHasher::new()` has fixed keys: the same header hashes the same in every process.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for o in open {
-        (&o.id, &o.title, &o.owner, o.status.as_str()).hash(&mut h);
-    }
-    // Everything but when it was last refreshed.
-    format!("{:?}", header.now).hash(&mut h);
-    header.not_ready.hash(&mut h);
-    h.finish()
-}
-
 /// What of an incident's services still alarms in a production environment, as a person reads
 /// it ("builder-api on builder-api-live-1 (live): critical"): resolving says to the public that
 /// everything works, so a resolve while this is not empty is asked again, naming it.

@@ -514,8 +514,8 @@ pub async fn remove(
         return Err(format!("1 to {MAX_FILES} files, not {}", paths.len()));
     }
     sink.line(format!(
-        "→ checking and removing {} file(s) on the host",
-        paths.len()
+        "→ checking and removing {} on the host",
+        crate::text::count(paths.len(), "file")
     ));
     let command = script_command(
         &ssh_target.options.commands.run_script,
@@ -702,6 +702,26 @@ pub struct HostLocks {
     pub files: Result<Vec<LockFile>, String>,
 }
 
+/// Whether the datastore runs and is healthy on `host`, as the fleet sees it now. Then every
+/// lock file it has is its own, not a stale one: nothing is offered for removal, whatever its
+/// log said before it started.
+pub fn datastore_running(
+    snapshot: &crate::fleet::FleetSnapshot,
+    environment: &str,
+    host: &str,
+) -> bool {
+    snapshot.host(environment, host).is_some_and(|h| {
+        h.reachability == crate::fleet::Reachability::Reachable
+            && h.services
+                .iter()
+                .any(|s| s.ident.name == DATASTORE && s.cell == vocab::CellState::Healthy)
+    })
+}
+
+/// What a lock file of a running datastore is.
+pub const RUNNING: &str =
+    "the datastore runs and is healthy here: this is its own lock file, not a stale one";
+
 /// Every host of the fleet that runs the datastore, read at once (each over its own SSH).
 pub async fn scan(
     actions: &crate::actions::Actions,
@@ -722,8 +742,9 @@ pub async fn scan(
     let options = actions.lock_options().clone();
     let reads = hosts.into_iter().map(|(environment, host, service_group)| {
         let options = options.clone();
+        let running = datastore_running(snapshot, &environment, &host);
         async move {
-            let files = match actions.ssh_target(&environment, &host) {
+            let mut files = match actions.ssh_target(&environment, &host) {
                 Err(why) => Err(why),
                 Ok(target) => {
                     match ssh::command_for(&target.options.commands.supervisor_log, &host) {
@@ -732,6 +753,11 @@ pub async fn scan(
                     }
                 }
             };
+            if running {
+                for f in files.iter_mut().flatten() {
+                    f.refusal.get_or_insert_with(|| RUNNING.to_owned());
+                }
+            }
             HostLocks {
                 environment,
                 host,

@@ -39,6 +39,35 @@ async fn stale_lock_files_named_by_the_log_are_removed_and_the_datastore_started
         })
         .unwrap();
     let ada = app.signed_in("ada", "responder").await;
+    // Only a datastore the fleet has seen stop can have stale lock files: wait until it has.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let res = app
+            .call(
+                &ada,
+                "/api/read/host",
+                &[("environment", "live"), ("host", host)],
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let seen: serde_json::Value = res.json().await.unwrap();
+        let stopped = seen[1]["services"].as_array().is_some_and(|services| {
+            services.iter().any(|s| {
+                s["service"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("builder-datastore"))
+                    && s["cell"] != "healthy"
+            })
+        });
+        if stopped {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stop was never seen: {seen}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     // The page's read: every datastore host; the stopped one names the stale file.
     let res = app.call(&ada, "/api/act/datastore-locks", &[]).await;
     assert_eq!(res.status(), 200);
@@ -109,7 +138,7 @@ async fn stale_lock_files_named_by_the_log_are_removed_and_the_datastore_started
         last["summary"]
             .as_str()
             .unwrap()
-            .starts_with("1 lock file(s) removed; the datastore is healthy again"),
+            .starts_with("1 lock file removed; the datastore is healthy again"),
         "{last}"
     );
     assert!(!pid_file.exists());
@@ -138,6 +167,18 @@ async fn stale_lock_files_named_by_the_log_are_removed_and_the_datastore_started
             .count(),
         1
     );
+    // The datastore runs and is healthy again: a file of that name is its own (a running
+    // postgres has one), and a removal of it is refused on that rule, whatever its log says.
+    std::fs::write(&pid_file, "4194301\n").unwrap();
+    let answer = removal(pid_file.display().to_string()).await;
+    assert_eq!(refusing_guards(&answer), ["paths"]);
+    assert!(
+        answer
+            .to_string()
+            .contains("the datastore runs and is healthy here"),
+        "{answer}"
+    );
+    assert!(pid_file.exists(), "nothing was removed");
 }
 
 /// Reading the lock files runs `journalctl` and a root script on every datastore host: a
