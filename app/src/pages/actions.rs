@@ -443,7 +443,8 @@ fn RestartForm(
                 data-testid="restart-reason" maxlength="2000"
                 prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))
                 disabled=move || busy.get()></textarea>
-            {(preview.production && !build).then(|| view! {
+            // Not for the sentinel either: one systemd unit, with no acceptance twin.
+            {(preview.production && !build && preview.kind != "restart_sentinel").then(|| view! {
                 <fieldset class="acceptance-first" data-testid="acceptance-first">
                     <legend>"Was this tried in acceptance first? (the runbook asks)"</legend>
                     <label><input type="radio" name="tried" form="restart-form" value="yes" on:change=move |_| tried.set("yes".into())/>" Yes"</label>

@@ -115,9 +115,10 @@ pub fn check(request: &ActionRequest, ctx: &GuardContext) -> Vec<Verdict> {
     } else {
         Verdict::pass("reason", "given")
     });
-    if build {
-        // A build is asked of each environment's own Builder; "tried in acceptance first" and
-        // the Supervisors' versions are about acting on running services.
+    if build || request.kind == super::ActionKind::RestartSentinel {
+        // A build is asked of each environment's own Builder, and the sentinel is one systemd
+        // unit with no acceptance twin and no Supervisor: "tried in acceptance first" and the
+        // Supervisors' versions are about acting on the services the Supervisors run.
         return out;
     }
     if ctx.production {
@@ -261,6 +262,24 @@ mod tests {
         assert_eq!(refusals(&r, &c), ["reason"]);
         c.role = Role::Viewer;
         assert_eq!(refusals(&r, &c), ["role", "reason"]);
+    }
+
+    #[test]
+    fn the_sentinel_is_asked_only_what_applies_to_a_systemd_unit() {
+        let mut r = request();
+        r.kind = ActionKind::RestartSentinel;
+        r.target.host = "bots.habitat.sh".into();
+        r.target.service_group = "sentinel".into();
+        r.tried_in_acceptance = None;
+        let mut c = ctx();
+        c.supervisor_versions = BTreeSet::from(["0.83.0".to_owned(), "0.84.1".to_owned()]);
+        let v = check(&r, &c);
+        assert!(
+            v.iter()
+                .all(|v| v.guard != "acceptance_first" && v.guard != "versions"),
+            "{v:?}"
+        );
+        assert!(v.iter().any(|v| v.guard == "reason"), "{v:?}");
     }
 
     #[test]
