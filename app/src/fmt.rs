@@ -2,15 +2,7 @@
 //! so server-rendered text and hydrated text agree.
 
 /// "3 s", "5 min", "2 h 10 min", "4 d".
-/// "1 row", "2 rows", "0 rows": a count with its noun (regular plurals only).
-pub fn count(n: impl Into<i64>, noun: &str) -> String {
-    let n = n.into();
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
+pub use vocab::count;
 
 pub fn age(ms: i64) -> String {
     let s = ms.max(0) / 1000;

@@ -1,15 +1,6 @@
 //! Text from outside (a person's form, a host's answer, a log line) on its way into the store
 //! or a page: bounded, and saying so when it was cut.
 
-/// "1 lock file", "2 lock files": a count with its noun (regular plurals only).
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
 /// At most `max` bytes of `s`, cut on a character boundary, with how much was left out.
 pub fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {

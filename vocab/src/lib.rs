@@ -466,3 +466,14 @@ pub struct EnvironmentSummary {
     pub production: bool,
     pub description: String,
 }
+
+/// "1 row", "2 rows", "0 lock files": a count with its noun (regular plurals only), for the
+/// server's sentences and the browser's alike.
+pub fn count(n: impl Into<i64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

@@ -101,7 +101,7 @@ impl RemoveLocks {
         crate::locks::remove(&self.ssh, &self.options, &self.paths, sink).await?;
         sink.line(format!(
             "✓ {} removed",
-            crate::text::count(self.paths.len(), "lock file")
+            vocab::count(self.paths.len() as i64, "lock file")
         ));
         let mut started = self
             .start
@@ -110,7 +110,7 @@ impl RemoveLocks {
             .map_err(|e| format!("the lock files were removed, but the start failed: {e}"))?;
         started.summary = format!(
             "{} removed; the datastore is {}",
-            crate::text::count(self.paths.len(), "lock file"),
+            vocab::count(self.paths.len() as i64, "lock file"),
             started.summary
         );
         Ok(started)
@@ -586,7 +586,7 @@ impl Actions {
                     "paths",
                     format!(
                         "{}, each named by the datastore's log, plain, held by nothing",
-                        crate::text::count(paths.len(), "file")
+                        vocab::count(paths.len() as i64, "file")
                     ),
                 )
             }

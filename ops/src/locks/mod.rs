@@ -515,7 +515,7 @@ pub async fn remove(
     }
     sink.line(format!(
         "→ checking and removing {} on the host",
-        crate::text::count(paths.len(), "file")
+        vocab::count(paths.len() as i64, "file")
     ));
     let command = script_command(
         &ssh_target.options.commands.run_script,

@@ -567,7 +567,7 @@ async fn complete(
         }),
         ..Default::default()
     };
-    if let Err(e) = auth.audit.append(&actor_of(&identity), &entry).await {
+    if let Err(e) = auth.audit.append(&identity.actor(), &entry).await {
         tracing::error!(error = %e, who = %identity.label(), "cannot audit a sign-in; refused");
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -587,15 +587,6 @@ async fn complete(
     }
     tracing::info!(who = %identity.label(), role = %identity.role, "signed in");
     Redirect::to(&safe_next(next.as_deref())).into_response()
-}
-
-/// How audit rows name a person (see `app::actions::ssr::actor`).
-fn actor_of(identity: &Identity) -> ops::audit::Actor {
-    ops::audit::Actor {
-        id: format!("{}:{}", identity.provider, identity.subject),
-        name: identity.login.clone(),
-        role: identity.role.as_str().to_owned(),
-    }
 }
 
 /// A refused sign-in is an audit row; the person is named as far as the provider said.
@@ -686,7 +677,7 @@ pub async fn signout(State(auth): State<Auth>, session: Session) -> Response {
             ..Default::default()
         };
         // The session ends either way: a sign-out is never refused.
-        if let Err(e) = auth.audit.append(&actor_of(&s.identity), &entry).await {
+        if let Err(e) = auth.audit.append(&s.identity.actor(), &entry).await {
             tracing::error!(error = %e, who = %s.identity.label(), "cannot audit a sign-out");
         }
     }
