@@ -378,11 +378,11 @@ def call(conn, path, fields):
         fail(f"{path} answered what is not JSON: {body[:300]!r}")
 conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=300)
 t0 = time.perf_counter()
-started = call(conn, "/api/attempt/console_start",
+started = call(conn, "/api/attempt/console-start",
                {"environment": "live", "database": "builder_originsrv", "shards": "all", "sql": sql})
 if "Started" not in started:
     fail(f"the query did not start: {json.dumps(started)[:300]}")
-result = call(conn, "/api/read/console_result", {"id": started["Started"]["id"], "wait": "true"})
+result = call(conn, "/api/read/console-result", {"id": started["Started"]["id"], "wait": "true"})
 secs = time.perf_counter() - t0
 state, total = result.get("state"), result.get("total_rows")
 out = {"secs": secs, "state": state, "total_rows": total, "truncated": result.get("truncated"),

@@ -141,7 +141,7 @@ pub struct AuditQuery {
     pub kind: String,
     #[serde(default)]
     pub outcome: String,
-    /// `YYYY-MM-DD` (UTC), inclusive.
+    /// `YYYY-MM-DD` in the reader's zone, inclusive.
     #[serde(default)]
     pub from: String,
     #[serde(default)]
@@ -284,7 +284,7 @@ pub async fn audit_rows(
 ) -> Result<Vec<AuditRowView>, ServerFnError> {
     let id = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    let filter = ssr::filter(&query).map_err(ServerFnError::new)?;
+    let filter = ssr::filter(&query, &crate::portal::zone()).map_err(ServerFnError::new)?;
     // Withheld here, before the rows leave the server: a viewer's page never receives them.
     let rows = portal
         .actions
@@ -484,16 +484,22 @@ pub mod ssr {
     }
 
     /// The form's filters as the audit log's; a malformed date says which and what is expected.
-    pub fn filter(q: &AuditQuery) -> Result<ops::audit::AuditFilter, String> {
+    pub fn filter(q: &AuditQuery, zone: &vocab::Zone) -> Result<ops::audit::AuditFilter, String> {
+        // Days are the person's own days, in the zone the pages speak.
         let day = |field: &str, s: &str, end: bool| -> Result<Option<i64>, String> {
             let s = s.trim();
             if s.is_empty() {
                 return Ok(None);
             }
-            let ms = crate::fmt::parse_day(s).ok_or_else(|| {
-                format!("the `{field}` date `{s}` is not a date: write it as YYYY-MM-DD (UTC)")
-            })?;
-            Ok(Some(if end { ms + 86_400_000 - 1 } else { ms }))
+            let (start, next) = crate::fmt::parse_day(s)
+                .and_then(|_| ops::time::day_bounds(&zone.name, s))
+                .ok_or_else(|| {
+                    format!(
+                        "the `{field}` date `{s}` is not a date: write it as YYYY-MM-DD ({})",
+                        zone.name
+                    )
+                })?;
+            Ok(Some(if end { next - 1 } else { start }))
         };
         Ok(ops::audit::AuditFilter {
             who: q.who.trim().to_owned(),

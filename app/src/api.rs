@@ -45,6 +45,8 @@ pub struct ShellData {
     pub not_ready: Vec<String>,
     /// The open incidents (with who is in charge of each).
     pub incidents: Vec<crate::incidents::OpenView>,
+    /// The zone every time on the page is shown in (see [`crate::fmt::zone`]).
+    pub zone: vocab::Zone,
 }
 
 /// A Builder service as the catalogue describes it.
@@ -97,6 +99,7 @@ pub fn shell_data_now() -> Result<ShellData, ServerFnError> {
             .filter(|p| admin || p.eq_ignore_ascii_case(&login))
             .collect(),
         incidents: crate::incidents::ssr::open_views(&portal),
+        zone: crate::portal::zone(),
     })
 }
 

@@ -4,9 +4,16 @@ use leptos::prelude::*;
 
 use crate::api::EnvironmentSummary;
 
-/// Runs in `<head>` before the first paint: applies the theme saved by [`ThemeToggle`].
+/// Runs in `<head>` before the first paint: applies the theme saved by [`ThemeToggle`], and
+/// tells the server the browser's time zone (cookie [`ZONE_COOKIE`]) so that the next answer
+/// speaks it when the person has not chosen one. IANA names need no escaping in a cookie.
 pub const THEME_BOOT_SCRIPT: &str = "try{var t=localStorage.getItem('onwatch-theme');\
-if(t==='light'||t==='dark'){document.documentElement.dataset.theme=t;}}catch(e){}";
+if(t==='light'||t==='dark'){document.documentElement.dataset.theme=t;}}catch(e){}\
+try{var z=Intl.DateTimeFormat().resolvedOptions().timeZone;\
+if(z&&/^[A-Za-z0-9_+\\/-]{1,64}$/.test(z)){document.cookie='onwatch_tz='+z+';path=/;max-age=31536000;SameSite=Lax';}}catch(e){}";
+
+/// The cookie that carries the browser's time zone (set by [`THEME_BOOT_SCRIPT`]).
+pub const ZONE_COOKIE: &str = "onwatch_tz";
 
 const THEME_KEY: &str = "onwatch-theme";
 
@@ -25,6 +32,9 @@ pub fn Layout(children: Children) -> impl IntoView {
     let shell = shell_data();
     let json = crate::data::embed(&shell);
     provide_context(shell.clone());
+    // One rule for time on every page (issue #28, point 12): the zone the server worked out
+    // for this person, the same when the browser draws the page again.
+    provide_context(shell.0.as_ref().map(|d| d.zone.clone()).unwrap_or_default());
     crate::live::provide_live_fleet();
     view! {
         <div class="shell">
@@ -206,7 +216,7 @@ fn OnCallStrip(now: crate::oncall::NowView, not_ready: Vec<String>) -> impl Into
                 <strong data-testid="oncall-secondary">{now.secondary.clone()}</strong>
                 <span class="muted">" (secondary)"</span>
             </a>
-            {now.until.clone().map(|u| view! { <span class="muted">" until " {u}</span> })}
+            {now.until.clone().map(|u| view! { <span class="muted" data-testid="oncall-until">" until " {u}</span> })}
             {next.map(|n| view! { <span class="oncall-next">" · next: " {n}</span> })}
             {(now.source == "pagerduty").then(|| view! { <span class="muted small">" · from PagerDuty"</span> })}
             {now.stale.clone().map(|s| view! { <span class="stale-note" role="status">" · " {s}</span> })}
@@ -252,7 +262,7 @@ fn SignedInSlot(signed_in: Option<crate::api::SignedIn>, csrf: String) -> impl I
     match signed_in {
         Some(v) => view! {
             <span class="viewer" data-testid="viewer" title=format!("{} via {}", v.login, v.provider)>
-                <span class="viewer-name">{v.name}</span>
+                <a class="viewer-name" href="/settings" title="Your settings: the time zone Onwatch shows times in" data-testid="settings-link">{v.name}</a>
                 <span class=format!("role role-{}", v.role) data-testid="viewer-role">{v.role.as_str()}</span>
                 <form method="post" action="/auth/signout" class="signout">
                     <input type="hidden" name="_csrf" value=csrf/>
@@ -407,6 +417,7 @@ mod tests {
             oncall: None,
             not_ready: vec![],
             incidents: vec![],
+            zone: vocab::Zone::utc(),
         };
         let json = crate::data::script_json(&data);
         assert!(!json.contains('<') && !json.contains('>') && !json.contains('&'));

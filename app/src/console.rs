@@ -143,7 +143,7 @@ pub struct SavedView {
     pub deletable: bool,
 }
 
-#[server(prefix = "/api/read", endpoint = "console_setup")]
+#[server(prefix = "/api/read", endpoint = "console-setup")]
 pub async fn console_setup() -> Result<ConsoleSetupView, ServerFnError> {
     let id = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
@@ -166,7 +166,7 @@ pub async fn console_setup() -> Result<ConsoleSetupView, ServerFnError> {
     })
 }
 
-#[server(prefix = "/api/read", endpoint = "console_databases")]
+#[server(prefix = "/api/read", endpoint = "console-databases")]
 pub async fn console_databases(environment: String) -> Result<Vec<DatabaseView>, ServerFnError> {
     crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
@@ -179,7 +179,7 @@ pub async fn console_databases(environment: String) -> Result<Vec<DatabaseView>,
         .collect())
 }
 
-#[server(prefix = "/api/read", endpoint = "console_tables")]
+#[server(prefix = "/api/read", endpoint = "console-tables")]
 pub async fn console_tables(
     environment: String,
     database: String,
@@ -204,7 +204,7 @@ pub async fn console_tables(
 }
 
 /// Builder's shard rule for a name or an id.
-#[server(prefix = "/api/read", endpoint = "console_locate")]
+#[server(prefix = "/api/read", endpoint = "console-locate")]
 pub async fn console_locate(input: String) -> Result<LocatedView, ServerFnError> {
     crate::portal::require(vocab::Role::Viewer)?;
     let l = ops::console::locator::locate(&input).map_err(ServerFnError::new)?;
@@ -216,7 +216,7 @@ pub async fn console_locate(input: String) -> Result<LocatedView, ServerFnError>
     })
 }
 
-#[server(prefix = "/api/attempt", endpoint = "console_start")]
+#[server(prefix = "/api/attempt", endpoint = "console-start")]
 pub async fn console_start(
     environment: String,
     database: String,
@@ -244,7 +244,7 @@ pub async fn console_start(
 
 /// A query's result; with `wait`, once it has ended. `None`: no such query on this replica
 /// (results are kept for a while), or not the caller's.
-#[server(prefix = "/api/read", endpoint = "console_result")]
+#[server(prefix = "/api/read", endpoint = "console-result")]
 pub async fn console_result(id: String, wait: bool) -> Result<Option<ResultView>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
@@ -264,14 +264,14 @@ pub async fn console_result(id: String, wait: bool) -> Result<Option<ResultView>
 }
 
 /// Cancels the caller's running query; `false` when there is no such query of theirs here.
-#[server(prefix = "/api/attempt", endpoint = "console_cancel")]
+#[server(prefix = "/api/attempt", endpoint = "console-cancel")]
 pub async fn console_cancel(id: String) -> Result<bool, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
     Ok(portal.console.cancel(&id, &who.actor()).is_ok())
 }
 
-#[server(prefix = "/api/read", endpoint = "console_history")]
+#[server(prefix = "/api/read", endpoint = "console-history")]
 pub async fn console_history() -> Result<Vec<HistoryView>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
@@ -298,7 +298,7 @@ pub async fn console_history() -> Result<Vec<HistoryView>, ServerFnError> {
         .collect())
 }
 
-#[server(prefix = "/api/read", endpoint = "console_saved")]
+#[server(prefix = "/api/read", endpoint = "console-saved")]
 pub async fn console_saved() -> Result<Vec<SavedView>, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
@@ -330,7 +330,7 @@ pub async fn console_saved() -> Result<Vec<SavedView>, ServerFnError> {
 
 /// Saves the query under a name (replacing the caller's own of that name); `shared`: `on`
 /// shares it with everyone signed in. `Some(reason)` when it was not saved.
-#[server(prefix = "/api/attempt", endpoint = "console_save")]
+#[server(prefix = "/api/attempt", endpoint = "console-save")]
 pub async fn console_save(
     name: String,
     database: String,
@@ -365,7 +365,7 @@ pub async fn console_save(
         .err())
 }
 
-#[server(prefix = "/api/attempt", endpoint = "console_delete_saved")]
+#[server(prefix = "/api/attempt", endpoint = "console-delete-saved")]
 pub async fn console_delete_saved(id: String) -> Result<bool, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;

@@ -1,51 +1,42 @@
 //! Formatting for people: ages and clock times. Pure functions, the same on server and browser,
 //! so server-rendered text and hydrated text agree.
 
-/// "3 s", "5 min", "2 h 10 min", "4 d".
+/// "1 row", "2 rows".
 pub use vocab::count;
 
-pub fn age(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min", s / 60),
-        3600..=86_399 => {
-            let m = (s % 3600) / 60;
-            if m == 0 {
-                format!("{} h", s / 3600)
-            } else {
-                format!("{} h {m} min", s / 3600)
-            }
-        }
-        _ => format!("{} d", s / 86_400),
+/// "3 s", "5 min", "2 h 10 min", "4 d".
+pub use vocab::age;
+
+/// The zone the page speaks (issue #28, point 12: one rule for the whole portal): the
+/// person's chosen zone, else their browser's, else UTC. The layout provides it from the shell's
+/// data on both sides; a server function outside a page reads it from the request.
+pub fn zone() -> vocab::Zone {
+    if let Some(z) = leptos::prelude::use_context::<vocab::Zone>() {
+        return z;
+    }
+    #[cfg(feature = "ssr")]
+    {
+        crate::portal::zone()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        vocab::Zone::utc()
     }
 }
 
-/// `14:03:09 UTC` for an epoch-ms instant.
-pub fn utc_clock(ms: i64) -> String {
-    let s = ms.div_euclid(1000).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02} UTC", s / 3600, (s % 3600) / 60, s % 60)
+/// `14:03:09 PST`: a time of day in the page's zone, the zone written.
+pub fn clock(ms: i64) -> String {
+    zone().clock(ms)
 }
 
-/// `"since 14:03:09 UTC (5 min)"` relative to `now`.
+/// `since 14:03:09 PST (5 min ago)` relative to `now`, in the page's zone.
 pub fn since(now_ms: i64, then_ms: i64) -> String {
-    format!(
-        "since {} ({} ago)",
-        utc_clock(then_ms),
-        age(now_ms - then_ms)
-    )
+    zone().since(now_ms, then_ms)
 }
 
-/// `2026-12-01 03:14:07`: a full UTC timestamp, for the audit log.
-pub fn utc_date_time(ms: i64) -> String {
-    let (y, m, d) = vocab::civil_date(ms);
-    let s = ms.div_euclid(1000).rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        s / 3600,
-        (s % 3600) / 60,
-        s % 60
-    )
+/// `2026-12-01 03:14:07 PST`: a full timestamp in the page's zone, for the audit log.
+pub fn date_time(ms: i64) -> String {
+    zone().date_time(ms)
 }
 
 /// The epoch ms of midnight UTC starting `YYYY-MM-DD`, or `None` when it is not such a date.
@@ -110,10 +101,9 @@ mod tests {
         assert_eq!(parse_day("2026-12-01"), Some(1_796_083_200_000));
         assert_eq!(parse_day("2024-02-29"), Some(1_709_164_800_000));
         assert_eq!(
-            utc_date_time(1_709_164_800_000 + 3_723_000),
-            "2024-02-29 01:02:03"
+            date_time(1_709_164_800_000 + 3_723_000),
+            "2024-02-29 01:02:03 UTC"
         );
-        assert_eq!(utc_date_time(0), "1970-01-01 00:00:00");
         for bad in [
             "2023-02-29",
             "2026-13-01",
@@ -130,8 +120,8 @@ mod tests {
     fn formats() {
         assert_eq!(age(5_000), "5 s");
         assert_eq!(age(7_260_000), "2 h 1 min");
-        assert_eq!(utc_clock(0), "00:00:00 UTC");
-        assert_eq!(utc_clock(86_400_000 + 3_723_000), "01:02:03 UTC");
+        // Outside a page (no zone in context, no request): UTC, and it says so.
+        assert_eq!(clock(86_400_000 + 3_723_000), "01:02:03 UTC");
         assert_eq!(since(70_000, 10_000), "since 00:00:10 UTC (1 min ago)");
     }
 }

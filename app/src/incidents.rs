@@ -323,8 +323,8 @@ pub mod ssr {
             status: i.status.as_str().into(),
             services: i.services.clone(),
             owner: i.owner.clone(),
-            declared: ops::time::utc_datetime(i.declared_ms),
-            resolved: i.resolved_ms.map(ops::time::utc_datetime),
+            declared: crate::fmt::date_time(i.declared_ms),
+            resolved: i.resolved_ms.map(crate::fmt::date_time),
         }
     }
 
@@ -335,11 +335,11 @@ pub mod ssr {
             rule: r.rule,
             what_done: r.what_done,
             owner: r.owner,
-            created: ops::time::utc_datetime(r.created_ms),
+            created: crate::fmt::date_time(r.created_ms),
             done: r.done_ms.map(|d| {
                 format!(
                     "{} by {}",
-                    ops::time::utc_datetime(d),
+                    crate::fmt::date_time(d),
                     r.done_by.unwrap_or_default()
                 )
             }),
@@ -420,7 +420,7 @@ pub mod ssr {
                 .map_err(|e| e.to_string())?;
         Ok(Some(IncidentView {
             in_charge,
-            owner_since: ops::time::utc_datetime(i.owner_since_ms),
+            owner_since: crate::fmt::date_time(i.owner_since_ms),
             me: who.login.clone(),
             may_act: who.role.allows(vocab::Role::Responder),
             publishes: inc.publishes(),
@@ -431,7 +431,7 @@ pub mod ssr {
                     status: u.status.as_str().into(),
                     body: u.body,
                     author: u.author,
-                    at: ops::time::utc_datetime(u.created_ms),
+                    at: crate::fmt::date_time(u.created_ms),
                     publish_state: u.publish_state,
                     last_error: u.last_error,
                 })
@@ -439,7 +439,7 @@ pub mod ssr {
             timeline: entries
                 .into_iter()
                 .map(|e| EntryView {
-                    at: ops::time::utc_datetime(e.at_ms),
+                    at: crate::fmt::date_time(e.at_ms),
                     kind: e.kind,
                     who: e.who,
                     text: e.text,

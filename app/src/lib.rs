@@ -21,6 +21,7 @@ pub mod pages;
 pub mod palette;
 #[cfg(feature = "ssr")]
 pub mod portal;
+pub mod sentinel;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -53,6 +54,7 @@ pub const PAGES: &[(&str, vocab::Role)] = {
         ("/incidents/{id}", Viewer),
         ("/oncall", Viewer),
         ("/onboarding", Viewer),
+        ("/settings", Viewer),
         ("/admin/sessions", Admin),
     ]
 };
@@ -108,6 +110,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/incidents/:id") view=IncidentPage ssr=SsrMode::Async/>
                     <Route path=path!("/oncall") view=OnCallPage ssr=SsrMode::Async/>
                     <Route path=path!("/onboarding") view=OnboardingPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/sessions") view=AdminSessionsPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>

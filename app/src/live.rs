@@ -145,13 +145,8 @@ pub fn StaleBanner() -> impl IntoView {
     }
 }
 
-#[cfg(feature = "hydrate")]
+/// The time the stream was lost, in the page's zone like every other time (not the browser's
+/// locale, which would speak another zone than the rest of the page).
 fn clock(ms: f64) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
-    String::from(d.to_locale_time_string("en-GB"))
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn clock(ms: f64) -> String {
-    crate::fmt::utc_clock(ms as i64)
+    crate::fmt::clock(ms as i64)
 }

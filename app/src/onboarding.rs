@@ -248,7 +248,7 @@ pub mod ssr {
         let rows = logins
             .into_iter()
             .map(|(login, name)| {
-                let st = ob.status(&records, &login, &facts);
+                let st = ob.status(&records, &login, &facts, &crate::fmt::zone());
                 let missing: Vec<String> = st
                     .iter()
                     .filter(|s| !s.done)
@@ -286,7 +286,7 @@ pub mod ssr {
         };
         let (team, records, facts) = team(portal).await?;
         let all = ob.items(true).await.map_err(|e| e.to_string())?;
-        let status = ob.status(&records, &person, &facts);
+        let status = ob.status(&records, &person, &facts, &crate::fmt::zone());
         let mine = records.people.iter().find(|p| p.login == me);
         let actor = who.actor().id;
         let account = ob.options.ssh_account(&who.login).ok();
@@ -311,7 +311,7 @@ pub mod ssr {
                     how: format!(
                         "last changed by {} ({})",
                         i.updated_by,
-                        ops::time::utc_datetime(i.updated_ms)
+                        crate::fmt::date_time(i.updated_ms)
                     ),
                     tickable: false,
                     retired: i.retired_ms.is_some(),
@@ -403,7 +403,7 @@ pub mod ssr {
     ) -> Done {
         let again = checks
             .oldest_ms
-            .map(|t| ops::time::utc_datetime(t + KEY_CHECK_WINDOW_MS))
+            .map(|t| crate::fmt::date_time(t + KEY_CHECK_WINDOW_MS))
             .unwrap_or_else(|| "an hour".into());
         let mut detail = detail;
         detail["limit"] = KEY_CHECKS_PER_WINDOW.into();

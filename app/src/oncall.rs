@@ -31,6 +31,11 @@ pub struct SegView {
     pub secondary: String,
     pub primary_covered: bool,
     pub secondary_covered: bool,
+    /// Whom the covering primary (secondary) stands in for: the shift's own holder.
+    #[serde(default)]
+    pub primary_for: Option<String>,
+    #[serde(default)]
+    pub secondary_for: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,25 +53,35 @@ pub struct ShiftView {
     pub not_ready: Vec<String>,
 }
 
-/// A shift in which the signed-in person holds a seat, still to come or under way.
+/// A part of a shift in which the signed-in person holds a seat, still to come or under way
+/// (a shift partly covered by someone else leaves its other parts here).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MyShift {
     pub index: i64,
     pub seat: String,
     pub start: String,
     pub end: String,
-    /// Who holds the other seat of the same shift: they cannot also cover this one.
+    /// Who holds the other seat during this part: they cannot also cover it.
     #[serde(default)]
-    pub partner: String,
+    pub partners: Vec<String>,
+    /// The part's start (epoch ms), which names it to `oncall_ask` (`part`).
+    #[serde(default)]
+    pub part: i64,
+    /// Held by an override: the person covers someone in it.
+    #[serde(default)]
+    pub covering: bool,
 }
 
-/// Someone else's seat in a coming shift (a swap's other half).
+/// Someone else's part of a coming shift (a swap's other half).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OtherShift {
     pub index: i64,
     pub person: String,
     pub seat: String,
     pub start: String,
+    /// The part's start (epoch ms), which names it to `oncall_ask` (`their_part`).
+    #[serde(default)]
+    pub part: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,9 +227,11 @@ pub async fn load_oncall() -> Result<OnCallBoard, ServerFnError> {
     ssr::board(&portal, &who).await.map_err(ServerFnError::new)
 }
 
-/// Asks for an override: `kind` `cover` (of `seat` in `shift`, from `from` to `to` on the
-/// rotation's wall clock, blank for the whole shift) or `swap` (my seat in `shift` for
-/// `theirs`'s seat in `their_shift`).
+/// Asks for an override: `kind` `cover` (of the seat held in `shift`, from `from` to `to` on
+/// the rotation's wall clock, blank for the whole part) or `swap` (my seat in `shift` for
+/// `theirs`'s seat in `their_shift`). `part` and `their_part` name a part of the shift by its
+/// start (epoch ms, as the board lists it); blank: the first part still to come that the
+/// person holds (a cover), or the whole shifts (a swap).
 #[server(prefix = "/api/attempt", endpoint = "oncall-ask")]
 pub async fn oncall_ask(
     kind: String,
@@ -225,6 +242,8 @@ pub async fn oncall_ask(
     #[server(default)] theirs: String,
     #[server(default)] their_shift: i64,
     reason: String,
+    #[server(default)] part: String,
+    #[server(default)] their_part: String,
 ) -> Result<Done, ServerFnError> {
     let who = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
@@ -240,6 +259,8 @@ pub async fn oncall_ask(
             theirs,
             their_shift,
             reason,
+            part,
+            their_part,
         },
     )
     .await)
@@ -292,7 +313,7 @@ pub mod ssr {
     use ops::oncall::accounts;
     use ops::oncall::handoff::Handoff;
     use ops::oncall::overrides::{Ask, OverrideRequest, RequestState};
-    use ops::oncall::{rotation, Rotation, Seat, Who};
+    use ops::oncall::{rotation, Rotation, Who};
 
     /// Writes the one outcome row (done, refused, …) that follows an attempt row. The change
     /// has happened or been refused already, so a row that cannot be written is logged and the
@@ -348,7 +369,8 @@ pub mod ssr {
             source: n.source.clone(),
             primary: n.primary.clone(),
             secondary: n.secondary.clone(),
-            until: n.until_local.clone(),
+            // In the reader's zone, like every time (the header is drawn per request).
+            until: n.until_ms.map(|t| crate::fmt::zone().day_time(t)),
             next_primary: n.next_primary.clone(),
             next_secondary: n.next_secondary.clone(),
             stale: n.stale.clone(),
@@ -376,7 +398,7 @@ pub mod ssr {
     ) -> RequestView {
         let stamp = |ms: i64| match r {
             Some(r) => r.local(ms),
-            None => ops::time::utc_datetime(ms),
+            None => crate::fmt::zone().day_time(ms),
         };
         let pending = q.state == RequestState::Pending;
         let asked_by_me = if q.requested_by_id.is_empty() {
@@ -578,6 +600,9 @@ pub mod ssr {
                 handoffs: Vec::new(),
             });
         };
+        // Times in the reader's zone; shifts still counted on the rotation's clock.
+        let shown = r.shown_in(&crate::fmt::zone().name);
+        let r = &shown;
         let covers = oc
             .overrides
             .accepted_covers()
@@ -611,6 +636,8 @@ pub mod ssr {
                         .map(|g| SegView {
                             start: r.local(g.start_ms),
                             end: r.local(g.end_ms),
+                            primary_for: g.primary_covered.then(|| s.primary.clone()),
+                            secondary_for: g.secondary_covered.then(|| s.secondary.clone()),
                             primary: g.primary,
                             secondary: g.secondary,
                             primary_covered: g.primary_covered,
@@ -620,34 +647,35 @@ pub mod ssr {
                 }
             })
             .collect();
-        // The base rotation's seats (overrides are asked for against what one holds).
+        // Each part of a shift with who holds it, overrides applied: what one holds is what
+        // one can give away, including the rest of a shift someone covers a part of.
+        let parts = rotation::parts(
+            r,
+            &covers,
+            r.shift(current).start_ms,
+            r.shift(current + 9).end_ms,
+        );
         let mut my_shifts = Vec::new();
         let mut others = Vec::new();
-        for i in current..current + 10 {
-            let s = r.shift(i);
-            for seat in [Seat::Primary, Seat::Secondary] {
-                let at = rotation::on_call_at(r, &covers, s.start_ms.max(now_ms));
-                let holder = at.holder(seat).to_owned();
-                if genuine && holder.eq_ignore_ascii_case(&me) {
-                    let other = match seat {
-                        Seat::Primary => Seat::Secondary,
-                        Seat::Secondary => Seat::Primary,
-                    };
-                    my_shifts.push(MyShift {
-                        index: i,
-                        seat: seat.as_str().into(),
-                        start: r.local(s.start_ms.max(now_ms)),
-                        end: r.local(s.end_ms),
-                        partner: at.holder(other).to_owned(),
-                    });
-                } else if i > current {
-                    others.push(OtherShift {
-                        index: i,
-                        person: holder,
-                        seat: seat.as_str().into(),
-                        start: r.local(s.start_ms),
-                    });
-                }
+        for p in parts.into_iter().filter(|p| p.end_ms > now_ms) {
+            if genuine && p.holder.eq_ignore_ascii_case(&me) {
+                my_shifts.push(MyShift {
+                    index: p.shift_index,
+                    seat: p.seat.as_str().into(),
+                    start: r.local(p.start_ms.max(now_ms)),
+                    end: r.local(p.end_ms),
+                    partners: p.others,
+                    part: p.start_ms,
+                    covering: p.covering,
+                });
+            } else if p.shift_index > current {
+                others.push(OtherShift {
+                    index: p.shift_index,
+                    person: p.holder,
+                    seat: p.seat.as_str().into(),
+                    start: r.local(p.start_ms),
+                    part: p.start_ms,
+                });
             }
         }
         let mut handoffs = Vec::new();
@@ -663,7 +691,7 @@ pub mod ssr {
         Ok(OnCallBoard {
             rotation: true,
             about: format!(
-                "{} shifts of {} real hours from {}, in {} order: {}.{}",
+                "{} shifts of {} real hours from {} (counted on {}'s clock), in order: {}.{}",
                 r.members().len(),
                 r.shift_ms() / 3_600_000,
                 r.local(r.shift(0).start_ms),
@@ -713,6 +741,42 @@ pub mod ssr {
         pub theirs: String,
         pub their_shift: i64,
         pub reason: String,
+        /// The part of `shift` (its start, epoch ms) or blank.
+        pub part: String,
+        /// The part of `their_shift` or blank.
+        pub their_part: String,
+    }
+
+    /// The part of shift `index` that `login` holds (overrides applied) starting at `part`
+    /// (epoch ms, as the board lists it), or, for a blank `part`, the first that has not ended
+    /// by `now_ms`. `None`: they hold none such.
+    fn held_part(
+        r: &Rotation,
+        covers: &[ops::oncall::Cover],
+        login: &str,
+        index: i64,
+        part: &str,
+        now_ms: i64,
+    ) -> Result<Option<rotation::Part>, String> {
+        let s = r.shift(index);
+        let mut held = rotation::parts(r, covers, s.start_ms, s.end_ms)
+            .into_iter()
+            .filter(|p| p.holder.eq_ignore_ascii_case(login.trim()) && p.end_ms > now_ms);
+        match part.trim() {
+            "" => Ok(held.next()),
+            t => {
+                let at: i64 = t
+                    .parse()
+                    .map_err(|_| format!("{t:?} does not name a part of shift #{index}."))?;
+                held.find(|p| p.start_ms == at).map(Some).ok_or_else(|| {
+                    format!(
+                        "{} no longer holds that part of shift #{index} ({}): the rotation has changed since the page was read. Reload it and choose again.",
+                        login.trim(),
+                        r.local(at.max(s.start_ms))
+                    )
+                })
+            }
+        }
     }
 
     pub async fn ask(portal: &Portal, who: &Identity, f: AskForm) -> Done {
@@ -720,6 +784,9 @@ pub mod ssr {
         let Some(r) = &oc.rotation else {
             return Done::of(false, "No rotation is configured in Onwatch.");
         };
+        // Times in the person's zone, in what they read and what they type.
+        let shown = r.shown_in(&crate::fmt::zone().name);
+        let r = &shown;
         let now_ms = ops::time::now_ms();
         let ask = match f.kind.as_str() {
             "cover" => {
@@ -729,15 +796,44 @@ pub mod ssr {
                     Err(e) => return Done::of(false, e.to_string()),
                 };
                 let from = if f.from.trim().is_empty() {
-                    shift.start_ms.max(now_ms)
+                    None
                 } else {
                     match r.parse_local(&f.from) {
-                        Ok(t) => t,
+                        Ok(t) => Some(t),
                         Err(e) => return Done::of(false, format!("From: {e}.")),
                     }
                 };
+                // The part the requester gives (some of): the one named, else the one holding
+                // `from`, else the first still to come.
+                let part = if !f.part.trim().is_empty() || from.is_none() {
+                    held_part(r, &covers, &who.login, f.shift, &f.part, now_ms)
+                } else {
+                    let at = from.unwrap_or_default();
+                    Ok(rotation::parts(r, &covers, shift.start_ms, shift.end_ms)
+                        .into_iter()
+                        .find(|p| {
+                            p.holder.eq_ignore_ascii_case(&who.login)
+                                && p.start_ms <= at
+                                && at < p.end_ms
+                        }))
+                };
+                let part = match part {
+                    Ok(Some(p)) => p,
+                    Ok(None) => {
+                        return Done::of(
+                            false,
+                            format!(
+                                "You ({}) hold no seat at {}: only the person on call asks for cover.",
+                                who.login,
+                                r.local(from.unwrap_or(shift.start_ms.max(now_ms)))
+                            ),
+                        );
+                    }
+                    Err(e) => return Done::of(false, e),
+                };
+                let from = from.unwrap_or(part.start_ms.max(now_ms));
                 let to = if f.to.trim().is_empty() {
-                    shift.end_ms
+                    part.end_ms
                 } else {
                     match r.parse_local(&f.to) {
                         Ok(t) => t,
@@ -754,27 +850,11 @@ pub mod ssr {
                         ),
                     );
                 }
-                // The seat the requester holds at the span's start.
-                let at = rotation::on_call_at(r, &covers, from);
-                let seat = if at.primary.eq_ignore_ascii_case(&who.login) {
-                    Seat::Primary
-                } else if at.secondary.eq_ignore_ascii_case(&who.login) {
-                    Seat::Secondary
-                } else {
-                    return Done::of(
-                        false,
-                        format!(
-                            "You ({}) hold no seat at {}: only the person on call asks for cover.",
-                            who.login,
-                            r.local(from)
-                        ),
-                    );
-                };
                 if f.covering.trim().is_empty() {
                     return Done::of(false, "Choose who covers.");
                 }
                 Ask::Cover {
-                    seat,
+                    seat: part.seat,
                     start_ms: from,
                     end_ms: to,
                     covering: f.covering.trim().to_owned(),
@@ -784,10 +864,50 @@ pub mod ssr {
                 if f.theirs.trim().is_empty() {
                     return Done::of(false, "Choose the shift to swap with.");
                 }
+                // Parts named: the parts each person holds now (overrides applied), from now
+                // on; none named: the two whole shifts of the base rotation.
+                let parts = if f.part.trim().is_empty() && f.their_part.trim().is_empty() {
+                    None
+                } else {
+                    let covers = match oc.overrides.accepted_covers().await {
+                        Ok(c) => c,
+                        Err(e) => return Done::of(false, e.to_string()),
+                    };
+                    let mine = held_part(r, &covers, &who.login, f.shift, &f.part, now_ms);
+                    let theirs =
+                        held_part(r, &covers, &f.theirs, f.their_shift, &f.their_part, now_ms);
+                    match (mine, theirs) {
+                        (Ok(Some(m)), Ok(Some(t))) => Some((
+                            (m.start_ms.max(now_ms), m.end_ms),
+                            (t.start_ms.max(now_ms), t.end_ms),
+                        )),
+                        (Err(e), _) | (_, Err(e)) => return Done::of(false, e),
+                        (Ok(None), _) => {
+                            return Done::of(
+                                false,
+                                format!(
+                                    "You ({}) hold no seat in shift #{} from now on.",
+                                    who.login, f.shift
+                                ),
+                            );
+                        }
+                        (_, Ok(None)) => {
+                            return Done::of(
+                                false,
+                                format!(
+                                    "{} holds no seat in shift #{} from now on.",
+                                    f.theirs.trim(),
+                                    f.their_shift
+                                ),
+                            );
+                        }
+                    }
+                };
                 Ask::Swap {
                     mine: f.shift,
                     theirs: f.theirs.trim().to_owned(),
                     their_shift: f.their_shift,
+                    parts,
                 }
             }
             other => return Done::of(false, format!("{other:?} is neither a cover nor a swap.")),
@@ -844,6 +964,9 @@ pub mod ssr {
         let Some(r) = &oc.rotation else {
             return Done::of(false, "No rotation is configured in Onwatch.");
         };
+        // Times in the person's zone, in what they read and what they type.
+        let shown = r.shown_in(&crate::fmt::zone().name);
+        let r = &shown;
         let to = match answer {
             "accept" => RequestState::Accepted,
             "decline" => RequestState::Declined,

@@ -30,6 +30,8 @@ pub struct Portal {
     /// Environments of more than this many hosts list only their hosts with a problem on the
     /// dashboard (`[fleet] dashboard_collapse_above`): configuration, never a request's choice.
     pub dashboard_collapse_above: usize,
+    /// Each person's settings (the time zone the pages speak).
+    pub prefs: ops::prefs::Preferences,
 }
 
 /// The portal from the request's context, or a server error that says it is missing.
@@ -40,6 +42,29 @@ pub fn portal() -> Result<Portal, ServerFnError> {
 /// The signed-in person of the current request (the server's auth wall put it there).
 pub fn viewer() -> Option<Identity> {
     use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<Identity>().cloned())
+}
+
+/// The zone this request's pages speak (the auth wall worked it out: the person's choice, else
+/// their browser's, else UTC).
+pub fn zone() -> vocab::Zone {
+    use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<vocab::Zone>().cloned())
+        .unwrap_or_default()
+}
+
+/// The zone the browser reported in its cookie (unchecked: the caller checks it against the
+/// zone database).
+pub fn browser_zone() -> Option<String> {
+    let parts = use_context::<http::request::Parts>()?;
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == crate::components::ZONE_COOKIE)
+        .map(|(_, v)| v.trim().to_owned())
 }
 
 /// The CSRF token of the current request, for forms that post without JavaScript.

@@ -80,12 +80,15 @@ export async function startServer({ env = {}, args = [] } = {}) {
  * reports what happens to its live-update streams (see `watchProblems`); `javaScriptEnabled:
  * false` shows pages as the server rendered them, before any script runs.
  */
-export async function launchBrowser({ javaScriptEnabled = true } = {}) {
+export async function launchBrowser({ javaScriptEnabled = true, timezoneId = 'UTC' } = {}) {
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'onwatch-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     javaScriptEnabled,
+    // The browser's own time zone (what `Intl` reports to the page, and so the zone Onwatch's
+    // pages speak): UTC unless a journey asks for another, whatever the machine's zone.
+    timezoneId,
     viewport: { width: 1400, height: 900 },
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -456,8 +459,12 @@ export async function startSshd(sim) {
   mkdirSync(path.join(locksDir, 'data'), { recursive: true });
   const env = `ONWATCH_DEMO_HOST={host} ONWATCH_DEMO_CONTROL=${sim.controlUrl} ONWATCH_DEMO_LOCKS_DIR=${locksDir}`;
   const journal = `${env} ${path.join(root, 'scripts', 'demo-ssh', 'journalctl')}`;
+  // The sentinel's unit, as the demo's systemctl keeps it: this file once it was (re)started.
+  const sentinelState = path.join(dir, 'sentinel-restarted');
+  const systemctl = `${env} ONWATCH_DEMO_STATE=${sentinelState} ${path.join(root, 'scripts', 'demo-ssh', 'systemctl')}`;
   return {
     locksDir,
+    sentinelState,
     /** `[datastore_locks]` pointed at this host's datastore directory. */
     locksConfig() {
       return ['[datastore_locks]', `service_dir = ${JSON.stringify(locksDir)}`,
@@ -471,6 +478,8 @@ export async function startSshd(sim) {
         `[environments.${name}.ssh.commands]`,
         `supervisor_log = ${JSON.stringify(`${journal} -u hab-sup {args}`)}`,
         `sentinel_log = ${JSON.stringify(`${journal} -u sentinel {args}`)}`,
+        `restart_sentinel = ${JSON.stringify(`${systemctl} restart sentinel`)}`,
+        `sentinel_status = ${JSON.stringify(`${systemctl} is-active sentinel`)}`,
         // The loopback sshd runs as whoever runs the tests: no sudo.
         'run_script = "sh -c {script}"', '',
       ].join('\n');

@@ -3,6 +3,7 @@
 // fleet's values in its parameters, as an admin (who sees every page).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
 import {
   startWorld, watchProblems, screenshotPath, devSignIn, devSessionCookie,
 } from '../lib/harness.mjs';
@@ -10,7 +11,11 @@ import {
 let world, sim, server, browser;
 
 before(async () => {
-  world = await startWorld();
+  // A rotation, so that every page carries the on-call strip under its header, as in production.
+  const start = new Date(Date.now() - 3_600_000).toISOString().slice(0, 19);
+  world = await startWorld({
+    config: `[oncall]\nmembers = ["ana", "bo", "cy"]\nstart = "${start}"\ntime_zone = "UTC"\nshift_hours = 72\n`,
+  });
   ({ sim, server, browser } = world);
 });
 
@@ -77,6 +82,71 @@ test('no page is wider than a 375 px phone, and every section is reachable', asy
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 375, `the sign-in page is ${width} px wide`);
   await page.screenshot({ path: screenshotPath('phone-signin'), fullPage: true });
+  assert.deepEqual(await problems.list(), []);
+  await page.close();
+});
+
+/** Where `selector`'s first element is, as the page lays it out (document coordinates). */
+async function boxOf(page, selector) {
+  return page.evaluate((sel) => {
+    const r = document.querySelector(sel)?.getBoundingClientRect();
+    return r && { top: r.top + window.scrollY, left: r.left, right: r.right, bottom: r.bottom + window.scrollY };
+  }, selector);
+}
+
+test('at 375 px each row\'s action is on screen without swiping, and content starts in the first screen', async () => {
+  const page = await browser.context.newPage();
+  const problems = watchProblems(page);
+  await page.setViewportSize({ width: 375, height: 740 });
+  await devSignIn(page, server.url, { name: 'ana', role: 'responder' });
+  mkdirSync('/tmp/phone-shots', { recursive: true });
+
+  // The host page: each service a stacked row, its "Restart…" inside the screen's width.
+  await page.goto(`${server.url}/environments/live/hosts/builder-api-live-1`);
+  await page.locator('h1').first().waitFor();
+  const restarts = page.locator('table.services-table [data-testid="restart-open"]');
+  await restarts.first().waitFor();
+  const n = await restarts.count();
+  assert.ok(n >= 1, 'no Restart… button on the host page');
+  for (let i = 0; i < n; i++) {
+    const box = await restarts.nth(i).boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 375,
+      `Restart… ${i} is outside the screen's width: ${JSON.stringify(box)}`);
+  }
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 375);
+  // The page's content starts in the first screen, not below 290 px of header and banners.
+  const main = await boxOf(page, 'main');
+  const h1 = await boxOf(page, 'main h1');
+  assert.ok(main.top <= 200, `the content starts at ${main.top} px`);
+  assert.ok(h1.top <= 200, `the host page's title starts at ${h1.top} px`);
+  await page.screenshot({ path: '/tmp/phone-shots/host-375.png' });
+  await page.screenshot({ path: '/tmp/phone-shots/host-375-full.png', fullPage: true });
+
+  // The team view: "Still to do" of every person is inside the screen.
+  await page.goto(`${server.url}/onboarding`);
+  await page.locator('h1').first().waitFor();
+  const todo = page.locator('[data-testid="team-table"] td.todo');
+  await page.locator('[data-testid="team-row"]').first().waitFor();
+  const m = await todo.count();
+  assert.ok(m >= 1, 'no team rows');
+  for (let i = 0; i < m; i++) {
+    const box = await todo.nth(i).boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 375,
+      `"Still to do" ${i} is outside the screen's width: ${JSON.stringify(box)}`);
+  }
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 375);
+  assert.ok((await boxOf(page, 'main h1')).top <= 200);
+  await page.screenshot({ path: '/tmp/phone-shots/team-375.png', fullPage: true });
+
+  // The wide layout is left as it was: a table, each row on one line.
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.goto(`${server.url}/environments/live/hosts/builder-api-live-1`);
+  await restarts.first().waitFor();
+  assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('table.services-table tr')).display), 'table-row');
+  await page.screenshot({ path: '/tmp/phone-shots/host-1400.png', fullPage: true });
+  await page.goto(`${server.url}/onboarding`);
+  await page.locator('[data-testid="team-row"]').first().waitFor();
+  await page.screenshot({ path: '/tmp/phone-shots/team-1400.png', fullPage: true });
   assert.deepEqual(await problems.list(), []);
   await page.close();
 });

@@ -37,6 +37,8 @@ pub mod logs;
 pub mod onboarding;
 /// The on-call team: the rotation, overrides, PagerDuty, iCal feeds, handoff summaries.
 pub mod oncall;
+/// Each person's own settings (the time zone the pages speak to them).
+pub mod prefs;
 /// Endpoint probes in the style of Pingdom.
 pub mod probe;
 /// Secrets held for others, read from their files at each use.

@@ -2,9 +2,62 @@
 //! or read from their file each time they are used, so that a rotated secret is used from the
 //! next action on without restarting Onwatch (and a file made unreadable stops its use).
 
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
+
+/// A secret file larger than this is not a secret file (a key, a token): it is refused rather
+/// than read whole into memory.
+const SECRET_FILE_MAX: u64 = 64 * 1024;
+
+/// Why a secret file gave no secret, in words that name the file and never its content.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    #[error("the secret file {} cannot be read ({source}): check it on Onwatch's host", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the secret file {} is empty", path.display())]
+    Empty { path: PathBuf },
+    #[error("the secret file {} is over {} KiB: it does not hold one secret", path.display(), SECRET_FILE_MAX / 1024)]
+    TooLarge { path: PathBuf },
+    #[error("the secret file {} is not UTF-8 text", path.display())]
+    NotText { path: PathBuf },
+}
+
+/// The one reader of secret files (tokens, API keys, client secrets, keys): the file's text
+/// with surrounding whitespace dropped, kept as a [`SecretString`] from the moment it is read.
+/// Every capability that holds a secret in a file reads it here, at each use where rotation
+/// without a restart matters.
+pub fn read_file(path: &Path) -> Result<SecretString, SecretFileError> {
+    let unreadable = |source| SecretFileError::Unreadable {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    file.take(SECRET_FILE_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > SECRET_FILE_MAX {
+        return Err(SecretFileError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| SecretFileError::NotText {
+        path: path.to_owned(),
+    })?;
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(SecretFileError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    Ok(trimmed.to_owned().into())
+}
 
 /// Where a secret comes from.
 #[derive(Clone)]
@@ -29,19 +82,7 @@ impl SecretSource {
     pub fn current(&self) -> Result<SecretString, String> {
         match self {
             SecretSource::Fixed(s) => Ok(s.clone()),
-            SecretSource::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    format!(
-                        "the secret file {} cannot be read ({e}): check it on Onwatch's host",
-                        path.display()
-                    )
-                })?;
-                let text = text.trim_end_matches(['\n', '\r']);
-                if text.is_empty() {
-                    return Err(format!("the secret file {} is empty", path.display()));
-                }
-                Ok(text.to_owned().into())
-            }
+            SecretSource::File(path) => read_file(path).map_err(|e| e.to_string()),
         }
     }
 }
@@ -101,6 +142,31 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
+
+    #[test]
+    fn the_one_reader_trims_and_refuses_what_is_not_one_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s");
+        std::fs::write(&f, "  t0ken\r\n").unwrap();
+        assert_eq!(read_file(&f).unwrap().expose_secret(), "t0ken");
+        std::fs::write(&f, "\n \n").unwrap();
+        assert!(matches!(read_file(&f), Err(SecretFileError::Empty { .. })));
+        std::fs::write(&f, vec![b'x'; 65 * 1024]).unwrap();
+        assert!(matches!(
+            read_file(&f),
+            Err(SecretFileError::TooLarge { .. })
+        ));
+        std::fs::write(&f, [0xff, 0xfe]).unwrap();
+        assert!(matches!(
+            read_file(&f),
+            Err(SecretFileError::NotText { .. })
+        ));
+        let missing = read_file(&dir.path().join("nope")).unwrap_err().to_string();
+        assert!(
+            missing.contains("cannot be read") && missing.contains("nope"),
+            "{missing}"
+        );
+    }
 
     #[test]
     fn a_secret_file_is_read_again_at_each_use() {

@@ -17,15 +17,43 @@ pub fn cut(s: &str, max: usize) -> String {
 /// too, which some strip before looking).
 const FORMULA: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-/// One CSV cell, always quoted, with a leading formula character kept as data (prefixed with
-/// `'`), so that an export opened in a spreadsheet runs nothing a host or a person wrote.
-pub fn csv_cell(out: &mut String, s: &str) {
-    out.push('"');
+/// A CSV cell's text with a leading formula character kept as data (prefixed with `'`), so
+/// that an export opened in a spreadsheet runs nothing a host or a person wrote. Quoting is the
+/// `csv` crate's (see [`csv_writer`]); this is the part no CSV writer does.
+pub fn spreadsheet_safe(s: &str) -> std::borrow::Cow<'_, str> {
     if s.starts_with(FORMULA) {
-        out.push('\'');
+        format!("'{s}").into()
+    } else {
+        s.into()
     }
-    out.push_str(&s.replace('"', "\"\""));
-    out.push('"');
+}
+
+/// The CSV writer every export uses: CRLF line ends (RFC 4180), and quotes around every cell
+/// when `always_quote` (the audit log: its detail column is JSON, full of commas) or only where
+/// a cell needs them (console results: the export stays small).
+pub fn csv_writer(always_quote: bool) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(if always_quote {
+            csv::QuoteStyle::Always
+        } else {
+            csv::QuoteStyle::Necessary
+        })
+        .from_writer(Vec::new())
+}
+
+/// One record through [`spreadsheet_safe`]. Writing to memory fails only on a bug in `csv`.
+pub fn csv_record<'a>(w: &mut csv::Writer<Vec<u8>>, cells: impl IntoIterator<Item = &'a str>) {
+    let safe: Vec<std::borrow::Cow<'_, str>> = cells.into_iter().map(spreadsheet_safe).collect();
+    if let Err(e) = w.write_record(safe.iter().map(|c| c.as_bytes())) {
+        tracing::error!(error = %e, "a CSV record could not be written to memory");
+    }
+}
+
+/// The bytes written so far.
+pub fn csv_finish(w: csv::Writer<Vec<u8>>) -> Vec<u8> {
+    w.into_inner()
+        .unwrap_or_else(|e| e.into_inner().get_ref().clone())
 }
 
 /// Characters that change how text is shown without being seen: bidirectional overrides,
@@ -71,17 +99,28 @@ mod tests {
     #[test]
     fn csv_cells_never_start_a_formula() {
         for (cell, want) in [
-            ("plain", "\"plain\""),
-            ("=1+1", "\"'=1+1\""),
-            ("\t=cmd", "\"'\t=cmd\""),
-            ("\r-2", "\"'\r-2\""),
-            ("@x", "\"'@x\""),
-            ("a\"b", "\"a\"\"b\""),
+            ("plain", "\"plain\"\r\n"),
+            ("=1+1", "\"'=1+1\"\r\n"),
+            ("\t=cmd", "\"'\t=cmd\"\r\n"),
+            ("\r-2", "\"'\r-2\"\r\n"),
+            ("@x", "\"'@x\"\r\n"),
+            ("a\"b", "\"a\"\"b\"\r\n"),
         ] {
-            let mut out = String::new();
-            super::csv_cell(&mut out, cell);
-            assert_eq!(out, want, "{cell:?}");
+            let mut w = super::csv_writer(true);
+            super::csv_record(&mut w, [cell]);
+            assert_eq!(
+                String::from_utf8(super::csv_finish(w)).unwrap(),
+                want,
+                "{cell:?}"
+            );
         }
+        // Only where needed: a formula is still kept as data, and a comma still quoted.
+        let mut w = super::csv_writer(false);
+        super::csv_record(&mut w, ["plain", "=1+1", "a,b"]);
+        assert_eq!(
+            String::from_utf8(super::csv_finish(w)).unwrap(),
+            "plain,'=1+1,\"a,b\"\r\n"
+        );
     }
 
     #[test]

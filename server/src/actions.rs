@@ -117,9 +117,10 @@ pub async fn action_events(
 pub async fn audit_export(
     State(state): State<AppState>,
     Extension(who): Extension<ops::auth::Identity>,
+    Extension(zone): Extension<vocab::Zone>,
     Query(query): Query<ExportQuery>,
 ) -> Response {
-    let filter = match app::actions::ssr::filter(&query.filter) {
+    let filter = match app::actions::ssr::filter(&query.filter, &zone) {
         Ok(f) => f,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
@@ -173,7 +174,7 @@ pub async fn audit_export(
         )
     } else {
         (
-            ops::audit::query::to_csv(&rows),
+            ops::audit::query::to_csv(&rows, &zone),
             "text/csv; charset=utf-8",
             "csv",
         )

@@ -9,7 +9,12 @@ use crate::state::AppState;
 
 /// `GET /api/incidents/{id}/timeline.md`: one incident's timeline as Markdown, for its
 /// post-incident review.
-pub async fn incident_markdown(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+/// Times are in the reader's zone, as their pages show them.
+pub async fn incident_markdown(
+    State(state): State<AppState>,
+    axum::Extension(zone): axum::Extension<vocab::Zone>,
+    Path(id): Path<String>,
+) -> Response {
     let inc = &state.incidents;
     let unreadable = |e: ops::store::StoreError| {
         tracing::error!(error = %e, "incident export failed");
@@ -37,7 +42,7 @@ pub async fn incident_markdown(State(state): State<AppState>, Path(id): Path<Str
             Ok(e) => e,
             Err(e) => return unreadable(e),
         };
-    let md = ops::incidents::timeline::markdown(&incident, &inc.options, &entries, &rules);
+    let md = ops::incidents::timeline::markdown(&incident, &inc.options, &entries, &rules, &zone);
     (
         [
             (header::CONTENT_TYPE, "text/markdown; charset=utf-8"),

@@ -251,6 +251,7 @@ impl Application {
             ));
         }
         let portal = Portal {
+            prefs: ops::prefs::Preferences::new(store.clone()),
             incidents,
             oncall: oncall.clone(),
             onboarding,
@@ -617,6 +618,7 @@ fn routes(
     let route_list = generate_route_list(App);
     let server = server_routes();
     let wall = WallState {
+        prefs: portal.prefs.clone(),
         auth: state.auth.clone(),
         routes: Arc::new(route_table()),
     };

@@ -477,3 +477,25 @@ pub fn count(n: impl Into<i64>, noun: &str) -> String {
         format!("{n} {noun}s")
     }
 }
+
+/// "3 s", "5 min", "2 h 10 min", "4 d": an age for people (negative ages read as 0 s). One
+/// routine for the server's sentences and the browser's.
+pub fn age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => {
+            let m = (s % 3600) / 60;
+            if m == 0 {
+                format!("{} h", s / 3600)
+            } else {
+                format!("{} h {m} min", s / 3600)
+            }
+        }
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+pub mod zone;
+pub use zone::{Zone, ZoneSpan};

@@ -474,7 +474,7 @@ pub fn ActionList(actions: Vec<ActionSummary>, now_ms: i64) -> impl IntoView {
             <tbody>
                 {actions.into_iter().map(|a| view! {
                     <tr data-action=a.id.clone() data-state=a.state.clone()>
-                        <td class="small">{fmt::utc_clock(a.requested_ms)} " (" {fmt::age(now_ms - a.requested_ms)} " ago)"</td>
+                        <td class="small">{fmt::clock(a.requested_ms)} " (" {fmt::age(now_ms - a.requested_ms)} " ago)"</td>
                         <td><a href=format!("/actions/{}", a.id)>{action_words(&a.kind, &a.service)}</a></td>
                         <td>{a.environment.clone()} " / " {a.host.clone()}</td>
                         <td>{a.actor_name.clone()}<div class="muted small">{a.reason.clone()}</div></td>
@@ -523,6 +523,7 @@ pub fn SentinelControl(target: SentinelTarget) -> impl IntoView {
                         Ok(Some((environment, host))) => view! {
                             <p>"The sentinel bot runs as the systemd unit " <code>"sentinel"</code> " on " <strong>{host.clone()}</strong>
                                " (" {environment.clone()} "). Restarting it runs " <code>"systemctl restart sentinel"</code> " there over SSH, then checks that it runs."</p>
+                            <super::sentinel::SentinelStatus host=host.clone()/>
                             <RestartControl environment=environment.clone() host=host.clone() service_group="sentinel".to_owned() kind="restart_sentinel" label="Restart the sentinel…"/>
                             <super::logs::LogPanel environment host source="sentinel"/>
                         }.into_any(),
@@ -664,7 +665,7 @@ fn ActionDetail(p: ProgressView) -> impl IntoView {
             }}</dd>
             <dt>"Who"</dt><dd>{p.actor_name.clone()}</dd>
             <dt>"Why"</dt><dd>{p.reason.clone()}</dd>
-            <dt>"Started"</dt><dd>{fmt::utc_clock(p.requested_ms)}</dd>
+            <dt>"Started"</dt><dd>{fmt::clock(p.requested_ms)}</dd>
             {(!p.summary.is_empty()).then(|| view! { <dt>"Outcome"</dt><dd data-testid="action-summary">{p.summary.clone()}</dd> })}
         </dl>
         {build_view.map(|b| view! { <BuildPanel b/> })}

@@ -160,7 +160,7 @@ fn SessionTable(view: SessionsView, revoke: ServerAction<RevokeSession>) -> impl
                                     {s.yours.then(|| view! { " " <span class="role">"you"</span> })}
                                 </td>
                                 <td><span class=format!("role role-{}", s.role)>{s.role.clone()}</span></td>
-                                <td title=fmt::utc_clock(s.signed_in_ms)>{fmt::age(now - s.signed_in_ms)} " ago"</td>
+                                <td title=fmt::clock(s.signed_in_ms)>{fmt::age(now - s.signed_in_ms)} " ago"</td>
                                 <td>{fmt::age(now - s.last_seen_ms)} " ago"</td>
                                 <td>"in " {fmt::age(s.expires_ms - now)}</td>
                                 <td class="small muted">

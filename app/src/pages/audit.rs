@@ -18,8 +18,8 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("service", "Service", "builder-api"),
     ("kind", "What", "action, signin, audit.export…"),
     ("outcome", "Outcome", "succeeded, failed, refused…"),
-    ("from", "From (UTC)", "YYYY-MM-DD"),
-    ("to", "To (UTC)", "YYYY-MM-DD"),
+    ("from", "From (your zone)", "YYYY-MM-DD"),
+    ("to", "To (your zone)", "YYYY-MM-DD"),
 ];
 
 fn query_of(q: &leptos_router::params::ParamsMap) -> AuditQuery {
@@ -111,7 +111,7 @@ fn AuditTable(rows: Vec<AuditRowView>) -> impl IntoView {
     view! {
         <div class="table-scroll">
         <table class="audit" data-testid="audit-rows">
-            <thead><tr><th>"#"</th><th>"When (UTC)"</th><th>"What"</th><th>"Who"</th><th>"Where"</th><th>"Outcome"</th><th>"Detail"</th></tr></thead>
+            <thead><tr><th>"#"</th><th>"When"</th><th>"What"</th><th>"Who"</th><th>"Where"</th><th>"Outcome"</th><th>"Detail"</th></tr></thead>
             <tbody>
                 {rows.into_iter().map(|r| {
                     let target = [r.environment.as_str(), r.host.as_str(), r.service.as_str()]
@@ -119,7 +119,7 @@ fn AuditTable(rows: Vec<AuditRowView>) -> impl IntoView {
                     view! {
                         <tr data-seq=r.seq data-kind=r.kind.clone() data-action=r.action_id.clone()>
                             <td class="mono small">{r.seq}</td>
-                            <td class="small">{fmt::utc_date_time(r.at_ms)}</td>
+                            <td class="small">{fmt::date_time(r.at_ms)}</td>
                             <td><code>{r.kind.clone()}</code>
                                 {(!r.action_id.is_empty()).then(|| view! { <div class="small"><a href=format!("/actions/{}", r.action_id)>"the action"</a></div> })}</td>
                             <td>{r.actor_name.clone()}<div class="muted small">{r.actor.clone()} " · " {r.role.clone()}</div></td>

@@ -35,10 +35,12 @@ fn with_fleet<V: IntoView + 'static>(
 pub fn EnvironmentPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("env").unwrap_or_default();
+    let zone = crate::fmt::zone();
     view! {
         <section class="page">
             {move || {
                 let name = name();
+                let zone = zone.clone();
                 with_fleet(move |f: FleetView| {
                     let now = f.now_ms;
                     match f.environments.iter().find(|e| e.name == name).cloned() {
@@ -50,7 +52,7 @@ pub fn EnvironmentPage() -> impl IntoView {
                         }.into_any(),
                         Some(env) => {
                             let probes: Vec<ProbeView> = f.probes.iter().filter(|p| p.environment == env.name).cloned().collect();
-                            let grid = super::markup::environment(&f, &env);
+                            let grid = super::markup::environment(&f, &env, &zone);
                             let hosts = env.hosts.clone();
                             view! {
                                 <Title text=env.name.clone()/>
@@ -249,16 +251,16 @@ fn HostDetail(host: HostView, production: bool, now_ms: i64) -> impl IntoView {
                     let output = s.health_stdout.clone().filter(|o| !o.trim().is_empty()).or(s.health_stderr.clone().filter(|o| !o.trim().is_empty()));
                     view! {
                         <tr data-service=s.service.clone()>
-                            <td><a href=service_href(&s.service)>{s.service.clone()}"."{s.group.clone()}</a></td>
-                            <td><StateCell state=s.cell/><div class="muted small">{fmt::since(now_ms, s.since_ms)}</div>
+                            <td class="svc-name"><a href=service_href(&s.service)>{s.service.clone()}"."{s.group.clone()}</a></td>
+                            <td class="svc-state"><StateCell state=s.cell/><div class="muted small">{fmt::since(now_ms, s.since_ms)}</div>
                                 {output.map(|o| view! { <pre class="hook-output">{o}</pre> })}</td>
-                            <td class="mono small">{s.ident.clone()}</td>
-                            <td>{s.process.map(|p| p.as_str())}</td>
-                            <td>{match s.desired_up { Some(true) => "up", Some(false) => "down", None => "—" }}</td>
-                            <td class="mono">{s.pid.map(|p| p.to_string()).unwrap_or_else(|| "—".into())}</td>
+                            <td class="mono small svc-ident" data-label="Package">{s.ident.clone()}</td>
+                            <td data-label="Process">{s.process.map(|p| p.as_str())}</td>
+                            <td data-label="Desired">{match s.desired_up { Some(true) => "up", Some(false) => "down", None => "—" }}</td>
+                            <td class="mono" data-label="PID">{s.pid.map(|p| p.to_string()).unwrap_or_else(|| "—".into())}</td>
                             <td data-testid="up-for">{uptime}</td>
-                            <td class="small">{s.update_strategy.clone().unwrap_or_default()} " " {s.channel.clone().unwrap_or_default()}</td>
-                            <td><super::actions::RestartControl environment=h.environment.clone() host=h.name.clone() service_group=format!("{}.{}", s.service, s.group)/></td>
+                            <td class="small" data-label="Update">{s.update_strategy.clone().unwrap_or_default()} " " {s.channel.clone().unwrap_or_default()}</td>
+                            <td class="svc-act"><super::actions::RestartControl environment=h.environment.clone() host=h.name.clone() service_group=format!("{}.{}", s.service, s.group)/></td>
                         </tr>
                     }
                 }).collect_view()}

@@ -105,7 +105,7 @@ pub mod cache {
     //! The dashboard of the latest fleet snapshot, shared by every viewer (the server provides
     //! one [`DashboardCache`] as context to every render and server function).
 
-    use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+    use std::sync::{Arc, Mutex, PoisonError};
 
     use crate::data::Shared;
     use crate::fleet::FleetView;
@@ -115,19 +115,40 @@ pub mod cache {
     pub type Key = (u64, i64);
 
     /// The dashboard of one fleet snapshot: its view (with its JSON, for live updates) and,
-    /// once a page asks for it, its alarms and grids as HTML.
+    /// once a page asks for it, its alarms and grids as HTML, once per time zone that readers
+    /// speak (a team has a handful).
     pub struct DashboardBuilt {
         key: Key,
         pub view: Shared<FleetView>,
-        markup: OnceLock<Arc<str>>,
+        markup: Mutex<Vec<(String, Arc<str>)>>,
     }
 
+    /// More zones than this in one snapshot's cache and the oldest is dropped (rebuilt if asked).
+    const ZONES_KEPT: usize = 16;
+
     impl DashboardBuilt {
-        /// The alarms and grids as HTML, written the first time a page asks.
-        pub fn markup(&self) -> Arc<str> {
-            self.markup
-                .get_or_init(|| super::markup::dashboard(&self.view).into())
-                .clone()
+        /// The alarms and grids as HTML in `zone`, written the first time a page in that zone
+        /// asks. The build runs outside the lock (two first readers may both build).
+        pub fn markup(&self, zone: &vocab::Zone) -> Arc<str> {
+            let cached = self
+                .markup
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .find(|(name, _)| *name == zone.name)
+                .map(|(_, m)| m.clone());
+            if let Some(m) = cached {
+                return m;
+            }
+            let built: Arc<str> = super::markup::dashboard(&self.view, zone).into();
+            let mut kept = self.markup.lock().unwrap_or_else(PoisonError::into_inner);
+            if !kept.iter().any(|(name, _)| *name == zone.name) {
+                if kept.len() >= ZONES_KEPT {
+                    kept.remove(0);
+                }
+                kept.push((zone.name.clone(), built.clone()));
+            }
+            built
         }
     }
 
@@ -158,7 +179,7 @@ pub mod cache {
             let built = Arc::new(DashboardBuilt {
                 key,
                 view: build(),
-                markup: OnceLock::new(),
+                markup: Mutex::default(),
             });
             let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
             if slot.as_ref().is_none_or(|s| s.key < key) {
@@ -176,6 +197,8 @@ pub mod cache {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let live = use_live_fleet();
+    // Read here, under the page's owner: the live updates below draw from a task, outside it.
+    let zone = crate::fmt::zone();
     let (first, first_error) = first_shown();
     let shown = RwSignal::new(first);
     // A failed refresh: the last good grid stays, under a warning that says it is not current.
@@ -199,6 +222,7 @@ pub fn HomePage() -> impl IntoView {
         }) else {
             return;
         };
+        let zone = zone.clone();
         leptos::task::spawn_local(async move {
             let answer = load_dashboard().await;
             // The page may have gone (the person navigated away): then there is nothing to draw.
@@ -211,7 +235,9 @@ pub fn HomePage() -> impl IntoView {
                 .unwrap_or(false);
             match answer {
                 Ok(fleet) => {
-                    shown.try_set(Some(Shown::of(&fleet, |f| markup::dashboard(f).into())));
+                    shown.try_set(Some(Shown::of(&fleet, |f| {
+                        markup::dashboard(f, &zone).into()
+                    })));
                     refresh_error.try_set(None);
                 }
                 Err(e) if showing_fleet => {
@@ -248,7 +274,7 @@ fn first_shown() -> (Option<Shown>, Option<String>) {
     #[cfg(feature = "ssr")]
     {
         let shown = match dashboard_now() {
-            Ok(built) => Shown::of(&built.view, |_| built.markup()),
+            Ok(built) => Shown::of(&built.view, |_| built.markup(&crate::fmt::zone())),
             Err(e) => Shown::bare(Head::Failed(e.to_string())),
         };
         (Some(shown), None)
@@ -297,7 +323,7 @@ fn Dashboard(shown: Shown, refresh_error: RwSignal<Option<String>>) -> impl Into
         <div class="dash-head">
             <h1>"Dashboard"</h1>
             <span class="muted small" data-testid="refreshed">
-                "as of " {crate::fmt::utc_clock(now)} " · " {source.unwrap_or_default()}
+                "as of " {crate::fmt::clock(now)} " · " {source.unwrap_or_default()}
             </span>
             <a class="small" href="/broken">"What's broken? →"</a>
             <a class="small" href="/releases">"Acceptance vs live →"</a>

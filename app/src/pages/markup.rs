@@ -79,8 +79,13 @@ pub fn env_badge(out: &mut String, name: &str, production: bool) {
 pub const ALARM_GROUP_ABOVE: usize = 3;
 
 /// The fleet model's alarms, or a line that says there are none.
-pub fn alarms<'a>(out: &mut String, alarms: impl IntoIterator<Item = &'a AlarmView>, now_ms: i64) {
-    alarms_listed(out, alarms, now_ms, Some(ALARM_SUBJECTS_SHOWN));
+pub fn alarms<'a>(
+    out: &mut String,
+    alarms: impl IntoIterator<Item = &'a AlarmView>,
+    now_ms: i64,
+    zone: &vocab::Zone,
+) {
+    alarms_listed(out, alarms, now_ms, zone, Some(ALARM_SUBJECTS_SHOWN));
 }
 
 /// How many subjects a grouped alarm names on the dashboard before "and N more": the block
@@ -93,6 +98,7 @@ pub fn alarms_listed<'a>(
     out: &mut String,
     alarms: impl IntoIterator<Item = &'a AlarmView>,
     now_ms: i64,
+    zone: &vocab::Zone,
     shown: Option<usize>,
 ) {
     // Groups of (kind, environment), in the order the model lists them (worst first).
@@ -113,10 +119,10 @@ pub fn alarms_listed<'a>(
     out.push_str("<ul class=\"alarms\" data-testid=\"alarms\" aria-label=\"Alarms\">");
     for group in groups {
         if group.len() > ALARM_GROUP_ABOVE {
-            alarm_group(out, &group, now_ms, shown);
+            alarm_group(out, &group, now_ms, zone, shown);
         } else {
             for a in group {
-                alarm(out, a, now_ms);
+                alarm(out, a, now_ms, zone);
             }
         }
     }
@@ -151,10 +157,10 @@ fn alarm_head(out: &mut String, a: &AlarmView, count: Option<usize>) {
     }
 }
 
-fn alarm_since(out: &mut String, since_ms: Option<i64>, now_ms: i64) {
+fn alarm_since(out: &mut String, since_ms: Option<i64>, now_ms: i64, zone: &vocab::Zone) {
     out.push_str("<span class=\"muted small\">");
     if let Some(since) = since_ms {
-        text(out, &tfmt::since(now_ms, since));
+        text(out, &zone.since(now_ms, since));
     }
     out.push_str("</span></li>");
 }
@@ -223,7 +229,7 @@ fn declare_link(out: &mut String, group: &[&AlarmView]) {
     }
 }
 
-fn alarm(out: &mut String, a: &AlarmView, now_ms: i64) {
+fn alarm(out: &mut String, a: &AlarmView, now_ms: i64, zone: &vocab::Zone) {
     alarm_head(out, a, None);
     if !a.subject.is_empty() {
         element(out, "strong", &[("class", "alarm-subject")], &a.subject);
@@ -242,12 +248,18 @@ fn alarm(out: &mut String, a: &AlarmView, now_ms: i64) {
         );
     }
     declare_link(out, &[a]);
-    alarm_since(out, a.since_ms, now_ms);
+    alarm_since(out, a.since_ms, now_ms, zone);
 }
 
 /// Many alarms of one kind in one environment: every subject (hosts linked to their page), the
 /// first message as an example, since the earliest.
-fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64, shown: Option<usize>) {
+fn alarm_group(
+    out: &mut String,
+    group: &[&AlarmView],
+    now_ms: i64,
+    zone: &vocab::Zone,
+    shown: Option<usize>,
+) {
     let first = group[0];
     alarm_head(out, first, Some(group.len()));
     out.push_str("<span class=\"alarm-subjects\">");
@@ -296,7 +308,12 @@ fn alarm_group(out: &mut String, group: &[&AlarmView], now_ms: i64, shown: Optio
     let example = format!("e.g. {}: {}", first.subject, first.message);
     element(out, "span", &[("class", "alarm-msg")], &example);
     declare_link(out, group);
-    alarm_since(out, group.iter().filter_map(|a| a.since_ms).min(), now_ms);
+    alarm_since(
+        out,
+        group.iter().filter_map(|a| a.since_ms).min(),
+        now_ms,
+        zone,
+    );
 }
 
 /// How many cells are in each state, worst first.
@@ -364,7 +381,7 @@ pub fn env_header(out: &mut String, env: &EnvView, now_ms: i64) {
 /// answer) get one chip each in the whole-host row. Unless `full`, an environment the fleet cut
 /// for the dashboard (`healthy_omitted`: more hosts than `[fleet] dashboard_collapse_above`,
 /// decided once in `ops::fleet::dashboard::cut`) shows only the chips that are not healthy.
-pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
+pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, zone: &vocab::Zone, full: bool) {
     let omitted = |svc: &str| {
         env.healthy_omitted
             .as_ref()
@@ -417,7 +434,7 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
                     s.service,
                     h.name,
                     s.cell,
-                    tfmt::since(now_ms, s.since_ms)
+                    zone.since(now_ms, s.since_ms)
                 );
                 open(
                     out,
@@ -481,13 +498,14 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, full: bool) {
 
 /// The dashboard under its heading: the alarms, then every environment side by side
 /// (production first, as the fleet view orders them).
-pub fn dashboard(fleet: &FleetView) -> String {
+/// Times are in `zone`, the reader's (see [`crate::fmt::zone`]).
+pub fn dashboard(fleet: &FleetView, zone: &vocab::Zone) -> String {
     let mut out = String::with_capacity(16 * 1024);
-    alarms(&mut out, &fleet.alarms, fleet.now_ms);
+    alarms(&mut out, &fleet.alarms, fleet.now_ms, zone);
     unconfigured(&mut out, &fleet.unconfigured);
     out.push_str("<div class=\"env-columns\">");
     for env in &fleet.environments {
-        env_grid(&mut out, env, fleet.now_ms, false);
+        env_grid(&mut out, env, fleet.now_ms, zone, false);
     }
     out.push_str("</div>");
     out
@@ -531,17 +549,18 @@ pub fn unconfigured(out: &mut String, tags: &[crate::fleet::UnconfiguredView]) {
 }
 
 /// An environment page's alarms and full grid.
-pub fn environment(fleet: &FleetView, env: &EnvView) -> String {
+pub fn environment(fleet: &FleetView, env: &EnvView, zone: &vocab::Zone) -> String {
     let mut out = String::with_capacity(8 * 1024);
     out.push_str("<div id=\"alarms\">");
     alarms_listed(
         &mut out,
         fleet.alarms.iter().filter(|a| a.environment == env.name),
         fleet.now_ms,
+        zone,
         None,
     );
     out.push_str("</div>");
-    env_grid(&mut out, env, fleet.now_ms, true);
+    env_grid(&mut out, env, fleet.now_ms, zone, true);
     out
 }
 
@@ -601,7 +620,13 @@ mod tests {
         bad.cell = CellState::Unreachable;
         bad.last_error = Some("\"><script>x</script>".to_owned());
         let mut out = String::new();
-        env_grid(&mut out, &env(vec![bad], None), 0, false);
+        env_grid(
+            &mut out,
+            &env(vec![bad], None),
+            0,
+            &vocab::Zone::utc(),
+            false,
+        );
         assert!(!out.contains("<img"), "{out}");
         assert!(!out.contains("<script"), "{out}");
         assert!(out.contains("&lt;img src=x onerror=alert(1)&gt;"), "{out}");
@@ -622,7 +647,7 @@ mod tests {
             host("api-2", vec![service("builder-api", "healthy")]),
         ];
         let mut out = String::new();
-        env_grid(&mut out, &env(hosts, None), 0, false);
+        env_grid(&mut out, &env(hosts, None), 0, &vocab::Zone::utc(), false);
         assert!(out.contains("data-host=\"api-1\""));
         assert!(out.contains(
             "<span class=\"state state-critical\" data-state=\"critical\"><span class=\"state-icon\" aria-hidden=\"true\">✖</span> <span class=\"state-word\">critical</span></span>"
@@ -645,6 +670,7 @@ mod tests {
             &mut out,
             &env(hosts.clone(), Some(vec![("builder-api".to_owned(), 998)])),
             0,
+            &vocab::Zone::utc(),
             false,
         );
         assert!(out.contains("data-host=\"api-1\""));
@@ -656,6 +682,7 @@ mod tests {
             &mut out,
             &env(hosts, Some(vec![("builder-api".to_owned(), 998)])),
             0,
+            &vocab::Zone::utc(),
             true,
         );
         assert!(out.contains("data-host=\"api-2\""));
@@ -665,7 +692,7 @@ mod tests {
     #[test]
     fn no_alarms_is_said_and_alarms_link_their_environment() {
         let mut out = String::new();
-        alarms(&mut out, &[], 0);
+        alarms(&mut out, &[], 0, &vocab::Zone::utc());
         assert!(out.contains("No alarms"));
         out.clear();
         let alarm = AlarmView {
@@ -675,7 +702,7 @@ mod tests {
             message: "2 releases <in> live".to_owned(),
             since_ms: Some(0),
         };
-        alarms(&mut out, [&alarm], 60_000);
+        alarms(&mut out, [&alarm], 60_000, &vocab::Zone::utc());
         assert!(!out.contains("data-count"));
         assert!(out.contains("data-kind=\"version_drift\""));
         assert!(out.contains("⚠ version drift"));
@@ -690,7 +717,7 @@ mod tests {
             message: "recovered".to_owned(),
             since_ms: Some(0),
         };
-        alarms(&mut out, [&recovered], 0);
+        alarms(&mut out, [&recovered], 0, &vocab::Zone::utc());
         assert!(out.contains("all environments"), "{out}");
         assert!(!out.contains("href=\"/environments/\""), "{out}");
     }
@@ -715,7 +742,12 @@ mod tests {
             since_ms: None,
         };
         let mut out = String::new();
-        alarms(&mut out, many.iter().chain([&probe]), 61_000);
+        alarms(
+            &mut out,
+            many.iter().chain([&probe]),
+            61_000,
+            &vocab::Zone::utc(),
+        );
         assert_eq!(out.matches("<li ").count(), 2, "{out}");
         assert!(out.contains("data-count=\"10\""));
         assert!(out.contains("⚠ unreachable host ×10"));
@@ -733,11 +765,16 @@ mod tests {
         );
         // A few of a kind stay one line each.
         out.clear();
-        alarms(&mut out, many.iter().take(ALARM_GROUP_ABOVE), 61_000);
+        alarms(
+            &mut out,
+            many.iter().take(ALARM_GROUP_ABOVE),
+            61_000,
+            &vocab::Zone::utc(),
+        );
         assert_eq!(out.matches("<li ").count(), ALARM_GROUP_ABOVE);
         // The environment page lists every subject.
         out.clear();
-        alarms_listed(&mut out, many.iter(), 61_000, None);
+        alarms_listed(&mut out, many.iter(), 61_000, &vocab::Zone::utc(), None);
         assert!(out.contains("host-0009"));
         assert!(!out.contains("more</a>"));
     }

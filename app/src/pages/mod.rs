@@ -14,7 +14,9 @@ pub mod logs;
 pub mod markup;
 pub mod onboarding;
 pub mod oncall;
+pub mod sentinel;
 mod services;
+pub mod settings;
 
 pub use actions::{ActionPage, ActionsPage};
 pub use admin::AdminSessionsPage;
@@ -28,6 +30,7 @@ pub use incidents::{IncidentPage, IncidentsPage};
 pub use onboarding::OnboardingPage;
 pub use oncall::{OnCallCard, OnCallPage};
 pub use services::{ServicePage, ServicesPage};
+pub use settings::SettingsPage;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -110,7 +110,7 @@ fn Board(
                             // The login only when it says something the name does not.
                             {(!r.name.eq_ignore_ascii_case(&r.login)).then(|| view! { <span class="muted small" data-testid="team-login">{format!(" {}", r.login)}</span> })}
                             </th>
-                            <td data-testid="team-progress">{format!("{} of {}", r.done, r.total)}</td>
+                            <td data-testid="team-progress" data-label="Progress">{format!("{} of {}", r.done, r.total)}</td>
                             <td data-testid="team-ready">{if r.ready {
                                 view! { <span class="pill succeeded">"ready"</span> }.into_any()
                             } else if r.scheduled {
@@ -118,7 +118,7 @@ fn Board(
                             } else {
                                 view! { <span class="pill">"not yet"</span> }.into_any()
                             }}</td>
-                            <td class="small todo">{r.missing.join("; ")}</td>
+                            <td class="small todo" data-label="Still to do">{r.missing.join("; ")}</td>
                         </tr>
                     }
                 }).collect_view()}

@@ -123,43 +123,65 @@ fn NowPanel(n: NowView) -> impl IntoView {
 
 #[component]
 fn Calendar(shifts: Vec<ShiftView>) -> impl IntoView {
+    // A list of shifts, each with one row per part (who holds primary and secondary in it):
+    // a grid on a wide screen, stacked on a phone (no wide table to swipe).
     view! {
         <section class="card">
             <h2>"Calendar"</h2>
-            <div class="table-wrap">
-            <table class="data calendar" data-testid="oncall-calendar">
-                <thead><tr><th scope="col">"Shift"</th><th scope="col">"From → to"</th><th scope="col">"Primary"</th><th scope="col">"Secondary"</th></tr></thead>
-                <tbody>
+            <ol class="calendar" data-testid="oncall-calendar" aria-label="Shifts and who holds them">
                 {shifts.into_iter().map(|s| {
-                    let class = if s.current { "current" } else if s.past { "past" } else { "" };
-                    let n = s.segments.len();
+                    let class = if s.current { "cal-shift current" } else if s.past { "cal-shift past" } else { "cal-shift" };
                     let head = format!("#{}{}", s.index, if s.current { " (now)" } else { "" });
-                    let note = s.clock_note.clone();
+                    let parts = s.segments.len();
                     let not_ready = s.not_ready.clone();
-                    s.segments.into_iter().enumerate().map(|(i, g)| {
-                        let first = i == 0;
-                        let (head, note, not_ready, hours) = (head.clone(), note.clone(), not_ready.clone(), s.hours);
-                        let nr = |p: &str| not_ready.iter().any(|x| x.eq_ignore_ascii_case(p));
-                        let (p_flag, s_flag) = (nr(&g.primary), nr(&g.secondary));
-                        view! {
-                            <tr class=class data-shift=s.index>
-                                {first.then(|| view! {
-                                    <th scope="row" rowspan=n>
-                                        {head}<br/><span class="muted small">{format!("{hours} h")}</span>
-                                        {note.map(|t| view! { <br/><span class="clock-note small">{t}</span> })}
-                                    </th>
-                                })}
-                                <td>{g.start.clone()} " → " {g.end.clone()}</td>
-                                <td>{g.primary.clone()}{g.primary_covered.then_some(" (covering)")}{p_flag.then(|| view! { <span class="not-ready" title="onboarding not complete">" not ready"</span> })}</td>
-                                <td>{g.secondary.clone()}{g.secondary_covered.then_some(" (covering)")}{s_flag.then(|| view! { <span class="not-ready" title="onboarding not complete">" not ready"</span> })}</td>
-                            </tr>
-                        }
-                    }).collect_view()
+                    view! {
+                        <li class=class data-shift=s.index data-testid="calendar-shift">
+                            <div class="cal-head">
+                                <strong>{head}</strong>
+                                <span class="muted small">{format!("{} h", s.hours)}{(parts > 1).then(|| format!(", {parts} parts"))}</span>
+                                {s.clock_note.clone().map(|t| view! { <span class="clock-note small">{t}</span> })}
+                            </div>
+                            <ul class="cal-parts">
+                                {s.segments.into_iter().map(|g| {
+                                    let nr = |p: &str| not_ready.iter().any(|x| x.eq_ignore_ascii_case(p));
+                                    let covered = g.primary_covered || g.secondary_covered;
+                                    view! {
+                                        <li class=if covered { "cal-part covered" } else { "cal-part" } data-testid="calendar-part" data-covered=covered.to_string()>
+                                            <span class="cal-when" data-testid="calendar-when">
+                                                <span class="cal-time">{g.start.clone()}</span>" → "<span class="cal-time">{g.end.clone()}</span>
+                                            </span>
+                                            <Holder label="Primary" seat="primary" who=g.primary.clone() covering=g.primary_for.clone().or_else(|| g.primary_covered.then(String::new)) not_ready=nr(&g.primary)/>
+                                            <Holder label="Secondary" seat="secondary" who=g.secondary.clone() covering=g.secondary_for.clone().or_else(|| g.secondary_covered.then(String::new)) not_ready=nr(&g.secondary)/>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        </li>
+                    }
                 }).collect_view()}
-                </tbody>
-            </table>
-            </div>
+            </ol>
         </section>
+    }
+}
+
+/// One seat of a part of a shift: who holds it, and whom they cover (`Some("")`: someone).
+#[component]
+fn Holder(
+    label: &'static str,
+    seat: &'static str,
+    who: String,
+    covering: Option<String>,
+    not_ready: bool,
+) -> impl IntoView {
+    view! {
+        <span class="cal-seat" data-seat=seat data-testid=format!("calendar-{seat}")>
+            <span class="cal-label">{label}</span>
+            <strong class="cal-who">{who}</strong>
+            {covering.map(|c| view! {
+                <span class="covering">{if c.is_empty() { "(covering)".to_owned() } else { format!("(covering {c})") }}</span>
+            })}
+            {not_ready.then(|| view! { <span class="not-ready" title="onboarding not complete">"not ready"</span> })}
+        </span>
     }
 }
 
@@ -172,7 +194,8 @@ fn AskForms(
     version: RwSignal<u32>,
     message: RwSignal<Option<Done>>,
 ) -> impl IntoView {
-    let first = my.first().map(|s| s.index.to_string()).unwrap_or_default();
+    // A part is named `index@part` (its shift, its start).
+    let first = my.first().map(part_value).unwrap_or_default();
     let shift = RwSignal::new(first.clone());
     let from = RwSignal::new(String::new());
     let to = RwSignal::new(String::new());
@@ -185,25 +208,25 @@ fn AskForms(
     let cover_answer = RwSignal::new(None::<Done>);
     let swap_answer = RwSignal::new(None::<Done>);
     let cover = move || {
-        let (k, sh, f, t, c, r) = (
+        let (sh, part) = split_part(&shift.get_untracked());
+        let (k, f, t, c, r) = (
             "cover".to_owned(),
-            shift.get_untracked().parse::<i64>().unwrap_or_default(),
             from.get_untracked(),
             to.get_untracked(),
             covering.get_untracked(),
             reason.get_untracked(),
         );
         leptos::task::spawn_local(async move {
-            let answer = oncall_ask(k, sh, f, t, c, String::new(), 0, r).await;
+            let answer = oncall_ask(k, sh, f, t, c, String::new(), 0, r, part, String::new()).await;
             answered(cover_answer, version, message, answer);
         });
     };
     let swap = move || {
-        let mine = swap_mine.get_untracked().parse::<i64>().unwrap_or_default();
+        let (mine, part) = split_part(&swap_mine.get_untracked());
         let theirs = swap_theirs.get_untracked();
-        let (who, idx) = theirs
+        let (who, (idx, their_part)) = theirs
             .split_once('@')
-            .map(|(w, i)| (w.to_owned(), i.parse::<i64>().unwrap_or_default()))
+            .map(|(w, rest)| (w.to_owned(), split_part(rest)))
             .unwrap_or_default();
         let r = swap_reason.get_untracked();
         leptos::task::spawn_local(async move {
@@ -216,6 +239,8 @@ fn AskForms(
                 who,
                 idx,
                 r,
+                part,
+                their_part,
             )
             .await;
             answered(swap_answer, version, message, answer);
@@ -227,13 +252,20 @@ fn AskForms(
         .collect();
     let has_shifts = !my.is_empty();
     let my2 = my.clone();
-    let partners: Vec<(i64, String)> = my.iter().map(|s| (s.index, s.partner.clone())).collect();
+    let partners: Vec<(String, Vec<String>)> = my
+        .iter()
+        .map(|s| (part_value(s), s.partners.clone()))
+        .collect();
     view! {
         <section class="card">
             <h2>"Your coming shifts"</h2>
             {if has_shifts {
                 view! {
-                    <ul class="plain">{my.iter().map(|s| view! { <li>{format!("#{} {}: {} → {}", s.index, s.seat, s.start, s.end)}</li> }).collect_view()}</ul>
+                    <ul class="plain" data-testid="my-shifts">{my.iter().map(|s| view! {
+                        <li data-testid="my-part" data-shift=s.index>
+                            {format!("#{} {}: ", s.index, s.seat)}<span class="cal-time">{s.start.clone()}</span>" → "<span class="cal-time">{s.end.clone()}</span>{s.covering.then_some(" (covering)")}
+                        </li>
+                    }).collect_view()}</ul>
                 }.into_any()
             } else {
                 view! { <p class="muted">"None in the next ten shifts."</p> }.into_any()
@@ -244,12 +276,12 @@ fn AskForms(
                     <h3>"Ask someone to cover"</h3>
                     <p class="muted small">"The runbook: if you cannot cover your shift, find a team mate. Nothing changes until they accept."</p>
                     <label for="cover-shift">"Shift"</label>
-                    <select id="cover-shift" prop:value=move || shift.get() on:change=move |ev| shift.set(event_target_value(&ev))>
-                        {my2.iter().map(|s| view! { <option value=s.index.to_string()>{format!("#{} {} from {}", s.index, s.seat, s.start)}</option> }).collect_view()}
+                    <select id="cover-shift" data-testid="cover-shift" prop:value=move || shift.get() on:change=move |ev| shift.set(event_target_value(&ev))>
+                        {my2.iter().map(|s| view! { <option value=part_value(s)>{part_label(s)}</option> }).collect_view()}
                     </select>
-                    <label for="cover-from">"From (blank: the shift's start, or now) — the rotation's wall clock"</label>
+                    <label for="cover-from">"From (blank: the part's start, or now), in " {crate::fmt::zone().name}</label>
                     <input id="cover-from" type="datetime-local" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev))/>
-                    <label for="cover-to">"To (blank: the shift's end)"</label>
+                    <label for="cover-to">"To (blank: the part's end), in " {crate::fmt::zone().name}</label>
                     <input id="cover-to" type="datetime-local" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/>
                     <label for="cover-who">"Who covers"</label>
                     <select id="cover-who" data-testid="cover-who" prop:value=move || covering.get() on:change=move |ev| covering.set(event_target_value(&ev))>
@@ -260,12 +292,12 @@ fn AskForms(
                             let chosen = shift.get();
                             let partner = partners
                                 .iter()
-                                .find(|(i, _)| i.to_string() == chosen)
+                                .find(|(v, _)| *v == chosen)
                                 .map(|(_, p)| p.clone())
                                 .unwrap_or_default();
                             others_members
                                 .iter()
-                                .filter(|m| !m.eq_ignore_ascii_case(&partner))
+                                .filter(|m| !partner.iter().any(|p| m.eq_ignore_ascii_case(p)))
                                 .map(|m| view! { <option value=m.clone()>{m.clone()}</option> })
                                 .collect_view()
                         }}
@@ -278,13 +310,13 @@ fn AskForms(
                 <form class="stack-form" data-testid="swap-form" on:submit=move |ev| { ev.prevent_default(); swap(); }>
                     <h3>"Swap a shift"</h3>
                     <label for="swap-mine">"Your shift"</label>
-                    <select id="swap-mine" prop:value=move || swap_mine.get() on:change=move |ev| swap_mine.set(event_target_value(&ev))>
-                        {my.iter().map(|s| view! { <option value=s.index.to_string()>{format!("#{} {} from {}", s.index, s.seat, s.start)}</option> }).collect_view()}
+                    <select id="swap-mine" data-testid="swap-mine" prop:value=move || swap_mine.get() on:change=move |ev| swap_mine.set(event_target_value(&ev))>
+                        {my.iter().map(|s| view! { <option value=part_value(s)>{part_label(s)}</option> }).collect_view()}
                     </select>
                     <label for="swap-theirs">"For"</label>
-                    <select id="swap-theirs" prop:value=move || swap_theirs.get() on:change=move |ev| swap_theirs.set(event_target_value(&ev))>
+                    <select id="swap-theirs" data-testid="swap-theirs" prop:value=move || swap_theirs.get() on:change=move |ev| swap_theirs.set(event_target_value(&ev))>
                         <option value="">"Choose…"</option>
-                        {others.iter().map(|o| view! { <option value=format!("{}@{}", o.person, o.index)>{format!("{}'s #{} {} from {}", o.person, o.index, o.seat, o.start)}</option> }).collect_view()}
+                        {others.iter().map(|o| view! { <option value=format!("{}@{}@{}", o.person, o.index, o.part)>{format!("{}'s #{} {} from {}", o.person, o.index, o.seat, o.start)}</option> }).collect_view()}
                     </select>
                     <label for="swap-reason">"Why"</label>
                     <input id="swap-reason" type="text" prop:value=move || swap_reason.get() on:input=move |ev| swap_reason.set(event_target_value(&ev))/>
@@ -295,6 +327,28 @@ fn AskForms(
             })}
         </section>
     }
+}
+
+/// A part of a shift as a picker's value: `index@part`.
+fn part_value(s: &MyShift) -> String {
+    format!("{}@{}", s.index, s.part)
+}
+
+/// A picker's value back to (shift, part); a bare index names no part.
+fn split_part(v: &str) -> (i64, String) {
+    let (index, part) = v.split_once('@').unwrap_or((v, ""));
+    (index.parse().unwrap_or_default(), part.to_owned())
+}
+
+fn part_label(s: &MyShift) -> String {
+    format!(
+        "#{} {}, {} → {}{}",
+        s.index,
+        s.seat,
+        s.start,
+        s.end,
+        if s.covering { " (covering)" } else { "" }
+    )
 }
 
 #[component]

@@ -282,7 +282,7 @@ fn History(
     view! {
         <div class="history-strip" role="img" aria-label="recent state changes, oldest first">
             {strip.into_iter().map(|(env, t)| {
-                let title = format!("{} {} → {} {}", t.host, t.from_state.clone().unwrap_or_else(|| "—".into()), t.to_state, fmt::utc_clock(t.at_ms));
+                let title = format!("{} {} → {} {}", t.host, t.from_state.clone().unwrap_or_else(|| "—".into()), t.to_state, fmt::clock(t.at_ms));
                 view! { <span class=format!("hblock state-{}", t.to_state) title=title data-env=env>{t.to_state.parse().map(icon).unwrap_or("·")}</span> }
             }).collect_view()}
         </div>
@@ -294,18 +294,18 @@ fn History(
                         let found = t.from_state.is_some().then(|| after_gap(t.at_ms)).flatten();
                         view! {
                             <tr data-kind="change">
-                                <td class="small">{fmt::utc_clock(t.at_ms)} " (" {fmt::age(now_ms - t.at_ms)} " ago)"</td>
+                                <td class="small">{fmt::clock(t.at_ms)} " (" {fmt::age(now_ms - t.at_ms)} " ago)"</td>
                                 <td>{env} " / " {t.host}</td>
                                 <td>{t.from_state.unwrap_or_else(|| "—".into())} " → " <strong>{t.to_state}</strong></td>
                                 <td class="small">{t.detail}{found.map(|g| view! {
-                                    <div class="muted">"Found so when Onwatch started watching again: it changed at some moment since " {fmt::utc_clock(g.from_ms)} "."</div>
+                                    <div class="muted">"Found so when Onwatch started watching again: it changed at some moment since " {fmt::clock(g.from_ms)} "."</div>
                                 })}</td>
                             </tr>
                         }.into_any()
                     }
                     Entry::Gap(g) => view! {
                         <tr class="gap" data-kind="gap">
-                            <td class="small">{fmt::utc_clock(g.from_ms)} " – " {fmt::utc_clock(g.to_ms)}</td>
+                            <td class="small">{fmt::clock(g.from_ms)} " – " {fmt::clock(g.to_ms)}</td>
                             <td colspan="3">
                                 <strong>"Onwatch was not watching"</strong>
                                 " for " {fmt::age(g.to_ms - g.from_ms)} ": changes in this time were not seen. "

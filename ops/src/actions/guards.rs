@@ -126,9 +126,11 @@ pub fn check(request: &ActionRequest, ctx: &GuardContext) -> Vec<Verdict> {
             .acceptance_restart
             .as_ref()
             .map(|(at, who)| {
+                // Relative, not a clock time: the verdict is kept with the action and read
+                // later by people in other zones (issue #28, point 12).
                 format!(
-                    " (Onwatch saw it restarted in acceptance by {who} at {})",
-                    crate::time::utc_clock(*at)
+                    " (Onwatch saw it restarted in acceptance by {who} {} before this check)",
+                    crate::time::human_age(crate::time::now_ms() - *at)
                 )
             })
             .unwrap_or_default();
@@ -287,10 +289,15 @@ mod tests {
         let mut r = request();
         r.tried_in_acceptance = Some(false);
         let mut c = ctx();
-        c.acceptance_restart = Some((0, "ada".into()));
+        c.acceptance_restart = Some((crate::time::now_ms() - 9 * 60_000, "ada".into()));
         let v = check(&r, &c);
         let a = v.iter().find(|v| v.guard == "acceptance_first").unwrap();
         assert_eq!(a.level, VerdictLevel::Warn);
-        assert!(a.message.contains("by ada at 00:00:00"), "{}", a.message);
+        // How long before, not a clock time: the verdict is kept and read in other zones.
+        assert!(
+            a.message.contains("by ada 9 min before this check"),
+            "{}",
+            a.message
+        );
     }
 }

@@ -6,13 +6,15 @@
 //! `action_locks` tables: idempotency, lock, cooldown, leases, interruption), [`output`] (the
 //! progress and the bounded output sink), [`ssh`] (the SSH executor), [`restart`] (the
 //! procedures: a service through the control gateway, a Supervisor or the sentinel over SSH,
-//! each waiting until the fleet shows it healthy), [`runner`] (the order of it all).
+//! each waiting until the fleet shows it healthy), [`runner`] (the order of it all), and
+//! [`sentinel`] (whether the sentinel runs: its unit's state, read over SSH when asked).
 
 pub mod guards;
 pub mod ledger;
 pub mod output;
 pub mod restart;
 pub mod runner;
+pub mod sentinel;
 pub mod ssh;
 
 use std::collections::BTreeMap;

@@ -806,9 +806,9 @@ impl Actions {
             verdicts.push(Verdict::pass(
                 "acceptance_first",
                 format!(
-                    "{who} restarted {} in acceptance at {}",
+                    "{who} restarted {} in acceptance {} ago",
                     target.service(),
-                    crate::time::utc_clock(*at)
+                    crate::time::human_age(crate::time::now_ms() - *at)
                 ),
             ));
         }
@@ -958,10 +958,10 @@ impl Actions {
                 verdicts.push(Verdict::refuse(
                     "lock",
                     format!(
-                        "{}'s {} is running (since {}): one action per host at a time",
+                        "{}'s {} is running (started {} before this request): one action per host at a time",
                         holder.actor_name,
                         holder.what(),
-                        crate::time::utc_clock(holder.requested_ms)
+                        crate::time::human_age(crate::time::now_ms() - holder.requested_ms)
                     ),
                 ));
                 self.audit_refused(actor, &request, &verdicts, &health_before)

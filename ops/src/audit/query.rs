@@ -135,36 +135,63 @@ fn row(r: &sqlx::any::AnyRow) -> Result<AuditRow, StoreError> {
 }
 
 /// The rows as CSV (RFC 4180: every field quoted, quotes doubled), with a header line.
-pub fn to_csv(rows: &[AuditRow]) -> String {
-    let mut out = String::from(
-        "seq,at_ms,kind,actor,actor_name,role,environment,host,service,action_id,outcome,detail,prev_hash,hash\n",
+///
+/// `at` is the instant in the reader's zone with its offset (RFC 3339), the same zone their
+/// pages speak; `at_ms` is the stored instant, as the chain hashes it.
+pub fn to_csv(rows: &[AuditRow], zone: &vocab::Zone) -> String {
+    // The header bare (its names need no quotes), every row's cells quoted.
+    let mut head = crate::text::csv_writer(false);
+    crate::text::csv_record(
+        &mut head,
+        [
+            "seq",
+            "at_ms",
+            "at",
+            "kind",
+            "actor",
+            "actor_name",
+            "role",
+            "environment",
+            "host",
+            "service",
+            "action_id",
+            "outcome",
+            "detail",
+            "prev_hash",
+            "hash",
+        ],
     );
+    let mut w = crate::text::csv_writer(true);
     for r in rows {
-        let fields = [
+        let (seq, at_ms, at) = (
             r.seq.to_string(),
             r.at_ms.to_string(),
-            r.kind.clone(),
-            r.actor.clone(),
-            r.actor_name.clone(),
-            r.role.clone(),
-            r.environment.clone(),
-            r.host.clone(),
-            r.service.clone(),
-            r.action_id.clone(),
-            r.outcome.clone(),
-            r.detail.clone(),
-            r.prev_hash.clone(),
-            r.hash.clone(),
-        ];
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            crate::text::csv_cell(&mut out, f);
-        }
-        out.push('\n');
+            zone.rfc3339(r.at_ms),
+        );
+        crate::text::csv_record(
+            &mut w,
+            [
+                seq.as_str(),
+                &at_ms,
+                &at,
+                &r.kind,
+                &r.actor,
+                &r.actor_name,
+                &r.role,
+                &r.environment,
+                &r.host,
+                &r.service,
+                &r.action_id,
+                &r.outcome,
+                &r.detail,
+                &r.prev_hash,
+                &r.hash,
+            ],
+        );
     }
-    out
+    let mut out = crate::text::csv_finish(head);
+    out.extend(crate::text::csv_finish(w));
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Who reads audit rows, and so how much of each row's detail they get.

@@ -118,11 +118,8 @@ impl AuthKey {
 
     /// Keys derived from the content of a file (surrounding whitespace ignored).
     pub fn from_file(path: &Path) -> Result<AuthKey, KeyError> {
-        let text = std::fs::read(path).map_err(|e| {
-            KeyError::Key(format!(
-                "cannot read the key file {}: {e}; make one with `openssl rand -hex 32 > FILE`",
-                path.display()
-            ))
+        let text = crate::secret::read_file(path).map_err(|e| {
+            KeyError::Key(format!("{e}; make one with `openssl rand -hex 32 > FILE`"))
         })?;
         #[cfg(unix)]
         if let Ok(meta) = std::fs::metadata(path) {
@@ -131,7 +128,7 @@ impl AuthKey {
                 tracing::warn!(file = %path.display(), "the sign-in key file can be read by others than its owner: chmod 600 it");
             }
         }
-        let secret = text.trim_ascii();
+        let secret = secrecy::ExposeSecret::expose_secret(&text).as_bytes();
         AuthKey::from_secret(secret).map_err(|e| KeyError::Key(format!("{}: {e}", path.display())))
     }
 

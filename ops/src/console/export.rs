@@ -34,35 +34,23 @@ impl Format {
     }
 }
 
-fn csv_field(out: &mut String, s: &str) {
-    // Plain cells stay bare (the export stays small); anything a spreadsheet or a CSV reader
-    // could misread is quoted, with a leading formula character kept as data.
-    if s.contains([',', '"', '\n', '\r', '\t']) || s.starts_with(['=', '+', '-', '@']) {
-        crate::text::csv_cell(out, s);
-    } else {
-        out.push_str(s);
-    }
-}
-
+/// Cells are quoted only where needed (the export stays small); a leading formula character is
+/// kept as data ([`crate::text::spreadsheet_safe`]); a NULL is an empty cell.
 pub fn csv(result: &QueryResult) -> Vec<u8> {
-    let mut out = String::with_capacity(result.bytes as usize + result.rows.len() * 8 + 64);
-    out.push_str("shard");
-    for c in &result.columns {
-        out.push(',');
-        csv_field(&mut out, c);
-    }
-    out.push_str("\r\n");
+    let mut w = crate::text::csv_writer(false);
+    crate::text::csv_record(
+        &mut w,
+        std::iter::once("shard").chain(result.columns.iter().map(String::as_str)),
+    );
     for row in &result.rows {
-        out.push_str(&row.shard.to_string());
-        for cell in &row.cells {
-            out.push(',');
-            if let Some(s) = cell.as_text() {
-                csv_field(&mut out, s);
-            }
-        }
-        out.push_str("\r\n");
+        let shard = row.shard.to_string();
+        crate::text::csv_record(
+            &mut w,
+            std::iter::once(shard.as_str())
+                .chain(row.cells.iter().map(|c| c.as_text().unwrap_or(""))),
+        );
     }
-    out.into_bytes()
+    crate::text::csv_finish(w)
 }
 
 pub fn json(result: &QueryResult) -> Vec<u8> {

@@ -119,17 +119,10 @@ impl Statuspage {
         Ok(Statuspage { options, http })
     }
 
-    fn key(&self) -> Result<String, SpError> {
-        let t = std::fs::read_to_string(&self.options.api_key_file)
-            .map_err(|e| SpError::Key(format!("{}: {e}", self.options.api_key_file.display())))?;
-        let t = t.trim();
-        if t.is_empty() {
-            return Err(SpError::Key(format!(
-                "{} is empty",
-                self.options.api_key_file.display()
-            )));
-        }
-        Ok(t.to_owned())
+    /// Read at each use, so that a rotated key is used from the next update on.
+    fn key(&self) -> Result<secrecy::SecretString, SpError> {
+        crate::secret::read_file(&self.options.api_key_file)
+            .map_err(|e| SpError::Key(e.to_string()))
     }
 
     async fn send(
@@ -143,10 +136,13 @@ impl Statuspage {
             .api_url
             .join(&format!("pages/{}/{path}", self.options.page_id))
             .map_err(|e| SpError::Garbled(e.to_string()))?;
-        let mut req = self
-            .http
-            .request(method, url)
-            .header("Authorization", format!("OAuth {}", self.key()?));
+        let mut req = self.http.request(method, url).header(
+            "Authorization",
+            format!(
+                "OAuth {}",
+                secrecy::ExposeSecret::expose_secret(&self.key()?)
+            ),
+        );
         if let Some(b) = body {
             req = req.json(&b);
         }

@@ -199,6 +199,7 @@ pub fn markdown(
     options: &IncidentOptions,
     entries: &[Entry],
     rules: &[super::RuleBroken],
+    zone: &vocab::Zone,
 ) -> String {
     let text = crate::text::markdown_inline;
     let mut md = format!("# {}\n\n", text(&inc.title));
@@ -208,16 +209,19 @@ pub fn markdown(
         text(inc.status.label()),
         text(&super::templates::join_names(&options.names(&inc.services))),
         text(&inc.declared_by),
-        crate::time::utc_datetime(inc.declared_ms),
+        zone.date_time(inc.declared_ms),
     ));
     if let Some(r) = inc.resolved_ms {
         md.push_str(&format!(
             "- Resolved at {} (after {})\n",
-            crate::time::utc_datetime(r),
+            zone.date_time(r),
             crate::time::human_age(r - inc.declared_ms)
         ));
     }
-    md.push_str("\n## Timeline (UTC)\n\n| time | what | who | |\n|---|---|---|---|\n");
+    md.push_str(&format!(
+        "\n## Timeline\n\nTimes in {}.\n\n| time | what | who | |\n|---|---|---|---|\n",
+        text(&zone.name)
+    ));
     for e in entries {
         let what = match e.kind.as_str() {
             "public" => "public update",
@@ -228,7 +232,7 @@ pub fn markdown(
         };
         md.push_str(&format!(
             "| {} | {what} | {} | {} |\n",
-            crate::time::utc_datetime(e.at_ms),
+            zone.date_time(e.at_ms),
             text(&e.who),
             text(&e.text)
         ));
@@ -242,7 +246,7 @@ pub fn markdown(
                 text(&r.what_done),
                 text(&r.owner),
                 match r.done_ms {
-                    Some(d) => format!("cleaned up {}", crate::time::utc_datetime(d)),
+                    Some(d) => format!("cleaned up {}", zone.date_time(d)),
                     None => "cleanup OPEN".into(),
                 }
             ));
@@ -311,7 +315,13 @@ mod tests {
             done_by_id: None,
             done_ms: None,
         }];
-        let md = markdown(&inc, &IncidentOptions::default(), &entries, &rules);
+        let md = markdown(
+            &inc,
+            &IncidentOptions::default(),
+            &entries,
+            &rules,
+            &vocab::Zone::utc(),
+        );
         for raw in [
             "](", "[click]", "<img", "```", "\u{1b}", "\u{202e}", "- [x]",
         ] {
@@ -321,7 +331,8 @@ mod tests {
         let lines: Vec<&str> = md.lines().collect();
         assert_eq!(
             lines.len(),
-            11 + entries.len() + 4,
+            // 11 lines of head, the zone's line and a blank line, then the table and rules.
+            13 + entries.len() + 4,
             "a field broke a line:\n{md}"
         );
         let headings: Vec<&&str> = lines.iter().filter(|l| l.starts_with('#')).collect();

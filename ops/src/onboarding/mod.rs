@@ -703,7 +703,14 @@ impl Onboarding {
     }
 
     /// One person's checklist.
-    pub fn status(&self, records: &Records, person: &str, facts: &Facts) -> Vec<ItemStatus> {
+    /// Times in the sentences are in `zone`, the reader's.
+    pub fn status(
+        &self,
+        records: &Records,
+        person: &str,
+        facts: &Facts,
+        zone: &vocab::Zone,
+    ) -> Vec<ItemStatus> {
         let person = lower(person);
         let Records {
             items,
@@ -757,7 +764,7 @@ impl Onboarding {
                             Some(match who {
                                 Some(p) if p.ssh_result == "accepted" => (true, format!(
                                     "verified: production accepted the key you declared ({})",
-                                    p.ssh_ms.map(crate::time::utc_datetime).unwrap_or_default()
+                                    p.ssh_ms.map(|t| zone.date_time(t)).unwrap_or_default()
                                 )),
                                 Some(p) if !p.public_key.is_empty() => {
                                     (false, format!("not yet: {}", p.ssh_result))
@@ -779,7 +786,7 @@ impl Onboarding {
                         Some(match (missing.is_empty(), restart) {
                             (true, Some((id, at))) => (true, format!(
                                 "verified: opened every service's page, and restarted a service in acceptance ({id}, {})",
-                                crate::time::utc_datetime(*at)
+                                zone.date_time(*at)
                             )),
                             (false, _) => (false, format!("not yet: open the pages of {}", missing.join(", "))),
                             (true, None) => (false, "not yet: every page opened; now restart a service in acceptance".into()),
@@ -787,7 +794,7 @@ impl Onboarding {
                     }
                 };
                 let by_mark = |m: &Mark| {
-                    format!("{} by {} ({})", m.mark, m.by, crate::time::utc_datetime(m.at_ms))
+                    format!("{} by {} ({})", m.mark, m.by, zone.date_time(m.at_ms))
                 };
                 let (done, how) = match (&auto, &last_mark) {
                     // An admin's confirmation or reset has the last word over a check.

@@ -191,18 +191,26 @@ pub fn calendar(
     to_ms: i64,
     stamp_ms: i64,
 ) -> String {
-    let mut out = String::new();
-    let mut line = |s: &str| fold(&mut out, s);
-    line("BEGIN:VCALENDAR");
-    line("VERSION:2.0");
-    line("PRODID:-//Onwatch//On-call rotation//EN");
-    line("CALSCALE:GREGORIAN");
-    line("METHOD:PUBLISH");
-    let name = match person {
-        Some(p) => format!("On call: {p}"),
-        None => "On call: the team".to_owned(),
-    };
-    line(&format!("X-WR-CALNAME:{}", escape(&name)));
+    use icalendar::{Component as _, EventLike as _};
+    // The text, escaping and line folding of RFC 5545 are the `icalendar` crate's; what the
+    // feed says is ours.
+    let mut cal = icalendar::Calendar::empty();
+    for (key, value) in [
+        ("VERSION", "2.0"),
+        ("PRODID", "-//Onwatch//On-call rotation//EN"),
+        ("CALSCALE", "GREGORIAN"),
+        ("METHOD", "PUBLISH"),
+    ] {
+        cal.append_property(icalendar::Property::new(key, value));
+    }
+    cal.append_property(icalendar::Property::new(
+        "X-WR-CALNAME",
+        match person {
+            Some(p) => format!("On call: {p}"),
+            None => "On call: the team".to_owned(),
+        },
+    ));
+    let stamp = utc(stamp_ms);
     for seat in [Seat::Primary, Seat::Secondary] {
         // Stretches of one holder in one seat, merged across segments.
         let mut runs: Vec<(i64, i64, String, bool, i64)> = Vec::new();
@@ -223,23 +231,7 @@ pub fn calendar(
                     continue;
                 }
             }
-            line("BEGIN:VEVENT");
-            line(&format!(
-                "UID:{}-{shift}-{start}-{}@onwatch",
-                seat.as_str(),
-                who.to_ascii_lowercase()
-            ));
-            line(&format!("DTSTAMP:{}", ical_time(stamp_ms)));
-            line(&format!("DTSTART:{}", ical_time(start)));
-            line(&format!("DTEND:{}", ical_time(end)));
-            line(&format!(
-                "SUMMARY:{}",
-                escape(&format!(
-                    "On call ({}): {who}{}",
-                    seat.as_str(),
-                    if covered { ", covering" } else { "" }
-                ))
-            ));
+            // In the rotation's own zone, written: a calendar shows DTSTART in its reader's.
             let mut desc = format!(
                 "{} from {} to {} ({} real hours).",
                 who,
@@ -250,52 +242,32 @@ pub fn calendar(
             if let Some(note) = rotation.clock_change(start, end) {
                 desc.push_str(&format!(" Note: {note}."));
             }
-            line(&format!("DESCRIPTION:{}", escape(&desc)));
-            line("TRANSP:TRANSPARENT");
-            line("END:VEVENT");
+            let event = icalendar::Event::new()
+                .uid(&format!(
+                    "{}-{shift}-{start}-{}@onwatch",
+                    seat.as_str(),
+                    who.to_ascii_lowercase()
+                ))
+                .timestamp(stamp)
+                .starts(utc(start))
+                .ends(utc(end))
+                .summary(&format!(
+                    "On call ({}): {who}{}",
+                    seat.as_str(),
+                    if covered { ", covering" } else { "" }
+                ))
+                .description(&desc)
+                .add_property("TRANSP", "TRANSPARENT")
+                .done();
+            cal.push(event);
         }
     }
-    line("END:VCALENDAR");
-    out
+    cal.to_string()
 }
 
-/// `20261102T170000Z`
-fn ical_time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y%m%dT%H%M%SZ").to_string())
-        .unwrap_or_default()
-}
-
-/// RFC 5545 §3.3.11 TEXT: backslash, semicolon, comma and newline escaped.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// RFC 5545 §3.1: lines of at most 75 octets, continued with CRLF and one space, never cutting
-/// a UTF-8 character.
-fn fold(out: &mut String, line: &str) {
-    let mut width = 0;
-    for c in line.chars() {
-        let n = c.len_utf8();
-        if width + n > 75 {
-            out.push_str("\r\n ");
-            width = 1;
-        }
-        out.push(c);
-        width += n;
-    }
-    out.push_str("\r\n");
+/// An instant as the `icalendar` crate takes it (written `20261102T170000Z`).
+fn utc(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -69,8 +69,6 @@ pub struct NowAndNext {
     pub next_secondary: Option<String>,
     /// PagerDuty's answer is old: its age in words and why it was not refreshed.
     pub stale: Option<String>,
-    /// `until_ms` on the rotation's wall clock ("Thu 3 Dec 2026 09:00 PST").
-    pub until_local: Option<String>,
 }
 
 /// What every page's header shows, kept in memory so that drawing a page costs no query:
@@ -172,7 +170,6 @@ impl OnCall {
                         "PagerDuty has not answered yet: {}",
                         view.error.unwrap_or_else(|| "no answer so far".into())
                     )),
-                    until_local: None,
                 }));
             };
             let names = |v: &[pagerduty::PdOnCall]| {
@@ -200,7 +197,6 @@ impl OnCall {
                 next_primary: a.next_primary.map(|p| p.name),
                 next_secondary: a.next_secondary.map(|p| p.name),
                 stale,
-                until_local: until_ms.map(crate::time::utc_datetime),
             }));
         }
         let Some(r) = &self.rotation else {
@@ -220,7 +216,6 @@ impl OnCall {
             primary: now.primary.clone(),
             secondary: now.secondary.clone(),
             until_ms,
-            until_local: until_ms.map(|t| r.local(t)),
             next_primary: next.map(|s| s.primary.clone()),
             next_secondary: next.map(|s| s.secondary.clone()),
             stale: None,

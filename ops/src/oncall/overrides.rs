@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::accounts::{self, Who};
-use super::rotation::{check_cover, Cover, Rotation, Seat};
+use super::rotation::{check_cover, on_call_at, Cover, Rotation, Seat};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,11 +69,14 @@ pub enum Ask {
         covering: String,
     },
     /// The requester's shift `mine` (their seat in it) and `theirs`'s shift `their_shift` are
-    /// exchanged whole.
+    /// exchanged: whole (the base rotation's seats) or, with `parts`, the span `[start_ms,
+    /// end_ms)` of each, in the seat each person holds there with the accepted overrides
+    /// applied (the rest of a shift someone covers a part of).
     Swap {
         mine: i64,
         theirs: String,
         their_shift: i64,
+        parts: Option<((i64, i64), (i64, i64))>,
     },
 }
 
@@ -236,6 +239,7 @@ impl Overrides {
                 mine,
                 theirs,
                 their_shift,
+                parts,
             } => {
                 let theirs = rotation
                     .member(theirs)
@@ -251,10 +255,40 @@ impl Overrides {
                         None
                     }
                 };
-                let (my_seat, my_shift) = seat_in(*mine, holder)
-                    .ok_or_else(|| format!("{holder} has no seat in that shift to swap."))?;
-                let (their_seat, other) = seat_in(*their_shift, &theirs)
-                    .ok_or_else(|| format!("{theirs} has no seat in the shift asked for."))?;
+                // A part of a shift: the seat `who` holds at its start (`check_all` sees that
+                // they hold it throughout).
+                let part_in = |index: i64, who: &str, (start_ms, end_ms): (i64, i64)| {
+                    let s = rotation.shift(index);
+                    if start_ms < s.start_ms || end_ms > s.end_ms || end_ms <= start_ms {
+                        return None;
+                    }
+                    let at = on_call_at(rotation, &accepted, start_ms);
+                    let seat = [Seat::Primary, Seat::Secondary]
+                        .into_iter()
+                        .find(|seat| at.holder(*seat).eq_ignore_ascii_case(who))?;
+                    Some((
+                        seat,
+                        super::rotation::Shift {
+                            start_ms,
+                            end_ms,
+                            ..s
+                        },
+                    ))
+                };
+                let (mine_part, their_part) = match parts {
+                    Some((m, t)) => (Some(*m), Some(*t)),
+                    None => (None, None),
+                };
+                let (my_seat, my_shift) = match mine_part {
+                    Some(span) => part_in(*mine, holder, span),
+                    None => seat_in(*mine, holder),
+                }
+                .ok_or_else(|| format!("{holder} has no seat in that shift to swap."))?;
+                let (their_seat, other) = match their_part {
+                    Some(span) => part_in(*their_shift, &theirs, span),
+                    None => seat_in(*their_shift, &theirs),
+                }
+                .ok_or_else(|| format!("{theirs} has no seat in the shift asked for."))?;
                 (
                     "swap",
                     vec![

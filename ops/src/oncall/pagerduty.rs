@@ -270,17 +270,10 @@ impl PagerDuty {
         Ok(())
     }
 
-    fn token(&self) -> Result<String, PdError> {
-        let text = std::fs::read_to_string(&self.options.token_file)
-            .map_err(|e| PdError::Token(format!("{}: {e}", self.options.token_file.display())))?;
-        let t = text.trim();
-        if t.is_empty() {
-            return Err(PdError::Token(format!(
-                "{} is empty",
-                self.options.token_file.display()
-            )));
-        }
-        Ok(t.to_owned())
+    /// Read at each use, so that a rotated token is used from the next read on.
+    fn token(&self) -> Result<secrecy::SecretString, PdError> {
+        crate::secret::read_file(&self.options.token_file)
+            .map_err(|e| PdError::Token(e.to_string()))
     }
 
     async fn get(&self, path: &str, query: &[(String, String)]) -> Result<String, PdError> {
@@ -293,7 +286,13 @@ impl PagerDuty {
             .http
             .get(url)
             .header("Accept", "application/vnd.pagerduty+json;version=2")
-            .header("Authorization", format!("Token token={}", self.token()?))
+            .header(
+                "Authorization",
+                format!(
+                    "Token token={}",
+                    secrecy::ExposeSecret::expose_secret(&self.token()?)
+                ),
+            )
             .query(query)
             .send()
             .await

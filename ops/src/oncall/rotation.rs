@@ -90,6 +90,9 @@ pub struct Rotation {
     shift_ms: i64,
     tz: TimeZone,
     zone_name: String,
+    /// The zone times are shown and read in, when not the rotation's own: the reader's (issue
+    /// #28, point 12). Shifts are still counted on the rotation's clock.
+    shown: Option<TimeZone>,
 }
 
 /// One shift of the base rotation (before overrides).
@@ -145,7 +148,22 @@ impl Rotation {
             shift_ms: i64::from(o.shift_hours) * 3_600_000,
             tz,
             zone_name: o.time_zone.trim().to_owned(),
+            shown: None,
         })
+    }
+
+    /// The same rotation, its times shown (and forms read) in `zone` (an IANA name): a page
+    /// speaks its reader's zone. A zone the database does not know leaves the rotation's own.
+    pub fn shown_in(&self, zone: &str) -> Rotation {
+        Rotation {
+            shown: TimeZone::get(zone).ok(),
+            ..self.clone()
+        }
+    }
+
+    /// The zone times are shown in: the reader's when set, else the rotation's.
+    fn display_tz(&self) -> TimeZone {
+        self.shown.clone().unwrap_or_else(|| self.tz.clone())
     }
 
     pub fn members(&self) -> &[String] {
@@ -205,18 +223,19 @@ impl Rotation {
             .collect()
     }
 
-    /// A wall-clock rendering of an instant in the rotation's zone: `Mon 2 Nov 09:00 PST`.
+    /// A wall-clock rendering of an instant, in the zone shown ([`Rotation::shown_in`], else
+    /// the rotation's): `Mon 2 Nov 2026 09:00 PST`, as [`vocab::Zone::day_time`] writes it.
     pub fn local(&self, t_ms: i64) -> String {
         match Timestamp::from_millisecond(t_ms) {
             Ok(ts) => ts
-                .to_zoned(self.tz.clone())
+                .to_zoned(self.display_tz())
                 .strftime("%a %-d %b %Y %H:%M %Z")
                 .to_string(),
             Err(_) => t_ms.to_string(),
         }
     }
 
-    /// A wall-clock time in the rotation's zone, as a form sends it (`2026-12-02T09:00`), to
+    /// A wall-clock time in the zone shown, as a form sends it (`2026-12-02T09:00`), to
     /// an instant. A time inside a daylight-saving gap reads as the clock reads after it.
     pub fn parse_local(&self, text: &str) -> Result<i64, String> {
         let civil: jiff::civil::DateTime = text
@@ -224,16 +243,16 @@ impl Rotation {
             .parse()
             .map_err(|_| format!("{text:?} is not a date and time such as 2026-12-02T09:00"))?;
         civil
-            .to_zoned(self.tz.clone())
+            .to_zoned(self.display_tz())
             .map(|z| z.timestamp().as_millisecond())
             .map_err(|e| format!("{text:?}: {e}"))
     }
 
-    /// An instant as a form's `datetime-local` value in the rotation's zone.
+    /// An instant as a form's `datetime-local` value in the zone shown.
     pub fn local_input(&self, t_ms: i64) -> String {
         Timestamp::from_millisecond(t_ms)
             .map(|ts| {
-                ts.to_zoned(self.tz.clone())
+                ts.to_zoned(self.display_tz())
                     .strftime("%Y-%m-%dT%H:%M")
                     .to_string()
             })
@@ -370,6 +389,66 @@ pub fn timeline(rotation: &Rotation, covers: &[Cover], from_ms: i64, to_ms: i64)
             _ => out.push(seg),
         }
     }
+    out
+}
+
+/// A stretch of one shift in which one person holds one seat, after overrides: what "your
+/// coming shifts" lists and what a person can give away (by a cover or a swap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub shift_index: i64,
+    pub seat: Seat,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub holder: String,
+    /// Whether an override put the holder there.
+    pub covering: bool,
+    /// Who holds the other seat during the part, in order, each once: none of them can cover
+    /// it.
+    pub others: Vec<String>,
+}
+
+/// The parts of every shift that overlaps `[from_ms, to_ms)` (cut to it), ordered by shift,
+/// then start, primary before secondary.
+pub fn parts(rotation: &Rotation, covers: &[Cover], from_ms: i64, to_ms: i64) -> Vec<Part> {
+    let segments = timeline(rotation, covers, from_ms, to_ms);
+    let mut out: Vec<Part> = Vec::new();
+    for seat in [Seat::Primary, Seat::Secondary] {
+        let mut run: Option<Part> = None;
+        for g in &segments {
+            let covering = match seat {
+                Seat::Primary => g.primary_covered,
+                Seat::Secondary => g.secondary_covered,
+            };
+            let (holder, other) = (g.holder(seat), g.holder(seat.other()));
+            match &mut run {
+                Some(p)
+                    if p.shift_index == g.shift_index
+                        && p.holder == holder
+                        && p.covering == covering =>
+                {
+                    p.end_ms = g.end_ms;
+                    if !p.others.iter().any(|o| o == other) {
+                        p.others.push(other.to_owned());
+                    }
+                }
+                _ => {
+                    out.extend(run.take());
+                    run = Some(Part {
+                        shift_index: g.shift_index,
+                        seat,
+                        start_ms: g.start_ms,
+                        end_ms: g.end_ms,
+                        holder: holder.to_owned(),
+                        covering,
+                        others: vec![other.to_owned()],
+                    });
+                }
+            }
+        }
+        out.extend(run);
+    }
+    out.sort_by_key(|p| (p.shift_index, p.start_ms, p.seat == Seat::Secondary));
     out
 }
 

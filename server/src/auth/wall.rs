@@ -41,6 +41,8 @@ pub const CSRF_COOKIE: &str = "onwatch_csrf";
 /// The form field and header that carry the token.
 pub use super::CSRF_FIELD;
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The browser's own time zone, as the page's boot script reports it.
+pub use app::components::ZONE_COOKIE;
 
 /// What every route of the router needs, by its pattern (`/services/{slug}`): the server's own
 /// routes say it where they are declared, pages in [`app::PAGES`], server functions by their
@@ -108,6 +110,8 @@ pub fn server_fn_access(pattern: &str) -> Access {
 #[derive(Clone)]
 pub struct WallState {
     pub auth: Auth,
+    /// Each person's settings: the wall works out the zone a request's pages speak.
+    pub prefs: ops::prefs::Preferences,
     pub routes: std::sync::Arc<RouteTable>,
 }
 
@@ -268,6 +272,18 @@ pub async fn wall(State(wall): State<WallState>, req: Request, next: Next) -> Re
         }
     }
     req.extensions_mut().insert(CsrfToken(csrf.clone()));
+    // The zone the pages speak (issue #28, point 12): the person's choice, else the zone their
+    // browser reported in its cookie (checked against the zone database: a cookie is the
+    // client's word), else UTC. Static files need none.
+    if !static_file {
+        let person = signed_in.as_ref().map(|s| s.identity.actor().id);
+        let browser = cookie(req.headers(), ZONE_COOKIE);
+        let zone = wall
+            .prefs
+            .zone_for(person.as_deref(), browser.as_deref(), ops::time::now_ms())
+            .await;
+        req.extensions_mut().insert(zone);
+    }
     let mut res = next.run(req).await;
     if is_api(&path) && res.status() == StatusCode::INTERNAL_SERVER_ERROR {
         res = bad_arguments_are_400(res).await;

@@ -181,8 +181,7 @@ pub(super) fn check(auth: &mut AuthConfig, server: &ServerConfig) -> Result<(), 
                 "is empty; copy the Client ID of the GitHub OAuth app",
             ));
         }
-        gh.client_secret =
-            read_secret("auth.github.client_secret_file", &gh.client_secret_file)?.into();
+        gh.client_secret = read_secret("auth.github.client_secret_file", &gh.client_secret_file)?;
         if gh.roles.is_empty() {
             return Err(ConfigError::key(
                 "auth.github.roles",
@@ -224,8 +223,7 @@ pub(super) fn check(auth: &mut AuthConfig, server: &ServerConfig) -> Result<(), 
             }
         }
         oidc.issuer_url = oidc.issuer_url.trim().to_owned();
-        oidc.client_secret =
-            read_secret("auth.oidc.client_secret_file", &oidc.client_secret_file)?.into();
+        oidc.client_secret = read_secret("auth.oidc.client_secret_file", &oidc.client_secret_file)?;
         if oidc.roles.is_empty() {
             return Err(ConfigError::key(
                 "auth.oidc.roles",

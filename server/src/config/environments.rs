@@ -241,12 +241,16 @@ pub(super) fn check(
             ));
         }
         if let Some(file) = &env.gateway_token_file {
-            env.gateway_token =
-                Some(read_secret(&format!("environments.{name}.gateway_token_file"), file)?.into());
+            env.gateway_token = Some(read_secret(
+                &format!("environments.{name}.gateway_token_file"),
+                file,
+            )?);
         }
         if let Some(file) = &env.builder_token_file {
-            env.builder_token =
-                Some(read_secret(&format!("environments.{name}.builder_token_file"), file)?.into());
+            env.builder_token = Some(read_secret(
+                &format!("environments.{name}.builder_token_file"),
+                file,
+            )?);
         }
         if let Some(ssh) = &env.ssh {
             let key = format!("environments.{name}.ssh");
@@ -308,9 +312,7 @@ pub(super) fn check(
                         "set password_file or password_env, not both",
                     ))
                 }
-                (Some(file), None) => {
-                    Some(read_secret(&format!("{key}.password_file"), file)?.into())
-                }
+                (Some(file), None) => Some(read_secret(&format!("{key}.password_file"), file)?),
                 (None, Some(var)) => match std::env::var(var) {
                     Ok(v) if !v.is_empty() => Some(v.into()),
                     _ => {
@@ -324,8 +326,10 @@ pub(super) fn check(
             };
         }
         if let Some(file) = &env.ctl_secret_file {
-            env.ctl_secret =
-                Some(read_secret(&format!("environments.{name}.ctl_secret_file"), file)?.into());
+            env.ctl_secret = Some(read_secret(
+                &format!("environments.{name}.ctl_secret_file"),
+                file,
+            )?);
         }
         if let Some(scope) = &env.ec2 {
             check_scope(&format!("environments.{name}.ec2"), scope)?;
@@ -346,7 +350,7 @@ pub(super) fn check(
             }
             if let Some(file) = &group.gateway_token_file {
                 group.gateway_token =
-                    Some(read_secret(&format!("{key}.gateway_token_file"), file)?.into());
+                    Some(read_secret(&format!("{key}.gateway_token_file"), file)?);
             }
             if let Some(file) = &group.ctl_secret_file {
                 read_secret(&format!("{key}.ctl_secret_file"), file)?;

@@ -44,13 +44,8 @@ pub(super) fn check(metrics: &MetricsConfig, listen: SocketAddr) -> Result<(), C
         }
     }
     if let Some(file) = &metrics.token_file {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            ConfigError::key(
-                "metrics.token_file",
-                format!("{} cannot be read ({e})", file.display()),
-            )
-        })?;
-        if text.trim_end_matches(['\n', '\r']).len() < 16 {
+        let token = super::read_secret("metrics.token_file", file)?;
+        if secrecy::ExposeSecret::expose_secret(&token).len() < 16 {
             return Err(ConfigError::key(
                 "metrics.token_file",
                 format!(

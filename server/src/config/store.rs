@@ -14,7 +14,7 @@ pub(super) fn check(store: &mut StoreOptions) -> Result<(), ConfigError> {
         ));
     }
     if let Some(file) = &store.password_file {
-        store.password = Some(read_secret("store.password_file", file)?.into());
+        store.password = Some(read_secret("store.password_file", file)?);
     }
     Ok(())
 }

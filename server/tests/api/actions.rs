@@ -1111,6 +1111,166 @@ async fn the_sentinel_restarts_over_ssh() {
     );
 }
 
+/// The sentinel's page asks whether it runs: its unit's state, read over SSH (the loopback sshd,
+/// the demo's `systemctl`) when a responder asks, said in words, never "runs" unless `active`
+/// was seen; a hostile answer is an unknown state, escaped; a command that does not finish is
+/// "could not check". A viewer is refused; each check is an attempt and one outcome in the
+/// audit log, and past the limit a refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sentinel_check_reads_its_unit_state_over_ssh() {
+    let sim = FleetSim::start(demo_layout(43)).await.unwrap();
+    let sshd = testkit::Sshd::start().await.unwrap();
+    let mut ssh = ssh_through(&sshd, &sim);
+    // What the host answers instead of systemd, when the test writes it; a slow host.
+    let answer = sshd.dir.join("sentinel-answer");
+    let slow = sshd.dir.join("sentinel-slow");
+    ssh.commands.sentinel_status = format!(
+        "if [ -e '{slow}' ]; then sleep 30; fi; if [ -e '{ans}' ]; then cat '{ans}'; exit 0; fi; {}",
+        ssh.commands.sentinel_status,
+        slow = slow.display(),
+        ans = answer.display(),
+    );
+    ssh.command_timeout = Duration::from_secs(3);
+    let app = app_with(&sim, StoreKind::Sqlite, None, |c| {
+        c.environments.get_mut("live").unwrap().ssh = Some(ssh.clone());
+        c.sentinel = Some(server::config::SentinelConfig {
+            environment: "live".into(),
+            host: "bots.habitat.sh".into(),
+            address: Some("127.0.0.1".into()),
+        });
+    })
+    .await;
+    const PATH: &str = "/api/act/sentinel-status";
+    let checks = |app: &TestApp| {
+        let app = app.store_url.clone();
+        async move {
+            let mut conn = sqlx::AnyConnection::connect(&app).await.unwrap();
+            sqlx::query("SELECT outcome, actor_name, host FROM audit_log WHERE kind = 'sentinel.status' ORDER BY seq")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let (o, a, h): (String, String, String) =
+                        (r.get("outcome"), r.get("actor_name"), r.get("host"));
+                    format!("{a}@{h}:{o}")
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // A viewer: refused with a status, nothing run, nothing to audit as a check.
+    let vic = app.signed_in("vic", "viewer").await;
+    let res = app.call(&vic, PATH, &[]).await;
+    assert_eq!(res.status(), 403);
+    assert!(checks(&app).await.is_empty());
+
+    let ana = app.signed_in("ana", "responder").await;
+    let check = || async {
+        let res = app.call(&ana, PATH, &[]).await;
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    // Never started here: inactive, said plainly.
+    let seen = check().await;
+    assert_eq!(seen["state"], "inactive", "{seen}");
+    assert_eq!(seen["runs"], false);
+    let sentence = seen["sentence"].as_str().unwrap();
+    assert!(
+        sentence.starts_with("inactive: the sentinel does not run (checked ")
+            && sentence.ends_with(" UTC by ana)"),
+        "{sentence}"
+    );
+
+    // Restarted: active, and only then "runs".
+    std::fs::write(sshd.dir.join("sentinel-restarted"), "1").unwrap();
+    let seen = check().await;
+    assert_eq!(seen["state"], "active", "{seen}");
+    assert_eq!(seen["runs"], true);
+    assert!(
+        seen["sentence"]
+            .as_str()
+            .unwrap()
+            .starts_with("active: the sentinel runs (checked "),
+        "{seen}"
+    );
+    assert_eq!(seen["advice"], serde_json::Value::Null);
+
+    // Dies at start: failed (exit 3), with what to do.
+    std::fs::write(sshd.dir.join("sentinel-restarted.broken"), "").unwrap();
+    let seen = check().await;
+    assert_eq!(seen["state"], "failed", "{seen}");
+    assert_eq!(seen["runs"], false);
+    assert!(seen["sentence"].as_str().unwrap().starts_with("failed: "));
+    assert!(seen["advice"]
+        .as_str()
+        .unwrap()
+        .contains("journalctl -u sentinel"));
+
+    // A hostile answer: markup and a terminal escape on the first line, "active" on the
+    // second. Not a unit state: unknown, its text escaped behind the toggle, the second line
+    // never read.
+    std::fs::write(
+        &answer,
+        "<img src=x onerror=alert(1)>\u{1b}[2J active\nactive\n",
+    )
+    .unwrap();
+    let seen = check().await;
+    assert_eq!(seen["state"], "unknown", "{seen}");
+    assert_eq!(seen["runs"], false);
+    let sentence = seen["sentence"].as_str().unwrap();
+    assert!(sentence.starts_with("unknown state: "), "{sentence}");
+    assert!(!sentence.contains("<img"), "{sentence}");
+    let raw = seen["raw"].as_str().unwrap();
+    assert!(
+        raw.starts_with("<img src=x onerror=alert(1)>\\u{1b}[2J"),
+        "{raw}"
+    );
+    assert!(!raw.contains('\u{1b}'), "{raw}");
+    std::fs::remove_file(&answer).unwrap();
+
+    // A host that does not answer in time: could not check, never "runs".
+    std::fs::write(&slow, "").unwrap();
+    let seen = check().await;
+    assert_eq!(seen["state"], "unchecked", "{seen}");
+    assert_eq!(seen["runs"], false);
+    let sentence = seen["sentence"].as_str().unwrap();
+    assert!(sentence.starts_with("could not check: "), "{sentence}");
+    assert!(sentence.contains("timeout"), "{sentence}");
+    assert!(
+        seen["advice"].as_str().unwrap().contains("check again"),
+        "{seen}"
+    );
+    std::fs::remove_file(&slow).unwrap();
+
+    // Each check: its attempt first, then exactly one outcome.
+    let pair = |o: &str| {
+        [
+            "ana@bots.habitat.sh:".to_owned(),
+            format!("ana@bots.habitat.sh:{o}"),
+        ]
+    };
+    let want: Vec<String> = ["done", "done", "done", "done", "failed"]
+        .iter()
+        .flat_map(|o| pair(o))
+        .collect();
+    assert_eq!(checks(&app).await, want);
+
+    // Ten checks in the window, then a refusal (429), audited, with nothing run.
+    for _ in 0..5 {
+        check().await;
+    }
+    let res = app.call(&ana, PATH, &[]).await;
+    assert_eq!(res.status(), 429);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("at most 10"), "{text}");
+    let rows = checks(&app).await;
+    assert_eq!(rows.len(), 21, "{rows:?}");
+    assert_eq!(rows.last().unwrap(), "ana@bots.habitat.sh:refused");
+}
+
 /// Sign-ins, sign-outs and revocations are audit rows; an admin's export is one too (before the
 /// rows go out), and the admin's chain check names a row edited in the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1147,7 +1307,7 @@ async fn sign_ins_exports_and_the_chain_check_are_audited() {
         .unwrap()
         .starts_with("text/csv"));
     let csv = res.text().await.unwrap();
-    assert!(csv.starts_with("seq,at_ms,kind,"), "{csv}");
+    assert!(csv.starts_with("seq,at_ms,at,kind,"), "{csv}");
     assert!(
         csv.contains("\"root-admin\"") && csv.contains("\"leaving\""),
         "{csv}"

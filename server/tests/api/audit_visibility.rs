@@ -234,7 +234,7 @@ async fn a_shared_saved_querys_sql_is_for_responders_only() {
     let res = app
         .call(
             &responder,
-            "/api/attempt/console_save",
+            "/api/attempt/console-save",
             &[
                 ("name", "find the origin"),
                 ("database", "builder_jobsrv"),
@@ -249,7 +249,7 @@ async fn a_shared_saved_querys_sql_is_for_responders_only() {
     let list = |client: reqwest::Client| {
         let app = &app;
         async move {
-            let res = app.call(&client, "/api/read/console_saved", &[]).await;
+            let res = app.call(&client, "/api/read/console-saved", &[]).await;
             assert_eq!(res.status(), 200);
             res.json::<Vec<serde_json::Value>>().await.unwrap()
         }

@@ -85,7 +85,7 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
         },
         p if p == app::live::EVENTS_PATH => get(p, StatusCode::OK),
         "/" | "/environments" | "/releases" | "/broken" | "/services" | "/actions" | "/audit"
-        | "/console" | "/oncall" | "/onboarding" | "/admin/sessions" => {
+        | "/console" | "/oncall" | "/onboarding" | "/settings" | "/admin/sessions" => {
             get(pattern, StatusCode::OK)
         }
         "/environments/{env}" => get("/environments/live", StatusCode::OK),
@@ -115,6 +115,11 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
         | "/api/admin/audit-verify"
         | "/api/read/sentinel"
         | "/api/act/datastore-locks" => post(pattern, &[]),
+        // No [sentinel] in this test's configuration: nothing to check, a 404 that says so.
+        "/api/act/sentinel-status" => Recipe {
+            success: StatusCode::NOT_FOUND,
+            ..post(pattern, &[])
+        },
         "/api/read/audit" => post(pattern, &[("query[who]", "")]),
         "/api/read/action" => post(pattern, &[("id", "no-such-action")]),
         "/api/read/actions-for" => post(
@@ -146,11 +151,11 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
         ),
         // The console, on a seeded datastore (see the test's set-up). Every role may ask; a
         // viewer's query is refused (a 200 with the reason), a query that is not here is None.
-        "/api/read/console_setup" | "/api/read/console_history" | "/api/read/console_saved" => {
+        "/api/read/console-setup" | "/api/read/console-history" | "/api/read/console-saved" => {
             post(pattern, &[])
         }
-        "/api/read/console_databases" => post(pattern, &[("environment", "live")]),
-        "/api/read/console_tables" => post(
+        "/api/read/console-databases" => post(pattern, &[("environment", "live")]),
+        "/api/read/console-tables" => post(
             pattern,
             &[
                 ("environment", "live"),
@@ -158,8 +163,8 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
                 ("shard", "30"),
             ],
         ),
-        "/api/read/console_locate" => post(pattern, &[("input", "core")]),
-        "/api/attempt/console_start" => post(
+        "/api/read/console-locate" => post(pattern, &[("input", "core")]),
+        "/api/attempt/console-start" => post(
             pattern,
             &[
                 ("environment", "live"),
@@ -168,11 +173,11 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
                 ("sql", "SELECT 1"),
             ],
         ),
-        "/api/read/console_result" => post(pattern, &[("id", "no-such-query"), ("wait", "false")]),
-        "/api/attempt/console_cancel" | "/api/attempt/console_delete_saved" => {
+        "/api/read/console-result" => post(pattern, &[("id", "no-such-query"), ("wait", "false")]),
+        "/api/attempt/console-cancel" | "/api/attempt/console-delete-saved" => {
             post(pattern, &[("id", "no-such-query")])
         }
-        "/api/attempt/console_save" => post(
+        "/api/attempt/console-save" => post(
             pattern,
             &[
                 ("name", "wall"),
@@ -195,7 +200,9 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
         ),
         // Public: a calendar cannot sign in. An unknown (or revoked) secret is a 404 for all.
         "/ical/{token}" => get("/ical/no-such-feed.ics", StatusCode::NOT_FOUND),
-        "/api/read/oncall" | "/api/read/onboarding" => post(pattern, &[]),
+        "/api/read/oncall" | "/api/read/onboarding" | "/api/read/settings" => post(pattern, &[]),
+        // Following the browser's zone: a change only to the caller's own display.
+        "/api/attempt/set-time-zone" => post(pattern, &[("zone", "")]),
         // No rotation in this test's configuration: each change is refused in words (a 200).
         "/api/attempt/oncall-ask" => post(
             pattern,
@@ -1384,7 +1391,7 @@ async fn a_body_larger_than_any_form_is_refused_on_every_route() {
     let big = "x".repeat(server::startup::MAX_REQUEST_BODY + 1);
     for path in [
         "/api/attempt/action",
-        "/api/attempt/console_start",
+        "/api/attempt/console-start",
         "/auth/dev",
     ] {
         let res = client

@@ -35,7 +35,7 @@ async fn start(
     let res = app
         .call(
             client,
-            "/api/attempt/console_start",
+            "/api/attempt/console-start",
             &[
                 ("environment", "live"),
                 ("database", "builder_originsrv"),
@@ -59,7 +59,7 @@ async fn console_journey(kind: StoreKind) {
     let res = app
         .call(
             &ada,
-            "/api/read/console_result",
+            "/api/read/console-result",
             &[("id", &id), ("wait", "true")],
         )
         .await;
@@ -168,7 +168,7 @@ async fn a_query_through_the_server_on_postgres() {
 #[tokio::test]
 async fn without_a_datastore_the_page_says_how_to_configure_one() {
     let app = crate::helpers::spawn_app(StoreKind::Sqlite).await;
-    let res = app.call(&app.client, "/api/read/console_setup", &[]).await;
+    let res = app.call(&app.client, "/api/read/console-setup", &[]).await;
     assert_eq!(res.status(), 200);
     let setup: serde_json::Value = res.json().await.unwrap();
     assert_eq!(setup["environments"], serde_json::json!([]));

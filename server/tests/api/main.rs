@@ -26,3 +26,4 @@ mod pages;
 mod shutdown;
 mod slow_clients;
 mod statuspage;
+mod zones;

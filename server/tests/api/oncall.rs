@@ -320,6 +320,229 @@ async fn a_swap_exchanges_two_whole_shifts() {
 }
 
 #[tokio::test]
+async fn a_partial_cover_leaves_the_rest_of_the_shift_to_its_holder_on_sqlite() {
+    a_partial_cover_leaves_the_rest_of_the_shift_to_its_holder(StoreKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_partial_cover_leaves_the_rest_of_the_shift_to_its_holder_on_postgres() {
+    a_partial_cover_leaves_the_rest_of_the_shift_to_its_holder(StoreKind::Postgres).await;
+}
+
+/// Cy covers the first 24 h of ana's 72-hour primary shift 3: the calendar shows both parts,
+/// ana still has the other 48 h in her coming shifts and in both pickers, cy has their 24 h,
+/// and what the pickers offer the server accepts (a cover and a swap of ana's rest).
+async fn a_partial_cover_leaves_the_rest_of_the_shift_to_its_holder(kind: StoreKind) {
+    const H: i64 = 3_600_000;
+    let (mut config, dir) = test_config(kind).await;
+    rotation(&mut config, H, 72);
+    let r = ops::oncall::Rotation::new(&config.oncall.rotation()).unwrap();
+    let app = spawn_app_with(config, dir, axum::Router::new()).await;
+    let ana = app.signed_in("ana", "responder").await;
+    let bo = app.signed_in("bo", "responder").await;
+    let cy = app.signed_in("cy", "responder").await;
+    // Shift 3: ana primary, bo secondary; shift 4: bo primary, cy secondary.
+    let (s3, s4) = (r.shift(3), r.shift(4));
+    let cut = s3.start_ms + 24 * H;
+    let asked = json(
+        &app,
+        &ana,
+        "/api/attempt/oncall-ask",
+        &[
+            ("kind", "cover"),
+            ("shift", "3"),
+            ("to", &civil(cut)),
+            ("covering", "cy"),
+            ("reason", "the first day"),
+        ],
+    )
+    .await;
+    assert_eq!(asked["ok"], true, "{asked}");
+    let board = json(&app, &cy, "/api/read/oncall", &[]).await;
+    let id = board["requests"][0]["id"].as_str().unwrap().to_owned();
+    let ok = json(
+        &app,
+        &cy,
+        "/api/attempt/oncall-answer",
+        &[("id", &id), ("answer", "accept")],
+    )
+    .await;
+    assert_eq!(ok["ok"], true, "{ok}");
+
+    // The calendar: two parts of shift 3, each with who holds it.
+    let board = json(&app, &ana, "/api/read/oncall", &[]).await;
+    let shift3 = board["shifts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["index"] == 3)
+        .unwrap()
+        .clone();
+    let segs = shift3["segments"].as_array().unwrap();
+    assert_eq!(segs.len(), 2, "{shift3}");
+    assert_eq!(segs[0]["primary"], "cy");
+    assert_eq!(segs[0]["primary_covered"], true);
+    assert_eq!(segs[0]["end"], r.local(cut));
+    assert_eq!(segs[1]["primary"], "ana");
+    assert_eq!(segs[1]["primary_covered"], false);
+    assert_eq!(segs[1]["start"], r.local(cut));
+    assert!(segs.iter().all(|g| g["secondary"] == "bo"), "{shift3}");
+
+    // Ana's coming shifts (and so both pickers, which offer them) keep her other 48 h.
+    let part_of = |board: &serde_json::Value, index: i64| -> Vec<serde_json::Value> {
+        board["my_shifts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["index"] == index)
+            .cloned()
+            .collect()
+    };
+    let ana3 = part_of(&board, 3);
+    assert_eq!(ana3.len(), 1, "{}", board["my_shifts"]);
+    assert_eq!(ana3[0]["seat"], "primary");
+    assert_eq!(ana3[0]["start"], r.local(cut));
+    assert_eq!(ana3[0]["end"], r.local(s3.end_ms));
+    assert_eq!(ana3[0]["partners"], serde_json::json!(["bo"]));
+    assert_eq!(ana3[0]["part"], cut);
+    // Cy's are the 24 h they cover, not the whole shift.
+    let cy_board = json(&app, &cy, "/api/read/oncall", &[]).await;
+    let cy3 = part_of(&cy_board, 3);
+    assert_eq!(cy3.len(), 1, "{}", cy_board["my_shifts"]);
+    assert_eq!(cy3[0]["start"], r.local(s3.start_ms));
+    assert_eq!(cy3[0]["end"], r.local(cut));
+    assert_eq!(cy3[0]["covering"], true);
+    // The calendar says whom cy covers.
+    assert_eq!(segs[0]["primary_for"], "ana");
+    // Others see both parts in the swap picker.
+    let bo_board = json(&app, &bo, "/api/read/oncall", &[]).await;
+    let held: Vec<(String, String)> = bo_board["others"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["index"] == 3)
+        .map(|o| {
+            (
+                o["person"].as_str().unwrap().to_owned(),
+                o["start"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        held,
+        vec![
+            ("cy".to_owned(), r.local(s3.start_ms)),
+            ("ana".to_owned(), r.local(cut))
+        ]
+    );
+
+    // The cover picker's part is accepted: from its start to its end when left blank.
+    let part = cut.to_string();
+    let cover = json(
+        &app,
+        &ana,
+        "/api/attempt/oncall-ask",
+        &[
+            ("kind", "cover"),
+            ("shift", "3"),
+            ("part", &part),
+            ("covering", "cy"),
+            ("reason", "the rest"),
+        ],
+    )
+    .await;
+    assert_eq!(cover["ok"], true, "{cover}");
+    let board = json(&app, &ana, "/api/read/oncall", &[]).await;
+    let req = &board["requests"][0];
+    assert_eq!(
+        req["covers"][0],
+        format!(
+            "cy covers ana as primary, {} → {}",
+            r.local(cut),
+            r.local(s3.end_ms)
+        )
+    );
+    let id = req["id"].as_str().unwrap().to_owned();
+    let cancelled = json(
+        &app,
+        &ana,
+        "/api/attempt/oncall-answer",
+        &[("id", &id), ("answer", "cancel")],
+    )
+    .await;
+    assert_eq!(cancelled["ok"], true, "{cancelled}");
+
+    // The swap picker's parts are accepted too: ana's rest of shift 3 for cy's secondary
+    // seat in shift 4, as ana's board offers it.
+    let theirs = board["others"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["index"] == 4 && o["person"] == "cy")
+        .unwrap()
+        .clone();
+    assert_eq!(theirs["seat"], "secondary");
+    assert_eq!(theirs["part"], s4.start_ms);
+    let their_part = s4.start_ms.to_string();
+    let swap = json(
+        &app,
+        &ana,
+        "/api/attempt/oncall-ask",
+        &[
+            ("kind", "swap"),
+            ("shift", "3"),
+            ("part", &part),
+            ("theirs", "cy"),
+            ("their_shift", "4"),
+            ("their_part", &their_part),
+            ("reason", "a wedding"),
+        ],
+    )
+    .await;
+    assert_eq!(swap["ok"], true, "{swap}");
+    let board = json(&app, &cy, "/api/read/oncall", &[]).await;
+    let req = board["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["kind"] == "swap")
+        .unwrap()
+        .clone();
+    let accepted = json(
+        &app,
+        &cy,
+        "/api/attempt/oncall-answer",
+        &[("id", req["id"].as_str().unwrap()), ("answer", "accept")],
+    )
+    .await;
+    assert_eq!(accepted["ok"], true, "{accepted}");
+    let board = json(&app, &ana, "/api/read/oncall", &[]).await;
+    let segments = |i: i64| {
+        board["shifts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["index"] == i)
+            .unwrap()["segments"]
+            .clone()
+    };
+    // Shift 3 is all cy's now (the first day by the cover, the rest by the swap); ana is
+    // secondary in shift 4 instead of cy.
+    let three = segments(3);
+    assert!(
+        three
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["primary"] == "cy"),
+        "{three}"
+    );
+    assert_eq!(segments(4)[0]["secondary"], "ana");
+    assert!(part_of(&board, 3).is_empty(), "{}", board["my_shifts"]);
+    assert_eq!(part_of(&board, 4)[0]["seat"], "secondary");
+}
+
+#[tokio::test]
 async fn the_ical_feed_reads_in_a_calendar_parser_and_a_revoked_feed_is_gone() {
     let (mut config, dir) = test_config(StoreKind::Sqlite).await;
     rotation(&mut config, 3_600_000, 72);

@@ -308,3 +308,154 @@ fn a_cover_is_refused_when_it_would_seat_one_person_twice_or_give_away_another_s
     };
     assert!(check_cover(&r, &[], &across).is_err());
 }
+
+#[test]
+fn a_partial_cover_splits_the_shift_into_parts_each_with_its_holder() {
+    let r = rotation(&["ana", "bo", "cy", "dee"], "2030-01-07T09:00", "UTC", 72);
+    let s = r.shift(0); // ana primary, bo secondary
+    let first_day = Cover {
+        seat: Seat::Primary,
+        start_ms: s.start_ms,
+        end_ms: s.start_ms + 24 * H,
+        covered: "ana".into(),
+        covering: "cy".into(),
+    };
+    let covers = [first_day];
+    let part = |seat, start_ms, end_ms, holder: &str, covering, others: &[&str]| Part {
+        shift_index: 0,
+        seat,
+        start_ms,
+        end_ms,
+        holder: holder.into(),
+        covering,
+        others: others.iter().map(|o| (*o).to_owned()).collect(),
+    };
+    assert_eq!(
+        parts(&r, &covers, s.start_ms, s.end_ms),
+        vec![
+            part(
+                Seat::Primary,
+                s.start_ms,
+                s.start_ms + 24 * H,
+                "cy",
+                true,
+                &["bo"]
+            ),
+            part(
+                Seat::Secondary,
+                s.start_ms,
+                s.end_ms,
+                "bo",
+                false,
+                &["cy", "ana"]
+            ),
+            part(
+                Seat::Primary,
+                s.start_ms + 24 * H,
+                s.end_ms,
+                "ana",
+                false,
+                &["bo"]
+            ),
+        ]
+    );
+    // Each part can be given away whole, to anyone but its holder and the other seat's.
+    for p in parts(&r, &covers, s.start_ms, s.end_ms) {
+        let c = Cover {
+            seat: p.seat,
+            start_ms: p.start_ms,
+            end_ms: p.end_ms,
+            covered: p.holder.clone(),
+            covering: "dee".into(),
+        };
+        assert_eq!(check_cover(&r, &covers, &c), Ok(()), "{p:?}");
+    }
+    // Cut to a span (the part under way from now on).
+    let later = parts(&r, &covers, s.start_ms + 30 * H, s.end_ms);
+    assert_eq!(later.len(), 2);
+    assert_eq!(later[0].start_ms, s.start_ms + 30 * H);
+    assert_eq!(later[0].holder, "ana");
+    // Covered in the middle: ana holds the two ends, cy the middle.
+    let middle = Cover {
+        seat: Seat::Primary,
+        start_ms: s.start_ms + 24 * H,
+        end_ms: s.start_ms + 48 * H,
+        covered: "ana".into(),
+        covering: "cy".into(),
+    };
+    let ana: Vec<(i64, i64)> = parts(&r, &[middle], s.start_ms, s.end_ms)
+        .into_iter()
+        .filter(|p| p.holder == "ana")
+        .map(|p| (p.start_ms - s.start_ms, p.end_ms - s.start_ms))
+        .collect();
+    assert_eq!(ana, vec![(0, 24 * H), (48 * H, 72 * H)]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// With any accepted overrides, each seat's parts tile each shift, every instant of a part
+    /// is its holder's, and a cover of a whole part by someone who is neither its holder nor
+    /// one of `others` passes the check (what the pickers offer, the server accepts).
+    #[test]
+    fn parts_tile_each_seat_and_each_can_be_given_away(
+        r in any_rotation(),
+        base in ms("2026-03-01T00:00:00Z")..ms("2026-06-01T00:00:00Z"),
+        asks in proptest::collection::vec((0i64..300, 1i64..100, any::<bool>(), 0usize..6), 1..10),
+    ) {
+        let mut accepted: Vec<Cover> = Vec::new();
+        for (offset_h, len_h, primary, who) in asks {
+            let start_ms = base + offset_h * H;
+            let seat = if primary { Seat::Primary } else { Seat::Secondary };
+            let holder = on_call_at(&r, &accepted, start_ms).holder(seat).to_owned();
+            let c = Cover {
+                seat,
+                start_ms,
+                end_ms: start_ms + len_h * H,
+                covered: holder,
+                covering: r.members()[who % r.members().len()].clone(),
+            };
+            if check_cover(&r, &accepted, &c).is_ok() {
+                accepted.push(c);
+            }
+        }
+        let (from, to) = (base, base + 400 * H);
+        let all = parts(&r, &accepted, from, to);
+        for seat in [Seat::Primary, Seat::Secondary] {
+            let mine: Vec<&Part> = all.iter().filter(|p| p.seat == seat).collect();
+            prop_assert_eq!(mine.first().unwrap().start_ms, from);
+            prop_assert_eq!(mine.last().unwrap().end_ms, to);
+            for w in mine.windows(2) {
+                prop_assert_eq!(w[0].end_ms, w[1].start_ms);
+                // Two parts in a row differ in shift, holder or how it is held.
+                prop_assert!(
+                    w[0].shift_index != w[1].shift_index
+                        || w[0].holder != w[1].holder
+                        || w[0].covering != w[1].covering
+                );
+            }
+        }
+        for p in &all {
+            let shift = r.shift(p.shift_index);
+            prop_assert!(shift.start_ms <= p.start_ms && p.end_ms <= shift.end_ms);
+            for g in timeline(&r, &accepted, p.start_ms, p.end_ms) {
+                prop_assert_eq!(g.holder(p.seat), p.holder.as_str());
+                prop_assert!(p.others.iter().any(|o| o == g.holder(p.seat.other())));
+            }
+            if let Some(covering) = r
+                .members()
+                .iter()
+                .find(|m| **m != p.holder && !p.others.contains(m))
+            {
+                let c = Cover {
+                    seat: p.seat,
+                    start_ms: p.start_ms,
+                    end_ms: p.end_ms,
+                    covered: p.holder.clone(),
+                    covering: covering.clone(),
+                };
+                prop_assert_eq!(check_cover(&r, &accepted, &c), Ok(()), "{:?}", p);
+            }
+        }
+    }
+}
