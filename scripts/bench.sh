@@ -20,7 +20,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/onwatch/target}
 scripts/bootstrap.sh test >/dev/null
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 # The same invocation as `make demo`, so the two share their release build.
-cargo build --release --locked -p server --bin onwatch -p ops --features ops/sim --bin fleet-sim
+cargo build --release --locked -p server --bin onwatch -p fleet-sim --bin fleet-sim
 scripts/build-site.sh release >/dev/null
 
 
@@ -65,13 +65,13 @@ since() { python3 -c "print(f'{$(now) - $1:.1f}')"; }
 if want fleet; then
 echo
 echo "== fleet engine"
-cargo bench --locked -p ops --features sim --bench poll 2>/dev/null
+cargo bench --locked -p ops --bench poll 2>/dev/null
 
 fi
 if want actions; then
 echo
 echo "== guarded actions"
-ONWATCH_TEST_PG_URL=$(scripts/pg-test-cluster.sh start) cargo bench --locked -p ops --features sim --bench audit 2>/dev/null
+ONWATCH_TEST_PG_URL=$(scripts/pg-test-cluster.sh start) cargo bench --locked -p ops --bench audit 2>/dev/null
 
 fi
 if want bad-night; then
@@ -448,9 +448,9 @@ echo "== the console's guard, longer: generated statements, every accepted one r
 # the datastore (a checksum of every table, sequence and catalog count, before and after).
 GUARD_LOG="$WORK/guard.log"
 if command -v cargo-nextest >/dev/null; then
-  GUARD=(cargo nextest run --locked -p ops --features ops/sim --test console -E 'test(nothing_the_guard)' --no-capture)
+  GUARD=(cargo nextest run --locked -p ops --test console -E 'test(nothing_the_guard)' --no-capture)
 else
-  GUARD=(cargo test --locked -p ops --features ops/sim --test console -- nothing_the_guard --nocapture)
+  GUARD=(cargo test --locked -p ops --test console -- nothing_the_guard --nocapture)
 fi
 if ONWATCH_TEST_PG_URL=$(scripts/pg-test-cluster.sh start) ONWATCH_GUARD_CASES=20000 "${GUARD[@]}" >"$GUARD_LOG" 2>&1; then
   echo "  $(grep -E 'generated, [0-9]+ accepted' "$GUARD_LOG" | tail -n 1): the datastore's checksum unchanged"

@@ -15,9 +15,9 @@ scripts/bootstrap.sh demo
 # about half the time of an optimised build, and after `make test` (or before it) the other
 # command finds everything built. The simulated fleet asks nothing of the optimiser; the
 # production binary is `make server-release`. One cargo invocation for both binaries: `ops`
-# (and everything under it) compiles once, with the simulator's feature.
+# (and everything under it) compiles once for both; the simulator is its own crate (`sim/`).
 step "2/4 the server and the fleet simulator (the first time: several minutes; then seconds)"
-cargo build --locked -p server --bin onwatch -p ops --features ops/sim --bin fleet-sim
+cargo build --locked -p server --bin onwatch -p fleet-sim --bin fleet-sim
 step "3/4 the browser half (WebAssembly)"
 scripts/build-site.sh debug
 step "4/4 starting the simulated fleet, the loopback SSH host, the datastore and Onwatch"

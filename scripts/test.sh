@@ -64,8 +64,8 @@ echo "$ONWATCH_TEST_PG_URL"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "clippy (ssr: ops, app, server; all targets)"
-cargo clippy -p ops -p app -p server -p vocab -p testkit --all-targets --features ops/sim --locked -- -D warnings
+step "clippy (ssr: ops, app, server, the fleet simulator; all targets)"
+cargo clippy -p ops -p app -p server -p vocab -p testkit -p fleet-sim --all-targets --locked -- -D warnings
 
 step "clippy (hydrate: frontend + app for wasm32)"
 if [ "$WASM_MODE" = rustup ]; then
@@ -76,14 +76,14 @@ fi
 
 step "unit and integration tests"
 if command -v cargo-nextest >/dev/null; then
-  cargo nextest run -p ops -p app -p server -p vocab --features ops/sim --locked --no-fail-fast
+  cargo nextest run -p ops -p app -p server -p vocab -p fleet-sim --locked --no-fail-fast
 else
-  cargo test -p ops -p app -p server -p vocab --features ops/sim --locked --no-fail-fast
+  cargo test -p ops -p app -p server -p vocab -p fleet-sim --locked --no-fail-fast
 fi
 
 step "end-to-end (Playwright, headless Chromium)"
 cargo build -p server --bin onwatch --locked
-cargo build -p ops --features sim --bin fleet-sim --locked
+cargo build -p fleet-sim --bin fleet-sim --locked
 scripts/build-site.sh debug
 # The journeys as a list of files, each run by its own `node --test FILE`, one after the other: a
 # directory argument and --test-concurrency do not mean the same (or anything) on Node 18, 20

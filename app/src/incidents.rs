@@ -273,6 +273,7 @@ pub mod ssr {
     use super::*;
     use crate::oncall::ssr::{audit_outcome, audit_result};
     use crate::portal::Portal;
+    use ops::audit::Event;
     use ops::auth::Identity;
     use ops::incidents::{contacts, templates, ComponentStatus, Impact, Incident, Status};
     use ops::oncall::Who;
@@ -546,7 +547,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "incident",
+            Event::Incident,
             "",
             "declare:attempt",
             serde_json::json!({
@@ -566,7 +567,7 @@ pub mod ssr {
                 audit_outcome(
                     portal,
                     who,
-                    "incident",
+                    Event::Incident,
                     &i.id,
                     "declared",
                     serde_json::json!({}),
@@ -578,7 +579,7 @@ pub mod ssr {
                 audit_outcome(
                     portal,
                     who,
-                    "incident",
+                    Event::Incident,
                     "",
                     "refused",
                     serde_json::json!({ "why": e }),
@@ -633,7 +634,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "incident",
+            Event::Incident,
             id,
             "update:attempt",
             serde_json::json!({
@@ -651,7 +652,7 @@ pub mod ssr {
         audit_result(
             portal,
             who,
-            "incident",
+            Event::Incident,
             id,
             &result,
             serde_json::json!({ "what": "update" }),
@@ -673,7 +674,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "incident",
+            Event::Incident,
             id,
             "note:attempt",
             serde_json::json!({ "body": body }),
@@ -689,7 +690,7 @@ pub mod ssr {
         audit_result(
             portal,
             who,
-            "incident",
+            Event::Incident,
             id,
             &result,
             serde_json::json!({ "what": "note" }),
@@ -734,7 +735,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "incident",
+            Event::Incident,
             id,
             &format!("{action}:attempt"),
             serde_json::json!({ "to": to }),
@@ -747,7 +748,7 @@ pub mod ssr {
         audit_result(
             portal,
             who,
-            "incident",
+            Event::Incident,
             id,
             &result,
             serde_json::json!({
@@ -804,7 +805,7 @@ pub mod ssr {
             if let Err(e) = crate::portal::audit_first(
                 portal,
                 who,
-                "incident",
+                Event::Incident,
                 cleanup_done,
                 "cleanup_done:attempt",
                 serde_json::json!({}),
@@ -820,7 +821,7 @@ pub mod ssr {
             audit_result(
                 portal,
                 who,
-                "incident",
+                Event::Incident,
                 cleanup_done,
                 &result,
                 serde_json::json!({ "what": "cleanup_done" }),
@@ -839,7 +840,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "incident",
+            Event::Incident,
             incident,
             "rule_broken:attempt",
             serde_json::json!({
@@ -864,7 +865,7 @@ pub mod ssr {
         audit_result(
             portal,
             who,
-            "incident",
+            Event::Incident,
             incident,
             &result,
             serde_json::json!({
@@ -901,7 +902,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "incident",
+            Event::Incident,
             &login,
             &format!("{what}:attempt"),
             serde_json::json!({
@@ -929,7 +930,7 @@ pub mod ssr {
         audit_result(
             portal,
             who,
-            "incident",
+            Event::Incident,
             &login,
             &result,
             serde_json::json!({ "what": what }),

@@ -116,10 +116,11 @@ pub mod ssr {
 
     use super::*;
     use crate::portal::Portal;
+    use ops::audit::Event;
     use ops::auth::Identity;
     use ops::onboarding::{
         Facts, ItemStatus, Records, SshAccount, Verify, KEY_CHECK, KEY_CHECKS_PER_WINDOW,
-        KEY_CHECK_KIND, KEY_CHECK_REFUSED, KEY_CHECK_WINDOW_MS,
+        KEY_CHECK_REFUSED, KEY_CHECK_WINDOW_MS,
     };
 
     /// The environment the origin and SSH checks use.
@@ -348,7 +349,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "onboarding",
+            Event::Onboarding,
             "",
             mark,
             serde_json::json!({ "item": item, "person": who.login }),
@@ -380,10 +381,9 @@ pub mod ssr {
             .append(
                 &who.actor(),
                 &ops::audit::Entry {
-                    kind: KEY_CHECK_KIND.into(),
                     outcome: outcome.into(),
                     detail,
-                    ..Default::default()
+                    ..ops::audit::Entry::new(ops::audit::Event::Onboarding)
                 },
             )
             .await
@@ -528,7 +528,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "onboarding",
+            Event::Onboarding,
             "",
             mark,
             serde_json::json!({ "item": item, "person": person }),
@@ -560,7 +560,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "onboarding",
+            Event::Onboarding,
             "",
             &format!("item_{op}"),
             serde_json::json!({ "id": id, "text": text, "verify": verify }),

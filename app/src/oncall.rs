@@ -309,6 +309,7 @@ pub async fn handoff_ack(shift: i64) -> Result<Done, ServerFnError> {
 pub mod ssr {
     use super::*;
     use crate::portal::Portal;
+    use ops::audit::Event;
     use ops::auth::Identity;
     use ops::oncall::accounts;
     use ops::oncall::handoff::Handoff;
@@ -321,13 +322,13 @@ pub mod ssr {
     pub async fn audit_outcome(
         portal: &Portal,
         who: &Identity,
-        kind: &str,
+        kind: Event,
         id: &str,
         outcome: &str,
         detail: serde_json::Value,
     ) {
         if let Err(e) = crate::portal::audit_first(portal, who, kind, id, outcome, detail).await {
-            tracing::error!(kind, id, outcome, error = %e, "the outcome of an attempt is not in the audit log");
+            tracing::error!(%kind, id, outcome, error = %e, "the outcome of an attempt is not in the audit log");
         }
     }
 
@@ -335,7 +336,7 @@ pub mod ssr {
     pub async fn audit_result<T>(
         portal: &Portal,
         who: &Identity,
-        kind: &str,
+        kind: Event,
         id: &str,
         result: &Result<T, String>,
         detail: serde_json::Value,
@@ -918,9 +919,15 @@ pub mod ssr {
             "covering": f.covering, "theirs": f.theirs, "their_shift": f.their_shift,
             "reason": f.reason,
         });
-        if let Err(e) =
-            crate::portal::audit_first(portal, who, "oncall.override", "", "request:attempt", asked)
-                .await
+        if let Err(e) = crate::portal::audit_first(
+            portal,
+            who,
+            Event::OncallOverride,
+            "",
+            "request:attempt",
+            asked,
+        )
+        .await
         {
             return Done::of(false, e);
         }
@@ -934,7 +941,15 @@ pub mod ssr {
                     "kind": q.kind, "counterpart": q.counterpart, "reason": q.reason,
                     "covers": q.covers.iter().map(|c| describe(r, c)).collect::<Vec<_>>(),
                 });
-                audit_outcome(portal, who, "oncall.override", &q.id, "requested", detail).await;
+                audit_outcome(
+                    portal,
+                    who,
+                    Event::OncallOverride,
+                    &q.id,
+                    "requested",
+                    detail,
+                )
+                .await;
                 Done::of(
                     true,
                     format!(
@@ -948,7 +963,7 @@ pub mod ssr {
                 audit_outcome(
                     portal,
                     who,
-                    "oncall.override",
+                    Event::OncallOverride,
                     "",
                     "refused",
                     serde_json::json!({ "why": e }),
@@ -983,7 +998,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "oncall.override",
+            Event::OncallOverride,
             id,
             &format!("{}:attempt", to.as_str()),
             serde_json::json!({}),
@@ -1002,7 +1017,7 @@ pub mod ssr {
                 audit_outcome(
                     portal,
                     who,
-                    "oncall.override",
+                    Event::OncallOverride,
                     id,
                     q.state.as_str(),
                     serde_json::json!({
@@ -1019,7 +1034,7 @@ pub mod ssr {
                 audit_outcome(
                     portal,
                     who,
-                    "oncall.override",
+                    Event::OncallOverride,
                     id,
                     "refused",
                     serde_json::json!({ "why": e }),
@@ -1051,7 +1066,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "oncall.feed",
+            Event::OncallFeed,
             "",
             "create:attempt",
             serde_json::json!({ "scope": scope }),
@@ -1069,7 +1084,7 @@ pub mod ssr {
                 audit_outcome(
                     portal,
                     who,
-                    "oncall.feed",
+                    Event::OncallFeed,
                     &f.id,
                     "created",
                     serde_json::json!({ "scope": scope }),
@@ -1082,7 +1097,7 @@ pub mod ssr {
                 audit_outcome(
                     portal,
                     who,
-                    "oncall.feed",
+                    Event::OncallFeed,
                     "",
                     "refused",
                     serde_json::json!({ "why": e }),
@@ -1098,7 +1113,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "oncall.feed",
+            Event::OncallFeed,
             id,
             "revoke:attempt",
             serde_json::json!({}),
@@ -1117,7 +1132,7 @@ pub mod ssr {
                 audit_outcome(
                     portal,
                     who,
-                    "oncall.feed",
+                    Event::OncallFeed,
                     id,
                     "revoked",
                     serde_json::json!({}),
@@ -1129,7 +1144,7 @@ pub mod ssr {
                 audit_outcome(
                     portal,
                     who,
-                    "oncall.feed",
+                    Event::OncallFeed,
                     id,
                     "refused",
                     serde_json::json!({ "why": e }),
@@ -1159,7 +1174,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "oncall.handoff",
+            Event::OncallHandoff,
             &target,
             "note:attempt",
             serde_json::json!({ "note": note }),
@@ -1182,7 +1197,7 @@ pub mod ssr {
         audit_result(
             portal,
             who,
-            "oncall.handoff",
+            Event::OncallHandoff,
             &target,
             &result,
             serde_json::json!({ "what": "note" }),
@@ -1200,7 +1215,7 @@ pub mod ssr {
         if let Err(e) = crate::portal::audit_first(
             portal,
             who,
-            "oncall.handoff",
+            Event::OncallHandoff,
             &target,
             "acknowledge:attempt",
             serde_json::json!({}),
@@ -1223,7 +1238,7 @@ pub mod ssr {
         audit_result(
             portal,
             who,
-            "oncall.handoff",
+            Event::OncallHandoff,
             &target,
             &result,
             serde_json::json!({ "what": "acknowledge" }),

@@ -116,7 +116,7 @@ pub fn require(needed: Role) -> Result<Identity, ServerFnError> {
 pub async fn audit_first(
     portal: &Portal,
     who: &Identity,
-    kind: &str,
+    kind: ops::audit::Event,
     id: &str,
     outcome: &str,
     detail: serde_json::Value,
@@ -127,17 +127,16 @@ pub async fn audit_first(
         .append(
             &who.actor(),
             &ops::audit::Entry {
-                kind: kind.into(),
                 action_id: id.into(),
                 outcome: outcome.into(),
                 detail,
-                ..Default::default()
+                ..ops::audit::Entry::new(kind)
             },
         )
         .await
         .map(|_| ())
         .map_err(|e| {
-            tracing::error!(error = %e, kind, "an audit row could not be written");
+            tracing::error!(error = %e, %kind, "an audit row could not be written");
             "The audit log cannot be written, so nothing was changed: try again.".to_owned()
         })
 }

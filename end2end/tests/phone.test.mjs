@@ -122,6 +122,20 @@ test('at 375 px each row\'s action is on screen without swiping, and content sta
   await page.screenshot({ path: '/tmp/phone-shots/host-375.png' });
   await page.screenshot({ path: '/tmp/phone-shots/host-375-full.png', fullPage: true });
 
+  // A service's page: each instance a stacked row, its "Restart…" inside the screen too.
+  await page.goto(`${server.url}/services/api`);
+  const instanceRestarts = page.locator('[data-testid="instances"] [data-testid="restart-open"]');
+  await instanceRestarts.first().waitFor();
+  const k = await instanceRestarts.count();
+  assert.ok(k >= 2, 'a Restart… per instance (live and acceptance)');
+  for (let i = 0; i < k; i++) {
+    const box = await instanceRestarts.nth(i).boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 375,
+      `the service page's Restart… ${i} is outside the screen's width: ${JSON.stringify(box)}`);
+  }
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 375);
+  await page.screenshot({ path: '/tmp/phone-shots/service-375.png', fullPage: true });
+
   // The team view: "Still to do" of every person is inside the screen.
   await page.goto(`${server.url}/onboarding`);
   await page.locator('h1').first().waitFor();

@@ -16,13 +16,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fleet_sim::{demo_layout, FleetSim};
 use ops::actions::runner::{EnvironmentExecutor, Submitted};
 use ops::actions::{ActionKind, ActionRequest, Actions, ActionsOptions, Target};
-use ops::audit::{Actor, AuditLog, Entry};
+use ops::audit::{Actor, AuditLog, Entry, Event};
 use ops::fleet::poller::{EnvironmentAccess, Poller};
 use ops::fleet::{FleetModel, FleetOptions, ModelOptions};
 use ops::inventory::static_file::StaticInventory;
-use ops::sim::{demo_layout, FleetSim};
 use ops::store::{Store, StoreOptions};
 use ops::supervisor::ctl::{CtlClient, CtlTarget, PackageIdentMsg};
 use ops::supervisor::gateway::{GatewayClient, GatewayClientOptions};
@@ -54,14 +54,14 @@ fn actor() -> Actor {
     }
 }
 
-fn entry(kind: &str, i: usize) -> Entry {
+fn entry(kind: Event, i: usize) -> Entry {
     Entry {
-        kind: kind.into(),
+        kind,
         environment: "acceptance".into(),
         host: "builder-api-acceptance-1".into(),
         service: "builder-api.acceptance".into(),
         action_id: format!("bench-{i}"),
-        outcome: if kind == "action.outcome" {
+        outcome: if kind == Event::ActionOutcome {
             "succeeded".into()
         } else {
             String::new()
@@ -87,7 +87,7 @@ async fn audit_cost(label: &str, store: &Store, sim: &FleetSim) {
     // Warm-up: connections, caches, the first pages of the table.
     for i in 0..20 {
         client.status(&target, Some(ident())).await.expect("status");
-        log.append(&actor(), &entry("action.intent", i))
+        log.append(&actor(), &entry(Event::ActionIntent, i))
             .await
             .expect("append");
     }
@@ -99,10 +99,10 @@ async fn audit_cost(label: &str, store: &Store, sim: &FleetSim) {
         assert!(!reply.statuses.is_empty(), "the call answered");
         executor.push(t.elapsed());
         let t = Instant::now();
-        log.append(&actor(), &entry("action.intent", i))
+        log.append(&actor(), &entry(Event::ActionIntent, i))
             .await
             .expect("intent");
-        log.append(&actor(), &entry("action.outcome", i))
+        log.append(&actor(), &entry(Event::ActionOutcome, i))
             .await
             .expect("outcome");
         audit.push(t.elapsed());

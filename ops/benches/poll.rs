@@ -73,7 +73,7 @@ async fn run() {
         .args(["--fleet-file", fleet_path.to_str().unwrap_or_default()])
         .stdout(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {sim_bin} (build it: cargo build --release -p ops --features sim): {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {sim_bin} (build it: cargo build --release -p fleet-sim --bin fleet-sim): {e}"));
     for _ in 0..200 {
         if std::fs::metadata(&fleet_path)
             .map(|m| m.len() > 0)

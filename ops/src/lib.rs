@@ -43,9 +43,6 @@ pub mod prefs;
 pub mod probe;
 /// Secrets held for others, read from their files at each use.
 pub mod secret;
-/// The fleet simulator: Supervisors' gateways with the real wire formats and faults.
-#[cfg(feature = "sim")]
-pub mod sim;
 /// The portal's own store: the pool, its backend (SQLite or Postgres) and the migrations.
 pub mod store;
 /// A Habitat Supervisor: its vocabulary, its HTTP gateway and its control gateway.

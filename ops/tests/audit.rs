@@ -5,7 +5,7 @@
 //! head kept outside the store.
 
 use ops::audit::checkpoint::{Checkpoint, CheckpointKey, Checkpointer};
-use ops::audit::{Actor, Anchor, AuditFilter, AuditLog, AuditRow, Entry, GENESIS};
+use ops::audit::{Actor, Anchor, AuditFilter, AuditLog, AuditRow, Entry, Event, GENESIS};
 use ops::store::{Backend, Store, StoreOptions};
 use sha2::{Digest, Sha256};
 
@@ -33,7 +33,7 @@ fn ada() -> Actor {
 
 fn entry(i: usize) -> Entry {
     Entry {
-        kind: "action.intent".into(),
+        kind: Event::ActionIntent,
         environment: "live".into(),
         host: format!("api-{i}"),
         service: "builder-api.live".into(),
@@ -608,10 +608,9 @@ async fn every_field_is_bounded_before_it_is_stored(store: Store) {
     log.append(
         &actor,
         &Entry {
-            kind: "action.refused".into(),
             host: huge.clone(),
             detail: serde_json::json!({ "reason": huge, "sql": "SELECT 1" }),
-            ..Default::default()
+            ..Entry::new(Event::ActionRefused)
         },
     )
     .await

@@ -1,17 +1,16 @@
 //! The shard console against a real PostgreSQL seeded like the builder datastore (three
 //! databases, 128 shard schemas, rows spread by the real shard rule), connecting as the
 //! read-only role the README describes. Each test has its own copy of the datastore.
-#![cfg(feature = "sim")]
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use fleet_sim::datastore::{self, SeededDatastore};
 use ops::audit::{Actor, AuditFilter, AuditLog};
 use ops::console::{
     ConsoleError, ConsoleOptions, DatabaseConn, QueryRequest, QueryResult, QueryState,
     ShardConsole, ShardState,
 };
-use ops::sim::datastore::{self, SeededDatastore};
 use ops::store::{Store, StoreOptions};
 use sqlx::{Connection, Executor, Row};
 

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ops::sim::{demo_layout, FleetSim, SimCtlTls};
+use fleet_sim::{demo_layout, FleetSim, SimCtlTls};
 use ops::supervisor::ctl::{CtlClient, CtlError, CtlTarget, CtlTls, PackageIdentMsg};
 
 fn openssl(dir: &Path, args: &[&str]) {

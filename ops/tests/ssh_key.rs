@@ -168,10 +168,8 @@ fn the_account_checked_is_the_persons_own_or_a_shared_one() {
 /// backends: not other people's, not refusals, not other onboarding rows, and, asked up to a
 /// row, not the rows after it.
 async fn key_checks_are_counted_from_the_audit_log(store: ops::store::Store) {
-    use ops::audit::{Actor, AuditLog, Entry};
-    use ops::onboarding::{
-        KeyChecks, Onboarding, OnboardingOptions, KEY_CHECK, KEY_CHECK_KIND, KEY_CHECK_REFUSED,
-    };
+    use ops::audit::{Actor, AuditLog, Entry, Event};
+    use ops::onboarding::{KeyChecks, Onboarding, OnboardingOptions, KEY_CHECK, KEY_CHECK_REFUSED};
     let audit = AuditLog::new(store.clone());
     let ob = Onboarding::new(store, OnboardingOptions::default());
     let actor = |id: &str| Actor {
@@ -180,10 +178,9 @@ async fn key_checks_are_counted_from_the_audit_log(store: ops::store::Store) {
         role: "responder".into(),
     };
     let row = |outcome: &str| Entry {
-        kind: KEY_CHECK_KIND.into(),
         outcome: outcome.into(),
         detail: serde_json::json!({}),
-        ..Entry::default()
+        ..Entry::new(Event::Onboarding)
     };
     let before = ops::time::now_ms();
     assert_eq!(

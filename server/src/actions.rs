@@ -150,13 +150,12 @@ pub async fn audit_export(
         }
     };
     let entry = ops::audit::Entry {
-        kind: "audit.export".into(),
         detail: serde_json::json!({
             "format": if json { "json" } else { "csv" },
             "filter": query.filter,
             "rows": rows.len(),
         }),
-        ..Default::default()
+        ..ops::audit::Entry::new(ops::audit::Event::AuditExport)
     };
     if let Err(e) = audit.append(&who.actor(), &entry).await {
         tracing::error!(error = %e, "cannot audit an audit export; not exported");

@@ -81,9 +81,8 @@ pub async fn revoke_session(handle: String) -> Result<String, ServerFnError> {
     if done {
         tracing::info!(handle = %handle, by = %me.label(), "session revoked");
         let entry = ops::audit::Entry {
-            kind: "session.revoked".into(),
             detail: serde_json::json!({"session": handle}),
-            ..Default::default()
+            ..ops::audit::Entry::new(ops::audit::Event::SessionRevoked)
         };
         // The session is already gone: a failed row is logged loudly, not undone.
         if let Err(e) = portal.actions.audit().append(&me.actor(), &entry).await {

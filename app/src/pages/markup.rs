@@ -502,6 +502,7 @@ pub fn env_grid(out: &mut String, env: &EnvView, now_ms: i64, zone: &vocab::Zone
 pub fn dashboard(fleet: &FleetView, zone: &vocab::Zone) -> String {
     let mut out = String::with_capacity(16 * 1024);
     alarms(&mut out, &fleet.alarms, fleet.now_ms, zone);
+    not_alarms(&mut out, fleet);
     unconfigured(&mut out, &fleet.unconfigured);
     out.push_str("<div class=\"env-columns\">");
     for env in &fleet.environments {
@@ -509,6 +510,34 @@ pub fn dashboard(fleet: &FleetView, zone: &vocab::Zone) -> String {
     }
     out.push_str("</div>");
     out
+}
+
+/// Under "No alarms", what is not healthy where it is not an alarm (a service failing outside
+/// production): a green line must not be all an engineer reads while a grid below shows red.
+fn not_alarms(out: &mut String, fleet: &FleetView) {
+    if !fleet.alarms.is_empty() {
+        return;
+    }
+    let parts: Vec<String> = fleet
+        .environments
+        .iter()
+        .filter(|e| !e.production)
+        .filter_map(|e| {
+            let bad: Vec<String> = e
+                .counts
+                .iter()
+                .filter(|(state, n)| !state.is_healthy() && *n > 0)
+                .map(|(state, n)| format!("{n} {state}"))
+                .collect();
+            (!bad.is_empty()).then(|| format!("{}: {}", e.name, bad.join(", ")))
+        })
+        .collect();
+    if parts.is_empty() {
+        return;
+    }
+    out.push_str("<p class=\"alarms-note\" data-testid=\"alarms-note\"><span aria-hidden=\"true\">⚠</span> Not healthy, and not an alarm outside production: ");
+    text(out, &parts.join("; "));
+    out.push_str(". See the grid below.</p>");
 }
 
 /// One line for the instances whose environment tag is not configured: "58 instances tagged
@@ -687,6 +716,31 @@ mod tests {
         );
         assert!(out.contains("data-host=\"api-2\""));
         assert!(out.contains("+998 healthy"), "{out}");
+    }
+
+    #[test]
+    fn a_failing_service_outside_production_is_said_under_no_alarms() {
+        let mut acceptance = env(vec![], None);
+        acceptance.name = "acceptance".to_owned();
+        acceptance.production = false;
+        let mut fleet = FleetView {
+            version: 1,
+            now_ms: 0,
+            source: None,
+            alarms: vec![],
+            environments: vec![acceptance],
+            probes: vec![],
+            unconfigured: vec![],
+        };
+        let out = dashboard(&fleet, &vocab::Zone::utc());
+        assert!(out.contains("No alarms"), "{out}");
+        assert!(
+            out.contains("not an alarm outside production: acceptance: 1 critical."),
+            "{out}"
+        );
+        // All healthy: no note.
+        fleet.environments[0].counts = vec![(CellState::Healthy, 2)];
+        assert!(!dashboard(&fleet, &vocab::Zone::utc()).contains("alarms-note"));
     }
 
     #[test]

@@ -198,7 +198,9 @@ fn ServiceLive(data: Instances, package: String) -> impl IntoView {
                         Ok(d) => {
                             let now = d.now_ms;
                             view! {
-                                <table class="instances" data-testid="instances">
+                                // The host page's stacked rows at phone width (`services-table`):
+                                // each instance's Restart… button stays on screen.
+                                <table class="instances services-table" data-testid="instances">
                                     <thead><tr><th>"Environment"</th><th>"Host"</th><th>"State"</th><th>"Release"</th><th>"Health hook output"</th><th>"Act"</th></tr></thead>
                                     <tbody>
                                         {d.instances.into_iter().map(|(env, production, host, s)| {
@@ -206,12 +208,12 @@ fn ServiceLive(data: Instances, package: String) -> impl IntoView {
                                             let out = [s.health_stdout.clone(), s.health_stderr.clone()].into_iter().flatten().filter(|o| !o.trim().is_empty()).collect::<Vec<_>>().join("\n");
                                             view! {
                                                 <tr data-host=host.clone()>
-                                                    <td><crate::components::EnvBadge env=badge/></td>
-                                                    <td><a href=host_href(&env, &host)>{host.clone()}</a></td>
-                                                    <td><StateCell state=s.cell/><div class="muted small">{fmt::since(now, s.since_ms)}</div></td>
-                                                    <td class="mono small">{s.release.clone()}</td>
-                                                    <td>{if out.is_empty() { view! { <span class="muted">"—"</span> }.into_any() } else { view! { <pre class="hook-output">{out}</pre> }.into_any() }}</td>
-                                                    <td>
+                                                    <td class="svc-env"><crate::components::EnvBadge env=badge/></td>
+                                                    <td class="svc-host"><a href=host_href(&env, &host)>{host.clone()}</a></td>
+                                                    <td class="svc-state"><StateCell state=s.cell/><div class="muted small">{fmt::since(now, s.since_ms)}</div></td>
+                                                    <td class="mono small svc-ident" data-label="Release">{s.release.clone()}</td>
+                                                    <td class="svc-hook">{if out.is_empty() { view! { <span class="muted">"—"</span> }.into_any() } else { view! { <pre class="hook-output">{out}</pre> }.into_any() }}</td>
+                                                    <td class="svc-act">
                                                         <super::actions::RestartControl environment=env.clone() host=host.clone() service_group=format!("{}.{}", s.service, s.group)/>
                                                         " "<a class="small" data-testid="service-log" href=format!("{}?service={}#log", host_href(&env, &host), s.service)>"Log"</a>
                                                     </td>

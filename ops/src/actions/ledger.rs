@@ -481,10 +481,11 @@ impl Ledger {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM actions a WHERE state IN ('succeeded', 'failed', 'interrupted') \
              AND finished_ms > $1 AND finished_ms < $2 AND NOT EXISTS \
-             (SELECT 1 FROM audit_log l WHERE l.action_id = a.id AND l.kind = 'action.outcome')"
+             (SELECT 1 FROM audit_log l WHERE l.action_id = a.id AND l.kind = $3)"
         ))
         .bind(since_ms)
         .bind(before_ms)
+        .bind(crate::audit::Event::ActionOutcome.as_str())
         .fetch_all(self.store.pool())
         .await?;
         rows.iter().map(record).collect()

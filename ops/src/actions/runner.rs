@@ -24,7 +24,7 @@ pub use super::output::{ActionProgress, Sink};
 use super::restart::RestartService;
 use super::ssh::SshTarget;
 use super::{ActionKind, ActionRequest, ActionState, ActionsOptions, Target};
-use crate::audit::{Actor, AuditLog, Entry};
+use crate::audit::{Actor, AuditLog, Entry, Event};
 use crate::fleet::{FleetModel, Reachability};
 use crate::store::Store;
 use crate::supervisor::ctl::{CtlClient, CtlTarget};
@@ -999,7 +999,7 @@ impl Actions {
             d.extend(more);
         }
         let intent = Entry {
-            kind: "action.intent".into(),
+            kind: Event::ActionIntent,
             environment: request.target.environment.clone(),
             host: request.target.host.clone(),
             service: request.target.service_group.clone(),
@@ -1173,7 +1173,7 @@ impl Actions {
                 state.as_str()
             ));
             let note = Entry {
-                kind: "action.superseded".into(),
+                kind: Event::ActionSuperseded,
                 environment: request.target.environment.clone(),
                 host: request.target.host.clone(),
                 service: request.target.service_group.clone(),
@@ -1188,7 +1188,7 @@ impl Actions {
             return;
         };
         let outcome = Entry {
-            kind: "action.outcome".into(),
+            kind: Event::ActionOutcome,
             environment: request.target.environment.clone(),
             host: request.target.host.clone(),
             service: request.target.service_group.clone(),
@@ -1280,7 +1280,7 @@ impl Actions {
         health_before: &serde_json::Value,
     ) -> Result<(), NothingRan> {
         let entry = Entry {
-            kind: "action.refused".into(),
+            kind: Event::ActionRefused,
             environment: request.target.environment.clone(),
             host: request.target.host.clone(),
             service: request.target.service_group.clone(),
@@ -1310,7 +1310,7 @@ impl Actions {
         original: &str,
     ) -> Result<(), NothingRan> {
         let entry = Entry {
-            kind: "action.duplicate".into(),
+            kind: Event::ActionDuplicate,
             environment: request.target.environment.clone(),
             host: request.target.host.clone(),
             service: request.target.service_group.clone(),
@@ -1378,7 +1378,10 @@ impl Actions {
         let mut n = 0;
         for o in orphans {
             let rows = self.audit.of_action(&o.id).await?;
-            if let Some(out) = rows.iter().find(|r| r.kind == "action.outcome") {
+            if let Some(out) = rows
+                .iter()
+                .find(|r| r.event() == Some(Event::ActionOutcome))
+            {
                 let state = ActionState::parse(&out.outcome).unwrap_or(ActionState::Failed);
                 self.ledger
                     .end_expired(&o.id, cutoff, state, &o.summary, &o.output)
@@ -1398,7 +1401,7 @@ impl Actions {
                 .append(
                     &Actor::onwatch(),
                     &Entry {
-                        kind: "action.outcome".into(),
+                        kind: Event::ActionOutcome,
                         environment: o.environment.clone(),
                         host: o.host.clone(),
                         service: o.service.clone(),
@@ -1419,7 +1422,7 @@ impl Actions {
                 .append(
                     &Actor::onwatch(),
                     &Entry {
-                        kind: "action.outcome".into(),
+                        kind: Event::ActionOutcome,
                         environment: r.environment.clone(),
                         host: r.host.clone(),
                         service: r.service.clone(),

@@ -16,9 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::output::{Exited, Sink};
 use super::ssh;
-
-/// The audit kind of a check (attempt, then `done`, `failed` or `refused`).
-pub const CHECK_KIND: &str = "sentinel.status";
+use crate::audit::Event;
 
 /// At most this many checks per person in [`CHECK_WINDOW_SECS`]: each opens an SSH session on
 /// the sentinel's host.
@@ -231,13 +229,12 @@ pub async fn check_for(
         None => (String::new(), String::new()),
     };
     let entry = |outcome: &str, detail: serde_json::Value| crate::audit::Entry {
-        kind: CHECK_KIND.into(),
         environment: environment.clone(),
         host: host.clone(),
         service: super::runner::SENTINEL.into(),
         outcome: outcome.into(),
         detail,
-        ..Default::default()
+        ..crate::audit::Entry::new(Event::SentinelStatus)
     };
     let refuse = async |why: String| -> Result<(), CheckError> {
         audit
@@ -266,7 +263,7 @@ pub async fn check_for(
         "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND actor = $2 AND outcome = '' \
          AND at_ms >= $3",
     )
-    .bind(CHECK_KIND)
+    .bind(Event::SentinelStatus.as_str())
     .bind(&actor.id)
     .bind(since)
     .fetch_one(store.pool())

@@ -13,6 +13,7 @@
 //! checkpoints of the head kept elsewhere do ([`checkpoint`], [`AuditLog::verify_against`]).
 
 pub mod checkpoint;
+mod event;
 pub mod query;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ use sqlx::Row;
 
 use crate::store::{Backend, Store, StoreError};
 
+pub use event::{Event, UnknownEvent};
 pub use query::{AuditFilter, AuditRow, Reader};
 
 /// The most bytes of one short field of a row (kind, names, host, …): longer ones are cut,
@@ -52,10 +54,11 @@ impl Actor {
     }
 }
 
-/// A row to append. Empty strings stand for "not about a host" and so on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A row to append. Empty strings stand for "not about a host" and so on: start from
+/// [`Entry::new`] with the row's kind and set what applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    pub kind: String,
+    pub kind: Event,
     pub environment: String,
     pub host: String,
     pub service: String,
@@ -63,6 +66,21 @@ pub struct Entry {
     pub outcome: String,
     /// Anything else, as JSON (an object).
     pub detail: serde_json::Value,
+}
+
+impl Entry {
+    /// A row of `kind` about nothing in particular yet (every other field empty).
+    pub fn new(kind: Event) -> Entry {
+        Entry {
+            kind,
+            environment: String::new(),
+            host: String::new(),
+            service: String::new(),
+            action_id: String::new(),
+            outcome: String::new(),
+            detail: serde_json::Value::Null,
+        }
+    }
 }
 
 /// The content a row's hash covers, in this order.
@@ -158,7 +176,7 @@ impl AuditLog {
             role: field(&actor.role),
         };
         let entry = &Entry {
-            kind: field(&entry.kind),
+            kind: entry.kind,
             environment: field(&entry.environment),
             host: field(&entry.host),
             service: field(&entry.service),
@@ -187,7 +205,7 @@ impl AuditLog {
         let canonical = Canonical {
             seq,
             at_ms,
-            kind: &entry.kind,
+            kind: entry.kind.as_str(),
             actor: &actor.id,
             actor_name: &actor.name,
             role: &actor.role,
@@ -206,7 +224,7 @@ impl AuditLog {
         )
         .bind(seq)
         .bind(at_ms)
-        .bind(&entry.kind)
+        .bind(entry.kind.as_str())
         .bind(&actor.id)
         .bind(&actor.name)
         .bind(&actor.role)
@@ -523,7 +541,7 @@ mod tests {
         let base = Canonical {
             seq: 1,
             at_ms: 5,
-            kind: "action.intent",
+            kind: Event::ActionIntent.as_str(),
             actor: "github:#1",
             actor_name: "ada",
             role: "responder",
@@ -545,7 +563,7 @@ mod tests {
             (
                 "kind",
                 Canonical {
-                    kind: "action.outcome",
+                    kind: Event::ActionOutcome.as_str(),
                     ..base
                 },
             ),

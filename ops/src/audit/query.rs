@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::AuditLog;
+use super::{AuditLog, Event};
 use crate::store::StoreError;
 
 /// One row as stored (the chain's hashes included: an export can be verified elsewhere).
@@ -12,6 +12,8 @@ use crate::store::StoreError;
 pub struct AuditRow {
     pub seq: i64,
     pub at_ms: i64,
+    /// The stored text of the row's kind ([`AuditRow::event`] for the [`Event`]). Text, so that
+    /// a row of a kind this version does not know (a newer one wrote it) is still read.
     pub kind: String,
     pub actor: String,
     pub actor_name: String,
@@ -295,9 +297,13 @@ const TEAM: &[&str] = &[
 ///   reason it ended (a host's or SSH's error text).
 /// - `locks.read`: which hosts and lock files; not a host's error.
 /// - `session.revoked`: nothing (the handle names a live session).
-pub fn viewer_fields(kind: &str) -> &'static [&'static str] {
+/// - `sentinel.status`: nothing (the remote command line, a host's error text).
+///
+/// The match has no catch-all: a kind added to [`Event`] needs a decision here. A row whose
+/// kind this version does not know shows a viewer nothing of its detail.
+pub fn viewer_fields(kind: Event) -> &'static [&'static str] {
     match kind {
-        "console.query" => &[
+        Event::ConsoleQuery => &[
             "shards",
             "shard_count",
             "duration_ms",
@@ -306,24 +312,31 @@ pub fn viewer_fields(kind: &str) -> &'static [&'static str] {
             "truncated",
             "failed[].shard",
         ],
-        "console.export" | "audit.export" => &["format", "rows"],
-        "signin" => &["provider", "login"],
-        "signin.refused" | "signout" => &["provider"],
-        "logs.watch" => &["lines", "since", "seconds", "dropped"],
-        "locks.read" => &["hosts[].environment", "hosts[].host", "hosts[].files"],
-        k if k.starts_with("action.") => ACTION,
-        k if k == "onboarding"
-            || k == "incident"
-            || k.starts_with("incident.")
-            || k.starts_with("oncall.") =>
-        {
-            TEAM
-        }
-        _ => &[],
+        Event::ConsoleExport | Event::AuditExport => &["format", "rows"],
+        Event::Signin => &["provider", "login"],
+        Event::SigninRefused | Event::Signout => &["provider"],
+        Event::LogsWatch => &["lines", "since", "seconds", "dropped"],
+        Event::LocksRead => &["hosts[].environment", "hosts[].host", "hosts[].files"],
+        Event::ActionIntent
+        | Event::ActionOutcome
+        | Event::ActionRefused
+        | Event::ActionDuplicate
+        | Event::ActionSuperseded => ACTION,
+        Event::Onboarding
+        | Event::Incident
+        | Event::OncallOverride
+        | Event::OncallFeed
+        | Event::OncallHandoff => TEAM,
+        Event::SessionRevoked | Event::SentinelStatus => &[],
     }
 }
 
 impl AuditRow {
+    /// The row's kind, or `None` for a kind this version does not know.
+    pub fn event(&self) -> Option<Event> {
+        Event::parse(&self.kind)
+    }
+
     /// This row as `reader` may read it. For a viewer the detail keeps only the fields
     /// [`viewer_fields`] allows, plus [`WITHHELD`] naming the fields left out, and the chain's
     /// hashes are dropped (with the rest of the row known, a hash would confirm a guess of what
@@ -347,7 +360,7 @@ impl AuditRow {
 /// The detail (JSON text) as a viewer may read it.
 fn viewer_detail(kind: &str, detail: &str) -> String {
     use serde_json::{Map, Value};
-    let allowed = viewer_fields(kind);
+    let allowed = Event::parse(kind).map_or(&[][..], viewer_fields);
     let mut kept = Map::new();
     let mut withheld: Vec<String> = Vec::new();
     match serde_json::from_str::<Value>(detail) {
@@ -441,7 +454,7 @@ mod tests {
     #[test]
     fn a_viewer_reads_that_a_query_ran_and_how_many_rows_but_no_sql_nor_error() {
         let r = row(
-            "console.query",
+            Event::ConsoleQuery.as_str(),
             serde_json::json!({
                 "sql": "SELECT token FROM accounts",
                 "shard_count": 2, "duration_ms": 12, "rows": 3,
@@ -476,7 +489,7 @@ mod tests {
     #[test]
     fn a_viewer_reads_no_address_nor_browser_of_a_sign_in() {
         let v = row(
-            "signin",
+            Event::Signin.as_str(),
             serde_json::json!({"provider": "github", "login": "ana",
                 "address": "203.0.113.9", "user_agent": "Mozilla/5.0 Secret"}),
         )
@@ -493,8 +506,14 @@ mod tests {
         let v =
             row("something.new", serde_json::json!({"anything": "x"})).for_reader(Reader::Viewer);
         assert_eq!(detail(&v), serde_json::json!({"withheld": ["anything"]}));
+        // A kind this version does not know is read, but nothing of its detail is shown, even
+        // when it looks like a known family's.
+        let r = row("action.new", serde_json::json!({"reason": "x"}));
+        assert_eq!(r.event(), None);
+        let v = r.for_reader(Reader::Viewer);
+        assert_eq!(detail(&v), serde_json::json!({"withheld": ["reason"]}));
         let v = row(
-            "signin",
+            Event::Signin.as_str(),
             serde_json::json!({"provider": "x", "new_field": "y"}),
         )
         .for_reader(Reader::Viewer);
@@ -503,19 +522,22 @@ mod tests {
             serde_json::json!({"provider": "x", "withheld": ["new_field"]})
         );
         // A detail that is not an object, or a stored `withheld` key, is no way around it.
-        let mut r = row("signin", serde_json::json!({}));
+        let mut r = row(Event::Signin.as_str(), serde_json::json!({}));
         r.detail = "\"203.0.113.9\"".into();
         let v = r.for_reader(Reader::Viewer);
         assert!(!v.detail.contains("203.0.113.9"));
         let v = row(
-            "signin",
+            Event::Signin.as_str(),
             serde_json::json!({"withheld": "203.0.113.9", "provider": "x"}),
         )
         .for_reader(Reader::Viewer);
         assert!(!v.detail.contains("203.0.113.9"), "{}", v.detail);
         // A list of something else than objects, where objects are expected.
-        let v = row("console.query", serde_json::json!({"failed": ["secret"]}))
-            .for_reader(Reader::Viewer);
+        let v = row(
+            Event::ConsoleQuery.as_str(),
+            serde_json::json!({"failed": ["secret"]}),
+        )
+        .for_reader(Reader::Viewer);
         assert!(!v.detail.contains("secret"), "{}", v.detail);
     }
 

@@ -26,7 +26,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::audit::{Actor, AuditLog, Entry};
+use crate::audit::{Actor, AuditLog, Entry, Event};
 use crate::store::Store;
 
 pub use browse::{DatabaseInfo, Layout, RoleCheck, TableInfo};
@@ -300,7 +300,6 @@ impl ShardConsole {
         let id = new_id();
         let refuse = |reason: String| {
             let entry = Entry {
-                kind: "console.query".into(),
                 environment: req.environment.clone(),
                 service: req.database.clone(),
                 action_id: id.clone(),
@@ -310,7 +309,7 @@ impl ShardConsole {
                     "shards": req.shards,
                     "reason": reason,
                 }),
-                ..Default::default()
+                ..Entry::new(Event::ConsoleQuery)
             };
             async move {
                 match self.audit.append(actor, &entry).await {
@@ -338,13 +337,12 @@ impl ShardConsole {
             Ok(l) => l,
             Err(e) => {
                 let entry = Entry {
-                    kind: "console.query".into(),
                     environment: req.environment.clone(),
                     service: req.database.clone(),
                     action_id: id.clone(),
                     outcome: "failed".into(),
                     detail: serde_json::json!({ "sql": req.sql, "shards": req.shards, "error": e }),
-                    ..Default::default()
+                    ..Entry::new(Event::ConsoleQuery)
                 };
                 self.audit
                     .append(actor, &entry)
@@ -362,13 +360,12 @@ impl ShardConsole {
             Err(Preflight::Refused(reason)) => return Err(refuse(reason).await),
             Err(Preflight::Unavailable(e)) => {
                 let entry = Entry {
-                    kind: "console.query".into(),
                     environment: req.environment.clone(),
                     service: req.database.clone(),
                     action_id: id.clone(),
                     outcome: "failed".into(),
                     detail: serde_json::json!({ "sql": req.sql, "shards": req.shards, "error": e }),
-                    ..Default::default()
+                    ..Entry::new(Event::ConsoleQuery)
                 };
                 self.audit
                     .append(actor, &entry)
@@ -379,7 +376,6 @@ impl ShardConsole {
         }
         let shard_list: Vec<u32> = targets.iter().map(|(s, _)| *s).collect();
         let intent = Entry {
-            kind: "console.query".into(),
             environment: req.environment.clone(),
             service: req.database.clone(),
             action_id: id.clone(),
@@ -390,7 +386,7 @@ impl ShardConsole {
                 "shards": ranges(&shard_list),
                 "shard_count": shard_list.len(),
             }),
-            ..Default::default()
+            ..Entry::new(Event::ConsoleQuery)
         };
         // Nothing runs that was not audited first.
         self.audit
@@ -470,7 +466,6 @@ impl ShardConsole {
             )
         })?;
         let entry = Entry {
-            kind: "console.export".into(),
             environment: run.request.environment.clone(),
             service: run.request.database.clone(),
             action_id: run.id.clone(),
@@ -480,7 +475,7 @@ impl ShardConsole {
                 "rows": result.rows.len(),
                 "sql": run.request.sql,
             }),
-            ..Default::default()
+            ..Entry::new(Event::ConsoleExport)
         };
         self.audit
             .append(actor, &entry)
@@ -597,7 +592,6 @@ async fn record_outcome(
         .map(|s| serde_json::json!({ "shard": s.shard, "error": s.error }))
         .collect();
     let entry = Entry {
-        kind: "console.query".into(),
         environment: run.request.environment.clone(),
         service: run.request.database.clone(),
         action_id: run.id.clone(),
@@ -611,7 +605,7 @@ async fn record_outcome(
             "truncated": result.truncated,
             "failed": failed,
         }),
-        ..Default::default()
+        ..Entry::new(Event::ConsoleQuery)
     };
     for attempt in 0..30u32 {
         match audit.append(&run.actor, &entry).await {

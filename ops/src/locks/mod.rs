@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::output::Sink;
 use crate::actions::ssh::{self, SshTarget};
+use crate::audit::Event;
 
 /// The `[datastore_locks]` section of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -769,9 +770,6 @@ pub async fn scan(
     futures_util::future::join_all(reads).await
 }
 
-/// The audit kind of a read of the lock files (attempt, then `done`, `failed` or `refused`).
-pub const READ_KIND: &str = "locks.read";
-
 /// Why a read was not made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -802,7 +800,7 @@ pub async fn read_for(
         "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND actor = $2 AND outcome = '' \
          AND at_ms >= $3",
     )
-    .bind(READ_KIND)
+    .bind(Event::LocksRead.as_str())
     .bind(&actor.id)
     .bind(since)
     .fetch_one(store.pool())
@@ -811,11 +809,10 @@ pub async fn read_for(
     .try_get(0)
     .map_err(crate::store::StoreError::from)?;
     let entry = |outcome: &str, detail: serde_json::Value| crate::audit::Entry {
-        kind: READ_KIND.into(),
         service: DATASTORE.into(),
         outcome: outcome.into(),
         detail,
-        ..Default::default()
+        ..crate::audit::Entry::new(Event::LocksRead)
     };
     if done >= i64::from(options.read_limit) {
         let why = format!(

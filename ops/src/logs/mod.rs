@@ -14,7 +14,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::actions::Actions;
-use crate::audit::{Actor, AuditLog, Entry};
+use crate::audit::{Actor, AuditLog, Entry, Event};
 
 pub use follow::{Limits, LogEvent, LogWatch};
 pub use line::{Level, LogLine};
@@ -208,7 +208,7 @@ impl Logs {
             Ok(p) => p,
             Err(why) => {
                 let refused = Entry {
-                    kind: "logs.watch".into(),
+                    kind: Event::LogsWatch,
                     environment: environment.to_owned(),
                     host: host.to_owned(),
                     service: source.as_str().to_owned(),
@@ -223,7 +223,7 @@ impl Logs {
             }
         };
         let entry = |outcome: &str, detail: serde_json::Value| Entry {
-            kind: "logs.watch".into(),
+            kind: Event::LogsWatch,
             environment: environment.to_owned(),
             host: host.to_owned(),
             service: source.as_str().to_owned(),

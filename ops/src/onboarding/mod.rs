@@ -42,9 +42,9 @@ impl Default for OnboardingOptions {
     }
 }
 
-/// The audit kind and outcomes of the SSH item's key check. Its attempts are counted from the
+/// The audit outcomes of the SSH item's key check (its rows are of kind
+/// [`Event::Onboarding`](crate::audit::Event::Onboarding)). Its attempts are counted from the
 /// audit log (see [`Onboarding::key_checks`]), so that every replica enforces one limit.
-pub const KEY_CHECK_KIND: &str = "onboarding";
 pub const KEY_CHECK: &str = "ssh_key_test";
 pub const KEY_CHECK_REFUSED: &str = "ssh_key_test_refused";
 /// A person may ask production about at most this many keys in [`KEY_CHECK_WINDOW_MS`]: enough
@@ -627,7 +627,7 @@ impl Onboarding {
              WHERE kind = $1 AND outcome = $2 AND actor = $3 AND at_ms > ({}) - $4 AND seq <= $5",
             self.store.clock_sql()
         ))
-        .bind(KEY_CHECK_KIND)
+        .bind(crate::audit::Event::Onboarding.as_str())
         .bind(KEY_CHECK)
         .bind(actor_id)
         .bind(KEY_CHECK_WINDOW_MS)

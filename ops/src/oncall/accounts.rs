@@ -11,6 +11,7 @@
 
 use sqlx::Row;
 
+use crate::audit::Event;
 use crate::store::{Store, StoreError};
 
 /// Someone acting: their account and the login shown for them.
@@ -51,9 +52,10 @@ pub fn provider_of(account: &str) -> &str {
 /// The account that first signed in as `login` (logins compared without case), if any did.
 pub async fn first_account(store: &Store, login: &str) -> Result<Option<String>, StoreError> {
     let row = sqlx::query(
-        "SELECT actor FROM audit_log WHERE kind = 'signin' AND LOWER(actor_name) = LOWER($1) \
+        "SELECT actor FROM audit_log WHERE kind = $1 AND LOWER(actor_name) = LOWER($2) \
          ORDER BY seq LIMIT 1",
     )
+    .bind(Event::Signin.as_str())
     .bind(login.trim())
     .fetch_optional(store.pool())
     .await?;
@@ -106,17 +108,19 @@ pub async fn still_allowed(
     // A refused sign-in names no account (the provider gave none Onwatch accepts): its
     // provider and the login it reported are what it has.
     let row = sqlx::query(
-        "SELECT kind FROM audit_log WHERE (kind = 'signin' AND actor = $1) \
-         OR (kind = 'signin.refused' AND actor = $2 AND LOWER(actor_name) = LOWER($3)) \
+        "SELECT kind FROM audit_log WHERE (kind = $1 AND actor = $2) \
+         OR (kind = $3 AND actor = $4 AND LOWER(actor_name) = LOWER($5)) \
          ORDER BY seq DESC LIMIT 1",
     )
+    .bind(Event::Signin.as_str())
     .bind(account)
+    .bind(Event::SigninRefused.as_str())
     .bind(format!("{provider}:?"))
     .bind(login.trim())
     .fetch_optional(store.pool())
     .await?;
     Ok(match row {
-        Some(r) => r.try_get::<String, _>(0)? == "signin",
+        Some(r) => Event::parse(&r.try_get::<String, _>(0)?) == Some(Event::Signin),
         None => false,
     })
 }
@@ -124,7 +128,7 @@ pub async fn still_allowed(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::audit::{Actor, AuditLog, Entry};
+    use crate::audit::{Actor, AuditLog, Entry, Event};
     use crate::store::StoreOptions;
 
     /// A store of each backend (Postgres when `ONWATCH_TEST_PG_URL` or a local cluster is
@@ -152,10 +156,7 @@ pub(crate) mod tests {
                     name: login.into(),
                     role: "responder".into(),
                 },
-                &Entry {
-                    kind: "signin".into(),
-                    ..Default::default()
-                },
+                &Entry::new(Event::Signin),
             )
             .await
             .unwrap();
@@ -175,9 +176,8 @@ pub(crate) mod tests {
                     role: String::new(),
                 },
                 &Entry {
-                    kind: "signin.refused".into(),
                     outcome: "refused".into(),
-                    ..Default::default()
+                    ..Entry::new(Event::SigninRefused)
                 },
             )
             .await

@@ -558,14 +558,13 @@ async fn complete(
     };
     // Audited first: a sign-in that cannot be recorded does not happen.
     let entry = ops::audit::Entry {
-        kind: "signin".into(),
         detail: serde_json::json!({
             "provider": identity.provider,
             "login": identity.login,
             "address": signed_in.address,
             "user_agent": signed_in.user_agent,
         }),
-        ..Default::default()
+        ..ops::audit::Entry::new(ops::audit::Event::Signin)
     };
     if let Err(e) = auth.audit.append(&identity.actor(), &entry).await {
         tracing::error!(error = %e, who = %identity.label(), "cannot audit a sign-in; refused");
@@ -596,10 +595,9 @@ async fn audit_refusal(auth: &Auth, provider: &str, e: &AuthError) {
         _ => (format!("{provider}:?"), String::new()),
     };
     let entry = ops::audit::Entry {
-        kind: "signin.refused".into(),
         outcome: "refused".into(),
         detail: serde_json::json!({"provider": provider, "why": e.to_string()}),
-        ..Default::default()
+        ..ops::audit::Entry::new(ops::audit::Event::SigninRefused)
     };
     let actor = ops::audit::Actor {
         id,
@@ -672,9 +670,8 @@ pub async fn signout(State(auth): State<Auth>, session: Session) -> Response {
     if let Ok(Some(s)) = session.get::<SignedIn>(SIGNED_IN_KEY).await {
         tracing::info!(who = %s.identity.label(), "signed out");
         let entry = ops::audit::Entry {
-            kind: "signout".into(),
             detail: serde_json::json!({"provider": s.identity.provider}),
-            ..Default::default()
+            ..ops::audit::Entry::new(ops::audit::Event::Signout)
         };
         // The session ends either way: a sign-out is never refused.
         if let Err(e) = auth.audit.append(&s.identity.actor(), &entry).await {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use ops::sim::{demo_layout, FleetSim};
+use fleet_sim::{demo_layout, FleetSim};
 use server::config::InventorySourceKind;
 use sqlx::{Connection, Row};
 
@@ -1364,7 +1364,7 @@ async fn sign_ins_exports_and_the_chain_check_are_audited() {
 /// restart it was asked for, saying so; the start's lost reply is watched through as well.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_whose_reply_is_lost_is_looked_at_again_not_called_untaken() {
-    use ops::sim::Fault;
+    use fleet_sim::Fault;
     let sim = FleetSim::start(demo_layout(48)).await.unwrap();
     let app = app_with(&sim, StoreKind::Sqlite, Some("demo-ctl-secret"), |_| {}).await;
     let ada = app.signed_in("ada", "responder").await;
@@ -1394,7 +1394,7 @@ async fn a_stop_whose_reply_is_lost_is_looked_at_again_not_called_untaken() {
 /// until the timeout; the reply counts as lost after the request, so the service is looked at.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_control_gateway_is_cut_off_at_the_bound() {
-    use ops::sim::Fault;
+    use fleet_sim::Fault;
     let sim = FleetSim::start(demo_layout(49)).await.unwrap();
     let host = sim.host("builder-api-acceptance-1").unwrap();
     host.inject(&Fault::CtlFlood {
@@ -1431,7 +1431,7 @@ async fn a_flooding_control_gateway_is_cut_off_at_the_bound() {
 /// old pid is not taken for the new process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_is_done_only_when_a_new_process_runs() {
-    use ops::sim::Fault;
+    use fleet_sim::Fault;
     let sim = FleetSim::start(demo_layout(50)).await.unwrap();
     let app = app_with(&sim, StoreKind::Sqlite, Some("demo-ctl-secret"), |_| {}).await;
     let ada = app.signed_in("ada", "responder").await;

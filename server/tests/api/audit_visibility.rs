@@ -3,7 +3,7 @@
 //! from the datastore), nor a sign-in's address and browser. Withheld by the server, before the
 //! rows leave it: in the server function's JSON, in the page's HTML and in every export.
 
-use ops::audit::{Actor, AuditLog, Entry};
+use ops::audit::{Actor, AuditLog, Entry, Event};
 
 use crate::helpers::{spawn_app, StoreKind, TestApp};
 
@@ -52,13 +52,12 @@ async fn console_rows(app: &TestApp) {
         role: "responder".into(),
     };
     let row = |outcome: &str, detail: serde_json::Value| Entry {
-        kind: "console.query".into(),
         environment: "live".into(),
         service: "builder_originsrv".into(),
         action_id: "q-visibility".into(),
         outcome: outcome.into(),
         detail,
-        ..Default::default()
+        ..Entry::new(Event::ConsoleQuery)
     };
     log.append(
         &ana,

@@ -383,7 +383,7 @@ async fn call(app: &TestApp, client: &Client, r: &Recipe) -> reqwest::Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wall_covers_every_route_and_server_function() {
     use axum::routing::get;
-    let sim = ops::sim::FleetSim::start(ops::sim::demo_layout(2))
+    let sim = fleet_sim::FleetSim::start(fleet_sim::demo_layout(2))
         .await
         .unwrap();
     let (mut config, dir) = crate::helpers::test_config(StoreKind::Sqlite).await;
@@ -394,7 +394,7 @@ async fn the_wall_covers_every_route_and_server_function() {
     for env in config.environments.values_mut() {
         env.ctl_secret = Some("demo-ctl-secret".to_owned().into());
     }
-    let seeded = ops::sim::datastore::shared(&testkit::postgres_admin_url().unwrap())
+    let seeded = fleet_sim::datastore::shared(&testkit::postgres_admin_url().unwrap())
         .await
         .unwrap();
     config.environments.get_mut("live").unwrap().databases = seeded

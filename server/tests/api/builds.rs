@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ops::sim::{demo_layout, BuildFault, FleetSim};
+use fleet_sim::{demo_layout, BuildFault, FleetSim};
 use sqlx::{Connection, Row};
 
 use crate::actions::{

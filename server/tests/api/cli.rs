@@ -154,9 +154,8 @@ async fn audit_verify_names_the_first_bad_row() {
     };
     for i in 0..5 {
         let entry = ops::audit::Entry {
-            kind: "signin".into(),
             detail: serde_json::json!({"n": i}),
-            ..Default::default()
+            ..ops::audit::Entry::new(ops::audit::Event::Signin)
         };
         log.append(&actor, &entry).await.unwrap();
     }
@@ -211,9 +210,8 @@ async fn audit_verify_against_a_checkpoint_catches_a_cut_chain() {
     };
     for i in 0..6 {
         let entry = ops::audit::Entry {
-            kind: "signin".into(),
             detail: serde_json::json!({"n": i}),
-            ..Default::default()
+            ..ops::audit::Entry::new(ops::audit::Event::Signin)
         };
         log.append(&actor, &entry).await.unwrap();
     }

@@ -9,7 +9,7 @@ use crate::helpers::{spawn_app_with, test_config, StoreKind};
 async fn app_with_datastore(kind: StoreKind) -> crate::helpers::TestApp {
     let (mut config, dir) = test_config(kind).await;
     let admin = testkit::postgres_admin_url().unwrap();
-    let seeded = ops::sim::datastore::shared(&admin).await.unwrap();
+    let seeded = fleet_sim::datastore::shared(&admin).await.unwrap();
     let dbs: BTreeMap<String, server::config::DatabaseConfig> = seeded
         .databases
         .iter()
@@ -73,7 +73,7 @@ async fn console_journey(kind: StoreKind) {
         .iter()
         .map(|r| r[1][0].as_str().unwrap().parse::<u64>().unwrap())
         .sum();
-    assert_eq!(sum, ops::sim::datastore::GENERATED_ORIGINS as u64 + 3);
+    assert_eq!(sum, fleet_sim::datastore::GENERATED_ORIGINS as u64 + 3);
 
     // The progress stream's last event says it ended.
     let events = ada

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use ops::sim::{demo_layout, Fault, FleetSim};
+use fleet_sim::{demo_layout, Fault, FleetSim};
 use ops::supervisor::habitat::HealthStatus;
 use server::config::InventorySourceKind;
 
@@ -593,7 +593,7 @@ async fn service_history_survives_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_environments_draw_their_problems_and_count_the_rest() {
-    use ops::sim::synthetic_layout;
+    use fleet_sim::synthetic_layout;
     // 50 hosts per environment (above the dashboard's 40), three services each.
     let sim = FleetSim::start(synthetic_layout(100, 3, 21)).await.unwrap();
     inject(
@@ -850,7 +850,7 @@ async fn every_page_sends_its_data_once() {
 /// (each a different cache key, once) gets the configured cut, and the configuration decides.
 #[tokio::test]
 async fn the_dashboards_cut_is_configured_not_chosen_by_the_request() {
-    let sim = FleetSim::start(ops::sim::synthetic_layout(100, 2, 22))
+    let sim = FleetSim::start(fleet_sim::synthetic_layout(100, 2, 22))
         .await
         .unwrap();
     inject(

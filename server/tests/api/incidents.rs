@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use ops::sim::{demo_layout, Fault, FleetSim};
+use fleet_sim::{demo_layout, Fault, FleetSim};
 use reqwest::Client;
 
 use crate::actions::{app_with, follow, restart, Restart};

@@ -2,7 +2,7 @@
 //! of what the datastore's log names, a refusal of a file it does not name, and the removal that
 //! takes the named file, starts the datastore through its control gateway and is audited.
 
-use ops::sim::{demo_layout, FleetSim};
+use fleet_sim::{demo_layout, FleetSim};
 
 use crate::actions::{action_audit, audit_kinds, follow, refusing_guards};
 use crate::builds::{app, output, started, TOKEN};
@@ -13,7 +13,7 @@ use crate::builds::{app, output, started, TOKEN};
 /// through its control gateway, and is audited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_lock_files_named_by_the_log_are_removed_and_the_datastore_started() {
-    use ops::sim::Fault;
+    use fleet_sim::Fault;
     let sim = FleetSim::start(demo_layout(46)).await.unwrap();
     let sshd = testkit::Sshd::start().await.unwrap();
     let ssh = crate::actions::ssh_through(&sshd, &sim);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ops::sim::{demo_layout, Fault, FleetSim};
+use fleet_sim::{demo_layout, Fault, FleetSim};
 use ops::supervisor::habitat::HealthStatus;
 
 use crate::actions::{app_with, ssh_through};

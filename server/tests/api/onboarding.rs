@@ -3,7 +3,7 @@
 //! API, "knows the services" from Onwatch's own records), items ticked by hand with who and
 //! when, the team's progress, and the admins' confirmations and edits.
 
-use ops::sim::{demo_layout, BuildFault, FleetSim};
+use fleet_sim::{demo_layout, BuildFault, FleetSim};
 use reqwest::Client;
 
 use crate::actions::{app_with, follow, restart, Restart};

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ops::sim::{demo_layout, FleetSim};
+use fleet_sim::{demo_layout, FleetSim};
 use reqwest::Client;
 
 use crate::actions::{app_with, audit_kinds, follow, restart, Restart};
@@ -673,7 +673,7 @@ async fn the_handoff_is_kept_at_the_shifts_end_with_what_happened_during_it() {
     // restart clears it. A second restart makes it a service restarted more than once.
     sim.host("builder-api-acceptance-1")
         .unwrap()
-        .inject(&ops::sim::Fault::Wedged {
+        .inject(&fleet_sim::Fault::Wedged {
             service: "builder-api".into(),
         })
         .unwrap();

@@ -478,7 +478,7 @@ async fn an_update_queued_before_a_restart_is_published_once_after_it() {
 /// then shows the incident and its update as the public would read them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_publishes_to_the_simulators_status_page() {
-    let sim = ops::sim::FleetSim::start(ops::sim::demo_layout(46))
+    let sim = fleet_sim::FleetSim::start(fleet_sim::demo_layout(46))
         .await
         .unwrap();
     let app = crate::actions::app_with(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::supervisor::habitat::HealthStatus;
+use ops::supervisor::habitat::HealthStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimServiceSpec {
@@ -170,7 +170,7 @@ impl std::fmt::Debug for SimHost {
 }
 
 fn now_s() -> i64 {
-    crate::time::now_ms() / 1000
+    ops::time::now_ms() / 1000
 }
 
 impl SimHost {
@@ -308,8 +308,8 @@ impl SimHost {
     }
 
     /// What the gateway does with connections under the current faults.
-    pub(super) fn admit(&self) -> super::http::Admit {
-        use super::http::Admit;
+    pub(super) fn admit(&self) -> crate::http::Admit {
+        use crate::http::Admit;
         let st = self.lock();
         if st.down {
             Admit::Drop

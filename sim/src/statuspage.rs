@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 
-use super::http::{self, Req};
+use crate::http::{self, Req};
 
 #[derive(Default)]
 pub struct StatusDesk {

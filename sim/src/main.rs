@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ops::sim::{demo_layout, synthetic_layout, FleetSim};
+use fleet_sim::{demo_layout, synthetic_layout, FleetSim};
 
 struct Args {
     layout: String,
@@ -79,7 +79,7 @@ fn seed_datastore(admin_url: &str, prefix: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(ops::sim::datastore::copy(admin_url, prefix)) {
+    match runtime.block_on(fleet_sim::datastore::copy(admin_url, prefix)) {
         Ok(seeded) => {
             for (db, _, ro) in &seeded.databases {
                 println!("{db} {ro}");

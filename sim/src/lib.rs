@@ -1,4 +1,4 @@
-//! The fleet simulator (feature `sim`, binary `fleet-sim`): N Supervisors on loopback ports, each
+//! The fleet simulator (binary `fleet-sim`): N Supervisors on loopback ports, each
 //! serving the real HTTP gateway (JSON shapes and status codes of a real Supervisor) and the real
 //! control gateway (framing, `Handshake` with the shared secret, asynchronous `SvcStop`/`SvcStart`,
 //! `SvcStatus`); a subset of the Builder API per environment; a control API for fault injection;
@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 pub use layout::{demo_layout, synthetic_layout};
 pub use state::{Fault, SimHost, SimHostSpec, SimServiceSpec};
 
-use crate::inventory::static_file::{FleetFile, FleetFileHost};
+use ops::inventory::static_file::{FleetFile, FleetFileHost};
 
 /// What to simulate.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 
 use sqlx::{Connection, Executor, PgConnection, Row};
 
-use crate::console::locator::shard_of_name;
+use ops::console::locator::shard_of_name;
 
 /// The read-only role the console connects as.
 pub const RO_ROLE: &str = "onwatch_ro";

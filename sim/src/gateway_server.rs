@@ -6,8 +6,8 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 use tokio::net::TcpListener;
 
-use super::http::{self, Req};
-use super::state::SimHost;
+use crate::http::{self, Req};
+use crate::state::SimHost;
 
 pub async fn serve(listener: TcpListener, host: Arc<SimHost>) {
     let accept_host = host.clone();

@@ -1,7 +1,7 @@
 //! Fleet layouts: the demo (the Builder services over `live` and `acceptance`) and a synthetic
 //! fleet of any size for benchmarks.
 
-use super::{SimHostSpec, SimServiceSpec, SimSpec};
+use crate::{SimHostSpec, SimServiceSpec, SimSpec};
 
 fn svc(name: &str, env: &str, version: &str, release: &str) -> SimServiceSpec {
     SimServiceSpec {

@@ -22,9 +22,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::http::{self, Req};
-use super::state::{Fault, SimHost};
-use crate::supervisor::habitat::HealthStatus;
+use crate::http::{self, Req};
+use crate::state::{Fault, SimHost};
+use ops::supervisor::habitat::HealthStatus;
 
 /// How long a new group stays Pending before it is dispatched.
 const PENDING: Duration = Duration::from_millis(500);
@@ -205,7 +205,7 @@ fn api_is_up(ring: &[Arc<SimHost>]) -> bool {
 
 /// A release stamp after `after` (Builder's `YYYYMMDDhhmmss`).
 fn next_release(after: &str) -> String {
-    let now = crate::time::utc_stamp(crate::time::now_ms());
+    let now = ops::time::utc_stamp(ops::time::now_ms());
     if now.as_str() > after {
         now
     } else {

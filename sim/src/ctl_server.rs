@@ -6,8 +6,8 @@ use std::sync::Arc;
 use prost::Message;
 use tokio::net::TcpListener;
 
-use super::state::SimHost;
-use crate::supervisor::ctl::{
+use crate::state::SimHost;
+use ops::supervisor::ctl::{
     ConsoleLine, DesiredState, ErrCode, Frame, Handshake, NetErr, NetOk, PackageIdentMsg,
     ProcessStateMsg, ProcessStatus, ServiceGroupMsg, ServiceStatusMsg, SvcStart, SvcStatus,
     SvcStop, Txn, REQUEST_TIMEOUT,
@@ -45,7 +45,7 @@ pub async fn serve(
 }
 
 /// The TLS side of a simulated control gateway, from PEM text.
-pub fn acceptor(tls: &super::SimCtlTls) -> Result<tokio_rustls::TlsAcceptor, String> {
+pub fn acceptor(tls: &crate::SimCtlTls) -> Result<tokio_rustls::TlsAcceptor, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let chain: Vec<CertificateDer<'static>> =
@@ -96,7 +96,7 @@ fn net_err(txn: u32, code: ErrCode, msg: &str) -> Frame {
 async fn handle<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     mut stream: S,
     host: &SimHost,
-) -> Result<(), crate::supervisor::ctl::CtlError> {
+) -> Result<(), ops::supervisor::ctl::CtlError> {
     // 1. The first message must be a transactional Handshake with the right secret.
     let Some(first) = Frame::read(&mut stream).await? else {
         return Ok(());
@@ -211,7 +211,7 @@ async fn handle<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 
 fn statuses(host: &SimHost, want: Option<&PackageIdentMsg>) -> Vec<ServiceStatusMsg> {
     let st = host.lock();
-    let now = crate::time::now_ms() / 1000;
+    let now = ops::time::now_ms() / 1000;
     st.services
         .iter()
         .filter(|s| want.is_none_or(|w| w.origin == s.spec.origin && w.name == s.spec.name))

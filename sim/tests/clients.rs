@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fleet_sim::{demo_layout, Fault, FleetSim, SimHostSpec, SimServiceSpec, SimSpec};
 use ops::fleet::poller::{EnvironmentAccess, Poller};
 use ops::fleet::FleetOptions;
 use ops::fleet::{AlarmKind, CellState, FleetModel, History, ModelOptions, Reachability, Subject};
 use ops::inventory::static_file::StaticInventory;
-use ops::sim::{demo_layout, Fault, FleetSim, SimHostSpec, SimServiceSpec, SimSpec};
 use ops::store::{Store, StoreOptions};
 use ops::supervisor::ctl::{CtlClient, CtlError, CtlTarget, ErrCode, PackageIdentMsg};
 use ops::supervisor::gateway::{GatewayClient, GatewayClientOptions, GatewayError, GatewayTarget};
@@ -644,7 +644,7 @@ async fn control_api_injects_faults_and_explains_bad_requests() {
 /// unreachable, with the reason, within their timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hanging_hosts_cost_only_their_own_slots() {
-    let sim = FleetSim::start(ops::sim::synthetic_layout(320, 1, 31))
+    let sim = FleetSim::start(fleet_sim::synthetic_layout(320, 1, 31))
         .await
         .unwrap();
     let names: Vec<String> = (0..320).map(|i| format!("host-{i:04}")).collect();

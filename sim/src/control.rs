@@ -23,17 +23,17 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::http::{self, Req};
-use super::state::{Fault, SimHost};
+use crate::http::{self, Req};
+use crate::state::{Fault, SimHost};
 
 #[derive(Deserialize)]
 struct BuildFaultRequest {
     environment: String,
     #[serde(flatten)]
-    fault: super::builder_api::BuildFault,
+    fault: crate::builder_api::BuildFault,
 }
 
-type Desks = BTreeMap<String, Arc<super::builder_api::BuildDesk>>;
+type Desks = BTreeMap<String, Arc<crate::builder_api::BuildDesk>>;
 
 #[derive(Deserialize)]
 struct FaultRequest {
@@ -51,7 +51,7 @@ pub async fn serve(
     let hosts = Arc::new(hosts);
     let api = Arc::new(api);
     let desks = Arc::new(desks);
-    let status = Arc::new(super::statuspage::StatusDesk::default());
+    let status = Arc::new(crate::statuspage::StatusDesk::default());
     http::serve(
         listener,
         || http::Admit::Serve,
@@ -88,7 +88,7 @@ fn respond(
         (&Method::GET, "/fleet.toml") => http::raw(
             StatusCode::OK,
             "application/toml",
-            super::fleet_file(hosts, api).to_toml(),
+            crate::fleet_file(hosts, api).to_toml(),
         ),
         (&Method::POST, "/faults") => {
             let fr: FaultRequest = match serde_json::from_slice(&req.body) {
@@ -145,7 +145,7 @@ fn respond(
                 let _ = h.inject(&Fault::Clear);
             }
             for d in desks.values() {
-                d.inject(&super::builder_api::BuildFault::Clear);
+                d.inject(&crate::builder_api::BuildFault::Clear);
             }
             http::json(StatusCode::OK, &json!({"reset": hosts.len()}))
         }
