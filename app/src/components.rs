@@ -13,7 +13,7 @@ try{var z=Intl.DateTimeFormat().resolvedOptions().timeZone;\
 if(z&&/^[A-Za-z0-9_+\\/-]{1,64}$/.test(z)){document.cookie='onwatch_tz='+z+';path=/;max-age=31536000;SameSite=Lax';}}catch(e){}";
 
 /// The cookie that carries the browser's time zone (set by [`THEME_BOOT_SCRIPT`]).
-pub const ZONE_COOKIE: &str = "onwatch_tz";
+pub use vocab::zone::COOKIE as ZONE_COOKIE;
 
 const THEME_KEY: &str = "onwatch-theme";
 
@@ -46,6 +46,15 @@ pub fn Layout(children: Children) -> impl IntoView {
             <main class="content" id="main" tabindex="-1">{children()}</main>
         </div>
     }
+}
+
+/// The signed-in person's role, from the shell's data (pages hide what it cannot do; the server
+/// checks again).
+pub fn my_role() -> Option<vocab::Role> {
+    use_context::<Shell>()
+        .and_then(|s| s.0.ok())
+        .and_then(|d| d.signed_in)
+        .map(|s| s.role)
 }
 
 /// The shell's data for the page being drawn (see [`Layout`]).
@@ -396,6 +405,11 @@ mod tests {
         assert_eq!(section_of("/servicesx"), None);
         assert_eq!(section_of("/"), None);
         assert_eq!(section_of("/releases"), None);
+    }
+
+    #[test]
+    fn the_boot_script_sets_the_cookie_the_server_reads() {
+        assert!(THEME_BOOT_SCRIPT.contains(&format!("'{ZONE_COOKIE}='")));
     }
 
     #[cfg(feature = "ssr")]

@@ -63,7 +63,7 @@ pub fn browser_zone() -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == crate::components::ZONE_COOKIE)
+        .find(|(k, _)| *k == vocab::zone::COOKIE)
         .map(|(_, v)| v.trim().to_owned())
 }
 

@@ -10,6 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The cookie that carries the browser's own zone (the page's first script sets it; the server
+/// reads it, and checks it against its zone database).
+pub const COOKIE: &str = "onwatch_tz";
+
 /// One stretch of constant offset: from `from_ms` (inclusive) until the next span's start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZoneSpan {

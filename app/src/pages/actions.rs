@@ -14,13 +14,7 @@ use crate::actions::{
 };
 use crate::fmt;
 
-/// The signed-in person's role, from the shell's data.
-pub fn my_role() -> Option<vocab::Role> {
-    use_context::<crate::components::Shell>()
-        .and_then(|s| s.0.ok())
-        .and_then(|d| d.signed_in)
-        .map(|s| s.role)
-}
+use crate::components::my_role;
 
 /// A fresh idempotency key for one dialog: a double click or a retried request carries the
 /// same key and runs once. Not a secret, only unique.

@@ -61,7 +61,7 @@ pub fn AuditPage() -> impl IntoView {
     let filter = move || query_of(&query.read());
     let action = move || query.read().get("action").unwrap_or_default();
     let rows = crate::data::resource(filter, |q| audit_rows(q, None));
-    let role = super::actions::my_role();
+    let role = crate::components::my_role();
     let admin = role.is_some_and(|r| r.allows(vocab::Role::Admin));
     // The server withholds these before the rows leave it; this only says so.
     let withheld = !role.is_some_and(|r| r.allows(vocab::Role::Responder));

@@ -7,7 +7,7 @@ use crate::sentinel::{check_sentinel, SentinelCheckView};
 
 #[component]
 pub fn SentinelStatus(host: String) -> impl IntoView {
-    let may_check = super::actions::my_role().is_some_and(|r| r.allows(vocab::Role::Responder));
+    let may_check = crate::components::my_role().is_some_and(|r| r.allows(vocab::Role::Responder));
     let result = RwSignal::new(None::<Result<SentinelCheckView, String>>);
     let busy = RwSignal::new(false);
     let check = move |_| {

@@ -65,7 +65,7 @@ pub fn ServicePage() -> impl IntoView {
     let dialog = super::actions::provide_dialog_slot();
     // `?restart=ENV/HOST/GROUP` (the link of an alarm) opens that instance's dialog at once.
     let query = leptos_router::hooks::use_query_map();
-    let may_act = super::actions::my_role().is_some_and(|r| r.allows(vocab::Role::Responder));
+    let may_act = crate::components::my_role().is_some_and(|r| r.allows(vocab::Role::Responder));
     if let Some(asked) = query.read_untracked().get("restart").filter(|_| may_act) {
         let mut parts = asked.splitn(3, '/').map(str::to_owned);
         if let (Some(environment), Some(host), Some(service_group)) =

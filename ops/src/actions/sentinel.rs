@@ -221,7 +221,6 @@ pub async fn check_for(
     actions: &super::Actions,
     actor: &crate::audit::Actor,
 ) -> Result<Check, CheckError> {
-    use sqlx::Row;
     let audit = actions.audit();
     let store = audit.store();
     let (environment, host) = match actions.sentinel() {
@@ -259,18 +258,9 @@ pub async fn check_for(
     };
     let now = store.now_ms().await?;
     let since = now - (CHECK_WINDOW_SECS as i64) * 1000;
-    let asked: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND actor = $2 AND outcome = '' \
-         AND at_ms >= $3",
-    )
-    .bind(Event::SentinelStatus.as_str())
-    .bind(&actor.id)
-    .bind(since)
-    .fetch_one(store.pool())
-    .await
-    .map_err(crate::store::StoreError::from)?
-    .try_get(0)
-    .map_err(crate::store::StoreError::from)?;
+    let asked = audit
+        .attempts_since(Event::SentinelStatus, &actor.id, since)
+        .await?;
     if asked >= i64::from(CHECK_LIMIT) {
         let why = format!(
             "you have checked the sentinel {asked} times in the last {} min (at most {CHECK_LIMIT}): each check opens an SSH session on its host. Use the answer you have, or wait a few minutes.",

@@ -152,6 +152,26 @@ impl AuditLog {
         &self.store
     }
 
+    /// How many times `actor` attempted `event` since `since_ms` (their attempt rows, whatever
+    /// came of them): the rate limits of the reads that open an SSH session count these.
+    pub async fn attempts_since(
+        &self,
+        event: Event,
+        actor: &str,
+        since_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND actor = $2 AND outcome = '' \
+             AND at_ms >= $3",
+        )
+        .bind(event.as_str())
+        .bind(actor)
+        .bind(since_ms)
+        .fetch_one(self.store.pool())
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// Appends one row, committed when this returns `Ok`. The time is the store's clock.
     pub async fn append(&self, actor: &Actor, entry: &Entry) -> Result<Appended, StoreError> {
         // Bounded before anything is stored: a field can carry what a person typed or a host

@@ -790,24 +790,14 @@ pub async fn read_for(
     snapshot: &crate::fleet::FleetSnapshot,
     actor: &crate::audit::Actor,
 ) -> Result<Vec<HostLocks>, ReadError> {
-    use sqlx::Row;
     let options = actions.lock_options();
     let audit = actions.audit();
     let store = audit.store();
     let now = store.now_ms().await?;
     let since = now - (options.read_window_secs as i64) * 1000;
-    let done: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND actor = $2 AND outcome = '' \
-         AND at_ms >= $3",
-    )
-    .bind(Event::LocksRead.as_str())
-    .bind(&actor.id)
-    .bind(since)
-    .fetch_one(store.pool())
-    .await
-    .map_err(crate::store::StoreError::from)?
-    .try_get(0)
-    .map_err(crate::store::StoreError::from)?;
+    let done = audit
+        .attempts_since(Event::LocksRead, &actor.id, since)
+        .await?;
     let entry = |outcome: &str, detail: serde_json::Value| crate::audit::Entry {
         service: DATASTORE.into(),
         outcome: outcome.into(),

@@ -42,7 +42,7 @@ pub const CSRF_COOKIE: &str = "onwatch_csrf";
 pub use super::CSRF_FIELD;
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The browser's own time zone, as the page's boot script reports it.
-pub use app::components::ZONE_COOKIE;
+pub use vocab::zone::COOKIE as ZONE_COOKIE;
 
 /// What every route of the router needs, by its pattern (`/services/{slug}`): the server's own
 /// routes say it where they are declared, pages in [`app::PAGES`], server functions by their
