@@ -111,9 +111,6 @@ pub async fn onboarding_edit(
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use std::collections::BTreeSet;
-    use std::sync::Mutex;
-
     use super::*;
     use crate::portal::Portal;
     use ops::audit::Event;
@@ -123,74 +120,19 @@ pub mod ssr {
         KEY_CHECK_REFUSED, KEY_CHECK_WINDOW_MS,
     };
 
-    /// The environment the origin and SSH checks use.
-    fn production(portal: &Portal) -> Option<String> {
-        portal
-            .onboarding
-            .options
-            .production_environment
-            .clone()
-            .or_else(|| {
-                portal
-                    .actions
-                    .environments()
-                    .into_iter()
-                    .find(|(_, p)| *p)
-                    .map(|(n, _)| n)
-            })
+    /// What the team's readiness is read from (`ops::onboarding::team`).
+    fn sources(portal: &Portal) -> ops::onboarding::team::Sources<'_> {
+        ops::onboarding::team::Sources {
+            onboarding: &portal.onboarding,
+            oncall: &portal.oncall,
+            actions: &portal.actions,
+            fleet: &portal.fleet,
+        }
     }
 
     /// A production host Onwatch can reach over SSH (the first by name), if any.
     fn ssh_host(portal: &Portal) -> Option<(String, String)> {
-        let env = production(portal)?;
-        let snap = portal.fleet.snapshot(ops::time::now_ms());
-        let e = snap.environments.iter().find(|e| e.name == env)?;
-        let mut hosts: Vec<&str> = e.hosts.iter().map(|h| h.host.name.as_str()).collect();
-        hosts.sort_unstable();
-        hosts
-            .into_iter()
-            .find(|h| portal.actions.ssh_target(&env, h).is_ok())
-            .map(|h| (env.clone(), h.to_owned()))
-    }
-
-    /// The origin's members, or why Builder could not say.
-    type Members = Result<BTreeSet<String>, String>;
-
-    /// The origin's members, asked of Builder at most every 30 s.
-    async fn origin_members(portal: &Portal) -> Option<Result<BTreeSet<String>, String>> {
-        static LAST: Mutex<Option<(i64, Members)>> = Mutex::new(None);
-        let env = production(portal)?;
-        let api = match portal.actions.builder_api(&env)? {
-            Ok(api) => api,
-            Err(e) => return Some(Err(e)),
-        };
-        let now = ops::time::now_ms();
-        if let Some((at, r)) = LAST.lock().ok().and_then(|l| l.clone()) {
-            if now - at < 30_000 {
-                return Some(r);
-            }
-        }
-        let origin = &portal.onboarding.options.origin;
-        let r = api
-            .origin_members(origin)
-            .await
-            .map(|m| m.into_iter().map(|l| l.to_ascii_lowercase()).collect())
-            .map_err(|e| format!("Builder ({env}) could not list the {origin} origin: {e}"));
-        if let Ok(mut l) = LAST.lock() {
-            *l = Some((now, r.clone()));
-        }
-        Some(r)
-    }
-
-    async fn facts(portal: &Portal) -> Facts {
-        Facts {
-            origin_members: origin_members(portal).await,
-            ssh_configured: ssh_host(portal).is_some(),
-            service_pages: ops::catalog::SERVICES
-                .iter()
-                .map(|s| format!("service:{}", s.slug))
-                .collect(),
-        }
+        sources(portal).ssh_host()
     }
 
     fn view(s: ItemStatus) -> ItemView {
@@ -205,65 +147,23 @@ pub mod ssr {
         }
     }
 
-    fn non_production(portal: &Portal) -> Vec<String> {
-        portal
-            .actions
-            .environments()
-            .into_iter()
-            .filter(|(_, p)| !*p)
-            .map(|(n, _)| n)
-            .collect()
-    }
-
-    /// Everyone's checklist (the rotation's members and everyone seen signed in), with the
-    /// records and facts they were worked out from.
+    /// Everyone's checklist, as the team view shows it, with the records and facts it was
+    /// worked out from.
     pub async fn team(portal: &Portal) -> Result<(Vec<PersonRow>, Records, Facts), String> {
-        let ob = &portal.onboarding;
-        let records = ob
-            .records(&non_production(portal))
+        let (rows, records, facts) = sources(portal)
+            .team(&crate::fmt::zone())
             .await
             .map_err(|e| e.to_string())?;
-        let facts = facts(portal).await;
-        let now = ops::time::now_ms();
-        let scheduled = match &portal.oncall.rotation {
-            Some(r) => portal
-                .oncall
-                .scheduled(now, now + 4 * r.shift_ms())
-                .await
-                .map_err(|e| e.to_string())?,
-            None => Vec::new(),
-        };
-        let mut logins: Vec<(String, String)> = records
-            .people
-            .iter()
-            .map(|p| (p.login.clone(), p.name.clone()))
-            .collect();
-        if let Some(r) = &portal.oncall.rotation {
-            for m in r.members() {
-                if !logins.iter().any(|(l, _)| l.eq_ignore_ascii_case(m)) {
-                    logins.push((m.to_ascii_lowercase(), m.clone()));
-                }
-            }
-        }
-        logins.sort();
-        let rows = logins
+        let rows = rows
             .into_iter()
-            .map(|(login, name)| {
-                let st = ob.status(&records, &login, &facts, &crate::fmt::zone());
-                let missing: Vec<String> = st
-                    .iter()
-                    .filter(|s| !s.done)
-                    .map(|s| s.item.text.clone())
-                    .collect();
-                PersonRow {
-                    done: st.len() - missing.len(),
-                    total: st.len(),
-                    ready: missing.is_empty(),
-                    scheduled: scheduled.iter().any(|s| s.eq_ignore_ascii_case(&login)),
-                    missing,
-                    login,
-                    name,
-                }
+            .map(|r| PersonRow {
+                login: r.login,
+                name: r.name,
+                done: r.done,
+                total: r.total,
+                ready: r.ready,
+                scheduled: r.scheduled,
+                missing: r.missing,
             })
             .collect();
         Ok((rows, records, facts))

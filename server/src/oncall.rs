@@ -158,13 +158,14 @@ pub fn spawn_chores(
                     }
                 }
                 if round.is_multiple_of(12) {
-                    match app::onboarding::ssr::team(&portal).await {
-                        Ok((rows, _, _)) => oncall.set_not_ready(
-                            rows.into_iter()
-                                .filter(|r| r.scheduled && !r.ready)
-                                .map(|r| r.login)
-                                .collect(),
-                        ),
+                    let team = ops::onboarding::team::Sources {
+                        onboarding: &portal.onboarding,
+                        oncall: &portal.oncall,
+                        actions: &portal.actions,
+                        fleet: &portal.fleet,
+                    };
+                    match team.not_ready().await {
+                        Ok(people) => oncall.set_not_ready(people),
                         Err(e) => {
                             tracing::warn!(error = %e, "onboarding readiness could not be read")
                         }

@@ -14,6 +14,9 @@ use sqlx::Row;
 
 use crate::store::{Store, StoreError};
 
+/// The team's readiness, from the records and what Onwatch finds out itself.
+pub mod team;
+
 /// `[onboarding]`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
