@@ -12,6 +12,9 @@
 pub mod actions;
 /// The append-only, hash-chained audit log.
 pub mod audit;
+/// The one way a change is made: attempt audited first, then exactly one outcome; the refusal
+/// type every change shares.
+pub mod change;
 /// Sign-in: providers (GitHub, OIDC), roles and their rules, sessions and their cache.
 pub mod auth;
 /// Build requests through the Builder API, followed to the new release on the Supervisors.

@@ -1,0 +1,82 @@
+//! Every change Onwatch makes, to production or to the team's own records, goes through here:
+//! it is written to the audit log as an attempt before anything changes, and then as exactly
+//! one outcome (done, or refused with the guard that refused it and why).
+//!
+//! A change that cannot go ahead ends in one of two ways, and they are different things:
+//! [`Error::Refused`], a rule said no (nothing changed; the person can act on why), and
+//! [`Error::Store`], the store did not answer (nothing changed that the log does not hold; try
+//! again). Neither is a `String`: the caller decides what to say, and the status it answers.
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::StoreError;
+
+/// A rule said no: which guard (a short stable name: `role`, `lock`, `cooldown`, `shift`, …),
+/// and why, in a sentence that says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{why}")]
+pub struct Refusal {
+    pub guard: String,
+    pub why: String,
+}
+
+impl Refusal {
+    pub fn new(guard: &str, why: impl Into<String>) -> Refusal {
+        Refusal {
+            guard: guard.to_owned(),
+            why: why.into(),
+        }
+    }
+}
+
+/// Why a change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A guard refused it: nothing changed.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// The store (or the audit log in it) did not answer: nothing changed that the log does
+    /// not hold. Not the person's fault; trying again may work.
+    #[error("the store did not answer ({0}); nothing was changed: try again")]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    /// Shorthand for a refusal by `guard`.
+    pub fn refused(guard: &str, why: impl Into<String>) -> Error {
+        Error::Refused(Refusal::new(guard, why))
+    }
+
+    /// The refusal, if this is one (not a store fault).
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            Error::Refused(r) => Some(r),
+            Error::Store(_) => None,
+        }
+    }
+
+    /// The HTTP status that fits: 409 for a refusal (the request was understood, a rule said
+    /// no), 503 for a store that did not answer.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Refused(_) => 409,
+            Error::Store(_) => 503,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_fault_is_not_a_refusal() {
+        let e = Error::from(StoreError::Corrupt("x".into()));
+        assert!(e.refusal().is_none());
+        assert_eq!(e.status(), 503);
+        let r = Error::refused("shift", "not your shift");
+        assert_eq!(r.refusal().map(|r| r.guard.as_str()), Some("shift"));
+        assert_eq!(r.status(), 409);
+        assert_eq!(r.to_string(), "not your shift");
+    }
+}
