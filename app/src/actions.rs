@@ -1,5 +1,5 @@
 //! Guarded actions and the audit log, as the browser sees them: the types both builds share and
-//! the server functions, which check the caller and hand the work to `ops::actions` and
+//! the server functions, which check the caller and hand the work to `ops::change` and
 //! `ops::audit`.
 //!
 //! Where each is declared at the wall: previews and progress under `/api/read` (anyone signed
@@ -189,9 +189,9 @@ pub async fn start_action(
 ) -> Result<SubmitView, ServerFnError> {
     let id = crate::portal::require(vocab::Role::Viewer)?;
     let portal = crate::portal::portal()?;
-    let request = ops::actions::ActionRequest {
+    let request = ops::change::ActionRequest {
         kind: ssr::kind(&kind).map_err(ServerFnError::new)?,
-        target: ops::actions::Target {
+        target: ops::change::Target {
             environment,
             host,
             service_group,
@@ -224,7 +224,7 @@ pub async fn action_progress(id: String) -> Result<Option<ProgressView>, ServerF
         .actions
         .progress(&id)
         .await
-        .map_err(ServerFnError::new)?
+        .map_err(|e| ServerFnError::new(e.to_string()))?
         .map(ssr::progress_view))
 }
 
@@ -321,7 +321,7 @@ pub async fn audit_verify() -> Result<VerifyView, ServerFnError> {
 pub mod ssr {
     use super::*;
     use crate::portal::Portal;
-    use ops::actions::{ActionProgress, Submitted, Target, Verdict, VerdictLevel};
+    use ops::change::{ActionProgress, Submitted, Target, Verdict, VerdictLevel};
 
     pub fn verdict(v: &Verdict) -> VerdictView {
         VerdictView {
@@ -336,7 +336,7 @@ pub mod ssr {
         }
     }
 
-    pub fn summary(r: &ops::actions::ledger::ActionRecord) -> ActionSummary {
+    pub fn summary(r: &ops::change::ledger::ActionRecord) -> ActionSummary {
         ActionSummary {
             id: r.id.clone(),
             kind: r.kind.clone(),
@@ -383,8 +383,8 @@ pub mod ssr {
     }
 
     /// The kind a form names, or what the valid ones are.
-    pub fn kind(s: &str) -> Result<ops::actions::ActionKind, String> {
-        ops::actions::ActionKind::parse(s).ok_or_else(|| {
+    pub fn kind(s: &str) -> Result<ops::change::ActionKind, String> {
+        ops::change::ActionKind::parse(s).ok_or_else(|| {
             format!("unknown action `{s}`: restart_service, restart_supervisor, restart_sentinel or request_build")
         })
     }
@@ -413,7 +413,7 @@ pub mod ssr {
 
     pub async fn preview(
         portal: &Portal,
-        kind: ops::actions::ActionKind,
+        kind: ops::change::ActionKind,
         me: &ops::auth::Identity,
         environment: String,
         host: String,
@@ -424,7 +424,14 @@ pub mod ssr {
             host,
             service_group,
         };
-        let p = portal.actions.preview(kind, me.role, &target).await?;
+        let p = portal
+            .actions
+            .preview(kind, me.role, &target)
+            .await
+            .map_err(|e| match e {
+                ops::change::Error::Store(e) => format!("nothing ran: the store failed: {e}"),
+                ops::change::Error::Refused(r) => r.why,
+            })?;
         Ok(PreviewView {
             kind: p.kind.as_str().to_owned(),
             environment: p.target.environment,
@@ -444,13 +451,16 @@ pub mod ssr {
     pub async fn submit(
         portal: &Portal,
         id: &ops::auth::Identity,
-        request: ops::actions::ActionRequest,
+        request: ops::change::ActionRequest,
     ) -> Result<SubmitView, String> {
         let submitted = portal
             .actions
             .submit(&id.actor(), id.role, request)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| match e {
+                ops::change::Error::Store(e) => format!("nothing ran: the audit log or the store could not be written ({e}); try again, or act by hand and say so"),
+                ops::change::Error::Refused(r) => format!("nothing ran: {}", r.why),
+            })?;
         Ok(match submitted {
             Submitted::Started { id } => SubmitView::Started {
                 id,

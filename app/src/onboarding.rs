@@ -125,7 +125,7 @@ pub mod ssr {
         ops::onboarding::team::Sources {
             onboarding: &portal.onboarding,
             oncall: &portal.oncall,
-            actions: &portal.actions,
+            actions: portal.actions.access(),
             fleet: &portal.fleet,
         }
     }
@@ -400,7 +400,7 @@ pub mod ssr {
             Ok(t) => t,
             Err(e) => return Done::of(false, e),
         };
-        let (ok, result) = match ops::actions::ssh::key_accepted(&target, &user, key).await {
+        let (ok, result) = match ops::exec::ssh::key_accepted(&target, &user, key).await {
             Ok(true) => (true, "accepted".to_owned()),
             Ok(false) => (false, format!("{host} ({env}) does not accept this key for {user}: ask for it to be added to {user}'s authorized_keys")),
             Err(e) => (false, format!("the test against {host} ({env}) failed: {e}")),

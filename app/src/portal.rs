@@ -12,7 +12,7 @@ pub struct Portal {
     pub sessions: ops::auth::sessions::SessionStore,
     pub history: ops::fleet::History,
     /// Guarded actions (and, through them, the audit log).
-    pub actions: std::sync::Arc<ops::actions::Actions>,
+    pub actions: std::sync::Arc<ops::change::Pipeline>,
     /// The shard console (its databases, runs and history).
     pub console: std::sync::Arc<ops::console::ShardConsole>,
     pub environments: Vec<EnvironmentSummary>,

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fleet_sim::{demo_layout, FleetSim};
-use ops::actions::runner::{EnvironmentExecutor, Submitted};
-use ops::actions::{ActionKind, ActionRequest, Actions, ActionsOptions, Target};
+use ops::access::{Access, EnvironmentExecutor};
 use ops::audit::{Actor, AuditLog, Entry, Event};
+use ops::change::{ActionKind, ActionRequest, ActionsOptions, Submitted, Target};
 use ops::fleet::poller::{EnvironmentAccess, Poller};
 use ops::fleet::{FleetModel, FleetOptions, ModelOptions};
 use ops::inventory::static_file::StaticInventory;
@@ -165,11 +165,14 @@ async fn restart_split(store: Store, sim: &FleetSim, dir: &std::path::Path) {
         ssh: None,
         builder: None,
     };
-    let actions = Arc::new(Actions::new(
-        store.clone(),
+    let access = Arc::new(Access::new(
         model.clone(),
         BTreeMap::from([("acceptance".to_owned(), exec)]),
         None,
+    ));
+    let actions = Arc::new(ops::actions::pipeline(
+        store.clone(),
+        access,
         ActionsOptions {
             cooldown: Duration::ZERO,
             ..ActionsOptions::default()
@@ -203,7 +206,7 @@ async fn restart_split(store: Store, sim: &FleetSim, dir: &std::path::Path) {
             panic!("refused: {submitted:?}");
         };
         let mut rx = actions.follow(&id).expect("running here");
-        while rx.borrow().state == ops::actions::ActionState::Running {
+        while rx.borrow().state == ops::change::ActionState::Running {
             if rx.changed().await.is_err() {
                 break;
             }

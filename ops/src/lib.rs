@@ -2,27 +2,40 @@
 //! so that it can be tested with `cargo test -p ops` alone.
 //!
 //! One module per capability, each owning its types and its queries. No module imports one that
-//! imports it back: `actions` reads `fleet`, `supervisor`, `audit` and `store`; `fleet` reads
-//! `inventory`, `probe` and `supervisor`; `auth`, `audit` and `fleet::history` store their rows
-//! through `store`; nothing below imports `actions` or `fleet`. The team's capabilities sit on
+//! imports it back. `change` is the floor of the write half: the pipeline every change to
+//! production goes through (request, guards, ledger, output sink, `submit`, the sweeper) and
+//! the one refusal type; it reads `access`, `audit`, `fleet` and `store`, and knows no kind of
+//! change. `exec` (SSH) writes into `change`'s sink; `access` (how each environment is reached:
+//! SSH targets, control-gateway secrets, the Builder API, the sentinel's host) reads `exec`
+//! and `fleet`. Each kind lives with its capability and implements `change::Procedure`:
+//! restarts in `actions`, lock-file removal in `locks`, build requests in `builds`; only
+//! `actions` (which assembles the pipeline from them) imports `actions`. `logs` and
+//! `onboarding` borrow their targets from `access`; `oncall` and `incidents` read the changes
+//! taken through `change::ledger`. `fleet` reads `inventory`, `probe` and `supervisor`; `auth`,
+//! `audit` and `fleet::history` store their rows through `store`. The team's capabilities sit on
 //! top: `oncall` (the rotation and handoffs) reads `incidents` and `fleet`; `onboarding` reads the
 //! actions' rows through `store`; `incidents` reads `catalog` and `store`, and nothing of theirs.
 
-/// Guarded actions on the fleet: guards, locks, cooldowns, executors, live progress.
+/// How each environment is reached: SSH targets, control-gateway secrets, the Builder API,
+/// the sentinel's host.
+pub mod access;
+/// Restarts (a service, a Supervisor, the sentinel) as procedures, and the pipeline assembled.
 pub mod actions;
 /// The append-only, hash-chained audit log.
 pub mod audit;
-/// The one way a change is made: attempt audited first, then exactly one outcome; the refusal
-/// type every change shares.
-pub mod change;
 /// Sign-in: providers (GitHub, OIDC), roles and their rules, sessions and their cache.
 pub mod auth;
 /// Build requests through the Builder API, followed to the new release on the Supervisors.
 pub mod builds;
 /// What the on-call engineer knows about each Builder service: role, symptoms, remedies.
 pub mod catalog;
+/// The one way a change is made: attempt audited first, then exactly one outcome; the refusal
+/// type every change shares; the pipeline (guards, lock, cooldown, ledger, sink, sweeper).
+pub mod change;
 /// The shard console: read-only SQL over the builder datastore, audited.
 pub mod console;
+/// The executors that reach into hosts: SSH.
+pub mod exec;
 /// The fleet model, the poller and its feeds (inventory, probes), alarms, the dashboard's
 /// policy, and the history of state changes.
 pub mod fleet;

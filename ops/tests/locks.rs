@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ops::actions::output::Sink;
-use ops::actions::ssh::{self, SshOptions, SshTarget};
+use ops::change::Sink;
+use ops::exec::ssh::{self, SshOptions, SshTarget};
 use ops::locks::{self, LockOptions};
 
 fn target(sshd: &testkit::Sshd) -> SshTarget {
@@ -274,7 +274,8 @@ async fn a_removal_takes_exactly_the_files_asked_or_none() {
     ] {
         let e = locks::remove(&t, &h.options, &paths, &sink)
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(why), "{paths:?}: {e}");
     }
     assert!(outside.exists() && other.exists());
@@ -283,7 +284,8 @@ async fn a_removal_takes_exactly_the_files_asked_or_none() {
     for bad in [&held, &sym] {
         let e = locks::remove(&t, &h.options, &[s(&pid_file), s(bad)], &sink)
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nothing was removed"), "{e}");
         assert!(pid_file.exists(), "a refused removal removed another file");
         assert!(bad.exists() || bad.symlink_metadata().is_ok());
@@ -309,7 +311,8 @@ async fn a_removal_takes_exactly_the_files_asked_or_none() {
     let sink = Sink::standalone(1 << 16);
     let e = locks::remove(&t, &h.options, &[s(&pid_file)], &sink)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("nothing was removed"), "{e}");
     assert!(sink
         .lines()
@@ -326,7 +329,8 @@ async fn a_removal_takes_exactly_the_files_asked_or_none() {
         let sink = Sink::standalone(1 << 16);
         let e = locks::remove(&t, &strict, &[s(&pid_file)], &sink)
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nothing was removed"), "{e}");
         assert!(pid_file.exists());
     }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ops::actions::ssh::{self, SshOptions, SshTarget};
+use ops::exec::ssh::{self, SshOptions, SshTarget};
 use ops::logs::{follow, Limits, LogEvent, LogWatch};
 
 fn target(sshd: &testkit::Sshd) -> SshTarget {

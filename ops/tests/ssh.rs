@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use ops::actions::output::Sink;
-use ops::actions::ssh::{self, SshError, SshOptions, SshTarget};
+use ops::change::Sink;
+use ops::exec::ssh::{self, SshError, SshOptions, SshTarget};
 
 fn target(sshd: &testkit::Sshd) -> SshTarget {
     SshTarget {

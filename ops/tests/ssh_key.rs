@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ops::actions::ssh::{self, SshOptions, SshTarget};
+use ops::exec::ssh::{self, SshOptions, SshTarget};
 
 fn target(sshd: &testkit::Sshd) -> SshTarget {
     SshTarget {

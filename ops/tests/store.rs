@@ -263,10 +263,10 @@ fn person(id: &str) -> ops::audit::Actor {
     }
 }
 
-fn request(host: &str, key: &str) -> ops::actions::ActionRequest {
-    ops::actions::ActionRequest {
-        kind: ops::actions::ActionKind::RestartService,
-        target: ops::actions::Target {
+fn request(host: &str, key: &str) -> ops::change::ActionRequest {
+    ops::change::ActionRequest {
+        kind: ops::change::ActionKind::RestartService,
+        target: ops::change::Target {
             environment: "live".into(),
             host: host.into(),
             service_group: "builder-api.live".into(),
@@ -282,8 +282,8 @@ fn request(host: &str, key: &str) -> ops::actions::ActionRequest {
 /// The cooldown is judged in the transaction that takes the lock: an action that ended a moment
 /// ago refuses the next on the same host, whoever looked before.
 async fn the_cooldown_is_judged_with_the_lock_held(store: Store) {
-    use ops::actions::ledger::{Begun, Ledger};
-    use ops::actions::ActionState;
+    use ops::change::ledger::{Begun, Ledger};
+    use ops::change::ActionState;
     let ledger = Ledger::new(store);
     let (ana, bo) = (person("ana"), person("bo"));
     let a = ledger
@@ -329,7 +329,7 @@ async fn the_cooldown_is_judged_with_the_lock_held(store: Store) {
 /// Idempotency keys are per person: the same key from two people is two actions; from one
 /// person sent ten times at once, one action.
 async fn an_idempotency_key_is_the_persons_own_and_runs_once(store: Store) {
-    use ops::actions::ledger::{Begun, Ledger};
+    use ops::change::ledger::{Begun, Ledger};
     let ledger = Ledger::new(store);
     let (ana, bo) = (person("ana"), person("bo"));
     let tries = (0..10).map(|i| {
@@ -368,8 +368,8 @@ async fn an_idempotency_key_is_the_persons_own_and_runs_once(store: Store) {
 /// A build's lock is `env/depot/pkg`: ending it (here as the sweeper does, after its lease)
 /// frees that key, and a process that lost the action can neither renew nor end it.
 async fn an_ended_action_frees_the_key_it_took_and_only_its_holder_ends_it(store: Store) {
-    use ops::actions::ledger::{Begun, Ledger};
-    use ops::actions::{ActionKind, ActionState};
+    use ops::change::ledger::{Begun, Ledger};
+    use ops::change::{ActionKind, ActionState};
     use sqlx::Row;
     let ledger = Ledger::new(store.clone());
     let mut build = request(ops::builds::DEPOT, "k-build");
@@ -433,6 +433,33 @@ async fn an_ended_action_frees_the_key_it_took_and_only_its_holder_ends_it(store
         .is_some());
 }
 
+/// A running action's output is kept in its row as its lease is renewed, by its holder only:
+/// another process shows the action from the store.
+async fn a_running_actions_output_is_kept_in_its_row(store: Store) {
+    use ops::change::ledger::{Begun, Ledger};
+    use ops::change::ActionState;
+    let ledger = Ledger::new(store);
+    let ana = person("ana");
+    assert_eq!(
+        ledger
+            .begin("run", &ana, &request("api-1", "k-run"), 0, "p1")
+            .await
+            .unwrap(),
+        Begun::Started
+    );
+    assert!(ledger
+        .renew_with_output("run", "p1", "→ stop\n← ok")
+        .await
+        .unwrap());
+    assert!(!ledger
+        .renew_with_output("run", "p2", "not mine")
+        .await
+        .unwrap());
+    let row = ledger.get("run").await.unwrap().unwrap();
+    assert_eq!(row.state, ActionState::Running);
+    assert_eq!(row.output, "→ stop\n← ok");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -470,6 +497,7 @@ on_both_backends!(
     the_cooldown_is_judged_with_the_lock_held,
     an_idempotency_key_is_the_persons_own_and_runs_once,
     an_ended_action_frees_the_key_it_took_and_only_its_holder_ends_it,
+    a_running_actions_output_is_kept_in_its_row,
 );
 
 #[tokio::test]
@@ -593,7 +621,7 @@ async fn cached_sessions_follow_this_processs_writes_at_once() {
 /// at once: one action.
 #[tokio::test]
 async fn the_same_key_at_once_on_two_replicas_runs_once() {
-    use ops::actions::ledger::{Begun, Ledger};
+    use ops::change::ledger::{Begun, Ledger};
     let url = testkit::postgres_database().await.unwrap();
     let a = Ledger::new(Store::open(&url, &StoreOptions::default()).await.unwrap());
     let b = Ledger::new(Store::open(&url, &StoreOptions::default()).await.unwrap());

@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// The most progress events per second one stream sends (output can come faster).
 const MIN_GAP: Duration = Duration::from_millis(100);
 
-fn progress_event(p: ops::actions::ActionProgress) -> Event {
+fn progress_event(p: ops::change::ActionProgress) -> Event {
     let view = app::actions::ssr::progress_view(p);
     Event::default()
         .event("progress")
@@ -42,15 +42,15 @@ pub async fn action_events(
     let first = actions
         .progress(&id)
         .await
-        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e).into_response())?
+        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response())?
         .ok_or_else(|| (StatusCode::NOT_FOUND, "no such action").into_response())?;
     let live = actions.follow(&id);
     let stopping = state.stopping.clone();
     struct S {
-        actions: std::sync::Arc<ops::actions::Actions>,
+        actions: std::sync::Arc<ops::change::Pipeline>,
         id: String,
-        live: Option<tokio::sync::watch::Receiver<ops::actions::ActionProgress>>,
-        pending: Option<ops::actions::ActionProgress>,
+        live: Option<tokio::sync::watch::Receiver<ops::change::ActionProgress>>,
+        pending: Option<ops::change::ActionProgress>,
         done: bool,
         stopping: tokio::sync::watch::Receiver<bool>,
     }
@@ -67,7 +67,7 @@ pub async fn action_events(
             return None;
         }
         if let Some(p) = s.pending.take() {
-            s.done = p.state != ops::actions::ActionState::Running;
+            s.done = p.state != ops::change::ActionState::Running;
             return Some((Ok(progress_event(p)), s));
         }
         // The guard `wait_for` returns is not `Send`: dropped inside its own future.
@@ -102,7 +102,7 @@ pub async fn action_events(
         };
         match next {
             Some(p) => {
-                s.done = p.state != ops::actions::ActionState::Running;
+                s.done = p.state != ops::change::ActionState::Running;
                 Some((Ok(progress_event(p)), s))
             }
             None => None,

@@ -161,7 +161,7 @@ pub fn spawn_chores(
                     let team = ops::onboarding::team::Sources {
                         onboarding: &portal.onboarding,
                         oncall: &portal.oncall,
-                        actions: &portal.actions,
+                        actions: portal.actions.access(),
                         fleet: &portal.fleet,
                     };
                     match team.not_ready().await {

@@ -51,7 +51,7 @@ pub struct Application {
     metrics_listener: Option<(TcpListener, Router)>,
     store: Store,
     fleet: crate::fleet::FleetRuntime,
-    actions: Arc<ops::actions::Actions>,
+    actions: Arc<ops::change::Pipeline>,
     sweeper: tokio::task::JoinHandle<()>,
     session_cleanup: tokio::task::JoinHandle<()>,
     /// Signs the audit chain's head at an interval; once more at shutdown (`[audit]`).
@@ -129,25 +129,24 @@ impl Application {
         let auth =
             Auth::from_config(&config, store.clone(), local_addr).map_err(StartError::Auth)?;
         let builder_urls = crate::fleet::builder_api_urls(&config);
-        let actions = Arc::new(
-            ops::actions::Actions::new(
-                store.clone(),
+        let access = Arc::new(
+            ops::access::Access::new(
                 fleet.model.clone(),
                 config
                     .environments
                     .iter()
                     .map(|(name, env)| {
                         let ssh = match &env.ssh {
-                            Some(o) => Some(ops::actions::runner::SshAccess {
+                            Some(o) => Some(ops::access::SshAccess {
                                 options: o.clone(),
-                                key: ops::actions::ssh::load_key(&o.key_file)
+                                key: ops::exec::ssh::load_key(&o.key_file)
                                     .map_err(|e| StartError::Config(e.to_string()))?,
                             }),
                             None => None,
                         };
                         Ok((
                             name.clone(),
-                            ops::actions::runner::EnvironmentExecutor {
+                            ops::access::EnvironmentExecutor {
                                 production: env.production,
                                 // The file, read at each action (a rotated secret is used
                                 // from the next one on); a secret given directly, as given.
@@ -164,31 +163,30 @@ impl Application {
                                 ctl_tls: env.ctl_tls_loaded.clone(),
                                 ssh,
                                 builder: match (builder_urls.get(name), &env.builder_token) {
-                                    (Some(url), Some(token)) => {
-                                        Some(ops::actions::runner::BuilderAccess {
-                                            url: url.clone(),
-                                            token: token.clone(),
-                                        })
-                                    }
+                                    (Some(url), Some(token)) => Some(ops::access::BuilderAccess {
+                                        url: url.clone(),
+                                        token: token.clone(),
+                                    }),
                                     _ => None,
                                 },
                             },
                         ))
                     })
                     .collect::<Result<_, StartError>>()?,
-                config
-                    .sentinel
-                    .as_ref()
-                    .map(|s| ops::actions::runner::SentinelHost {
-                        environment: s.environment.clone(),
-                        host: s.host.clone(),
-                        address: s.address.clone().unwrap_or_else(|| s.host.clone()),
-                    }),
-                config.actions.clone(),
+                config.sentinel.as_ref().map(|s| ops::access::SentinelHost {
+                    environment: s.environment.clone(),
+                    host: s.host.clone(),
+                    address: s.address.clone().unwrap_or_else(|| s.host.clone()),
+                }),
             )
             .with_builds(config.builds.clone())
             .with_locks(config.datastore_locks.clone()),
         );
+        let actions = Arc::new(ops::actions::pipeline(
+            store.clone(),
+            access.clone(),
+            config.actions.clone(),
+        ));
         // Actions cut off by a crash or kill of an Onwatch on this store are marked interrupted
         // (at start, then every lease); never re-run.
         let sweeper = tokio::spawn(actions.clone().run_sweeper(stopping_rx.clone()));
@@ -284,7 +282,11 @@ impl Application {
             auth,
             actions: actions.clone(),
             console: console.clone(),
-            logs: Arc::new(ops::logs::Logs::new(actions.clone(), config.logs)),
+            logs: Arc::new(ops::logs::Logs::new(
+                access,
+                actions.audit().clone(),
+                config.logs,
+            )),
             streams: crate::streams::Streams::new(config.server.streams_per_person),
             oncall,
             incidents: portal.incidents.clone(),

@@ -22,7 +22,7 @@ pub struct AppState {
     /// Turns true when shutdown begins (long-lived streams end then).
     pub stopping: watch::Receiver<bool>,
     pub auth: Auth,
-    pub actions: Arc<ops::actions::Actions>,
+    pub actions: Arc<ops::change::Pipeline>,
     pub console: Arc<ops::console::ShardConsole>,
     pub logs: Arc<ops::logs::Logs>,
     /// Live-update streams open, per person (`server.streams_per_person`).

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use vocab::{CellState, HealthStatus};
 
-use super::output::Sink;
+use secrecy::ExposeSecret;
+
+use crate::change::{BoxFuture, Done, Failed, Procedure, Sink};
 use crate::fleet::FleetModel;
 use crate::supervisor::ctl::{CtlClient, CtlTarget, PackageIdentMsg, ProcessStateMsg};
 
@@ -26,17 +28,6 @@ pub struct RestartService {
     pub limit: Duration,
 }
 
-/// How a restart went, for the outcome row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Restarted {
-    /// "healthy again after 14 s"
-    pub summary: String,
-    /// From the stop sent to the Supervisor reporting the new process up.
-    pub supervisor_ms: u64,
-    /// From then to the fleet model seeing it healthy.
-    pub health_ms: u64,
-}
-
 const STATUS_EVERY: Duration = Duration::from_millis(200);
 
 /// After a stop whose reply was lost: how long the Supervisor is given before the service's
@@ -49,7 +40,7 @@ impl RestartService {
     }
 
     /// Runs the restart; `Err` says which step failed and why, in words for the page.
-    pub async fn run(&self, sink: &Sink) -> Result<Restarted, String> {
+    pub async fn run(&self, sink: &Sink) -> Result<Done, Failed> {
         let started = Instant::now();
         let deadline = started + self.limit;
         let ident = format!("{}/{}", self.origin, self.name);
@@ -104,18 +95,18 @@ impl RestartService {
                         return Err(format!(
                             "the stop's reply was lost, and {ident} still runs (pid {}): the stop may still be under way or was not taken. Look at the service before acting again; if it goes down, start it with `hab svc start {ident}` (or Restart again here)",
                             p.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into())
-                        ));
+                        ).into());
                     }
                     None => {
                         return Err(format!(
                             "the stop's reply was lost and the service's state cannot be read ({}): it may be down. Check it (`hab svc status {ident}` on {}) and start it with `hab svc start {ident}` if it is down",
                             seen.err().map(|e| e.to_string()).unwrap_or_else(|| "the Supervisor reports no process".into()),
                             self.host
-                        ));
+                        ).into());
                     }
                 }
             }
-            Err(e) => return Err(format!("the stop was not taken: {e}")),
+            Err(e) => return Err(format!("the stop was not taken: {e}").into()),
         }
         self.wait_process(ProcessStateMsg::Down, None, deadline, sink)
             .await?;
@@ -128,7 +119,7 @@ impl RestartService {
 
     /// Only the start: `SvcStart`, then up, then healthy (after the datastore's stale lock files
     /// are removed, the service is down and only needs starting).
-    pub async fn start_only(&self, sink: &Sink) -> Result<Restarted, String> {
+    pub async fn start_only(&self, sink: &Sink) -> Result<Done, Failed> {
         let started = Instant::now();
         self.start_phase(sink, started, started + self.limit, None)
             .await
@@ -150,7 +141,7 @@ impl RestartService {
         started: Instant,
         deadline: Instant,
         before: Option<u32>,
-    ) -> Result<Restarted, String> {
+    ) -> Result<Done, Failed> {
         let ident = format!("{}/{}", self.origin, self.name);
         sink.step("starting");
         sink.held().await?;
@@ -168,7 +159,7 @@ impl RestartService {
             Err(e) if e.after_sent() => sink.line(format!(
                 "… {e}; watching whether {ident} comes up"
             )),
-            Err(e) => return Err(format!("the start was not taken (the service stays down: start it by hand with `hab svc start {ident}`): {e}")),
+            Err(e) => return Err(format!("the start was not taken (the service stays down: start it by hand with `hab svc start {ident}`): {e}").into()),
         }
         let pid = self
             .wait_process(ProcessStateMsg::Up, before, deadline, sink)
@@ -186,7 +177,7 @@ impl RestartService {
         let health_ms = up_at.elapsed().as_millis() as u64;
         let total = started.elapsed().as_secs_f64();
         sink.line(format!("✓ healthy again after {total:.1} s"));
-        Ok(Restarted {
+        Ok(Done {
             summary: format!("healthy again after {total:.1} s"),
             supervisor_ms,
             health_ms,
@@ -328,23 +319,24 @@ async fn wait_for_fleet(
 
 /// Runs one command over SSH as a step of an action: says what runs where, and what it exited
 /// with; a non-zero exit fails the step.
-async fn ssh_step(ssh: &super::ssh::SshTarget, command: &str, sink: &Sink) -> Result<(), String> {
+async fn ssh_step(
+    ssh: &crate::exec::ssh::SshTarget,
+    command: &str,
+    sink: &Sink,
+) -> Result<(), Failed> {
     sink.held().await?;
     sink.line(format!(
         "→ ssh {}@{}:{} {command}",
         ssh.options.user, ssh.address, ssh.options.port
     ));
-    let exited = super::ssh::run(ssh, command, sink)
+    let exited = crate::exec::ssh::run(ssh, command, sink)
         .await
         .map_err(|e| e.to_string())?;
     sink.line(format!("← {}", exited.describe()));
     if exited.success() {
         Ok(())
     } else {
-        Err(format!(
-            "the command failed ({}): see its output",
-            exited.describe()
-        ))
+        Err(format!("the command failed ({}): see its output", exited.describe()).into())
     }
 }
 
@@ -352,7 +344,7 @@ async fn ssh_step(ssh: &super::ssh::SshTarget, command: &str, sink: &Sink) -> Re
 /// down with it. Done when the fleet model sees the Supervisor answer again and each service
 /// that ran before healthy in a new process.
 pub struct RestartSupervisor {
-    pub ssh: super::ssh::SshTarget,
+    pub ssh: crate::exec::ssh::SshTarget,
     pub command: String,
     pub environment: String,
     pub host: String,
@@ -363,7 +355,7 @@ pub struct RestartSupervisor {
 }
 
 impl RestartSupervisor {
-    pub async fn run(&self, sink: &Sink) -> Result<Restarted, String> {
+    pub async fn run(&self, sink: &Sink) -> Result<Done, Failed> {
         let started = Instant::now();
         sink.step("restarting the Supervisor");
         ssh_step(&self.ssh, &self.command, sink).await?;
@@ -413,7 +405,7 @@ impl RestartSupervisor {
         })?;
         let total = started.elapsed().as_secs_f64();
         sink.line(format!("✓ every service healthy again after {total:.1} s"));
-        Ok(Restarted {
+        Ok(Done {
             summary: format!(
                 "Supervisor restarted; {} healthy again after {total:.1} s",
                 match n {
@@ -429,34 +421,120 @@ impl RestartSupervisor {
 
 /// The sentinel bot's restart over SSH (`systemctl restart sentinel`), then its status command.
 pub struct RestartSentinel {
-    pub ssh: super::ssh::SshTarget,
+    pub ssh: crate::exec::ssh::SshTarget,
     pub restart: String,
     pub status: String,
 }
 
 impl RestartSentinel {
-    pub async fn run(&self, sink: &Sink) -> Result<Restarted, String> {
+    pub async fn run(&self, sink: &Sink) -> Result<Done, Failed> {
         let started = Instant::now();
         sink.step("restarting the sentinel");
         ssh_step(&self.ssh, &self.restart, sink).await?;
         let supervisor_ms = started.elapsed().as_millis() as u64;
         sink.step("checking its status");
         sink.line(format!("→ {}", self.status));
-        let status = super::ssh::run(&self.ssh, &self.status, sink)
+        let status = crate::exec::ssh::run(&self.ssh, &self.status, sink)
             .await
             .map_err(|e| e.to_string())?;
         if !status.success() {
             return Err(format!(
                 "the sentinel does not run after its restart ({}): read its log (journalctl -u sentinel)",
                 status.describe()
-            ));
+            ).into());
         }
         let total = started.elapsed().as_secs_f64();
         sink.line(format!("✓ the sentinel runs again ({total:.1} s)"));
-        Ok(Restarted {
+        Ok(Done {
             summary: format!("the sentinel runs again after {total:.1} s"),
             supervisor_ms,
             health_ms: started.elapsed().as_millis() as u64 - supervisor_ms,
         })
+    }
+}
+
+impl Procedure for RestartService {
+    fn executor(&self) -> &'static str {
+        "control gateway"
+    }
+
+    fn detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "executor": "control gateway",
+            "executor_address": self.target.addr,
+            "package": format!("{}/{}", self.origin, self.name),
+        })
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![self.target.secret.expose_secret().to_owned()]
+    }
+
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+        Box::pin(RestartService::run(self, sink))
+    }
+}
+
+/// Only the start of a service ([`RestartService::start_only`]): what a lock-file removal ends
+/// with, once the stale files are gone.
+pub struct StartService(pub RestartService);
+
+impl Procedure for StartService {
+    fn executor(&self) -> &'static str {
+        "control gateway"
+    }
+
+    fn detail(&self) -> serde_json::Value {
+        self.0.detail()
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.0.secrets()
+    }
+
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+        Box::pin(self.0.start_only(sink))
+    }
+}
+
+fn ssh_address(ssh: &crate::exec::ssh::SshTarget) -> String {
+    format!("{}@{}:{}", ssh.options.user, ssh.address, ssh.options.port)
+}
+
+impl Procedure for RestartSupervisor {
+    fn executor(&self) -> &'static str {
+        "ssh"
+    }
+
+    fn detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "executor": "ssh",
+            "executor_address": ssh_address(&self.ssh),
+            "command": self.command,
+            "blast_radius": self.before.iter().map(|(g, _)| g).collect::<Vec<_>>(),
+        })
+    }
+
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+        Box::pin(RestartSupervisor::run(self, sink))
+    }
+}
+
+impl Procedure for RestartSentinel {
+    fn executor(&self) -> &'static str {
+        "ssh"
+    }
+
+    fn detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "executor": "ssh",
+            "executor_address": ssh_address(&self.ssh),
+            "command": self.restart,
+            "status_command": self.status,
+        })
+    }
+
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+        Box::pin(RestartSentinel::run(self, sink))
     }
 }

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::output::{Exited, Sink};
-use super::ssh;
 use crate::audit::Event;
+use crate::change::sink::{Exited, Sink};
+use crate::exec::ssh;
 
 /// At most this many checks per person in [`CHECK_WINDOW_SECS`]: each opens an SSH session on
 /// the sentinel's host.
@@ -218,7 +218,7 @@ pub enum CheckError {
 /// attempt is audited before any SSH runs, and the outcome after (`done` when a state was
 /// read, `failed` when none could be). The caller has checked that the person is a responder.
 pub async fn check_for(
-    actions: &super::Actions,
+    actions: &crate::change::Pipeline,
     actor: &crate::audit::Actor,
 ) -> Result<Check, CheckError> {
     let audit = actions.audit();
@@ -230,7 +230,7 @@ pub async fn check_for(
     let entry = |outcome: &str, detail: serde_json::Value| crate::audit::Entry {
         environment: environment.clone(),
         host: host.clone(),
-        service: super::runner::SENTINEL.into(),
+        service: crate::access::SENTINEL.into(),
         outcome: outcome.into(),
         detail,
         ..crate::audit::Entry::new(Event::SentinelStatus)
@@ -245,9 +245,12 @@ pub async fn check_for(
     let planned = if host.is_empty() {
         Err("Onwatch does not know where the sentinel runs: set [sentinel] (environment, host, address)".to_owned())
     } else {
-        actions.ssh_target(&environment, &host).and_then(|t| {
-            ssh::command_for(&t.options.commands.sentinel_status, &host).map(|c| (t, c))
-        })
+        actions
+            .ssh_target(&environment, &host)
+            .and_then(|t| {
+                ssh::command_for(&t.options.commands.sentinel_status, &host).map(|c| (t, c))
+            })
+            .map_err(|r| r.why)
     };
     let (target, command) = match planned {
         Ok(p) => p,

@@ -3,9 +3,9 @@
 //! followed (`GET /v1/depot/pkgs/schedule/{group_id}`) until it completes or fails, then the new
 //! release watched for on the environment's Supervisors (the fleet model sees releases).
 //!
-//! A build request is a guarded action (`actions::ActionKind::RequestBuild`): the actions runner
-//! judges, locks, audits and records it; this module owns the Builder client, the job group's
-//! types and the procedure. When the group stalls, the page offers the runbook's reading: nothing
+//! A build request is a guarded change (`change::ActionKind::RequestBuild`): the pipeline
+//! (`change::submit`) judges, locks, audits and records it; this module owns the Builder client,
+//! the job group's types and the procedure ([`RequestBuild`], resolved by [`resolve`]). When the group stalls, the page offers the runbook's reading: nothing
 //! dispatched → the scheduler; dispatched but no result → jobsrv.
 
 use std::sync::Arc;
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::actions::output::Sink;
-use crate::actions::restart::Restarted;
+use crate::change::sink::Sink;
+use crate::change::{BoxFuture, Done, Failed, Procedure, Verdict};
 use crate::fleet::FleetModel;
 
 pub mod progress;
@@ -129,6 +129,9 @@ pub enum BuilderError {
     Unreachable(String),
     #[error("Builder answered something unexpected: {0}")]
     Unexpected(String),
+    /// No HTTP client could be made (TLS roots, …): nothing was sent.
+    #[error("cannot build an HTTP client: {0}")]
+    Client(String),
     /// A name that is not plain: never put into a path sent with the production token.
     #[error("`{0}` is not a plain Builder name ([a-z0-9][a-z0-9_-]*, or a job group's digits): nothing was sent")]
     NotPlain(String),
@@ -155,12 +158,16 @@ pub struct BuilderApi {
 }
 
 impl BuilderApi {
-    pub fn new(base: &str, token: SecretString, timeout: Duration) -> Result<BuilderApi, String> {
+    pub fn new(
+        base: &str,
+        token: SecretString,
+        timeout: Duration,
+    ) -> Result<BuilderApi, BuilderError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+            .map_err(|e| BuilderError::Client(e.to_string()))?;
         Ok(BuilderApi {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -275,6 +282,104 @@ async fn read_bounded(mut res: reqwest::Response, limit: usize) -> Result<Vec<u8
     Ok(body)
 }
 
+impl Procedure for RequestBuild {
+    fn executor(&self) -> &'static str {
+        "builder api"
+    }
+
+    fn detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "executor": "builder api",
+            "executor_address": self.api.base(),
+            "package": format!("{}/{}", self.origin, self.pkg),
+        })
+    }
+
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+        Box::pin(RequestBuild::run(self, sink))
+    }
+}
+
+/// A build request's procedure: a Builder service's package, built from an origin Onwatch
+/// builds, through the environment's Builder API; or the verdict that refuses it.
+pub fn resolve(
+    access: &crate::access::Access,
+    kind: crate::change::ActionKind,
+    target: &crate::change::Target,
+) -> Result<RequestBuild, Verdict> {
+    let unknown = |why: String| Verdict::refuse("target", why);
+    let env = access
+        .configured(&target.environment)
+        .map_err(|r| Verdict::refuse(&r.guard, r.why))?;
+    let builds = access.build_options();
+    if kind != crate::change::ActionKind::RequestBuild || !target.is_build() {
+        return Err(unknown(format!(
+            "a build request targets the depot and a package, and only a build request does (asked: {} of {}/{})",
+            kind.as_str(), target.host, target.service_group
+        )));
+    }
+    let pkg = target.service_group.as_str();
+    if !crate::catalog::SERVICES
+        .iter()
+        .any(|s| s.package == pkg && s.slug != "sentinel")
+    {
+        return Err(unknown(format!(
+            "`{pkg}` is not a Builder service's package: Onwatch requests builds of {}",
+            crate::catalog::SERVICES
+                .iter()
+                .filter(|s| s.slug != "sentinel")
+                .map(|s| s.package)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let Some(builder) = &env.builder else {
+        return Err(Verdict::refuse(
+            "executor",
+            format!(
+                "Onwatch has no Builder API and token for {e}: set environments.{e}.builder_api_url and builder_token_file (a personal access token of a member of the {o} origin)",
+                o = builds.origin,
+                e = target.environment,
+            ),
+        ));
+    };
+    let api = BuilderApi::new(&builder.url, builder.token.clone(), builds.request_timeout)
+        .map_err(|e| Verdict::refuse("executor", e.to_string()))?;
+    // The origin the environment's Supervisors run the package from (else the configured
+    // one), but only one of `build_origins`: a Supervisor's answer (whoever can run or fake
+    // one) must not choose which origin's project is built with the production token.
+    let fleet = access.fleet();
+    let seen = fleet
+        .snapshot(crate::time::now_ms())
+        .environment(&target.environment)
+        .and_then(|e| {
+            e.hosts
+                .iter()
+                .flat_map(|h| &h.services)
+                .find(|s| s.ident.name == pkg)
+                .map(|s| s.ident.origin.clone())
+        });
+    let origin = seen.unwrap_or_else(|| builds.origin.clone());
+    if !plain_name(&origin) || !builds.build_origins.contains(&origin) {
+        return Err(Verdict::refuse(
+            "target",
+            format!(
+                "the Supervisors run {pkg} from the origin `{}`, which is not one Onwatch builds ({}): set builds.build_origins if it should be",
+                crate::text::cut(&origin, 64),
+                builds.build_origins.join(", ")
+            ),
+        ));
+    }
+    Ok(RequestBuild {
+        api,
+        origin,
+        pkg: pkg.to_owned(),
+        environment: target.environment.clone(),
+        fleet: fleet.clone(),
+        options: builds.clone(),
+    })
+}
+
 /// Every byte but letters, digits, `-`, `_` and `~` percent-encoded (a dot too: a segment must
 /// never read as `.` or `..`; names are checked plain before they get here anyway).
 fn urlencode(s: &str) -> String {
@@ -286,7 +391,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// One build request, ready to run (built by the actions runner once every guard passed).
+/// One build request, ready to run (resolved by [`resolve`] once every guard passed).
 pub struct RequestBuild {
     pub api: BuilderApi,
     pub origin: String,
@@ -299,7 +404,7 @@ pub struct RequestBuild {
 impl RequestBuild {
     /// Requests the build, follows its job group, then watches for the release. `Err` says
     /// which step failed and why.
-    pub async fn run(&self, sink: &Sink) -> Result<Restarted, String> {
+    pub async fn run(&self, sink: &Sink) -> Result<Done, Failed> {
         let started = Instant::now();
         let name = format!("{}/{}", self.origin, self.pkg);
         sink.step("requesting the build");
@@ -331,13 +436,15 @@ impl RequestBuild {
                 group.id,
                 group.state,
                 failed.join(", ")
-            ));
+            )
+            .into());
         }
         let Some((version, release)) = group.built(&name) else {
             return Err(format!(
                 "job group {} completed without building {name}: nothing to deploy",
                 group.id
-            ));
+            )
+            .into());
         };
         sink.line(format!("✓ built {name}/{version}/{release}"));
         let rollout_started = Instant::now();
@@ -364,7 +471,7 @@ impl RequestBuild {
                 self.environment, self.pkg
             ),
         };
-        Ok(Restarted {
+        Ok(Done {
             summary,
             supervisor_ms: build_ms,
             health_ms: release_ms,

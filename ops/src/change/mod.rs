@@ -65,6 +65,30 @@ impl Error {
     }
 }
 
+// The pipeline of a change to production: the request and its kinds, the guards, the ledger
+// (the `actions` table: state, holder, lease, output), the output sink, the protocol of
+// `submit`, each kind's `Procedure`, and the sweeper.
+pub mod guards;
+pub mod ledger;
+pub mod procedure;
+pub mod request;
+pub mod sink;
+pub mod submit;
+pub mod sweeper;
+
+pub use guards::{Verdict, VerdictLevel};
+pub use procedure::{BoxFuture, Done, Failed, Kinds, Procedure};
+pub use request::{ActionKind, ActionRequest, ActionState, ActionsOptions, Target};
+pub use sink::{ActionProgress, Sink};
+pub use submit::{Pipeline, Preview, Submitted};
+
+/// A refusal as the sentence a page shows (its `why`).
+impl From<Refusal> for String {
+    fn from(r: Refusal) -> String {
+        r.why
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::{Event, Incident, IncidentOptions, Update};
-use crate::actions::ledger::ActionTaken;
+use crate::change::ledger::ActionTaken;
 use crate::store::{Store, StoreError};
 
 /// A service's state change (from the fleet's history).
@@ -94,7 +94,7 @@ pub async fn actions(
     to_ms: i64,
 ) -> Result<Vec<ActionTaken>, StoreError> {
     let packages = packages(services);
-    let mut taken = crate::actions::ledger::taken_between(store, from_ms, to_ms).await?;
+    let mut taken = crate::change::ledger::taken_between(store, from_ms, to_ms).await?;
     // A Supervisor restart has no service group: it is on the incident's services when its
     // host runs one of them, which the history cannot say; it is listed by kind instead.
     taken.retain(|a| of_package(&a.service, &packages) || a.kind == "restart_supervisor");

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::output::Sink;
-use crate::actions::ssh::{self, SshTarget};
 use crate::audit::Event;
+use crate::change::{ActionRequest, BoxFuture, Done, Failed, Procedure, Refusal, Sink, Verdict};
+use crate::exec::ssh::{self, SshTarget};
 
 /// The `[datastore_locks]` section of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,7 +180,11 @@ fn is_socket_lock(name: &str) -> bool {
 /// uses: `postmaster.pid` directly in the configured data directory, or `.s.PGSQL.<port>.lock`
 /// directly in a configured socket directory. Nothing else, whatever a log line says. `Err`
 /// says why not.
-pub fn check_path(path: &str, options: &LockOptions) -> Result<(), String> {
+pub fn check_path(path: &str, options: &LockOptions) -> Result<(), Refusal> {
+    path_rule(path, options).map_err(|why| Refusal::new("paths", why))
+}
+
+fn path_rule(path: &str, options: &LockOptions) -> Result<(), String> {
     if !path.starts_with('/') {
         return Err(format!("`{path}` is not an absolute path"));
     }
@@ -322,7 +326,7 @@ report() {
 "#;
 
 /// An owner name as it may reach the remote shell: a plain user name.
-pub fn check_owner(name: &str) -> Result<(), String> {
+pub fn check_owner(name: &str) -> Result<(), Refusal> {
     let plain = !name.is_empty()
         && name.len() <= 32
         && !name.starts_with('-')
@@ -332,7 +336,10 @@ pub fn check_owner(name: &str) -> Result<(), String> {
     if plain {
         Ok(())
     } else {
-        Err(format!("`{name}` is not a plain user name"))
+        Err(Refusal::new(
+            "owners",
+            format!("`{name}` is not a plain user name"),
+        ))
     }
 }
 
@@ -409,6 +416,16 @@ pub async fn inspect(
     ssh_target: &SshTarget,
     options: &LockOptions,
     log_command: &str,
+) -> Result<Vec<LockFile>, LockError> {
+    look(ssh_target, options, log_command)
+        .await
+        .map_err(LockError::Failed)
+}
+
+async fn look(
+    ssh_target: &SshTarget,
+    options: &LockOptions,
+    log_command: &str,
 ) -> Result<Vec<LockFile>, String> {
     let sink = Sink::standalone(4 << 20);
     let args = format!("--no-pager -o short-iso -n {}", options.log_lines);
@@ -437,7 +454,7 @@ pub async fn inspect(
             mtime: None,
             now: None,
             held_by: None,
-            refusal: check_path(&n.path, options).err(),
+            refusal: check_path(&n.path, options).err().map(|r| r.why),
         })
         .collect();
     let checkable: Vec<String> = files
@@ -507,12 +524,15 @@ pub async fn remove(
     options: &LockOptions,
     paths: &[String],
     sink: &Sink,
-) -> Result<(), String> {
+) -> Result<(), LockError> {
     for p in paths {
-        check_path(p, options)?;
+        check_path(p, options).map_err(|r| LockError::Refused(r.why))?;
     }
     if paths.is_empty() || paths.len() > MAX_FILES {
-        return Err(format!("1 to {MAX_FILES} files, not {}", paths.len()));
+        return Err(LockError::Refused(format!(
+            "1 to {MAX_FILES} files, not {}",
+            paths.len()
+        )));
     }
     sink.line(format!(
         "→ checking and removing {} on the host",
@@ -524,22 +544,22 @@ pub async fn remove(
     );
     let exited = ssh::run(ssh_target, &command, sink)
         .await
-        .map_err(|e| format!("the files were not removed: {e}"))?;
+        .map_err(|e| LockError::Failed(format!("the files were not removed: {e}")))?;
     if exited.status == Some(3) {
-        return Err(
+        return Err(LockError::Refused(
             "the host's checks refused a file (see the output): nothing was removed".into(),
-        );
+        ));
     }
     if exited.status == Some(4) {
-        return Err(
+        return Err(LockError::Failed(
             "a file or its directory changed between the host's check and the removal (see the output): the removal stopped there; look at the host before trying again".into(),
-        );
+        ));
     }
     if !exited.success() {
-        return Err(format!(
+        return Err(LockError::Failed(format!(
             "the removal ended with {} (see the output)",
             exited.describe()
-        ));
+        )));
     }
     Ok(())
 }
@@ -609,7 +629,7 @@ mod tests {
             format!("{J}builder-datastore.live(O): FATAL:  lock file \"/hab/svc/builder-datastore/data/base/postmaster.pid\" already exists"),
         ];
         for n in named_in_log(&exact, &o) {
-            let e = check_path(&n.path, &o).unwrap_err();
+            let e = check_path(&n.path, &o).unwrap_err().why;
             assert!(
                 e.contains("not a lock file postgres uses"),
                 "{}: {e}",
@@ -660,7 +680,7 @@ mod tests {
             ("hab/svc/builder-datastore/data/postmaster.pid", "absolute"),
             ("/hab/svc/builder-datastore//data", "empty"),
         ] {
-            let e = check_path(bad, &o).unwrap_err();
+            let e = check_path(bad, &o).unwrap_err().why;
             assert!(e.contains(why), "{bad}: {e}");
         }
         let moved = LockOptions {
@@ -725,7 +745,7 @@ pub const RUNNING: &str =
 
 /// Every host of the fleet that runs the datastore, read at once (each over its own SSH).
 pub async fn scan(
-    actions: &crate::actions::Actions,
+    access: &crate::access::Access,
     snapshot: &crate::fleet::FleetSnapshot,
 ) -> Vec<HostLocks> {
     let hosts: Vec<(String, String, String)> = snapshot
@@ -740,17 +760,19 @@ pub async fn scan(
             })
         })
         .collect();
-    let options = actions.lock_options().clone();
+    let options = access.lock_options().clone();
     let reads = hosts.into_iter().map(|(environment, host, service_group)| {
         let options = options.clone();
         let running = datastore_running(snapshot, &environment, &host);
         async move {
-            let mut files = match actions.ssh_target(&environment, &host) {
-                Err(why) => Err(why),
+            let mut files = match access.ssh_target(&environment, &host) {
+                Err(refusal) => Err(refusal.why),
                 Ok(target) => {
                     match ssh::command_for(&target.options.commands.supervisor_log, &host) {
-                        Err(why) => Err(why),
-                        Ok(log) => inspect(&target, &options, &log).await,
+                        Err(refusal) => Err(refusal.why),
+                        Ok(log) => inspect(&target, &options, &log)
+                            .await
+                            .map_err(|e| e.to_string()),
                     }
                 }
             };
@@ -770,6 +792,176 @@ pub async fn scan(
     futures_util::future::join_all(reads).await
 }
 
+/// The datastore's stale lock files removed over SSH, then the service started through its
+/// control gateway (`start`: the restart kind's start only).
+pub struct RemoveLocks {
+    pub ssh: SshTarget,
+    pub options: LockOptions,
+    pub paths: Vec<String>,
+    pub start: Box<dyn Procedure>,
+    pub fleet: std::sync::Arc<crate::fleet::FleetModel>,
+}
+
+impl RemoveLocks {
+    async fn remove_then_start(&self, sink: &Sink) -> Result<Done, Failed> {
+        sink.step("removing the lock files");
+        sink.held().await?;
+        remove(&self.ssh, &self.options, &self.paths, sink)
+            .await
+            .map_err(|e| Failed::Step(e.to_string()))?;
+        sink.line(format!(
+            "✓ {} removed",
+            vocab::count(self.paths.len() as i64, "lock file")
+        ));
+        let mut started = self.start.run(sink).await.map_err(|e| match e {
+            Failed::Step(e) => Failed::Step(format!(
+                "the lock files were removed, but the start failed: {e}"
+            )),
+            Failed::Hold(e) => Failed::Hold(format!(
+                "the lock files were removed, but the start failed: {e}"
+            )),
+        })?;
+        started.summary = format!(
+            "{} removed; the datastore is {}",
+            vocab::count(self.paths.len() as i64, "lock file"),
+            started.summary
+        );
+        Ok(started)
+    }
+
+    /// Each path plain and inside the service directory, and named by the datastore's log now
+    /// (read again over SSH): Onwatch removes only what the datastore's own error names. One
+    /// verdict, `paths`.
+    async fn paths_verdict(&self, request: &ActionRequest) -> Verdict {
+        let paths = &request.paths;
+        if paths.is_empty() || paths.len() > MAX_FILES {
+            return Verdict::refuse(
+                "paths",
+                format!(
+                    "name 1 to {} lock files (as the page lists them from the log), not {}",
+                    MAX_FILES,
+                    paths.len()
+                ),
+            );
+        }
+        for p in paths {
+            if let Err(refusal) = check_path(p, &self.options) {
+                return Verdict::refuse("paths", refusal.why);
+            }
+        }
+        let snapshot = self.fleet.snapshot(crate::time::now_ms());
+        if datastore_running(&snapshot, &request.target.environment, &request.target.host) {
+            return Verdict::refuse("paths", format!("{RUNNING}: nothing is removed"));
+        }
+        let log = match ssh::command_for(
+            &self.ssh.options.commands.supervisor_log,
+            &request.target.host,
+        ) {
+            Ok(c) => c,
+            Err(refusal) => return Verdict::refuse(&refusal.guard, refusal.why),
+        };
+        match inspect(&self.ssh, &self.options, &log).await {
+            Err(why) => Verdict::refuse(
+                "paths",
+                format!("the log could not be read again, so nothing is removed: {why}"),
+            ),
+            Ok(seen) => {
+                for p in paths {
+                    match seen.iter().find(|f| &f.path == p) {
+                        None => {
+                            return Verdict::refuse(
+                                "paths",
+                                format!("`{p}` is not named by the datastore's log (its last {} lines): Onwatch removes only the lock files the datastore's own error names", self.options.log_lines),
+                            )
+                        }
+                        Some(f) => {
+                            if let Some(why) = &f.refusal {
+                                return Verdict::refuse("paths", format!("`{p}`: {why}"));
+                            }
+                        }
+                    }
+                }
+                Verdict::pass(
+                    "paths",
+                    format!(
+                        "{}, each named by the datastore's log, plain, held by nothing",
+                        vocab::count(paths.len() as i64, "file")
+                    ),
+                )
+            }
+        }
+    }
+}
+
+impl Procedure for RemoveLocks {
+    fn executor(&self) -> &'static str {
+        "ssh, then control gateway"
+    }
+
+    fn detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "executor": "ssh, then control gateway",
+            "executor_address": format!("{}@{}:{}", self.ssh.options.user, self.ssh.address, self.ssh.options.port),
+            "paths": self.paths,
+            "service_dir": self.options.service_dir,
+        })
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.start.secrets()
+    }
+
+    fn check<'a>(&'a self, request: &'a ActionRequest) -> BoxFuture<'a, Option<Verdict>> {
+        Box::pin(async move { Some(self.paths_verdict(request).await) })
+    }
+
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+        Box::pin(self.remove_then_start(sink))
+    }
+}
+
+/// A lock-file removal's procedure on the datastore of `target`, ending with `start`; or the
+/// verdict that refuses it.
+pub fn resolve(
+    access: &crate::access::Access,
+    target: &crate::change::Target,
+    address: &str,
+    paths: &[String],
+    start: Box<dyn Procedure>,
+) -> Result<RemoveLocks, Verdict> {
+    if target.service() != DATASTORE {
+        return Err(Verdict::refuse(
+            "target",
+            format!(
+                "lock files are removed only for {} (asked: {})",
+                DATASTORE, target.service_group
+            ),
+        ));
+    }
+    let ssh = access
+        .ssh_for(&target.environment, "the datastore's lock files")
+        .map_err(|r| Verdict::refuse(&r.guard, r.why))?;
+    Ok(RemoveLocks {
+        ssh: ssh.to(address),
+        options: access.lock_options().clone(),
+        paths: paths.to_vec(),
+        start,
+        fleet: access.fleet().clone(),
+    })
+}
+
+/// Why lock files were not read or not removed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockError {
+    /// A rule said no (a path Onwatch may not touch, the host's own checks): nothing was
+    /// removed.
+    #[error("{0}")]
+    Refused(String),
+    /// The host did not do it (SSH, the log, a command that failed or found things changed).
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Why a read was not made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -786,11 +978,12 @@ pub enum ReadError {
 /// attempt is audited before any SSH runs, and the outcome after. The caller has checked that
 /// the person is a responder: this runs root commands on production hosts.
 pub async fn read_for(
-    actions: &crate::actions::Actions,
+    actions: &crate::change::Pipeline,
     snapshot: &crate::fleet::FleetSnapshot,
     actor: &crate::audit::Actor,
 ) -> Result<Vec<HostLocks>, ReadError> {
-    let options = actions.lock_options();
+    let access = actions.access();
+    let options = access.lock_options();
     let audit = actions.audit();
     let store = audit.store();
     let now = store.now_ms().await?;
@@ -818,7 +1011,7 @@ pub async fn read_for(
     audit
         .append(actor, &entry("", serde_json::json!({})))
         .await?;
-    let hosts = scan(actions, snapshot).await;
+    let hosts = scan(access, snapshot).await;
     let summary: Vec<serde_json::Value> = hosts
         .iter()
         .map(|h| match &h.files {

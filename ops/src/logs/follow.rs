@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::line::{self, LogLine};
-use crate::actions::ssh::{self, LineSplitter, SshTarget};
+use crate::exec::ssh::{self, LineSplitter, SshTarget};
 
 /// The bounds of one watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::actions::Actions;
+use crate::access::Access;
 use crate::audit::{Actor, AuditLog, Entry, Event};
 
 pub use follow::{Limits, LogEvent, LogWatch};
@@ -90,10 +90,10 @@ fn since_is_plain(s: &str) -> bool {
     relative || absolute
 }
 
-/// Watching logs: the SSH targets come from the actions' executors (the same access, the same
-/// host keys), the rows go to the audit log.
+/// Watching logs: the SSH targets come from [`crate::access`] (the same access as the
+/// changes', the same host keys), the rows go to the audit log.
 pub struct Logs {
-    actions: Arc<Actions>,
+    access: Arc<Access>,
     audit: AuditLog,
     limits: Limits,
     open: Arc<std::sync::Mutex<Open>>,
@@ -134,10 +134,10 @@ impl Drop for Permit {
 }
 
 impl Logs {
-    pub fn new(actions: Arc<Actions>, limits: Limits) -> Logs {
+    pub fn new(access: Arc<Access>, audit: AuditLog, limits: Limits) -> Logs {
         Logs {
-            audit: actions.audit().clone(),
-            actions,
+            audit,
+            access,
             limits,
             open: Arc::default(),
         }
@@ -189,11 +189,14 @@ impl Logs {
         source: LogSource,
         query: &LogQuery,
     ) -> Result<LogWatch, String> {
-        let target = self.actions.ssh_target(environment, host)?;
+        let target = self
+            .access
+            .ssh_target(environment, host)
+            .map_err(|r| r.why)?;
         let template = match source {
             LogSource::Supervisor => &target.options.commands.supervisor_log,
             LogSource::Sentinel => {
-                if !self.actions.is_sentinel(environment, host) {
+                if !self.access.is_sentinel(environment, host) {
                     return Err(format!(
                         "{host} is not the sentinel's host ([sentinel] in the configuration)"
                     ));
@@ -202,7 +205,9 @@ impl Logs {
             }
         };
         let args = query.args()?;
-        let command = crate::actions::ssh::command_for(template, host)?.replace("{args}", &args);
+        let command = crate::exec::ssh::command_for(template, host)
+            .map_err(|r| r.why)?
+            .replace("{args}", &args);
         let watch_id = format!("w{}", crate::auth::random_token());
         let permit = match self.admit(&actor.id, &format!("{environment}/{host}")) {
             Ok(p) => p,

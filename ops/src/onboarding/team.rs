@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use super::{Facts, Onboarding, Records};
-use crate::actions::Actions;
+use crate::access::Access;
 use crate::fleet::FleetModel;
 use crate::oncall::OnCall;
 
@@ -17,7 +17,7 @@ use crate::oncall::OnCall;
 pub struct Sources<'a> {
     pub onboarding: &'a Onboarding,
     pub oncall: &'a OnCall,
-    pub actions: &'a Actions,
+    pub actions: &'a Access,
     pub fleet: &'a FleetModel,
 }
 
@@ -85,7 +85,7 @@ impl Sources<'_> {
         let env = self.production()?;
         let api = match self.actions.builder_api(&env)? {
             Ok(api) => api,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(e.to_string())),
         };
         let now = crate::time::now_ms();
         if let Some((at, r)) = LAST.lock().ok().and_then(|l| l.clone()) {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::accounts::{self, Who};
-use crate::actions::ledger::ActionTaken;
+use crate::change::ledger::ActionTaken;
 use crate::store::{Store, StoreError};
 
 /// A service (or Supervisor) that went bad during the shift, and whether it came back.
@@ -114,7 +114,7 @@ pub async fn summarize(
     end_ms: i64,
     unhealthy_now: Vec<Unhealthy>,
 ) -> Result<Summary, StoreError> {
-    let actions = crate::actions::ledger::taken_between(store, start_ms, end_ms).await?;
+    let actions = crate::change::ledger::taken_between(store, start_ms, end_ms).await?;
 
     let rows = sqlx::query(&format!(
         "SELECT environment, host, service, COUNT(*) FROM actions \

@@ -6,7 +6,7 @@ use super::{ConfigError, EnvironmentConfig};
 
 /// `[actions]`: limits that make sense, and overrides only for environments that exist.
 pub(super) fn check(
-    actions: &ops::actions::ActionsOptions,
+    actions: &ops::change::ActionsOptions,
     environments: &BTreeMap<String, EnvironmentConfig>,
 ) -> Result<(), ConfigError> {
     if actions.restart_timeout < std::time::Duration::from_secs(5) {

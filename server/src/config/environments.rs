@@ -51,7 +51,7 @@ pub struct EnvironmentConfig {
     pub ctl_tls_loaded: Option<ops::supervisor::ctl::CtlTls>,
     /// SSH to this environment's hosts (Supervisor and sentinel restarts).
     #[serde(default)]
-    pub ssh: Option<ops::actions::ssh::SshOptions>,
+    pub ssh: Option<ops::exec::ssh::SshOptions>,
     /// The builder datastore's databases for the shard console, by name
     /// (`builder_originsrv`, …).
     #[serde(default)]
@@ -266,7 +266,7 @@ pub(super) fn check(
                     "needs key_file (Onwatch's private key) and known_hosts_file (the hosts' keys)",
                 ));
             }
-            if let Err(e) = ops::actions::ssh::load_key(&ssh.key_file) {
+            if let Err(e) = ops::exec::ssh::load_key(&ssh.key_file) {
                 return Err(ConfigError::key(&format!("{key}.key_file"), e.to_string()));
             }
             if let Err(e) = std::fs::metadata(&ssh.known_hosts_file) {

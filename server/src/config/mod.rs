@@ -64,7 +64,7 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Guarded actions: cooldowns, time limits, leases.
     #[serde(default)]
-    pub actions: ops::actions::ActionsOptions,
+    pub actions: ops::change::ActionsOptions,
     /// Where the sentinel bot runs, reached with that environment's SSH settings.
     #[serde(default)]
     pub sentinel: Option<SentinelConfig>,
@@ -121,7 +121,7 @@ impl Default for Config {
             fleet: ops::fleet::FleetOptions::default(),
             probes: Vec::new(),
             auth: AuthConfig::default(),
-            actions: ops::actions::ActionsOptions::default(),
+            actions: ops::change::ActionsOptions::default(),
             sentinel: None,
             console: ops::console::ConsoleOptions::default(),
             logs: ops::logs::Limits::default(),
@@ -253,7 +253,7 @@ impl Config {
                 }
                 Some(_) => {}
             }
-            if ops::actions::ssh::command_for("{host}", &s.host).is_err() {
+            if ops::exec::ssh::command_for("{host}", &s.host).is_err() {
                 return Err(ConfigError::key(
                     "sentinel.host",
                     "a host name: letters, digits, '.', '-' and '_'",

@@ -819,7 +819,7 @@ async fn when_the_store_goes_away_nothing_runs_unaudited() {
 }
 
 /// SSH settings for the loopback sshd, with the demo's `systemctl` acting on the simulator.
-pub(crate) fn ssh_through(sshd: &testkit::Sshd, sim: &FleetSim) -> ops::actions::ssh::SshOptions {
+pub(crate) fn ssh_through(sshd: &testkit::Sshd, sim: &FleetSim) -> ops::exec::ssh::SshOptions {
     let systemctl = testkit::workspace_root().join("scripts/demo-ssh/systemctl");
     let journalctl = testkit::workspace_root().join("scripts/demo-ssh/journalctl");
     let env = format!(
@@ -828,14 +828,14 @@ pub(crate) fn ssh_through(sshd: &testkit::Sshd, sim: &FleetSim) -> ops::actions:
         sshd.dir.join("sentinel-restarted").display(),
         datastore_dir(sshd).display()
     );
-    ops::actions::ssh::SshOptions {
+    ops::exec::ssh::SshOptions {
         user: sshd.user.clone(),
         port: sshd.port,
         key_file: sshd.key_file.clone(),
         known_hosts_file: sshd.known_hosts_file.clone(),
         connect_timeout: Duration::from_secs(5),
         command_timeout: Duration::from_secs(20),
-        commands: ops::actions::ssh::SshCommands {
+        commands: ops::exec::ssh::SshCommands {
             restart_supervisor: format!("{env} {} restart hab-sup", systemctl.display()),
             restart_sentinel: format!("{env} {} restart sentinel", systemctl.display()),
             sentinel_status: format!("{env} {} is-active sentinel", systemctl.display()),

@@ -1,14 +1,14 @@
 //! The guards a request must pass, each with a verdict a person understands. They are pure: the
-//! runner gathers what they need (the role, the environment, the Supervisors' versions) and adds
-//! the guards that need the store (lock, cooldown) to the same list, so that the audit row holds
-//! every verdict and a refusal names every reason at once.
+//! pipeline (`submit`) gathers what they need (the role, the environment, the Supervisors'
+//! versions) and adds the guards that need the store (lock, cooldown) to the same list, so that
+//! the audit row holds every verdict and a refusal names every reason at once.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use vocab::Role;
 
-use super::ActionRequest;
+use super::request::ActionRequest;
 
 /// How a guard judged a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +87,7 @@ pub fn check(request: &ActionRequest, ctx: &GuardContext) -> Vec<Verdict> {
         ),
     });
     let expected = request.target.confirmation(ctx.production);
-    let build = request.kind == super::ActionKind::RequestBuild;
+    let build = request.kind == super::request::ActionKind::RequestBuild;
     out.push(if build && !ctx.production {
         // A build outside production changes no running service by itself.
         Verdict::pass("confirmation", "not needed for a build outside production")
@@ -115,7 +115,7 @@ pub fn check(request: &ActionRequest, ctx: &GuardContext) -> Vec<Verdict> {
     } else {
         Verdict::pass("reason", "given")
     });
-    if build || request.kind == super::ActionKind::RestartSentinel {
+    if build || request.kind == super::request::ActionKind::RestartSentinel {
         // A build is asked of each environment's own Builder, and the sentinel is one systemd
         // unit with no acceptance twin and no Supervisor: "tried in acceptance first" and the
         // Supervisors' versions are about acting on the services the Supervisors run.
@@ -164,7 +164,7 @@ pub fn check(request: &ActionRequest, ctx: &GuardContext) -> Vec<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::{ActionKind, Target};
+    use crate::change::request::{ActionKind, Target};
 
     fn request() -> ActionRequest {
         ActionRequest {

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::{ActionKind, ActionRequest, ActionState};
+use super::request::{ActionKind, ActionRequest, ActionState};
 use crate::audit::Actor;
 use crate::store::{Store, StoreError};
 
@@ -202,7 +202,7 @@ impl Ledger {
     /// request (the depot), on the same package.
     pub async fn last_finished(
         &self,
-        target: &super::Target,
+        target: &super::request::Target,
     ) -> Result<Option<ActionRecord>, StoreError> {
         let service = if target.is_build() {
             target.service_group.as_str()
@@ -335,7 +335,7 @@ impl Ledger {
     async fn ended_since(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        target: &super::Target,
+        target: &super::request::Target,
         since_ms: i64,
     ) -> Result<Option<ActionRecord>, StoreError> {
         let service = if target.is_build() {
@@ -383,6 +383,28 @@ impl Ledger {
             "UPDATE actions SET lease_ms = $1 WHERE id = $2 AND state = 'running' AND holder = $3",
         )
         .bind(now)
+        .bind(id)
+        .bind(holder)
+        .execute(self.store.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// [`Ledger::renew`], keeping the output so far in the row as well: another process (a
+    /// replica, or this one after a restart) shows a running action from here.
+    pub async fn renew_with_output(
+        &self,
+        id: &str,
+        holder: &str,
+        output: &str,
+    ) -> Result<bool, StoreError> {
+        let now = self.store.now_ms().await?;
+        let done = sqlx::query(
+            "UPDATE actions SET lease_ms = $1, output = $2 \
+             WHERE id = $3 AND state = 'running' AND holder = $4",
+        )
+        .bind(now)
+        .bind(output)
         .bind(id)
         .bind(holder)
         .execute(self.store.pool())

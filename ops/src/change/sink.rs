@@ -1,6 +1,6 @@
 //! What an action writes as it runs: its progress (step, state, output lines) as the browser
 //! sees it, and the sink executors write their output into — bounded, secrets redacted, every
-//! watcher told at once. Executors (`restart`, `ssh`) and the runner share it; it imports none
+//! watcher told at once. Executors (`exec::ssh`, each kind's procedure) and the pipeline share it; it imports none
 //! of them.
 
 use std::collections::VecDeque;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::ledger::ActionRecord;
-use super::ActionState;
+use super::request::ActionState;
 
 /// What a browser sees of an action, live or after the fact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,8 +75,9 @@ pub struct Sink {
 
 /// Asks the store whether this process still holds its action (renewing its lease if so).
 pub type Fence = std::sync::Arc<
-    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, String>> + Send>>
-        + Send
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<bool, crate::store::StoreError>> + Send>,
+        > + Send
         + Sync,
 >;
 
@@ -129,7 +130,7 @@ impl Sink {
     /// holds its action (it was paused or cut off past its lease, and another process marked
     /// it interrupted), or cannot tell (the store does not answer): then nothing more is sent.
     /// A sink without a lease (tests, tools) always holds.
-    pub async fn held(&self) -> Result<(), String> {
+    pub async fn held(&self) -> Result<(), super::Failed> {
         let Some(fence) = &self.fence else {
             return Ok(());
         };
@@ -138,12 +139,12 @@ impl Sink {
             Ok(false) => {
                 let why = "this Onwatch no longer holds the action (it was marked interrupted while this process was paused or cut off from the store): nothing more is sent".to_owned();
                 self.line(format!("✗ {why}"));
-                Err(why)
+                Err(super::Failed::Hold(why))
             }
             Err(e) => {
                 let why = format!("the store cannot confirm that this Onwatch still holds the action ({e}): nothing more is sent");
                 self.line(format!("✗ {why}"));
-                Err(why)
+                Err(super::Failed::Hold(why))
             }
         }
     }

@@ -13,8 +13,8 @@ use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertifi
 use russh::ChannelMsg;
 use serde::{Deserialize, Serialize};
 
-pub use super::output::Exited;
-use super::output::Sink;
+pub use crate::change::sink::Exited;
+use crate::change::sink::Sink;
 
 /// The `[environments.NAME.ssh]` section: how Onwatch reaches that environment's hosts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +87,7 @@ impl Default for SshCommands {
 
 /// Fills `{host}` in a template. A host name that is not plain (letters, digits, `.`, `-`, `_`)
 /// is refused rather than quoted: it would otherwise reach a remote shell.
-pub fn command_for(template: &str, host: &str) -> Result<String, String> {
+pub fn command_for(template: &str, host: &str) -> Result<String, crate::change::Refusal> {
     // A leading `-` would be read as an option by whatever command the template runs.
     let plain = !host.is_empty()
         && !host.starts_with('-')
@@ -95,9 +95,12 @@ pub fn command_for(template: &str, host: &str) -> Result<String, String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     if !plain {
-        return Err(format!(
-            "the host name `{}` is not one a command line may get (letters, digits, `.`, `-`, `_`, not starting with `-`)",
-            crate::text::cut(host, 80)
+        return Err(crate::change::Refusal::new(
+            "target",
+            format!(
+                "the host name `{}` is not one a command line may get (letters, digits, `.`, `-`, `_`, not starting with `-`)",
+                crate::text::cut(host, 80)
+            ),
         ));
     }
     Ok(template.replace("{host}", host))
