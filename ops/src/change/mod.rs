@@ -70,6 +70,7 @@ impl Error {
 // `submit`, each kind's `Procedure`, and the sweeper.
 pub mod guards;
 pub mod ledger;
+pub mod preview;
 pub mod procedure;
 pub mod request;
 pub mod sink;
@@ -77,10 +78,11 @@ pub mod submit;
 pub mod sweeper;
 
 pub use guards::{Verdict, VerdictLevel};
+pub use preview::Preview;
 pub use procedure::{BoxFuture, Done, Failed, Kinds, Procedure};
 pub use request::{ActionKind, ActionRequest, ActionState, ActionsOptions, Target};
 pub use sink::{ActionProgress, Sink};
-pub use submit::{Pipeline, Preview, Submitted};
+pub use submit::{Pipeline, Submitted};
 
 /// A refusal as the sentence a page shows (its `why`).
 impl From<Refusal> for String {
