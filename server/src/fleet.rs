@@ -1,5 +1,5 @@
 //! Starts the fleet engine of `ops` with the configuration: the model, the inventory refresher,
-//! the poller, the probes and history retention, all stopped by one shutdown signal.
+//! the poller, the probes and history retention, each a named task of [`crate::tasks`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,27 +13,14 @@ use ops::inventory::InventorySource;
 use ops::probe::ProbeSpec;
 use ops::store::Store;
 use ops::supervisor::gateway::{GatewayClient, GatewayClientOptions};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::config::{Config, InventorySourceKind};
+use crate::tasks::{Task, Tasks};
 
 /// The running fleet engine.
 pub struct FleetRuntime {
     pub model: Arc<FleetModel>,
     pub source: Option<String>,
-    tasks: Vec<JoinHandle<()>>,
-    shutdown: watch::Sender<bool>,
-}
-
-impl FleetRuntime {
-    /// Stops every task and waits for them.
-    pub async fn stop(self) {
-        let _ = self.shutdown.send(true);
-        for t in self.tasks {
-            let _ = t.await;
-        }
-    }
 }
 
 /// Waits until no host of the model is still "not polled", or until the answers stop coming
@@ -72,6 +59,7 @@ pub async fn start(
     config: &Config,
     store: Store,
     observer: Option<ops::fleet::poller::PollObserver>,
+    tasks: &mut Tasks,
 ) -> Result<FleetRuntime, String> {
     let model = Arc::new(FleetModel::new(ModelOptions {
         environments: config
@@ -81,9 +69,6 @@ pub async fn start(
             .collect(),
         stale_after_ms: i64::try_from(config.fleet.stale_after.as_millis()).unwrap_or(i64::MAX),
     }));
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
-
     let source: Option<Arc<dyn InventorySource>> = match config.inventory.source {
         InventorySourceKind::None => None,
         InventorySourceKind::Static => config
@@ -101,12 +86,10 @@ pub async fn start(
         // The first read happens before serving, so the first page already shows hosts.
         let _ = feeds::refresh_inventory(source.as_ref(), &model).await;
         let every = config.fleet.inventory_refresh.max(Duration::from_secs(5));
-        tasks.push(tokio::spawn(feeds::run_inventory(
-            source.clone(),
-            model.clone(),
-            every,
-            shutdown_rx.clone(),
-        )));
+        let (inventory, fed) = (source.clone(), model.clone());
+        tasks.start(Task::Inventory, move |stop| {
+            feeds::run_inventory(inventory, fed, every, stop)
+        });
 
         let client = GatewayClient::new(&GatewayClientOptions {
             connect_timeout: config.fleet.host_timeout.min(Duration::from_millis(1500)),
@@ -154,12 +137,12 @@ pub async fn start(
             .begin(ops::time::now_ms())
             .await
         {
-            Ok(watching) => tasks.push(tokio::spawn(watching.run(shutdown_rx.clone()))),
+            Ok(watching) => tasks.start(Task::Watching, |stop| watching.run(stop)),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot record that Onwatch is watching; service pages will show this run as a gap")
             }
         }
-        tasks.push(tokio::spawn(poller.run(shutdown_rx.clone())));
+        tasks.start(Task::Poller, |stop| poller.run(stop));
         // Serve once every host has been visited, so the first page shows real states rather
         // than "not polled"; at most 2 s, so hung hosts never delay serving (they show as
         // unreachable once their own timeout passes).
@@ -168,24 +151,19 @@ pub async fn start(
 
     let probes = probe_specs(config);
     if !probes.is_empty() {
-        tasks.push(tokio::spawn(feeds::run_probes(
-            probes,
-            model.clone(),
-            shutdown_rx.clone(),
-        )));
+        let probed = model.clone();
+        tasks.start(Task::Probes, |stop| feeds::run_probes(probes, probed, stop));
     }
 
     // History retention: prune hourly.
     let retention = Duration::from_secs(u64::from(config.store.history_retention_days) * 86_400);
-    tasks.push(tokio::spawn(
-        History::new(store).run_retention(retention, shutdown_rx.clone()),
-    ));
+    tasks.start(Task::Retention, |stop| {
+        History::new(store).run_retention(retention, stop)
+    });
 
     Ok(FleetRuntime {
         model,
         source: source_name,
-        tasks,
-        shutdown,
     })
 }
 

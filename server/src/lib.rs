@@ -19,4 +19,5 @@ pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod streams;
+pub mod tasks;
 pub mod telemetry;

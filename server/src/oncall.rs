@@ -130,53 +130,51 @@ pub async fn ical_feed(State(state): State<AppState>, Path(token): Path<String>)
 /// The on-call chores, every `every` until Onwatch stops: refresh who is on call for the
 /// header, keep the handoff of a shift that just ended (once: a second replica or a restart
 /// writes nothing twice), and, every twelfth time, work out who is scheduled but not ready.
-pub fn spawn_chores(
+pub async fn chores(
     portal: app::portal::Portal,
     mut stopping: watch::Receiver<bool>,
     every: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let oncall: Arc<ops::oncall::OnCall> = portal.oncall.clone();
-        let mut round: u64 = 0;
-        loop {
-            let now = ops::time::now_ms();
-            // Incidents change through their own functions, which refresh this at once; this
-            // catches a second replica's changes.
-            if let Err(e) = portal.incidents.refresh_open().await {
-                tracing::warn!(error = %e, "the open incidents could not be read");
+) {
+    let oncall: Arc<ops::oncall::OnCall> = portal.oncall.clone();
+    let mut round: u64 = 0;
+    loop {
+        let now = ops::time::now_ms();
+        // Incidents change through their own functions, which refresh this at once; this
+        // catches a second replica's changes.
+        if let Err(e) = portal.incidents.refresh_open().await {
+            tracing::warn!(error = %e, "the open incidents could not be read");
+        }
+        if let Err(e) = oncall.refresh_header(now).await {
+            tracing::warn!(error = %e, "who is on call could not be worked out; trying again");
+        }
+        if oncall.rotation.is_some() {
+            let unhealthy = ops::oncall::handoff::unhealthy(&portal.fleet.snapshot(now));
+            match oncall.write_due_handoff(now, unhealthy).await {
+                Ok(Some(index)) => tracing::info!(shift = index, "handoff summary kept"),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the handoff summary could not be kept; trying again")
+                }
             }
-            if let Err(e) = oncall.refresh_header(now).await {
-                tracing::warn!(error = %e, "who is on call could not be worked out; trying again");
-            }
-            if oncall.rotation.is_some() {
-                let unhealthy = ops::oncall::handoff::unhealthy(&portal.fleet.snapshot(now));
-                match oncall.write_due_handoff(now, unhealthy).await {
-                    Ok(Some(index)) => tracing::info!(shift = index, "handoff summary kept"),
-                    Ok(None) => {}
+            if round.is_multiple_of(12) {
+                let team = ops::onboarding::team::Sources {
+                    onboarding: &portal.onboarding,
+                    oncall: &portal.oncall,
+                    actions: portal.actions.access(),
+                    fleet: &portal.fleet,
+                };
+                match team.not_ready().await {
+                    Ok(people) => oncall.set_not_ready(people),
                     Err(e) => {
-                        tracing::warn!(error = %e, "the handoff summary could not be kept; trying again")
+                        tracing::warn!(error = %e, "onboarding readiness could not be read")
                     }
                 }
-                if round.is_multiple_of(12) {
-                    let team = ops::onboarding::team::Sources {
-                        onboarding: &portal.onboarding,
-                        oncall: &portal.oncall,
-                        actions: portal.actions.access(),
-                        fleet: &portal.fleet,
-                    };
-                    match team.not_ready().await {
-                        Ok(people) => oncall.set_not_ready(people),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "onboarding readiness could not be read")
-                        }
-                    }
-                }
-            }
-            round += 1;
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stopping.wait_for(|s| *s) => return,
             }
         }
-    })
+        round += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopping.wait_for(|s| *s) => return,
+        }
+    }
 }

@@ -24,6 +24,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::metrics::{self, MetricsBuilder};
 pub use crate::state::{route, AppState, ServerRoute};
+use crate::tasks::{Phase, Task, Tasks};
 
 /// Why the server could not start. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -52,13 +53,10 @@ pub struct Application {
     store: Store,
     fleet: crate::fleet::FleetRuntime,
     actions: Arc<ops::change::Pipeline>,
-    sweeper: tokio::task::JoinHandle<()>,
-    session_cleanup: tokio::task::JoinHandle<()>,
-    /// Signs the audit chain's head at an interval; once more at shutdown (`[audit]`).
-    checkpoints: Option<(
-        ops::audit::checkpoint::Checkpointer,
-        tokio::task::JoinHandle<()>,
-    )>,
+    /// Every background task, by name ([`crate::tasks`]).
+    tasks: Tasks,
+    /// Signs the audit chain's head at an interval (a task); once more at shutdown (`[audit]`).
+    checkpointer: Option<ops::audit::checkpoint::Checkpointer>,
     grace: Duration,
     limits: crate::serve::Limits,
     shutdown_tx: watch::Sender<bool>,
@@ -71,7 +69,9 @@ pub struct ShutdownHandle(Arc<watch::Sender<bool>>);
 
 impl ShutdownHandle {
     pub fn shutdown(&self) {
-        let _ = self.0.send(true);
+        // Stored even when nothing listens yet (`send` would drop it): a stop asked before the
+        // server began to serve is not lost.
+        self.0.send_replace(true);
     }
 }
 
@@ -111,10 +111,17 @@ impl Application {
                     config.audit.checkpoint_file.clone(),
                 )
             });
+        // Every background task is started through this registry, by name.
+        let mut tasks = Tasks::new(stopping_rx.clone());
         let metrics = MetricsBuilder::new();
-        let fleet = crate::fleet::start(&config, store.clone(), Some(metrics.poll_observer()))
-            .await
-            .map_err(StartError::Fleet)?;
+        let fleet = crate::fleet::start(
+            &config,
+            store.clone(),
+            Some(metrics.poll_observer()),
+            &mut tasks,
+        )
+        .await
+        .map_err(StartError::Fleet)?;
         let mut metrics = metrics.with_fleet(fleet.model.clone());
         if let Some(c) = &checkpointer {
             metrics = metrics.with_audit_checkpoints(c.latest());
@@ -189,12 +196,13 @@ impl Application {
         ));
         // Actions cut off by a crash or kill of an Onwatch on this store are marked interrupted
         // (at start, then every lease); never re-run.
-        let sweeper = tokio::spawn(actions.clone().run_sweeper(stopping_rx.clone()));
-        let checkpoints = checkpointer.map(|c| {
+        let swept = actions.clone();
+        tasks.start(Task::Sweeper, |stop| swept.run_sweeper(stop));
+        if let Some(c) = &checkpointer {
             let every = Duration::from_secs(config.audit.checkpoint_interval_secs);
-            let task = tokio::spawn(c.clone().run(every, stopping_rx.clone()));
-            (c, task)
-        });
+            let c = c.clone();
+            tasks.start(Task::Checkpoints, |stop| c.run(every, stop));
+        }
         let console = Arc::new(
             ops::console::ShardConsole::new(
                 config.console.clone(),
@@ -241,12 +249,10 @@ impl Application {
         if let Some(o) = &config.incidents.statuspage {
             let sp = ops::incidents::statuspage::Statuspage::new(o.clone())
                 .map_err(StartError::Config)?;
-            tokio::spawn(ops::incidents::statuspage::run(
-                incidents.clone(),
-                sp,
-                incidents.kick.clone(),
-                stopping_rx.clone(),
-            ));
+            let (published, kick) = (incidents.clone(), incidents.kick.clone());
+            tasks.start(Task::Statuspage, |stop| {
+                ops::incidents::statuspage::run(published, sp, kick, stop)
+            });
         }
         let portal = Portal {
             prefs: ops::prefs::Preferences::new(store.clone()),
@@ -272,7 +278,10 @@ impl Application {
                 })
                 .collect(),
         };
-        crate::oncall::spawn_chores(portal.clone(), stopping_rx.clone(), Duration::from_secs(5));
+        let chores = portal.clone();
+        tasks.start(Task::OncallChores, |stop| {
+            crate::oncall::chores(chores, stop, Duration::from_secs(5))
+        });
         let state = AppState {
             leptos_options: leptos_options.clone(),
             store: store.clone(),
@@ -312,8 +321,14 @@ impl Application {
                 Some((listener, router))
             }
         };
-        let session_cleanup =
-            crate::auth::spawn_session_cleanup(state.auth.sessions.clone(), stopping_rx);
+        let sessions = state.auth.sessions.clone();
+        tasks.start(Task::SessionCleanup, |stop| {
+            crate::auth::session_cleanup(sessions, stop)
+        });
+        tracing::info!(
+            tasks = ?tasks.started().iter().map(|t| t.name()).collect::<Vec<_>>(),
+            "background tasks started"
+        );
         let edge =
             crate::edge::EdgeRules::new(&state.auth.public_url, local_addr, config.auth.dev_signin);
         let router = routes(
@@ -330,9 +345,8 @@ impl Application {
             store,
             fleet,
             actions,
-            sweeper,
-            session_cleanup,
-            checkpoints,
+            tasks,
+            checkpointer,
             stopping_tx,
             grace: Duration::from_secs(config.server.shutdown_grace_secs),
             limits: crate::serve::Limits {
@@ -361,6 +375,11 @@ impl Application {
     /// The live fleet model (tests read it; pages get it through the portal context).
     pub fn fleet_model(&self) -> Arc<ops::fleet::FleetModel> {
         self.fleet.model.clone()
+    }
+
+    /// The background tasks started, by name (each at most once).
+    pub fn tasks(&self) -> Vec<Task> {
+        self.tasks.started()
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {
@@ -399,23 +418,23 @@ impl Application {
                 Ok(())
             }
         };
-        self.session_cleanup.abort();
-        self.sweeper.abort();
+        let mut tasks = self.tasks;
+        // The tasks that stop with the requests (they were told when serving stopped); one
+        // caught in the middle of its work (a checkpoint, a Statuspage post) finishes it first.
+        tasks
+            .stop(Phase::WithRequests, Duration::from_secs(5))
+            .await;
         // A running action finishes (and is audited) rather than being cut off, within the
         // grace period; one still running after it is marked interrupted at the next start.
         if !self.actions.wait_idle(grace).await {
             tracing::warn!("actions still running at exit: they will be marked interrupted");
         }
-        if let Some((checkpointer, task)) = self.checkpoints {
-            checkpoint_at_exit(checkpointer, task).await;
+        if let Some(checkpointer) = self.checkpointer {
+            checkpoint_at_exit(checkpointer).await;
         }
-        // Neither the fleet tasks nor the store may hold the exit hostage.
-        if tokio::time::timeout(Duration::from_secs(5), self.fleet.stop())
-            .await
-            .is_err()
-        {
-            tracing::warn!("fleet tasks did not stop within 5 s");
-        }
+        // The fleet's loops last (a finishing action reads the fleet); neither they nor the
+        // store may hold the exit hostage.
+        tasks.stop(Phase::Last, Duration::from_secs(5)).await;
         if tokio::time::timeout(Duration::from_secs(5), self.store.close())
             .await
             .is_err()
@@ -429,18 +448,7 @@ impl Application {
 /// The last checkpoint, signed once running actions have written their outcomes, so that it
 /// covers every row this process wrote. Bounded: a store that does not answer cannot hold the
 /// exit.
-async fn checkpoint_at_exit(
-    checkpointer: ops::audit::checkpoint::Checkpointer,
-    mut task: tokio::task::JoinHandle<()>,
-) {
-    // The interval's task ends on `stopping`; one caught in the middle of a checkpoint finishes
-    // it first (it holds the checkpointer's lock).
-    if tokio::time::timeout(Duration::from_secs(5), &mut task)
-        .await
-        .is_err()
-    {
-        task.abort();
-    }
+async fn checkpoint_at_exit(checkpointer: ops::audit::checkpoint::Checkpointer) {
     match tokio::time::timeout(Duration::from_secs(10), checkpointer.checkpoint()).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "audit checkpoint at shutdown not signed"),

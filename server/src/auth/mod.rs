@@ -219,24 +219,19 @@ impl Auth {
 }
 
 /// Deletes expired sessions every few minutes, until `stop` turns true.
-pub fn spawn_session_cleanup(
-    sessions: SessionStore,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(300));
-        loop {
-            tokio::select! {
-                _ = every.tick() => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
-            match sessions.delete_expired(ops::time::now_ms()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
-                Err(e) => tracing::warn!(error = %e, "cannot delete expired sessions"),
-            }
+pub async fn session_cleanup(sessions: SessionStore, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
         }
-    })
+        match sessions.delete_expired(ops::time::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete expired sessions"),
+        }
+    }
 }
 
 #[cfg(test)]

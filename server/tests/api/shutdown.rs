@@ -115,3 +115,67 @@ async fn open_event_streams_end_at_shutdown() {
         .unwrap()
         .unwrap();
 }
+
+/// Every background task is started through the one registry, by name, once: with a fleet
+/// file, audit checkpoints and Statuspage configured, each of the named tasks runs; a stop asked
+/// before the server began to serve is not lost, and the stop is bounded.
+#[tokio::test]
+async fn every_background_task_starts_by_name_and_stops() {
+    use ops::audit::checkpoint::CheckpointKey;
+    use server::tasks::Task;
+
+    let (mut config, dir) = test_config(StoreKind::Sqlite).await;
+    let fleet_file = dir.path().join("fleet.toml");
+    // A host nobody listens on: the poller runs and finds it unreachable at once.
+    std::fs::write(
+        &fleet_file,
+        "[[hosts]]\nenvironment = \"live\"\nname = \"api-1\"\naddress = \"127.0.0.1\"\ngateway_port = 1\n",
+    )
+    .unwrap();
+    config.inventory.source = server::config::InventorySourceKind::Static;
+    config.inventory.fleet_file = Some(fleet_file);
+    let key_file = dir.path().join("audit.key");
+    CheckpointKey::write_new(&key_file).unwrap();
+    config.audit.checkpoint_key_file = Some(key_file);
+    config.audit.checkpoint_file = Some(dir.path().join("checkpoints.jsonl"));
+    let sp_key = dir.path().join("statuspage.key");
+    std::fs::write(&sp_key, "key\n").unwrap();
+    config.incidents.statuspage = Some(ops::incidents::statuspage::StatuspageOptions {
+        page_id: "page".into(),
+        api_key_file: sp_key,
+        api_url: "http://127.0.0.1:1/v1/".parse().unwrap(),
+        timeout_secs: 5,
+        max_backoff_secs: 300,
+    });
+
+    server::telemetry::init("warn");
+    let app = server::startup::Application::build(config)
+        .await
+        .expect("the server builds");
+    let mut started = app.tasks();
+    started.sort();
+    let mut expected = vec![
+        Task::Inventory,
+        Task::Poller,
+        Task::Watching,
+        Task::Retention,
+        Task::Sweeper,
+        Task::Checkpoints,
+        Task::Statuspage,
+        Task::OncallChores,
+        Task::SessionCleanup,
+    ];
+    expected.sort();
+    // No probes are configured, so no probe task; everything else, once.
+    assert_eq!(started, expected);
+
+    let stop = app.shutdown_handle();
+    let running = tokio::spawn(app.run_until_stopped());
+    stop.shutdown();
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("a graceful stop ends every task")
+        .unwrap()
+        .unwrap();
+    drop(dir);
+}
