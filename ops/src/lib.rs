@@ -12,15 +12,15 @@
 pub mod actions;
 /// The append-only, hash-chained audit log.
 pub mod audit;
-/// The one way a change is made: attempt audited first, then exactly one outcome; the refusal
-/// type every change shares.
-pub mod change;
 /// Sign-in: providers (GitHub, OIDC), roles and their rules, sessions and their cache.
 pub mod auth;
 /// Build requests through the Builder API, followed to the new release on the Supervisors.
 pub mod builds;
 /// What the on-call engineer knows about each Builder service: role, symptoms, remedies.
 pub mod catalog;
+/// The one way a change is made: attempt audited first, then exactly one outcome; the refusal
+/// type every change shares.
+pub mod change;
 /// The shard console: read-only SQL over the builder datastore, audited.
 pub mod console;
 /// The fleet model, the poller and its feeds (inventory, probes), alarms, the dashboard's

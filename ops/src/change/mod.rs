@@ -9,7 +9,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::store::Store;
 use crate::store::StoreError;
+
+pub mod record;
+
+pub use record::{record, Attempt, Done};
 
 /// A rule said no: which guard (a short stable name: `role`, `lock`, `cooldown`, `shift`, …),
 /// and why, in a sentence that says what to do.
@@ -62,6 +67,28 @@ impl Error {
             Error::Refused(_) => 409,
             Error::Store(_) => 503,
         }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Error {
+        Error::Store(StoreError::from(e))
+    }
+}
+
+/// Runs a guarded write (an `UPDATE … WHERE id = … AND state = …`) that must touch exactly one
+/// row; when it touches none the change was refused (no such row, or someone changed it
+/// first), and `refused` says by which guard and why.
+pub async fn one<'q>(
+    store: &Store,
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    refused: impl FnOnce() -> Refusal,
+) -> Result<(), Error> {
+    let done = q.execute(store.pool()).await?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(Error::Refused(refused()))
     }
 }
 
