@@ -53,6 +53,7 @@ pub fn chosen(csv: &str) -> Result<BTreeMap<String, ComponentStatus>, Error> {
 }
 
 /// Declares an incident; the declarer is in charge.
+#[allow(clippy::too_many_arguments)]
 pub async fn declare(
     incidents: &Incidents,
     log: &AuditLog,

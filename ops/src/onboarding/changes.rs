@@ -77,6 +77,7 @@ pub async fn mark(
 
 /// An admin edits the list: `add` (with `text` and `verify`), `reword`, `retire`, `restore`,
 /// `up` or `down` item `id`.
+#[allow(clippy::too_many_arguments)]
 pub async fn edit(
     ob: &Onboarding,
     log: &AuditLog,
