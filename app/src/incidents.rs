@@ -271,35 +271,18 @@ pub mod ssr {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::oncall::ssr::{audit_outcome, audit_result};
+    use crate::oncall::ssr::refused;
     use crate::portal::Portal;
-    use ops::audit::Event;
     use ops::auth::Identity;
+    use ops::incidents::changes;
     use ops::incidents::{contacts, templates, ComponentStatus, Impact, Incident, Status};
     use ops::oncall::Who;
 
-    pub fn split(csv: &str) -> Vec<String> {
-        csv.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
+    pub use ops::incidents::changes::split;
 
     /// `api=major_outage,router=operational`
     fn chosen(csv: &str) -> Result<BTreeMap<String, ComponentStatus>, String> {
-        split(csv)
-            .into_iter()
-            .map(|pair| {
-                let (slug, st) = pair
-                    .split_once('=')
-                    .ok_or_else(|| format!("{pair:?}: a component status is service=status"))?;
-                let st = ComponentStatus::parse(st.trim()).ok_or_else(|| {
-                    format!("{st:?} is not a component status (operational, degraded_performance, partial_outage, major_outage)")
-                })?;
-                Ok((slug.trim().to_owned(), st))
-            })
-            .collect()
+        changes::chosen(csv).map_err(|e| e.to_string())
     }
 
     pub fn open_views(portal: &Portal) -> Vec<OpenView> {
@@ -532,61 +515,22 @@ pub mod ssr {
         services: &str,
         body: &str,
     ) -> Done {
-        let Some(impact) = Impact::parse(impact) else {
-            return Done::of(
-                false,
-                format!("{impact:?}: the impact is none, minor, major or critical."),
-            );
-        };
-        let d = ops::incidents::Declare {
-            title: title.into(),
-            impact,
-            services: split(services),
-            body: body.into(),
-        };
-        if let Err(e) = crate::portal::audit_first(
-            portal,
+        let now_ms = ops::time::now_ms();
+        let inc = &portal.incidents;
+        match changes::declare(
+            inc,
+            &portal.audit,
             who,
-            Event::Incident,
-            "",
-            "declare:attempt",
-            serde_json::json!({
-                "title": title, "impact": impact.as_str(), "services": d.services, "body": body,
-            }),
+            title,
+            impact,
+            services,
+            body,
+            now_ms,
         )
         .await
         {
-            return Done::of(false, e);
-        }
-        match portal
-            .incidents
-            .declare_as(&d, &Who::of(who), ops::time::now_ms())
-            .await
-        {
-            Ok(i) => {
-                audit_outcome(
-                    portal,
-                    who,
-                    Event::Incident,
-                    &i.id,
-                    "declared",
-                    serde_json::json!({}),
-                )
-                .await;
-                Done::of(true, i.id)
-            }
-            Err(e) => {
-                audit_outcome(
-                    portal,
-                    who,
-                    Event::Incident,
-                    "",
-                    "refused",
-                    serde_json::json!({ "why": e }),
-                )
-                .await;
-                Done::of(false, e)
-            }
+            Ok(i) => Done::of(true, i.id),
+            Err(e) => refused(e),
         }
     }
 
@@ -599,63 +543,18 @@ pub mod ssr {
         components: &str,
         confirm_alarming: bool,
     ) -> Done {
-        let Some(status) = Status::parse(status) else {
-            return Done::of(false, format!("{status:?} is not a status."));
-        };
-        let chosen = match chosen(components) {
-            Ok(c) => c,
-            Err(e) => return Done::of(false, e),
-        };
-        // Resolving tells the public everything works: while an affected service still alarms,
-        // the person is asked again, with what alarms named.
-        if status == Status::Resolved && !confirm_alarming {
-            let services = match portal.incidents.get(id).await {
-                Ok(i) => i.map(|i| i.services).unwrap_or_default(),
-                Err(e) => {
-                    return Done::of(
-                        false,
-                        format!(
-                            "The incident cannot be read ({e}); nothing was changed: try again."
-                        ),
-                    )
-                }
-            };
-            let alarming = ops::incidents::still_alarming(
-                &services,
-                &portal.fleet.snapshot(ops::time::now_ms()),
-            );
-            if !alarming.is_empty() {
-                return Done::ask(format!(
-                    "Still alarming: {}. Resolving tells the public everything works again. Resolve anyway?",
-                    alarming.join("; ")
-                ));
-            }
-        }
-        if let Err(e) = crate::portal::audit_first(
-            portal,
+        let now_ms = ops::time::now_ms();
+        let result = changes::update(
+            &portal.incidents,
+            &portal.fleet,
+            &portal.audit,
             who,
-            Event::Incident,
             id,
-            "update:attempt",
-            serde_json::json!({
-                "status": status.as_str(), "body": body, "components": components,
-            }),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        let result = portal
-            .incidents
-            .update(id, status, body, &chosen, &who.login, ops::time::now_ms())
-            .await;
-        audit_result(
-            portal,
-            who,
-            Event::Incident,
-            id,
-            &result,
-            serde_json::json!({ "what": "update" }),
+            status,
+            body,
+            components,
+            confirm_alarming,
+            now_ms,
         )
         .await;
         match result {
@@ -666,129 +565,55 @@ pub mod ssr {
                     _ => "Saved (in Onwatch only: no status page is configured).".to_owned(),
                 },
             ),
-            Err(e) => Done::of(false, e),
+            // Nothing changed: the person is asked again, with what alarms named.
+            Err(ops::change::Error::Refused(r)) if r.guard == changes::CONFIRM => Done::ask(r.why),
+            Err(e) => refused(e),
         }
     }
 
     pub async fn note(portal: &Portal, who: &Identity, id: &str, body: &str) -> Done {
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::Incident,
-            id,
-            "note:attempt",
-            serde_json::json!({ "body": body }),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        let result = portal
-            .incidents
-            .note(id, body, &Who::of(who), ops::time::now_ms())
-            .await;
-        audit_result(
-            portal,
-            who,
-            Event::Incident,
-            id,
-            &result,
-            serde_json::json!({ "what": "note" }),
-        )
-        .await;
-        match result {
+        let now_ms = ops::time::now_ms();
+        match changes::note(&portal.incidents, &portal.audit, who, id, body, now_ms).await {
             Ok(()) => Done::of(true, "Internal note saved (never public)."),
-            Err(e) => Done::of(false, e),
+            Err(e) => refused(e),
         }
     }
 
-    /// Everyone Onwatch knows by login: people seen signed in, the rotation, the directory.
-    async fn known(portal: &Portal) -> Result<Vec<String>, String> {
+    /// Everyone Onwatch knows by login apart from the directory (which `ops` reads itself):
+    /// people seen signed in, the rotation.
+    async fn known(portal: &Portal) -> Result<Vec<String>, ops::change::Error> {
         let mut known: Vec<String> = portal
             .onboarding
             .people()
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .map(|p| p.login)
             .collect();
         if let Some(r) = &portal.oncall.rotation {
             known.extend(r.members().iter().cloned());
         }
-        known.extend(
-            contacts::list(portal.incidents.store())
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .map(|c| c.login),
-        );
         Ok(known)
     }
 
     pub async fn owner(portal: &Portal, who: &Identity, id: &str, action: &str, to: &str) -> Done {
-        let target = match action {
-            "take" => Some(who.login.as_str()),
-            "step_away" => None,
-            "hand" => Some(to.trim()),
-            other => return Done::of(false, format!("{other:?}: take, step_away or hand.")),
+        let known = if action == "hand" {
+            match known(portal).await {
+                Ok(k) => k,
+                Err(e) => return refused(e),
+            }
+        } else {
+            Vec::new()
         };
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::Incident,
-            id,
-            &format!("{action}:attempt"),
-            serde_json::json!({ "to": to }),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        let result = owner_change(portal, who, id, action, target, to).await;
-        audit_result(
-            portal,
-            who,
-            Event::Incident,
-            id,
-            &result,
-            serde_json::json!({
-                "what": action, "owner": result.as_ref().ok().map(|i| &i.owner),
-            }),
-        )
-        .await;
-        match result {
+        let now_ms = ops::time::now_ms();
+        let inc = &portal.incidents;
+        match changes::owner(inc, &portal.audit, who, id, action, to, &known, now_ms).await {
             Ok(i) if i.owner.is_empty() => Done::of(
                 true,
                 "You stepped away: nobody is in charge until someone takes it.",
             ),
             Ok(i) => Done::of(true, format!("{} is in charge.", i.owner)),
-            Err(e) => Done::of(false, e),
+            Err(e) => refused(e),
         }
-    }
-
-    /// The rules of a change of owner, then the change.
-    async fn owner_change(
-        portal: &Portal,
-        who: &Identity,
-        id: &str,
-        action: &str,
-        target: Option<&str>,
-        to: &str,
-    ) -> Result<Incident, String> {
-        // A mistyped name would leave the incident to nobody while the page says otherwise.
-        if action == "hand" && !to.trim().eq_ignore_ascii_case(&who.login) {
-            let k = known(portal).await?;
-            if !k.iter().any(|l| l.eq_ignore_ascii_case(to.trim())) {
-                return Err(format!(
-                    "Onwatch does not know {:?}: hand over to someone who has signed in, is in the rotation or in the directory (their login).",
-                    to.trim()
-                ));
-            }
-        }
-        portal
-            .incidents
-            .set_owner(id, target, &Who::of(who), ops::time::now_ms())
-            .await
     }
 
     pub async fn rule(
@@ -801,84 +626,19 @@ pub mod ssr {
         cleanup_done: &str,
     ) -> Done {
         let now = ops::time::now_ms();
+        let (inc, log) = (&portal.incidents, &portal.audit);
         if !cleanup_done.is_empty() {
-            if let Err(e) = crate::portal::audit_first(
-                portal,
-                who,
-                Event::Incident,
-                cleanup_done,
-                "cleanup_done:attempt",
-                serde_json::json!({}),
-            )
-            .await
-            {
-                return Done::of(false, e);
-            }
-            let result = portal
-                .incidents
-                .cleanup_done(cleanup_done, &Who::of(who), now)
-                .await;
-            audit_result(
-                portal,
-                who,
-                Event::Incident,
-                cleanup_done,
-                &result,
-                serde_json::json!({ "what": "cleanup_done" }),
-            )
-            .await;
-            return match result {
+            return match changes::cleanup_done(inc, log, who, cleanup_done, now).await {
                 Ok(()) => Done::of(true, "Cleanup done."),
-                Err(e) => Done::of(false, e),
+                Err(e) => refused(e),
             };
         }
-        let owner = if owner.trim().is_empty() {
-            who.login.as_str()
-        } else {
-            owner
-        };
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::Incident,
-            incident,
-            "rule_broken:attempt",
-            serde_json::json!({
-                "rule": rule, "what_done": what_done, "owner": owner,
-            }),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        let result = portal
-            .incidents
-            .break_rule(
-                (!incident.is_empty()).then_some(incident),
-                rule,
-                what_done,
-                owner,
-                &Who::of(who),
-                now,
-            )
-            .await;
-        audit_result(
-            portal,
-            who,
-            Event::Incident,
-            incident,
-            &result,
-            serde_json::json!({
-                "what": "rule_broken", "rule": result.as_ref().ok().map(|r| &r.id),
-            }),
-        )
-        .await;
-        match result {
+        match changes::rule_broken(inc, log, who, incident, rule, what_done, owner, now).await {
             Ok(r) => Done::of(
                 true,
                 format!("Recorded; the cleanup is {}'s until marked done.", r.owner),
             ),
-            Err(e) => Done::of(false, e),
+            Err(e) => refused(e),
         }
     }
 
@@ -893,52 +653,18 @@ pub mod ssr {
         seniority: i64,
         remove: bool,
     ) -> Done {
-        let store = portal.incidents.store();
-        let what = if remove {
-            "contact_removed"
-        } else {
-            "contact_saved"
+        let c = contacts::Contact {
+            login,
+            name,
+            phone,
+            time_zone,
+            areas: split(&areas),
+            seniority,
         };
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::Incident,
-            &login,
-            &format!("{what}:attempt"),
-            serde_json::json!({
-                "name": name, "phone": phone, "time_zone": time_zone, "areas": areas,
-                "seniority": seniority,
-            }),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        let result = if remove {
-            contacts::remove(store, &login).await
-        } else {
-            let c = contacts::Contact {
-                login: login.clone(),
-                name,
-                phone,
-                time_zone,
-                areas: split(&areas),
-                seniority,
-            };
-            contacts::save(store, &c, &who.login, ops::time::now_ms()).await
-        };
-        audit_result(
-            portal,
-            who,
-            Event::Incident,
-            &login,
-            &result,
-            serde_json::json!({ "what": what }),
-        )
-        .await;
-        match result {
+        let now_ms = ops::time::now_ms();
+        match changes::contact(&portal.incidents, &portal.audit, who, c, remove, now_ms).await {
             Ok(()) => Done::of(true, if remove { "Removed." } else { "Saved." }),
-            Err(e) => Done::of(false, e),
+            Err(e) => refused(e),
         }
     }
 }

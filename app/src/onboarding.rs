@@ -112,11 +112,12 @@ pub async fn onboarding_edit(
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::*;
+    use crate::oncall::ssr::refused;
     use crate::portal::Portal;
-    use ops::audit::Event;
     use ops::auth::Identity;
+    use ops::onboarding::changes;
     use ops::onboarding::{
-        Facts, ItemStatus, Records, SshAccount, Verify, KEY_CHECK, KEY_CHECKS_PER_WINDOW,
+        Facts, ItemStatus, Records, SshAccount, KEY_CHECK, KEY_CHECKS_PER_WINDOW,
         KEY_CHECK_REFUSED, KEY_CHECK_WINDOW_MS,
     };
 
@@ -227,43 +228,21 @@ pub mod ssr {
 
     pub async fn tick(portal: &Portal, who: &Identity, item: &str, on: bool) -> Done {
         let ob = &portal.onboarding;
-        // Only items that are ticked by hand can be ticked: the others are checked by Onwatch.
-        let board = match board(portal, who, "").await {
-            Ok(b) => b,
-            Err(e) => return Done::of(false, e),
-        };
-        match board.items.iter().find(|i| i.id == item) {
-            None => return Done::of(false, format!("No item {item} on the checklist.")),
-            Some(i) if !i.tickable => {
-                return Done::of(
-                    false,
-                    format!(
-                        "“{}” is checked by Onwatch itself ({}); an admin can confirm it.",
-                        i.text, i.how
-                    ),
-                )
-            }
-            Some(_) => {}
-        }
-        let mark = if on { "ticked" } else { "unticked" };
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::Onboarding,
-            "",
-            mark,
-            serde_json::json!({ "item": item, "person": who.login }),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        match ob
-            .mark(item, &who.login, mark, &who.login, ops::time::now_ms())
+        let now = ops::time::now_ms();
+        if let Err(e) = ob
+            .seen(&who.login, &who.name, &who.provider, &who.memberships, now)
             .await
         {
-            Ok(()) => Done::of(true, format!("{mark}.")),
-            Err(e) => Done::of(false, e),
+            return Done::of(false, e.to_string());
+        }
+        // The person's own checklist as it stands: only items ticked by hand can be ticked.
+        let mine = match team(portal).await {
+            Ok((_, records, facts)) => ob.status(&records, &who.login, &facts, &crate::fmt::zone()),
+            Err(e) => return Done::of(false, e),
+        };
+        match changes::tick(ob, &portal.audit, who, &mine, item, on, now).await {
+            Ok(mark) => Done::of(true, format!("{mark}.")),
+            Err(e) => refused(e),
         }
     }
 
@@ -276,8 +255,7 @@ pub mod ssr {
         detail: serde_json::Value,
     ) -> Result<i64, String> {
         portal
-            .actions
-            .audit()
+            .audit
             .append(
                 &who.actor(),
                 &ops::audit::Entry {
@@ -422,28 +400,20 @@ pub mod ssr {
         item: &str,
         mark: &str,
     ) -> Done {
-        if !matches!(mark, "confirmed" | "reset") {
-            return Done::of(false, "An admin confirms or resets an item.");
-        }
-        if let Err(e) = crate::portal::audit_first(
-            portal,
+        let now = ops::time::now_ms();
+        match changes::mark(
+            &portal.onboarding,
+            &portal.audit,
             who,
-            Event::Onboarding,
-            "",
+            person,
+            item,
             mark,
-            serde_json::json!({ "item": item, "person": person }),
+            now,
         )
         .await
         {
-            return Done::of(false, e);
-        }
-        match portal
-            .onboarding
-            .mark(item, person, mark, &who.login, ops::time::now_ms())
-            .await
-        {
             Ok(()) => Done::of(true, format!("{mark} for {person}.")),
-            Err(e) => Done::of(false, e),
+            Err(e) => refused(e),
         }
     }
 
@@ -455,43 +425,11 @@ pub mod ssr {
         text: &str,
         verify: &str,
     ) -> Done {
-        let ob = &portal.onboarding;
         let now = ops::time::now_ms();
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::Onboarding,
-            "",
-            &format!("item_{op}"),
-            serde_json::json!({ "id": id, "text": text, "verify": verify }),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        let r = match op {
-            "add" => {
-                let Some(v) = Verify::parse(if verify.is_empty() { "manual" } else { verify })
-                else {
-                    return Done::of(
-                        false,
-                        format!("{verify:?}: manual, github, core_origin, ssh or services."),
-                    );
-                };
-                ob.add(text, v, &who.login, now).await.map(|_| ())
-            }
-            "reword" => ob.reword(id, text, &who.login, now).await,
-            "retire" => ob.retire(id, true, &who.login, now).await,
-            "restore" => ob.retire(id, false, &who.login, now).await,
-            "up" => ob.shift(id, -1).await,
-            "down" => ob.shift(id, 1).await,
-            other => Err(format!(
-                "{other:?}: add, reword, retire, restore, up or down."
-            )),
-        };
-        match r {
+        let ob = &portal.onboarding;
+        match changes::edit(ob, &portal.audit, who, op, id, text, verify, now).await {
             Ok(()) => Done::of(true, "Saved."),
-            Err(e) => Done::of(false, e),
+            Err(e) => refused(e),
         }
     }
 }

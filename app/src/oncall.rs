@@ -309,53 +309,12 @@ pub async fn handoff_ack(shift: i64) -> Result<Done, ServerFnError> {
 pub mod ssr {
     use super::*;
     use crate::portal::Portal;
-    use ops::audit::Event;
     use ops::auth::Identity;
     use ops::oncall::accounts;
+    use ops::oncall::changes;
     use ops::oncall::handoff::Handoff;
-    use ops::oncall::overrides::{Ask, OverrideRequest, RequestState};
+    use ops::oncall::overrides::{OverrideRequest, RequestState};
     use ops::oncall::{rotation, Rotation, Who};
-
-    /// Writes the one outcome row (done, refused, …) that follows an attempt row. The change
-    /// has happened or been refused already, so a row that cannot be written is logged and the
-    /// person still gets their answer: the attempt row says it was tried.
-    pub async fn audit_outcome(
-        portal: &Portal,
-        who: &Identity,
-        kind: Event,
-        id: &str,
-        outcome: &str,
-        detail: serde_json::Value,
-    ) {
-        if let Err(e) = crate::portal::audit_first(portal, who, kind, id, outcome, detail).await {
-            tracing::error!(%kind, id, outcome, error = %e, "the outcome of an attempt is not in the audit log");
-        }
-    }
-
-    /// `done` with `detail`, or `refused` with why.
-    pub async fn audit_result<T>(
-        portal: &Portal,
-        who: &Identity,
-        kind: Event,
-        id: &str,
-        result: &Result<T, String>,
-        detail: serde_json::Value,
-    ) {
-        match result {
-            Ok(_) => audit_outcome(portal, who, kind, id, "done", detail).await,
-            Err(e) => {
-                audit_outcome(
-                    portal,
-                    who,
-                    kind,
-                    id,
-                    "refused",
-                    serde_json::json!({ "why": e }),
-                )
-                .await
-            }
-        }
-    }
 
     /// Whether the signed-in account is the one its login names in the rotation (the first
     /// account to sign in with it): a second account that shares the login holds no seat.
@@ -378,16 +337,7 @@ pub mod ssr {
         }
     }
 
-    fn describe(r: &Rotation, c: &ops::oncall::Cover) -> String {
-        format!(
-            "{} covers {} as {}, {} → {}",
-            c.covering,
-            c.covered,
-            c.seat.as_str(),
-            r.local(c.start_ms),
-            r.local(c.end_ms)
-        )
-    }
+    use ops::oncall::changes::describe;
 
     /// `genuine`: `me` is the account its login names (see `holds_login`).
     fn request_view(
@@ -733,520 +683,91 @@ pub mod ssr {
         })
     }
 
-    pub struct AskForm {
-        pub kind: String,
-        pub shift: i64,
-        pub from: String,
-        pub to: String,
-        pub covering: String,
-        pub theirs: String,
-        pub their_shift: i64,
-        pub reason: String,
-        /// The part of `shift` (its start, epoch ms) or blank.
-        pub part: String,
-        /// The part of `their_shift` or blank.
-        pub their_part: String,
-    }
+    pub use ops::oncall::changes::AskForm;
 
-    /// The part of shift `index` that `login` holds (overrides applied) starting at `part`
-    /// (epoch ms, as the board lists it), or, for a blank `part`, the first that has not ended
-    /// by `now_ms`. `None`: they hold none such.
-    fn held_part(
-        r: &Rotation,
-        covers: &[ops::oncall::Cover],
-        login: &str,
-        index: i64,
-        part: &str,
-        now_ms: i64,
-    ) -> Result<Option<rotation::Part>, String> {
-        let s = r.shift(index);
-        let mut held = rotation::parts(r, covers, s.start_ms, s.end_ms)
-            .into_iter()
-            .filter(|p| p.holder.eq_ignore_ascii_case(login.trim()) && p.end_ms > now_ms);
-        match part.trim() {
-            "" => Ok(held.next()),
-            t => {
-                let at: i64 = t
-                    .parse()
-                    .map_err(|_| format!("{t:?} does not name a part of shift #{index}."))?;
-                held.find(|p| p.start_ms == at).map(Some).ok_or_else(|| {
-                    format!(
-                        "{} no longer holds that part of shift #{index} ({}): the rotation has changed since the page was read. Reload it and choose again.",
-                        login.trim(),
-                        r.local(at.max(s.start_ms))
-                    )
-                })
+    /// What a page says when a change did not happen: the rule's why, or that the store did
+    /// not answer (logged here, not shown).
+    pub fn refused(e: ops::change::Error) -> Done {
+        match e {
+            ops::change::Error::Refused(r) => Done::of(false, r.why),
+            ops::change::Error::Store(e) => {
+                tracing::error!(error = %e, "a change could not be made: the store did not answer");
+                Done::of(
+                    false,
+                    "The store or its audit log cannot be written, so nothing was changed: try again.",
+                )
             }
         }
+    }
+
+    fn zone() -> String {
+        crate::fmt::zone().name
     }
 
     pub async fn ask(portal: &Portal, who: &Identity, f: AskForm) -> Done {
-        let oc = &portal.oncall;
-        let Some(r) = &oc.rotation else {
-            return Done::of(false, "No rotation is configured in Onwatch.");
-        };
-        // Times in the person's zone, in what they read and what they type.
-        let shown = r.shown_in(&crate::fmt::zone().name);
-        let r = &shown;
         let now_ms = ops::time::now_ms();
-        let ask = match f.kind.as_str() {
-            "cover" => {
-                let shift = r.shift(f.shift);
-                let covers = match oc.overrides.accepted_covers().await {
-                    Ok(c) => c,
-                    Err(e) => return Done::of(false, e.to_string()),
-                };
-                let from = if f.from.trim().is_empty() {
-                    None
-                } else {
-                    match r.parse_local(&f.from) {
-                        Ok(t) => Some(t),
-                        Err(e) => return Done::of(false, format!("From: {e}.")),
-                    }
-                };
-                // The part the requester gives (some of): the one named, else the one holding
-                // `from`, else the first still to come.
-                let part = if !f.part.trim().is_empty() || from.is_none() {
-                    held_part(r, &covers, &who.login, f.shift, &f.part, now_ms)
-                } else {
-                    let at = from.unwrap_or_default();
-                    Ok(rotation::parts(r, &covers, shift.start_ms, shift.end_ms)
-                        .into_iter()
-                        .find(|p| {
-                            p.holder.eq_ignore_ascii_case(&who.login)
-                                && p.start_ms <= at
-                                && at < p.end_ms
-                        }))
-                };
-                let part = match part {
-                    Ok(Some(p)) => p,
-                    Ok(None) => {
-                        return Done::of(
-                            false,
-                            format!(
-                                "You ({}) hold no seat at {}: only the person on call asks for cover.",
-                                who.login,
-                                r.local(from.unwrap_or(shift.start_ms.max(now_ms)))
-                            ),
-                        );
-                    }
-                    Err(e) => return Done::of(false, e),
-                };
-                let from = from.unwrap_or(part.start_ms.max(now_ms));
-                let to = if f.to.trim().is_empty() {
-                    part.end_ms
-                } else {
-                    match r.parse_local(&f.to) {
-                        Ok(t) => t,
-                        Err(e) => return Done::of(false, format!("To: {e}.")),
-                    }
-                };
-                if from < shift.start_ms || to > shift.end_ms {
-                    return Done::of(
-                        false,
-                        format!(
-                            "The span must lie inside the shift ({} → {}).",
-                            r.local(shift.start_ms),
-                            r.local(shift.end_ms)
-                        ),
-                    );
-                }
-                if f.covering.trim().is_empty() {
-                    return Done::of(false, "Choose who covers.");
-                }
-                Ask::Cover {
-                    seat: part.seat,
-                    start_ms: from,
-                    end_ms: to,
-                    covering: f.covering.trim().to_owned(),
-                }
-            }
-            "swap" => {
-                if f.theirs.trim().is_empty() {
-                    return Done::of(false, "Choose the shift to swap with.");
-                }
-                // Parts named: the parts each person holds now (overrides applied), from now
-                // on; none named: the two whole shifts of the base rotation.
-                let parts = if f.part.trim().is_empty() && f.their_part.trim().is_empty() {
-                    None
-                } else {
-                    let covers = match oc.overrides.accepted_covers().await {
-                        Ok(c) => c,
-                        Err(e) => return Done::of(false, e.to_string()),
-                    };
-                    let mine = held_part(r, &covers, &who.login, f.shift, &f.part, now_ms);
-                    let theirs =
-                        held_part(r, &covers, &f.theirs, f.their_shift, &f.their_part, now_ms);
-                    match (mine, theirs) {
-                        (Ok(Some(m)), Ok(Some(t))) => Some((
-                            (m.start_ms.max(now_ms), m.end_ms),
-                            (t.start_ms.max(now_ms), t.end_ms),
-                        )),
-                        (Err(e), _) | (_, Err(e)) => return Done::of(false, e),
-                        (Ok(None), _) => {
-                            return Done::of(
-                                false,
-                                format!(
-                                    "You ({}) hold no seat in shift #{} from now on.",
-                                    who.login, f.shift
-                                ),
-                            );
-                        }
-                        (_, Ok(None)) => {
-                            return Done::of(
-                                false,
-                                format!(
-                                    "{} holds no seat in shift #{} from now on.",
-                                    f.theirs.trim(),
-                                    f.their_shift
-                                ),
-                            );
-                        }
-                    }
-                };
-                Ask::Swap {
-                    mine: f.shift,
-                    theirs: f.theirs.trim().to_owned(),
-                    their_shift: f.their_shift,
-                    parts,
-                }
-            }
-            other => return Done::of(false, format!("{other:?} is neither a cover nor a swap.")),
-        };
-        // Audited before anything is written: an ask the log cannot hold is not made.
-        let asked = serde_json::json!({
-            "kind": f.kind, "shift": f.shift, "from": f.from, "to": f.to,
-            "covering": f.covering, "theirs": f.theirs, "their_shift": f.their_shift,
-            "reason": f.reason,
-        });
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::OncallOverride,
-            "",
-            "request:attempt",
-            asked,
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        match oc
-            .overrides
-            .ask(r, (&Who::of(who), &who.name), None, &ask, &f.reason, now_ms)
-            .await
-        {
-            Ok(q) => {
-                let detail = serde_json::json!({
-                    "kind": q.kind, "counterpart": q.counterpart, "reason": q.reason,
-                    "covers": q.covers.iter().map(|c| describe(r, c)).collect::<Vec<_>>(),
-                });
-                audit_outcome(
-                    portal,
-                    who,
-                    Event::OncallOverride,
-                    &q.id,
-                    "requested",
-                    detail,
-                )
-                .await;
-                Done::of(
-                    true,
-                    format!(
-                        "Asked {} to {}. Nothing changes until they accept.",
-                        q.counterpart,
-                        if q.kind == "swap" { "swap" } else { "cover" }
-                    ),
-                )
-            }
-            Err(e) => {
-                audit_outcome(
-                    portal,
-                    who,
-                    Event::OncallOverride,
-                    "",
-                    "refused",
-                    serde_json::json!({ "why": e }),
-                )
-                .await;
-                Done::of(false, e)
-            }
+        match changes::ask(&portal.oncall, &portal.audit, who, &zone(), &f, now_ms).await {
+            Ok(q) => Done::of(
+                true,
+                format!(
+                    "Asked {} to {}. Nothing changes until they accept.",
+                    q.counterpart,
+                    if q.kind == "swap" { "swap" } else { "cover" }
+                ),
+            ),
+            Err(e) => refused(e),
         }
     }
 
     pub async fn answer(portal: &Portal, who: &Identity, id: &str, answer: &str) -> Done {
-        let oc = &portal.oncall;
-        let Some(r) = &oc.rotation else {
-            return Done::of(false, "No rotation is configured in Onwatch.");
-        };
-        // Times in the person's zone, in what they read and what they type.
-        let shown = r.shown_in(&crate::fmt::zone().name);
-        let r = &shown;
-        let to = match answer {
-            "accept" => RequestState::Accepted,
-            "decline" => RequestState::Declined,
-            "cancel" => RequestState::Cancelled,
-            other => {
-                return Done::of(
-                    false,
-                    format!("{other:?}: answer accept, decline or cancel."),
-                )
-            }
-        };
-        let admin = who.role.allows(vocab::Role::Admin);
-        // Audited first: an answer the log cannot hold is not given.
-        if let Err(e) = crate::portal::audit_first(
-            portal,
+        let now_ms = ops::time::now_ms();
+        match changes::answer(
+            &portal.oncall,
+            &portal.audit,
             who,
-            Event::OncallOverride,
+            &zone(),
             id,
-            &format!("{}:attempt", to.as_str()),
-            serde_json::json!({}),
+            answer,
+            now_ms,
         )
         .await
         {
-            return Done::of(false, e);
-        }
-        let now_ms = ops::time::now_ms();
-        match oc
-            .overrides
-            .answer(r, id, &Who::of(who), admin, to, now_ms)
-            .await
-        {
-            Ok(q) => {
-                audit_outcome(
-                    portal,
-                    who,
-                    Event::OncallOverride,
-                    id,
-                    q.state.as_str(),
-                    serde_json::json!({
-                        "requested_by": q.requested_by, "counterpart": q.counterpart,
-                    }),
-                )
-                .await;
-                if let Err(e) = oc.refresh_header(now_ms).await {
-                    tracing::warn!(error = %e, "the on-call header could not be refreshed");
-                }
-                Done::of(true, format!("The request is {}.", q.state.as_str()))
-            }
-            Err(e) => {
-                audit_outcome(
-                    portal,
-                    who,
-                    Event::OncallOverride,
-                    id,
-                    "refused",
-                    serde_json::json!({ "why": e }),
-                )
-                .await;
-                Done::of(false, e)
-            }
+            Ok(q) => Done::of(true, format!("The request is {}.", q.state.as_str())),
+            Err(e) => refused(e),
         }
     }
 
     pub async fn feed(portal: &Portal, who: &Identity, scope: &str) -> Done {
-        let oc = &portal.oncall;
-        if oc.rotation.is_none() {
-            return Done::of(
-                false,
-                "No rotation is configured in Onwatch, so there is nothing to publish.",
-            );
-        }
-        let scope = match scope {
-            "team" => "team".to_owned(),
-            "me" => who.login.to_ascii_lowercase(),
-            other => {
-                return Done::of(
-                    false,
-                    format!("{other:?}: a feed is for `me` or the `team`."),
-                )
-            }
-        };
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::OncallFeed,
-            "",
-            "create:attempt",
-            serde_json::json!({ "scope": scope }),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        match oc
-            .feeds
-            .create(&scope, &Who::of(who), ops::time::now_ms())
-            .await
-        {
-            Ok((f, token)) => {
-                audit_outcome(
-                    portal,
-                    who,
-                    Event::OncallFeed,
-                    &f.id,
-                    "created",
-                    serde_json::json!({ "scope": scope }),
-                )
-                .await;
-                Done::of(true, format!("/ical/{token}.ics"))
-            }
-            Err(e) => {
-                let e = e.to_string();
-                audit_outcome(
-                    portal,
-                    who,
-                    Event::OncallFeed,
-                    "",
-                    "refused",
-                    serde_json::json!({ "why": e }),
-                )
-                .await;
-                Done::of(false, e)
-            }
+        let now_ms = ops::time::now_ms();
+        match changes::create_feed(&portal.oncall, &portal.audit, who, scope, now_ms).await {
+            Ok(token) => Done::of(true, format!("/ical/{token}.ics")),
+            Err(e) => refused(e),
         }
     }
 
     pub async fn revoke(portal: &Portal, who: &Identity, id: &str) -> Done {
-        let admin = who.role.allows(vocab::Role::Admin);
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::OncallFeed,
-            id,
-            "revoke:attempt",
-            serde_json::json!({}),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        match portal
-            .oncall
-            .feeds
-            .revoke(id, &Who::of(who), admin, ops::time::now_ms())
-            .await
-        {
-            Ok(()) => {
-                audit_outcome(
-                    portal,
-                    who,
-                    Event::OncallFeed,
-                    id,
-                    "revoked",
-                    serde_json::json!({}),
-                )
-                .await;
-                Done::of(true, "Revoked: its URL answers 404 from now on.")
-            }
-            Err(e) => {
-                audit_outcome(
-                    portal,
-                    who,
-                    Event::OncallFeed,
-                    id,
-                    "refused",
-                    serde_json::json!({ "why": e }),
-                )
-                .await;
-                Done::of(false, e)
-            }
+        let now_ms = ops::time::now_ms();
+        match changes::revoke_feed(&portal.oncall, &portal.audit, who, id, now_ms).await {
+            Ok(()) => Done::of(true, "Revoked: its URL answers 404 from now on."),
+            Err(e) => refused(e),
         }
     }
 
-    async fn kept(portal: &Portal, shift: i64) -> Result<Handoff, String> {
-        portal
-            .oncall
-            .handoffs
-            .get(shift)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| {
-                format!("No kept handoff for shift {shift}: a handoff is kept when its shift ends.")
-            })
-    }
-
-    /// The outgoing engineer's note: the attempt audited, then the rules (a kept handoff, one
-    /// of its outgoing people's accounts, not yet acknowledged), then done or refused.
+    /// The outgoing engineer's note (the rules: `ops::oncall::changes::note`).
     pub async fn note(portal: &Portal, who: &Identity, shift: i64, note: &str) -> Done {
-        let target = shift.to_string();
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::OncallHandoff,
-            &target,
-            "note:attempt",
-            serde_json::json!({ "note": note }),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        let result = match kept(portal, shift).await {
-            Ok(h) => {
-                let outgoing: Vec<String> = h.outgoing.split(',').map(str::to_owned).collect();
-                portal
-                    .oncall
-                    .handoffs
-                    .annotate(shift, &outgoing, &Who::of(who), note, ops::time::now_ms())
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        audit_result(
-            portal,
-            who,
-            Event::OncallHandoff,
-            &target,
-            &result,
-            serde_json::json!({ "what": "note" }),
-        )
-        .await;
-        match result {
+        let now_ms = ops::time::now_ms();
+        match changes::note(&portal.oncall, &portal.audit, who, shift, note, now_ms).await {
             Ok(()) => Done::of(true, "Note saved."),
-            Err(e) => Done::of(false, e),
+            Err(e) => refused(e),
         }
     }
 
-    /// The incoming engineer's acknowledgement: attempt, rules, then done or refused.
+    /// The incoming engineer's acknowledgement (`ops::oncall::changes::acknowledge`).
     pub async fn ack(portal: &Portal, who: &Identity, shift: i64) -> Done {
-        let target = shift.to_string();
-        if let Err(e) = crate::portal::audit_first(
-            portal,
-            who,
-            Event::OncallHandoff,
-            &target,
-            "acknowledge:attempt",
-            serde_json::json!({}),
-        )
-        .await
-        {
-            return Done::of(false, e);
-        }
-        let result = match kept(portal, shift).await {
-            Ok(h) => {
-                let incoming: Vec<String> = h.incoming.split(',').map(str::to_owned).collect();
-                portal
-                    .oncall
-                    .handoffs
-                    .acknowledge(shift, &incoming, &Who::of(who), ops::time::now_ms())
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        audit_result(
-            portal,
-            who,
-            Event::OncallHandoff,
-            &target,
-            &result,
-            serde_json::json!({ "what": "acknowledge" }),
-        )
-        .await;
-        match result {
+        let now_ms = ops::time::now_ms();
+        match changes::acknowledge(&portal.oncall, &portal.audit, who, shift, now_ms).await {
             Ok(()) => Done::of(true, "Acknowledged: the shift is handed over."),
-            Err(e) => Done::of(false, e),
+            Err(e) => refused(e),
         }
     }
 }

@@ -11,8 +11,10 @@ pub struct Portal {
     pub store: ops::store::Store,
     pub sessions: ops::auth::sessions::SessionStore,
     pub history: ops::fleet::History,
-    /// Guarded actions (and, through them, the audit log).
+    /// Guarded actions: the change pipeline.
     pub actions: std::sync::Arc<ops::change::Pipeline>,
+    /// The audit log: recorded changes (`ops::change::record`) write their rows here.
+    pub audit: ops::audit::AuditLog,
     /// The shard console (its databases, runs and history).
     pub console: std::sync::Arc<ops::console::ShardConsole>,
     pub environments: Vec<EnvironmentSummary>,
@@ -108,35 +110,4 @@ pub fn require(needed: Role) -> Result<Identity, ServerFnError> {
         }
         Some(id) => Ok(id),
     }
-}
-
-/// Appends an audit row for a change made through a page (on-call, onboarding, incidents),
-/// before the change is made. `Err` is the refusal to show: nothing may change that the log
-/// cannot hold.
-pub async fn audit_first(
-    portal: &Portal,
-    who: &Identity,
-    kind: ops::audit::Event,
-    id: &str,
-    outcome: &str,
-    detail: serde_json::Value,
-) -> Result<(), String> {
-    portal
-        .actions
-        .audit()
-        .append(
-            &who.actor(),
-            &ops::audit::Entry {
-                action_id: id.into(),
-                outcome: outcome.into(),
-                detail,
-                ..ops::audit::Entry::new(kind)
-            },
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            tracing::error!(error = %e, %kind, "an audit row could not be written");
-            "The audit log cannot be written, so nothing was changed: try again.".to_owned()
-        })
 }

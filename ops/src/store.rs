@@ -249,22 +249,6 @@ impl Store {
         }
     }
 
-    /// Runs a guarded change (an `UPDATE … WHERE id = … AND state = …`) that must touch exactly
-    /// one row; otherwise the change was refused (no such row, or someone changed it first) and
-    /// `refused` says so in words. A store error is said in words too.
-    pub async fn change_one<'q>(
-        &self,
-        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-        refused: impl FnOnce() -> String,
-    ) -> Result<(), String> {
-        let done = q.execute(&self.pool).await.map_err(|e| e.to_string())?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(refused())
-        }
-    }
-
     /// The store's clock, in epoch milliseconds. Cooldowns and audit times are read from it, so
     /// that replicas (and a browser) with clocks of their own cannot disagree about them.
     pub async fn now_ms(&self) -> Result<i64, StoreError> {

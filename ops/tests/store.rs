@@ -252,7 +252,7 @@ async fn concurrent_incident_updates_each_get_their_own_place(store: Store) {
             3_000,
         )
         .await;
-    assert!(back.unwrap_err().contains("identified already"));
+    assert!(back.unwrap_err().to_string().contains("identified already"));
 }
 
 fn person(id: &str) -> ops::audit::Actor {

@@ -264,6 +264,7 @@ impl Application {
             store: store.clone(),
             sessions: auth.sessions.clone(),
             history: ops::fleet::History::new(store.clone()),
+            audit: ops::audit::AuditLog::new(store.clone()),
             actions: actions.clone(),
             console: console.clone(),
             fleet: fleet.model.clone(),

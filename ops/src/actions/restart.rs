@@ -10,7 +10,7 @@ use vocab::{CellState, HealthStatus};
 
 use secrecy::ExposeSecret;
 
-use crate::change::{BoxFuture, Done, Failed, Procedure, Sink};
+use crate::change::{BoxFuture, Failed, Procedure, Ran, Sink};
 use crate::fleet::FleetModel;
 use crate::supervisor::ctl::{CtlClient, CtlTarget, PackageIdentMsg, ProcessStateMsg};
 
@@ -40,7 +40,7 @@ impl RestartService {
     }
 
     /// Runs the restart; `Err` says which step failed and why, in words for the page.
-    pub async fn run(&self, sink: &Sink) -> Result<Done, Failed> {
+    pub async fn run(&self, sink: &Sink) -> Result<Ran, Failed> {
         let started = Instant::now();
         let deadline = started + self.limit;
         let ident = format!("{}/{}", self.origin, self.name);
@@ -119,7 +119,7 @@ impl RestartService {
 
     /// Only the start: `SvcStart`, then up, then healthy (after the datastore's stale lock files
     /// are removed, the service is down and only needs starting).
-    pub async fn start_only(&self, sink: &Sink) -> Result<Done, Failed> {
+    pub async fn start_only(&self, sink: &Sink) -> Result<Ran, Failed> {
         let started = Instant::now();
         self.start_phase(sink, started, started + self.limit, None)
             .await
@@ -141,7 +141,7 @@ impl RestartService {
         started: Instant,
         deadline: Instant,
         before: Option<u32>,
-    ) -> Result<Done, Failed> {
+    ) -> Result<Ran, Failed> {
         let ident = format!("{}/{}", self.origin, self.name);
         sink.step("starting");
         sink.held().await?;
@@ -177,7 +177,7 @@ impl RestartService {
         let health_ms = up_at.elapsed().as_millis() as u64;
         let total = started.elapsed().as_secs_f64();
         sink.line(format!("✓ healthy again after {total:.1} s"));
-        Ok(Done {
+        Ok(Ran {
             summary: format!("healthy again after {total:.1} s"),
             supervisor_ms,
             health_ms,
@@ -355,7 +355,7 @@ pub struct RestartSupervisor {
 }
 
 impl RestartSupervisor {
-    pub async fn run(&self, sink: &Sink) -> Result<Done, Failed> {
+    pub async fn run(&self, sink: &Sink) -> Result<Ran, Failed> {
         let started = Instant::now();
         sink.step("restarting the Supervisor");
         ssh_step(&self.ssh, &self.command, sink).await?;
@@ -405,7 +405,7 @@ impl RestartSupervisor {
         })?;
         let total = started.elapsed().as_secs_f64();
         sink.line(format!("✓ every service healthy again after {total:.1} s"));
-        Ok(Done {
+        Ok(Ran {
             summary: format!(
                 "Supervisor restarted; {} healthy again after {total:.1} s",
                 match n {
@@ -427,7 +427,7 @@ pub struct RestartSentinel {
 }
 
 impl RestartSentinel {
-    pub async fn run(&self, sink: &Sink) -> Result<Done, Failed> {
+    pub async fn run(&self, sink: &Sink) -> Result<Ran, Failed> {
         let started = Instant::now();
         sink.step("restarting the sentinel");
         ssh_step(&self.ssh, &self.restart, sink).await?;
@@ -445,7 +445,7 @@ impl RestartSentinel {
         }
         let total = started.elapsed().as_secs_f64();
         sink.line(format!("✓ the sentinel runs again ({total:.1} s)"));
-        Ok(Done {
+        Ok(Ran {
             summary: format!("the sentinel runs again after {total:.1} s"),
             supervisor_ms,
             health_ms: started.elapsed().as_millis() as u64 - supervisor_ms,
@@ -470,7 +470,7 @@ impl Procedure for RestartService {
         vec![self.target.secret.expose_secret().to_owned()]
     }
 
-    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Ran, Failed>> {
         Box::pin(RestartService::run(self, sink))
     }
 }
@@ -492,7 +492,7 @@ impl Procedure for StartService {
         self.0.secrets()
     }
 
-    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Ran, Failed>> {
         Box::pin(self.0.start_only(sink))
     }
 }
@@ -515,7 +515,7 @@ impl Procedure for RestartSupervisor {
         })
     }
 
-    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Ran, Failed>> {
         Box::pin(RestartSupervisor::run(self, sink))
     }
 }
@@ -534,7 +534,7 @@ impl Procedure for RestartSentinel {
         })
     }
 
-    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Ran, Failed>> {
         Box::pin(RestartSentinel::run(self, sink))
     }
 }

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::change::sink::Sink;
-use crate::change::{BoxFuture, Done, Failed, Procedure, Verdict};
+use crate::change::{BoxFuture, Failed, Procedure, Ran, Verdict};
 use crate::fleet::FleetModel;
 
 pub mod progress;
@@ -295,7 +295,7 @@ impl Procedure for RequestBuild {
         })
     }
 
-    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Ran, Failed>> {
         Box::pin(RequestBuild::run(self, sink))
     }
 }
@@ -404,7 +404,7 @@ pub struct RequestBuild {
 impl RequestBuild {
     /// Requests the build, follows its job group, then watches for the release. `Err` says
     /// which step failed and why.
-    pub async fn run(&self, sink: &Sink) -> Result<Done, Failed> {
+    pub async fn run(&self, sink: &Sink) -> Result<Ran, Failed> {
         let started = Instant::now();
         let name = format!("{}/{}", self.origin, self.pkg);
         sink.step("requesting the build");
@@ -471,7 +471,7 @@ impl RequestBuild {
                 self.environment, self.pkg
             ),
         };
-        Ok(Done {
+        Ok(Ran {
             summary,
             supervisor_ms: build_ms,
             health_ms: release_ms,

@@ -9,7 +9,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::store::Store;
 use crate::store::StoreError;
+
+pub mod record;
+
+pub use record::{record, Attempt, Done};
 
 /// A rule said no: which guard (a short stable name: `role`, `lock`, `cooldown`, `shift`, …),
 /// and why, in a sentence that says what to do.
@@ -79,7 +84,7 @@ pub mod sweeper;
 
 pub use guards::{Verdict, VerdictLevel};
 pub use preview::Preview;
-pub use procedure::{BoxFuture, Done, Failed, Kinds, Procedure};
+pub use procedure::{BoxFuture, Failed, Kinds, Procedure, Ran};
 pub use request::{ActionKind, ActionRequest, ActionState, ActionsOptions, Target};
 pub use sink::{ActionProgress, Sink};
 pub use submit::{Pipeline, Submitted};
@@ -88,6 +93,28 @@ pub use submit::{Pipeline, Submitted};
 impl From<Refusal> for String {
     fn from(r: Refusal) -> String {
         r.why
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Error {
+        Error::Store(StoreError::from(e))
+    }
+}
+
+/// Runs a guarded write (an `UPDATE … WHERE id = … AND state = …`) that must touch exactly one
+/// row; when it touches none the change was refused (no such row, or someone changed it
+/// first), and `refused` says by which guard and why.
+pub async fn one<'q>(
+    store: &Store,
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    refused: impl FnOnce() -> Refusal,
+) -> Result<(), Error> {
+    let done = q.execute(store.pool()).await?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(Error::Refused(refused()))
     }
 }
 

@@ -15,7 +15,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How a procedure went, for the outcome row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Done {
+pub struct Ran {
     /// "healthy again after 14 s"
     pub summary: String,
     /// From the first command sent to the executor's word that it is done (the Supervisor
@@ -64,7 +64,7 @@ pub trait Procedure: Send + Sync {
     }
 
     /// Does it, writing what happens into `sink`.
-    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>>;
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Ran, Failed>>;
 }
 
 /// Turns a request into its kind's procedure: the target as the fleet (or the configuration)

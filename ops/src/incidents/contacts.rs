@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::change::Error;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,13 +58,16 @@ pub async fn list(store: &Store) -> Result<Vec<Contact>, StoreError> {
 }
 
 /// Adds or replaces a contact (admins), after checking each field.
-pub async fn save(store: &Store, c: &Contact, by: &str, now_ms: i64) -> Result<(), String> {
+pub async fn save(store: &Store, c: &Contact, by: &str, now_ms: i64) -> Result<(), Error> {
     let login = c.login.trim().to_ascii_lowercase();
     if login.is_empty() || login.len() > 100 {
-        return Err("A contact needs a login (as they sign in).".into());
+        return Err(Error::refused(
+            "contact",
+            "A contact needs a login (as they sign in).",
+        ));
     }
     if c.name.trim().is_empty() {
-        return Err("A contact needs a name.".into());
+        return Err(Error::refused("contact", "A contact needs a name."));
     }
     let phone = c.phone.trim();
     if phone.is_empty()
@@ -72,14 +76,17 @@ pub async fn save(store: &Store, c: &Contact, by: &str, now_ms: i64) -> Result<(
             .all(|ch| ch.is_ascii_digit() || " +-().".contains(ch))
         || phone.chars().filter(|ch| ch.is_ascii_digit()).count() < 5
     {
-        return Err(format!(
+        return Err(Error::refused("contact", format!(
             "{phone:?} is not a phone number: digits, spaces and + - ( ) . only, such as +1 206 555 0100."
-        ));
+        )));
     }
     if jiff::tz::TimeZone::get(c.time_zone.trim()).is_err() {
-        return Err(format!(
-            "{:?} is not an IANA time zone (such as Europe/London).",
-            c.time_zone
+        return Err(Error::refused(
+            "contact",
+            format!(
+                "{:?} is not an IANA time zone (such as Europe/London).",
+                c.time_zone
+            ),
         ));
     }
     if let Some(a) = c.areas.iter().find(|a| {
@@ -87,17 +94,19 @@ pub async fn save(store: &Store, c: &Contact, by: &str, now_ms: i64) -> Result<(
             .iter()
             .any(|s| s.slug == a.as_str())
     }) {
-        return Err(format!("{a:?} is not one of the Builder services."));
+        return Err(Error::refused(
+            "contact",
+            format!("{a:?} is not one of the Builder services."),
+        ));
     }
     if !(0..=10).contains(&c.seniority) {
-        return Err("Seniority is 0 (newest) to 10.".into());
+        return Err(Error::refused("contact", "Seniority is 0 (newest) to 10."));
     }
-    let mut tx = store.begin_write().await.map_err(|e| e.to_string())?;
+    let mut tx = store.begin_write().await?;
     sqlx::query("DELETE FROM contacts WHERE login = $1")
         .bind(&login)
         .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     sqlx::query(
         "INSERT INTO contacts (login, name, phone, time_zone, areas, seniority, updated_by, updated_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -112,16 +121,16 @@ pub async fn save(store: &Store, c: &Contact, by: &str, now_ms: i64) -> Result<(
     .bind(now_ms)
     .execute(&mut *tx)
     .await
-    .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())
+    ?;
+    tx.commit().await?;
+    Ok(())
 }
 
-pub async fn remove(store: &Store, login: &str) -> Result<(), String> {
+pub async fn remove(store: &Store, login: &str) -> Result<(), Error> {
     sqlx::query("DELETE FROM contacts WHERE login = $1")
         .bind(login.trim().to_ascii_lowercase())
         .execute(store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(())
 }
 

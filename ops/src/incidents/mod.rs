@@ -6,6 +6,7 @@
 //! [`statuspage::Publisher`] when a Statuspage page is configured; without one they stay in
 //! Onwatch and the pages say so.
 
+pub mod changes;
 pub mod contacts;
 pub mod statuspage;
 pub mod templates;
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::change::{self, Error, Refusal};
 use crate::oncall::accounts::{self, Who};
 use crate::store::{Store, StoreError};
 
@@ -337,13 +339,16 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", &crate::auth::random_token()[..20])
 }
 
-fn text(what: &str, s: &str, max: usize) -> Result<String, String> {
+fn text(what: &str, s: &str, max: usize) -> Result<String, Error> {
     let t = s.trim();
     if t.is_empty() {
-        return Err(format!("{what} is empty."));
+        return Err(Error::refused("text", format!("{what} is empty.")));
     }
     if t.chars().count() > max {
-        return Err(format!("{what} is longer than {max} characters."));
+        return Err(Error::refused(
+            "text",
+            format!("{what} is longer than {max} characters."),
+        ));
     }
     Ok(t.to_owned())
 }
@@ -356,7 +361,7 @@ async fn insert_event(
     by: &Who,
     body: &str,
     now_ms: i64,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO incident_events (id, incident_id, kind, author, body, at_ms, author_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -369,8 +374,7 @@ async fn insert_event(
     .bind(now_ms)
     .bind(&by.account)
     .execute(&mut **tx)
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     Ok(())
 }
 
@@ -487,16 +491,22 @@ impl Incidents {
             .map_err(StoreError::from)
     }
 
-    fn check_services(&self, services: &[String]) -> Result<(), String> {
+    fn check_services(&self, services: &[String]) -> Result<(), Error> {
         if services.is_empty() {
-            return Err("Choose at least one affected service.".into());
+            return Err(Error::refused(
+                "services",
+                "Choose at least one affected service.",
+            ));
         }
         if let Some(s) = services.iter().find(|s| {
             !crate::catalog::SERVICES
                 .iter()
                 .any(|c| c.slug == s.as_str())
         }) {
-            return Err(format!("{s:?} is not one of the Builder services."));
+            return Err(Error::refused(
+                "services",
+                format!("{s:?} is not one of the Builder services."),
+            ));
         }
         Ok(())
     }
@@ -524,18 +534,13 @@ impl Incidents {
 
     /// Declares an incident for `by`, a login whose account is not known (tools, tests): see
     /// [`Incidents::declare_as`].
-    pub async fn declare(&self, d: &Declare, by: &str, now_ms: i64) -> Result<Incident, String> {
+    pub async fn declare(&self, d: &Declare, by: &str, now_ms: i64) -> Result<Incident, Error> {
         self.declare_as(d, &Who::login_only(by), now_ms).await
     }
 
     /// Declares an incident with its first public update (queued for the status page when
     /// one is configured). The declarer is in charge.
-    pub async fn declare_as(
-        &self,
-        d: &Declare,
-        who: &Who,
-        now_ms: i64,
-    ) -> Result<Incident, String> {
+    pub async fn declare_as(&self, d: &Declare, who: &Who, now_ms: i64) -> Result<Incident, Error> {
         let by = who.login.as_str();
         let title = text("The title", &d.title, 200)?;
         let body = text("The first message", &d.body, 5000)?;
@@ -547,7 +552,7 @@ impl Incidents {
             d.impact,
             &BTreeMap::new(),
         );
-        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query(
             "INSERT INTO incidents (id, title, impact, status, services, declared_by, declared_ms, \
              owner, owner_since_ms, declared_by_id, owner_id) \
@@ -562,7 +567,7 @@ impl Incidents {
         .bind(&who.account)
         .execute(&mut *tx)
         .await
-        .map_err(|e| e.to_string())?;
+        ?;
         self.insert_update(
             &mut tx,
             &id,
@@ -575,15 +580,14 @@ impl Incidents {
         )
         .await?;
         insert_event(&mut tx, &id, "take_charge", who, "", now_ms).await?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        tx.commit().await?;
         self.kick.notify_one();
         if let Err(e) = self.refresh_open().await {
             tracing::warn!(error = %e, "the open incidents could not be read again");
         }
         self.get(&id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "the incident vanished".into())
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the incident vanished".into()).into())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -597,7 +601,7 @@ impl Incidents {
         components: &BTreeMap<String, ComponentStatus>,
         by: &str,
         now_ms: i64,
-    ) -> Result<String, String> {
+    ) -> Result<String, Error> {
         let id = new_id("u");
         let state = if self.publishes() { "queued" } else { "local" };
         sqlx::query(
@@ -615,7 +619,7 @@ impl Incidents {
         .bind(state)
         .execute(&mut **tx)
         .await
-        .map_err(|e| e.to_string())?;
+        ?;
         Ok(id)
     }
 
@@ -628,19 +632,21 @@ impl Incidents {
         chosen: &BTreeMap<String, ComponentStatus>,
         by: &str,
         now_ms: i64,
-    ) -> Result<Update, String> {
+    ) -> Result<Update, Error> {
         let body = text("The message", body, 5000)?;
-        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await?;
         // A write to the incident's row first: it holds the row (Postgres) or the store
         // (SQLite) until commit, so that two updates at once cannot both read the same next
         // `seq`, nor both pass the forward-only check against a status that is about to change.
         let held = sqlx::query("UPDATE incidents SET id = id WHERE id = $1")
             .bind(incident)
             .execute(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if held.rows_affected() != 1 {
-            return Err(format!("No incident {incident}."));
+            return Err(Error::refused(
+                "incident",
+                format!("No incident {incident}."),
+            ));
         }
         let inc = sqlx::query(&format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
@@ -648,16 +654,19 @@ impl Incidents {
         .bind(incident)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| incident_from(&r).map_err(|e| e.to_string()))?;
+        .map_err(Error::from)
+        .and_then(|r| incident_from(&r).map_err(Error::from))?;
         if inc.resolved_ms.is_some() {
-            return Err("This incident is resolved; declare a new one if it is back.".into());
+            return Err(Error::refused(
+                "resolved",
+                "This incident is resolved; declare a new one if it is back.",
+            ));
         }
         if status < inc.status {
-            return Err(format!(
+            return Err(Error::refused("status", format!(
                 "The incident is {} already; an update moves forward (investigating → identified → monitoring → resolved).",
                 inc.status.as_str()
-            ));
+            )));
         }
         let components = self.component_statuses(&inc.services, status, inc.impact, chosen);
         let seq: i64 = sqlx::query(
@@ -666,8 +675,7 @@ impl Incidents {
         .bind(incident)
         .fetch_one(&mut *tx)
         .await
-        .and_then(|r| r.try_get(0))
-        .map_err(|e| e.to_string())?;
+        .and_then(|r| r.try_get(0))?;
         let id = self
             .insert_update(
                 &mut tx,
@@ -685,19 +693,17 @@ impl Incidents {
             .bind((status == Status::Resolved).then_some(now_ms))
             .bind(incident)
             .execute(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+            .await?;
+        tx.commit().await?;
         self.kick.notify_one();
         if let Err(e) = self.refresh_open().await {
             tracing::warn!(error = %e, "the open incidents could not be read again");
         }
         self.updates(incident)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .find(|u| u.id == id)
-            .ok_or_else(|| "the update vanished".into())
+            .ok_or_else(|| StoreError::Corrupt("the update vanished".into()).into())
     }
 
     /// An internal note (never public).
@@ -707,15 +713,15 @@ impl Incidents {
         body: &str,
         by: &Who,
         now_ms: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let body = text("The note", body, 5000)?;
         self.get(incident)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("No incident {incident}."))?;
-        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+            .await?
+            .ok_or_else(|| Error::refused("incident", format!("No incident {incident}.")))?;
+        let mut tx = self.store.begin_write().await?;
         insert_event(&mut tx, incident, "note", by, &body, now_ms).await?;
-        tx.commit().await.map_err(|e| e.to_string())
+        tx.commit().await?;
+        Ok(())
     }
 
     /// "I'm taking charge" (`to` = my login), a hand-over (`to` = someone else's login) or
@@ -728,26 +734,27 @@ impl Incidents {
         to: Option<&str>,
         by: &Who,
         now_ms: i64,
-    ) -> Result<Incident, String> {
+    ) -> Result<Incident, Error> {
         // A hand-over names a login: it goes to the account that first signed in with it
         // (unknown, '', until one has; then that account is matched when it acts).
         let handed_to = match to.map(str::trim) {
             Some(t) if !t.is_empty() && !t.eq_ignore_ascii_case(&by.login) => {
                 accounts::first_account(&self.store, t)
-                    .await
-                    .map_err(|e| e.to_string())?
+                    .await?
                     .unwrap_or_default()
             }
             _ => String::new(),
         };
-        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await?;
         let held = sqlx::query("UPDATE incidents SET id = id WHERE id = $1")
             .bind(incident)
             .execute(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if held.rows_affected() != 1 {
-            return Err(format!("No incident {incident}."));
+            return Err(Error::refused(
+                "incident",
+                format!("No incident {incident}."),
+            ));
         }
         let inc = sqlx::query(&format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
@@ -755,30 +762,31 @@ impl Incidents {
         .bind(incident)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| incident_from(&r).map_err(|e| e.to_string()))?;
+        .map_err(Error::from)
+        .and_then(|r| incident_from(&r).map_err(Error::from))?;
         if inc.resolved_ms.is_some() {
-            return Err("This incident is resolved.".into());
+            return Err(Error::refused("resolved", "This incident is resolved."));
         }
         let (kind, owner, owner_id) = match to.map(str::trim) {
             Some(t) if t.eq_ignore_ascii_case(&by.login) => {
                 ("take_charge", by.login.clone(), by.account.clone())
             }
-            Some("") => return Err("Name who takes charge.".into()),
+            Some("") => return Err(Error::refused("owner", "Name who takes charge.")),
             Some(t) => ("hand_over", t.to_owned(), handed_to),
             None => {
                 let in_charge = !inc.owner.is_empty()
-                    && accounts::is(&self.store, by, &inc.owner, Some(&inc.owner_id))
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    && accounts::is(&self.store, by, &inc.owner, Some(&inc.owner_id)).await?;
                 if !in_charge {
-                    return Err(format!(
-                        "Only the person in charge ({}) steps away.",
-                        if inc.owner.is_empty() {
-                            "nobody"
-                        } else {
-                            &inc.owner
-                        }
+                    return Err(Error::refused(
+                        "owner",
+                        format!(
+                            "Only the person in charge ({}) steps away.",
+                            if inc.owner.is_empty() {
+                                "nobody"
+                            } else {
+                                &inc.owner
+                            }
+                        ),
                     ));
                 }
                 ("step_away", String::new(), String::new())
@@ -792,17 +800,15 @@ impl Incidents {
         .bind(now_ms)
         .bind(incident)
         .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         insert_event(&mut tx, incident, kind, by, &owner, now_ms).await?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        tx.commit().await?;
         if let Err(e) = self.refresh_open().await {
             tracing::warn!(error = %e, "the open incidents could not be read again");
         }
         self.get(incident)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "the incident vanished".into())
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the incident vanished".into()).into())
     }
 
     /// Records a rule broken (on an incident or not), owned by `owner` until cleaned up.
@@ -814,7 +820,7 @@ impl Incidents {
         owner: &str,
         by: &Who,
         now_ms: i64,
-    ) -> Result<RuleBroken, String> {
+    ) -> Result<RuleBroken, Error> {
         let rule = text("The rule", rule, 300)?;
         let what_done = text("What was done", what_done, 2000)?;
         let owner = text("The owner of the cleanup", owner, 100)?;
@@ -832,8 +838,7 @@ impl Incidents {
         .bind(now_ms)
         .bind(&by.account)
         .execute(self.store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         Ok(RuleBroken {
             id,
             incident_id: incident.map(str::to_owned),
@@ -850,20 +855,20 @@ impl Incidents {
     }
 
     /// Marks a cleanup done.
-    pub async fn cleanup_done(&self, id: &str, by: &Who, now_ms: i64) -> Result<(), String> {
-        self.store
-            .change_one(
-                sqlx::query(
-                    "UPDATE rules_broken SET done_by = $1, done_ms = $2, done_by_id = $3 \
+    pub async fn cleanup_done(&self, id: &str, by: &Who, now_ms: i64) -> Result<(), Error> {
+        change::one(
+            &self.store,
+            sqlx::query(
+                "UPDATE rules_broken SET done_by = $1, done_ms = $2, done_by_id = $3 \
                      WHERE id = $4 AND done_ms IS NULL",
-                )
-                .bind(&by.login)
-                .bind(now_ms)
-                .bind(&by.account)
-                .bind(id),
-                || "No open cleanup with that id (done already?).".into(),
             )
-            .await
+            .bind(&by.login)
+            .bind(now_ms)
+            .bind(&by.account)
+            .bind(id),
+            || Refusal::new("cleanup", "No open cleanup with that id (done already?)."),
+        )
+        .await
     }
 
     /// Rules broken: of an incident, or (with `open_of`) the open cleanups someone owns, or
@@ -991,7 +996,10 @@ mod tests {
                 .set_owner(&i.id, None, &other_ana, 2_000)
                 .await
                 .unwrap_err();
-            assert!(e.contains("Only the person in charge (ana)"), "{e}");
+            assert!(
+                e.to_string().contains("Only the person in charge (ana)"),
+                "{e}"
+            );
             // Handed to "bo": the account that first signed in as bo.
             let i = incidents
                 .set_owner(&i.id, Some("bo"), &ana, 3_000)
@@ -1002,7 +1010,10 @@ mod tests {
                 .set_owner(&i.id, None, &other_bo, 4_000)
                 .await
                 .unwrap_err();
-            assert!(e.contains("Only the person in charge (bo)"), "{e}");
+            assert!(
+                e.to_string().contains("Only the person in charge (bo)"),
+                "{e}"
+            );
             let i = incidents.set_owner(&i.id, None, &bo, 5_000).await.unwrap();
             assert_eq!((i.owner.as_str(), i.owner_id.as_str()), ("", ""));
             let kinds: Vec<(String, String)> = incidents

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::Event;
-use crate::change::{ActionRequest, BoxFuture, Done, Failed, Procedure, Refusal, Sink, Verdict};
+use crate::change::{ActionRequest, BoxFuture, Failed, Procedure, Ran, Refusal, Sink, Verdict};
 use crate::exec::ssh::{self, SshTarget};
 
 /// The `[datastore_locks]` section of the configuration.
@@ -803,7 +803,7 @@ pub struct RemoveLocks {
 }
 
 impl RemoveLocks {
-    async fn remove_then_start(&self, sink: &Sink) -> Result<Done, Failed> {
+    async fn remove_then_start(&self, sink: &Sink) -> Result<Ran, Failed> {
         sink.step("removing the lock files");
         sink.held().await?;
         remove(&self.ssh, &self.options, &self.paths, sink)
@@ -915,7 +915,7 @@ impl Procedure for RemoveLocks {
         Box::pin(async move { Some(self.paths_verdict(request).await) })
     }
 
-    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Done, Failed>> {
+    fn run<'a>(&'a self, sink: &'a Sink) -> BoxFuture<'a, Result<Ran, Failed>> {
         Box::pin(self.remove_then_start(sink))
     }
 }

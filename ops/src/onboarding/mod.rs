@@ -12,9 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::change::{self, Error, Refusal};
 use crate::store::{Store, StoreError};
 
 /// The team's readiness, from the records and what Onwatch finds out itself.
+pub mod changes;
 pub mod team;
 
 /// `[onboarding]`
@@ -354,10 +356,13 @@ impl Onboarding {
             .map_err(StoreError::from)
     }
 
-    fn check_text(text: &str) -> Result<&str, String> {
+    fn check_text(text: &str) -> Result<&str, Error> {
         let t = text.trim();
         if t.is_empty() || t.chars().count() > 200 {
-            return Err("An item's text is 1 to 200 characters.".into());
+            return Err(Error::refused(
+                "item",
+                "An item's text is 1 to 200 characters.",
+            ));
         }
         Ok(t)
     }
@@ -369,13 +374,12 @@ impl Onboarding {
         verify: Verify,
         by: &str,
         now_ms: i64,
-    ) -> Result<Item, String> {
+    ) -> Result<Item, Error> {
         let text = Self::check_text(text)?;
         let last = sqlx::query("SELECT COALESCE(MAX(position), 0) FROM onboarding_items")
             .fetch_one(self.store.pool())
-            .await
-            .map_err(|e| e.to_string())?;
-        let position: i64 = last.try_get::<i64, _>(0).map_err(|e| e.to_string())? + 10;
+            .await?;
+        let position: i64 = last.try_get::<i64, _>(0)? + 10;
         let id = format!("i{}", &crate::auth::random_token()[..10]);
         sqlx::query(
             "INSERT INTO onboarding_items (id, position, text, verify, created_by, created_ms, \
@@ -388,8 +392,7 @@ impl Onboarding {
         .bind(by)
         .bind(now_ms)
         .execute(self.store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         Ok(Item {
             id,
             position,
@@ -403,28 +406,22 @@ impl Onboarding {
     }
 
     /// Rewords an item; its marks stay (they name the item, not its words).
-    pub async fn reword(&self, id: &str, text: &str, by: &str, now_ms: i64) -> Result<(), String> {
+    pub async fn reword(&self, id: &str, text: &str, by: &str, now_ms: i64) -> Result<(), Error> {
         let text = Self::check_text(text)?;
-        self.store.change_one(sqlx::query(
+        change::one(&self.store, sqlx::query(
                 "UPDATE onboarding_items SET text = $1, updated_by = $2, updated_ms = $3 WHERE id = $4",
             )
             .bind(text)
             .bind(by)
             .bind(now_ms)
             .bind(id),
-            || format!("No item {id}."),
+            || Refusal::new("item", format!("No item {id}.")),
         )
         .await
     }
 
     /// Retires an item (it leaves the checklist; who ticked it is kept) or brings it back.
-    pub async fn retire(
-        &self,
-        id: &str,
-        retire: bool,
-        by: &str,
-        now_ms: i64,
-    ) -> Result<(), String> {
+    pub async fn retire(&self, id: &str, retire: bool, by: &str, now_ms: i64) -> Result<(), Error> {
         let q = if retire {
             sqlx::query(
                 "UPDATE onboarding_items SET retired_by = $1, retired_ms = $2 WHERE id = $3",
@@ -441,32 +438,35 @@ impl Onboarding {
             .bind(now_ms)
             .bind(id)
         };
-        self.store.change_one(q, || format!("No item {id}.")).await
+        change::one(&self.store, q, || {
+            Refusal::new("item", format!("No item {id}."))
+        })
+        .await
     }
 
     /// Moves an item one place up (`-1`) or down (`1`) among the live ones.
-    pub async fn shift(&self, id: &str, by_places: i64) -> Result<(), String> {
-        let items = self.items(false).await.map_err(|e| e.to_string())?;
+    pub async fn shift(&self, id: &str, by_places: i64) -> Result<(), Error> {
+        let items = self.items(false).await?;
         let at = items
             .iter()
             .position(|i| i.id == id)
-            .ok_or_else(|| format!("No live item {id}."))?;
+            .ok_or_else(|| Error::refused("item", format!("No live item {id}.")))?;
         let to = at as i64 + by_places.signum();
         if to < 0 || to >= items.len() as i64 {
             return Ok(());
         }
         let other = &items[to as usize];
         let me = &items[at];
-        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await?;
         for (item, pos) in [(me, other.position), (other, me.position)] {
             sqlx::query("UPDATE onboarding_items SET position = $1 WHERE id = $2")
                 .bind(pos)
                 .bind(&item.id)
                 .execute(&mut *tx)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
-        tx.commit().await.map_err(|e| e.to_string())
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Appends a mark. `ticked`/`unticked` by the person on their own tickable items;
@@ -478,21 +478,22 @@ impl Onboarding {
         mark: &str,
         by: &str,
         now_ms: i64,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         if !matches!(mark, "ticked" | "unticked" | "confirmed" | "reset") {
-            return Err(format!(
-                "{mark:?} is not a mark (ticked, unticked, confirmed, reset)."
+            return Err(Error::refused(
+                "mark",
+                format!("{mark:?} is not a mark (ticked, unticked, confirmed, reset)."),
             ));
         }
         let live = self
             .items(false)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .any(|i| i.id == item_id);
         if !live {
-            return Err(format!(
-                "No item {item_id} on the checklist (it may be retired)."
+            return Err(Error::refused(
+                "item",
+                format!("No item {item_id} on the checklist (it may be retired)."),
             ));
         }
         sqlx::query(
@@ -506,8 +507,7 @@ impl Onboarding {
         .bind(by)
         .bind(now_ms)
         .execute(self.store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use sqlx::Row;
 
 use super::accounts::{self, Who};
 use super::rotation::{timeline, Cover, Rotation, Seat};
+use crate::change::{self, Error, Refusal};
 use crate::store::{Store, StoreError};
 
 /// A feed as listed to its owner: never its token (shown once, when it is made).
@@ -141,43 +142,39 @@ impl Feeds {
         by: &Who,
         is_admin: bool,
         now_ms: i64,
-    ) -> Result<(), String> {
-        let not_yours =
-            || format!("No feed {id} of yours that is still live (it may be revoked already).");
+    ) -> Result<(), Error> {
+        let not_yours = || {
+            Refusal::new(
+                "owner",
+                format!("No feed {id} of yours that is still live (it may be revoked already)."),
+            )
+        };
         let row = sqlx::query(&format!(
             "SELECT {FEED_COLUMNS} FROM oncall_feeds WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(self.store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
-        let Some(f) = row
-            .as_ref()
-            .map(feed_from)
-            .transpose()
-            .map_err(|e| e.to_string())?
-        else {
-            return Err(not_yours());
+        .await?;
+        let Some(f) = row.as_ref().map(feed_from).transpose()? else {
+            return Err(not_yours().into());
         };
-        let mine = accounts::is(&self.store, by, &f.created_by, Some(&f.created_by_id))
-            .await
-            .map_err(|e| e.to_string())?;
+        let mine = accounts::is(&self.store, by, &f.created_by, Some(&f.created_by_id)).await?;
         if !mine && !is_admin {
-            return Err(not_yours());
+            return Err(not_yours().into());
         }
-        self.store
-            .change_one(
-                sqlx::query(
-                    "UPDATE oncall_feeds SET revoked_by = $1, revoked_ms = $2, revoked_by_id = $3 \
+        change::one(
+            &self.store,
+            sqlx::query(
+                "UPDATE oncall_feeds SET revoked_by = $1, revoked_ms = $2, revoked_by_id = $3 \
                      WHERE id = $4 AND revoked_ms IS NULL",
-                )
-                .bind(&by.login)
-                .bind(now_ms)
-                .bind(&by.account)
-                .bind(id),
-                not_yours,
             )
-            .await
+            .bind(&by.login)
+            .bind(now_ms)
+            .bind(&by.account)
+            .bind(id),
+            not_yours,
+        )
+        .await
     }
 }
 
@@ -318,7 +315,7 @@ mod tests {
                 .revoke(&f.id, &other_bo, false, 2_000)
                 .await
                 .unwrap_err();
-            assert!(e.contains("No feed"), "{e}");
+            assert!(e.to_string().contains("No feed"), "{e}");
             assert!(feeds.live(&token).await.unwrap().is_some());
             feeds.revoke(&f.id, &bo, false, 3_000).await.unwrap();
             assert!(feeds.live(&token).await.unwrap().is_none());

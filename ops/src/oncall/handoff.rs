@@ -8,6 +8,7 @@ use sqlx::Row;
 
 use super::accounts::{self, Who};
 use crate::change::ledger::ActionTaken;
+use crate::change::{self, Error, Refusal};
 use crate::store::{Store, StoreError};
 
 /// A service (or Supervisor) that went bad during the shift, and whether it came back.
@@ -292,36 +293,42 @@ impl Handoffs {
         by: &Who,
         note: &str,
         now_ms: i64,
-    ) -> Result<(), String> {
-        let theirs = accounts::is_one_of(&self.store, by, outgoing)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> Result<(), Error> {
+        let theirs = accounts::is_one_of(&self.store, by, outgoing).await?;
         if !theirs {
-            return Err(format!(
-                "Only the outgoing engineers ({}) write this handoff's note.",
-                outgoing.join(", ")
+            return Err(Error::refused(
+                "outgoing",
+                format!(
+                    "Only the outgoing engineers ({}) write this handoff's note.",
+                    outgoing.join(", ")
+                ),
             ));
         }
         if note.chars().count() > 5000 {
-            return Err("The note is longer than 5,000 characters.".into());
+            return Err(Error::refused(
+                "note",
+                "The note is longer than 5,000 characters.",
+            ));
         }
-        self.store
-            .change_one(
-                sqlx::query(
-                    "UPDATE oncall_handoffs SET note = $1, note_by = $2, note_ms = $3, \
+        change::one(
+            &self.store,
+            sqlx::query(
+                "UPDATE oncall_handoffs SET note = $1, note_by = $2, note_ms = $3, \
                      note_by_id = $4 WHERE shift_index = $5 AND acknowledged_ms IS NULL",
-                )
-                .bind(note.trim())
-                .bind(&by.login)
-                .bind(now_ms)
-                .bind(&by.account)
-                .bind(shift_index),
-                || {
-                    "This handoff is acknowledged already (or does not exist): its note is final."
-                        .into()
-                },
             )
-            .await
+            .bind(note.trim())
+            .bind(&by.login)
+            .bind(now_ms)
+            .bind(&by.account)
+            .bind(shift_index),
+            || {
+                Refusal::new(
+                    "acknowledged",
+                    "This handoff is acknowledged already (or does not exist): its note is final.",
+                )
+            },
+        )
+        .await
     }
 
     /// The incoming engineer's acknowledgement: `by` must be the account that goes by one of
@@ -332,29 +339,30 @@ impl Handoffs {
         incoming: &[String],
         by: &Who,
         now_ms: i64,
-    ) -> Result<(), String> {
-        let theirs = accounts::is_one_of(&self.store, by, incoming)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> Result<(), Error> {
+        let theirs = accounts::is_one_of(&self.store, by, incoming).await?;
         if !theirs {
-            return Err(format!(
-                "Only the incoming engineers ({}) acknowledge this handoff.",
-                incoming.join(", ")
+            return Err(Error::refused(
+                "incoming",
+                format!(
+                    "Only the incoming engineers ({}) acknowledge this handoff.",
+                    incoming.join(", ")
+                ),
             ));
         }
-        self.store
-            .change_one(
-                sqlx::query(
-                    "UPDATE oncall_handoffs SET acknowledged_by = $1, acknowledged_ms = $2, \
+        change::one(
+            &self.store,
+            sqlx::query(
+                "UPDATE oncall_handoffs SET acknowledged_by = $1, acknowledged_ms = $2, \
                      acknowledged_by_id = $3 WHERE shift_index = $4 AND acknowledged_ms IS NULL",
-                )
-                .bind(&by.login)
-                .bind(now_ms)
-                .bind(&by.account)
-                .bind(shift_index),
-                || "This handoff is acknowledged already.".into(),
             )
-            .await
+            .bind(&by.login)
+            .bind(now_ms)
+            .bind(&by.account)
+            .bind(shift_index),
+            || Refusal::new("acknowledged", "This handoff is acknowledged already."),
+        )
+        .await
     }
 }
 
@@ -486,12 +494,12 @@ mod tests {
                 .annotate(5, &out, &other_ana, "x", 2_000)
                 .await
                 .unwrap_err();
-            assert!(e.contains("Only the outgoing"), "{e}");
+            assert!(e.to_string().contains("Only the outgoing"), "{e}");
             h.annotate(5, &out, &ana, "watch the api", 2_000)
                 .await
                 .unwrap();
             let e = h.acknowledge(5, &inc, &other_cy, 3_000).await.unwrap_err();
-            assert!(e.contains("Only the incoming"), "{e}");
+            assert!(e.to_string().contains("Only the incoming"), "{e}");
             h.acknowledge(5, &inc, &cy, 3_000).await.unwrap();
             let back = h.get(5).await.unwrap().unwrap();
             assert_eq!(back.note_by_id.as_deref(), Some("github:1"));

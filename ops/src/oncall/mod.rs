@@ -2,6 +2,7 @@
 //! own rotation or from PagerDuty), the iCal feeds, and the handoff summary at each shift's end.
 
 pub mod accounts;
+pub mod changes;
 pub mod feeds;
 pub mod handoff;
 pub mod overrides;

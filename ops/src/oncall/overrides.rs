@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use super::accounts::{self, Who};
 use super::rotation::{check_cover, on_call_at, Cover, Rotation, Seat};
+use crate::change::{Error, Refusal};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,35 +187,44 @@ impl Overrides {
         ask: &Ask,
         reason: &str,
         now_ms: i64,
-    ) -> Result<OverrideRequest, String> {
+    ) -> Result<OverrideRequest, Error> {
         let (who, name) = requester;
         let login = who.login.as_str();
         let reason = reason.trim();
         if reason.is_empty() {
-            return Err("Say why (a sentence for the team: \"flying on Tuesday\").".into());
+            return Err(Error::refused(
+                "reason",
+                "Say why (a sentence for the team: \"flying on Tuesday\").",
+            ));
         }
         if reason.chars().count() > 500 {
-            return Err("The reason is longer than 500 characters.".into());
+            return Err(Error::refused(
+                "reason",
+                "The reason is longer than 500 characters.",
+            ));
         }
         let holder = on_behalf_of.unwrap_or(login);
         let holder = rotation.member(holder).ok_or_else(|| {
-            format!(
-                "{holder} is not in the rotation ([oncall] members), so has no shift to give away."
+            Error::refused(
+                "member",
+                format!(
+                    "{holder} is not in the rotation ([oncall] members), so has no shift to give away."
+                ),
             )
         })?;
         // Only the account the login names holds its seats: another account that shares the
         // login (another provider) gives nothing away.
-        let holds = on_behalf_of.is_some()
-            || accounts::is(&self.store, who, holder, None)
-                .await
-                .map_err(|e| e.to_string())?;
+        let holds = on_behalf_of.is_some() || accounts::is(&self.store, who, holder, None).await?;
         if !holds {
-            return Err(format!(
-                "{holder}'s seats are held by the account that first signed in as {holder}; this account ({}) only shares the login.",
-                who.account
+            return Err(Error::refused(
+                "account",
+                format!(
+                    "{holder}'s seats are held by the account that first signed in as {holder}; this account ({}) only shares the login.",
+                    who.account
+                ),
             ));
         }
-        let accepted = self.accepted_covers().await.map_err(|e| e.to_string())?;
+        let accepted = self.accepted_covers().await?;
         let (kind, covers, counterpart) = match ask {
             Ask::Cover {
                 seat,
@@ -243,7 +253,12 @@ impl Overrides {
             } => {
                 let theirs = rotation
                     .member(theirs)
-                    .ok_or_else(|| format!("{theirs} is not in the rotation ([oncall] members)."))?
+                    .ok_or_else(|| {
+                        Error::refused(
+                            "member",
+                            format!("{theirs} is not in the rotation ([oncall] members)."),
+                        )
+                    })?
                     .to_owned();
                 let seat_in = |index: i64, who: &str| {
                     let s = rotation.shift(index);
@@ -283,12 +298,22 @@ impl Overrides {
                     Some(span) => part_in(*mine, holder, span),
                     None => seat_in(*mine, holder),
                 }
-                .ok_or_else(|| format!("{holder} has no seat in that shift to swap."))?;
+                .ok_or_else(|| {
+                    Error::refused(
+                        "shift",
+                        format!("{holder} has no seat in that shift to swap."),
+                    )
+                })?;
                 let (their_seat, other) = match their_part {
                     Some(span) => part_in(*their_shift, &theirs, span),
                     None => seat_in(*their_shift, &theirs),
                 }
-                .ok_or_else(|| format!("{theirs} has no seat in the shift asked for."))?;
+                .ok_or_else(|| {
+                    Error::refused(
+                        "shift",
+                        format!("{theirs} has no seat in the shift asked for."),
+                    )
+                })?;
                 (
                     "swap",
                     vec![
@@ -312,11 +337,14 @@ impl Overrides {
             }
         };
         if covers.iter().any(|c| c.end_ms <= now_ms) {
-            return Err("That time has passed; an override covers time still to come.".into());
+            return Err(Error::refused(
+                "time",
+                "That time has passed; an override covers time still to come.",
+            ));
         }
         check_all(rotation, &accepted, &covers)?;
         let id = format!("o{}", crate::auth::random_token());
-        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query(
             "INSERT INTO oncall_requests (id, kind, requested_by, requested_by_name, counterpart, \
              reason, state, requested_ms, requested_by_id) \
@@ -331,8 +359,7 @@ impl Overrides {
         .bind(now_ms)
         .bind(&who.account)
         .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         for (part, c) in covers.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO oncall_covers (request_id, part, seat, start_ms, end_ms, covered, covering) \
@@ -347,9 +374,9 @@ impl Overrides {
             .bind(&c.covering)
             .execute(&mut *tx)
             .await
-            .map_err(|e| e.to_string())?;
+            ?;
         }
-        tx.commit().await.map_err(|e| e.to_string())?;
+        tx.commit().await?;
         Ok(OverrideRequest {
             id,
             kind: kind.into(),
@@ -380,28 +407,28 @@ impl Overrides {
         is_admin: bool,
         to: RequestState,
         now_ms: i64,
-    ) -> Result<OverrideRequest, String> {
+    ) -> Result<OverrideRequest, Error> {
         // Who asked and who must answer never change once asked: checked before the
         // transaction, whose lock is then held no longer than the change.
         let req = self
             .get(id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("No override request {id}."))?;
+            .await?
+            .ok_or_else(|| Error::refused("request", format!("No override request {id}.")))?;
         match to {
             RequestState::Accepted | RequestState::Declined => {
-                let theirs = accounts::is(&self.store, who, &req.counterpart, None)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let theirs = accounts::is(&self.store, who, &req.counterpart, None).await?;
                 if !theirs {
-                    return Err(format!(
-                        "Only {} can {} this: it is their time being asked for (the account that first signed in as {0}).",
-                        req.counterpart,
-                        if to == RequestState::Accepted {
-                            "accept"
-                        } else {
-                            "decline"
-                        }
+                    return Err(Error::refused(
+                        "counterpart",
+                        format!(
+                            "Only {} can {} this: it is their time being asked for (the account that first signed in as {0}).",
+                            req.counterpart,
+                            if to == RequestState::Accepted {
+                                "accept"
+                            } else {
+                                "decline"
+                            }
+                        ),
                     ));
                 }
             }
@@ -412,47 +439,54 @@ impl Overrides {
                     &req.requested_by,
                     Some(&req.requested_by_id),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
                 if !theirs && !is_admin {
-                    return Err(format!(
-                        "Only {} or an admin can cancel this.",
-                        req.requested_by
+                    return Err(Error::refused(
+                        "requester",
+                        format!("Only {} or an admin can cancel this.", req.requested_by),
                     ));
                 }
             }
-            RequestState::Pending => return Err("A request cannot be made pending again.".into()),
+            RequestState::Pending => {
+                return Err(Error::refused(
+                    "state",
+                    "A request cannot be made pending again.",
+                ))
+            }
         }
-        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await?;
         if to == RequestState::Accepted {
             sqlx::query("UPDATE oncall_accept_lock SET id = id WHERE id = 1")
                 .execute(&mut *tx)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         // The request's row, held until commit, read as it is now.
         let state: String =
             sqlx::query("UPDATE oncall_requests SET state = state WHERE id = $1 RETURNING state")
                 .bind(id)
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .map(|r| r.try_get(0))
-                .transpose()
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("No override request {id}."))?;
+                .transpose()?
+                .ok_or_else(|| Error::refused("request", format!("No override request {id}.")))?;
         let state = RequestState::parse(&state);
         if state != RequestState::Pending {
-            return Err(format!(
-                "This request is already {}; ask for a new one.",
-                state.as_str()
+            return Err(Error::refused(
+                "state",
+                format!(
+                    "This request is already {}; ask for a new one.",
+                    state.as_str()
+                ),
             ));
         }
         if to == RequestState::Accepted {
             if req.covers.iter().any(|c| c.end_ms <= now_ms) {
-                return Err("That time has passed; the request can only be declined now.".into());
+                return Err(Error::refused(
+                    "time",
+                    "That time has passed; the request can only be declined now.",
+                ));
             }
-            let accepted = accepted_in(&mut *tx).await.map_err(|e| e.to_string())?;
+            let accepted = accepted_in(&mut *tx).await?;
             check_all(rotation, &accepted, &req.covers)?;
         }
         sqlx::query(
@@ -465,9 +499,8 @@ impl Overrides {
         .bind(&who.account)
         .bind(id)
         .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        .await?;
+        tx.commit().await?;
         Ok(OverrideRequest {
             state: to,
             answered_by: Some(who.login.clone()),
@@ -496,10 +529,10 @@ async fn accepted_in<'e>(
 }
 
 /// Checks covers one after the other, each on top of the accepted ones and those before it.
-fn check_all(rotation: &Rotation, accepted: &[Cover], covers: &[Cover]) -> Result<(), String> {
+fn check_all(rotation: &Rotation, accepted: &[Cover], covers: &[Cover]) -> Result<(), Refusal> {
     let mut so_far = accepted.to_vec();
     for c in covers {
-        check_cover(rotation, &so_far, c)?;
+        check_cover(rotation, &so_far, c).map_err(|why| Refusal::new("rotation", why))?;
         so_far.push(c.clone());
     }
     Ok(())
@@ -569,19 +602,19 @@ mod tests {
                 )
                 .await
                 .unwrap_err();
-            assert!(e.contains("only shares the login"), "{e}");
+            assert!(e.to_string().contains("only shares the login"), "{e}");
             for to in [RequestState::Accepted, RequestState::Declined] {
                 let e = o
                     .answer(&r, &q.id, &fake_cy, false, to, now)
                     .await
                     .unwrap_err();
-                assert!(e.contains("Only cy can"), "{e}");
+                assert!(e.to_string().contains("Only cy can"), "{e}");
             }
             let e = o
                 .answer(&r, &q.id, &fake_ana, false, RequestState::Cancelled, now)
                 .await
                 .unwrap_err();
-            assert!(e.contains("Only ana or an admin"), "{e}");
+            assert!(e.to_string().contains("Only ana or an admin"), "{e}");
             assert_eq!(
                 o.get(&q.id).await.unwrap().unwrap().state,
                 RequestState::Pending
@@ -634,7 +667,7 @@ mod tests {
                 .answer(&r, &b.id, &cy, false, RequestState::Accepted, now)
                 .await
                 .unwrap_err();
-            assert!(e.contains("cy is already primary"), "{e}");
+            assert!(e.to_string().contains("cy is already primary"), "{e}");
             assert_eq!(
                 o.get(&b.id).await.unwrap().unwrap().state,
                 RequestState::Pending
