@@ -121,19 +121,9 @@ pub mod ssr {
         KEY_CHECK_REFUSED, KEY_CHECK_WINDOW_MS,
     };
 
-    /// What the team's readiness is read from (`ops::onboarding::team`).
-    fn sources(portal: &Portal) -> ops::onboarding::team::Sources<'_> {
-        ops::onboarding::team::Sources {
-            onboarding: &portal.onboarding,
-            oncall: &portal.oncall,
-            actions: portal.actions.access(),
-            fleet: &portal.fleet,
-        }
-    }
-
     /// A production host Onwatch can reach over SSH (the first by name), if any.
     fn ssh_host(portal: &Portal) -> Option<(String, String)> {
-        sources(portal).ssh_host()
+        portal.team().ssh_host()
     }
 
     fn view(s: ItemStatus) -> ItemView {
@@ -151,7 +141,8 @@ pub mod ssr {
     /// Everyone's checklist, as the team view shows it, with the records and facts it was
     /// worked out from.
     pub async fn team(portal: &Portal) -> Result<(Vec<PersonRow>, Records, Facts), String> {
-        let (rows, records, facts) = sources(portal)
+        let (rows, records, facts) = portal
+            .team()
             .team(&crate::fmt::zone())
             .await
             .map_err(|e| e.to_string())?;

@@ -36,6 +36,19 @@ pub struct Portal {
     pub prefs: ops::prefs::Preferences,
 }
 
+impl Portal {
+    /// What the team's readiness is read from (`ops::onboarding::team`): the onboarding page
+    /// and the on-call chores ask the same sources.
+    pub fn team(&self) -> ops::onboarding::team::Sources<'_> {
+        ops::onboarding::team::Sources {
+            onboarding: &self.onboarding,
+            oncall: &self.oncall,
+            access: self.actions.access(),
+            fleet: &self.fleet,
+        }
+    }
+}
+
 /// The portal from the request's context, or a server error that says it is missing.
 pub fn portal() -> Result<Portal, ServerFnError> {
     use_context::<Portal>().ok_or_else(|| ServerFnError::new("the portal context is missing"))

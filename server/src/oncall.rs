@@ -157,13 +157,7 @@ pub async fn chores(
                 }
             }
             if round.is_multiple_of(12) {
-                let team = ops::onboarding::team::Sources {
-                    onboarding: &portal.onboarding,
-                    oncall: &portal.oncall,
-                    actions: portal.actions.access(),
-                    fleet: &portal.fleet,
-                };
-                match team.not_ready().await {
+                match portal.team().not_ready().await {
                     Ok(people) => oncall.set_not_ready(people),
                     Err(e) => {
                         tracing::warn!(error = %e, "onboarding readiness could not be read")

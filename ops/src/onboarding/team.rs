@@ -17,7 +17,8 @@ use crate::oncall::OnCall;
 pub struct Sources<'a> {
     pub onboarding: &'a Onboarding,
     pub oncall: &'a OnCall,
-    pub actions: &'a Access,
+    /// Which environments there are, and how Onwatch reaches them (SSH, the Builder API).
+    pub access: &'a Access,
     pub fleet: &'a FleetModel,
 }
 
@@ -47,7 +48,7 @@ impl Sources<'_> {
             .production_environment
             .clone()
             .or_else(|| {
-                self.actions
+                self.access
                     .environments()
                     .into_iter()
                     .find(|(_, p)| *p)
@@ -57,7 +58,7 @@ impl Sources<'_> {
 
     /// The environments that are not production (a practice restart counts there).
     pub fn non_production(&self) -> Vec<String> {
-        self.actions
+        self.access
             .environments()
             .into_iter()
             .filter(|(_, p)| !*p)
@@ -74,7 +75,7 @@ impl Sources<'_> {
         hosts.sort_unstable();
         hosts
             .into_iter()
-            .find(|h| self.actions.ssh_target(&env, h).is_ok())
+            .find(|h| self.access.ssh_target(&env, h).is_ok())
             .map(|h| (env.clone(), h.to_owned()))
     }
 
@@ -83,7 +84,7 @@ impl Sources<'_> {
     async fn origin_members(&self) -> Option<Members> {
         static LAST: Mutex<Option<(i64, Members)>> = Mutex::new(None);
         let env = self.production()?;
-        let api = match self.actions.builder_api(&env)? {
+        let api = match self.access.builder_api(&env)? {
             Ok(api) => api,
             Err(e) => return Some(Err(e.to_string())),
         };
