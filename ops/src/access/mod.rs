@@ -78,8 +78,8 @@ pub struct Access {
     fleet: Arc<FleetModel>,
     environments: BTreeMap<String, EnvironmentExecutor>,
     sentinel: Option<SentinelHost>,
-    builds: crate::builds::BuildOptions,
-    locks: crate::locks::LockOptions,
+    builds: crate::builds::api::BuildOptions,
+    locks: crate::locks::options::LockOptions,
 }
 
 impl Access {
@@ -92,28 +92,28 @@ impl Access {
             fleet,
             environments,
             sentinel,
-            builds: crate::builds::BuildOptions::default(),
-            locks: crate::locks::LockOptions::default(),
+            builds: crate::builds::api::BuildOptions::default(),
+            locks: crate::locks::options::LockOptions::default(),
         }
     }
 
     /// The `[builds]` options (origin, polling, stall, time limits).
-    pub fn with_builds(mut self, builds: crate::builds::BuildOptions) -> Access {
+    pub fn with_builds(mut self, builds: crate::builds::api::BuildOptions) -> Access {
         self.builds = builds;
         self
     }
 
-    pub fn build_options(&self) -> &crate::builds::BuildOptions {
+    pub fn build_options(&self) -> &crate::builds::api::BuildOptions {
         &self.builds
     }
 
     /// The `[datastore_locks]` options (the service directory, how much log is read).
-    pub fn with_locks(mut self, locks: crate::locks::LockOptions) -> Access {
+    pub fn with_locks(mut self, locks: crate::locks::options::LockOptions) -> Access {
         self.locks = locks;
         self
     }
 
-    pub fn lock_options(&self) -> &crate::locks::LockOptions {
+    pub fn lock_options(&self) -> &crate::locks::options::LockOptions {
         &self.locks
     }
 
@@ -229,11 +229,15 @@ impl Access {
     pub fn builder_api(
         &self,
         environment: &str,
-    ) -> Option<Result<crate::builds::BuilderApi, Refusal>> {
+    ) -> Option<Result<crate::builds::api::BuilderApi, Refusal>> {
         let b = self.environments.get(environment)?.builder.as_ref()?;
         Some(
-            crate::builds::BuilderApi::new(&b.url, b.token.clone(), self.builds.request_timeout)
-                .map_err(|e| Refusal::new("executor", e.to_string())),
+            crate::builds::api::BuilderApi::new(
+                &b.url,
+                b.token.clone(),
+                self.builds.request_timeout,
+            )
+            .map_err(|e| Refusal::new("executor", e.to_string())),
         )
     }
 

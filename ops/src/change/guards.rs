@@ -249,7 +249,7 @@ mod tests {
     fn a_build_needs_a_confirmation_only_in_production() {
         let mut r = request();
         r.kind = ActionKind::RequestBuild;
-        r.target.host = crate::builds::DEPOT.into();
+        r.target.host = crate::builds::api::DEPOT.into();
         r.target.service_group = "builder-api".into();
         r.tried_in_acceptance = None;
         r.confirmation = String::new();

@@ -20,7 +20,7 @@ pub enum ActionKind {
     RestartSentinel,
     /// "Request new build" of a package through the environment's Builder API, its job group
     /// followed to the end and the new release watched for on the Supervisors (`builds`). The
-    /// target's host is [`crate::builds::DEPOT`] and its service group the package's name.
+    /// target's host is [`crate::builds::api::DEPOT`] and its service group the package's name.
     RequestBuild,
     /// Removes the datastore's stale lock files that its log names (exactly those, each checked
     /// again on the host, over SSH), then starts the service (control gateway) and waits until
@@ -109,7 +109,7 @@ impl Target {
 
     /// A build request's target: the depot, and a package.
     pub fn is_build(&self) -> bool {
-        self.host == crate::builds::DEPOT
+        self.host == crate::builds::api::DEPOT
     }
 }
 
