@@ -64,7 +64,7 @@ pub async fn log_events(
                 .open(&actor, &environment, &host, source, &query)
                 .await
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     let stopping = state.stopping.clone();
     // The watch lives only as long as the access that opened it: the session is checked every

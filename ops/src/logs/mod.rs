@@ -29,12 +29,23 @@ pub enum LogSource {
     Sentinel,
 }
 
+/// What is wrong with what a person asked to watch: input they can fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Not a log Onwatch knows.
+    #[error("unknown log `{0}`: supervisor or sentinel")]
+    UnknownLog(String),
+    /// A `since` that is not one of the plain forms (it would be quoted into a command line).
+    #[error("`{0}` is not a time journalctl is given here: write `10 minutes ago`, `2 hours ago` or `2026-12-01 03:00`")]
+    Since(String),
+}
+
 impl LogSource {
-    pub fn parse(s: &str) -> Result<LogSource, String> {
+    pub fn parse(s: &str) -> Result<LogSource, QueryError> {
         match s {
             "supervisor" | "" => Ok(LogSource::Supervisor),
             "sentinel" => Ok(LogSource::Sentinel),
-            other => Err(format!("unknown log `{other}`: supervisor or sentinel")),
+            other => Err(QueryError::UnknownLog(other.to_owned())),
         }
     }
 
@@ -60,15 +71,13 @@ pub const MAX_BACKLOG: u32 = 5_000;
 impl LogQuery {
     /// journalctl's arguments, checked: a `since` that is not one of the forms above is refused
     /// rather than quoted into a remote command line.
-    pub fn args(&self) -> Result<String, String> {
+    pub fn args(&self) -> Result<String, QueryError> {
         let lines = self.lines.clamp(0, MAX_BACKLOG);
         let mut args = format!("--no-pager -o short-iso -n {lines} -f");
         let since = self.since.trim();
         if !since.is_empty() {
             if !since_is_plain(since) {
-                return Err(format!(
-                    "`{since}` is not a time journalctl is given here: write `10 minutes ago`, `2 hours ago` or `2026-12-01 03:00`"
-                ));
+                return Err(QueryError::Since(since.to_owned()));
             }
             args.push_str(&format!(" --since '{since}'"));
         }
@@ -204,7 +213,7 @@ impl Logs {
                 &target.options.commands.sentinel_log
             }
         };
-        let args = query.args()?;
+        let args = query.args().map_err(|e| e.to_string())?;
         let command = crate::exec::ssh::command_for(template, host)
             .map_err(|r| r.why)?
             .replace("{args}", &args);
