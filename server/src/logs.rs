@@ -63,6 +63,7 @@ pub async fn log_events(
                 .logs
                 .open(&actor, &environment, &host, source, &query)
                 .await
+                .map_err(|e| e.to_string())
         }
         Err(e) => Err(e.to_string()),
     };

@@ -39,10 +39,9 @@ impl Layout {
 
     /// The (shard, schema) pairs a shard list names. An unsharded database has one target,
     /// whatever was typed, unless it names a shard other than 0.
-    pub fn targets(&self, shards: &str) -> Result<Vec<(u32, String)>, String> {
+    pub fn targets(&self, shards: &str) -> Result<Vec<(u32, String)>, locator::ShardsError> {
         match self {
-            Layout::Sharded(n) => Ok(locator::parse_shards(shards, *n)
-                .map_err(|e| e.to_string())?
+            Layout::Sharded(n) => Ok(locator::parse_shards(shards, *n)?
                 .into_iter()
                 .map(|s| (s, format!("shard_{s}")))
                 .collect()),
@@ -51,9 +50,9 @@ impl Layout {
                 if t.is_empty() || t.eq_ignore_ascii_case("all") || t == "0" || t == "shard_0" {
                     Ok(vec![(0, schema.clone())])
                 } else {
-                    Err(format!(
-                        "this database is not sharded (everything is in {schema}): target all"
-                    ))
+                    Err(locator::ShardsError::NotSharded {
+                        schema: schema.clone(),
+                    })
                 }
             }
         }

@@ -59,6 +59,9 @@ pub enum ShardsError {
     Backwards { part: String, a: u32, b: u32 },
     #[error("no shard named: write all, 30, 1,2,5 or 0-15")]
     NoneNamed,
+    /// A shard other than 0 named on a database that keeps everything in one schema.
+    #[error("this database is not sharded (everything is in {schema}): target all")]
+    NotSharded { schema: String },
 }
 
 /// A name, or a number read as a Builder id.

@@ -297,19 +297,24 @@ impl ShardConsole {
         futures_util::future::join_all(checks).await
     }
 
-    /// Tables of one shard (or the database's only schema).
+    /// Tables of one shard (or the database's only schema). `Refused`: no such database or
+    /// shard here; `Unavailable`: the datastore did not answer.
     pub async fn tables(
         &self,
         environment: &str,
         database: &str,
         shard: u32,
-    ) -> Result<Vec<TableInfo>, String> {
-        let db = self.database(environment, database)?;
-        let layout = self.layout(db).await?;
-        let schema = layout.schema(shard).map_err(|e| e.to_string())?;
+    ) -> Result<Vec<TableInfo>, ConsoleError> {
+        let db = self
+            .database(environment, database)
+            .map_err(ConsoleError::Refused)?;
+        let layout = self.layout(db).await.map_err(ConsoleError::Unavailable)?;
+        let schema = layout
+            .schema(shard)
+            .map_err(|e| ConsoleError::Refused(e.to_string()))?;
         browse::tables(&db.pool, &schema)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| ConsoleError::Unavailable(e.to_string()))
     }
 
     /// Checks, audits and starts a query. Refusals are audited before they are returned.
@@ -370,7 +375,7 @@ impl ShardConsole {
         };
         let targets = match layout.targets(&req.shards) {
             Ok(t) => t,
-            Err(e) => return Err(refuse(e).await),
+            Err(e) => return Err(refuse(e.to_string()).await),
         };
         match preflight(&db.pool, &checked, self.options.caps().statement_timeout).await {
             Ok(()) => {}

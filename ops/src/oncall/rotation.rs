@@ -473,17 +473,7 @@ pub fn parts(rotation: &Rotation, covers: &[Cover], from_ms: i64, to_ms: i64) ->
     out
 }
 
-/// Why a cover cannot apply on top of the accepted ones, or `Ok`. The same check runs when the
-/// override is asked for and again when it is accepted (others may have been accepted since).
-///
-/// Over the whole span, `covered` must hold the seat (one cannot give away what one does not
-/// hold), and `covering` must not hold the other seat (a primary cannot be their own secondary).
-///
-/// A refusal by the guard `rotation`: the same check is part of asking and of accepting.
-pub fn check_cover(rotation: &Rotation, accepted: &[Cover], c: &Cover) -> Result<(), Refusal> {
-    check_cover_why(rotation, accepted, c).map_err(|why| Refusal::new("rotation", why))
-}
-
+/// [`check_cover`]'s reasons, in words.
 fn check_cover_why(rotation: &Rotation, accepted: &[Cover], c: &Cover) -> Result<(), String> {
     if c.end_ms <= c.start_ms {
         return Err("The override's end must be after its start.".into());
@@ -522,6 +512,17 @@ fn check_cover_why(rotation: &Rotation, accepted: &[Cover], c: &Cover) -> Result
         }
     }
     Ok(())
+}
+
+/// Why a cover cannot apply on top of the accepted ones, or `Ok`. The same check runs when the
+/// override is asked for and again when it is accepted (others may have been accepted since).
+///
+/// Over the whole span, `covered` must hold the seat (one cannot give away what one does not
+/// hold), and `covering` must not hold the other seat (a primary cannot be their own secondary).
+///
+/// A refusal by the guard `rotation`: the same check is part of asking and of accepting.
+pub fn check_cover(rotation: &Rotation, accepted: &[Cover], c: &Cover) -> Result<(), Refusal> {
+    check_cover_why(rotation, accepted, c).map_err(|why| Refusal::new("rotation", why))
 }
 
 #[cfg(test)]
