@@ -362,7 +362,8 @@ pub async fn console_save(
             },
         )
         .await
-        .err())
+        .err()
+        .map(|e| e.to_string()))
 }
 
 #[server(prefix = "/api/attempt", endpoint = "console-delete-saved")]

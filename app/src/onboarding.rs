@@ -314,7 +314,7 @@ pub mod ssr {
         let actor = who.actor().id;
         let account = match ob.options.ssh_account(&who.login) {
             Ok(a) => a,
-            Err(e) => return Done::of(false, e),
+            Err(e) => return Done::of(false, e.to_string()),
         };
         if let SshAccount::Shared(user) = &account {
             if signature.trim().is_empty() {
@@ -327,7 +327,7 @@ pub mod ssr {
                 );
             }
             if let Err(e) = ops::onboarding::verify_key_proof(key, signature, &actor) {
-                return Done::of(false, e);
+                return Done::of(false, e.to_string());
             }
         }
         let user = account.name().to_owned();

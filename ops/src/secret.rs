@@ -79,10 +79,10 @@ impl std::fmt::Debug for SecretSource {
 
 impl SecretSource {
     /// The secret now, or why it cannot be had (in words naming the file, never the secret).
-    pub fn current(&self) -> Result<SecretString, String> {
+    pub fn current(&self) -> Result<SecretString, SecretFileError> {
         match self {
             SecretSource::Fixed(s) => Ok(s.clone()),
-            SecretSource::File(path) => read_file(path).map_err(|e| e.to_string()),
+            SecretSource::File(path) => read_file(path),
         }
     }
 }
@@ -178,9 +178,13 @@ mod tests {
         std::fs::write(&path, "rotated\n").unwrap();
         assert_eq!(s.current().unwrap().expose_secret(), "rotated");
         std::fs::write(&path, "\n").unwrap();
-        assert!(s.current().unwrap_err().contains("is empty"));
+        assert!(s.current().unwrap_err().to_string().contains("is empty"));
         std::fs::remove_file(&path).unwrap();
-        assert!(s.current().unwrap_err().contains("cannot be read"));
+        assert!(s
+            .current()
+            .unwrap_err()
+            .to_string()
+            .contains("cannot be read"));
         assert!(!format!("{s:?}").contains("rotated"));
     }
 

@@ -146,18 +146,40 @@ pub fn day_bounds(zone: &str, day: &str) -> Option<(i64, i64)> {
     ))
 }
 
-/// A wall-clock time as a form sends it (`2026-12-02T09:00`) in the zone `zone` (an IANA
-/// name), to an instant. A time inside a daylight-saving gap reads as the clock reads after it.
-pub fn parse_local(zone: &str, text: &str) -> Result<i64, String> {
-    let tz = jiff::tz::TimeZone::get(zone).map_err(|_| format!("{zone:?} is not a time zone"))?;
+/// Why a wall-clock time from a form is not an instant: input the person can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalTimeError {
+    /// The zone is not one the database knows.
+    #[error("{0:?} is not a time zone")]
+    Zone(String),
+    /// The text is not a date and time.
+    #[error("{0:?} is not a date and time such as 2026-12-02T09:00")]
+    NotATime(String),
+    /// A date and time, but not one the zone can hold.
+    #[error("{text:?}: {error}")]
+    OutOfRange { text: String, error: jiff::Error },
+}
+
+/// A wall-clock time as a form sends it (`2026-12-02T09:00`), in `tz`, to an instant.
+pub(crate) fn local_in(tz: jiff::tz::TimeZone, text: &str) -> Result<i64, LocalTimeError> {
     let civil: jiff::civil::DateTime = text
         .trim()
         .parse()
-        .map_err(|_| format!("{text:?} is not a date and time such as 2026-12-02T09:00"))?;
+        .map_err(|_| LocalTimeError::NotATime(text.to_owned()))?;
     civil
         .to_zoned(tz)
         .map(|z| z.timestamp().as_millisecond())
-        .map_err(|e| format!("{text:?}: {e}"))
+        .map_err(|error| LocalTimeError::OutOfRange {
+            text: text.to_owned(),
+            error,
+        })
+}
+
+/// A wall-clock time as a form sends it (`2026-12-02T09:00`) in the zone `zone` (an IANA
+/// name), to an instant. A time inside a daylight-saving gap reads as the clock reads after it.
+pub fn parse_local(zone: &str, text: &str) -> Result<i64, LocalTimeError> {
+    let tz = jiff::tz::TimeZone::get(zone).map_err(|_| LocalTimeError::Zone(zone.to_owned()))?;
+    local_in(tz, text)
 }
 
 #[cfg(test)]

@@ -211,5 +211,6 @@ async fn the_control_gateway_speaks_tls_with_client_certificates() {
     std::fs::write(&empty, "").unwrap();
     assert!(CtlTls::from_files(&empty, None, None)
         .unwrap_err()
+        .to_string()
         .contains("holds no certificate"));
 }

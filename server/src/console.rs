@@ -95,7 +95,7 @@ pub async fn query_export(
 ) -> Response {
     let format = match ops::console::export::Format::parse(q.format.as_deref().unwrap_or("csv")) {
         Ok(f) => f,
-        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
     match state.console.export(&id, &who.actor(), format).await {
         Ok(body) => (

@@ -63,8 +63,9 @@ pub async fn log_events(
                 .logs
                 .open(&actor, &environment, &host, source, &query)
                 .await
+                .map_err(|e| e.to_string())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     let stopping = state.stopping.clone();
     // The watch lives only as long as the access that opened it: the session is checked every

@@ -228,10 +228,11 @@ impl Application {
                     .collect(),
                 store.clone(),
             )
-            .map_err(StartError::Config)?,
+            .map_err(|e| StartError::Config(e.to_string()))?,
         );
         let oncall = Arc::new(
-            ops::oncall::OnCall::new(store.clone(), &config.oncall).map_err(StartError::Config)?,
+            ops::oncall::OnCall::new(store.clone(), &config.oncall)
+                .map_err(|e| StartError::Config(e.to_string()))?,
         );
         if let Some(pd) = &oncall.pagerduty {
             if let Err(e) = pd.load().await {
@@ -248,7 +249,7 @@ impl Application {
         }
         if let Some(o) = &config.incidents.statuspage {
             let sp = ops::incidents::statuspage::Statuspage::new(o.clone())
-                .map_err(StartError::Config)?;
+                .map_err(|e| StartError::Config(e.to_string()))?;
             let (published, kick) = (incidents.clone(), incidents.kick.clone());
             tasks.start(Task::Statuspage, |stop| {
                 ops::incidents::statuspage::run(published, sp, kick, stop)

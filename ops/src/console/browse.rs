@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::locator;
-use super::pool::{describe, DbPool};
+use super::pool::{describe, DbPool, PoolError};
 
 /// How a database keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,20 +29,17 @@ impl Layout {
         }
     }
 
-    pub fn schema(&self, shard: u32) -> Result<String, String> {
+    pub fn schema(&self, shard: u32) -> Result<String, locator::ShardsError> {
         match self {
             Layout::Sharded(n) if shard < *n => Ok(format!("shard_{shard}")),
-            Layout::Sharded(n) => Err(format!(
-                "shard {shard} does not exist: this database has shards 0 to {}",
-                n - 1
-            )),
+            Layout::Sharded(n) => Err(locator::ShardsError::NoSuchShard { shard, count: *n }),
             Layout::Single(s) => Ok(s.clone()),
         }
     }
 
     /// The (shard, schema) pairs a shard list names. An unsharded database has one target,
     /// whatever was typed, unless it names a shard other than 0.
-    pub fn targets(&self, shards: &str) -> Result<Vec<(u32, String)>, String> {
+    pub fn targets(&self, shards: &str) -> Result<Vec<(u32, String)>, locator::ShardsError> {
         match self {
             Layout::Sharded(n) => Ok(locator::parse_shards(shards, *n)?
                 .into_iter()
@@ -53,9 +50,9 @@ impl Layout {
                 if t.is_empty() || t.eq_ignore_ascii_case("all") || t == "0" || t == "shard_0" {
                     Ok(vec![(0, schema.clone())])
                 } else {
-                    Err(format!(
-                        "this database is not sharded (everything is in {schema}): target all"
-                    ))
+                    Err(locator::ShardsError::NotSharded {
+                        schema: schema.clone(),
+                    })
                 }
             }
         }
@@ -92,30 +89,46 @@ pub struct TableInfo {
     pub columns: Vec<(String, String)>,
 }
 
+/// Why a database's catalog could not be read: the datastore did not answer, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BrowseError {
+    /// No connection to it.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    /// The statement failed (`why`: the database's words).
+    #[error("{label}: {why}")]
+    Failed { label: String, why: String },
+    /// No answer within the timeout.
+    #[error("{label}: no answer within {secs} s")]
+    NoAnswer { label: String, secs: u64 },
+}
+
 async fn with_conn<T>(
     pool: &Arc<DbPool>,
     timeout: Duration,
     f: impl for<'c> FnOnce(
         &'c mut sqlx::PgConnection,
     ) -> futures_util::future::BoxFuture<'c, Result<T, sqlx::Error>>,
-) -> Result<T, String> {
+) -> Result<T, BrowseError> {
     let mut lease = pool.acquire().await?;
     match tokio::time::timeout(timeout, f(&mut lease.backend.conn)).await {
         Ok(Ok(v)) => {
             lease.give_back().await;
             Ok(v)
         }
-        Ok(Err(e)) => Err(format!("{}: {}", pool.label, describe(&e))),
-        Err(_) => Err(format!(
-            "{}: no answer within {} s",
-            pool.label,
-            timeout.as_secs()
-        )),
+        Ok(Err(e)) => Err(BrowseError::Failed {
+            label: pool.label.clone(),
+            why: describe(&e),
+        }),
+        Err(_) => Err(BrowseError::NoAnswer {
+            label: pool.label.clone(),
+            secs: timeout.as_secs(),
+        }),
     }
 }
 
 /// Reads the schemas: 2 or more `shard_N` → sharded; only `shard_0` → single; none → `public`.
-pub async fn layout(pool: &Arc<DbPool>, timeout: Duration) -> Result<Layout, String> {
+pub async fn layout(pool: &Arc<DbPool>, timeout: Duration) -> Result<Layout, BrowseError> {
     let numbers: Vec<i32> = with_conn(pool, timeout, |c| {
         Box::pin(async move {
             let rows = sqlx::query(
@@ -138,7 +151,7 @@ pub async fn layout(pool: &Arc<DbPool>, timeout: Duration) -> Result<Layout, Str
 }
 
 /// Every way the role could change something, in words.
-pub async fn role_check(pool: &Arc<DbPool>) -> Result<RoleCheck, String> {
+pub async fn role_check(pool: &Arc<DbPool>) -> Result<RoleCheck, BrowseError> {
     with_conn(pool, Duration::from_secs(10), |c| Box::pin(check_role(c))).await
 }
 
@@ -214,7 +227,7 @@ impl RoleCheck {
 }
 
 /// Tables and views of one schema, with columns and row estimates.
-pub async fn tables(pool: &Arc<DbPool>, schema: &str) -> Result<Vec<TableInfo>, String> {
+pub async fn tables(pool: &Arc<DbPool>, schema: &str) -> Result<Vec<TableInfo>, BrowseError> {
     let schema = schema.to_owned();
     with_conn(pool, Duration::from_secs(10), move |c| {
         Box::pin(async move {

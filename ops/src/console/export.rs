@@ -10,12 +10,17 @@ pub enum Format {
     Json,
 }
 
+/// A format the export does not write: input the person can fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format `{0}`: ask for csv or json")]
+pub struct UnknownFormat(pub String);
+
 impl Format {
-    pub fn parse(s: &str) -> Result<Format, String> {
+    pub fn parse(s: &str) -> Result<Format, UnknownFormat> {
         match s {
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
-            other => Err(format!("unknown format `{other}`: ask for csv or json")),
+            other => Err(UnknownFormat(other.to_owned())),
         }
     }
 

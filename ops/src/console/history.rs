@@ -48,6 +48,21 @@ pub struct NewSaved<'a> {
     pub shared: bool,
 }
 
+/// Why a query was not saved: what the person can fix, or a store that did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("A saved query needs a name of 1 to 80 characters.")]
+    Name,
+    #[error("There is no SQL to save.")]
+    NoSql,
+    /// The console's guard would not run it.
+    #[error("Only a query the console would run can be saved: {0}")]
+    NotRunnable(super::guard::Refusal),
+    /// The store did not answer (its own words, as before): nothing was saved.
+    #[error("{0}")]
+    Store(#[from] sqlx::Error),
+}
+
 #[derive(Debug, Clone)]
 pub struct History {
     store: Store,
@@ -108,7 +123,7 @@ impl History {
     }
 
     /// Saves (or replaces, by owner and name) a query.
-    pub async fn save(&self, actor: &Actor, new: &NewSaved<'_>) -> Result<SavedQuery, String> {
+    pub async fn save(&self, actor: &Actor, new: &NewSaved<'_>) -> Result<SavedQuery, SaveError> {
         let NewSaved {
             name,
             description,
@@ -119,13 +134,12 @@ impl History {
         } = *new;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 80 {
-            return Err("A saved query needs a name of 1 to 80 characters.".into());
+            return Err(SaveError::Name);
         }
         if sql.trim().is_empty() {
-            return Err("There is no SQL to save.".into());
+            return Err(SaveError::NoSql);
         }
-        super::guard::check(sql)
-            .map_err(|r| format!("Only a query the console would run can be saved: {r}"))?;
+        super::guard::check(sql).map_err(SaveError::NotRunnable)?;
         let id = format!("s{}", crate::auth::random_token());
         let now = crate::time::now_ms();
         let delete = sqlx::query("DELETE FROM console_saved WHERE owner = $1 AND name = $2")
@@ -145,10 +159,10 @@ impl History {
         .bind(&actor.name)
         .bind(i64::from(shared))
         .bind(now);
-        let mut tx = self.store.begin_write().await.map_err(|e| e.to_string())?;
-        delete.execute(&mut *tx).await.map_err(|e| e.to_string())?;
-        insert.execute(&mut *tx).await.map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.begin_write().await?;
+        delete.execute(&mut *tx).await?;
+        insert.execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(SavedQuery {
             id,
             name: name.to_owned(),

@@ -37,16 +37,43 @@ pub struct Located {
     pub warning: Option<String>,
 }
 
+/// Why the locator cannot place what was typed: input the person can fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocateError {
+    #[error("Type an origin or account name (core), or a numeric id.")]
+    Empty,
+    #[error("{0} is larger than a 64-bit id")]
+    TooLarge(String),
+}
+
+/// Why a shard list names no shards of this database: input the person can fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardsError {
+    #[error("`{0}` is not a shard number: write all, 30, 1,2,5 or 0-15")]
+    NotANumber(String),
+    /// `shard` is not below `count`.
+    #[error("shard {shard} does not exist: this database has shards 0 to {}", count.saturating_sub(1))]
+    NoSuchShard { shard: u32, count: u32 },
+    /// `part` (`a-b`) has `a` after `b`.
+    #[error("the range {part} runs backwards: write {b}-{a}")]
+    Backwards { part: String, a: u32, b: u32 },
+    #[error("no shard named: write all, 30, 1,2,5 or 0-15")]
+    NoneNamed,
+    /// A shard other than 0 named on a database that keeps everything in one schema.
+    #[error("this database is not sharded (everything is in {schema}): target all")]
+    NotSharded { schema: String },
+}
+
 /// A name, or a number read as a Builder id.
-pub fn locate(input: &str) -> Result<Located, String> {
+pub fn locate(input: &str) -> Result<Located, LocateError> {
     let input = input.trim();
     if input.is_empty() {
-        return Err("Type an origin or account name (core), or a numeric id.".into());
+        return Err(LocateError::Empty);
     }
     if input.chars().all(|c| c.is_ascii_digit()) {
         let id: u64 = input
             .parse()
-            .map_err(|_| format!("{input} is larger than a 64-bit id"))?;
+            .map_err(|_| LocateError::TooLarge(input.to_owned()))?;
         let shard = shard_of_id(id);
         let warning = (shard >= SHARD_COUNT).then(|| {
             format!("its low 13 bits are {shard}, beyond shard_127: is this a Builder row id?")
@@ -67,22 +94,19 @@ pub fn locate(input: &str) -> Result<Located, String> {
 }
 
 /// Which shards a query runs on, as typed: `all`, `30`, `1,2,5`, `0-15`, or a mix.
-pub fn parse_shards(text: &str, count: u32) -> Result<Vec<u32>, String> {
+pub fn parse_shards(text: &str, count: u32) -> Result<Vec<u32>, ShardsError> {
     let text = text.trim();
     if text.is_empty() || text.eq_ignore_ascii_case("all") {
         return Ok((0..count).collect());
     }
     let mut out = Vec::new();
-    let number = |s: &str| -> Result<u32, String> {
+    let number = |s: &str| -> Result<u32, ShardsError> {
         let s = s.trim().trim_start_matches("shard_");
         let n: u32 = s
             .parse()
-            .map_err(|_| format!("`{s}` is not a shard number: write all, 30, 1,2,5 or 0-15"))?;
+            .map_err(|_| ShardsError::NotANumber(s.to_owned()))?;
         if n >= count {
-            return Err(format!(
-                "shard {n} does not exist: this database has shards 0 to {}",
-                count - 1
-            ));
+            return Err(ShardsError::NoSuchShard { shard: n, count });
         }
         Ok(n)
     };
@@ -91,7 +115,11 @@ pub fn parse_shards(text: &str, count: u32) -> Result<Vec<u32>, String> {
             Some((a, b)) => {
                 let (a, b) = (number(a)?, number(b)?);
                 if a > b {
-                    return Err(format!("the range {part} runs backwards: write {b}-{a}"));
+                    return Err(ShardsError::Backwards {
+                        part: part.to_owned(),
+                        a,
+                        b,
+                    });
                 }
                 out.extend(a..=b);
             }
@@ -101,7 +129,7 @@ pub fn parse_shards(text: &str, count: u32) -> Result<Vec<u32>, String> {
     out.sort_unstable();
     out.dedup();
     if out.is_empty() {
-        return Err("no shard named: write all, 30, 1,2,5 or 0-15".into());
+        return Err(ShardsError::NoneNamed);
     }
     Ok(out)
 }

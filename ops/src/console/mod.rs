@@ -116,6 +116,14 @@ pub enum ConsoleError {
     Gone(u64),
 }
 
+/// A database's connection that is not usable: a configuration mistake (the key, and why).
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {error}")]
+pub struct ConsoleConfigError {
+    pub key: String,
+    pub error: pool::NotAUrl,
+}
+
 struct Database {
     pool: Arc<pool::DbPool>,
     layout: tokio::sync::Mutex<Option<Layout>>,
@@ -175,7 +183,7 @@ impl ShardConsole {
         options: ConsoleOptions,
         environments: BTreeMap<String, BTreeMap<String, DatabaseConn>>,
         store: Store,
-    ) -> Result<ShardConsole, String> {
+    ) -> Result<ShardConsole, ConsoleConfigError> {
         let mut envs = BTreeMap::new();
         for (env, dbs) in environments {
             let mut out = BTreeMap::new();
@@ -187,7 +195,10 @@ impl ShardConsole {
                     password.as_deref(),
                     &options.application_name,
                 )
-                .map_err(|e| format!("environments.{env}.databases.{name}.url: {e}"))?;
+                .map_err(|error| ConsoleConfigError {
+                    key: format!("environments.{env}.databases.{name}.url"),
+                    error,
+                })?;
                 out.insert(
                     name,
                     Database {
@@ -256,7 +267,9 @@ impl ShardConsole {
         if let Some(l) = cached.as_ref() {
             return Ok(l.clone());
         }
-        let l = browse::layout(&db.pool, self.options.caps().statement_timeout).await?;
+        let l = browse::layout(&db.pool, self.options.caps().statement_timeout)
+            .await
+            .map_err(|e| e.to_string())?;
         *cached = Some(l.clone());
         Ok(l)
     }
@@ -269,7 +282,9 @@ impl ShardConsole {
         let checks = env.iter().map(|(name, db)| async move {
             let layout = self.layout(db).await;
             let role = match &layout {
-                Ok(_) => browse::role_check(&db.pool).await,
+                Ok(_) => browse::role_check(&db.pool)
+                    .await
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e.clone()),
             };
             DatabaseInfo {
@@ -282,17 +297,24 @@ impl ShardConsole {
         futures_util::future::join_all(checks).await
     }
 
-    /// Tables of one shard (or the database's only schema).
+    /// Tables of one shard (or the database's only schema). `Refused`: no such database or
+    /// shard here; `Unavailable`: the datastore did not answer.
     pub async fn tables(
         &self,
         environment: &str,
         database: &str,
         shard: u32,
-    ) -> Result<Vec<TableInfo>, String> {
-        let db = self.database(environment, database)?;
-        let layout = self.layout(db).await?;
-        let schema = layout.schema(shard)?;
-        browse::tables(&db.pool, &schema).await
+    ) -> Result<Vec<TableInfo>, ConsoleError> {
+        let db = self
+            .database(environment, database)
+            .map_err(ConsoleError::Refused)?;
+        let layout = self.layout(db).await.map_err(ConsoleError::Unavailable)?;
+        let schema = layout
+            .schema(shard)
+            .map_err(|e| ConsoleError::Refused(e.to_string()))?;
+        browse::tables(&db.pool, &schema)
+            .await
+            .map_err(|e| ConsoleError::Unavailable(e.to_string()))
     }
 
     /// Checks, audits and starts a query. Refusals are audited before they are returned.
@@ -353,7 +375,7 @@ impl ShardConsole {
         };
         let targets = match layout.targets(&req.shards) {
             Ok(t) => t,
-            Err(e) => return Err(refuse(e).await),
+            Err(e) => return Err(refuse(e.to_string()).await),
         };
         match preflight(&db.pool, &checked, self.options.caps().statement_timeout).await {
             Ok(()) => {}
@@ -534,7 +556,10 @@ async fn preflight(
     checked: &guard::Checked,
     timeout: Duration,
 ) -> Result<(), Preflight> {
-    let mut lease = pool.acquire().await.map_err(Preflight::Unavailable)?;
+    let mut lease = pool
+        .acquire()
+        .await
+        .map_err(|e| Preflight::Unavailable(e.to_string()))?;
     let checks = async {
         let conn = &mut lease.backend.conn;
         let role = browse::check_role(conn).await.map_err(|e| {

@@ -81,15 +81,35 @@ impl Lease {
     }
 }
 
+/// A database URL that is not a PostgreSQL URL: a configuration mistake.
+#[derive(Debug, thiserror::Error)]
+#[error("not a PostgreSQL URL ({0}): write postgres://user@host:5432/builder_originsrv")]
+pub struct NotAUrl(pub sqlx::Error);
+
+/// Why the pool gave no connection.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// The pool was closed (shutting down).
+    #[error("the pool is closed")]
+    Closed,
+    /// A thread panicked while holding the pool's lock.
+    #[error("pool lock poisoned")]
+    Poisoned,
+    /// The database refused or failed the connection (`why`: its words, see [`describe`]).
+    #[error("cannot connect to {label}: {why}")]
+    Connect { label: String, why: String },
+    /// The database did not answer within the connect timeout.
+    #[error("cannot connect to {label}: no answer within {secs} s")]
+    NoAnswer { label: String, secs: u64 },
+}
+
 /// Builds a database's connect options: the URL, then the password from a file or a variable.
 pub fn connect_options(
     url: &str,
     password: Option<&str>,
     application_name: &str,
-) -> Result<PgConnectOptions, String> {
-    let mut options = PgConnectOptions::from_str(url).map_err(|e| {
-        format!("not a PostgreSQL URL ({e}): write postgres://user@host:5432/builder_originsrv")
-    })?;
+) -> Result<PgConnectOptions, NotAUrl> {
+    let mut options = PgConnectOptions::from_str(url).map_err(NotAUrl)?;
     if let Some(p) = password {
         options = options.password(p);
     }
@@ -118,18 +138,15 @@ impl DbPool {
     }
 
     /// A connection: an idle one, or a new one. Waits for a free slot.
-    pub async fn acquire(self: &Arc<Self>) -> Result<Lease, String> {
+    pub async fn acquire(self: &Arc<Self>) -> Result<Lease, PoolError> {
         let permit = self
             .slots
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| "the pool is closed".to_owned())?;
+            .map_err(|_| PoolError::Closed)?;
         let reused = {
-            let mut idle = self
-                .idle
-                .lock()
-                .map_err(|_| "pool lock poisoned".to_owned())?;
+            let mut idle = self.idle.lock().map_err(|_| PoolError::Poisoned)?;
             let now = Instant::now();
             // Connections idle too long are closed (the server or a proxy may have dropped them).
             idle.retain(|i| now.duration_since(i.since) < self.idle_timeout);
@@ -148,7 +165,7 @@ impl DbPool {
 
     /// A connection outside the pool's slots (to cancel the pool's own backends when every
     /// slot is busy).
-    pub async fn connect(&self) -> Result<Backend, String> {
+    pub async fn connect(&self) -> Result<Backend, PoolError> {
         let connect = async {
             let mut conn = PgConnection::connect_with(&self.options).await?;
             let pid: i32 = sqlx::query("SELECT pg_backend_pid()")
@@ -159,16 +176,14 @@ impl DbPool {
         };
         match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(b)) => Ok(b),
-            Ok(Err(e)) => Err(format!(
-                "cannot connect to {}: {}",
-                self.label,
-                describe(&e)
-            )),
-            Err(_) => Err(format!(
-                "cannot connect to {}: no answer within {} s",
-                self.label,
-                self.connect_timeout.as_secs()
-            )),
+            Ok(Err(e)) => Err(PoolError::Connect {
+                label: self.label.clone(),
+                why: describe(&e),
+            }),
+            Err(_) => Err(PoolError::NoAnswer {
+                label: self.label.clone(),
+                secs: self.connect_timeout.as_secs(),
+            }),
         }
     }
 

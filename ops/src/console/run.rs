@@ -510,7 +510,7 @@ async fn one_shard(sh: &Shared, schema: &str, shard: u32) -> Ended {
     let (pool, caps, control, stop) = (&sh.pool, sh.caps, &sh.control, &sh.stop);
     let mut lease = match pool.acquire().await {
         Ok(l) => l,
-        Err(e) => return Ended::Error(e),
+        Err(e) => return Ended::Error(e.to_string()),
     };
     if stop.load(Ordering::SeqCst) {
         lease.give_back().await;
@@ -737,7 +737,7 @@ async fn describe_columns(
     schema: &str,
     caps: Caps,
 ) -> Result<Vec<String>, String> {
-    let mut lease = pool.acquire().await?;
+    let mut lease = pool.acquire().await.map_err(|e| e.to_string())?;
     let work = async {
         let conn = &mut lease.backend.conn;
         begin_on_shard(conn, schema, caps).await?;

@@ -111,11 +111,11 @@ fn onwatch_ids(meta: &Option<serde_json::Value>) -> (Option<String>, Option<Stri
 }
 
 impl Statuspage {
-    pub fn new(options: StatuspageOptions) -> Result<Statuspage, String> {
+    /// `Err`: the HTTP client could not be set up (its TLS backend, say).
+    pub fn new(options: StatuspageOptions) -> Result<Statuspage, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(options.timeout_secs.max(1)))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(Statuspage { options, http })
     }
 

@@ -119,16 +119,16 @@ impl Ec2Scope {
         vpc: Option<&str>,
         subnet: Option<&str>,
         tags: &BTreeMap<String, String>,
-    ) -> Result<(), String> {
-        let check = |what: &str, value: Option<&str>, allowed: &[String]| {
+    ) -> Result<(), OutOfScope> {
+        let check = |what: &'static str, value: Option<&str>, allowed: &[String]| {
             if allowed.is_empty() || value.is_some_and(|v| allowed.iter().any(|a| a == v)) {
                 Ok(())
             } else {
-                Err(format!(
-                    "{what} {} is not one of {}",
-                    value.unwrap_or("(none)"),
-                    allowed.join(", ")
-                ))
+                Err(OutOfScope::NotAllowed {
+                    what,
+                    value: value.map(str::to_owned),
+                    allowed: allowed.to_vec(),
+                })
             }
         };
         check("account", owner, &self.account_ids)?;
@@ -136,11 +136,29 @@ impl Ec2Scope {
         check("subnet", subnet, &self.subnet_ids)?;
         if let Some(t) = &self.trust_tag {
             if tags.get(&t.key) != Some(&t.value) {
-                return Err(format!("it lacks the tag {} = {}", t.key, t.value));
+                return Err(OutOfScope::Untrusted {
+                    key: t.key.clone(),
+                    value: t.value.clone(),
+                });
             }
         }
         Ok(())
     }
+}
+
+/// Why an instance is outside its environment's scope (what AWS says of it does not match).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutOfScope {
+    /// Its account, VPC or subnet (`what`) is not one the scope allows.
+    #[error("{what} {} is not one of {}", value.as_deref().unwrap_or("(none)"), allowed.join(", "))]
+    NotAllowed {
+        what: &'static str,
+        value: Option<String>,
+        allowed: Vec<String>,
+    },
+    /// It does not carry the trust tag.
+    #[error("it lacks the tag {key} = {value}")]
+    Untrusted { key: String, value: String },
 }
 
 /// An endpoint must be an http(s) URL; kept without its trailing slash.
@@ -422,7 +440,9 @@ mod tests {
         };
         let trusted = BTreeMap::from([("onwatch:trusted".to_owned(), "live".to_owned())]);
         let ok = |owner, vpc, subnet, tags: &BTreeMap<String, String>| {
-            scope.admits(owner, vpc, subnet, tags)
+            scope
+                .admits(owner, vpc, subnet, tags)
+                .map_err(|e| e.to_string())
         };
         assert_eq!(
             ok(

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::Access;
 use crate::audit::{Actor, AuditLog, Entry, Event};
+use crate::change::Refusal;
+use crate::store::StoreError;
 
 pub use follow::{Limits, LogEvent, LogWatch};
 pub use line::{Level, LogLine};
@@ -29,12 +31,38 @@ pub enum LogSource {
     Sentinel,
 }
 
+/// What is wrong with what a person asked to watch: input they can fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Not a log Onwatch knows.
+    #[error("unknown log `{0}`: supervisor or sentinel")]
+    UnknownLog(String),
+    /// A `since` that is not one of the plain forms (it would be quoted into a command line).
+    #[error("`{0}` is not a time journalctl is given here: write `10 minutes ago`, `2 hours ago` or `2026-12-01 03:00`")]
+    Since(String),
+}
+
+/// Why a watch did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// A rule said no (no access to the host, not the sentinel's host, a bound on open watches):
+    /// nothing runs on the host.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// What was asked is not a log or a time Onwatch passes on: the person can fix it.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The audit log could not be written, so nothing was started (not the person's fault).
+    #[error("not started: the audit log could not be written ({0})")]
+    AuditDown(StoreError),
+}
+
 impl LogSource {
-    pub fn parse(s: &str) -> Result<LogSource, String> {
+    pub fn parse(s: &str) -> Result<LogSource, QueryError> {
         match s {
             "supervisor" | "" => Ok(LogSource::Supervisor),
             "sentinel" => Ok(LogSource::Sentinel),
-            other => Err(format!("unknown log `{other}`: supervisor or sentinel")),
+            other => Err(QueryError::UnknownLog(other.to_owned())),
         }
     }
 
@@ -60,15 +88,13 @@ pub const MAX_BACKLOG: u32 = 5_000;
 impl LogQuery {
     /// journalctl's arguments, checked: a `since` that is not one of the forms above is refused
     /// rather than quoted into a remote command line.
-    pub fn args(&self) -> Result<String, String> {
+    pub fn args(&self) -> Result<String, QueryError> {
         let lines = self.lines.clamp(0, MAX_BACKLOG);
         let mut args = format!("--no-pager -o short-iso -n {lines} -f");
         let since = self.since.trim();
         if !since.is_empty() {
             if !since_is_plain(since) {
-                return Err(format!(
-                    "`{since}` is not a time journalctl is given here: write `10 minutes ago`, `2 hours ago` or `2026-12-01 03:00`"
-                ));
+                return Err(QueryError::Since(since.to_owned()));
             }
             args.push_str(&format!(" --since '{since}'"));
         }
@@ -149,21 +175,21 @@ impl Logs {
     }
 
     /// Counts a new watch of `person` on `host`, or says which bound refuses it.
-    fn admit(&self, person: &str, host: &str) -> Result<Permit, String> {
+    fn admit(&self, person: &str, host: &str) -> Result<Permit, Refusal> {
         let mut o = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let mine = o.by_person.get(person).copied().unwrap_or(0);
         if mine >= self.limits.per_person {
-            return Err(format!(
+            return Err(Refusal::new("limit", format!(
                 "you have {mine} host logs open (at most {} at once): close one (its tab or its Stop button), then try again",
                 self.limits.per_person
-            ));
+            )));
         }
         let here = o.by_host.get(host).copied().unwrap_or(0);
         if here >= self.limits.per_host {
-            return Err(format!(
+            return Err(Refusal::new("limit", format!(
                 "{here} people are following {host}'s log already (at most {} at once): ask them, or try again later",
                 self.limits.per_host
-            ));
+            )));
         }
         *o.by_person.entry(person.to_owned()).or_default() += 1;
         *o.by_host.entry(host.to_owned()).or_default() += 1;
@@ -188,30 +214,29 @@ impl Logs {
         host: &str,
         source: LogSource,
         query: &LogQuery,
-    ) -> Result<LogWatch, String> {
-        let target = self
-            .access
-            .ssh_target(environment, host)
-            .map_err(|r| r.why)?;
+    ) -> Result<LogWatch, WatchError> {
+        let target = self.access.ssh_target(environment, host)?;
         let template = match source {
             LogSource::Supervisor => &target.options.commands.supervisor_log,
             LogSource::Sentinel => {
                 if !self.access.is_sentinel(environment, host) {
-                    return Err(format!(
-                        "{host} is not the sentinel's host ([sentinel] in the configuration)"
-                    ));
+                    return Err(Refusal::new(
+                        "sentinel",
+                        format!(
+                            "{host} is not the sentinel's host ([sentinel] in the configuration)"
+                        ),
+                    )
+                    .into());
                 }
                 &target.options.commands.sentinel_log
             }
         };
         let args = query.args()?;
-        let command = crate::exec::ssh::command_for(template, host)
-            .map_err(|r| r.why)?
-            .replace("{args}", &args);
+        let command = crate::exec::ssh::command_for(template, host)?.replace("{args}", &args);
         let watch_id = format!("w{}", crate::auth::random_token());
         let permit = match self.admit(&actor.id, &format!("{environment}/{host}")) {
             Ok(p) => p,
-            Err(why) => {
+            Err(refusal) => {
                 let refused = Entry {
                     kind: Event::LogsWatch,
                     environment: environment.to_owned(),
@@ -219,12 +244,12 @@ impl Logs {
                     service: source.as_str().to_owned(),
                     action_id: watch_id.clone(),
                     outcome: "refused".into(),
-                    detail: serde_json::json!({ "why": why }),
+                    detail: serde_json::json!({ "why": refusal.why }),
                 };
                 if let Err(e) = self.audit.append(actor, &refused).await {
                     tracing::error!(error = %e, "a refused log watch could not be audited");
                 }
-                return Err(why);
+                return Err(refusal.into());
             }
         };
         let entry = |outcome: &str, detail: serde_json::Value| Entry {
@@ -245,7 +270,7 @@ impl Logs {
                 ),
             )
             .await
-            .map_err(|e| format!("not started: the audit log could not be written ({e})"))?;
+            .map_err(WatchError::AuditDown)?;
         let (feed, mut watch) = follow::channel(&self.limits);
         watch.permit = Some(permit);
         let limits = self.limits;

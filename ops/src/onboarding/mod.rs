@@ -86,9 +86,28 @@ impl SshAccount {
     }
 }
 
+/// A sign-in login that maps (through `ssh_user`) to no account name: the key cannot be checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Your sign-in login gives the production account {0:?}, which is not an account name (letters, digits, _ - . up to 32): Onwatch cannot check your key, so ask an admin to confirm the item.")]
+pub struct NoAccount(pub String);
+
+/// Why a key proof proves nothing: what the person pasted is not what it should be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProofError {
+    /// The key is not an OpenSSH public key (the parser's words).
+    #[error("That is not an OpenSSH public key ({0}): paste one line such as `ssh-ed25519 AAAA… you@laptop`.")]
+    NotAKey(String),
+    /// The signature is not `ssh-keygen -Y sign` output (the parser's words).
+    #[error("The signature is not `ssh-keygen -Y sign` output ({0}): paste everything from -----BEGIN SSH SIGNATURE----- to -----END SSH SIGNATURE-----.")]
+    NotASignature(String),
+    /// A signature, but not this key's over this person's challenge; `command` makes the right one.
+    #[error("The signature is not this key's signature over your challenge: sign it with the private key of the key you pasted, with `{command}`.")]
+    NotSigned { command: String },
+}
+
 impl OnboardingOptions {
     /// The account `login`'s key is checked for, or why there is none.
-    pub fn ssh_account(&self, login: &str) -> Result<SshAccount, String> {
+    pub fn ssh_account(&self, login: &str) -> Result<SshAccount, NoAccount> {
         if !self.ssh_user.contains("{login}") {
             return Ok(SshAccount::Shared(self.ssh_user.clone()));
         }
@@ -104,9 +123,7 @@ impl OnboardingOptions {
         if valid {
             Ok(SshAccount::Own(account))
         } else {
-            Err(format!(
-                "Your sign-in login gives the production account {account:?}, which is not an account name (letters, digits, _ - . up to 32): Onwatch cannot check your key, so ask an admin to confirm the item."
-            ))
+            Err(NoAccount(account))
         }
     }
 }
@@ -127,13 +144,16 @@ pub fn key_proof_command(actor_id: &str) -> String {
 
 /// Whether `signature` (the armored `ssh-keygen -Y sign` output) proves that whoever made it
 /// holds `public_key`'s private key and signed `actor_id`'s challenge. `Err` says what is wrong.
-pub fn verify_key_proof(public_key: &str, signature: &str, actor_id: &str) -> Result<(), String> {
+pub fn verify_key_proof(
+    public_key: &str,
+    signature: &str,
+    actor_id: &str,
+) -> Result<(), KeyProofError> {
     use russh::keys::ssh_key::{PublicKey, SshSig};
     let key = PublicKey::from_openssh(public_key.trim())
-        .map_err(|e| format!("That is not an OpenSSH public key ({e}): paste one line such as `ssh-ed25519 AAAA… you@laptop`."))?;
-    let sig = SshSig::from_pem(signature.trim()).map_err(|e| {
-        format!("The signature is not `ssh-keygen -Y sign` output ({e}): paste everything from -----BEGIN SSH SIGNATURE----- to -----END SSH SIGNATURE-----.")
-    })?;
+        .map_err(|e| KeyProofError::NotAKey(e.to_string()))?;
+    let sig = SshSig::from_pem(signature.trim())
+        .map_err(|e| KeyProofError::NotASignature(e.to_string()))?;
     let challenge = key_challenge(actor_id);
     // `echo` adds a newline that `printf '%s'` does not: either is the person's own challenge.
     let signed = [challenge.clone(), format!("{challenge}\n")]
@@ -142,10 +162,9 @@ pub fn verify_key_proof(public_key: &str, signature: &str, actor_id: &str) -> Re
     if signed {
         Ok(())
     } else {
-        Err(format!(
-            "The signature is not this key's signature over your challenge: sign it with the private key of the key you pasted, with `{}`.",
-            key_proof_command(actor_id)
-        ))
+        Err(KeyProofError::NotSigned {
+            command: key_proof_command(actor_id),
+        })
     }
 }
 

@@ -12,7 +12,7 @@ pub mod rotation;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::Who;
-pub use rotation::{Cover, Rotation, RotationOptions, Seat, Segment, Shift};
+pub use rotation::{Cover, Rotation, RotationConfigError, RotationOptions, Seat, Segment, Shift};
 
 use crate::store::{Store, StoreError};
 
@@ -95,6 +95,17 @@ pub struct OnCall {
     header: std::sync::Arc<std::sync::RwLock<HeaderState>>,
 }
 
+/// Why on-call cannot be set up: a configuration mistake.
+#[derive(Debug, thiserror::Error)]
+pub enum OnCallError {
+    /// `[oncall]`'s rotation: which key, and what is expected there.
+    #[error(transparent)]
+    Rotation(#[from] rotation::RotationConfigError),
+    /// PagerDuty's HTTP client could not be set up.
+    #[error("{0}")]
+    PagerDuty(reqwest::Error),
+}
+
 impl OnCall {
     /// The header's state as last refreshed.
     pub fn header(&self) -> HeaderState {
@@ -134,14 +145,17 @@ impl OnCall {
     }
 
     /// `rotation` is `None` when `[oncall] members` is empty: nothing is scheduled here.
-    pub fn new(store: Store, options: &OncallOptions) -> Result<OnCall, String> {
+    pub fn new(store: Store, options: &OncallOptions) -> Result<OnCall, OnCallError> {
         let rotation = if options.members.is_empty() {
             None
         } else {
             Some(Rotation::new(&options.rotation())?)
         };
         let pagerduty = match &options.pagerduty {
-            Some(o) => Some(pagerduty::PagerDuty::new(o.clone(), store.clone())?),
+            Some(o) => Some(
+                pagerduty::PagerDuty::new(o.clone(), store.clone())
+                    .map_err(OnCallError::PagerDuty)?,
+            ),
             None => None,
         };
         Ok(OnCall {

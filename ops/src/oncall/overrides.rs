@@ -532,7 +532,7 @@ async fn accepted_in<'e>(
 fn check_all(rotation: &Rotation, accepted: &[Cover], covers: &[Cover]) -> Result<(), Refusal> {
     let mut so_far = accepted.to_vec();
     for c in covers {
-        check_cover(rotation, &so_far, c).map_err(|why| Refusal::new("rotation", why))?;
+        check_cover(rotation, &so_far, c)?;
         so_far.push(c.clone());
     }
     Ok(())

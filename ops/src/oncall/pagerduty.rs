@@ -175,11 +175,11 @@ struct State {
 }
 
 impl PagerDuty {
-    pub fn new(options: PagerDutyOptions, store: Store) -> Result<PagerDuty, String> {
+    /// `Err`: the HTTP client could not be set up (its TLS backend, say).
+    pub fn new(options: PagerDutyOptions, store: Store) -> Result<PagerDuty, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(options.timeout_secs.max(1)))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(PagerDuty {
             options,
             http,

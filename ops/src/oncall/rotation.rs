@@ -11,6 +11,8 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::change::Refusal;
+
 /// Primary or secondary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -106,42 +108,68 @@ pub struct Shift {
     pub secondary: String,
 }
 
+/// What is wrong with the rotation's configuration: the key (`oncall.members`, …) and what is
+/// expected there. A configuration mistake, found at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {why}")]
+pub struct RotationConfigError {
+    pub key: &'static str,
+    pub why: String,
+}
+
 impl Rotation {
     /// The rotation, or what is wrong with its configuration (the key and what is expected).
-    pub fn new(o: &RotationOptions) -> Result<Rotation, String> {
+    pub fn new(o: &RotationOptions) -> Result<Rotation, RotationConfigError> {
+        Rotation::build(o).map_err(|(key, why)| RotationConfigError { key, why })
+    }
+
+    fn build(o: &RotationOptions) -> Result<Rotation, (&'static str, String)> {
         let members: Vec<String> = o.members.iter().map(|m| m.trim().to_owned()).collect();
         if members.len() < 2 {
-            return Err("oncall.members: at least two people (a shift has a primary and a different secondary)".into());
+            return Err((
+                "oncall.members",
+                "at least two people (a shift has a primary and a different secondary)".into(),
+            ));
         }
         if let Some(m) = members.iter().find(|m| m.is_empty()) {
-            return Err(format!("oncall.members: an empty name ({m:?})"));
+            return Err(("oncall.members", format!("an empty name ({m:?})")));
         }
         let mut seen = std::collections::BTreeSet::new();
         for m in &members {
             if !seen.insert(m.to_ascii_lowercase()) {
-                return Err(format!(
-                    "oncall.members: {m} is listed twice; each person once, in rotation order"
+                return Err((
+                    "oncall.members",
+                    format!("{m} is listed twice; each person once, in rotation order"),
                 ));
             }
         }
         if !(1..=24 * 14).contains(&o.shift_hours) {
-            return Err("oncall.shift_hours: 1 to 336 (the runbook's rotation is 72)".into());
+            return Err((
+                "oncall.shift_hours",
+                "1 to 336 (the runbook's rotation is 72)".into(),
+            ));
         }
         let tz = TimeZone::get(o.time_zone.trim()).map_err(|_| {
-            format!(
-                "oncall.time_zone: {:?} is not an IANA time zone (such as America/Los_Angeles or Europe/Berlin)",
-                o.time_zone
+            (
+                "oncall.time_zone",
+                format!(
+                    "{:?} is not an IANA time zone (such as America/Los_Angeles or Europe/Berlin)",
+                    o.time_zone
+                ),
             )
         })?;
         let civil: jiff::civil::DateTime = o.start.trim().parse().map_err(|_| {
-            format!(
-                "oncall.start: {:?} is not a wall-clock time such as 2026-11-02T09:00",
-                o.start
+            (
+                "oncall.start",
+                format!(
+                    "{:?} is not a wall-clock time such as 2026-11-02T09:00",
+                    o.start
+                ),
             )
         })?;
         let start = civil
             .to_zoned(tz.clone())
-            .map_err(|e| format!("oncall.start: {e}"))?;
+            .map_err(|e| ("oncall.start", e.to_string()))?;
         Ok(Rotation {
             members,
             start_ms: start.timestamp().as_millisecond(),
@@ -237,15 +265,8 @@ impl Rotation {
 
     /// A wall-clock time in the zone shown, as a form sends it (`2026-12-02T09:00`), to
     /// an instant. A time inside a daylight-saving gap reads as the clock reads after it.
-    pub fn parse_local(&self, text: &str) -> Result<i64, String> {
-        let civil: jiff::civil::DateTime = text
-            .trim()
-            .parse()
-            .map_err(|_| format!("{text:?} is not a date and time such as 2026-12-02T09:00"))?;
-        civil
-            .to_zoned(self.display_tz())
-            .map(|z| z.timestamp().as_millisecond())
-            .map_err(|e| format!("{text:?}: {e}"))
+    pub fn parse_local(&self, text: &str) -> Result<i64, crate::time::LocalTimeError> {
+        crate::time::local_in(self.display_tz(), text)
     }
 
     /// An instant as a form's `datetime-local` value in the zone shown.
@@ -452,12 +473,8 @@ pub fn parts(rotation: &Rotation, covers: &[Cover], from_ms: i64, to_ms: i64) ->
     out
 }
 
-/// Why a cover cannot apply on top of the accepted ones, or `Ok`. The same check runs when the
-/// override is asked for and again when it is accepted (others may have been accepted since).
-///
-/// Over the whole span, `covered` must hold the seat (one cannot give away what one does not
-/// hold), and `covering` must not hold the other seat (a primary cannot be their own secondary).
-pub fn check_cover(rotation: &Rotation, accepted: &[Cover], c: &Cover) -> Result<(), String> {
+/// [`check_cover`]'s reasons, in words.
+fn check_cover_why(rotation: &Rotation, accepted: &[Cover], c: &Cover) -> Result<(), String> {
     if c.end_ms <= c.start_ms {
         return Err("The override's end must be after its start.".into());
     }
@@ -495,6 +512,17 @@ pub fn check_cover(rotation: &Rotation, accepted: &[Cover], c: &Cover) -> Result
         }
     }
     Ok(())
+}
+
+/// Why a cover cannot apply on top of the accepted ones, or `Ok`. The same check runs when the
+/// override is asked for and again when it is accepted (others may have been accepted since).
+///
+/// Over the whole span, `covered` must hold the seat (one cannot give away what one does not
+/// hold), and `covering` must not hold the other seat (a primary cannot be their own secondary).
+///
+/// A refusal by the guard `rotation`: the same check is part of asking and of accepting.
+pub fn check_cover(rotation: &Rotation, accepted: &[Cover], c: &Cover) -> Result<(), Refusal> {
+    check_cover_why(rotation, accepted, c).map_err(|why| Refusal::new("rotation", why))
 }
 
 #[cfg(test)]

@@ -373,7 +373,9 @@ pub(super) fn check(
                     client,
                     tls.ctl_server_name_indication.clone(),
                 )
-                .map_err(|e| ConfigError::key(&format!("environments.{name}.ctl_tls"), e))?,
+                .map_err(|e| {
+                    ConfigError::key(&format!("environments.{name}.ctl_tls"), e.to_string())
+                })?,
             );
         }
     }

@@ -13,8 +13,7 @@ pub(super) fn check(
 ) -> Result<(), ConfigError> {
     if !o.members.is_empty() {
         if let Err(why) = ops::oncall::Rotation::new(&o.rotation()) {
-            let (key, what) = why.split_once(": ").unwrap_or(("oncall", why.as_str()));
-            return Err(ConfigError::key(key, what));
+            return Err(ConfigError::key(why.key, why.why));
         }
     }
     if let Some(pd) = &o.pagerduty {

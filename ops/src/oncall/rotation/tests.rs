@@ -274,7 +274,7 @@ fn the_configuration_says_what_is_wrong() {
             ..RotationOptions::default()
         };
         f(&mut o);
-        Rotation::new(&o).unwrap_err()
+        Rotation::new(&o).unwrap_err().to_string()
     };
     assert!(bad(&|o| o.members.truncate(1)).contains("at least two"));
     assert!(bad(&|o| o.members.push("Ana".into())).contains("listed twice"));
@@ -296,11 +296,11 @@ fn a_cover_is_refused_when_it_would_seat_one_person_twice_or_give_away_another_s
     };
     assert!(check_cover(&r, &[], &cover(Seat::Primary, "ana", "cy")).is_ok());
     let twice = check_cover(&r, &[], &cover(Seat::Primary, "ana", "bo")).unwrap_err();
-    assert!(twice.contains("bo is already secondary"), "{twice}");
+    assert!(twice.why.contains("bo is already secondary"), "{twice}");
     let not_theirs = check_cover(&r, &[], &cover(Seat::Primary, "cy", "bo")).unwrap_err();
-    assert!(not_theirs.contains("cy is not primary"), "{not_theirs}");
+    assert!(not_theirs.why.contains("cy is not primary"), "{not_theirs}");
     let outsider = check_cover(&r, &[], &cover(Seat::Primary, "ana", "zed")).unwrap_err();
-    assert!(outsider.contains("not in the rotation"), "{outsider}");
+    assert!(outsider.why.contains("not in the rotation"), "{outsider}");
     // A cover across the boundary into bo's primary shift is refused: ana does not hold it.
     let across = Cover {
         end_ms: s.end_ms + H,
