@@ -54,7 +54,7 @@ pub async fn datastore_locks() -> Result<Vec<HostLocksView>, ServerFnError> {
         .map(|h| {
             let (files, error) = match h.files {
                 Ok(f) => (f, None),
-                Err(e) => (Vec::new(), Some(e)),
+                Err(e) => (Vec::new(), Some(e.0)),
             };
             HostLocksView {
                 environment: h.environment,

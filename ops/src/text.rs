@@ -1,6 +1,13 @@
 //! Text from outside (a person's form, a host's answer, a log line) on its way into the store
 //! or a page: bounded, and saying so when it was cut.
 
+/// A read that did not happen (a host or a peer that could not say), and why, in words for the
+/// page: what a page shows in place of the thing it could not read. Not a refusal (nothing was
+/// asked of a rule) and not a store fault.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{0}")]
+pub struct Unread(pub String);
+
 /// At most `max` bytes of `s`, cut on a character boundary, with how much was left out.
 pub fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {

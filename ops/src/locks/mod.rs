@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::Event;
 use crate::change::{ActionRequest, BoxFuture, Failed, Procedure, Ran, Refusal, Sink, Verdict};
 use crate::exec::ssh::{self, SshTarget};
+use crate::text::Unread;
 
 pub mod options;
 pub use options::LockOptions;
@@ -664,7 +665,7 @@ pub struct HostLocks {
     pub environment: String,
     pub host: String,
     pub service_group: String,
-    pub files: Result<Vec<LockFile>, String>,
+    pub files: Result<Vec<LockFile>, crate::text::Unread>,
 }
 
 /// Whether the datastore runs and is healthy on `host`, as the fleet sees it now. Then every
@@ -710,13 +711,13 @@ pub async fn scan(
         let running = datastore_running(snapshot, &environment, &host);
         async move {
             let mut files = match access.ssh_target(&environment, &host) {
-                Err(refusal) => Err(refusal.why),
+                Err(refusal) => Err(Unread(refusal.why)),
                 Ok(target) => {
                     match ssh::command_for(&target.options.commands.supervisor_log, &host) {
-                        Err(refusal) => Err(refusal.why),
+                        Err(refusal) => Err(Unread(refusal.why)),
                         Ok(log) => inspect(&target, &options, &log)
                             .await
-                            .map_err(|e| e.to_string()),
+                            .map_err(|e| Unread(e.to_string())),
                     }
                 }
             };
@@ -965,7 +966,7 @@ pub async fn read_for(
             }),
             Err(e) => serde_json::json!({
                 "environment": h.environment, "host": h.host,
-                "error": crate::text::cut(e, 500),
+                "error": crate::text::cut(&e.0, 500),
             }),
         })
         .collect();

@@ -271,7 +271,7 @@ pub struct Records {
 pub struct Facts {
     /// The origin's members from the Builder API: `None` when no token is configured (the item
     /// is then ticked by hand), `Some(Err)` when Builder could not say.
-    pub origin_members: Option<Result<BTreeSet<String>, String>>,
+    pub origin_members: Option<Result<BTreeSet<String>, crate::text::Unread>>,
     /// Whether a key check against production is set up (else the SSH item is ticked).
     pub ssh_configured: bool,
     /// Every service page there is (`service:api`, …).

@@ -37,7 +37,7 @@ pub struct Readiness {
 }
 
 /// The origin's members, or why Builder could not say.
-type Members = Result<BTreeSet<String>, String>;
+type Members = Result<BTreeSet<String>, crate::text::Unread>;
 
 impl Sources<'_> {
     /// The environment the origin and SSH checks use: the configured one, else the first
@@ -86,7 +86,7 @@ impl Sources<'_> {
         let env = self.production()?;
         let api = match self.access.builder_api(&env)? {
             Ok(api) => api,
-            Err(e) => return Some(Err(e.to_string())),
+            Err(e) => return Some(Err(crate::text::Unread(e.to_string()))),
         };
         let now = crate::time::now_ms();
         if let Some((at, r)) = LAST.lock().ok().and_then(|l| l.clone()) {
@@ -99,7 +99,11 @@ impl Sources<'_> {
             .origin_members(origin)
             .await
             .map(|m| m.into_iter().map(|l| l.to_ascii_lowercase()).collect())
-            .map_err(|e| format!("Builder ({env}) could not list the {origin} origin: {e}"));
+            .map_err(|e| {
+                crate::text::Unread(format!(
+                    "Builder ({env}) could not list the {origin} origin: {e}"
+                ))
+            });
         if let Ok(mut l) = LAST.lock() {
             *l = Some((now, r.clone()));
         }
