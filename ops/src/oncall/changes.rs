@@ -411,7 +411,7 @@ pub async fn acknowledge(
 pub(crate) mod tests {
     use super::*;
     use crate::oncall::accounts::tests::{sign_in, stores};
-    use crate::oncall::handoff::Summary;
+    use crate::oncall::handoff::tests::kept as handoff;
     use crate::oncall::OncallOptions;
     use crate::store::Store;
     use sqlx::Row;
@@ -566,32 +566,6 @@ pub(crate) mod tests {
                 .unwrap_err();
             assert_eq!(e.refusal().map(|r| r.guard.as_str()), Some("shift"), "{e}");
             assert!(rows(&store, Event::OncallOverride).await.is_empty());
-        }
-    }
-
-    fn handoff(shift: i64) -> Handoff {
-        Handoff {
-            shift_index: shift,
-            start_ms: 0,
-            end_ms: 1_000,
-            outgoing: "ana,bo".into(),
-            incoming: "bo,cy".into(),
-            summary: Summary {
-                actions: Vec::new(),
-                alarms: Vec::new(),
-                repeated_restarts: Vec::new(),
-                unhealthy_now: Vec::new(),
-                incidents: Vec::new(),
-                open_cleanups: Vec::new(),
-            },
-            generated_ms: 1_000,
-            note: String::new(),
-            note_by: None,
-            note_by_id: None,
-            note_ms: None,
-            acknowledged_by: None,
-            acknowledged_by_id: None,
-            acknowledged_ms: None,
         }
     }
 

@@ -419,11 +419,12 @@ pub fn unhealthy(snapshot: &crate::fleet::FleetSnapshot) -> Vec<Unhealthy> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::oncall::accounts::tests::{sign_in, stores};
 
-    fn kept(index: i64) -> Handoff {
+    /// A kept handoff of shift `index` (ana and bo hand over to bo and cy), empty otherwise.
+    pub(crate) fn kept(index: i64) -> Handoff {
         Handoff {
             shift_index: index,
             start_ms: 0,
