@@ -4,8 +4,8 @@
 //!
 //! Where each is declared at the wall: previews and progress under `/api/read` (anyone signed
 //! in), the attempt itself under `/api/attempt` (anyone signed in: the action's own role guard
-//! refuses a viewer, and that refusal is audited like every other), the audit's verification
-//! under `/api/admin`.
+//! refuses a viewer, and that refusal is audited like every other), a running action's cancel
+//! under `/api/act` (a responder's), the audit's verification under `/api/admin`.
 
 // A server function's arguments are its form's fields, one each.
 #![allow(clippy::too_many_arguments)]
@@ -214,6 +214,38 @@ pub async fn start_action(
     ssr::submit(&portal, &id, request)
         .await
         .map_err(ServerFnError::new)
+}
+
+/// Asks a running action to stop (`ops::change::Pipeline::cancel`): the attempt is audited
+/// first, then the request goes into the action's row, where the Onwatch that runs it (this one
+/// or another replica) reads it and stops. Under `/api/act`: the responder's, as starting an
+/// action is (the wall answers a viewer 403 before anything; the pipeline's own role guard says
+/// the same, audited, to any other caller). Answers the sentence the page shows; a refusal is 409
+/// (403 for the role), a store that did not answer 503.
+#[server(prefix = "/api/act", endpoint = "action-cancel")]
+pub async fn cancel_action(id: String) -> Result<String, ServerFnError> {
+    let who = crate::portal::require(vocab::Role::Responder)?;
+    let portal = crate::portal::portal()?;
+    match portal.actions.cancel(&who.actor(), who.role, &id).await {
+        Ok(_) => Ok(
+            "Cancel asked: the Onwatch that runs this action stops it within seconds; what was already sent stands."
+                .to_owned(),
+        ),
+        Err(e) => {
+            let status = match e.refusal() {
+                Some(r) if r.guard == "role" => 403,
+                _ => e.status(),
+            };
+            crate::portal::set_status(status);
+            Err(ServerFnError::new(match e {
+                ops::change::Error::Refused(r) => format!("Not cancelled: {}", r.why),
+                ops::change::Error::Store(e) => {
+                    tracing::error!(action = %id, error = %e, "a cancel could not be asked: the store did not answer");
+                    "Not cancelled: the store or its audit log cannot be written; try again.".to_owned()
+                }
+            }))
+        }
+    }
 }
 
 #[server(prefix = "/api/read", endpoint = "action")]

@@ -460,6 +460,67 @@ async fn a_running_actions_output_is_kept_in_its_row(store: Store) {
     assert_eq!(row.output, "→ stop\n← ok");
 }
 
+/// A cancel is written into a running action's row once, by any process, and read by its
+/// holder in the renewal of its lease (another process's renewal reads nothing: it does not
+/// hold it); an ended action, an unknown one, or one already asked, is not written again.
+async fn a_cancel_is_asked_once_through_the_row(store: Store) {
+    use ops::change::ledger::{Begun, CancelAsked, Hold, Ledger};
+    use ops::change::ActionState;
+    let ledger = Ledger::new(store.clone());
+    // Another replica: its own ledger on the same store.
+    let other = Ledger::new(store);
+    let ana = person("ana");
+    let bob = person("bob");
+    assert_eq!(
+        ledger
+            .begin("run", &ana, &request("api-1", "k-run"), 0, "p1")
+            .await
+            .unwrap(),
+        Begun::Started
+    );
+    assert_eq!(
+        ledger.hold("run", "p1", None).await.unwrap(),
+        Hold::Held(None)
+    );
+    let CancelAsked::Recorded(r) = other.request_cancel("run", &bob).await.unwrap() else {
+        panic!("not recorded");
+    };
+    let asked = r.cancel.expect("the cancel reads back");
+    assert_eq!(
+        (asked.by.as_str(), asked.by_name.as_str()),
+        ("dev:bob", "bob")
+    );
+    assert_eq!(r.state, ActionState::Running);
+    // The holder reads it in its renewal, with or without output; nobody else holds it.
+    assert_eq!(
+        ledger.hold("run", "p1", Some("→ stop")).await.unwrap(),
+        Hold::Held(Some(asked.clone()))
+    );
+    assert_eq!(ledger.hold("run", "p2", None).await.unwrap(), Hold::Lost);
+    // Asked once: a second request is not written over the first.
+    let CancelAsked::Not(r) = ledger.request_cancel("run", &ana).await.unwrap() else {
+        panic!("written twice");
+    };
+    assert_eq!(r.cancel.as_ref().map(|c| c.by_name.as_str()), Some("bob"));
+    assert!(ledger
+        .finish("run", "p1", ActionState::Cancelled, "cancelled by bob", "")
+        .await
+        .unwrap()
+        .is_some());
+    let ended = ledger.get("run").await.unwrap().unwrap();
+    assert_eq!(ended.state, ActionState::Cancelled);
+    assert_eq!(ended.cancel, Some(asked));
+    assert!(matches!(
+        other.request_cancel("run", &ana).await.unwrap(),
+        CancelAsked::Not(r) if r.state == ActionState::Cancelled
+    ));
+    assert_eq!(
+        other.request_cancel("nothing", &ana).await.unwrap(),
+        CancelAsked::Unknown
+    );
+    assert_eq!(ledger.hold("run", "p1", None).await.unwrap(), Hold::Lost);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -498,6 +559,7 @@ on_both_backends!(
     an_idempotency_key_is_the_persons_own_and_runs_once,
     an_ended_action_frees_the_key_it_took_and_only_its_holder_ends_it,
     a_running_actions_output_is_kept_in_its_row,
+    a_cancel_is_asked_once_through_the_row,
 );
 
 #[tokio::test]

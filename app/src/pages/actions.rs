@@ -9,8 +9,8 @@ use leptos_router::hooks::use_params_map;
 use super::fleet_common::host_href;
 use super::LoadError;
 use crate::actions::{
-    action_preview, action_progress, recent_actions, start_action, ActionSummary, BuildView,
-    PreviewView, ProgressView, SubmitView, VerdictView,
+    action_preview, action_progress, cancel_action, recent_actions, start_action, ActionSummary,
+    BuildView, PreviewView, ProgressView, SubmitView, VerdictView,
 };
 use crate::fmt;
 
@@ -610,6 +610,8 @@ pub fn ActionPage() -> impl IntoView {
     let first = crate::data::resource(id, action_progress);
     let live = RwSignal::new(None::<ProgressView>);
     follow(id, live);
+    // Kept here, not in the detail (drawn again at each event): the answer to a cancel stays.
+    let cancel = CancelState::default();
     view! {
         <section class="page">
             <Suspense fallback=|| view! { <p class="muted">"Loading the action…"</p> }>
@@ -624,7 +626,7 @@ pub fn ActionPage() -> impl IntoView {
                         }.into_any(),
                         Ok(Some(p)) => {
                             let shown = move || live.get().unwrap_or_else(|| p.clone());
-                            view! { {move || view! { <ActionDetail p=shown()/> }} }.into_any()
+                            view! { {move || view! { <ActionDetail p=shown() cancel/> }} }.into_any()
                         }
                     }
                 })}
@@ -633,8 +635,77 @@ pub fn ActionPage() -> impl IntoView {
     }
 }
 
+/// The cancel control's state, kept across the page's redraws.
+#[derive(Clone, Copy)]
+struct CancelState {
+    /// The confirmation is shown.
+    asking: RwSignal<bool>,
+    busy: RwSignal<bool>,
+    /// The answer: (asked, the sentence to show).
+    said: RwSignal<Option<(bool, String)>>,
+}
+
+impl Default for CancelState {
+    fn default() -> Self {
+        CancelState {
+            asking: RwSignal::new(false),
+            busy: RwSignal::new(false),
+            said: RwSignal::new(None),
+        }
+    }
+}
+
+/// A server function's own sentence (its error), without the framework's prefix.
+fn said_by_server(e: ServerFnError) -> String {
+    match e {
+        ServerFnError::ServerError(m) => m,
+        e => e.to_string(),
+    }
+}
+
+/// "Cancel this action…" while it runs, for someone who may (the responder role, as to start
+/// it), with a confirmation; the answer (or the refusal's sentence) stays on the page.
 #[component]
-fn ActionDetail(p: ProgressView) -> impl IntoView {
+fn CancelControl(id: String, running: bool, state: CancelState) -> impl IntoView {
+    let allowed = my_role().is_some_and(|r| r.allows(vocab::Role::Responder));
+    let id = StoredValue::new(id);
+    let CancelState { asking, busy, said } = state;
+    let confirm = move |_| {
+        busy.set(true);
+        let id = id.get_value();
+        leptos::task::spawn_local(async move {
+            let r = cancel_action(id).await;
+            busy.set(false);
+            asking.set(false);
+            said.set(Some(match r {
+                Ok(m) => (true, m),
+                Err(e) => (false, said_by_server(e)),
+            }));
+        });
+    };
+    view! {
+        {move || (allowed && running && said.get().is_none()).then(|| if asking.get() {
+            view! {
+                <div class="callout callout-warn cancel-confirm" role="alertdialog" aria-labelledby="cancel-q" data-testid="cancel-confirm">
+                    <p id="cancel-q">"Stop this action where it stands? Whatever it has sent stays done (a service it stopped stays stopped until someone starts it); nothing more is sent."</p>
+                    <button type="button" class="button btn-danger" data-testid="cancel-yes" disabled=move || busy.get() on:click=confirm>"Cancel it now"</button>
+                    " "
+                    <button type="button" class="button" data-testid="cancel-no" on:click=move |_| asking.set(false)>"Keep it running"</button>
+                </div>
+            }.into_any()
+        } else {
+            view! {
+                <p><button type="button" class="button btn-act" data-testid="cancel-open" on:click=move |_| asking.set(true)>"Cancel this action…"</button></p>
+            }.into_any()
+        })}
+        {move || said.get().map(|(ok, m)| view! {
+            <p class=if ok { "callout" } else { "callout callout-error" } role="status" data-testid="cancel-result">{m}</p>
+        })}
+    }
+}
+
+#[component]
+fn ActionDetail(p: ProgressView, cancel: CancelState) -> impl IntoView {
     let running = p.state == "running";
     let build = p.kind == "request_build";
     let title = match p.kind.as_str() {
@@ -662,6 +733,7 @@ fn ActionDetail(p: ProgressView) -> impl IntoView {
             <dt>"Started"</dt><dd>{fmt::clock(p.requested_ms)}</dd>
             {(!p.summary.is_empty()).then(|| view! { <dt>"Outcome"</dt><dd data-testid="action-summary">{p.summary.clone()}</dd> })}
         </dl>
+        <CancelControl id=p.id.clone() running state=cancel/>
         {build_view.map(|b| view! { <BuildPanel b/> })}
         <h2>"Output"</h2>
         <div class="action-output" data-testid="action-output" aria-live="polite">{p.lines.iter().map(|l| output_line(l)).collect_view()}</div>

@@ -79,6 +79,10 @@ events! {
     /// [`KEY_CHECK`](crate::onboarding::KEY_CHECK) and
     /// [`KEY_CHECK_REFUSED`](crate::onboarding::KEY_CHECK_REFUSED), counted for its limit).
     Onboarding => "onboarding",
+    /// A cancel of a running action asked (an attempt, then `done` when the request is in the
+    /// action's row, or `refused` with the guard: `role`, `action` unknown, `state` not running
+    /// or already asked). The action's own end follows in its `action.outcome` (`cancelled`).
+    ActionCancel => "action.cancel",
 }
 
 impl Event {
@@ -188,6 +192,7 @@ mod tests {
                 "oncall.handoff",
                 "incident",
                 "onboarding",
+                "action.cancel",
             ]
         );
     }

@@ -321,7 +321,8 @@ pub fn viewer_fields(kind: Event) -> &'static [&'static str] {
         | Event::ActionOutcome
         | Event::ActionRefused
         | Event::ActionDuplicate
-        | Event::ActionSuperseded => ACTION,
+        | Event::ActionSuperseded
+        | Event::ActionCancel => ACTION,
         Event::Onboarding
         | Event::Incident
         | Event::OncallOverride

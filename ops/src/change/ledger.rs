@@ -25,6 +25,40 @@ pub struct ActionRecord {
     pub finished_ms: Option<i64>,
     pub summary: String,
     pub output: String,
+    /// A cancel asked of it while it ran, if any (on whichever replica).
+    #[serde(default)]
+    pub cancel: Option<CancelAsk>,
+}
+
+/// A cancel asked of a running action: who (the stable account and the name the pages show),
+/// and when (store clock). Written once into the action's row; the process that runs the action
+/// reads it when it renews its lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelAsk {
+    pub by: String,
+    pub by_name: String,
+    pub at_ms: i64,
+}
+
+/// What a renewal of an action's lease found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// This process no longer holds the action (ended, or marked interrupted elsewhere).
+    Lost,
+    /// Still held, the lease renewed; with the cancel asked of it, if any.
+    Held(Option<CancelAsk>),
+}
+
+/// What [`Ledger::request_cancel`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelAsked {
+    /// Written into the running action's row.
+    Recorded(ActionRecord),
+    /// No action by that id.
+    Unknown,
+    /// Not written: the action is no longer running, or a cancel was asked of it before
+    /// (the record as it is now).
+    Not(ActionRecord),
 }
 
 /// An action as a summary lists it (a shift's handoff, an incident's timeline).
@@ -109,7 +143,8 @@ pub enum Begun {
 }
 
 const COLUMNS: &str = "id, kind, environment, host, service, actor, actor_name, reason, state, \
-                       requested_ms, finished_ms, summary, output";
+                       requested_ms, finished_ms, summary, output, cancel_requested_by, \
+                       cancel_requested_name, cancel_requested_ms";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -378,16 +413,7 @@ impl Ledger {
     /// process has lost the action (it was marked interrupted while this process was paused or
     /// cut off) and must send no further command.
     pub async fn renew(&self, id: &str, holder: &str) -> Result<bool, StoreError> {
-        let now = self.store.now_ms().await?;
-        let done = sqlx::query(
-            "UPDATE actions SET lease_ms = $1 WHERE id = $2 AND state = 'running' AND holder = $3",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(holder)
-        .execute(self.store.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(matches!(self.hold(id, holder, None).await?, Hold::Held(_)))
     }
 
     /// [`Ledger::renew`], keeping the output so far in the row as well: another process (a
@@ -398,18 +424,77 @@ impl Ledger {
         holder: &str,
         output: &str,
     ) -> Result<bool, StoreError> {
+        Ok(matches!(
+            self.hold(id, holder, Some(output)).await?,
+            Hold::Held(_)
+        ))
+    }
+
+    /// Renews the lease if `holder` still holds the action (and keeps `output` in the row when
+    /// given), reading in the same statement whether a cancel was asked of it, by any replica.
+    pub async fn hold(
+        &self,
+        id: &str,
+        holder: &str,
+        output: Option<&str>,
+    ) -> Result<Hold, StoreError> {
+        let now = self.store.now_ms().await?;
+        const RETURNING: &str =
+            "RETURNING cancel_requested_by, cancel_requested_name, cancel_requested_ms";
+        let row = match output {
+            Some(output) => {
+                sqlx::query(&format!(
+                    "UPDATE actions SET lease_ms = $1, output = $2 \
+                     WHERE id = $3 AND state = 'running' AND holder = $4 {RETURNING}"
+                ))
+                .bind(now)
+                .bind(output)
+                .bind(id)
+                .bind(holder)
+                .fetch_optional(self.store.pool())
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "UPDATE actions SET lease_ms = $1 \
+                     WHERE id = $2 AND state = 'running' AND holder = $3 {RETURNING}"
+                ))
+                .bind(now)
+                .bind(id)
+                .bind(holder)
+                .fetch_optional(self.store.pool())
+                .await?
+            }
+        };
+        match row {
+            None => Ok(Hold::Lost),
+            Some(r) => Ok(Hold::Held(cancel_of(&r)?)),
+        }
+    }
+
+    /// Writes a cancel request into a running action's row, once: only while it runs and no
+    /// cancel was asked of it before (one conditional update, so of two replicas asking at
+    /// once exactly one records it). Any process may write it; the one that holds the action
+    /// reads it at its next renewal.
+    pub async fn request_cancel(&self, id: &str, actor: &Actor) -> Result<CancelAsked, StoreError> {
         let now = self.store.now_ms().await?;
         let done = sqlx::query(
-            "UPDATE actions SET lease_ms = $1, output = $2 \
-             WHERE id = $3 AND state = 'running' AND holder = $4",
+            "UPDATE actions SET cancel_requested_by = $1, cancel_requested_name = $2, \
+             cancel_requested_ms = $3 \
+             WHERE id = $4 AND state = 'running' AND cancel_requested_by IS NULL",
         )
+        .bind(&actor.id)
+        .bind(&actor.name)
         .bind(now)
-        .bind(output)
         .bind(id)
-        .bind(holder)
         .execute(self.store.pool())
         .await?;
-        Ok(done.rows_affected() == 1)
+        let now = self.get(id).await?;
+        Ok(match now {
+            None => CancelAsked::Unknown,
+            Some(r) if done.rows_affected() == 1 => CancelAsked::Recorded(r),
+            Some(r) => CancelAsked::Not(r),
+        })
     }
 
     /// Records how the action ended and frees whatever lock it took, if `holder` still holds
@@ -501,7 +586,7 @@ impl Ledger {
         before_ms: i64,
     ) -> Result<Vec<ActionRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM actions a WHERE state IN ('succeeded', 'failed', 'interrupted') \
+            "SELECT {COLUMNS} FROM actions a WHERE state IN ('succeeded', 'failed', 'interrupted', 'cancelled') \
              AND finished_ms > $1 AND finished_ms < $2 AND NOT EXISTS \
              (SELECT 1 FROM audit_log l WHERE l.action_id = a.id AND l.kind = $3)"
         ))
@@ -558,5 +643,21 @@ fn record(r: &sqlx::any::AnyRow) -> Result<ActionRecord, StoreError> {
         finished_ms: r.try_get("finished_ms")?,
         summary: r.try_get("summary")?,
         output: r.try_get("output")?,
+        cancel: cancel_of(r)?,
     })
+}
+
+/// The cancel asked of an action, from its row's `cancel_requested_*` columns.
+fn cancel_of(r: &sqlx::any::AnyRow) -> Result<Option<CancelAsk>, StoreError> {
+    let by: Option<String> = r.try_get("cancel_requested_by")?;
+    let Some(by) = by else {
+        return Ok(None);
+    };
+    let by_name: Option<String> = r.try_get("cancel_requested_name")?;
+    let at_ms: Option<i64> = r.try_get("cancel_requested_ms")?;
+    Ok(Some(CancelAsk {
+        by_name: by_name.unwrap_or_else(|| by.clone()),
+        by,
+        at_ms: at_ms.unwrap_or(0),
+    }))
 }

@@ -73,6 +73,7 @@ impl Error {
 // The pipeline of a change to production: the request and its kinds, the guards, the ledger
 // (the `actions` table: state, holder, lease, output), the output sink, the protocol of
 // `submit`, each kind's `Procedure`, and the sweeper.
+pub mod cancel;
 pub mod guards;
 pub mod ledger;
 pub mod preview;

@@ -32,8 +32,9 @@ pub enum Failed {
     /// limit passed.
     #[error("{0}")]
     Step(String),
-    /// This process no longer holds the change, or the store cannot confirm that it does:
-    /// nothing more is sent.
+    /// This process no longer holds the change, or the store cannot confirm that it does, or a
+    /// person asked to cancel it (the pipeline records that end as `cancelled`): nothing more
+    /// is sent.
     #[error("{0}")]
     Hold(String),
 }

@@ -187,6 +187,9 @@ pub enum ActionState {
     Interrupted,
     /// Nothing ran: a guard refused, or the intent could not be audited.
     Refused,
+    /// Stopped part-way because a person asked (through the store, on any replica): what was
+    /// sent before the cancel stands; nothing was sent after it.
+    Cancelled,
 }
 
 impl ActionState {
@@ -197,6 +200,7 @@ impl ActionState {
             ActionState::Failed => "failed",
             ActionState::Interrupted => "interrupted",
             ActionState::Refused => "refused",
+            ActionState::Cancelled => "cancelled",
         }
     }
 
@@ -207,6 +211,7 @@ impl ActionState {
             "failed" => ActionState::Failed,
             "interrupted" => ActionState::Interrupted,
             "refused" => ActionState::Refused,
+            "cancelled" => ActionState::Cancelled,
             _ => return None,
         })
     }

@@ -73,10 +73,15 @@ pub struct Sink {
     renewed: Option<std::sync::Arc<Mutex<std::time::Instant>>>,
 }
 
-/// Asks the store whether this process still holds its action (renewing its lease if so).
+/// Asks the store whether this process still holds its action (renewing its lease if so), and
+/// whether a cancel was asked of it.
 pub type Fence = std::sync::Arc<
     dyn Fn() -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<bool, crate::store::StoreError>> + Send>,
+            Box<
+                dyn std::future::Future<
+                        Output = Result<super::ledger::Hold, crate::store::StoreError>,
+                    > + Send,
+            >,
         > + Send
         + Sync,
 >;
@@ -128,15 +133,21 @@ impl Sink {
 
     /// Called right before a command is sent to production: `Err` when this process no longer
     /// holds its action (it was paused or cut off past its lease, and another process marked
-    /// it interrupted), or cannot tell (the store does not answer): then nothing more is sent.
-    /// A sink without a lease (tests, tools) always holds.
+    /// it interrupted), or cannot tell (the store does not answer), or a person asked to cancel
+    /// it (on any replica): then nothing more is sent. A sink without a lease (tests, tools)
+    /// always holds.
     pub async fn held(&self) -> Result<(), super::Failed> {
         let Some(fence) = &self.fence else {
             return Ok(());
         };
         match fence().await {
-            Ok(true) => Ok(()),
-            Ok(false) => {
+            Ok(super::ledger::Hold::Held(None)) => Ok(()),
+            Ok(super::ledger::Hold::Held(Some(c))) => {
+                let why = format!("cancelled by {}: nothing more is sent", c.by_name);
+                self.line(format!("✗ {why}"));
+                Err(super::Failed::Hold(why))
+            }
+            Ok(super::ledger::Hold::Lost) => {
                 let why = "this Onwatch no longer holds the action (it was marked interrupted while this process was paused or cut off from the store): nothing more is sent".to_owned();
                 self.line(format!("✗ {why}"));
                 Err(super::Failed::Hold(why))

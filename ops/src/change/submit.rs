@@ -13,7 +13,10 @@
 //! the process that runs it follows it through a `watch` channel of its [`ActionProgress`]
 //! (lines, step, state); anyone else, and everyone after it ended, reads the row
 //! ([`Pipeline::progress`]). A change whose holder's lease ran out is marked interrupted by the
-//! sweeper ([`super::sweeper`]) on whichever process runs it.
+//! sweeper ([`super::sweeper`]) on whichever process runs it. A cancel asked of a change, on any
+//! replica ([`super::cancel`]), is written into its row; the process that runs it reads it with
+//! each renewal of its lease (and before each command, in the fence), drops the procedure where it
+//! stands and records the end as `cancelled`, fenced like every end.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -21,12 +24,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use vocab::Role;
 
 use super::guards::{self, GuardContext, Verdict};
-use super::ledger::{Begun, Ledger};
-use super::procedure::{Kinds, Procedure};
+use super::ledger::{Begun, CancelAsk, Hold, Ledger};
+use super::procedure::{Failed, Kinds, Procedure};
 use super::request::{ActionRequest, ActionState, ActionsOptions, Target};
 use super::sink::{ActionProgress, Sink};
 use super::{Error, Refusal};
@@ -35,6 +38,25 @@ use crate::audit::{Actor, AuditLog, Entry, Event};
 use crate::exec::ssh::SshTarget;
 use crate::fleet::Reachability;
 use crate::store::{Store, StoreError};
+
+/// A running change's view of a cancel asked of it: what this process last read from its row,
+/// and the bell that makes its renewal read the row at once.
+struct Cancel {
+    asked: Arc<watch::Sender<Option<CancelAsk>>>,
+    wake: Arc<Notify>,
+}
+
+/// Says a cancel read from the store to the running change, once.
+fn tell_cancel(asked: &watch::Sender<Option<CancelAsk>>, c: &CancelAsk) {
+    asked.send_if_modified(|now| {
+        if now.is_none() {
+            *now = Some(c.clone());
+            true
+        } else {
+            false
+        }
+    });
+}
 
 /// What [`Pipeline::submit`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +80,9 @@ pub struct Pipeline {
     /// The changes this process runs, for a live view (the store holds their state for any
     /// other process: [`Pipeline::progress`]).
     running: Mutex<HashMap<String, watch::Receiver<ActionProgress>>>,
+    /// Wakes the lease's renewal of a change this process runs at once (a cancel asked here),
+    /// instead of at its next turn; the cancel itself is read from the store all the same.
+    wakers: Mutex<HashMap<String, Arc<Notify>>>,
     /// This process, as the holder of the actions it runs (a fencing token: every update of
     /// an action's row compares it).
     instance: String,
@@ -79,6 +104,7 @@ impl Pipeline {
             kinds,
             options,
             running: Mutex::new(HashMap::new()),
+            wakers: Mutex::new(HashMap::new()),
             instance: crate::auth::random_token(),
         }
     }
@@ -373,24 +399,33 @@ impl Pipeline {
         // restart half-way; past it, only the store's word will do.
         let renewed = Arc::new(Mutex::new(Instant::now()));
         let grace = self.options.lease / 2;
+        // A cancel asked of this change (in its row, by any replica), as this process last read
+        // it: by the renewal of the lease, or by the fence before a command.
+        let (asked, _) = watch::channel(None::<CancelAsk>);
+        let asked = Arc::new(asked);
         let fence: super::sink::Fence = {
             let (ledger, id, me) = (self.ledger.clone(), id.clone(), self.instance.clone());
             let renewed = renewed.clone();
+            let asked = asked.clone();
             Arc::new(move || {
                 let (ledger, id, me) = (ledger.clone(), id.clone(), me.clone());
                 let renewed = renewed.clone();
+                let asked = asked.clone();
                 Box::pin(async move {
-                    match ledger.renew(&id, &me).await {
-                        Ok(true) => {
+                    match ledger.hold(&id, &me, None).await {
+                        Ok(Hold::Held(cancel)) => {
                             *renewed.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-                            Ok(true)
+                            if let Some(c) = &cancel {
+                                tell_cancel(&asked, c);
+                            }
+                            Ok(Hold::Held(cancel))
                         }
-                        Ok(false) => Ok(false),
+                        Ok(Hold::Lost) => Ok(Hold::Lost),
                         Err(e) => {
                             let since = renewed.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
                             if since < grace {
                                 tracing::warn!(action = %id, error = %e, "the store does not answer; this process renewed its hold {since:?} ago, within the lease, and goes on");
-                                Ok(true)
+                                Ok(Hold::Held(None))
                             } else {
                                 Err(e)
                             }
@@ -406,17 +441,31 @@ impl Pipeline {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.clone(), sink.subscribe());
+        let wake = Arc::new(Notify::new());
+        self.wakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), wake.clone());
         let me = self.clone();
         let actor = actor.clone();
         tokio::spawn(async move {
-            me.execute(id, actor, request, procedure, sink, health_before)
-                .await;
+            me.execute(
+                id,
+                actor,
+                request,
+                procedure,
+                sink,
+                health_before,
+                Cancel { asked, wake },
+            )
+            .await;
         });
         Ok(Submitted::Started {
             id: intent.action_id,
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn execute(
         self: Arc<Self>,
         id: String,
@@ -425,6 +474,7 @@ impl Pipeline {
         procedure: Box<dyn Procedure>,
         sink: Sink,
         health_before: serde_json::Value,
+        cancel: Cancel,
     ) {
         let started = Instant::now();
         let lease_every = (self.options.lease / 3).max(Duration::from_millis(200));
@@ -432,20 +482,30 @@ impl Pipeline {
             let (ledger, id, me) = (self.ledger.clone(), id.clone(), self.instance.clone());
             let renewed = sink.renewed();
             let live = sink.subscribe();
+            let (asked, wake) = (cancel.asked.clone(), cancel.wake.clone());
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(lease_every).await;
+                    // Every turn of the lease, or at once when a cancel is asked here.
+                    tokio::select! {
+                        _ = tokio::time::sleep(lease_every) => {}
+                        _ = wake.notified() => {}
+                    }
                     // The output so far goes into the row with the lease: the change's state
-                    // is in the store, for any process that shows it.
+                    // is in the store, for any process that shows it; and from the row, whether
+                    // anyone (on any replica) asked to cancel it.
                     let output = live.borrow().lines.join("\n");
-                    match ledger.renew_with_output(&id, &me, &output).await {
-                        Ok(true) => {
+                    match ledger.hold(&id, &me, Some(&output)).await {
+                        Ok(Hold::Held(c)) => {
                             if let Some(r) = &renewed {
                                 *r.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
                             }
+                            if let Some(c) = c {
+                                // Renewing goes on: the end is still to be written, fenced.
+                                tell_cancel(&asked, &c);
+                            }
                         }
                         // Lost: the next step's fence stops the action; nothing to renew.
-                        Ok(false) => return,
+                        Ok(Hold::Lost) => return,
                         Err(e) => {
                             tracing::warn!(action = %id, error = %e, "cannot renew the action's lease")
                         }
@@ -453,16 +513,50 @@ impl Pipeline {
                 }
             })
         };
-        let result = procedure.run(&sink).await;
+        // The procedure runs until it ends or a cancel is read from the store: then its future
+        // is dropped where it stands, which cuts off the call it was making (the SSH session,
+        // the control gateway's connection, the Builder's request), and nothing more is sent.
+        let mut seen = cancel.asked.subscribe();
+        let cancelled = async move {
+            let c = seen
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|c| c.clone());
+            match c {
+                Some(c) => c,
+                None => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            r = procedure.run(&sink) => r,
+            c = cancelled => Err(Failed::Hold(format!("cancelled by {}", c.by_name))),
+        };
         let duration_ms = started.elapsed().as_millis() as u64;
         let health_after = self.health_of(&request.target);
-        let (state, summary, detail) = match &result {
-            Ok(r) => (
+        let asked = cancel.asked.borrow().clone();
+        let (state, summary, detail) = match (&result, &asked) {
+            (Ok(r), _) => (
                 ActionState::Succeeded,
                 r.summary.clone(),
                 json!({"supervisor_ms": r.supervisor_ms, "health_ms": r.health_ms}),
             ),
-            Err(failed) => {
+            (Err(_), Some(c)) => {
+                let step = sink.subscribe().borrow().step.clone();
+                let why = format!(
+                    "cancelled by {} after {} s, during `{}`: stopped there, nothing more was sent; what was sent before stands — check the service",
+                    c.by_name,
+                    duration_ms / 1000,
+                    if step.is_empty() { "the start" } else { step.as_str() },
+                );
+                sink.line(format!("✗ {why}"));
+                (
+                    ActionState::Cancelled,
+                    why,
+                    json!({"cancelled_by": c.by, "cancelled_by_name": c.by_name, "cancel_asked_ms": c.at_ms}),
+                )
+            }
+            (Err(failed), None) => {
                 let why = failed.to_string();
                 sink.line(format!("✗ {why}"));
                 (ActionState::Failed, why.clone(), json!({"error": why}))
@@ -534,6 +628,9 @@ impl Pipeline {
                 "output_excerpt": excerpt,
                 "output_bytes": output_bytes,
                 "steps": detail,
+                "cancelled_by": (state == ActionState::Cancelled)
+                    .then(|| asked.as_ref().map(|c| c.by_name.clone()))
+                    .flatten(),
             }),
         };
         loop {
@@ -559,6 +656,23 @@ impl Pipeline {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
+        self.wakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
+    /// Wakes the renewal of a change this process runs, so that it reads its row now (a cancel
+    /// was just written into it); a change run elsewhere reads it at its own next renewal.
+    pub(super) fn wake(&self, id: &str) {
+        if let Some(w) = self
+            .wakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
+            w.notify_one();
+        }
     }
 
     /// The service's state now, for the audit rows.

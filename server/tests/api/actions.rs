@@ -1665,3 +1665,235 @@ async fn a_host_in_a_secrets_group_is_restarted_with_its_groups_secret() {
     let done = follow(&app.address, &ada, &id).await;
     assert_eq!(done["state"], "succeeded", "{done}");
 }
+
+/// Asks to cancel action `id` as the page does; the status and the answer's text.
+pub(crate) async fn cancel(
+    addr: &str,
+    client: &reqwest::Client,
+    id: &str,
+) -> (reqwest::StatusCode, String) {
+    let res = client
+        .post(format!("{addr}/api/act/action-cancel"))
+        .header("origin", addr)
+        .form(&[("id", id)])
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+/// Reads the events of action `id` until its output says `what`.
+async fn wait_for_output(addr: &str, client: &reqwest::Client, id: &str, what: &str) {
+    let mut events = client
+        .get(format!("{addr}/api/actions/{id}/events"))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while !seen.contains(what) {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+            .await
+            .expect("progress arrives")
+            .unwrap()
+            .expect("the stream goes on");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+/// The row of action `id`: its state, summary, and who asked to cancel it (account, name).
+async fn cancel_row(store_url: &str, id: &str) -> (String, String, Option<String>, Option<String>) {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(store_url).await.unwrap();
+    let r = sqlx::query(
+        "SELECT state, summary, cancel_requested_by, cancel_requested_name FROM actions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    (r.get(0), r.get(1), r.get(2), r.get(3))
+}
+
+/// The detail of the audit rows of action `id` of `kind`, in order.
+async fn audit_details(store_url: &str, id: &str, kind: &str) -> Vec<serde_json::Value> {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(store_url).await.unwrap();
+    sqlx::query("SELECT detail FROM audit_log WHERE action_id = $1 AND kind = $2 ORDER BY seq")
+        .bind(id)
+        .bind(kind)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str(&r.get::<String, _>(0)).unwrap())
+        .collect()
+}
+
+/// Two Onwatch replicas on one store. A restart runs on the first, its stop slow; a viewer's
+/// cancel on the second is refused (403, audited), a responder's is written into the action's
+/// row by the second; the first reads it when it renews its lease, stops the restart where it
+/// stands (no start is ever sent: the service stays stopped) and ends it `cancelled`, with who
+/// asked, under its own fence. A second cancel is refused (409) naming the state it ended in.
+async fn a_cancel_on_another_replica_stops_the_action(kind: StoreKind, seed: u64) {
+    let mut spec = demo_layout(seed);
+    // The stop takes 8 s: the cancel lands while the restart waits for it.
+    spec.transition_delay_ms = 8000;
+    let sim = FleetSim::start(spec).await.unwrap();
+    let lease = |c: &mut server::config::Config| c.actions.lease = Duration::from_secs(3);
+    let first = app_with(&sim, kind, Some("demo-ctl-secret"), lease).await;
+    let url = first.store_url.clone();
+    let second = app_with(&sim, kind, Some("demo-ctl-secret"), |c| {
+        lease(c);
+        c.store.url = url;
+    })
+    .await;
+    let ada = first.signed_in("ada", "responder").await;
+    let id = an_acceptance_restart(&first.address, &ada).await;
+    wait_for_output(&first.address, &ada, &id, "Supervisor stopping").await;
+
+    // A viewer may not: refused at the wall (the responder's, as starting it is), 403, before
+    // anything is asked of the action.
+    let carol = second.signed_in("carol", "viewer").await;
+    let (status, text) = cancel(&second.address, &carol, &id).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("responder role"), "{text}");
+    let (state, _, by, _) = cancel_row(&first.store_url, &id).await;
+    assert_eq!((state.as_str(), by), ("running", None));
+
+    // A responder on the other replica: asked through the store.
+    let bob = second.signed_in("bob", "responder").await;
+    let asked = tokio::time::Instant::now();
+    let (status, text) = cancel(&second.address, &bob, &id).await;
+    assert_eq!(status, 200, "{text}");
+    let done = follow(&first.address, &ada, &id).await;
+    assert_eq!(done["state"], "cancelled", "{done}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "stopped at the next renewal, not when the stop ended: {:?}",
+        asked.elapsed()
+    );
+    let summary = done["summary"].as_str().unwrap();
+    assert!(summary.contains("cancelled by bob"), "{summary}");
+    let (state, stored_summary, by, name) = cancel_row(&first.store_url, &id).await;
+    assert_eq!(state, "cancelled");
+    assert_eq!(stored_summary, summary);
+    assert!(
+        by.is_some_and(|b| b.ends_with("bob")),
+        "the account that asked"
+    );
+    assert_eq!(name.as_deref(), Some("bob"));
+
+    // Nothing more was sent: the start never came, the service stays stopped.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let api = sim.host("builder-api-acceptance-1").unwrap().state_json()["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "builder-api")
+        .unwrap()
+        .clone();
+    assert_eq!(api["desired_up"], false, "{api}");
+
+    // Once ended, a cancel is refused naming the state, on either replica.
+    let (status, text) = cancel(&first.address, &bob, &id).await;
+    assert_eq!(status, 409, "{text}");
+    assert!(
+        text.contains("no longer running") && text.contains("cancelled"),
+        "{text}"
+    );
+    // An unknown action: refused, not a store fault.
+    let (status, text) = cancel(&second.address, &bob, "no-such-action").await;
+    assert_eq!(status, 409, "{text}");
+    assert!(text.contains("no action by that id"), "{text}");
+
+    let rows = action_audit(&first, &id).await;
+    let row = |k: &str, o: &str| (k.to_owned(), o.to_owned());
+    // The intent; the responder's attempt, then its outcome and the action's own end (written
+    // by two replicas: either may come first); then the late attempt and its refusal.
+    assert_eq!(
+        rows[..2],
+        [row("action.intent", ""), row("action.cancel", "attempt")],
+        "{rows:?}"
+    );
+    let mut ends = rows[2..4].to_vec();
+    ends.sort();
+    assert_eq!(
+        ends,
+        [
+            row("action.cancel", "done"),
+            row("action.outcome", "cancelled")
+        ],
+        "{rows:?}"
+    );
+    assert_eq!(
+        rows[4..],
+        [
+            row("action.cancel", "attempt"),
+            row("action.cancel", "refused")
+        ],
+        "{rows:?}"
+    );
+    let cancels = audit_details(&first.store_url, &id, "action.cancel").await;
+    assert_eq!(cancels[3]["guard"], "state", "{cancels:?}");
+    let outcome = audit_details(&first.store_url, &id, "action.outcome").await;
+    assert_eq!(outcome[0]["cancelled_by"], "bob", "{outcome:?}");
+    let store = ops::store::Store::open(&first.store_url, &Default::default())
+        .await
+        .unwrap();
+    let v = ops::audit::AuditLog::new(store).verify().await.unwrap();
+    assert_eq!(v.broken, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_on_another_replica_stops_the_action_on_sqlite() {
+    a_cancel_on_another_replica_stops_the_action(StoreKind::Sqlite, 61).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_on_another_replica_stops_the_action_on_postgres() {
+    a_cancel_on_another_replica_stops_the_action(StoreKind::Postgres, 62).await;
+}
+
+/// A cancel asked on the replica that runs the action stops it at once (its renewal is woken),
+/// not at the next turn of a long lease; the page shows the button only while it runs, and only
+/// to someone who may press it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_on_the_same_replica_stops_the_action_at_once() {
+    let mut spec = demo_layout(63);
+    spec.transition_delay_ms = 8000;
+    let sim = FleetSim::start(spec).await.unwrap();
+    let app = app_with(&sim, StoreKind::Sqlite, Some("demo-ctl-secret"), |c| {
+        c.actions.lease = Duration::from_secs(30);
+    })
+    .await;
+    let ada = app.signed_in("ada", "responder").await;
+    let id = an_acceptance_restart(&app.address, &ada).await;
+    wait_for_output(&app.address, &ada, &id, "Supervisor stopping").await;
+    let page = crate::dom::Page::parse(&app.html(&ada, &format!("/actions/{id}")).await);
+    assert_eq!(page.all("[data-testid=cancel-open]").len(), 1);
+    let carol = app.signed_in("carol", "viewer").await;
+    let page = crate::dom::Page::parse(&app.html(&carol, &format!("/actions/{id}")).await);
+    assert_eq!(
+        page.all("[data-testid=cancel-open]").len(),
+        0,
+        "not for a viewer"
+    );
+
+    let asked = tokio::time::Instant::now();
+    let (status, text) = cancel(&app.address, &ada, &id).await;
+    assert_eq!(status, 200, "{text}");
+    let done = follow(&app.address, &ada, &id).await;
+    assert_eq!(done["state"], "cancelled", "{done}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "woken at once, not at the lease's next turn (10 s): {:?}",
+        asked.elapsed()
+    );
+    let page = crate::dom::Page::parse(&app.html(&ada, &format!("/actions/{id}")).await);
+    assert_eq!(page.text("[data-testid=action-state]"), "cancelled");
+    assert_eq!(
+        page.all("[data-testid=cancel-open]").len(),
+        0,
+        "not once it ended"
+    );
+}

@@ -122,6 +122,11 @@ async fn recipe(app: &TestApp, admin: &Client, pattern: &str) -> Option<Recipe> 
         },
         "/api/read/audit" => post(pattern, &[("query[who]", "")]),
         "/api/read/action" => post(pattern, &[("id", "no-such-action")]),
+        // A responder's; an action that is not there is refused by the rule, not the wall.
+        "/api/act/action-cancel" => Recipe {
+            success: StatusCode::CONFLICT,
+            ..post(pattern, &[("id", "no-such-action")])
+        },
         "/api/read/actions-for" => post(
             pattern,
             &[("environment", "live"), ("host", host), ("service", "")],
