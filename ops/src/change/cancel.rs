@@ -26,8 +26,13 @@ impl Pipeline {
     /// request as stored; the change ends `cancelled` at its process's next renewal.
     pub async fn cancel(&self, actor: &Actor, role: Role, id: &str) -> Result<CancelAsk, Error> {
         let id = crate::text::cut(id.trim(), ID_MAX);
-        let attempt =
+        let mut attempt =
             Attempt::new(Event::ActionCancel, id.clone(), "attempt").asked(json!({"action": id}));
+        // Where the action is, so the audit log filtered by host or service finds its cancel
+        // (a read, before the attempt: an unknown id is refused below, audited).
+        if let Some(r) = self.ledger().get(&id).await? {
+            attempt = attempt.on(&r.environment, &r.host, &r.service);
+        }
         record(self.audit(), actor, attempt, || async {
             if !role.allows(Role::Responder) {
                 return Err(Refusal::new(

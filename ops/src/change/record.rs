@@ -38,6 +38,9 @@ const OUTCOME_TRIES: u32 = 4;
 pub struct Attempt {
     pub event: Event,
     pub target: String,
+    /// Where the change is, when it is about a place of the fleet (a cancel of an action on a
+    /// host): both rows carry it, so the audit log filtered by host finds them.
+    pub place: Option<(String, String, String)>,
     pub label: String,
     pub detail: Value,
 }
@@ -48,9 +51,16 @@ impl Attempt {
         Attempt {
             event,
             target: target.into(),
+            place: None,
             label: label.into(),
             detail: json!({}),
         }
+    }
+
+    /// The change is about `service` on `host` in `environment`.
+    pub fn on(mut self, environment: &str, host: &str, service: &str) -> Attempt {
+        self.place = Some((environment.into(), host.into(), service.into()));
+        self
     }
 
     /// What was asked (the form's fields), as the attempt row keeps them.
@@ -108,7 +118,11 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Done<T>, Error>>,
 {
+    let (environment, host, service) = attempt.place.clone().unwrap_or_default();
     let first = Entry {
+        environment: environment.clone(),
+        host: host.clone(),
+        service: service.clone(),
         action_id: attempt.target.clone(),
         outcome: attempt.label.clone(),
         detail: attempt.detail,
@@ -134,6 +148,9 @@ where
         ),
     };
     let last = Entry {
+        environment,
+        host,
+        service,
         action_id: target,
         outcome,
         detail,

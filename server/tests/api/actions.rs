@@ -1835,6 +1835,38 @@ async fn a_cancel_on_another_replica_stops_the_action(kind: StoreKind, seed: u64
     );
     let cancels = audit_details(&first.store_url, &id, "action.cancel").await;
     assert_eq!(cancels[3]["guard"], "state", "{cancels:?}");
+    // Every cancel row says where the action is, so the log filtered by host finds them.
+    let places: Vec<(String, String, String)> = {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&first.store_url)
+            .await
+            .unwrap();
+        sqlx::query(
+            "SELECT environment, host, service FROM audit_log WHERE action_id = $1 AND kind = 'action.cancel' ORDER BY seq",
+        )
+        .bind(&id)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+    };
+    let intent: (String, String, String) = {
+        let mut conn = sqlx::AnyConnection::connect(&first.store_url)
+            .await
+            .unwrap();
+        let r = sqlx::query(
+            "SELECT environment, host, service FROM audit_log WHERE action_id = $1 AND kind = 'action.intent'",
+        )
+        .bind(&id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        (r.get(0), r.get(1), r.get(2))
+    };
+    assert!(!intent.1.is_empty(), "{intent:?}");
+    assert_eq!(places, vec![intent; 4], "{places:?}");
     let outcome = audit_details(&first.store_url, &id, "action.outcome").await;
     assert_eq!(outcome[0]["cancelled_by"], "bob", "{outcome:?}");
     let store = ops::store::Store::open(&first.store_url, &Default::default())
