@@ -54,6 +54,14 @@ test('a hung restart is cancelled from its page, and the log says who', async ()
   await page.getByTestId('cancel-open').click();
   await page.getByTestId('cancel-confirm').waitFor();
   await page.screenshot({ path: screenshotPath('action-cancel-confirm-desktop'), fullPage: false });
+  // On a phone the confirmation and both its buttons fit the screen's width.
+  await page.setViewportSize({ width: 375, height: 800 });
+  for (const id of ['cancel-confirm', 'cancel-yes', 'cancel-no']) {
+    const box = await page.getByTestId(id).boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 375, `${id} inside a 375 px screen: ${JSON.stringify(box)}`);
+  }
+  await page.screenshot({ path: screenshotPath('action-cancel-confirm-phone'), fullPage: true });
+  await page.setViewportSize({ width: 1400, height: 900 });
   await page.getByTestId('cancel-yes').click();
   assert.match(await page.getByTestId('cancel-result').textContent(), /^Cancel asked/);
   await page.waitForFunction(() => document.querySelector('[data-testid=action-state]')?.textContent === 'cancelled', null, { timeout: 15_000 });
