@@ -140,24 +140,17 @@ impl Sink {
         let Some(fence) = &self.fence else {
             return Ok(());
         };
-        match fence().await {
-            Ok(super::ledger::Hold::Held(None)) => Ok(()),
+        let why = match fence().await {
+            Ok(super::ledger::Hold::Held(None)) => return Ok(()),
             Ok(super::ledger::Hold::Held(Some(c))) => {
-                let why = format!("cancelled by {}: nothing more is sent", c.by_name);
-                self.line(format!("✗ {why}"));
-                Err(super::Failed::Hold(why))
+                format!("cancelled by {}: nothing more is sent", c.by_name)
             }
-            Ok(super::ledger::Hold::Lost) => {
-                let why = "this Onwatch no longer holds the action (it was marked interrupted while this process was paused or cut off from the store): nothing more is sent".to_owned();
-                self.line(format!("✗ {why}"));
-                Err(super::Failed::Hold(why))
-            }
-            Err(e) => {
-                let why = format!("the store cannot confirm that this Onwatch still holds the action ({e}): nothing more is sent");
-                self.line(format!("✗ {why}"));
-                Err(super::Failed::Hold(why))
-            }
-        }
+            Ok(super::ledger::Hold::Lost) => "this Onwatch no longer holds the action (it was marked interrupted while this process was paused or cut off from the store): nothing more is sent".to_owned(),
+            Err(e) => format!("the store cannot confirm that this Onwatch still holds the action ({e}): nothing more is sent"),
+        };
+        // Said in the output, then the step stops where it stands.
+        self.line(format!("✗ {why}"));
+        Err(super::Failed::Hold(why))
     }
 
     /// A sink outside any action (tests, tools): bounded like an action's, watched by nobody.
