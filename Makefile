@@ -29,5 +29,5 @@ fmt:
 	cargo fmt --all
 
 clippy:
-	cargo clippy -p ops -p app -p server -p vocab -p testkit -p fleet-sim --all-targets -- -D warnings
+	cargo clippy -p ops -p app -p server -p vocab -p testkit -p fleet-sim -p onwatch-split --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings

@@ -24,12 +24,22 @@ cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$PROFIL
 WASM="$TARGET_DIR/wasm32-unknown-unknown/$DIR/frontend.wasm"
 rm -rf "$SITE.tmp" && mkdir -p "$SITE.tmp/pkg"
 [ -d public ] && cp -r public/. "$SITE.tmp/"
-wasm-bindgen --target web --no-typescript --out-dir "$SITE.tmp/pkg" --out-name onwatch "$WASM"
+# Split by page (app/src/lazy.rs): the main module, one chunk per lazily loaded page, the loader
+# and the manifest the server reads to preload a page's chunks. The splitter is a workspace tool
+# (tools/split), built for the host with the same lock file.
+SPLIT_BIN="$TARGET_DIR/release/onwatch-split"
+( unset RUSTC RUSTC_BOOTSTRAP; cargo build --release --locked -p onwatch-split --quiet )
+MAIN="$TARGET_DIR/wasm32-unknown-unknown/$DIR/frontend_split.wasm"
+"$SPLIT_BIN" "$WASM" "$SITE.tmp/pkg" "$MAIN"
+wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
+  --out-dir "$SITE.tmp/pkg" --out-name onwatch "$MAIN"
 mv "$SITE.tmp/pkg/onwatch_bg.wasm" "$SITE.tmp/pkg/onwatch.wasm"
 if [ "$MODE" = release ]; then
   # npm binaryen: Debian's wasm-opt 108 produces a module the browser rejects.
-  end2end/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    "$SITE.tmp/pkg/onwatch.wasm" -o "$SITE.tmp/pkg/onwatch.wasm"
+  for f in "$SITE.tmp"/pkg/*.wasm; do
+    end2end/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      "$f" -o "$f"
+  done
 fi
 cp style/main.css "$SITE.tmp/pkg/onwatch.css"
 # Compressed once here, so the server sends FILE.br or FILE.gz as they are (node's own zlib).

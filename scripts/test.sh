@@ -64,8 +64,8 @@ echo "$ONWATCH_TEST_PG_URL"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "clippy (ssr: ops, app, server, the fleet simulator; all targets)"
-cargo clippy -p ops -p app -p server -p vocab -p testkit -p fleet-sim --all-targets --locked -- -D warnings
+step "clippy (ssr: ops, app, server, the fleet simulator, the bundle splitter; all targets)"
+cargo clippy -p ops -p app -p server -p vocab -p testkit -p fleet-sim -p onwatch-split --all-targets --locked -- -D warnings
 
 step "clippy (hydrate: frontend + app for wasm32)"
 if [ "$WASM_MODE" = rustup ]; then

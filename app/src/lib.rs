@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod fmt;
 pub mod html;
 pub mod incidents;
+pub mod lazy;
 pub mod live;
 pub mod locks;
 pub mod onboarding;
@@ -27,9 +28,10 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
-use leptos_router::SsrMode;
+use leptos_router::{Lazy, SsrMode};
 
 use crate::components::Layout;
+use crate::lazy::*;
 use crate::pages::*;
 
 /// Every page route (as the router writes it) and the role it needs. The auth wall refuses a
@@ -102,16 +104,16 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/broken") view=BrokenPage ssr=SsrMode::Async/>
                     <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async/>
                     <Route path=path!("/services/:slug") view=ServicePage ssr=SsrMode::Async/>
-                    <Route path=path!("/actions") view=ActionsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/actions/:id") view=ActionPage ssr=SsrMode::Async/>
-                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/console") view=ConsolePage ssr=SsrMode::Async/>
-                    <Route path=path!("/incidents") view=IncidentsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/incidents/:id") view=IncidentPage ssr=SsrMode::Async/>
-                    <Route path=path!("/oncall") view=OnCallPage ssr=SsrMode::Async/>
-                    <Route path=path!("/onboarding") view=OnboardingPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/sessions") view=AdminSessionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/actions") view={Lazy::<ActionsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/actions/:id") view={Lazy::<ActionRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/console") view={Lazy::<ConsoleRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/incidents") view={Lazy::<IncidentsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/incidents/:id") view={Lazy::<IncidentRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/oncall") view={Lazy::<OnCallRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/onboarding") view={Lazy::<OnboardingRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/sessions") view={Lazy::<AdminSessionsRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>
