@@ -1,12 +1,11 @@
 //! A pooled HTTP client for Supervisor gateways: timeouts, body limits, bearer tokens, TLS, and a
-//! memo that parses a steady Supervisor's `/services` once.
+//! keyed digest of each `/services` body, so that a steady Supervisor's answer is parsed once.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::wire::{
-    parse_census, parse_health, parse_services, CensusSummary, HealthReport, ServiceStatus,
+    parse_census, parse_census_summary, parse_health, parse_services, CensusSummary, HealthReport,
+    ServiceStatus,
 };
 use super::{GatewayError, MAX_BODY_BYTES};
 
@@ -66,18 +65,23 @@ impl Default for GatewayClientOptions {
 pub struct GatewayClient {
     http: reqwest::Client,
     request_timeout: Duration,
-    /// Per gateway: a keyed hash of the last `/services` body and what it parsed to. A steady
-    /// Supervisor sends the same bytes every poll; they are parsed once.
-    services_memo: Arc<Mutex<ServicesMemo>>,
-    /// The key of those hashes (random per client: a host cannot aim for a collision).
-    memo_keys: std::collections::hash_map::RandomState,
+    /// The key of the `/services` digests (random per client: a host cannot aim for a
+    /// collision with a body it sent before).
+    digest_keys: std::collections::hash_map::RandomState,
 }
 
-/// By gateway URL: the keyed hash of the last `/services` body and what it parsed to.
-type ServicesMemo = HashMap<String, (u64, Vec<ServiceStatus>)>;
+/// A `/services` body as it arrived, with its keyed digest: the fleet model keeps the digest of
+/// the body each host's services were last read from, and a body with the same digest is not
+/// parsed again (a steady Supervisor sends the same bytes every second).
+#[derive(Debug, Clone)]
+pub struct ServicesBody {
+    pub body: Vec<u8>,
+    /// SipHash-1-3 of `body` under the client's random key.
+    pub digest: u64,
+}
 
-/// Gateways remembered by the `/services` memo before it starts afresh (inventories change).
-const SERVICES_MEMO_MAX: usize = 20_000;
+/// At most this much is reserved for a body ahead of its bytes (see `get`).
+const RESERVE_MAX: usize = 256 * 1024;
 
 impl GatewayClient {
     pub fn new(options: &GatewayClientOptions) -> Result<GatewayClient, GatewayError> {
@@ -100,36 +104,20 @@ impl GatewayClient {
         Ok(GatewayClient {
             http,
             request_timeout: options.request_timeout,
-            services_memo: Arc::default(),
-            memo_keys: Default::default(),
+            digest_keys: Default::default(),
         })
     }
 
-    /// `GET /services`, parsed only when the body differs from the last one this client read
-    /// from the same gateway (the poller's steady state: same bytes every second).
-    pub async fn services_memo(
+    /// `GET /services`, unparsed, with its digest (see [`ServicesBody`]): the poller parses it
+    /// only when the digest differs from the one the model holds for the host.
+    pub async fn services_digest(
         &self,
         target: &GatewayTarget,
-    ) -> Result<Vec<ServiceStatus>, GatewayError> {
+    ) -> Result<ServicesBody, GatewayError> {
         use std::hash::BuildHasher;
         let body = self.services_body(target).await?;
-        let hash = self.memo_keys.hash_one(&body);
-        let seen = self.services_memo.lock().ok().and_then(|memo| {
-            memo.get(&target.base_url)
-                .filter(|(h, _)| *h == hash)
-                .map(|(_, parsed)| parsed.clone())
-        });
-        if let Some(parsed) = seen {
-            return Ok(parsed);
-        }
-        let parsed = parse_services(&body)?;
-        if let Ok(mut memo) = self.services_memo.lock() {
-            if memo.len() >= SERVICES_MEMO_MAX {
-                memo.clear();
-            }
-            memo.insert(target.base_url.clone(), (hash, parsed.clone()));
-        }
-        Ok(parsed)
+        let digest = self.digest_keys.hash_one(&body);
+        Ok(ServicesBody { body, digest })
     }
 
     /// GETs `path`, returning the status and the body (up to [`MAX_BODY_BYTES`]).
@@ -145,12 +133,14 @@ impl GatewayClient {
         }
         let mut resp = req.send().await.map_err(|e| self.classify(e))?;
         let status = resp.status().as_u16();
-        if let Some(len) = resp.content_length() {
-            if len as usize > MAX_BODY_BYTES {
-                return Err(GatewayError::TooLarge);
-            }
+        let announced = resp.content_length().unwrap_or(0);
+        if announced > MAX_BODY_BYTES as u64 {
+            return Err(GatewayError::TooLarge);
         }
-        let mut body = Vec::new();
+        // Room for the announced length at once (no regrowing and copying a census of
+        // megabytes), up to a limit: a host announcing a length it never sends must not make
+        // every open visit hold megabytes.
+        let mut body = Vec::with_capacity((announced as usize).min(RESERVE_MAX));
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(e))? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(GatewayError::TooLarge);
@@ -231,6 +221,18 @@ impl GatewayClient {
         let (status, body) = self.get(target, "/census").await?;
         GatewayClient::check(status, &body)?;
         parse_census(&body)
+    }
+
+    /// `GET /census`, summarised with at most `max_members` members (see
+    /// [`parse_census_summary`]): what the fleet model keeps, without building the rest.
+    pub async fn census_summary(
+        &self,
+        target: &GatewayTarget,
+        max_members: usize,
+    ) -> Result<CensusSummary, GatewayError> {
+        let (status, body) = self.get(target, "/census").await?;
+        GatewayClient::check(status, &body)?;
+        parse_census_summary(&body, max_members)
     }
 
     /// `GET /butterfly`, as raw JSON (shown for debugging on the host page).
