@@ -11,7 +11,8 @@
 //!   environment's build service (stall, stall_running, fail, throttle{count, retry_after_secs},
 //!   build_ms{ms}, clear; see `builder_api`)
 //! - `POST /reset`: clear every host and build service
-//! - `POST /churn`: every host's next `/services` answer differs (new pids), states unchanged
+//! - `POST /churn`: every host's next `/services` answer differs (new pids), states unchanged;
+//!   answered once the new bodies are built
 //! - `/statuspage/…`: a small Statuspage for the demo (see `statuspage`)
 
 use std::collections::BTreeMap;
@@ -112,10 +113,23 @@ fn respond(
             }
         }
         // Every Supervisor's next answer differs from its last (each process gets a new pid, as
-        // after a restart), with no change of state: benchmarks measure parsing this way.
+        // after a restart), with no change of state: benchmarks measure parsing this way. The
+        // new bodies are built before the answer (each host's `/services`, and the census its
+        // ring shares), so the simulator's own rebuilding is not charged to whichever client
+        // happens to ask first after the churn.
         (&Method::POST, "/churn") => {
             for h in hosts {
                 h.churn();
+            }
+            for h in hosts {
+                drop(h.services_body());
+            }
+            // One member per environment: the environment's ring shares one census text.
+            let mut rings = std::collections::BTreeSet::new();
+            for h in hosts {
+                if rings.insert(h.spec.environment.as_str()) {
+                    drop(h.census_body());
+                }
             }
             http::json(StatusCode::OK, &json!({"churned": hosts.len()}))
         }

@@ -45,16 +45,20 @@ async fn inject(sim: &FleetSim, host: &str, fault: Fault) {
 const API: &str = "builder-api-live-1";
 
 #[tokio::test]
-async fn the_services_memo_follows_every_change_and_the_census_is_each_members_own() {
+async fn the_services_digest_follows_every_change_and_the_census_is_each_members_own() {
     let sim = FleetSim::start(demo_layout(3)).await.unwrap();
     let c = client(1000);
     let t = target(&sim, API);
-    let first = c.services_memo(&t).await.unwrap();
-    assert_eq!(first, c.services(&t).await.unwrap(), "memo = a fresh parse");
+    let first = c.services_digest(&t).await.unwrap();
     assert_eq!(
-        c.services_memo(&t).await.unwrap(),
-        first,
-        "same bytes, same answer"
+        ops::supervisor::gateway::parse_services(&first.body).unwrap(),
+        c.services(&t).await.unwrap(),
+        "the body behind the digest is the service list"
+    );
+    assert_eq!(
+        c.services_digest(&t).await.unwrap().digest,
+        first.digest,
+        "same bytes, same digest"
     );
     inject(
         &sim,
@@ -65,13 +69,14 @@ async fn the_services_memo_follows_every_change_and_the_census_is_each_members_o
         },
     )
     .await;
+    let changed = c.services_digest(&t).await.unwrap();
+    assert_ne!(changed.digest, first.digest, "a changed body, a new digest");
     assert_eq!(
-        c.services_memo(&t).await.unwrap()[0].health,
+        ops::supervisor::gateway::parse_services(&changed.body).unwrap()[0].health,
         HealthStatus::Warning,
-        "a changed body is parsed again"
     );
     inject(&sim, API, Fault::Clear).await;
-    assert_eq!(c.services_memo(&t).await.unwrap(), first);
+    assert_eq!(c.services_digest(&t).await.unwrap().digest, first.digest);
 
     // Every member's census (shared text inside the simulator) names that member.
     let router = target(&sim, "builder-router-live-1");

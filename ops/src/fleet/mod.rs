@@ -24,7 +24,10 @@ pub use watch::{Gap, WatchLog};
 
 use crate::inventory::{Host, Inventory};
 use crate::probe::ProbeStatus;
-use crate::supervisor::gateway::{CensusSummary, GatewayError, HealthReport, ServiceStatus};
+use crate::supervisor::gateway::{
+    parse_service_records, CensusSummary, GatewayError, HealthReport, ServiceRecord, ServiceStatus,
+    ServicesBody,
+};
 use crate::supervisor::habitat::{HealthStatus, PackageIdent, ProcessState};
 pub use vocab::CellState;
 
@@ -192,16 +195,46 @@ pub struct FleetChange {
 /// Result of polling one host.
 #[derive(Debug, Clone)]
 pub struct HostPoll {
-    pub result: Result<Vec<ServiceStatus>, GatewayError>,
+    pub result: Result<ServicesAnswer, GatewayError>,
     /// Health reports for the services that were not `Ok`, by service group.
     pub health: BTreeMap<String, HealthReport>,
     pub census: Option<CensusSummary>,
     pub at_ms: i64,
 }
 
+/// What a host's `/services` said, as the poller hands it to the model.
+#[derive(Debug, Clone)]
+pub enum ServicesAnswer {
+    /// Every service the Supervisor has loaded. `digest` names the body they were read from
+    /// (see [`ServicesBody`]); `None` when there is no body to name.
+    Parsed {
+        services: Vec<ServiceRecord>,
+        digest: Option<u64>,
+    },
+    /// The very body the model's services of this host were last read from (same digest, see
+    /// [`FleetModel::services_seen`]), not parsed again. The body comes along for the rare
+    /// case that the model's services changed between that look and this answer: then it is
+    /// parsed after all.
+    Same(ServicesBody),
+}
+
+impl ServicesAnswer {
+    /// Services given as [`ServiceStatus`]es (tests, and callers that parsed them themselves).
+    pub fn from_statuses(services: &[ServiceStatus]) -> Result<ServicesAnswer, GatewayError> {
+        Ok(ServicesAnswer::Parsed {
+            services: services
+                .iter()
+                .map(ServiceStatus::to_record)
+                .collect::<Result<_, _>>()?,
+            digest: None,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 struct ServiceEntry {
-    status: ServiceStatus,
+    /// As the Supervisor last sent it, compactly (one allocation per service).
+    status: ServiceRecord,
     health_report: Option<HealthReport>,
     cell: CellState,
     since_ms: i64,
@@ -219,6 +252,9 @@ struct HostEntry {
     sup_version_since_ms: Option<i64>,
     member_id: Option<String>,
     services: BTreeMap<String, ServiceEntry>,
+    /// The digest of the `/services` body that `services` were read from, if they were read
+    /// from one: an answer with the same digest changes nothing in them, and is not parsed.
+    services_digest: Option<u64>,
     census: Option<CensusSummary>,
 }
 
@@ -543,6 +579,7 @@ impl FleetModel {
                             sup_version_since_ms: None,
                             member_id: None,
                             services: BTreeMap::new(),
+                            services_digest: None,
                             census: None,
                         },
                     };
@@ -608,6 +645,24 @@ impl FleetModel {
             .collect()
     }
 
+    /// When this host's services were last read from a `/services` body with this digest: the
+    /// service groups among them that are not `Ok` (the poller fetches their health reports),
+    /// and the poller need not parse the body again. `None` when the body must be parsed.
+    pub fn services_seen(&self, environment: &str, host: &str, digest: u64) -> Option<Vec<String>> {
+        let state = self.read_state();
+        let host = state.envs.get(environment)?.hosts.get(host)?;
+        if host.services_digest != Some(digest) {
+            return None;
+        }
+        Some(
+            host.services
+                .iter()
+                .filter(|(_, s)| s.status.health != HealthStatus::Ok)
+                .map(|(key, _)| key.clone())
+                .collect(),
+        )
+    }
+
     /// Consecutive failures of a host (for the poller's backoff).
     pub fn failures(&self, environment: &str, host: &str) -> u32 {
         let state = self.read_state();
@@ -644,8 +699,20 @@ impl FleetModel {
             // What the store said this subject last was, the first time it is seen.
             let mut recall =
                 |subject: &Subject| remembered.remove(&(environment.to_owned(), subject.clone()));
-            match poll.result {
-                Ok(services) => {
+            let result = match poll.result {
+                // The model's services of this host changed since the poller looked (a
+                // recovery, an inventory change): the body is not the one they came from after
+                // all, so it is read now.
+                Ok(ServicesAnswer::Same(body)) if host.services_digest != Some(body.digest) => {
+                    parse_service_records(&body.body).map(|services| ServicesAnswer::Parsed {
+                        services,
+                        digest: Some(body.digest),
+                    })
+                }
+                other => other,
+            };
+            match result {
+                Ok(answer) => {
                     if host.reachability != Reachability::Reachable {
                         let subject = Subject::supervisor(host_name);
                         let before = (host.reachability == Reachability::NotPolled)
@@ -668,80 +735,53 @@ impl FleetModel {
                             host.census = Some(c);
                         }
                     }
-                    // The Supervisor's version and member id are on every service element.
-                    if let Some(first) = services.first() {
-                        if first.sup_version != host.sup_version && host.sup_version.is_some() {
-                            transitions.push(Transition::new(
-                                environment,
-                                Subject::supervisor(host_name),
-                                host.sup_version.as_deref(),
-                                first.sup_version.as_deref().unwrap_or("unknown"),
-                                "Supervisor version changed",
-                                now,
-                            ));
-                        }
-                        if first.sup_version != host.sup_version {
-                            host.sup_version_since_ms = Some(now);
-                        }
-                        host.sup_version = first.sup_version.clone();
-                        host.member_id = first.member_id.clone();
-                    }
-                    let mut next = BTreeMap::new();
-                    for status in services {
-                        let report = poll.health.get(&status.service_group).cloned();
-                        let cell = service_cell(&status);
-                        let key = status.service_group.clone();
-                        // `Some(from)` when the cell changed; `from` is `None` for a new service.
-                        let (since, changed_from) = match host.services.remove(&key) {
-                            Some(prev) if prev.cell == cell => {
-                                if prev.status != status || prev.health_report != report {
-                                    changed = true;
+                    match answer {
+                        ServicesAnswer::Same(_) => {
+                            // The services are exactly as the same body said last time: only
+                            // their cells (an unreachable spell or a recovery in between
+                            // changes those) and the health reports are looked at again.
+                            for (key, entry) in host.services.iter_mut() {
+                                let report = poll.health.get(key).cloned();
+                                let cell = cell_of(entry.status.process_state, entry.status.health);
+                                if entry.cell == cell {
+                                    if entry.health_report != report {
+                                        changed = true;
+                                        entry.health_report = report;
+                                    }
+                                    continue;
                                 }
-                                (prev.since_ms, None)
+                                let detail = report
+                                    .as_ref()
+                                    .map(|r| first_line(&r.stdout, &r.stderr))
+                                    .unwrap_or_default();
+                                transitions.push(Transition::new(
+                                    environment,
+                                    Subject::service(host_name, key),
+                                    Some(entry.cell.as_str()),
+                                    cell.as_str(),
+                                    &detail,
+                                    now,
+                                ));
+                                entry.cell = cell;
+                                entry.since_ms = now;
+                                entry.health_report = report;
                             }
-                            Some(prev) => (now, Some(Some(prev.cell.as_str().to_owned()))),
-                            None => match recall(&Subject::service(host_name, &key)) {
-                                // As it was before the restart: no change, and the same since.
-                                Some((was, since)) if was == cell.as_str() => (since, None),
-                                Some((was, _)) => (now, Some(Some(was))),
-                                None => (now, Some(None)),
-                            },
-                        };
-                        if let Some(from) = changed_from {
-                            let detail = report
-                                .as_ref()
-                                .map(|r| first_line(&r.stdout, &r.stderr))
-                                .unwrap_or_default();
-                            transitions.push(Transition::new(
-                                environment,
-                                Subject::service(host_name, &key),
-                                from.as_deref(),
-                                cell.as_str(),
-                                &detail,
-                                now,
-                            ));
                         }
-                        next.insert(
-                            key,
-                            ServiceEntry {
-                                status,
-                                health_report: report,
-                                cell,
-                                since_ms: since,
-                            },
-                        );
+                        ServicesAnswer::Parsed { services, digest } => {
+                            fold_services(
+                                environment,
+                                host_name,
+                                host,
+                                services,
+                                &poll.health,
+                                now,
+                                &mut recall,
+                                &mut transitions,
+                                &mut changed,
+                            );
+                            host.services_digest = digest;
+                        }
                     }
-                    for gone in host.services.keys() {
-                        transitions.push(Transition::new(
-                            environment,
-                            Subject::service(host_name, gone),
-                            None,
-                            "unloaded",
-                            "no longer loaded on the Supervisor",
-                            now,
-                        ));
-                    }
-                    host.services = next;
                 }
                 Err(err) => {
                     host.consecutive_failures = host.consecutive_failures.saturating_add(1);
@@ -961,18 +1001,18 @@ impl FleetModel {
                 };
                 let (service, group) = s.status.service_and_group();
                 ServiceSnapshot {
-                    service_group: s.status.service_group.clone(),
+                    service_group: s.status.service_group().to_owned(),
                     service: service.to_owned(),
                     group: group.to_owned(),
-                    ident: s.status.ident.clone(),
+                    ident: s.status.ident(),
                     process: s.status.process_state,
                     desired_up: s.status.desired_up,
                     health: s.status.health,
                     health_report: s.health_report.clone(),
                     pid: s.status.pid,
                     state_entered: s.status.state_entered,
-                    update_strategy: s.status.update_strategy.clone(),
-                    channel: s.status.channel.clone(),
+                    update_strategy: s.status.update_strategy().map(str::to_owned),
+                    channel: s.status.channel().map(str::to_owned),
                     cell,
                     since_ms: s.since_ms,
                 }
@@ -1008,13 +1048,115 @@ impl FleetModel {
 
 /// The cell of one service from what its Supervisor said.
 pub fn service_cell(s: &ServiceStatus) -> CellState {
-    match (s.process_state, s.health) {
+    cell_of(s.process_state, s.health)
+}
+
+/// The cell of a service in this process state and health.
+fn cell_of(process: ProcessState, health: HealthStatus) -> CellState {
+    match (process, health) {
         (ProcessState::Down, _) => CellState::Down,
         (ProcessState::Up, HealthStatus::Ok) => CellState::Healthy,
         (ProcessState::Up, HealthStatus::Warning) => CellState::Warning,
         (ProcessState::Up, HealthStatus::Critical) => CellState::Critical,
         (ProcessState::Up, HealthStatus::Unknown) => CellState::Unknown,
     }
+}
+
+/// Folds a parsed `/services` answer into a host's entry: the Supervisor's version and member
+/// id, every service's record, cell and "since", a transition for each cell that changed, and
+/// one for each service no longer loaded.
+#[allow(clippy::too_many_arguments)]
+fn fold_services(
+    environment: &str,
+    host_name: &str,
+    host: &mut HostEntry,
+    services: Vec<ServiceRecord>,
+    health: &BTreeMap<String, HealthReport>,
+    now: i64,
+    recall: &mut impl FnMut(&Subject) -> Option<(String, i64)>,
+    transitions: &mut Vec<Transition>,
+    changed: &mut bool,
+) {
+    // The Supervisor's version and member id are on every service element.
+    if let Some(first) = services.first() {
+        let version = first.sup_version();
+        if version != host.sup_version.as_deref() {
+            if host.sup_version.is_some() {
+                transitions.push(Transition::new(
+                    environment,
+                    Subject::supervisor(host_name),
+                    host.sup_version.as_deref(),
+                    version.unwrap_or("unknown"),
+                    "Supervisor version changed",
+                    now,
+                ));
+            }
+            host.sup_version_since_ms = Some(now);
+            host.sup_version = version.map(str::to_owned);
+        }
+        if first.member_id() != host.member_id.as_deref() {
+            host.member_id = first.member_id().map(str::to_owned);
+        }
+    }
+    let mut next = BTreeMap::new();
+    for status in services {
+        let report = health.get(status.service_group()).cloned();
+        let cell = cell_of(status.process_state, status.health);
+        // `Some(from)` when the cell changed; `from` is `None` for a new service. (The key of a
+        // service seen before is reused: nothing is allocated for a service as it was.)
+        let (key, since, changed_from) = match host.services.remove_entry(status.service_group()) {
+            Some((key, prev)) if prev.cell == cell => {
+                if prev.status != status || prev.health_report != report {
+                    *changed = true;
+                }
+                (key, prev.since_ms, None)
+            }
+            Some((key, prev)) => (key, now, Some(Some(prev.cell.as_str().to_owned()))),
+            None => {
+                let key = status.service_group().to_owned();
+                match recall(&Subject::service(host_name, &key)) {
+                    // As it was before the restart: no change, and the same since.
+                    Some((was, since)) if was == cell.as_str() => (key, since, None),
+                    Some((was, _)) => (key, now, Some(Some(was))),
+                    None => (key, now, Some(None)),
+                }
+            }
+        };
+        if let Some(from) = changed_from {
+            let detail = report
+                .as_ref()
+                .map(|r| first_line(&r.stdout, &r.stderr))
+                .unwrap_or_default();
+            transitions.push(Transition::new(
+                environment,
+                Subject::service(host_name, &key),
+                from.as_deref(),
+                cell.as_str(),
+                &detail,
+                now,
+            ));
+        }
+        next.insert(
+            key,
+            ServiceEntry {
+                status,
+                health_report: report,
+                cell,
+                since_ms: since,
+            },
+        );
+    }
+    for gone in host.services.keys() {
+        transitions.push(Transition::new(
+            environment,
+            Subject::service(host_name, gone),
+            None,
+            "unloaded",
+            "no longer loaded on the Supervisor",
+            now,
+        ));
+    }
+    host.services = next;
 }
 
 /// A Supervisor's change to `to`: the transition to record, if any, and the state's "since".

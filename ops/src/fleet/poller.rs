@@ -17,10 +17,12 @@ use futures_util::stream::{self, StreamExt};
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::history::History;
-use super::{FleetModel, FleetOptions, HostPoll};
+use super::{FleetModel, FleetOptions, HostPoll, ServicesAnswer, CENSUS_MEMBERS_KEPT};
 use crate::inventory::Host;
-use crate::supervisor::gateway::{GatewayClient, GatewayError, GatewayTarget};
-use crate::supervisor::habitat::HealthStatus;
+use crate::supervisor::gateway::{
+    parse_service_records, GatewayClient, GatewayError, GatewayTarget,
+};
+use crate::supervisor::habitat::{self, HealthStatus};
 
 /// A visit still unanswered after this long gives its concurrency slot back (a Supervisor on a
 /// healthy host answers in milliseconds) and goes on waiting, up to the host timeout, outside
@@ -96,31 +98,55 @@ impl Poller {
     }
 
     fn target(&self, host: &Host) -> GatewayTarget {
-        let access = self
-            .access
-            .get(&host.environment)
-            .cloned()
-            .unwrap_or_default();
-        let token =
-            crate::secret::for_host(access.token.as_ref(), &access.groups, &host.name).cloned();
-        GatewayTarget::new(&host.address, host.gateway_port, access.tls, token)
+        let (token, tls) = match self.access.get(&host.environment) {
+            Some(access) => (
+                crate::secret::for_host(access.token.as_ref(), &access.groups, &host.name).cloned(),
+                access.tls,
+            ),
+            None => (None, false),
+        };
+        GatewayTarget::new(&host.address, host.gateway_port, tls, token)
     }
 
     /// Visits one host: `/services`, then the health endpoint of each service that is not `Ok`
     /// (for the hook's output), then `/census` when asked.
+    ///
+    /// The `/services` body is parsed only when it differs from the one the model's services of
+    /// this host were read from (by digest): a steady Supervisor's answer is read once.
     pub async fn poll_host(&self, host: &Host, with_census: bool) -> HostPoll {
         let target = self.target(host);
         let visit = async {
-            let services = self.client.services_memo(&target).await?;
+            let answer = self.client.services_digest(&target).await?;
+            let (services, unhealthy) =
+                match self
+                    .model
+                    .services_seen(&host.environment, &host.name, answer.digest)
+                {
+                    Some(unhealthy) => (ServicesAnswer::Same(answer), unhealthy),
+                    None => {
+                        let services = parse_service_records(&answer.body)?;
+                        let unhealthy = services
+                            .iter()
+                            .filter(|s| s.health != HealthStatus::Ok)
+                            .map(|s| s.service_group().to_owned())
+                            .collect::<Vec<_>>();
+                        let digest = Some(answer.digest);
+                        (ServicesAnswer::Parsed { services, digest }, unhealthy)
+                    }
+                };
             let mut health = BTreeMap::new();
-            for s in services.iter().filter(|s| s.health != HealthStatus::Ok) {
-                let (svc, group) = s.service_and_group();
+            for service_group in unhealthy {
+                let (svc, group) = habitat::split(&service_group);
                 if let Ok(report) = self.client.health(&target, svc, group).await {
-                    health.insert(s.service_group.clone(), report);
+                    health.insert(service_group, report);
                 }
             }
             let census = if with_census {
-                self.client.census(&target).await.ok()
+                // The model keeps a page's worth of members; the rest are only counted.
+                self.client
+                    .census_summary(&target, CENSUS_MEMBERS_KEPT)
+                    .await
+                    .ok()
             } else {
                 None
             };

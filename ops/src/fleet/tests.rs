@@ -1,5 +1,5 @@
 use super::*;
-use crate::supervisor::gateway::{GatewayError, HealthReport};
+use crate::supervisor::gateway::{GatewayError, HealthReport, ServicesBody};
 use crate::supervisor::habitat::{HealthStatus, PackageIdent, ProcessState};
 
 fn host(env: &str, name: &str) -> Host {
@@ -55,7 +55,7 @@ fn model() -> FleetModel {
 
 fn ok(services: Vec<ServiceStatus>, at_ms: i64) -> HostPoll {
     HostPoll {
-        result: Ok(services),
+        result: Ok(ServicesAnswer::from_statuses(&services).unwrap()),
         health: BTreeMap::new(),
         census: None,
         at_ms,
@@ -159,13 +159,14 @@ fn transitions_record_changes_only_and_keep_since() {
     );
 
     let mut critical = HostPoll {
-        result: Ok(vec![svc(
+        result: Ok(ServicesAnswer::from_statuses(&[svc(
             "builder-api",
             "live",
             true,
             HealthStatus::Critical,
             REL,
-        )]),
+        )])
+        .unwrap()),
         health: BTreeMap::new(),
         census: None,
         at_ms: 3_000,
@@ -641,4 +642,113 @@ fn alarms_put_production_first_then_severity_then_age() {
         s.alarms.iter().all(|a| a.since_ms.is_some()),
         "every alarm says since when"
     );
+}
+
+/// A `/services` answer read from a body with this digest.
+fn parsed(services: &[ServiceStatus], digest: u64, at_ms: i64) -> HostPoll {
+    HostPoll {
+        result: Ok(ServicesAnswer::Parsed {
+            services: services.iter().map(|s| s.to_record().unwrap()).collect(),
+            digest: Some(digest),
+        }),
+        health: BTreeMap::new(),
+        census: None,
+        at_ms,
+    }
+}
+
+/// The same body again (by digest), with these bytes behind it.
+fn same(body: &[u8], digest: u64, at_ms: i64) -> HostPoll {
+    HostPoll {
+        result: Ok(ServicesAnswer::Same(ServicesBody {
+            body: body.to_vec(),
+            digest,
+        })),
+        health: BTreeMap::new(),
+        census: None,
+        at_ms,
+    }
+}
+
+#[test]
+fn the_same_body_again_is_not_parsed_and_still_nothing_is_shown_healthy_unseen() {
+    let m = model();
+    inventory(&m, &[("live", "api-1")]);
+    assert_eq!(m.services_seen("live", "api-1", 7), None, "never read");
+    let services = [
+        svc("builder-api", "live", true, HealthStatus::Ok, REL),
+        svc("builder-router", "live", true, HealthStatus::Warning, REL),
+    ];
+    m.apply_poll("live", "api-1", parsed(&services, 7, 1_000));
+    assert_eq!(
+        m.services_seen("live", "api-1", 7),
+        Some(vec!["builder-router.live".to_owned()]),
+        "the services whose health reports the poller fetches"
+    );
+    assert_eq!(m.services_seen("live", "api-1", 8), None);
+    assert_eq!(m.services_seen("live", "nobody", 7), None);
+
+    // A steady answer: nothing changes, the version stays, the body is not read (it is not
+    // even JSON here).
+    let version = m.version();
+    assert!(m
+        .apply_poll("live", "api-1", same(b"not json", 7, 2_000))
+        .is_empty());
+    assert_eq!(
+        m.version(),
+        version,
+        "a steady poll changes nothing a page shows"
+    );
+    let h = m.snapshot(2_000).host("live", "api-1").unwrap().clone();
+    assert_eq!(h.last_seen_ms, Some(2_000));
+    assert_eq!(h.services.len(), 2);
+    assert_eq!(h.services[0].cell, CellState::Healthy);
+    assert_eq!(h.services[0].since_ms, 1_000);
+
+    // Unreachable, then the same body again: every service is read back from what that body
+    // said (healthy again only because it said so), with its transitions.
+    m.apply_poll("live", "api-1", fail(3_000));
+    let h = m.snapshot(3_000).host("live", "api-1").unwrap().clone();
+    assert!(h.services.iter().all(|s| s.cell == CellState::Unreachable));
+    let t = m.apply_poll("live", "api-1", same(b"not json", 7, 4_000));
+    let to: Vec<_> = t.iter().map(|t| t.to_state.as_str()).collect();
+    assert_eq!(to, ["reachable", "healthy", "warning"], "{t:?}");
+    let h = m.snapshot(4_000).host("live", "api-1").unwrap().clone();
+    assert_eq!(h.cell, CellState::Warning);
+    assert_eq!(h.services[0].cell, CellState::Healthy);
+    assert_eq!(h.services[0].since_ms, 4_000);
+
+    // A "same" answer whose digest the model no longer holds is parsed after all: here it is
+    // garbage, so the host is unreachable with the reason, never shown as before.
+    let t = m.apply_poll("live", "api-1", same(b"not json", 9, 5_000));
+    assert!(t.iter().any(|t| t.to_state == "unreachable"), "{t:?}");
+    let h = m.snapshot(5_000).host("live", "api-1").unwrap().clone();
+    assert_eq!(h.reachability, Reachability::Unreachable);
+    assert!(h.last_error.unwrap().contains("not a service list"));
+    // ... and a real body is read as any other.
+    let body =
+        br#"[{"service_group":"builder-api.live","pkg":{"origin":"habitat","name":"builder-api"},
+        "process":{"state":"down"},"health_check":"Ok"}]"#;
+    m.apply_poll("live", "api-1", same(body, 9, 6_000));
+    let h = m.snapshot(6_000).host("live", "api-1").unwrap().clone();
+    assert_eq!(h.services.len(), 1, "the router is no longer loaded");
+    assert_eq!(h.services[0].cell, CellState::Down);
+    assert_eq!(m.services_seen("live", "api-1", 9), Some(vec![]));
+    assert_eq!(m.services_seen("live", "api-1", 7), None);
+}
+
+#[test]
+fn a_recovered_model_reads_a_steady_host_again_before_it_shows_healthy() {
+    let m = model();
+    inventory(&m, &[("live", "api-1")]);
+    let services = [svc("builder-api", "live", true, HealthStatus::Ok, REL)];
+    m.apply_poll("live", "api-1", parsed(&services, 7, 1_000));
+    m.write_state().recover(2_000);
+    let h = m.snapshot(2_000).host("live", "api-1").unwrap().clone();
+    assert_eq!(h.cell, CellState::Unknown);
+    assert_eq!(h.services[0].cell, CellState::Unknown);
+    m.apply_poll("live", "api-1", same(b"", 7, 3_000));
+    let h = m.snapshot(3_000).host("live", "api-1").unwrap().clone();
+    assert_eq!(h.cell, CellState::Healthy);
+    assert_eq!(h.services[0].since_ms, 3_000);
 }

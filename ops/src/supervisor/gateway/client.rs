@@ -1,12 +1,28 @@
 //! A pooled HTTP client for Supervisor gateways: timeouts, body limits, bearer tokens, TLS, and a
-//! memo that parses a steady Supervisor's `/services` once.
+//! keyed digest of each `/services` body, so that a steady Supervisor's answer is parsed once.
+//!
+//! Built on hyper's pooled client rather than reqwest, for one setting reqwest does not offer:
+//! the size of each connection's read buffer. The poller keeps a connection open to every
+//! Supervisor (1,000 of them and more), and hyper's default buffer grows with the bodies read
+//! (a census is megabytes) and stays grown while the connection idles: 60 MB of buffers for
+//! 1,000 hosts, more than the fleet model itself by far. Here each connection reads into a
+//! fixed [`READ_BUFFER`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Body, Bytes};
+use hyper::header::{HeaderValue, AUTHORIZATION, USER_AGENT};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
 use super::wire::{
-    parse_census, parse_health, parse_services, CensusSummary, HealthReport, ServiceStatus,
+    parse_census, parse_census_summary, parse_health, parse_services, CensusSummary, HealthReport,
+    ServiceStatus,
 };
 use super::{GatewayError, MAX_BODY_BYTES};
 
@@ -61,120 +77,183 @@ impl Default for GatewayClientOptions {
     }
 }
 
+/// Each connection's read buffer: a `/services` body arrives in two or three reads of this,
+/// a census in a few hundred, and an idle connection holds no more than this.
+const READ_BUFFER: usize = 16 * 1024;
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
 /// A pooled HTTP client for Supervisor gateways. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GatewayClient {
-    http: reqwest::Client,
+    http: Client<Connector, Empty<Bytes>>,
     request_timeout: Duration,
-    /// Per gateway: a keyed hash of the last `/services` body and what it parsed to. A steady
-    /// Supervisor sends the same bytes every poll; they are parsed once.
-    services_memo: Arc<Mutex<ServicesMemo>>,
-    /// The key of those hashes (random per client: a host cannot aim for a collision).
-    memo_keys: std::collections::hash_map::RandomState,
+    /// The key of the `/services` digests (random per client: a host cannot aim for a
+    /// collision with a body it sent before).
+    digest_keys: std::collections::hash_map::RandomState,
 }
 
-/// By gateway URL: the keyed hash of the last `/services` body and what it parsed to.
-type ServicesMemo = HashMap<String, (u64, Vec<ServiceStatus>)>;
+/// A `/services` body as it arrived, with its keyed digest: the fleet model keeps the digest of
+/// the body each host's services were last read from, and a body with the same digest is not
+/// parsed again (a steady Supervisor sends the same bytes every second).
+#[derive(Debug, Clone)]
+pub struct ServicesBody {
+    pub body: Vec<u8>,
+    /// SipHash-1-3 of `body` under the client's random key.
+    pub digest: u64,
+}
 
-/// Gateways remembered by the `/services` memo before it starts afresh (inventories change).
-const SERVICES_MEMO_MAX: usize = 20_000;
+/// At most this much is reserved for a body ahead of its bytes (see `get`).
+const RESERVE_MAX: usize = 256 * 1024;
+
+impl std::fmt::Debug for GatewayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayClient")
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
 
 impl GatewayClient {
     pub fn new(options: &GatewayClientOptions) -> Result<GatewayClient, GatewayError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.request_timeout)
+        // The public web's roots (as reqwest's `rustls-tls` trusted before), and the
+        // environment's own CA for gateways with their own certificates.
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(pem) = &options.ca_pem {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| GatewayError::BadAddress(format!("CA certificate: {e}")))?;
+            if certs.is_empty() {
+                return Err(GatewayError::BadAddress(
+                    "CA certificate: no certificate in the PEM".into(),
+                ));
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| GatewayError::BadAddress(format!("CA certificate: {e}")))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| GatewayError::Connect(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut tcp = HttpConnector::new();
+        tcp.set_connect_timeout(Some(options.connect_timeout));
+        tcp.set_nodelay(true);
+        tcp.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        // No redirects: hyper's client follows none.
+        let http = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(options.max_idle_per_host)
             .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("onwatch/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &options.ca_pem {
-            let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| GatewayError::BadAddress(format!("CA certificate: {e}")))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| GatewayError::Connect(format!("HTTP client: {e}")))?;
+            .pool_timer(TokioTimer::new())
+            .http1_read_buf_exact_size(READ_BUFFER)
+            .build(connector);
         Ok(GatewayClient {
             http,
             request_timeout: options.request_timeout,
-            services_memo: Arc::default(),
-            memo_keys: Default::default(),
+            digest_keys: Default::default(),
         })
     }
 
-    /// `GET /services`, parsed only when the body differs from the last one this client read
-    /// from the same gateway (the poller's steady state: same bytes every second).
-    pub async fn services_memo(
+    /// `GET /services`, unparsed, with its digest (see [`ServicesBody`]): the poller parses it
+    /// only when the digest differs from the one the model holds for the host.
+    pub async fn services_digest(
         &self,
         target: &GatewayTarget,
-    ) -> Result<Vec<ServiceStatus>, GatewayError> {
+    ) -> Result<ServicesBody, GatewayError> {
         use std::hash::BuildHasher;
         let body = self.services_body(target).await?;
-        let hash = self.memo_keys.hash_one(&body);
-        let seen = self.services_memo.lock().ok().and_then(|memo| {
-            memo.get(&target.base_url)
-                .filter(|(h, _)| *h == hash)
-                .map(|(_, parsed)| parsed.clone())
-        });
-        if let Some(parsed) = seen {
-            return Ok(parsed);
-        }
-        let parsed = parse_services(&body)?;
-        if let Ok(mut memo) = self.services_memo.lock() {
-            if memo.len() >= SERVICES_MEMO_MAX {
-                memo.clear();
-            }
-            memo.insert(target.base_url.clone(), (hash, parsed.clone()));
-        }
-        Ok(parsed)
+        let digest = self.digest_keys.hash_one(&body);
+        Ok(ServicesBody { body, digest })
     }
 
-    /// GETs `path`, returning the status and the body (up to [`MAX_BODY_BYTES`]).
+    /// GETs `path`, returning the status and the body (up to [`MAX_BODY_BYTES`]), within the
+    /// request timeout (body included).
     async fn get(
         &self,
         target: &GatewayTarget,
         path: &str,
     ) -> Result<(u16, Vec<u8>), GatewayError> {
         let url = format!("{}{path}", target.base_url);
-        let mut req = self.http.get(&url);
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| GatewayError::BadAddress(format!("{url}: {e}")))?;
+        let mut req = hyper::Request::get(uri).header(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("onwatch/", env!("CARGO_PKG_VERSION"))),
+        );
         if let Some(token) = &target.token {
-            req = req.bearer_auth(secrecy::ExposeSecret::expose_secret(token));
+            let mut value = HeaderValue::try_from(format!(
+                "Bearer {}",
+                secrecy::ExposeSecret::expose_secret(token)
+            ))
+            .map_err(|_| {
+                GatewayError::BadAddress("the gateway token is not a valid header value".into())
+            })?;
+            value.set_sensitive(true);
+            req = req.header(AUTHORIZATION, value);
         }
-        let mut resp = req.send().await.map_err(|e| self.classify(e))?;
-        let status = resp.status().as_u16();
-        if let Some(len) = resp.content_length() {
-            if len as usize > MAX_BODY_BYTES {
+        let req = req
+            .body(Empty::new())
+            .map_err(|e| GatewayError::BadAddress(format!("{url}: {e}")))?;
+        let exchange = async {
+            let resp = self
+                .http
+                .request(req)
+                .await
+                .map_err(|e| self.classify(&e))?;
+            let status = resp.status().as_u16();
+            let announced = resp.body().size_hint().exact().unwrap_or(0);
+            if announced > MAX_BODY_BYTES as u64 {
                 return Err(GatewayError::TooLarge);
             }
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(e))? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(GatewayError::TooLarge);
+            // Room for the announced length at once (no regrowing and copying a census of
+            // megabytes), up to a limit: a host announcing a length it never sends must not
+            // make every open visit hold megabytes.
+            let mut body = Vec::with_capacity((announced as usize).min(RESERVE_MAX));
+            let mut incoming = resp.into_body();
+            while let Some(frame) = incoming.frame().await {
+                let frame = frame.map_err(|e| self.classify(&e))?;
+                if let Ok(chunk) = frame.into_data() {
+                    if body.len() + chunk.len() > MAX_BODY_BYTES {
+                        return Err(GatewayError::TooLarge);
+                    }
+                    body.extend_from_slice(&chunk);
+                }
             }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((status, body))
+            Ok((status, body))
+        };
+        tokio::time::timeout(self.request_timeout, exchange)
+            .await
+            .unwrap_or(Err(GatewayError::Timeout(
+                self.request_timeout.as_millis() as u64
+            )))
     }
 
-    fn classify(&self, e: reqwest::Error) -> GatewayError {
-        if e.is_timeout() {
-            GatewayError::Timeout(self.request_timeout.as_millis() as u64)
-        } else if e.is_builder() {
-            GatewayError::BadAddress(e.to_string())
-        } else {
-            // The innermost cause says the most ("Connection refused").
-            let mut msg = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                msg = s.to_string();
-                source = s.source();
+    fn classify(&self, e: &(dyn std::error::Error + 'static)) -> GatewayError {
+        // The innermost cause says the most ("Connection refused"); a connection attempt that
+        // ran out of time is a timeout like any other.
+        let mut msg = e.to_string();
+        let mut source = Some(e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::TimedOut {
+                    return GatewayError::Timeout(self.request_timeout.as_millis() as u64);
+                }
             }
-            GatewayError::Connect(msg)
+            msg = s.to_string();
+            source = s.source();
         }
+        GatewayError::Connect(msg)
     }
 
     fn check(status: u16, body: &[u8]) -> Result<(), GatewayError> {
@@ -231,6 +310,18 @@ impl GatewayClient {
         let (status, body) = self.get(target, "/census").await?;
         GatewayClient::check(status, &body)?;
         parse_census(&body)
+    }
+
+    /// `GET /census`, summarised with at most `max_members` members (see
+    /// [`parse_census_summary`]): what the fleet model keeps, without building the rest.
+    pub async fn census_summary(
+        &self,
+        target: &GatewayTarget,
+        max_members: usize,
+    ) -> Result<CensusSummary, GatewayError> {
+        let (status, body) = self.get(target, "/census").await?;
+        GatewayClient::check(status, &body)?;
+        parse_census_summary(&body, max_members)
     }
 
     /// `GET /butterfly`, as raw JSON (shown for debugging on the host page).

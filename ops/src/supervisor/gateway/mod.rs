@@ -10,10 +10,11 @@ pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
-pub use client::{GatewayClient, GatewayClientOptions, GatewayTarget};
+pub use client::{GatewayClient, GatewayClientOptions, GatewayTarget, ServicesBody};
 pub use wire::{
-    parse_census, parse_health, parse_services, CensusMember, CensusSummary, HealthReport,
-    ServiceStatus,
+    parse_census, parse_census_summary, parse_health, parse_service_records, parse_services,
+    CensusMember, CensusSummary, HealthReport, ServiceRecord, ServiceStatus, MAX_FIELD_BYTES,
+    MAX_SERVICES,
 };
 
 /// The largest body we accept from a gateway. A Supervisor with a few services sends a few KB per
