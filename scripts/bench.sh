@@ -8,8 +8,9 @@
 #      response must be a 2xx and the session must be signed in, or the benchmark fails
 #   2b. guarded actions: the audit rows' cost per action against the executor call alone (SQLite
 #      and Postgres), and a simulated restart from confirmation to healthy, split
-#   3. what a browser downloads: the dashboard's first load (HTML + JS + WASM + CSS, as served,
-#      compressed) and its second load (the page again, the rest revalidated by ETag)
+#   3. what a browser downloads, counted by Chromium from an empty cache: the dashboard's first
+#      load (everything, headers included) and second load, and what each other page's first
+#      visit by a link adds (its chunk and data)
 #   4. the shard console: one small query over 128 shards as the runbook's psql loop, as one psql
 #      session and through Onwatch's API (medians, ratios); the server's peak memory around a
 #      query that runs into its caps; the guard's property test with 20,000 generated statements
@@ -234,39 +235,13 @@ wait_for 60 "the 10 silent Supervisors and 40 failing checks in the model" bad_n
 measure "bad night (40 failing health checks, 10 Supervisors not answering)"
 echo
 echo "== what a browser downloads (the dashboard of this 1,000-host fleet, as served)"
-# First load: the page and the three files it loads, as a browser asks for them (brotli or gzip
-# accepted), headers included. Second load: the page again (personal and live, never cached),
-# the three files revalidated by the ETags of the first load. "Before": the same requests
-# without compression or validators, as Onwatch served them before.
-load_bytes() { # $1: accept-encoding ("" for none), $2: "revalidate" to send If-None-Match
-  local total=0 n url etag
-  for url in "$BASE/" "$BASE/pkg/onwatch.js" "$BASE/pkg/onwatch.wasm" "$BASE/pkg/onwatch.css"; do
-    local args=(-s -o /dev/null -w '%{http_code} %{size_download} %{size_header}' -H "Cookie: $COOKIE")
-    [ -n "$1" ] && args+=(-H "Accept-Encoding: $1")
-    if [ "${2:-}" = revalidate ] && [ "$url" != "$BASE/" ]; then
-      etag=$(curl -s -o /dev/null -D - -H "Accept-Encoding: $1" "$url" | awk -F': ' 'tolower($1)=="etag" {gsub("\r",""); print $2}')
-      args+=(-H "If-None-Match: $etag")
-    fi
-    read -r code body head < <(curl "${args[@]}" "$url")
-    case "$code" in 200|304) ;; *) echo "bench: $url answered $code" >&2; exit 1 ;; esac
-    n=$((body + head)); total=$((total + n))
-    printf "    %-34s %4s %9d bytes\n" "${url#$BASE}" "$code" "$n" >&2
-  done
-  echo "$total"
-}
-echo "  before (no compression, no validators):"
-BEFORE=$(load_bytes "")
-echo "  first load (br, gzip accepted):"
-FIRST=$(load_bytes "br, gzip")
-echo "  second load (page again, files revalidated):"
-SECOND=$(load_bytes "br, gzip" revalidate)
-python3 - "$BEFORE" "$FIRST" "$SECOND" <<'PY'
-import sys
-before, first, second = map(int, sys.argv[1:])
-kb = lambda b: b / 1024
-print(f"  first load {kb(first):.0f} KB (before: {kb(before):.0f} KB, {before/first:.1f}x smaller); "
-      f"second load {kb(second):.0f} KB; target first load <= 350 KB: {'met' if first <= 350*1024 else 'MISSED'}")
-PY
+# Measured by Chromium with an empty cache (end2end/bench-load.mjs): every byte of the first load,
+# headers included, then what each other page's first visit adds. It exits non-zero if any
+# response was not a success, and so does this run.
+(cd end2end && node bench-load.mjs "$BASE" \
+  /environments /environments/live /environments/live/hosts/host-0000 /releases /broken \
+  /services /services/api /actions /audit /console /incidents /oncall /onboarding /settings \
+  /admin/sessions)
 RAW=$(stat -c %s target/site/pkg/onwatch.wasm)
 GZ=$(gzip -9 -c target/site/pkg/onwatch.wasm | wc -c)
 JS=$(stat -c %s target/site/pkg/onwatch.js)

@@ -35,11 +35,12 @@ wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
   --out-dir "$SITE.tmp/pkg" --out-name onwatch "$MAIN"
 mv "$SITE.tmp/pkg/onwatch_bg.wasm" "$SITE.tmp/pkg/onwatch.wasm"
 if [ "$MODE" = release ]; then
-  # npm binaryen: Debian's wasm-opt 108 produces a module the browser rejects.
-  for f in "$SITE.tmp"/pkg/*.wasm; do
-    end2end/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-      "$f" -o "$f"
-  done
+  # npm binaryen: Debian's wasm-opt 108 produces a module the browser rejects. One process per
+  # module (the main one and every chunk), as many at once as there are cores: most chunks are
+  # tiny and the tool's start-up is most of their time.
+  find "$SITE.tmp/pkg" -name '*.wasm' -print0 |
+    xargs -0 -P "$(nproc)" -I{} end2end/node_modules/.bin/wasm-opt -Oz \
+      --enable-bulk-memory --enable-nontrapping-float-to-int {} -o {}
 fi
 cp style/main.css "$SITE.tmp/pkg/onwatch.css"
 # Compressed once here, so the server sends FILE.br or FILE.gz as they are (node's own zlib).

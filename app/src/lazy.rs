@@ -1,7 +1,7 @@
 //! Pages whose code the browser fetches when they are first visited, not with the dashboard.
 //!
 //! The dashboard must be usable quickly on a bad connection at 3 a.m., so its first load carries
-//! the fleet pages only. Each page below is a split point: after the build, `wasm-split`
+//! the shell and the dashboard only (the fleet pages too did not fit the budget). Each page below is a split point: after the build, `wasm-split`
 //! (scripts/build-site.sh) moves the code reachable only from it into its own chunk, which the
 //! browser loads on the first visit (or, for a page rendered by the server, which the page's head
 //! preloads alongside the main module, so hydration does not wait on a second round trip).
@@ -58,8 +58,15 @@ macro_rules! lazy_pages {
             }
 
             async fn preload() {
-                // A failure here is met again, and shown, by `view`, which tries once more.
-                let _ = $load::preload().await;
+                if $load::preload().await.is_err() {
+                    // While the server's page is being taken over, nothing can stand in for the
+                    // page's code (any other view would contradict the markup): say so, and stop.
+                    #[cfg(feature = "hydrate")]
+                    if hydrating() {
+                        page_code_missing().await;
+                    }
+                    // Otherwise `view` meets the failure again (it tries once more) and shows it.
+                }
             }
 
             async fn view(_: Self) -> AnyView {
@@ -69,7 +76,7 @@ macro_rules! lazy_pages {
                 leptos::prefetch_lazy_fn_on_server(stringify!($chunk));
                 match $load::$load().await {
                     Ok(page) => page,
-                    Err(ChunkLost) => chunk_failed().await,
+                    Err(ChunkLost) => view! { <ChunkFailed/> }.into_any(),
                 }
             }
         }
@@ -77,6 +84,20 @@ macro_rules! lazy_pages {
 }
 
 lazy_pages! {
+    /// `/environments`: both environments at a glance.
+    EnvironmentsRoute => environments::environments_page => EnvironmentsPage,
+    /// `/environments/{env}`: one environment's hosts.
+    EnvironmentRoute => environment::environment_page => EnvironmentPage,
+    /// `/environments/{env}/hosts/{host}`: one host, its Supervisor, services and logs.
+    HostRoute => host::host_page => HostPage,
+    /// `/releases`: what runs where.
+    ReleasesRoute => releases::releases_page => ReleasesPage,
+    /// `/broken`: everything not seen healthy.
+    BrokenRoute => broken::broken_page => BrokenPage,
+    /// `/services`: every service's synopsis.
+    ServicesRoute => services::services_page => ServicesPage,
+    /// `/services/{slug}`: one service's synopsis page.
+    ServiceRoute => service::service_page => ServicePage,
     /// `/actions`: the list of changes.
     ActionsRoute => actions::actions_page => ActionsPage,
     /// `/actions/{id}`: one change, its output and outcome.
@@ -99,22 +120,22 @@ lazy_pages! {
     AdminSessionsRoute => admin::admin_sessions_page => AdminSessionsPage,
 }
 
-/// The view for a page whose chunk did not load.
-///
-/// While the server's markup is being taken over, no other view can stand in for the page's (the
-/// takeover would find markup it did not expect and stop the whole page). Then the page is left
-/// as the server drew it, readable but inert, with a banner that says so above it, and its route
-/// never finishes taking over: the header, already live, keeps working.
-async fn chunk_failed() -> AnyView {
-    #[cfg(feature = "hydrate")]
-    {
-        let hydrating = Owner::current_shared_context().is_some_and(|sc| sc.during_hydration());
-        if hydrating {
-            inert_page_banner();
-            std::future::pending::<()>().await;
-        }
-    }
-    view! { <ChunkFailed/> }.into_any()
+/// Whether the server's page is being taken over right now.
+#[cfg(feature = "hydrate")]
+fn hydrating() -> bool {
+    Owner::current_shared_context().is_some_and(|sc| sc.during_hydration())
+}
+
+/// A server-drawn page whose code did not load: its route is never taken over (the router waits
+/// for this forever, so nothing contradicts the markup). The page stays readable, a banner says
+/// that its buttons do not work and offers to load it again, and the header, taken over before
+/// the page, keeps working; its links load their page in full, because the router, waiting
+/// here, cannot draw another.
+#[cfg(feature = "hydrate")]
+async fn page_code_missing() {
+    inert_page_banner();
+    links_load_in_full();
+    std::future::pending::<()>().await;
 }
 
 /// The banner over a server-drawn page whose code did not load, made outside the framework (which
@@ -131,7 +152,10 @@ fn inert_page_banner() {
     ) else {
         return;
     };
-    let href = document.location().and_then(|l| l.href().ok()).unwrap_or_default();
+    let href = document
+        .location()
+        .and_then(|l| l.href().ok())
+        .unwrap_or_default();
     let _ = banner.set_attribute("class", "stale-banner");
     let _ = banner.set_attribute("role", "alert");
     let _ = banner.set_attribute("data-testid", "chunk-failed-banner");
@@ -140,10 +164,70 @@ fn inert_page_banner() {
          do not work. ",
     ));
     let _ = link.set_attribute("href", &href);
+    // The browser's own navigation: a full load, never the router's (which is stuck here).
+    let _ = link.set_attribute("rel", "external");
     let _ = link.set_attribute("data-testid", "chunk-retry");
     link.set_text_content(Some("Load the page again"));
     let _ = banner.append_child(&link);
     let _ = body.prepend_with_node_1(&banner);
+}
+
+/// From now on a plain click on a link of this site loads its page in full. The listener is on
+/// the document, which an event reaches before the window, where the router listens; the router
+/// leaves alone a click whose default was prevented.
+#[cfg(feature = "hydrate")]
+fn links_load_in_full() {
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Some(document) = window.document() else {
+        return;
+    };
+    let on_click = Closure::<dyn Fn(web_sys::MouseEvent)>::new(move |ev: web_sys::MouseEvent| {
+        // New tabs, downloads and the like stay the browser's.
+        if ev.default_prevented()
+            || ev.button() != 0
+            || ev.meta_key()
+            || ev.ctrl_key()
+            || ev.shift_key()
+            || ev.alt_key()
+        {
+            return;
+        }
+        let Some(link) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest("a[href]").ok().flatten())
+        else {
+            return;
+        };
+        if link.has_attribute("target") || link.has_attribute("download") {
+            return;
+        }
+        let Some(href) = link.get_attribute("href") else {
+            return;
+        };
+        // This site's links only; a link elsewhere was never the router's.
+        let origin = web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_default();
+        let ours = (href.starts_with('/') && !href.starts_with("//"))
+            || href
+                .strip_prefix(origin.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        if ours && !origin.is_empty() {
+            ev.prevent_default();
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().assign(&href);
+            }
+        }
+    });
+    let _ = document.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
+    // The page lives as long as the listener is needed: until the next full load.
+    on_click.forget();
 }
 
 /// What a person sees when a page's code did not arrive: what happened, and a way to try again.

@@ -97,13 +97,13 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/environments") view=EnvironmentsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/environments/:env") view=EnvironmentPage ssr=SsrMode::Async/>
-                    <Route path=path!("/environments/:env/hosts/:host") view=HostPage ssr=SsrMode::Async/>
-                    <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/broken") view=BrokenPage ssr=SsrMode::Async/>
-                    <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/services/:slug") view=ServicePage ssr=SsrMode::Async/>
+                    <Route path=path!("/environments") view={Lazy::<EnvironmentsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/environments/:env") view={Lazy::<EnvironmentRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/environments/:env/hosts/:host") view={Lazy::<HostRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/releases") view={Lazy::<ReleasesRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/broken") view={Lazy::<BrokenRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/services") view={Lazy::<ServicesRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/services/:slug") view={Lazy::<ServiceRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/actions") view={Lazy::<ActionsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/actions/:id") view={Lazy::<ActionRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>

@@ -14,7 +14,9 @@ pub fn hydrate() {
         else {
             return;
         };
-        leptos::mount::hydrate_from_async(body, app::App).await.forget();
+        leptos::mount::hydrate_from_async(body, app::App)
+            .await
+            .forget();
         // A marker for people and tests: the page is now interactive.
         if let Some(root) = web_sys::window()
             .and_then(|w| w.document())
