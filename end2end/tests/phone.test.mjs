@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import {
-  startWorld, watchProblems, screenshotPath, devSignIn, devSessionCookie,
+  startWorld, watchProblems, screenshotPath, devSignIn, devSessionCookie, waitForHydration,
 } from '../lib/harness.mjs';
 
 let world, sim, server, browser;
@@ -68,6 +68,8 @@ test('no page is wider than a 375 px phone, and every section is reachable', asy
   }
   // The restart dialog fits the phone too.
   await page.goto(`${server.url}/services/api`);
+  // The button works once the page's code has taken it over (its chunk comes with the page).
+  await waitForHydration(page);
   await page.locator('tr[data-host="builder-api-live-1"] [data-testid="restart-open"]').click();
   await page.getByTestId('restart-preview').waitFor();
   const dialogWidth = await page.evaluate(() => document.documentElement.scrollWidth);
