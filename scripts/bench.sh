@@ -211,7 +211,9 @@ measure() {
   echo "$1: dashboard page $bytes bytes (uncompressed), $chips chips drawn"
   printf "  %-28s %10s req/s   p50 %7.2f ms   p99 %7.2f ms\n" "GET / (dashboard)" "$D_RPS" "$D_P50" "$D_P99"
   printf "  %-28s %10s req/s   p50 %7.2f ms   p99 %7.2f ms\n" "GET /pkg/onwatch.css (trivial)" "$T_RPS" "$T_P50" "$T_P99"
-  echo "  throughput ratio dashboard/trivial: $RATIO (target >= 0.3); p99 target < 50 ms; every response 2xx"
+  local verdict
+  verdict=$(python3 -c "r='$RATIO'; p=float('${D_P99:-999}'); print(('ratio ' + ('met' if r != 'n/a' and float(r) >= 0.3 else 'MISSED')) + ', p99 ' + ('met' if p <= 30 else 'MISSED'))")
+  echo "  throughput ratio dashboard/trivial: $RATIO (target >= 0.3); dashboard p99 target <= 30 ms; every response 2xx: $verdict"
 }
 echo "fleet: 1000 hosts x 8 services (fleet-sim), polled every second while measured; healthy hosts"
 echo "are counted, not drawn, above 40 per environment. Both routes with a signed-in session cookie"
@@ -536,7 +538,7 @@ print(f"  (a) ssh host 'seq …' > /dev/null          {n / ssh:>12,.0f} lines/s 
 print(f"  (b) through Onwatch's log stream to curl   {ow_rate:>12,.0f} lines/s delivered "
       f"({statistics.median(ow_t):.2f} s; {dropped:,} of {runs * n:,} lines dropped by the bounds, each counted)")
 ratio = ow_rate / (n / ssh)
-print(f"  Onwatch / ssh: {ratio:.2f} of plain ssh's throughput (target >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'})")
+print(f"  Onwatch / ssh: {ratio:.2f} of plain ssh's throughput (target: keep >= 0.8: {'met' if ratio >= 0.8 else 'MISSED'})")
 print(f"  server memory (VmHWM): {before / 1024:.1f} MiB at rest; after each run of a million lines: "
       + ", ".join(f"{h / 1024:.1f}" for h in hwm) + " MiB")
 print("  left out: the browser's parsing and drawing (the page keeps 2,000 lines); journalctl itself")

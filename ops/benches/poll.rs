@@ -19,6 +19,11 @@
 //! Targets (issue "Fleet engine"): within 2x of the bare client, under 1 s, RSS under 100 MB.
 //! Left out: TLS and gateway tokens (loopback, plain HTTP), network latency between hosts.
 
+/// The server's allocator (server/src/main.rs): the memory figure below is the server's poller's,
+/// and the allocator decides much of a process's RSS.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -205,11 +210,26 @@ async fn run() {
             None,
             options,
         );
+        // The bare client makes the same GETs as the poller: every /services, and as many
+        // /census as the poller reads in a round (each lists the whole ring, so which hosts'
+        // does not matter; they take turns like the poller's).
+        let census_per_round = if options.census_every == 0 {
+            0
+        } else {
+            HOSTS
+                .div_ceil(options.census_every as usize)
+                .clamp(1, options.census_max_per_round.max(1))
+        };
+        let census_urls: Vec<String> = file
+            .hosts
+            .iter()
+            .map(|h| format!("http://{}:{}/census", h.address, h.gateway_port))
+            .collect();
         let r = measure(
             &poller,
             &model,
             &bare,
-            &urls,
+            (&urls, &census_urls, census_per_round),
             concurrency,
             churn.then_some(churn_url.as_str()),
         )
@@ -230,7 +250,7 @@ async fn run() {
             r.ratio
         );
         println!(
-            "    /services bodies: {:.1} MB per round ({} bytes per host)",
+            "    bodies read     : {:.1} MB per round ({} bytes per host; /services and the round's /census)",
             r.body_bytes as f64 / 1e6,
             r.body_bytes / HOSTS
         );
@@ -296,7 +316,7 @@ async fn measure(
     poller: &Poller,
     model: &FleetModel,
     bare: &reqwest::Client,
-    urls: &[String],
+    (urls, census_urls, census_per_round): (&[String], &[String], usize),
     concurrency: usize,
     churn: Option<&str>,
 ) -> Measured {
@@ -324,8 +344,12 @@ async fn measure(
     assert_eq!(healthy, HOSTS * SERVICES, "every service in the model");
 
     // The limit: the same GETs, bodies read, nothing parsed; every answer checked to be a 200.
+    let turn = std::cell::Cell::new(0usize);
     let bare_round = || async {
-        stream::iter(urls.iter().cloned())
+        let first = turn.get();
+        turn.set((first + census_per_round) % census_urls.len().max(1));
+        let census = (0..census_per_round).map(|i| census_urls[(first + i) % census_urls.len()].clone());
+        stream::iter(urls.iter().cloned().chain(census))
             .map(|u| async move {
                 let r = bare.get(u).send().await.expect("bare GET");
                 assert!(r.status().is_success(), "bare GET answered {}", r.status());
