@@ -348,7 +348,8 @@ async fn measure(
     let bare_round = || async {
         let first = turn.get();
         turn.set((first + census_per_round) % census_urls.len().max(1));
-        let census = (0..census_per_round).map(|i| census_urls[(first + i) % census_urls.len()].clone());
+        let census =
+            (0..census_per_round).map(|i| census_urls[(first + i) % census_urls.len()].clone());
         stream::iter(urls.iter().cloned().chain(census))
             .map(|u| async move {
                 let r = bare.get(u).send().await.expect("bare GET");
