@@ -66,13 +66,15 @@ since() { python3 -c "print(f'{$(now) - $1:.1f}')"; }
 if want fleet; then
 echo
 echo "== fleet engine"
-cargo bench --locked -p ops --bench poll 2>/dev/null
+cargo bench --locked -p ops --bench poll 2>"$WORK/cargo-bench.log" ||
+  { tail -n 40 "$WORK/cargo-bench.log" >&2; exit 1; }
 
 fi
 if want actions; then
 echo
 echo "== guarded actions"
-ONWATCH_TEST_PG_URL=$(scripts/pg-test-cluster.sh start) cargo bench --locked -p ops --bench audit 2>/dev/null
+ONWATCH_TEST_PG_URL=$(scripts/pg-test-cluster.sh start) cargo bench --locked -p ops --bench audit 2>"$WORK/cargo-bench.log" ||
+  { tail -n 40 "$WORK/cargo-bench.log" >&2; exit 1; }
 
 fi
 if want bad-night; then

@@ -200,16 +200,6 @@ async fn run() {
             true,
         ),
     ] {
-        let model = fleet_model(&fleet_path).await;
-        let concurrency = options.concurrency;
-        let client = GatewayClient::new(&GatewayClientOptions::default()).expect("client");
-        let poller = Poller::new(
-            model.clone(),
-            client,
-            BTreeMap::from([("live".to_owned(), EnvironmentAccess::default())]),
-            None,
-            options,
-        );
         // The bare client makes the same GETs as the poller: every /services, and as many
         // /census as the poller reads in a round (each lists the whole ring, so which hosts'
         // does not matter; they take turns like the poller's).
@@ -225,6 +215,16 @@ async fn run() {
             .iter()
             .map(|h| format!("http://{}:{}/census", h.address, h.gateway_port))
             .collect();
+        let model = fleet_model(&fleet_path).await;
+        let concurrency = options.concurrency;
+        let client = GatewayClient::new(&GatewayClientOptions::default()).expect("client");
+        let poller = Poller::new(
+            model.clone(),
+            client,
+            BTreeMap::from([("live".to_owned(), EnvironmentAccess::default())]),
+            None,
+            options,
+        );
         let r = measure(
             &poller,
             &model,
