@@ -95,19 +95,24 @@ async fn fleet_model(fleet_path: &std::path::Path) -> Arc<FleetModel> {
 /// The memory figure, in its own process: poll at the production defaults, every answer
 /// changed before each round, until every host's census has been read, and print the RSS then
 /// and the peak.
-async fn memory_run(args: &str) {
-    let (fleet_path, churn_url) = args.split_once('|').expect("fleet file|churn URL");
-    let model = fleet_model(std::path::Path::new(fleet_path)).await;
-    let options = FleetOptions::default();
-    let rounds = HOSTS.div_ceil(options.census_max_per_round) + 3;
+/// A poller of the simulated fleet (environment `live`, no access settings) into `model`.
+fn poller_of(model: &Arc<FleetModel>, options: FleetOptions) -> Poller {
     let client = GatewayClient::new(&GatewayClientOptions::default()).expect("client");
-    let poller = Poller::new(
+    Poller::new(
         model.clone(),
         client,
         BTreeMap::from([("live".to_owned(), EnvironmentAccess::default())]),
         None,
         options,
-    );
+    )
+}
+
+async fn memory_run(args: &str) {
+    let (fleet_path, churn_url) = args.split_once('|').expect("fleet file|churn URL");
+    let model = fleet_model(std::path::Path::new(fleet_path)).await;
+    let options = FleetOptions::default();
+    let rounds = HOSTS.div_ceil(options.census_max_per_round) + 3;
+    let poller = poller_of(&model, options);
     let churn = reqwest::Client::new();
     for _ in 0..rounds {
         let r = churn.post(churn_url).send().await.expect("churn");
@@ -217,14 +222,7 @@ async fn run() {
             .collect();
         let model = fleet_model(&fleet_path).await;
         let concurrency = options.concurrency;
-        let client = GatewayClient::new(&GatewayClientOptions::default()).expect("client");
-        let poller = Poller::new(
-            model.clone(),
-            client,
-            BTreeMap::from([("live".to_owned(), EnvironmentAccess::default())]),
-            None,
-            options,
-        );
+        let poller = poller_of(&model, options);
         let r = measure(
             &poller,
             &model,
