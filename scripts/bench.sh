@@ -443,6 +443,9 @@ fi
 if want logs; then
 echo
 echo "== host logs: lines per second from sshd, through Onwatch, against plain ssh"
+# An earlier section's simulator and Onwatch (when the console section, which stops them, did not
+# run) must not poll 1,000 hosts on the same cores while this is measured.
+kill ${SIM:-} ${OW:-} 2>/dev/null || true; wait ${SIM:-} ${OW:-} 2>/dev/null || true
 # One million log lines (the command prints them and ends) from a loopback sshd, two ways in one
 # run: (a) `ssh host 'seq …' > /dev/null`, the floor; (b) through Onwatch's log stream (SSH,
 # line splitting and parsing, the bounded queue, server-sent events carrying the lines waiting
