@@ -750,16 +750,12 @@ impl FleetModel {
                                     }
                                     continue;
                                 }
-                                let detail = report
-                                    .as_ref()
-                                    .map(|r| first_line(&r.stdout, &r.stderr))
-                                    .unwrap_or_default();
-                                transitions.push(Transition::new(
+                                transitions.push(service_transition(
                                     environment,
                                     Subject::service(host_name, key),
                                     Some(entry.cell.as_str()),
-                                    cell.as_str(),
-                                    &detail,
+                                    cell,
+                                    report.as_ref(),
                                     now,
                                 ));
                                 entry.cell = cell;
@@ -1123,16 +1119,12 @@ fn fold_services(
             }
         };
         if let Some(from) = changed_from {
-            let detail = report
-                .as_ref()
-                .map(|r| first_line(&r.stdout, &r.stderr))
-                .unwrap_or_default();
-            transitions.push(Transition::new(
+            transitions.push(service_transition(
                 environment,
                 Subject::service(host_name, &key),
                 from.as_deref(),
-                cell.as_str(),
-                &detail,
+                cell,
+                report.as_ref(),
                 now,
             ));
         }
@@ -1198,6 +1190,21 @@ fn reach_word(r: Reachability) -> &'static str {
         Reachability::Unreachable => "unreachable",
         Reachability::NotRunning => "not-running",
     }
+}
+
+/// A service's cell changed: its transition, with its health check's first line as the detail.
+fn service_transition(
+    environment: &str,
+    subject: Subject,
+    from: Option<&str>,
+    to: CellState,
+    report: Option<&HealthReport>,
+    now: i64,
+) -> Transition {
+    let detail = report
+        .map(|r| first_line(&r.stdout, &r.stderr))
+        .unwrap_or_default();
+    Transition::new(environment, subject, from, to.as_str(), &detail, now)
 }
 
 fn first_line(stdout: &str, stderr: &str) -> String {
