@@ -89,6 +89,19 @@ async function followLink(page, path) {
   }, path);
 }
 
+/** Makes the server answer 503 for one chunk, as a dropped connection would; returns its URL and
+ * the answers that provokes, for `problems.list({ expected })`. */
+async function blockChunk(page, chunk) {
+  const url = `${server.url}/pkg/split_${chunk}.wasm`;
+  await page.route(url, (route) => route.fulfill({ status: 503, body: 'down for a moment' }));
+  return { url, expected: [{ url, status: 503 }] };
+}
+
+/** Each line left is the chunk loader's report of the blocked fetch, and nothing else. */
+function onlyLoaderReports(lines) {
+  for (const line of lines) assert.match(line, /^console error: .*HTTP status code is not ok.*__wasm_split\./, line);
+}
+
 test('every page, loaded in full from a cold cache, fetches only its own chunk and every request succeeds', async () => {
   const pages = [...PAGES, [action, 'actions']];
   const browser = await launchBrowser();
@@ -171,8 +184,7 @@ test('a page whose chunk cannot be fetched says so and offers a retry that works
     const problems = watchProblems(page);
     await devSignIn(page, server.url, { name: 'split-unlucky', role: 'responder' });
     await waitForHydration(page);
-    const blocked = `${server.url}/pkg/split_console.wasm`;
-    await page.route(blocked, (route) => route.fulfill({ status: 503, body: 'down for a moment' }));
+    const { url: blocked, expected } = await blockChunk(page, 'console');
     await page.locator('nav.mainnav a[href="/console"]').click();
     const alert = page.getByTestId('chunk-failed');
     await alert.waitFor();
@@ -187,9 +199,9 @@ test('a page whose chunk cannot be fetched says so and offers a retry that works
     await page.goBack();
     await alert.waitFor();
     // The loader reports the failed fetch on the console, once per try: what the block provoked.
-    const left = await problems.list({ expected: [{ url: blocked, status: 503 }] });
+    const left = await problems.list({ expected });
     assert.ok(left.length >= 1, 'the loader reports what failed');
-    for (const line of left) assert.match(line, /^console error: .*HTTP status code is not ok.*__wasm_split\./, line);
+    onlyLoaderReports(left);
 
     // The connection is back: the retry loads the page for real, with nothing else going wrong.
     await page.unroute(blocked);
@@ -199,7 +211,7 @@ test('a page whose chunk cannot be fetched says so and offers a retry that works
     await waitForHydration(page);
     await page.locator('main h1').filter({ hasText: 'Query console' }).waitFor();
     assert.equal(await page.getByTestId('chunk-failed').count(), 0);
-    assert.deepEqual(await problems.list({ expected: [{ url: blocked, status: 503 }] }), left);
+    assert.deepEqual(await problems.list({ expected }), left);
   } finally {
     await browser.close();
   }
@@ -212,13 +224,11 @@ test('a page whose chunk failed once loads by a link when the connection is back
     const problems = watchProblems(page);
     await devSignIn(page, server.url, { name: 'split-patient', role: 'responder' });
     await waitForHydration(page);
-    const blocked = `${server.url}/pkg/split_audit.wasm`;
-    const expected = [{ url: blocked, status: 503 }];
-    await page.route(blocked, (route) => route.fulfill({ status: 503, body: 'down for a moment' }));
+    const { url: blocked, expected } = await blockChunk(page, 'audit');
     await page.locator('nav.mainnav a[href="/audit"]').click();
     await page.getByTestId('chunk-failed').waitFor();
     const left = await problems.list({ expected });
-    for (const line of left) assert.match(line, /^console error: .*HTTP status code is not ok.*__wasm_split\./, line);
+    onlyLoaderReports(left);
     await page.unroute(blocked);
     let fullLoads = 0;
     page.on('request', (r) => { if (r.isNavigationRequest()) fullLoads += 1; });
@@ -244,9 +254,7 @@ test('a server-drawn page whose chunk cannot be fetched stays readable, says so,
     const problems = watchProblems(page);
     await devSignIn(page, server.url, { name: 'split-hotel', role: 'responder' });
     await waitForHydration(page);
-    const blocked = `${server.url}/pkg/split_oncall.wasm`;
-    const expected = [{ url: blocked, status: 503 }];
-    await page.route(blocked, (route) => route.fulfill({ status: 503, body: 'down for a moment' }));
+    const { url: blocked, expected } = await blockChunk(page, 'oncall');
     const res = await page.goto(`${server.url}/oncall`);
     assert.equal(res.status(), 200);
     const banner = page.getByTestId('chunk-failed-banner');
@@ -259,7 +267,7 @@ test('a server-drawn page whose chunk cannot be fetched stays readable, says so,
     assert.equal(await page.getByTestId('chunk-failed').count(), 0, 'the page is not replaced');
     const left = await problems.list({ expected });
     assert.ok(left.length >= 1, 'the loader reports what failed');
-    for (const line of left) assert.match(line, /^console error: .*HTTP status code is not ok.*__wasm_split\./, line);
+    onlyLoaderReports(left);
 
     // The header's links still go where they say (a full load: the router is stuck on this page).
     const loaded = page.waitForResponse((r) => new URL(r.url()).pathname === '/services' && r.request().isNavigationRequest());
@@ -288,14 +296,12 @@ test('the banner of a server-drawn page without its chunk reloads the page, whic
     const problems = watchProblems(page);
     await devSignIn(page, server.url, { name: 'split-retry', role: 'responder' });
     await waitForHydration(page);
-    const blocked = `${server.url}/pkg/split_settings.wasm`;
-    const expected = [{ url: blocked, status: 503 }];
-    await page.route(blocked, (route) => route.fulfill({ status: 503, body: 'down for a moment' }));
+    const { url: blocked, expected } = await blockChunk(page, 'settings');
     await page.goto(`${server.url}/settings`);
     const banner = page.getByTestId('chunk-failed-banner');
     await banner.waitFor();
     const left = await problems.list({ expected });
-    for (const line of left) assert.match(line, /^console error: .*HTTP status code is not ok.*__wasm_split\./, line);
+    onlyLoaderReports(left);
     await page.unroute(blocked);
     const reloaded = page.waitForResponse((r) => new URL(r.url()).pathname === '/settings' && r.request().isNavigationRequest());
     await banner.getByTestId('chunk-retry').click();
