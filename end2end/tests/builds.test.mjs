@@ -53,7 +53,10 @@ test('request a build in acceptance and watch it complete and roll out', async (
   await page.screenshot({ path: screenshotPath('build-complete'), fullPage: true });
 
   // The service page shows the new release on that Supervisor.
+  // A full load: the service page's chunk arrives after the markup, and a click before
+  // hydration lands on a button with no handler yet.
   await page.goto(`${server.url}/services/api`);
+  await waitForHydration(page);
   const cell = page.locator('tr[data-host="builder-api-acceptance-1"] td.mono');
   await cell.filter({ hasText: built.split('/')[1] }).waitFor();
   assert.notEqual((await cell.innerText()).trim(), before);
