@@ -14,6 +14,7 @@ pub mod incidents;
 pub mod logs;
 pub mod metrics;
 pub mod oncall;
+pub mod page_cache;
 pub mod scrape;
 pub mod serve;
 pub mod startup;

@@ -83,11 +83,26 @@ struct PollLabels {
 }
 
 /// Every metric Onwatch exports. Cheap to clone.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PageCacheLabels {
+    result: &'static str,
+}
+
+/// The dashboard's page cache (`crate::page_cache`): pages sent as kept (`hit`), drawn and kept
+/// (`miss`), and requests it does not keep (`passed`).
+#[derive(Clone, Debug)]
+pub struct PageCacheCounts {
+    pub hit: Counter,
+    pub miss: Counter,
+    pub passed: Counter,
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    pub page_cache: PageCacheCounts,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -102,6 +117,7 @@ pub struct MetricsBuilder {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     poll: Family<PollLabels, Histogram>,
+    page_cache: PageCacheCounts,
 }
 
 impl Default for MetricsBuilder {
@@ -135,11 +151,29 @@ impl MetricsBuilder {
             "Time of one visit to a Supervisor's HTTP gateway, by environment and outcome (ok, failed)",
             poll.clone(),
         );
+        let page_cache = Family::<PageCacheLabels, Counter>::default();
+        registry.register(
+            "page_cache",
+            "Dashboard pages sent as kept (hit), drawn and kept (miss), or not kept (passed)",
+            page_cache.clone(),
+        );
+        // One statement each: `get_or_create` holds the family's read lock until its guard is
+        // dropped, and the next one's write would wait on it forever.
+        let counter = |result| {
+            page_cache
+                .get_or_create(&PageCacheLabels { result })
+                .clone()
+        };
+        let hit = counter("hit");
+        let miss = counter("miss");
+        let passed = counter("passed");
+        let page_cache = PageCacheCounts { hit, miss, passed };
         MetricsBuilder {
             registry,
             requests,
             latency,
             poll,
+            page_cache,
         }
     }
 
@@ -177,6 +211,7 @@ impl MetricsBuilder {
             registry: Arc::new(self.registry),
             requests: self.requests,
             latency: self.latency,
+            page_cache: self.page_cache,
         }
     }
 }

@@ -637,6 +637,12 @@ fn routes(
     let auth = state.auth.clone();
     // One dashboard cache for every page render and server function of this process.
     let dashboard = app::pages::home::cache::DashboardCache::default();
+    // The dashboard's whole page, kept per distinct set of what it shows (crate::page_cache).
+    let pages = crate::page_cache::PageCache::new(
+        portal.clone(),
+        dashboard.clone(),
+        state.metrics.page_cache.clone(),
+    );
     // What every render and server function has in context (the 404 page's render too).
     let context = move || {
         provide_context(portal.clone());
@@ -667,6 +673,10 @@ fn routes(
         ))
         .with_state(state.clone())
         .merge(extra)
+        .layer(axum::middleware::from_fn_with_state(
+            pages,
+            crate::page_cache::serve,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             wall,
             crate::auth::wall::wall,

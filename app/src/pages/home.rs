@@ -100,6 +100,13 @@ fn dashboard_now() -> Result<Arc<cache::DashboardBuilt>, ServerFnError> {
     }))
 }
 
+/// Which snapshot the dashboard drawn now shows (built if it is not yet): part of the key under
+/// which the server keeps the whole page (server/src/page_cache.rs).
+#[cfg(feature = "ssr")]
+pub fn dashboard_key() -> Result<cache::Key, ServerFnError> {
+    Ok(dashboard_now()?.key())
+}
+
 #[cfg(feature = "ssr")]
 pub mod cache {
     //! The dashboard of the latest fleet snapshot, shared by every viewer (the server provides
@@ -127,6 +134,11 @@ pub mod cache {
     const ZONES_KEPT: usize = 16;
 
     impl DashboardBuilt {
+        /// The snapshot this dashboard was built from.
+        pub fn key(&self) -> Key {
+            self.key
+        }
+
         /// The alarms and grids as HTML in `zone`, written the first time a page in that zone
         /// asks. The build runs outside the lock (two first readers may both build).
         pub fn markup(&self, zone: &vocab::Zone) -> Arc<str> {
