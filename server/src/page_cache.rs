@@ -39,8 +39,12 @@ use sha2::{Digest, Sha256};
 /// for the last one's. When full, the oldest goes.
 const KEPT: usize = 64;
 
-/// The largest page kept; a larger one is sent without being kept.
+/// The largest page read; a larger one is refused (a dashboard of thousands of hosts with a
+/// problem each is a few hundred KB).
 const LARGEST: usize = 4 * 1024 * 1024;
+
+/// The most bytes kept in all: past it the oldest pages go, whatever their number.
+const KEPT_BYTES: usize = 32 * 1024 * 1024;
 
 /// What the dashboard's render reads besides the request: the portal and the dashboard's cache
 /// (the same values the server gives every render as context).
@@ -62,12 +66,40 @@ struct Inner {
 struct Pages {
     by_key: HashMap<[u8; 32], Arc<Kept>>,
     order: VecDeque<[u8; 32]>,
+    bytes: usize,
 }
 
 /// A page as drawn: its headers, and its body cut at each marker nonce.
 struct Kept {
     headers: HeaderMap,
     pieces: Vec<Bytes>,
+}
+
+impl Pages {
+    /// Keeps `page`, then lets the oldest go while more than [`KEPT`] pages or [`KEPT_BYTES`]
+    /// bytes are kept (the newest always stays).
+    fn keep(&mut self, key: [u8; 32], page: Arc<Kept>) {
+        let len = page.len();
+        match self.by_key.insert(key, page) {
+            Some(old) => self.bytes -= old.len(),
+            None => self.order.push_back(key),
+        }
+        self.bytes += len;
+        while self.order.len() > KEPT || (self.bytes > KEPT_BYTES && self.order.len() > 1) {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = self.by_key.remove(&old) {
+                self.bytes -= gone.len();
+            }
+        }
+    }
+}
+
+impl Kept {
+    fn len(&self) -> usize {
+        self.pieces.iter().map(Bytes::len).sum()
+    }
 }
 
 impl PageCache {
@@ -137,25 +169,16 @@ impl PageCache {
     }
 
     fn keep(&self, key: [u8; 32], page: Arc<Kept>) {
-        let mut pages = self
-            .inner
+        self.inner
             .pages
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if pages.by_key.insert(key, page).is_none() {
-            pages.order.push_back(key);
-        }
-        while pages.order.len() > KEPT {
-            if let Some(old) = pages.order.pop_front() {
-                pages.by_key.remove(&old);
-            }
-        }
+            .unwrap_or_else(PoisonError::into_inner)
+            .keep(key, page);
     }
 
     /// The page with `nonce` in place of every marker.
     fn answer(kept: &Kept, nonce: &str) -> Response {
-        let len = kept.pieces.iter().map(Bytes::len).sum::<usize>()
-            + nonce.len() * kept.pieces.len().saturating_sub(1);
+        let len = kept.len() + nonce.len() * kept.pieces.len().saturating_sub(1);
         let mut body = Vec::with_capacity(len);
         for (i, piece) in kept.pieces.iter().enumerate() {
             if i > 0 {
@@ -252,5 +275,33 @@ mod tests {
         );
         // Without a marker, the page is one piece and goes out as it came.
         assert_eq!(cut(&Bytes::from_static(b"plain"), "MARK").len(), 1);
+    }
+
+    #[test]
+    fn the_oldest_pages_go_past_the_count_or_the_bytes() {
+        let page = |n: usize| {
+            Arc::new(Kept {
+                headers: HeaderMap::new(),
+                pieces: vec![Bytes::from(vec![b'x'; n])],
+            })
+        };
+        let mut pages = Pages::default();
+        for i in 0..(KEPT + 3) {
+            pages.keep([i as u8; 32], page(10));
+        }
+        assert_eq!(pages.order.len(), KEPT);
+        assert!(
+            !pages.by_key.contains_key(&[0; 32])
+                && pages.by_key.contains_key(&[2 + KEPT as u8; 32])
+        );
+        assert_eq!(pages.bytes, KEPT * 10);
+        // The same key again replaces, and is counted once.
+        pages.keep([5; 32], page(20));
+        assert_eq!((pages.order.len(), pages.bytes), (KEPT, KEPT * 10 + 10));
+        // Two pages of more than half the budget: only the newer stays.
+        pages.keep([200; 32], page(KEPT_BYTES / 2 + 1));
+        pages.keep([201; 32], page(KEPT_BYTES / 2 + 1));
+        assert_eq!(pages.order.iter().collect::<Vec<_>>(), [&[201; 32]]);
+        assert_eq!(pages.bytes, KEPT_BYTES / 2 + 1);
     }
 }
