@@ -406,21 +406,7 @@ async fn the_event_stream_announces_a_changed_header() {
     let mut events = SseEvents::new(app.get("/api/fleet/events").await);
     let h0 = events.next_of("header").await;
     let responder = app.signed_in("decl", "responder").await;
-    let res = app
-        .call(
-            &responder,
-            "/api/act/incident-declare",
-            &[
-                ("title", "API errors"),
-                ("impact", "major"),
-                ("services", "api"),
-                ("body", "We're looking into it."),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let done: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(done["ok"], true, "{done}");
+    declare_incident(&app, &responder, "API errors").await;
     let h1 = events.next_of("header").await;
     assert_ne!(h0, h1, "the header changed");
     // The page's own shell data names the same header, so a page drawn now does not reread it.
@@ -432,6 +418,25 @@ async fn the_event_stream_announces_a_changed_header() {
         .unwrap();
     assert_eq!(shell["header_version"].to_string(), h1);
     assert_eq!(shell["incidents"][0]["title"], "API errors");
+}
+
+/// Declares a major incident on the API as `responder`, and checks it was.
+async fn declare_incident(app: &TestApp, responder: &reqwest::Client, title: &str) {
+    let res = app
+        .call(
+            responder,
+            "/api/act/incident-declare",
+            &[
+                ("title", title),
+                ("impact", "major"),
+                ("services", "api"),
+                ("body", "We're looking into it."),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let done: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(done["ok"], true, "{done}");
 }
 
 /// The events of a server-sent event stream, one `(event, data)` at a time.
@@ -1017,19 +1022,7 @@ async fn the_dashboard_page_is_kept_for_what_it_shows_and_never_shown_stale() {
 
     // A new incident is in the header of the very next page.
     let _warm = page_and_nonce(&app, &app.client).await;
-    let res = app
-        .call(
-            &alice,
-            "/api/act/incident-declare",
-            &[
-                ("title", "Cached header check"),
-                ("impact", "major"),
-                ("services", "api"),
-                ("body", "We're looking into it."),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    declare_incident(&app, &alice, "Cached header check").await;
     let (html, _, _) = page_and_nonce(&app, &app.client).await;
     let strip = Page::parse(&html);
     assert!(
