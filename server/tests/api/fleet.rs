@@ -31,6 +31,18 @@ fn inject(sim: &FleetSim, host: &str, fault: Fault) {
     sim.host(host).unwrap().inject(&fault).unwrap();
 }
 
+/// Makes `service`'s health check on `host` answer `status`.
+fn fail_health(sim: &FleetSim, host: &str, service: &str, status: HealthStatus) {
+    inject(
+        sim,
+        host,
+        Fault::Health {
+            service: service.into(),
+            status,
+        },
+    );
+}
+
 /// The state of the chip of (service, host): the `data-state` of the state cell inside it.
 fn chip_state(page: &Page, host: &str, service: &str) -> Option<String> {
     let chip = page.first(&format!(
@@ -199,21 +211,17 @@ async fn unknown_environments_hosts_and_services_answer_404() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_every_fault_in_words() {
     let sim = FleetSim::start(demo_layout(11)).await.unwrap();
-    inject(
+    fail_health(
         &sim,
         "builder-api-live-1",
-        Fault::Health {
-            service: "builder-api".into(),
-            status: HealthStatus::Critical,
-        },
+        "builder-api",
+        HealthStatus::Critical,
     );
-    inject(
+    fail_health(
         &sim,
         "builder-sessionsrv-live-1",
-        Fault::Health {
-            service: "builder-sessionsrv".into(),
-            status: HealthStatus::Warning,
-        },
+        "builder-sessionsrv",
+        HealthStatus::Warning,
     );
     inject(
         &sim,
@@ -384,13 +392,11 @@ async fn the_event_stream_announces_changes() {
     let (kind, first) = events.next().await;
     assert_eq!(kind, "fleet", "the fleet's version comes first");
     let v0: u64 = first.parse().unwrap();
-    inject(
+    fail_health(
         &sim,
         "builder-api-live-1",
-        Fault::Health {
-            service: "builder-api".into(),
-            status: HealthStatus::Critical,
-        },
+        "builder-api",
+        HealthStatus::Critical,
     );
     let v1: u64 = events.next_of("fleet").await.parse().unwrap();
     assert!(v1 > v0, "{v0} then {v1}");
@@ -504,13 +510,11 @@ async fn service_history_survives_a_restart() {
     config.inventory.source = InventorySourceKind::Static;
     config.inventory.fleet_file = Some(fleet_file);
     config.fleet.interval = Duration::from_millis(200);
-    inject(
+    fail_health(
         &sim,
         "builder-jobsrv-live-1",
-        Fault::Health {
-            service: "builder-jobsrv".into(),
-            status: HealthStatus::Critical,
-        },
+        "builder-jobsrv",
+        HealthStatus::Critical,
     );
     // The first instance records the critical spell during its first poll, before it serves,
     // then shuts down cleanly (closing its watch period).
@@ -601,14 +605,7 @@ async fn large_environments_draw_their_problems_and_count_the_rest() {
     use fleet_sim::synthetic_layout;
     // 50 hosts per environment (above the dashboard's 40), three services each.
     let sim = FleetSim::start(synthetic_layout(100, 3, 21)).await.unwrap();
-    inject(
-        &sim,
-        "host-0002",
-        Fault::Health {
-            service: "svc-1".into(),
-            status: HealthStatus::Critical,
-        },
-    );
+    fail_health(&sim, "host-0002", "svc-1", HealthStatus::Critical);
     let app = app_on_sim(&sim, StoreKind::Sqlite).await;
 
     let html = app.get("/").await.text().await.unwrap();
@@ -694,13 +691,11 @@ async fn large_environments_draw_their_problems_and_count_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_metrics_tell_prometheus_what_onwatch_sees() {
     let sim = FleetSim::start(demo_layout(14)).await.unwrap();
-    inject(
+    fail_health(
         &sim,
         "builder-api-live-1",
-        Fault::Health {
-            service: "builder-api".into(),
-            status: HealthStatus::Critical,
-        },
+        "builder-api",
+        HealthStatus::Critical,
     );
     inject(&sim, "builder-router-acceptance-1", Fault::Down);
     let app = app_on_sim(&sim, StoreKind::Sqlite).await;
@@ -858,14 +853,7 @@ async fn the_dashboards_cut_is_configured_not_chosen_by_the_request() {
     let sim = FleetSim::start(fleet_sim::synthetic_layout(100, 2, 22))
         .await
         .unwrap();
-    inject(
-        &sim,
-        "host-0002",
-        Fault::Health {
-            service: "svc-1".into(),
-            status: HealthStatus::Critical,
-        },
-    );
+    fail_health(&sim, "host-0002", "svc-1", HealthStatus::Critical);
     let app = app_on_sim(&sim, StoreKind::Sqlite).await;
     // Wait until the failing service is seen, so that both answers below are of a polled fleet.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -1036,13 +1024,11 @@ async fn the_dashboard_page_is_kept_for_what_it_shows_and_never_shown_stale() {
         chip_state(&Page::parse(&html), "builder-api-live-1", "builder-api").as_deref(),
         Some("healthy")
     );
-    inject(
+    fail_health(
         &sim,
         "builder-api-live-1",
-        Fault::Health {
-            service: "builder-api".into(),
-            status: HealthStatus::Critical,
-        },
+        "builder-api",
+        HealthStatus::Critical,
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
